@@ -1,0 +1,392 @@
+//! A conformance kit every transport runs against itself over real loopback sockets.
+//!
+//! Each check starts the transport's server on `127.0.0.1:0`, drives real clients through the
+//! [`Transport`] trait and panics with a clear message when the contract is broken. Every wait is
+//! bounded, so a broken transport fails the test instead of hanging it. Use from a transport's
+//! tests:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn conformance() {
+//!     transport_core::conformance::run_all::<MyTransport>(MyConfig::default()).await;
+//! }
+//! ```
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::envelope::{Envelope, HEADER_LEN};
+use crate::{
+    ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport, WireSnapshot,
+};
+
+/// The bound on any single wait inside the kit.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a delivery check observed, for transport-specific assertions on top.
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    /// Client-side bytes of all clients in the check.
+    pub client: WireSnapshot,
+    /// Server-side bytes.
+    pub server: WireSnapshot,
+    /// Messages received per subscriber, in arrival order (sequence numbers).
+    pub received: Vec<Vec<u64>>,
+    /// Delivery units (calls to `recv`) per subscriber, empty units included.
+    pub units: Vec<usize>,
+    /// Payload bytes of one message.
+    pub payload_len: usize,
+}
+
+async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(STEP_TIMEOUT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("conformance: {what} did not finish within {STEP_TIMEOUT:?}"),
+    }
+}
+
+/// Starts `T`'s server on a fresh loopback port.
+pub async fn start<T: Transport>(config: &T::Config, ctx: ServerContext) -> T::Server {
+    let listener = bounded("bind", TcpListener::bind("127.0.0.1:0"))
+        .await
+        .expect("bind 127.0.0.1:0");
+    bounded("serve", T::serve(config, listener, ctx))
+        .await
+        .expect("server starts")
+}
+
+/// Receives until `subscriber` has `count` messages or the step timeout passes.
+async fn receive_seqs<S: Subscriber>(sub: &mut S, count: usize) -> (Vec<u64>, usize) {
+    let mut seqs = Vec::with_capacity(count);
+    let mut units = 0;
+    let mut buf = Vec::new();
+    while seqs.len() < count {
+        buf.clear();
+        bounded("recv", sub.recv(&mut buf))
+            .await
+            .expect("recv succeeds");
+        units += 1;
+        for m in &buf {
+            let e = Envelope::decode(m).expect("message arrives with its envelope intact");
+            seqs.push(e.seq);
+        }
+    }
+    (seqs, units)
+}
+
+fn message(seq: u64, payload_len: usize) -> Bytes {
+    Envelope {
+        publisher: 0,
+        seq,
+        intended_ns: seq,
+        sent_ns: seq,
+    }
+    .encode(payload_len)
+}
+
+/// One publisher sends `n` messages of `payload_len` bytes; `subscribers` subscribers must each
+/// receive all of them exactly once and in order, and the wire must carry at least the payload.
+pub async fn delivers_in_order<T: Transport>(
+    config: T::Config,
+    subscribers: usize,
+    n: u64,
+    payload_len: usize,
+) -> DeliveryReport {
+    let server_ctx = ServerContext::fresh();
+    let server = start::<T>(&config, server_ctx.clone()).await;
+    let addr = server.local_addr().to_string();
+    let client_ctx = ClientContext::fresh(0);
+
+    let mut subs = Vec::new();
+    for i in 0..subscribers {
+        let ctx = ClientContext {
+            client_index: i as u32,
+            ..client_ctx.clone()
+        };
+        subs.push(
+            bounded(
+                "subscribe",
+                T::subscriber(&config, &addr, "conformance", ctx),
+            )
+            .await
+            .expect("subscribe"),
+        );
+    }
+    let mut publisher = bounded(
+        "connect publisher",
+        T::publisher(&config, &addr, "conformance", client_ctx.clone()),
+    )
+    .await
+    .expect("publisher connects");
+
+    let mut receivers = JoinSet::new();
+    for (i, mut sub) in subs.into_iter().enumerate() {
+        receivers.spawn(async move {
+            let got = receive_seqs(&mut sub, n as usize).await;
+            bounded("subscriber close", sub.close())
+                .await
+                .expect("subscriber closes");
+            (i, got)
+        });
+    }
+    for seq in 0..n {
+        bounded("publish", publisher.publish(message(seq, payload_len)))
+            .await
+            .expect("publish");
+    }
+    bounded("flush", publisher.flush()).await.expect("flush");
+
+    let mut received = vec![Vec::new(); subscribers];
+    let mut units = vec![0; subscribers];
+    while let Some(done) = bounded("receivers", receivers.join_next()).await {
+        let (i, (seqs, u)) = done.expect("receiver task");
+        received[i] = seqs;
+        units[i] = u;
+    }
+    bounded("publisher close", publisher.close())
+        .await
+        .expect("publisher closes");
+    bounded("server shutdown", server.shutdown())
+        .await
+        .expect("server shuts down");
+
+    let expected: Vec<u64> = (0..n).collect();
+    for (i, seqs) in received.iter().enumerate() {
+        assert_eq!(
+            seqs, &expected,
+            "subscriber {i} must receive every message once, in order"
+        );
+    }
+    let client = client_ctx.wire.snapshot();
+    let server = server_ctx.wire.snapshot();
+    let payload_total = n * payload_len.max(HEADER_LEN) as u64;
+    assert!(
+        client.total_written() >= payload_total,
+        "publisher wrote fewer bytes than the payload: {client:?}"
+    );
+    assert!(
+        client.total_read() >= payload_total * subscribers as u64,
+        "subscribers read fewer bytes than the payload: {client:?}"
+    );
+    assert!(
+        server.total_read() >= payload_total,
+        "server read fewer bytes than the payload: {server:?}"
+    );
+    assert!(
+        client.handshake_read + client.handshake_written > 0,
+        "connection setup must be reported as handshake bytes: {client:?}"
+    );
+    DeliveryReport {
+        client,
+        server,
+        received,
+        units,
+        payload_len: payload_len.max(HEADER_LEN),
+    }
+}
+
+/// A server with a subscriber parked on `recv` must shut down within the step timeout.
+pub async fn shuts_down_with_parked_subscriber<T: Transport>(config: T::Config) {
+    let server = start::<T>(&config, ServerContext::fresh()).await;
+    let addr = server.local_addr().to_string();
+    let mut sub = bounded(
+        "subscribe",
+        T::subscriber(&config, &addr, "idle", ClientContext::fresh(0)),
+    )
+    .await
+    .expect("subscribe");
+    let parked = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        // The outcome after shutdown is transport-specific (closed, or reconnect attempts); the
+        // contract is only that the server does not wait for it.
+        let _ = tokio::time::timeout(STEP_TIMEOUT, sub.recv(&mut buf)).await;
+    });
+    tokio::task::yield_now().await;
+    bounded("shutdown with a parked subscriber", server.shutdown())
+        .await
+        .expect("shutdown");
+    parked.abort();
+}
+
+/// Garbage on a fresh connection must not take the server down: a normal client is served
+/// afterwards.
+pub async fn survives_garbage<T: Transport>(config: T::Config) {
+    let server = start::<T>(&config, ServerContext::fresh()).await;
+    let addr = server.local_addr().to_string();
+    let garbage: [&[u8]; 3] = [
+        b"\xff\xff\xff\xff\x00\x01garbage",
+        b"GET /../../etc/passwd HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        &[0x7f; 64],
+    ];
+    for bytes in garbage {
+        let mut s = bounded("connect", TcpStream::connect(&addr))
+            .await
+            .expect("connect");
+        let _ = bounded("write garbage", s.write_all(bytes)).await;
+        let _ = bounded("shutdown write", s.shutdown()).await;
+        drop(s);
+    }
+    let ctx = ClientContext::fresh(0);
+    let mut sub = bounded(
+        "subscribe",
+        T::subscriber(&config, &addr, "after-garbage", ctx.clone()),
+    )
+    .await
+    .expect("subscribe after garbage");
+    let mut publisher = bounded(
+        "publisher",
+        T::publisher(&config, &addr, "after-garbage", ctx),
+    )
+    .await
+    .expect("publisher after garbage");
+    bounded("publish", publisher.publish(message(0, 64)))
+        .await
+        .expect("publish after garbage");
+    bounded("flush", publisher.flush())
+        .await
+        .expect("flush after garbage");
+    let (seqs, _) = receive_seqs(&mut sub, 1).await;
+    assert_eq!(
+        seqs,
+        vec![0],
+        "server must keep serving after malformed input"
+    );
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
+
+/// A TCP relay between clients and a server whose connections can be cut on demand, to force
+/// reconnects without touching the transport's internals.
+pub struct CutProxy {
+    addr: std::net::SocketAddr,
+    conns: Arc<Mutex<JoinSet<()>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    /// Starts relaying from a fresh loopback port to `upstream`.
+    pub async fn start(upstream: std::net::SocketAddr) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
+        let tasks = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                let _ = down.set_nodelay(true);
+                let mut tasks = tasks.lock().unwrap_or_else(PoisonError::into_inner);
+                tasks.spawn(async move {
+                    if let Ok(mut up) = TcpStream::connect(upstream).await {
+                        let _ = up.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    }
+                });
+            }
+        });
+        CutProxy {
+            addr,
+            conns,
+            accept,
+        }
+    }
+
+    /// The address clients should connect to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Drops every relayed connection at once, as a network failure would.
+    pub fn cut_all(&self) {
+        self.conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abort_all();
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut_all();
+    }
+}
+
+/// For transports that resume: cutting every connection in the middle of a stream loses
+/// nothing. Returns how many duplicates the subscriber saw (allowed, but reported).
+pub async fn resumes_after_cut<T: Transport>(config: T::Config, n: u64) -> usize {
+    assert!(
+        T::capabilities().resumes,
+        "{} does not claim to resume",
+        T::NAME
+    );
+    let server = start::<T>(&config, ServerContext::fresh()).await;
+    let proxy = CutProxy::start(server.local_addr()).await;
+    let addr = proxy.addr().to_string();
+    let ctx = ClientContext::fresh(0);
+    let mut sub = bounded(
+        "subscribe",
+        T::subscriber(&config, &addr, "resume", ctx.clone()),
+    )
+    .await
+    .expect("subscribe");
+    let mut publisher = bounded(
+        "publisher",
+        T::publisher(&config, &server.local_addr().to_string(), "resume", ctx),
+    )
+    .await
+    .expect("publisher");
+    let half = n / 2;
+    for seq in 0..half {
+        bounded("publish", publisher.publish(message(seq, 64)))
+            .await
+            .expect("publish");
+    }
+    bounded("flush", publisher.flush()).await.expect("flush");
+    let (mut seqs, _) = receive_seqs(&mut sub, half as usize).await;
+    proxy.cut_all();
+    for seq in half..n {
+        bounded("publish", publisher.publish(message(seq, 64)))
+            .await
+            .expect("publish");
+    }
+    bounded("flush", publisher.flush()).await.expect("flush");
+    let mut buf = Vec::new();
+    let mut unique: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+    while unique.len() < n as usize {
+        buf.clear();
+        bounded("recv after cut", sub.recv(&mut buf))
+            .await
+            .expect("recv after cut resumes");
+        for m in &buf {
+            let seq = Envelope::decode(m).expect("envelope").seq;
+            seqs.push(seq);
+            unique.insert(seq);
+        }
+    }
+    assert_eq!(
+        unique,
+        (0..n).collect(),
+        "every message must arrive after a reconnect"
+    );
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+    seqs.len() - unique.len()
+}
+
+/// Runs every check that applies to `T`.
+pub async fn run_all<T: Transport>(config: T::Config) {
+    delivers_in_order::<T>(config.clone(), 1, 200, 100).await;
+    delivers_in_order::<T>(config.clone(), 3, 50, 1024).await;
+    shuts_down_with_parked_subscriber::<T>(config.clone()).await;
+    survives_garbage::<T>(config.clone()).await;
+    if T::capabilities().resumes {
+        resumes_after_cut::<T>(config, 100).await;
+    }
+}

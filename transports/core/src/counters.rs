@@ -1,0 +1,148 @@
+//! Named counters and distributions a transport registers for its own events (polls, empty
+//! polls, frames, fetches, pings, reconnects...), collected by the harness into `counters` in
+//! the results. One mechanism for all transports, so reports can show any of them.
+//!
+//! Registration takes a lock; the returned handles are lock-free (counters) or take an
+//! uncontended lock per record (distributions), so register once and keep the handle.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hdrhistogram::Histogram;
+
+/// A monotonically increasing event count.
+#[derive(Debug, Clone, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A distribution of small counts (messages per response, records per fetch, batch bytes).
+#[derive(Debug, Clone)]
+pub struct Distribution(Arc<Mutex<Histogram<u64>>>);
+
+impl Distribution {
+    fn new() -> Self {
+        // Auto-resizing, so no value is ever rejected; values here are counts, not times.
+        let h = Histogram::new(3).expect("3 significant figures is a valid histogram precision");
+        Distribution(Arc::new(Mutex::new(h)))
+    }
+
+    /// Records one observation.
+    pub fn record(&self, value: u64) {
+        let mut h = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        h.saturating_record(value);
+    }
+
+    /// A copy of the histogram so far.
+    pub fn snapshot(&self) -> Histogram<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Summary of a [`Distribution`] as it appears in results.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DistributionSummary {
+    /// Observations.
+    pub count: u64,
+    /// Mean value.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl DistributionSummary {
+    /// Summarises a histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        DistributionSummary {
+            count: h.len(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
+/// The registry of one run's counters and distributions, shared by all its clients and servers.
+#[derive(Debug, Default)]
+pub struct Counters {
+    counters: Mutex<BTreeMap<String, Counter>>,
+    distributions: Mutex<BTreeMap<String, Distribution>>,
+}
+
+impl Counters {
+    /// A fresh, shareable registry.
+    pub fn new() -> Arc<Counters> {
+        Arc::new(Counters::default())
+    }
+
+    /// The counter called `name`, created at zero on first use.
+    pub fn counter(&self, name: &str) -> Counter {
+        let mut map = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// The distribution called `name`, created empty on first use.
+    pub fn distribution(&self, name: &str) -> Distribution {
+        let mut map = self
+            .distributions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.entry(name.to_owned())
+            .or_insert_with(Distribution::new)
+            .clone()
+    }
+
+    /// Current values of every counter.
+    pub fn counter_values(&self) -> BTreeMap<String, u64> {
+        let map = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, v)| (k.clone(), v.get())).collect()
+    }
+
+    /// Copies of every distribution.
+    pub fn distributions(&self) -> BTreeMap<String, Histogram<u64>> {
+        let map = self
+            .distributions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_share_one_value() {
+        let c = Counters::new();
+        c.counter("polls").inc();
+        c.counter("polls").add(2);
+        c.distribution("per_response").record(4);
+        assert_eq!(c.counter_values()["polls"], 3);
+        assert_eq!(c.distributions()["per_response"].max(), 4);
+    }
+}

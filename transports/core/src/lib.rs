@@ -1,0 +1,31 @@
+//! The seam between the harness and the transports it measures.
+//!
+//! Long polling, WebSockets and a Kafka-style pull log look nothing alike on the wire: one holds
+//! an HTTP request open, one pushes frames, one answers fetches. To the harness they all do the
+//! same job: a publisher hands over opaque messages, and a subscriber receives them in *delivery
+//! units* (an HTTP response, a WebSocket frame, a fetch response, a socket read). So one
+//! [`Transport`] trait covers push, held poll and fetch: the pattern lives entirely inside the
+//! transport, while the harness owns time, payloads, schedules and accounting.
+//!
+//! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
+//! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
+//! pattern-specific events, socket options, and a [`conformance`] kit each transport runs.
+
+pub mod clock;
+pub mod conformance;
+pub mod counters;
+pub mod envelope;
+pub mod error;
+pub mod socket;
+pub mod transport;
+pub mod wire;
+
+pub use counters::{Counter, Counters, Distribution};
+pub use envelope::Envelope;
+pub use error::TransportError;
+pub use socket::SocketOptions;
+pub use transport::{
+    Capabilities, ClientContext, OptionDoc, Publisher, ServerContext, ServerHandle, Subscriber,
+    Transport,
+};
+pub use wire::{CountingIo, HandshakeFlag, WireSnapshot, WireStats};

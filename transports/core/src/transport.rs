@@ -1,0 +1,187 @@
+//! The [`Transport`] trait: a server half and two client halves that hide whether messages are
+//! pushed, fetched by a held poll, or fetched from a log.
+//!
+//! The contract that makes measurements comparable:
+//! - [`Transport::subscriber`] resolves only once the subscription is live at the server, so
+//!   every message published afterwards will reach it. The runner relies on this instead of
+//!   sleeping before it starts the clock.
+//! - [`Subscriber::recv`] returns the messages of exactly one *delivery unit* (one HTTP
+//!   response, one WebSocket frame, one fetch response, one socket read), possibly none (an empty
+//!   poll or fetch). The harness histograms messages per unit from that.
+//! - Messages are opaque bytes and are delivered unchanged. A transport that recovers from a
+//!   broken connection resumes where it can; anything it cannot recover shows up as missing
+//!   sequence numbers in the harness's audit, never as an error it hides.
+//! - Every socket goes through [`crate::CountingIo`] with the context's stats, and gets
+//!   [`crate::SocketOptions::apply`].
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+
+use crate::{Counters, SocketOptions, TransportError, WireStats};
+
+/// What the server side of a run shares: its wire stats, counters and socket options.
+#[derive(Debug, Clone)]
+pub struct ServerContext {
+    /// Byte counts for every server-side socket.
+    pub wire: Arc<WireStats>,
+    /// Pattern-specific counters (prefix server-side names with `server_`).
+    pub counters: Arc<Counters>,
+    /// Options to apply to every accepted socket.
+    pub socket: SocketOptions,
+}
+
+/// What one client (publisher or subscriber) shares with the rest of the run.
+#[derive(Debug, Clone)]
+pub struct ClientContext {
+    /// Byte counts for every client-side socket.
+    pub wire: Arc<WireStats>,
+    /// Pattern-specific counters.
+    pub counters: Arc<Counters>,
+    /// Options to apply to every connected socket.
+    pub socket: SocketOptions,
+    /// This client's index among clients of its kind (for client ids, group member names).
+    pub client_index: u32,
+}
+
+impl ServerContext {
+    /// A context with fresh stats and counters and default socket options.
+    pub fn fresh() -> Self {
+        ServerContext {
+            wire: WireStats::new(),
+            counters: Counters::new(),
+            socket: SocketOptions::default(),
+        }
+    }
+}
+
+impl ClientContext {
+    /// A context with fresh stats and counters and default socket options.
+    pub fn fresh(client_index: u32) -> Self {
+        ClientContext {
+            wire: WireStats::new(),
+            counters: Counters::new(),
+            socket: SocketOptions::default(),
+            client_index,
+        }
+    }
+}
+
+/// One option of a transport's `[transport.<name>]` table, for `transport-bench list`.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionDoc {
+    /// The TOML key.
+    pub key: &'static str,
+    /// The default, as it would be written in TOML.
+    pub default: &'static str,
+    /// What it does, and its allowed values.
+    pub help: &'static str,
+}
+
+/// What a transport can do beyond plain delivery, so the conformance kit knows what to check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Capabilities {
+    /// A subscriber whose connection breaks reconnects and resumes without loss.
+    pub resumes: bool,
+}
+
+/// A running server. Dropping it without [`ServerHandle::shutdown`] must not leak tasks forever,
+/// but only `shutdown` promises prompt release of parked requests and a bounded wait.
+pub trait ServerHandle: Send + 'static {
+    /// The address it accepted connections on.
+    fn local_addr(&self) -> SocketAddr;
+    /// Stops accepting, closes connections (releasing parked polls and fetches), and waits for
+    /// the server's tasks to finish.
+    fn shutdown(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// The sending half of a client.
+pub trait Publisher: Send + 'static {
+    /// Hands one message to the transport for `topic` (fixed at creation). Returns once the
+    /// transport accepted it: written, or queued within its own bounded window. It must not wait
+    /// for delivery to subscribers.
+    fn publish(&mut self, msg: Bytes) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Waits until every accepted message is written and, where the pattern acknowledges,
+    /// acknowledged.
+    fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Flushes and closes the connection cleanly.
+    fn close(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// The receiving half of a client.
+pub trait Subscriber: Send + 'static {
+    /// Waits for the next delivery unit and appends its messages to `out`, returning how many it
+    /// appended (0 for an empty unit, such as a poll that timed out). Errors are unrecoverable
+    /// for this subscriber. Need not be cancel-safe: the harness only cancels it when done.
+    fn recv(
+        &mut self,
+        out: &mut Vec<Bytes>,
+    ) -> impl Future<Output = Result<usize, TransportError>> + Send;
+    /// Closes the subscription cleanly.
+    fn close(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// One delivery pattern, registered in the harness by name.
+pub trait Transport: Send + Sync + 'static {
+    /// The registered name (`raw-tcp`, `long-poll`, `websocket`, `pull-log`).
+    const NAME: &'static str;
+    /// Options from the scenario's `[transport.<name>]` table; unknown keys must be rejected
+    /// (`#[serde(deny_unknown_fields)]`), and the default must be a sensible deployment.
+    type Config: Serialize + DeserializeOwned + Default + Clone + Debug + Send + Sync + 'static;
+    /// The running server.
+    type Server: ServerHandle;
+    /// The sending client.
+    type Publisher: Publisher;
+    /// The receiving client.
+    type Subscriber: Subscriber;
+
+    /// Documentation of every option, for `list`.
+    fn options() -> &'static [OptionDoc];
+
+    /// What the transport promises beyond plain delivery.
+    fn capabilities() -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// Checks option combinations serde cannot (ranges, conflicts). The message names the option.
+    fn validate(config: &Self::Config) -> Result<(), String> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// If the options point at an external server (for example a real Kafka cluster), its
+    /// address; the runner then starts no server of its own.
+    fn external_address(config: &Self::Config) -> Option<String> {
+        let _ = config;
+        None
+    }
+
+    /// Starts the server on an already bound listener and returns once it accepts connections.
+    fn serve(
+        config: &Self::Config,
+        listener: TcpListener,
+        ctx: ServerContext,
+    ) -> impl Future<Output = Result<Self::Server, TransportError>> + Send;
+
+    /// Connects a publisher for `topic` to the server at `addr` (`host:port`).
+    fn publisher(
+        config: &Self::Config,
+        addr: &str,
+        topic: &str,
+        ctx: ClientContext,
+    ) -> impl Future<Output = Result<Self::Publisher, TransportError>> + Send;
+
+    /// Connects a subscriber for `topic` and returns once the subscription is live.
+    fn subscriber(
+        config: &Self::Config,
+        addr: &str,
+        topic: &str,
+        ctx: ClientContext,
+    ) -> impl Future<Output = Result<Self::Subscriber, TransportError>> + Send;
+}

@@ -1,0 +1,240 @@
+//! Byte counting at the socket: every byte a transport reads or writes goes through
+//! [`CountingIo`], so overhead is measured rather than estimated.
+//!
+//! One [`WireStats`] collects one side of a run (all client sockets, or all server sockets).
+//! Bytes are split into *handshake* (connection setup: an HTTP upgrade, a subscribe frame, Kafka
+//! ApiVersions/Metadata) and *steady* (everything after), because a long run amortises the first
+//! and a short-lived connection pattern pays it again and again.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::task::{Context, Poll};
+
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Byte totals for one side (client or server) of a run.
+#[derive(Debug, Default)]
+pub struct WireStats {
+    read: AtomicU64,
+    written: AtomicU64,
+    handshake_read: AtomicU64,
+    handshake_written: AtomicU64,
+    connections: AtomicU64,
+}
+
+/// A point-in-time copy of [`WireStats`]. Steady and handshake bytes are disjoint.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WireSnapshot {
+    /// Steady-state bytes read.
+    pub read: u64,
+    /// Steady-state bytes written.
+    pub written: u64,
+    /// Bytes read while the connection was in its handshake.
+    pub handshake_read: u64,
+    /// Bytes written while the connection was in its handshake.
+    pub handshake_written: u64,
+    /// Connections wrapped so far.
+    pub connections: u64,
+}
+
+impl WireSnapshot {
+    /// All bytes read, handshake included.
+    pub fn total_read(&self) -> u64 {
+        self.read + self.handshake_read
+    }
+
+    /// All bytes written, handshake included.
+    pub fn total_written(&self) -> u64 {
+        self.written + self.handshake_written
+    }
+}
+
+impl WireStats {
+    /// A fresh, shareable set of counters.
+    pub fn new() -> Arc<WireStats> {
+        Arc::new(WireStats::default())
+    }
+
+    /// Current totals.
+    pub fn snapshot(&self) -> WireSnapshot {
+        WireSnapshot {
+            read: self.read.load(Relaxed),
+            written: self.written.load(Relaxed),
+            handshake_read: self.handshake_read.load(Relaxed),
+            handshake_written: self.handshake_written.load(Relaxed),
+            connections: self.connections.load(Relaxed),
+        }
+    }
+}
+
+/// Switches a connection from handshake to steady counting. Shareable, because with hyper or
+/// axum the IO object disappears into the server and only a handle can reach it (for example
+/// through connect info, or the upgrade callback).
+#[derive(Debug, Clone)]
+pub struct HandshakeFlag(Arc<AtomicBool>);
+
+impl HandshakeFlag {
+    /// Ends the handshake: bytes from now on count as steady state.
+    pub fn end(&self) {
+        self.0.store(false, Relaxed);
+    }
+
+    /// Whether the connection is still in its handshake.
+    pub fn active(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+/// An `AsyncRead + AsyncWrite` that counts every byte into a [`WireStats`].
+#[derive(Debug)]
+pub struct CountingIo<T> {
+    inner: T,
+    stats: Arc<WireStats>,
+    handshake: HandshakeFlag,
+}
+
+impl<T> CountingIo<T> {
+    /// Wraps `inner`, counting steady-state bytes from the first byte on.
+    pub fn new(inner: T, stats: Arc<WireStats>) -> Self {
+        Self::wrap(inner, stats, false)
+    }
+
+    /// Wraps `inner`, counting bytes as handshake until [`CountingIo::end_handshake`] (or the
+    /// flag from [`CountingIo::handshake_flag`]) ends it.
+    pub fn with_handshake(inner: T, stats: Arc<WireStats>) -> Self {
+        Self::wrap(inner, stats, true)
+    }
+
+    fn wrap(inner: T, stats: Arc<WireStats>, handshake: bool) -> Self {
+        stats.connections.fetch_add(1, Relaxed);
+        let handshake = HandshakeFlag(Arc::new(AtomicBool::new(handshake)));
+        CountingIo {
+            inner,
+            stats,
+            handshake,
+        }
+    }
+
+    /// A handle that can end the handshake from elsewhere.
+    pub fn handshake_flag(&self) -> HandshakeFlag {
+        self.handshake.clone()
+    }
+
+    /// Ends the handshake: bytes from now on count as steady state.
+    pub fn end_handshake(&self) {
+        self.handshake.end();
+    }
+
+    /// The wrapped IO object.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    fn count_read(&self, n: usize) {
+        let c = if self.handshake.active() {
+            &self.stats.handshake_read
+        } else {
+            &self.stats.read
+        };
+        c.fetch_add(n as u64, Relaxed);
+    }
+
+    fn count_written(&self, n: usize) {
+        let c = if self.handshake.active() {
+            &self.stats.handshake_written
+        } else {
+            &self.stats.written
+        };
+        c.fetch_add(n as u64, Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            this.count_read(buf.filled().len() - before);
+        }
+        res
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = res {
+            this.count_written(n);
+        }
+        res
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = res {
+            this.count_written(n);
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_both_directions_and_splits_handshake() {
+        let (a, b) = tokio::io::duplex(1024);
+        let stats = WireStats::new();
+        let mut a = CountingIo::with_handshake(a, stats.clone());
+        let mut b = b;
+        a.write_all(b"hello").await.unwrap();
+        a.end_handshake();
+        a.write_all(b"0123456789").await.unwrap();
+        b.write_all(b"abc").await.unwrap();
+        let mut got = [0u8; 3];
+        a.read_exact(&mut got).await.unwrap();
+        let s = stats.snapshot();
+        assert_eq!(
+            s,
+            WireSnapshot {
+                read: 3,
+                written: 10,
+                handshake_read: 0,
+                handshake_written: 5,
+                connections: 1
+            }
+        );
+    }
+}
