@@ -59,7 +59,7 @@ impl Distribution {
 }
 
 /// Summary of a [`Distribution`] as it appears in results.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DistributionSummary {
     /// Observations.
     pub count: u64,

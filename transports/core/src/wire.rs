@@ -26,7 +26,7 @@ pub struct WireStats {
 }
 
 /// A point-in-time copy of [`WireStats`]. Steady and handshake bytes are disjoint.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct WireSnapshot {
     /// Steady-state bytes read.
     pub read: u64,
