@@ -1,0 +1,257 @@
+//! The scenario file exactly as written: serde types that keep every value's span.
+//!
+//! Nothing here checks ranges or fills defaults; [`super::validate`] does that, so every error
+//! can still point at the value it is about. The small value types (`Dur`, `Count`, `Size`,
+//! `RateItem`, `OneOrMany`) accept the forms scenarios may use and say what they expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::value::{BoolDeserializer, F64Deserializer, I64Deserializer, StrDeserializer};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
+
+/// The top level of a scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Spanned<String>,
+    pub transports: Option<Spanned<Vec<Spanned<String>>>>,
+    pub baseline: Option<bool>,
+    pub duration: Spanned<Dur>,
+    pub warmup: Option<Spanned<Dur>>,
+    pub drain_timeout: Option<Spanned<Dur>>,
+    pub publishers: Option<Spanned<Count>>,
+    pub subscribers: Option<Spanned<OneOrMany<Count>>>,
+    pub topics: Option<Spanned<Count>>,
+    pub payload: Option<Spanned<OneOrMany<Size>>>,
+    pub rate_per_sec: Option<Spanned<OneOrMany<RateItem>>>,
+    pub max_in_flight: Option<Spanned<Count>>,
+    pub allow_loss: Option<bool>,
+    pub p99_target: Option<Spanned<Dur>>,
+    pub socket: Option<RawSocket>,
+    /// Checked per transport against its own config type; kept as written for the results.
+    pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
+}
+
+/// `[socket]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSocket {
+    pub nodelay: Option<bool>,
+}
+
+const DURATION_EXPECTED: &str = "a duration like \"30s\" or \"250ms\"";
+
+/// A human duration string (`"30s"`, `"1m 30s"`, `"250ms"`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(DURATION_EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                humantime::parse_duration(s).map(Dur).map_err(|e| {
+                    E::custom(format!(
+                        "`{s}` is not a duration ({e}); expected {DURATION_EXPECTED}"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A whole number (range checked later, with its span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Count(pub i64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number >= 1")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                Ok(Count(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
+                Ok(Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+const SIZE_EXPECTED: &str =
+    "a size like \"64B\", \"1KiB\", \"16KiB\", \"1MiB\" or a number of bytes";
+
+/// A message size in bytes, written as an integer or with a unit (`B`, `KiB`, `MiB`, `GiB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Size(pub i64);
+
+/// Parses `"64B"`, `"1KiB"`, `"1.5MiB"`; `None` if the text is not such a size.
+pub(super) fn parse_size(s: &str) -> Option<i64> {
+    const UNITS: [(&str, f64); 5] = [
+        ("GiB", (1u64 << 30) as f64),
+        ("MiB", (1u64 << 20) as f64),
+        ("KiB", 1024.0),
+        ("B", 1.0),
+        ("", 1.0),
+    ];
+    let s = s.trim();
+    let (number, scale) = UNITS
+        .iter()
+        .find_map(|&(unit, scale)| s.strip_suffix(unit).map(|n| (n.trim(), scale)))?;
+    // Only plain decimals: no signs, exponents, `inf` or `nan` that `f64::from_str` would take.
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let bytes = number.parse::<f64>().ok()? * scale;
+    (bytes.fract() == 0.0 && bytes < i64::MAX as f64).then_some(bytes as i64)
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SIZE_EXPECTED)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Size, E> {
+                parse_size(s).map(Size).ok_or_else(|| {
+                    E::custom(format!("`{s}` is not a size; expected {SIZE_EXPECTED}"))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The message every malformed rate gets.
+pub(super) const RATE_EXPECTED: &str = "rate_per_sec must be > 0 or \"max\"";
+
+/// One offered rate: a number of messages per second, or `"max"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum RateItem {
+    PerSec(f64),
+    Max,
+}
+
+impl<'de> Deserialize<'de> for RateItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RateItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number > 0 or \"max\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RateItem, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RateItem, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RateItem, E> {
+                if v.is_finite() && v > 0.0 {
+                    Ok(RateItem::PerSec(v))
+                } else {
+                    Err(E::custom(format!("{RATE_EXPECTED}, got {v}")))
+                }
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RateItem, E> {
+                match s {
+                    "max" => Ok(RateItem::Max),
+                    _ => Err(E::custom(format!("{RATE_EXPECTED}, got \"{s}\""))),
+                }
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RateItem, E> {
+                Err(E::custom(format!("{RATE_EXPECTED}, got {v}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A single value or a list of them; list items keep their own spans.
+#[derive(Debug)]
+pub(super) struct OneOrMany<T>(pub Vec<(T, Option<Range<usize>>)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            // Scalars are handed to `T` unchanged, so `T` alone decides which forms it takes.
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                one(T::deserialize(I64Deserializer::<E>::new(v))?)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                let v = i64::try_from(v).map_err(|_| E::custom("number too large"))?;
+                self.visit_i64(v)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                one(T::deserialize(F64Deserializer::<E>::new(v))?)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                one(T::deserialize(StrDeserializer::<E>::new(v))?)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                one(T::deserialize(BoolDeserializer::<E>::new(v))?)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<T>>()? {
+                    let span = item.span();
+                    items.push((item.into_inner(), Some(span)));
+                }
+                Ok(OneOrMany(items))
+            }
+        }
+        fn one<T, E>(v: T) -> Result<OneOrMany<T>, E> {
+            Ok(OneOrMany(vec![(v, None)]))
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64B"), Some(64));
+        assert_eq!(parse_size("1KiB"), Some(1024));
+        assert_eq!(parse_size("16 KiB"), Some(16 * 1024));
+        assert_eq!(parse_size("1.5MiB"), Some(1536 * 1024));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("1.5B"), None);
+        assert_eq!(parse_size("-1KiB"), None);
+        assert_eq!(parse_size("infB"), None);
+        assert_eq!(parse_size("1KB"), None);
+        assert_eq!(parse_size(""), None);
+    }
+}

@@ -1,0 +1,279 @@
+//! Meaning: turns a [`RawScenario`] into a [`Scenario`] — defaults, ranges, cross-field rules
+//! and per-transport tables — with every error located at the value it is about.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+use transport_core::SocketOptions;
+use transport_core::envelope::HEADER_LEN;
+
+use super::Located;
+use super::raw::{Count, OneOrMany, RateItem, RawScenario, Size};
+use super::transport::CheckConfig;
+use crate::registry::TransportKind;
+use crate::scenario::model::{Rate, Scenario, format_bytes};
+
+/// The transport that is the physical floor, run first unless `baseline = false`.
+const BASELINE: &str = "raw-tcp";
+/// Largest message a scenario may ask for.
+const MAX_PAYLOAD: i64 = 16 << 20;
+
+/// Applies defaults and checks every rule; `doc` is the parsed document, for the spans inside
+/// `[transport.<name>]` tables.
+pub(super) fn scenario(
+    raw: RawScenario,
+    doc: &DeTable<'_>,
+    path: &Path,
+) -> Result<Scenario, Located> {
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if raw.name.get_ref().is_empty() || !raw.name.get_ref().chars().all(name_ok) {
+        // The name becomes a results folder name.
+        return Err(at(
+            &raw.name,
+            "name must be non-empty and use only letters, digits, '-', '_' and '.'",
+        ));
+    }
+    if raw.description.get_ref().trim().is_empty() {
+        return Err(at(
+            &raw.description,
+            "description must say what the scenario shows",
+        ));
+    }
+    let transports = transports(raw.transports.as_ref(), raw.baseline.unwrap_or(true))?;
+
+    let duration = positive_duration(&raw.duration, "duration")?;
+    let warmup = raw.warmup.map_or(Duration::from_secs(1), |d| d.get_ref().0);
+    let drain_timeout = match &raw.drain_timeout {
+        Some(d) => positive_duration(d, "drain_timeout")?,
+        None => Duration::from_secs(5),
+    };
+    let p99_target = raw
+        .p99_target
+        .as_ref()
+        .map(|d| positive_duration(d, "p99_target"))
+        .transpose()?;
+
+    let publishers = count(raw.publishers.as_ref(), "publishers", 1, (1, 10_000))?;
+    let subscribers = match &raw.subscribers {
+        Some(list) => distinct(list, "subscribers", |c, span| {
+            in_range(c.0, span, "subscribers", 1, 100_000)
+        })?,
+        None => vec![1],
+    };
+    let topics = count(raw.topics.as_ref(), "topics", 1, (1, 10_000))?;
+    let min_subscribers = subscribers.iter().copied().min().unwrap_or(1);
+    if let Some(t) = &raw.topics {
+        // Each topic needs a publisher feeding it and a subscriber draining it.
+        if topics > publishers || topics > min_subscribers {
+            return Err(at(
+                t,
+                format!(
+                    "topics must be <= publishers ({publishers}) and <= the smallest subscriber count ({min_subscribers}), got {topics}"
+                ),
+            ));
+        }
+    }
+    let payload_bytes = match &raw.payload {
+        Some(list) => distinct(list, "payload", payload)?,
+        None => vec![100],
+    };
+    let rates = match &raw.rate_per_sec {
+        Some(list) => distinct(list, "rate_per_sec", |r, _| {
+            Ok(match *r {
+                RateItem::PerSec(v) => Rate::PerSec(v),
+                RateItem::Max => Rate::Max,
+            })
+        })?,
+        None => vec![Rate::PerSec(1000.0)],
+    };
+    let max_in_flight = count(
+        raw.max_in_flight.as_ref(),
+        "max_in_flight",
+        1000,
+        (1, 10_000_000),
+    )?;
+
+    let mut socket = SocketOptions::default();
+    if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
+        socket.nodelay = nodelay;
+    }
+
+    let mut transport_options = BTreeMap::new();
+    for (name, table) in raw.transport.unwrap_or_default() {
+        let Some(kind) = TransportKind::from_name(name.get_ref()) else {
+            return Err(at(
+                &name,
+                format!(
+                    "unknown transport table `[transport.{}]`; allowed: {}",
+                    name.get_ref(),
+                    TransportKind::names().join(", ")
+                ),
+            ));
+        };
+        if let Some(value) = transport_value(doc, name.get_ref()) {
+            kind.visit(CheckConfig { value })?;
+        }
+        transport_options.insert(kind, table.into_inner());
+    }
+
+    Ok(Scenario {
+        name: raw.name.into_inner(),
+        description: raw.description.into_inner(),
+        source: path.to_path_buf(),
+        transports,
+        duration,
+        warmup,
+        drain_timeout,
+        publishers,
+        subscribers,
+        topics,
+        payload_bytes,
+        rates,
+        max_in_flight,
+        allow_loss: raw.allow_loss.unwrap_or(false),
+        p99_target,
+        socket,
+        transport_options,
+    })
+}
+
+fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
+    Located::at(value.span(), message)
+}
+
+/// The transports to run: the listed ones (default: every registered one), with the baseline
+/// first unless the scenario turned it off.
+fn transports(
+    listed: Option<&Spanned<Vec<Spanned<String>>>>,
+    baseline: bool,
+) -> Result<Vec<TransportKind>, Located> {
+    let allowed = || TransportKind::names().join(", ");
+    let mut kinds: Vec<TransportKind> = Vec::new();
+    match listed {
+        Some(list) => {
+            for name in list.get_ref() {
+                let kind = TransportKind::from_name(name.get_ref()).ok_or_else(|| {
+                    at(
+                        name,
+                        format!(
+                            "unknown transport `{}`; allowed: {}",
+                            name.get_ref(),
+                            allowed()
+                        ),
+                    )
+                })?;
+                if kinds.contains(&kind) {
+                    return Err(at(name, format!("transport `{kind}` is listed twice")));
+                }
+                kinds.push(kind);
+            }
+        }
+        None => kinds.extend(TransportKind::ALL.iter().filter(|k| k.name() != BASELINE)),
+    }
+    if baseline && let Some(floor) = TransportKind::from_name(BASELINE) {
+        kinds.retain(|&k| k != floor);
+        kinds.insert(0, floor);
+    }
+    if kinds.is_empty() {
+        let span = listed.map_or(0..0, |l| l.span());
+        return Err(Located::at(
+            span,
+            format!("no transports to run; name at least one of: {}", allowed()),
+        ));
+    }
+    Ok(kinds)
+}
+
+fn positive_duration(d: &Spanned<super::raw::Dur>, key: &str) -> Result<Duration, Located> {
+    let value = d.get_ref().0;
+    if value.is_zero() {
+        return Err(at(
+            d,
+            format!("{key} must be > 0; expected a duration like \"30s\" or \"250ms\""),
+        ));
+    }
+    Ok(value)
+}
+
+fn in_range(v: i64, span: Range<usize>, key: &str, min: i64, max: i64) -> Result<u32, Located> {
+    if (min..=max).contains(&v) {
+        // The range is within u32 by construction of every caller's bounds.
+        u32::try_from(v).map_err(|_| Located::at(span, format!("{key} is too large")))
+    } else {
+        Err(Located::at(
+            span,
+            format!("{key} must be between {min} and {max}, got {v}"),
+        ))
+    }
+}
+
+/// A single count: `default` when absent, else within `min..=max`.
+fn count(
+    value: Option<&Spanned<Count>>,
+    key: &str,
+    default: u32,
+    (min, max): (i64, i64),
+) -> Result<u32, Located> {
+    match value {
+        Some(c) => in_range(c.get_ref().0, c.span(), key, min, max),
+        None => Ok(default),
+    }
+}
+
+fn payload(size: &Size, span: Range<usize>) -> Result<u64, Located> {
+    let header = HEADER_LEN as i64;
+    if (header..=MAX_PAYLOAD).contains(&size.0) {
+        Ok(size.0 as u64)
+    } else {
+        Err(Located::at(
+            span,
+            format!(
+                "payload must be between {header}B (the harness header) and {}, got {}B",
+                format_bytes(MAX_PAYLOAD as u64),
+                size.0
+            ),
+        ))
+    }
+}
+
+/// Converts each item of a one-or-many value, rejecting empty lists and repeated values (they
+/// would produce runs with the same name).
+fn distinct<T, U: PartialEq>(
+    list: &Spanned<OneOrMany<T>>,
+    key: &str,
+    convert: impl Fn(&T, Range<usize>) -> Result<U, Located>,
+) -> Result<Vec<U>, Located> {
+    let items = &list.get_ref().0;
+    if items.is_empty() {
+        return Err(at(list, format!("{key} must not be an empty list")));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (item, span) in items {
+        let span = span.clone().unwrap_or_else(|| list.span());
+        let value = convert(item, span.clone())?;
+        if out.contains(&value) {
+            return Err(Located::at(
+                span,
+                format!("{key} lists the same value twice"),
+            ));
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
+/// The spanned value of `transport.<name>` in the parsed document.
+fn transport_value<'i>(doc: &DeTable<'i>, name: &str) -> Option<Spanned<DeValue<'i>>> {
+    let (_, transport) = doc.iter().find(|(k, _)| k.get_ref() == "transport")?;
+    let DeValue::Table(tables) = transport.get_ref() else {
+        return None;
+    };
+    tables
+        .iter()
+        .find(|(k, _)| k.get_ref() == name)
+        .map(|(_, v)| v.clone())
+}

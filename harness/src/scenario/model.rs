@@ -1,0 +1,190 @@
+//! The validated scenario: what a run matrix is made of, with every default filled in.
+//!
+//! Loading (`load.rs`) turns TOML into this type or an error naming file, line and column; the
+//! runner only ever sees a [`Scenario`] that passed validation, expanded into [`RunSpec`]s.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use transport_core::SocketOptions;
+
+use crate::registry::TransportKind;
+
+/// Offered load.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rate {
+    /// Open loop: this many messages per second in total, spread evenly over publishers.
+    PerSec(f64),
+    /// Closed loop: publishers send as fast as a bounded in-flight window allows.
+    Max,
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rate::PerSec(r) => write!(f, "{r}"),
+            Rate::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// A validated scenario file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// Short name; names the results folder.
+    pub name: String,
+    /// What the scenario is meant to show.
+    pub description: String,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Transports to compare, raw-tcp included unless the scenario set `baseline = false`.
+    pub transports: Vec<TransportKind>,
+    /// Measured window per run.
+    #[serde(with = "humantime_serde_compat")]
+    pub duration: Duration,
+    /// Phase before the measured window whose samples are discarded (messages still audited).
+    #[serde(with = "humantime_serde_compat")]
+    pub warmup: Duration,
+    /// How long after the last publish subscribers may take to catch up before the rest counts
+    /// as lost.
+    #[serde(with = "humantime_serde_compat")]
+    pub drain_timeout: Duration,
+    /// Publishers per run, spread round-robin over topics.
+    pub publishers: u32,
+    /// Subscriber counts to sweep, spread round-robin over topics.
+    pub subscribers: Vec<u32>,
+    /// Number of topics.
+    pub topics: u32,
+    /// Message sizes to sweep, in bytes (the harness header is part of it).
+    pub payload_bytes: Vec<u64>,
+    /// Offered rates to sweep.
+    pub rates: Vec<Rate>,
+    /// In closed-loop (`max`) runs, messages per topic a publisher may have outstanding
+    /// (published but not yet delivered to every subscriber).
+    pub max_in_flight: u32,
+    /// If true, lost messages are reported but do not fail the run.
+    pub allow_loss: bool,
+    /// Latency target for "max sustainable rate" reporting, if the scenario names one.
+    #[serde(with = "humantime_serde_compat::option")]
+    pub p99_target: Option<Duration>,
+    /// Socket options for every socket.
+    pub socket: SocketOptions,
+    /// Each transport's `[transport.<name>]` table as written (already validated against the
+    /// transport's config type); missing tables mean defaults.
+    pub transport_options: BTreeMap<TransportKind, toml::Table>,
+}
+
+/// One cell of the run matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSpec {
+    /// Transport under test.
+    pub transport: TransportKind,
+    /// Message size in bytes.
+    pub payload_bytes: u64,
+    /// Offered load.
+    pub rate: Rate,
+    /// Subscribers in this run.
+    pub subscribers: u32,
+    /// Tags naming the run: every swept dimension, sorted by key.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl RunSpec {
+    /// The run's name: its tags joined as `key=value,...` in key order.
+    pub fn name(&self) -> String {
+        self.tags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Formats a byte count the way scenarios write it (`64B`, `1KiB`, `16KiB`, `1.5MiB`).
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size {
+            return if n.is_multiple_of(size) {
+                format!("{}{unit}", n / size)
+            } else {
+                format!("{:.1}{unit}", n as f64 / size as f64)
+            };
+        }
+    }
+    format!("{n}B")
+}
+
+impl Scenario {
+    /// Expands list-valued fields into the run matrix, transports outermost so that each
+    /// transport's sweep runs back to back.
+    pub fn expand(&self) -> Vec<RunSpec> {
+        let mut runs = Vec::new();
+        for &transport in &self.transports {
+            for &payload_bytes in &self.payload_bytes {
+                for &rate in &self.rates {
+                    for &subscribers in &self.subscribers {
+                        let tags = BTreeMap::from([
+                            ("payload".to_owned(), format_bytes(payload_bytes)),
+                            ("rate".to_owned(), rate.to_string()),
+                            ("subscribers".to_owned(), subscribers.to_string()),
+                            ("transport".to_owned(), transport.name().to_owned()),
+                        ]);
+                        runs.push(RunSpec {
+                            transport,
+                            payload_bytes,
+                            rate,
+                            subscribers,
+                            tags,
+                        });
+                    }
+                }
+            }
+        }
+        runs
+    }
+
+    /// Total planned time for the matrix (warm-up plus measured window per run), without drains.
+    pub fn planned_time(&self) -> Duration {
+        (self.duration + self.warmup) * self.expand().len() as u32
+    }
+}
+
+/// Serialises durations as human strings ("1s 500ms") in the effective scenario.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_formatting() {
+        assert_eq!(format_bytes(64), "64B");
+        assert_eq!(format_bytes(1024), "1KiB");
+        assert_eq!(format_bytes(16 * 1024), "16KiB");
+        assert_eq!(format_bytes(1536 * 1024), "1.5MiB");
+    }
+}
