@@ -1,0 +1,262 @@
+//! The subscriber: one held poll per `recv`, re-polling at once after each reply.
+//!
+//! It starts from the topic's head (a non-holding `GET /head`, counted as handshake), so every
+//! message published after [`LongPoll::subscriber`](crate::LongPoll) returns is delivered. A 410
+//! moves the cursor to the earliest retained message and counts the skipped ones in
+//! `gap_messages`; the harness's audit then reports them as lost. Errors are retried with capped
+//! backoff from the same cursor, so a broken connection loses nothing the server still retains.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HeaderMap;
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+use transport_core::{ClientContext, Counter, Distribution, Subscriber, TransportError};
+
+use super::backoff::Backoff;
+use super::headers::{self, Purpose};
+use super::http::{Conn, Exchange};
+use crate::codec;
+use crate::config::{ConnectionMode, Encoding, LongPollConfig};
+
+/// How long past the hold a poll may take before the client gives up on that request.
+const POLL_GRACE: Duration = Duration::from_secs(10);
+
+/// Client-side counters of all subscribers of a run.
+struct SubCounters {
+    polls: Counter,
+    empty_polls: Counter,
+    gap_messages: Counter,
+    poll_errors: Counter,
+    request_header_bytes: Counter,
+    response_header_bytes: Counter,
+    messages_per_response: Distribution,
+}
+
+/// A long-poll subscriber.
+pub struct LongPollSubscriber {
+    ctx: ClientContext,
+    addr: String,
+    topic: String,
+    mode: ConnectionMode,
+    encoding: Encoding,
+    max_messages: u32,
+    hold: Duration,
+    body_limit: usize,
+    headers: HeaderMap,
+    conn: Option<Conn>,
+    cursor: u64,
+    backoff: Backoff,
+    counters: SubCounters,
+}
+
+/// Largest response body a client accepts: a full batch in JSON is up to 4/3 of the server's
+/// byte cap, and one oversized message is always allowed.
+pub(crate) fn body_limit(config: &LongPollConfig) -> usize {
+    config.max_body_bytes as usize * 2 + 64 * 1024
+}
+
+fn get(path: String, headers: &HeaderMap) -> Result<Request<Full<Bytes>>, TransportError> {
+    let mut req = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| TransportError::Config(format!("bad request: {e}")))?;
+    *req.headers_mut() = headers.clone();
+    Ok(req)
+}
+
+fn refused(stage: &'static str, ex: &Exchange) -> TransportError {
+    let (msg, _) = codec::decode_error(&ex.body);
+    TransportError::Refused {
+        stage,
+        detail: format!("{}: {msg}", ex.status),
+    }
+}
+
+/// Connects, reads the topic's head cursor, and returns a live subscriber.
+pub(crate) async fn connect(
+    config: &LongPollConfig,
+    addr: &str,
+    topic: &str,
+    ctx: ClientContext,
+) -> Result<LongPollSubscriber, TransportError> {
+    let mode = config.connection;
+    let headers = headers::build(config, addr, Purpose::Poll, mode)?;
+    let mut conn = Conn::open(&ctx, addr, true).await?;
+    let ex = conn
+        .exchange(
+            "subscribe",
+            get(format!("/topics/{topic}/head"), &headers)?,
+            body_limit(config),
+        )
+        .await?;
+    if ex.status != StatusCode::OK {
+        return Err(refused("subscribe", &ex));
+    }
+    let (cursor, _) = codec::decode_batch(config.encoding, &ex.body)
+        .map_err(|e| TransportError::protocol("subscribe", e))?;
+    conn.end_handshake();
+    let c = &ctx.counters;
+    let counters = SubCounters {
+        polls: c.counter("polls"),
+        empty_polls: c.counter("empty_polls"),
+        gap_messages: c.counter("gap_messages"),
+        poll_errors: c.counter("poll_errors"),
+        request_header_bytes: c.counter("poll_request_header_bytes"),
+        response_header_bytes: c.counter("poll_response_header_bytes"),
+        messages_per_response: c.distribution("messages_per_response"),
+    };
+    Ok(LongPollSubscriber {
+        addr: addr.to_owned(),
+        topic: topic.to_owned(),
+        mode,
+        encoding: config.encoding,
+        max_messages: config.max_messages,
+        hold: config.hold_timeout,
+        body_limit: body_limit(config),
+        headers,
+        // In per-request mode the head request said `Connection: close`.
+        conn: (mode == ConnectionMode::KeepAlive).then_some(conn),
+        cursor,
+        backoff: Backoff::new(u64::from(ctx.client_index) + 1),
+        counters,
+        ctx,
+    })
+}
+
+impl LongPollSubscriber {
+    /// The cursor of the next message this subscriber expects.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// One poll on a reused or fresh connection.
+    async fn poll_once(&mut self) -> Result<Exchange, TransportError> {
+        let mut conn = match self.conn.take() {
+            Some(c) if c.is_open() => c,
+            _ => Conn::open(&self.ctx, &self.addr, false).await?,
+        };
+        let path = format!(
+            "/topics/{}/poll?cursor={}&max={}&timeout_ms={}",
+            self.topic,
+            self.cursor,
+            self.max_messages,
+            self.hold.as_millis()
+        );
+        let req = get(path, &self.headers)?;
+        let bound = self.hold + POLL_GRACE;
+        let ex = tokio::time::timeout(bound, conn.exchange("poll", req, self.body_limit))
+            .await
+            .map_err(|_| TransportError::Timeout {
+                stage: "poll",
+                after_ms: bound.as_millis() as u64,
+            })??;
+        if self.mode == ConnectionMode::KeepAlive {
+            self.conn = Some(conn);
+        }
+        Ok(ex)
+    }
+
+    /// Handles one reply: `Some(n)` for a delivery unit of `n` messages, `None` to poll again.
+    fn handle(
+        &mut self,
+        ex: Exchange,
+        out: &mut Vec<Bytes>,
+    ) -> Result<Option<usize>, TransportError> {
+        self.counters.polls.inc();
+        self.counters
+            .request_header_bytes
+            .add(ex.request_header_bytes);
+        self.counters
+            .response_header_bytes
+            .add(ex.response_header_bytes);
+        match ex.status {
+            StatusCode::OK => {
+                let (next, msgs) = codec::decode_batch(self.encoding, &ex.body)
+                    .map_err(|e| TransportError::protocol("poll", e))?;
+                if next != self.cursor + msgs.len() as u64 {
+                    return Err(TransportError::protocol(
+                        "poll",
+                        format!(
+                            "{} messages from cursor {} but next cursor {next}",
+                            msgs.len(),
+                            self.cursor
+                        ),
+                    ));
+                }
+                self.cursor = next;
+                let n = msgs.len();
+                if n == 0 {
+                    self.counters.empty_polls.inc();
+                } else {
+                    self.counters.messages_per_response.record(n as u64);
+                }
+                out.extend(msgs);
+                Ok(Some(n))
+            }
+            StatusCode::NO_CONTENT => {
+                self.counters.empty_polls.inc();
+                Ok(Some(0))
+            }
+            StatusCode::GONE => {
+                let (msg, earliest) = codec::decode_error(&ex.body);
+                match earliest {
+                    Some(e) if e > self.cursor => {
+                        self.counters.gap_messages.add(e - self.cursor);
+                        self.cursor = e;
+                        Ok(None)
+                    }
+                    _ => Err(TransportError::protocol(
+                        "poll",
+                        format!("410 without a usable earliest cursor: {msg}"),
+                    )),
+                }
+            }
+            _ => Err(refused("poll", &ex)),
+        }
+    }
+}
+
+/// Whether a failed exchange is worth retrying: transport failures and server unavailability
+/// are; a server that says the request itself is wrong is not.
+fn retryable(result: &Result<Exchange, TransportError>) -> bool {
+    match result {
+        Ok(ex) => ex.status.is_server_error(),
+        Err(TransportError::Config(_)) => false,
+        Err(_) => true,
+    }
+}
+
+impl Subscriber for LongPollSubscriber {
+    async fn recv(&mut self, out: &mut Vec<Bytes>) -> Result<usize, TransportError> {
+        loop {
+            let result = self.poll_once().await;
+            if retryable(&result) {
+                self.counters.poll_errors.inc();
+                self.conn = None;
+                let Some(delay) = self.backoff.fail() else {
+                    return Err(match result {
+                        Ok(ex) => refused("poll", &ex),
+                        Err(e) => e,
+                    });
+                };
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let ex = result?;
+            self.backoff.reset();
+            if let Some(n) = self.handle(ex, out)? {
+                return Ok(n);
+            }
+        }
+    }
+
+    async fn close(self) -> Result<(), TransportError> {
+        // Dropping the connection closes it; a parked poll on the server ends at its hold
+        // deadline or when the server notices the close.
+        drop(self.conn);
+        Ok(())
+    }
+}

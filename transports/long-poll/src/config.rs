@@ -1,0 +1,254 @@
+//! The `[transport.long-poll]` options: one table configures both the server and the clients,
+//! so a scenario describes a whole deployment (hold time, batching limit, connection reuse,
+//! header weight, body encoding, retention).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use transport_core::OptionDoc;
+
+/// How subscribers use TCP connections for their polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionMode {
+    /// One keep-alive connection per subscriber, reused for every poll.
+    #[default]
+    KeepAlive,
+    /// A new TCP connection for every poll (`Connection: close`), the classic deployment behind
+    /// proxies that do not keep upstream connections alive.
+    PerRequest,
+}
+
+/// Which request headers clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderProfile {
+    /// Only what HTTP/1.1 needs (`Host`, plus `Accept`/`Content-Type` where the encoding needs
+    /// them): the floor of HTTP overhead.
+    #[default]
+    Minimal,
+    /// What a browser's `fetch` sends: user agent, accept headers, client hints, fetch metadata
+    /// and a cookie of `cookie_bytes`, so header overhead reflects real deployments.
+    Browser,
+}
+
+/// How message batches are encoded in request and response bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// Length-prefixed frames (see the crate README): compact, no copying of payloads.
+    #[default]
+    Binary,
+    /// JSON with base64 payloads, as typical web APIs carry opaque bytes.
+    Json,
+}
+
+/// Options of the long-poll transport (`[transport.long-poll]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongPollConfig {
+    /// How long the server holds a poll with nothing to deliver before an empty reply.
+    #[serde(with = "human_duration")]
+    pub hold_timeout: Duration,
+    /// Most messages in one poll response (the client asks for this many; the server caps it).
+    pub max_messages: u32,
+    /// Connection reuse for polls.
+    pub connection: ConnectionMode,
+    /// Request header profile.
+    pub headers: HeaderProfile,
+    /// Size of the `Cookie` header value in the browser profile.
+    pub cookie_bytes: u32,
+    /// Body encoding of publishes and poll responses.
+    pub encoding: Encoding,
+    /// Status of an empty poll reply: 204 (no body) or 200 (an empty batch).
+    pub empty_status: u16,
+    /// Messages retained per topic; a cursor older than that gets 410 Gone.
+    pub retention_messages: u32,
+    /// Largest request body the server accepts (413 above it); poll responses stop adding
+    /// messages at this size too (one message is always sent).
+    pub max_body_bytes: u32,
+    /// Most messages a publisher puts in one POST; 1 is one request per message, as a typical
+    /// web client does. Larger values batch whatever queued while the previous POST was out.
+    pub publish_batch: u32,
+}
+
+impl Default for LongPollConfig {
+    fn default() -> Self {
+        LongPollConfig {
+            hold_timeout: Duration::from_secs(30),
+            max_messages: 1000,
+            connection: ConnectionMode::KeepAlive,
+            headers: HeaderProfile::Minimal,
+            cookie_bytes: 512,
+            encoding: Encoding::Binary,
+            empty_status: 204,
+            retention_messages: 100_000,
+            max_body_bytes: 1 << 20,
+            publish_batch: 1,
+        }
+    }
+}
+
+/// The longest hold a client may ask for (`timeout_ms`); longer is a 400.
+pub const MAX_HOLD: Duration = Duration::from_secs(3600);
+
+impl LongPollConfig {
+    /// Checks ranges serde cannot; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hold_timeout > MAX_HOLD {
+            return Err(format!(
+                "hold_timeout: at most {}",
+                humantime::format_duration(MAX_HOLD)
+            ));
+        }
+        if self.max_messages == 0 {
+            return Err("max_messages: must be at least 1".into());
+        }
+        if self.retention_messages == 0 {
+            return Err("retention_messages: must be at least 1".into());
+        }
+        if !(64..=(1 << 30)).contains(&self.max_body_bytes) {
+            return Err("max_body_bytes: must be between 64 and 1073741824".into());
+        }
+        if self.publish_batch == 0 {
+            return Err("publish_batch: must be at least 1".into());
+        }
+        if self.cookie_bytes > 16 * 1024 {
+            return Err("cookie_bytes: at most 16384 (servers reject larger headers)".into());
+        }
+        if self.empty_status != 204 && self.empty_status != 200 {
+            return Err(format!(
+                "empty_status: {} is not allowed; use 204 or 200",
+                self.empty_status
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Documentation of every option, for `transport-bench list`.
+pub const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "hold_timeout",
+        default: "\"30s\"",
+        help: "how long the server holds an empty poll before replying empty (max 1h)",
+    },
+    OptionDoc {
+        key: "max_messages",
+        default: "1000",
+        help: "most messages per poll response",
+    },
+    OptionDoc {
+        key: "connection",
+        default: "\"keep-alive\"",
+        help: "poll connections: \"keep-alive\" (reuse) or \"per-request\" (new TCP connection per poll)",
+    },
+    OptionDoc {
+        key: "headers",
+        default: "\"minimal\"",
+        help: "request headers: \"minimal\" or \"browser\" (user agent, accept headers, cookie)",
+    },
+    OptionDoc {
+        key: "cookie_bytes",
+        default: "512",
+        help: "Cookie header size in the browser profile (max 16384)",
+    },
+    OptionDoc {
+        key: "encoding",
+        default: "\"binary\"",
+        help: "bodies: \"binary\" (length-prefixed frames) or \"json\" (base64 payloads)",
+    },
+    OptionDoc {
+        key: "empty_status",
+        default: "204",
+        help: "status of an empty poll reply: 204 or 200",
+    },
+    OptionDoc {
+        key: "retention_messages",
+        default: "100000",
+        help: "messages kept per topic; older cursors get 410 Gone and count as lost",
+    },
+    OptionDoc {
+        key: "max_body_bytes",
+        default: "1048576",
+        help: "largest accepted request body (413 above); also caps poll response size",
+    },
+    OptionDoc {
+        key: "publish_batch",
+        default: "1",
+        help: "most messages per publish POST (1 = one request per message)",
+    },
+];
+
+/// Serde for durations written the human way: `"30s"`, `"250ms"`.
+mod human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {text:?} ({e}); write it like \"30s\" or \"250ms\""
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_validate() {
+        let c = LongPollConfig::default();
+        c.validate().unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"hold_timeout\":\"30s\""), "{json}");
+        let back: LongPollConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        // Every option is documented, and nothing documented is missing from the config.
+        let value = serde_json::to_value(&c).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut documented: Vec<&str> = OPTIONS.iter().map(|o| o.key).collect();
+        keys.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(keys, documented);
+    }
+
+    #[test]
+    fn parses_kebab_case_and_human_durations() {
+        let c: LongPollConfig = serde_json::from_str(
+            r#"{"hold_timeout":"250ms","connection":"per-request","headers":"browser","encoding":"json","empty_status":200}"#,
+        )
+        .unwrap();
+        assert_eq!(c.hold_timeout, Duration::from_millis(250));
+        assert_eq!(c.connection, ConnectionMode::PerRequest);
+        assert_eq!(c.headers, HeaderProfile::Browser);
+        assert_eq!(c.encoding, Encoding::Json);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_unknown_keys_bad_values_and_ranges() {
+        assert!(serde_json::from_str::<LongPollConfig>(r#"{"hold":"1s"}"#).is_err());
+        assert!(serde_json::from_str::<LongPollConfig>(r#"{"connection":"pooled"}"#).is_err());
+        let err = serde_json::from_str::<LongPollConfig>(r#"{"hold_timeout":"soon"}"#).unwrap_err();
+        assert!(err.to_string().contains("30s"), "{err}");
+        let c = LongPollConfig {
+            empty_status: 404,
+            ..LongPollConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("empty_status"));
+    }
+}

@@ -1,0 +1,303 @@
+//! The HTTP API: routes, request validation, and the mapping from poll outcomes to statuses.
+//!
+//! - `POST /topics/{topic}/messages`: a batch of one or more messages → 200 with the next cursor.
+//! - `GET /topics/{topic}/poll?cursor=N&max=K&timeout_ms=T`: held until messages after `N`
+//!   exist (200) or `T` passes (empty, 204 by default); 410 if `N` is older than retention.
+//! - `GET /topics/{topic}/head`: the topic's next cursor, at once (what a subscriber starts from).
+//!
+//! Request bodies are JSON when `Content-Type: application/json`, otherwise binary; replies are
+//! JSON when `Accept` mentions `application/json`, otherwise binary (formats: [`crate::codec`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use transport_core::{Counter, Counters};
+
+use crate::codec::{self, BINARY_TYPE, JSON_TYPE};
+use crate::config::{Encoding, LongPollConfig, MAX_HOLD};
+use crate::store::{PollOutcome, ReadLimits, Store, Topic};
+
+/// Longest topic name accepted.
+const MAX_TOPIC_LEN: usize = 200;
+
+/// Server-side counters, registered once.
+struct ServerCounters {
+    polls: Counter,
+    empty_polls: Counter,
+    gone: Counter,
+    publishes: Counter,
+    published_messages: Counter,
+    rejected: Counter,
+}
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    store: Store,
+    config: LongPollConfig,
+    shutdown: CancellationToken,
+    counters: ServerCounters,
+}
+
+/// Builds the router for one server.
+pub(crate) fn router(
+    config: &LongPollConfig,
+    counters: &Counters,
+    shutdown: CancellationToken,
+) -> Router {
+    let state = Arc::new(AppState {
+        store: Store::new(config.retention_messages as usize),
+        config: config.clone(),
+        shutdown,
+        counters: ServerCounters {
+            polls: counters.counter("server_polls"),
+            empty_polls: counters.counter("server_empty_polls"),
+            gone: counters.counter("server_gone_replies"),
+            publishes: counters.counter("server_publish_requests"),
+            published_messages: counters.counter("server_published_messages"),
+            rejected: counters.counter("server_rejected_requests"),
+        },
+    });
+    Router::new()
+        .route("/topics/{topic}/messages", post(publish))
+        .route("/topics/{topic}/poll", get(poll))
+        .route("/topics/{topic}/head", get(head))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes as usize))
+        .with_state(state)
+}
+
+/// A JSON error reply.
+fn error(state: &AppState, status: StatusCode, message: &str) -> Response {
+    state.counters.rejected.inc();
+    json_error(status, message, None)
+}
+
+fn json_error(status: StatusCode, message: &str, earliest: Option<u64>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, JSON_TYPE)],
+        codec::encode_error(message, earliest),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "no such route; use POST /topics/{topic}/messages, GET /topics/{topic}/poll or GET /topics/{topic}/head",
+        None,
+    )
+}
+
+/// The reply encoding the client asked for.
+fn reply_encoding(headers: &HeaderMap) -> Encoding {
+    let wants_json = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains(JSON_TYPE)));
+    if wants_json {
+        Encoding::Json
+    } else {
+        Encoding::Binary
+    }
+}
+
+fn reply(status: StatusCode, encoding: Encoding, body: Bytes) -> Response {
+    let content_type = match encoding {
+        Encoding::Binary => BINARY_TYPE,
+        Encoding::Json => JSON_TYPE,
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Real long-poll endpoints forbid caching, and the header's bytes are part of the cost.
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Validates the topic name and finds (or creates) the topic; the error reply otherwise.
+fn topic(state: &AppState, name: &str) -> Result<Arc<Topic>, Box<Response>> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_TOPIC_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid {
+        return Err(Box::new(error(
+            state,
+            StatusCode::BAD_REQUEST,
+            "topic names are 1 to 200 characters of A-Z, a-z, 0-9, '-', '_' or '.'",
+        )));
+    }
+    state.store.topic(name).ok_or_else(|| {
+        Box::new(error(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many topics on this server",
+        ))
+    })
+}
+
+async fn publish(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let topic = match topic(&state, &name) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let body = match body {
+        Ok(b) => b,
+        // 413 when the body exceeds `max_body_bytes`, 400 when it could not be read.
+        Err(rej) => return error(&state, rej.status(), &rej.body_text()),
+    };
+    let request_encoding = match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {
+        None => Encoding::Binary,
+        Some(Ok(ct)) if ct.starts_with(BINARY_TYPE) => Encoding::Binary,
+        Some(Ok(ct)) if ct.starts_with(JSON_TYPE) => Encoding::Json,
+        Some(_) => {
+            return error(
+                &state,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/octet-stream or application/json",
+            );
+        }
+    };
+    let msgs = match codec::decode_publish(request_encoding, &body) {
+        Ok(m) => m,
+        Err(e) => return error(&state, StatusCode::BAD_REQUEST, &e),
+    };
+    state.counters.publishes.inc();
+    state.counters.published_messages.add(msgs.len() as u64);
+    let next = topic.publish(msgs);
+    let encoding = reply_encoding(&headers);
+    reply(
+        StatusCode::OK,
+        encoding,
+        codec::encode_cursor(encoding, next),
+    )
+}
+
+/// Query of a poll. Unknown parameters are ignored: browsers add cache busters.
+#[derive(Debug, Deserialize)]
+struct PollParams {
+    cursor: u64,
+    max: Option<u32>,
+    timeout_ms: Option<u64>,
+}
+
+async fn poll(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    params: Result<Query<PollParams>, QueryRejection>,
+) -> Response {
+    let Query(params) = match params {
+        Ok(p) => p,
+        Err(rej) => return error(&state, StatusCode::BAD_REQUEST, &rej.body_text()),
+    };
+    let hold = match params.timeout_ms {
+        None => state.config.hold_timeout,
+        Some(ms) if Duration::from_millis(ms) <= MAX_HOLD => Duration::from_millis(ms),
+        Some(_) => {
+            return error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "timeout_ms must be at most 3600000",
+            );
+        }
+    };
+    let max_messages = match params.max {
+        None => state.config.max_messages,
+        Some(0) => return error(&state, StatusCode::BAD_REQUEST, "max must be at least 1"),
+        Some(k) => k.min(state.config.max_messages),
+    };
+    // Parameters are checked before the topic is looked up, so bad requests create no topics.
+    let topic = match topic(&state, &name) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let encoding = reply_encoding(&headers);
+    let limits = ReadLimits {
+        max_messages: max_messages as usize,
+        max_bytes: state.config.max_body_bytes as usize,
+        encoding,
+    };
+    state.counters.polls.inc();
+    match topic
+        .poll(params.cursor, limits, hold, &state.shutdown)
+        .await
+    {
+        PollOutcome::Messages { msgs, next } => reply(
+            StatusCode::OK,
+            encoding,
+            codec::encode_batch(encoding, next, &msgs),
+        ),
+        PollOutcome::Empty { next } => {
+            state.counters.empty_polls.inc();
+            if state.config.empty_status == 200 {
+                reply(
+                    StatusCode::OK,
+                    encoding,
+                    codec::encode_batch(encoding, next, &[]),
+                )
+            } else {
+                (
+                    StatusCode::NO_CONTENT,
+                    [(header::CACHE_CONTROL, "no-store")],
+                )
+                    .into_response()
+            }
+        }
+        PollOutcome::Gone { earliest } => {
+            state.counters.gone.inc();
+            let msg = format!(
+                "cursor {} is older than retention; the earliest retained cursor is {earliest}",
+                params.cursor
+            );
+            json_error(StatusCode::GONE, &msg, Some(earliest))
+        }
+        PollOutcome::Ahead { head } => error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &format!("cursor {} is beyond the head {head}", params.cursor),
+        ),
+        PollOutcome::ShuttingDown => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server shutting down",
+            None,
+        ),
+    }
+}
+
+async fn head(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let topic = match topic(&state, &name) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let encoding = reply_encoding(&headers);
+    reply(
+        StatusCode::OK,
+        encoding,
+        codec::encode_batch(encoding, topic.head(), &[]),
+    )
+}
