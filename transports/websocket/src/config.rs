@@ -1,0 +1,238 @@
+//! Options of `[transport.websocket]`: what a deployment tunes (coalescing, the per-connection
+//! send queue and its slow-consumer policy, the resume buffer, keepalive, the message size limit,
+//! reconnect backoff), with defaults a real server would ship.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use transport_core::OptionDoc;
+
+/// What the server does when a subscriber's send queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlowConsumer {
+    /// Close the subscriber with 1008 (policy violation). It reconnects and resumes from the
+    /// topic buffer, so nothing is lost while the buffer still holds its position.
+    #[default]
+    Disconnect,
+    /// Make the publisher wait until the subscriber's queue has room: backpressure reaches the
+    /// publishers' TCP connections.
+    Block,
+}
+
+/// Options of the WebSocket transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketConfig {
+    /// Pack messages already queued for a subscriber into one frame.
+    pub coalesce: bool,
+    /// Largest coalesced frame payload (position header and length prefixes included). A single
+    /// message larger than this still goes out, alone in its frame.
+    pub coalesce_max_bytes: usize,
+    /// Messages queued per subscriber connection before the slow-consumer policy applies.
+    pub send_queue_messages: usize,
+    /// The slow-consumer policy.
+    pub slow_consumer: SlowConsumer,
+    /// Messages each topic keeps so a reconnecting subscriber can resume with `from=`.
+    pub resume_buffer_messages: usize,
+    /// How often the server pings each connection.
+    #[serde(with = "human")]
+    pub ping_interval: Duration,
+    /// How long a ping may go unanswered before the server closes the connection (1011). A
+    /// write that makes no progress for `ping_interval + pong_timeout` also counts as dead.
+    #[serde(with = "human")]
+    pub pong_timeout: Duration,
+    /// Largest message a publisher may send; a larger one closes its connection with 1009.
+    pub max_message_bytes: usize,
+    /// First reconnect delay of a subscriber; doubles per failed attempt, with jitter.
+    #[serde(with = "human")]
+    pub reconnect_initial_backoff: Duration,
+    /// Cap on the reconnect delay.
+    #[serde(with = "human")]
+    pub reconnect_max_backoff: Duration,
+    /// Consecutive failed reconnect attempts after which a subscriber gives up.
+    pub reconnect_max_attempts: u32,
+    /// How long either side waits for the peer's half of a close handshake.
+    #[serde(with = "human")]
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            coalesce: false,
+            coalesce_max_bytes: 64 * 1024,
+            send_queue_messages: 4096,
+            slow_consumer: SlowConsumer::Disconnect,
+            resume_buffer_messages: 65_536,
+            ping_interval: Duration::from_secs(15),
+            pong_timeout: Duration::from_secs(10),
+            max_message_bytes: 1024 * 1024,
+            reconnect_initial_backoff: Duration::from_millis(50),
+            reconnect_max_backoff: Duration::from_secs(2),
+            reconnect_max_attempts: 10,
+            close_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WebSocketConfig {
+    /// Checks ranges serde cannot; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("coalesce_max_bytes", self.coalesce_max_bytes),
+            ("send_queue_messages", self.send_queue_messages),
+            ("resume_buffer_messages", self.resume_buffer_messages),
+            ("max_message_bytes", self.max_message_bytes),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err(format!("{key} must be > 0"));
+            }
+        }
+        if self.max_message_bytes > u32::MAX as usize {
+            return Err("max_message_bytes must fit the 4-byte length prefix".into());
+        }
+        for (key, d) in [
+            ("ping_interval", self.ping_interval),
+            ("pong_timeout", self.pong_timeout),
+            ("close_timeout", self.close_timeout),
+            ("reconnect_max_backoff", self.reconnect_max_backoff),
+        ] {
+            if d.is_zero() {
+                return Err(format!("{key} must be > 0"));
+            }
+        }
+        if self.reconnect_initial_backoff > self.reconnect_max_backoff {
+            return Err("reconnect_initial_backoff must be <= reconnect_max_backoff".into());
+        }
+        Ok(())
+    }
+
+    /// How long a connection may stay silent (no frame at all, pings included) before the
+    /// client, or a stalled write before the server, treats it as dead.
+    pub(crate) fn dead_after(&self) -> Duration {
+        self.ping_interval.saturating_add(self.pong_timeout)
+    }
+}
+
+/// Documentation of every option, for `transport-bench list`.
+pub(crate) const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "coalesce",
+        default: "false",
+        help: "pack messages already queued for a subscriber into one frame",
+    },
+    OptionDoc {
+        key: "coalesce_max_bytes",
+        default: "65536",
+        help: "largest coalesced frame payload in bytes (> 0)",
+    },
+    OptionDoc {
+        key: "send_queue_messages",
+        default: "4096",
+        help: "messages queued per subscriber connection before the slow-consumer policy applies (> 0)",
+    },
+    OptionDoc {
+        key: "slow_consumer",
+        default: "\"disconnect\"",
+        help: "full send queue: \"disconnect\" (close 1008, client resumes) or \"block\" (publishers wait)",
+    },
+    OptionDoc {
+        key: "resume_buffer_messages",
+        default: "65536",
+        help: "messages kept per topic for resuming subscribers (> 0); older positions are refused with close 4001",
+    },
+    OptionDoc {
+        key: "ping_interval",
+        default: "\"15s\"",
+        help: "server ping period",
+    },
+    OptionDoc {
+        key: "pong_timeout",
+        default: "\"10s\"",
+        help: "unanswered ping closes the connection (1011) after this",
+    },
+    OptionDoc {
+        key: "max_message_bytes",
+        default: "1048576",
+        help: "largest published message; larger closes the publisher with 1009",
+    },
+    OptionDoc {
+        key: "reconnect_initial_backoff",
+        default: "\"50ms\"",
+        help: "first subscriber reconnect delay (doubles, with jitter)",
+    },
+    OptionDoc {
+        key: "reconnect_max_backoff",
+        default: "\"2s\"",
+        help: "cap on the reconnect delay",
+    },
+    OptionDoc {
+        key: "reconnect_max_attempts",
+        default: "10",
+        help: "consecutive failed reconnects before a subscriber gives up",
+    },
+    OptionDoc {
+        key: "close_timeout",
+        default: "\"1s\"",
+        help: "wait for the peer's close frame at most this long",
+    },
+];
+
+/// Serde for durations written the human way (`"30s"`, `"250ms"`).
+mod human {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {text:?}: {e} (write e.g. \"30s\" or \"250ms\")"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_human_durations_and_kebab_case() {
+        let c: WebSocketConfig = toml::from_str(
+            "coalesce = true\nslow_consumer = \"block\"\nping_interval = \"250ms\"\n",
+        )
+        .unwrap();
+        assert!(c.coalesce);
+        assert_eq!(c.slow_consumer, SlowConsumer::Block);
+        assert_eq!(c.ping_interval, Duration::from_millis(250));
+        assert_eq!(c.pong_timeout, WebSocketConfig::default().pong_timeout);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        assert!(toml::from_str::<WebSocketConfig>("coalesce_bytes = 3").is_err());
+        assert!(toml::from_str::<WebSocketConfig>("slow_consumer = \"drop\"").is_err());
+        assert!(toml::from_str::<WebSocketConfig>("ping_interval = \"soon\"").is_err());
+        let zero = WebSocketConfig {
+            send_queue_messages: 0,
+            ..WebSocketConfig::default()
+        };
+        assert!(zero.validate().unwrap_err().contains("send_queue_messages"));
+    }
+
+    #[test]
+    fn default_round_trips_through_toml() {
+        let d = WebSocketConfig::default();
+        d.validate().unwrap();
+        let text = toml::to_string(&d).unwrap();
+        assert_eq!(toml::from_str::<WebSocketConfig>(&text).unwrap(), d);
+    }
+}

@@ -1,0 +1,305 @@
+//! The per-connection loops of the server: a subscriber's (replay, live queue, coalescing,
+//! slow-consumer kick) and a publisher's (read, size limit, publish), both with keepalive pings
+//! and a close handshake on shutdown.
+//!
+//! Each connection is one task running one `select!`, biased so that shutdown and kicks win
+//! over more data, and incoming frames (pongs) are read before a pong deadline is judged.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use transport_core::HandshakeFlag;
+
+use super::Shared;
+use super::topic::{Item, Join};
+use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
+use crate::ws::{Ws, close_with, control_len};
+
+/// The tungstenite limits for a server connection: frames and messages above
+/// `max_message_bytes` fail the read before their payload is buffered.
+pub(crate) fn ws_config(max_message_bytes: usize) -> WsConfig {
+    WsConfig::default()
+        .max_message_size(Some(max_message_bytes))
+        .max_frame_size(Some(max_message_bytes))
+}
+
+/// Why a connection loop ended, when it ends by itself.
+enum End {
+    /// Close with this code and reason; `drain` waits for the peer's close frame.
+    Close(CloseCode, String, bool),
+    /// The peer is gone or closed first: nothing more to send.
+    Gone,
+}
+
+/// Server pings: one outstanding at a time, closed with 1011 if unanswered in time.
+struct Keepalive {
+    tick: Interval,
+    outstanding: Option<Instant>,
+    pong_timeout: Duration,
+}
+
+impl Keepalive {
+    fn new(interval: Duration, pong_timeout: Duration) -> Self {
+        let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Keepalive {
+            tick,
+            outstanding: None,
+            pong_timeout,
+        }
+    }
+
+    /// When the outstanding ping expires; far away when none is outstanding (branch disabled).
+    fn deadline(&self) -> Instant {
+        self.outstanding
+            .map(|at| at + self.pong_timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+    }
+}
+
+/// Sends `msg`, treating a write that makes no progress for `dead_after` as a dead peer.
+async fn send(shared: &Shared, ws: &mut Ws, msg: Message) -> Result<(), End> {
+    match tokio::time::timeout(shared.config.dead_after(), ws.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => {
+            shared.counters.write_stalls.inc();
+            Err(End::Close(CloseCode::Error, "write stalled".into(), false))
+        }
+    }
+}
+
+/// Handles a ping tick or an incoming control frame shared by both loops.
+async fn ping(shared: &Shared, ws: &mut Ws, ka: &mut Keepalive) -> Result<(), End> {
+    if ka.outstanding.is_none() {
+        shared.counters.pings.inc();
+        shared
+            .counters
+            .control_bytes
+            .add(control_len(0, false) as u64);
+        send(shared, ws, Message::Ping(Bytes::new())).await?;
+        ka.outstanding = Some(Instant::now());
+    }
+    Ok(())
+}
+
+fn pong_timeout(shared: &Shared) -> End {
+    shared.counters.pong_timeouts.inc();
+    End::Close(CloseCode::Error, "pong timeout".into(), false)
+}
+
+/// Accounts for an incoming frame every loop treats the same; `Err` ends the loop.
+fn incoming_control(
+    shared: &Shared,
+    ka: &mut Keepalive,
+    msg: Option<Result<Message, WsError>>,
+) -> Result<Option<Message>, End> {
+    match msg {
+        Some(Ok(Message::Pong(p))) => {
+            shared.counters.pongs.inc();
+            shared
+                .counters
+                .control_bytes
+                .add(control_len(p.len(), true) as u64);
+            ka.outstanding = None;
+            Ok(None)
+        }
+        Some(Ok(Message::Ping(p))) => {
+            // tungstenite queues the pong reply itself.
+            let len = control_len(p.len(), true) + control_len(p.len(), false);
+            shared.counters.control_bytes.add(len as u64);
+            Ok(None)
+        }
+        Some(Ok(Message::Close(_))) => Err(End::Close(CloseCode::Normal, String::new(), true)),
+        Some(Ok(Message::Frame(_))) => Ok(None),
+        Some(Ok(m)) => Ok(Some(m)),
+        Some(Err(WsError::Capacity(e))) => {
+            shared.counters.oversize_closes.inc();
+            // No drain: reading on would buffer the oversized payload we just refused.
+            Err(End::Close(CloseCode::Size, e.to_string(), false))
+        }
+        Some(Err(_)) | None => Err(End::Gone),
+    }
+}
+
+async fn finish(shared: &Shared, mut ws: Ws, end: End) {
+    if let End::Close(code, reason, drain) = end {
+        close_with(&mut ws, code, &reason, shared.config.close_timeout, drain).await;
+    }
+}
+
+/// Runs a subscriber connection: notice, replay, live frames, until closed.
+pub(crate) async fn run_subscriber(
+    shared: &Shared,
+    mut ws: Ws,
+    flag: HandshakeFlag,
+    topic: &str,
+    from: Option<u64>,
+) {
+    let Some(t) = shared.topics.get(topic) else {
+        let end = End::Close(CloseCode::Again, "too many topics".into(), true);
+        return finish(shared, ws, end).await;
+    };
+    let join = tokio::select! {
+        _ = shared.cancel.cancelled() => {
+            let end = End::Close(CloseCode::Away, "server shutting down".into(), true);
+            return finish(shared, ws, end).await;
+        }
+        j = t.subscribe(from, shared.config.send_queue_messages) => j,
+    };
+    let (position, mut pending, mut rx, mut kick) = match join {
+        Join::Live {
+            position,
+            replay,
+            rx,
+            kick,
+        } => (position, replay, rx, kick),
+        Join::Gap { earliest } => {
+            shared.counters.gap_refusals.inc();
+            let reason = format!("earliest={earliest}");
+            let end = End::Close(CloseCode::Library(CLOSE_GAP), reason, true);
+            return finish(shared, ws, end).await;
+        }
+        Join::Ahead { next } => {
+            let reason = format!("next={next}");
+            let end = End::Close(CloseCode::Library(CLOSE_AHEAD), reason, true);
+            return finish(shared, ws, end).await;
+        }
+    };
+    if from.is_some() {
+        shared.counters.resumes.inc();
+        shared.counters.replayed_messages.add(pending.len() as u64);
+    }
+    let notice = Message::Text(proto::subscribed_notice(position).into());
+    if let Err(end) = send(shared, &mut ws, notice).await {
+        return finish(shared, ws, end).await;
+    }
+    flag.end();
+    let mut ka = Keepalive::new(shared.config.ping_interval, shared.config.pong_timeout);
+    let end = loop {
+        let step = tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => {
+                Err(End::Close(CloseCode::Away, "server shutting down".into(), true))
+            }
+            at = &mut kick => match at {
+                Ok(at) => Err(End::Close(
+                    CloseCode::Policy,
+                    format!("slow consumer: send queue full at position {at}"),
+                    true,
+                )),
+                // The topic never drops a subscriber's kick sender otherwise.
+                Err(_) => Err(End::Gone),
+            },
+            msg = ws.next() => incoming_control(shared, &mut ka, msg).map(drop),
+            _ = tokio::time::sleep_until(ka.deadline()), if ka.outstanding.is_some() => {
+                Err(pong_timeout(shared))
+            }
+            _ = ka.tick.tick() => ping(shared, &mut ws, &mut ka).await,
+            item = rx.recv(), if pending.is_empty() => match item {
+                Some(item) => {
+                    pending.push_back(item);
+                    Ok(())
+                }
+                None => Err(End::Gone),
+            },
+            _ = std::future::ready(()), if !pending.is_empty() => {
+                let frame = next_frame(shared, &mut pending, &mut rx);
+                shared.counters.frames.inc();
+                send(shared, &mut ws, Message::Binary(frame)).await
+            }
+        };
+        if let Err(end) = step {
+            break end;
+        }
+    };
+    finish(shared, ws, end).await;
+}
+
+/// Takes the next frame's messages from `pending` (refilled from `rx` when coalescing).
+fn next_frame(
+    shared: &Shared,
+    pending: &mut VecDeque<Item>,
+    rx: &mut mpsc::Receiver<Item>,
+) -> Bytes {
+    let mut msgs = Vec::new();
+    let mut first = 0;
+    let mut size = proto::POSITION_LEN;
+    loop {
+        if pending.is_empty() && !msgs.is_empty() && shared.config.coalesce {
+            match rx.try_recv() {
+                Ok(item) => pending.push_back(item),
+                Err(_) => break,
+            }
+        }
+        let Some((pos, msg)) = pending.front() else {
+            break;
+        };
+        if msgs.is_empty() {
+            first = *pos;
+        } else {
+            let contiguous = *pos == first + msgs.len() as u64;
+            let fits = size + proto::LENGTH_LEN + msg.len() <= shared.config.coalesce_max_bytes;
+            if !shared.config.coalesce || !contiguous || !fits {
+                break;
+            }
+        }
+        size += proto::LENGTH_LEN + msg.len();
+        msgs.push(msg.clone());
+        pending.pop_front();
+    }
+    proto::encode_frame(first, &msgs)
+}
+
+/// Runs a publisher connection: every data message is published to `topic`.
+pub(crate) async fn run_publisher(shared: &Shared, mut ws: Ws, topic: &str) {
+    let Some(t) = shared.topics.get(topic) else {
+        let end = End::Close(CloseCode::Again, "too many topics".into(), true);
+        return finish(shared, ws, end).await;
+    };
+    let config = &shared.config;
+    let mut ka = Keepalive::new(config.ping_interval, config.pong_timeout);
+    let away = || End::Close(CloseCode::Away, "server shutting down".into(), true);
+    let end = loop {
+        let step = tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled() => Err(away()),
+            msg = ws.next() => match incoming_control(shared, &mut ka, msg) {
+                Ok(Some(m)) => {
+                    let data = match m {
+                        Message::Binary(b) => b,
+                        Message::Text(t) => Bytes::from(t),
+                        _ => continue,
+                    };
+                    let publish = t.publish(
+                        data,
+                        config.resume_buffer_messages,
+                        config.slow_consumer,
+                        &shared.fanout,
+                    );
+                    // Under `block` this may wait for slow subscribers; shutdown still wins.
+                    tokio::select! {
+                        _ = shared.cancel.cancelled() => Err(away()),
+                        () = publish => Ok(()),
+                    }
+                }
+                other => other.map(drop),
+            },
+            _ = tokio::time::sleep_until(ka.deadline()), if ka.outstanding.is_some() => {
+                Err(pong_timeout(shared))
+            }
+            _ = ka.tick.tick() => ping(shared, &mut ws, &mut ka).await,
+        };
+        if let Err(end) = step {
+            break end;
+        }
+    };
+    finish(shared, ws, end).await;
+}

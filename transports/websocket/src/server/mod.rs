@@ -1,0 +1,201 @@
+//! The WebSocket server: accepts TCP connections, counts every byte through `CountingIo`
+//! (the HTTP upgrade as handshake), routes the upgrade by path, and hands each connection to its
+//! subscriber or publisher loop ([`conn`]). Topic state lives in [`topic`].
+
+mod conn;
+mod topic;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use transport_core::{Counter, Counters, CountingIo, ServerContext, ServerHandle, TransportError};
+
+use crate::WebSocketConfig;
+use crate::proto::{Route, parse_route};
+use topic::{FanoutCounters, Topics};
+
+/// How long shutdown waits for connection tasks after telling them to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Server-side counters (names prefixed `server_`).
+#[derive(Debug, Clone)]
+pub(crate) struct ServerCounters {
+    pub(crate) frames: Counter,
+    pub(crate) pings: Counter,
+    pub(crate) pongs: Counter,
+    pub(crate) control_bytes: Counter,
+    pub(crate) pong_timeouts: Counter,
+    pub(crate) write_stalls: Counter,
+    pub(crate) oversize_closes: Counter,
+    pub(crate) gap_refusals: Counter,
+    pub(crate) resumes: Counter,
+    pub(crate) replayed_messages: Counter,
+    pub(crate) rejected_upgrades: Counter,
+}
+
+impl ServerCounters {
+    fn new(c: &Counters) -> Self {
+        ServerCounters {
+            frames: c.counter("server_frames"),
+            pings: c.counter("server_pings"),
+            pongs: c.counter("server_pongs"),
+            control_bytes: c.counter("server_control_bytes"),
+            pong_timeouts: c.counter("server_pong_timeouts"),
+            write_stalls: c.counter("server_write_stalls"),
+            oversize_closes: c.counter("server_oversize_closes"),
+            gap_refusals: c.counter("server_gap_refusals"),
+            resumes: c.counter("server_resumes"),
+            replayed_messages: c.counter("server_replayed_messages"),
+            rejected_upgrades: c.counter("server_rejected_upgrades"),
+        }
+    }
+}
+
+/// What every connection task of one server shares.
+pub(crate) struct Shared {
+    pub(crate) config: WebSocketConfig,
+    pub(crate) ctx: ServerContext,
+    pub(crate) topics: Topics,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) fanout: FanoutCounters,
+    pub(crate) counters: ServerCounters,
+}
+
+/// A running WebSocket server.
+pub struct WebSocketServer {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl WebSocketServer {
+    /// Starts accepting on `listener`.
+    pub fn start(
+        config: WebSocketConfig,
+        listener: TcpListener,
+        ctx: ServerContext,
+    ) -> Result<Self, TransportError> {
+        config.validate().map_err(TransportError::Config)?;
+        let addr = listener
+            .local_addr()
+            .map_err(TransportError::io("server address"))?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            fanout: FanoutCounters::new(&ctx.counters),
+            counters: ServerCounters::new(&ctx.counters),
+            config,
+            ctx,
+            topics: Topics::default(),
+            cancel: cancel.clone(),
+        });
+        let spawner = tasks.clone();
+        tasks.spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = shared.cancel.cancelled() => break,
+                    a = listener.accept() => a,
+                };
+                // Accept errors (e.g. too many open files) are transient: keep serving.
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = shared.clone();
+                spawner.spawn(async move {
+                    // A failed upgrade ends only that connection; it is counted, not printed,
+                    // so a hostile client cannot flood the output.
+                    if serve_connection(&shared, stream).await.is_err() {
+                        shared.counters.rejected_upgrades.inc();
+                    }
+                });
+            }
+        });
+        Ok(WebSocketServer {
+            addr,
+            cancel,
+            tasks,
+        })
+    }
+}
+
+impl ServerHandle for WebSocketServer {
+    fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn shutdown(self) -> Result<(), TransportError> {
+        // Connection loops see the cancellation and run the close handshake (1001), each
+        // bounded by `close_timeout`.
+        self.cancel.cancel();
+        self.tasks.close();
+        tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .map_err(|_| TransportError::Timeout {
+                stage: "server shutdown",
+                after_ms: SHUTDOWN_GRACE.as_millis() as u64,
+            })
+    }
+}
+
+fn refuse(status: StatusCode, reason: String) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(Some(reason));
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Upgrades one TCP connection and runs its loop until it ends.
+// The upgrade callback's error type is tungstenite's HTTP response; it is built once per
+// refused upgrade, so its size does not matter.
+#[allow(clippy::result_large_err)]
+async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), TransportError> {
+    shared.ctx.socket.apply(&stream)?;
+    let io = CountingIo::with_handshake(stream, shared.ctx.wire.clone());
+    let flag = io.handshake_flag();
+    let mut route = None;
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        match parse_route(req.uri().path(), req.uri().query()) {
+            Ok(r) => {
+                route = Some(r);
+                Ok(resp)
+            }
+            Err(None) => Err(refuse(
+                StatusCode::NOT_FOUND,
+                "paths: /topics/{topic}?from=SEQ (subscribe), /topics/{topic}/publish\n".into(),
+            )),
+            Err(Some(reason)) => Err(refuse(StatusCode::BAD_REQUEST, reason + "\n")),
+        }
+    };
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
+        io,
+        callback,
+        Some(conn::ws_config(shared.config.max_message_bytes)),
+    );
+    // A peer that connects and never finishes the upgrade must not hold a task forever.
+    let ws = tokio::select! {
+        _ = shared.cancel.cancelled() => return Ok(()),
+        r = tokio::time::timeout(shared.config.dead_after(), upgrade) => r
+            .map_err(|_| TransportError::Timeout {
+                stage: "upgrade",
+                after_ms: shared.config.dead_after().as_millis() as u64,
+            })?
+            .map_err(|e| TransportError::protocol("upgrade", e.to_string()))?,
+    };
+    let Some(route) = route else {
+        return Err(TransportError::protocol("upgrade", "no route"));
+    };
+    match route {
+        Route::Subscribe { topic, from } => {
+            conn::run_subscriber(shared, ws, flag, &topic, from).await;
+        }
+        Route::Publish { topic } => {
+            // Publishers get no notice: the 101 response ends their handshake.
+            flag.end();
+            conn::run_publisher(shared, ws, &topic).await;
+        }
+    }
+    Ok(())
+}

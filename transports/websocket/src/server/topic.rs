@@ -1,0 +1,247 @@
+//! Per-topic server state: the bounded resume buffer (the topic log), the subscribers' bounded
+//! send queues, and the fan-out that applies the slow-consumer policy.
+//!
+//! Each topic sits behind one async mutex. Publishing appends to the log and offers the message
+//! to every subscriber queue while holding it, so every subscriber sees positions in order. With
+//! the `block` policy a full queue makes the publisher wait *inside* that lock: the wait stalls
+//! every publisher of the topic, and through their unread sockets, the publishing clients. That
+//! is the documented backpressure, not an accident.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use transport_core::{Counter, Counters};
+
+use crate::SlowConsumer;
+
+/// A message and its topic position, as queued for one subscriber.
+pub(crate) type Item = (u64, Bytes);
+
+/// Topics a server creates at most, so a client cannot exhaust memory with names.
+const MAX_TOPICS: usize = 10_000;
+
+/// Server-side counters of the fan-out.
+#[derive(Debug, Clone)]
+pub(crate) struct FanoutCounters {
+    slow_disconnects: Counter,
+    block_waits: Counter,
+    evicted: Counter,
+}
+
+impl FanoutCounters {
+    pub(crate) fn new(c: &Counters) -> Self {
+        FanoutCounters {
+            slow_disconnects: c.counter("server_slow_consumer_disconnects"),
+            block_waits: c.counter("server_block_waits"),
+            evicted: c.counter("server_buffer_evictions"),
+        }
+    }
+}
+
+/// All topics of one server, created on first use.
+#[derive(Default)]
+pub(crate) struct Topics(StdMutex<HashMap<String, Arc<Topic>>>);
+
+impl Topics {
+    /// The topic called `name`, created if there is room for another.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = map.get(name) {
+            return Some(t.clone());
+        }
+        if map.len() >= MAX_TOPICS {
+            return None;
+        }
+        let t = Arc::new(Topic::default());
+        map.insert(name.to_owned(), t.clone());
+        Some(t)
+    }
+}
+
+struct Sub {
+    tx: mpsc::Sender<Item>,
+    /// Fired with the position that did not fit when the queue overflows under `disconnect`.
+    kick: oneshot::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Messages at positions `base..base + log.len()`.
+    log: VecDeque<Bytes>,
+    base: u64,
+    subs: Vec<Sub>,
+}
+
+impl State {
+    fn next(&self) -> u64 {
+        self.base + self.log.len() as u64
+    }
+}
+
+/// One topic: its log and its subscribers.
+#[derive(Default)]
+pub(crate) struct Topic(Mutex<State>);
+
+/// The outcome of a subscription request.
+pub(crate) enum Join {
+    /// Subscribed: send `replay` first, then whatever arrives on `rx`, until `kick` fires.
+    Live {
+        /// Position of the first message this subscriber gets.
+        position: u64,
+        /// Buffered messages from `from` up to the live edge.
+        replay: VecDeque<Item>,
+        /// Live messages.
+        rx: mpsc::Receiver<Item>,
+        /// Fires when the slow-consumer policy drops this subscriber.
+        kick: oneshot::Receiver<u64>,
+    },
+    /// `from` is older than the buffer; `earliest` is the oldest position held.
+    Gap {
+        /// Oldest position held.
+        earliest: u64,
+    },
+    /// `from` is beyond the live edge `next`.
+    Ahead {
+        /// The live edge.
+        next: u64,
+    },
+}
+
+impl Topic {
+    /// Registers a subscriber starting at `from` (the live edge if `None`) with a send queue of
+    /// `queue` messages.
+    pub(crate) async fn subscribe(&self, from: Option<u64>, queue: usize) -> Join {
+        let mut st = self.0.lock().await;
+        let next = st.next();
+        let from = from.unwrap_or(next);
+        if from < st.base {
+            return Join::Gap { earliest: st.base };
+        }
+        if from > next {
+            return Join::Ahead { next };
+        }
+        // Bounded by the resume buffer; clones are reference counts, not copies.
+        let skip = usize::try_from(from - st.base).unwrap_or(usize::MAX);
+        let replay = st
+            .log
+            .iter()
+            .skip(skip)
+            .zip(from..)
+            .map(|(m, p)| (p, m.clone()))
+            .collect();
+        let (tx, rx) = mpsc::channel(queue);
+        let (kick_tx, kick) = oneshot::channel();
+        st.subs.push(Sub { tx, kick: kick_tx });
+        Join::Live {
+            position: from,
+            replay,
+            rx,
+            kick,
+        }
+    }
+
+    /// Appends `msg` to the log (evicting beyond `buffer` messages) and offers it to every
+    /// subscriber, applying `policy` to full queues.
+    pub(crate) async fn publish(
+        &self,
+        msg: Bytes,
+        buffer: usize,
+        policy: SlowConsumer,
+        counters: &FanoutCounters,
+    ) {
+        let mut st = self.0.lock().await;
+        let pos = st.next();
+        st.log.push_back(msg.clone());
+        if st.log.len() > buffer {
+            st.log.pop_front();
+            st.base += 1;
+            counters.evicted.inc();
+        }
+        let mut i = 0;
+        while i < st.subs.len() {
+            match st.subs[i].tx.try_send((pos, msg.clone())) {
+                Ok(()) => i += 1,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    st.subs.swap_remove(i);
+                }
+                Err(mpsc::error::TrySendError::Full(item)) => match policy {
+                    SlowConsumer::Disconnect => {
+                        counters.slow_disconnects.inc();
+                        let sub = st.subs.swap_remove(i);
+                        // The connection may be gone already; then there is nobody to tell.
+                        let _ = sub.kick.send(pos);
+                    }
+                    SlowConsumer::Block => {
+                        counters.block_waits.inc();
+                        if st.subs[i].tx.send(item).await.is_ok() {
+                            i += 1;
+                        } else {
+                            st.subs.swap_remove(i);
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters() -> FanoutCounters {
+        FanoutCounters::new(&Counters::new())
+    }
+
+    #[tokio::test]
+    async fn replays_from_buffer_and_refuses_evicted_positions() {
+        let t = Topic::default();
+        let c = counters();
+        for i in 0..5u8 {
+            t.publish(Bytes::from(vec![i]), 3, SlowConsumer::Block, &c)
+                .await;
+        }
+        assert!(matches!(
+            t.subscribe(Some(1), 4).await,
+            Join::Gap { earliest: 2 }
+        ));
+        assert!(matches!(
+            t.subscribe(Some(6), 4).await,
+            Join::Ahead { next: 5 }
+        ));
+        let Join::Live {
+            position, replay, ..
+        } = t.subscribe(Some(3), 4).await
+        else {
+            panic!("position 3 is buffered");
+        };
+        assert_eq!(position, 3);
+        assert_eq!(
+            replay.into_iter().collect::<Vec<_>>(),
+            vec![(3, Bytes::from(vec![3])), (4, Bytes::from(vec![4]))]
+        );
+    }
+
+    #[tokio::test]
+    async fn disconnect_policy_kicks_a_full_queue() {
+        let t = Topic::default();
+        let c = counters();
+        let Join::Live { mut kick, rx, .. } = t.subscribe(None, 1).await else {
+            panic!("live");
+        };
+        t.publish(Bytes::new(), 8, SlowConsumer::Disconnect, &c)
+            .await;
+        assert!(kick.try_recv().is_err(), "one message fits the queue");
+        t.publish(Bytes::new(), 8, SlowConsumer::Disconnect, &c)
+            .await;
+        assert_eq!(
+            kick.try_recv(),
+            Ok(1),
+            "kicked at the position that did not fit"
+        );
+        assert_eq!(c.slow_disconnects.get(), 1);
+        drop(rx);
+    }
+}
