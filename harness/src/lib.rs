@@ -1,1 +1,16 @@
-//! placeholder
+//! transport-bench: measures HTTP long polling, WebSockets and a Kafka-style pull-fetch log
+//! under the same open-loop workload, with the raw-TCP floor beside them.
+//!
+//! The harness owns time, payloads, schedules and accounting; transports (see
+//! `transport_core::Transport`) own only the wire. Modules, in the order a run flows through them:
+//! [`scenario`] (what to run) → [`registry`] (which transport type) → [`runner`] (how) → [`results`] → [`charts`], [`report`] and
+//! [`compare`]; [`cli`] ties them to the `transport-bench` binary.
+
+pub mod charts;
+pub mod cli;
+pub mod compare;
+pub mod registry;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod scenario;

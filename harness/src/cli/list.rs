@@ -1,0 +1,30 @@
+//! `list`: every registered transport with its options, defaults and allowed values.
+
+use transport_core::Transport;
+
+use crate::registry::{TransportKind, Visit};
+
+struct Describe;
+
+impl Visit for Describe {
+    type Output = String;
+    fn visit<T: Transport>(self) -> String {
+        let mut out = format!("{}\n", T::NAME);
+        let opts = T::options();
+        if opts.is_empty() {
+            out.push_str("    (no options)\n");
+        }
+        for o in opts {
+            out.push_str(&format!("    {:<24} default {:<14} {}\n", o.key, o.default, o.help));
+        }
+        out
+    }
+}
+
+/// Prints the transports and their `[transport.<name>]` options.
+pub fn print() {
+    println!("Transports (options go in a scenario's [transport.<name>] table):\n");
+    for &k in TransportKind::ALL {
+        println!("{}", k.visit(Describe));
+    }
+}

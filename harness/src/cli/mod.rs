@@ -1,0 +1,129 @@
+//! The `transport-bench` command line: clap definitions and the mapping from outcomes to exit
+//! codes (0 ok, 2 bad input, 3 run failed, 4 regression found).
+
+mod list;
+mod run;
+mod serve;
+pub mod table;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: bad input (scenario, arguments, results folder).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: a run failed (messages lost, a transport or harness error).
+pub const EXIT_RUN_FAILED: u8 = 3;
+/// Exit code: a comparison found a regression.
+pub const EXIT_REGRESSION: u8 = 4;
+
+/// An error caused by what the user passed in (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BadInput(#[from] pub anyhow::Error);
+
+impl BadInput {
+    /// A bad-input error from a message.
+    pub fn msg(m: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::Error::new(BadInput(anyhow::anyhow!("{m}")))
+    }
+}
+
+/// Measures HTTP long polling, WebSockets and a Kafka-style pull log under one open-loop
+/// workload, next to a raw-TCP floor.
+#[derive(Debug, Parser)]
+#[command(name = "transport-bench", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write a results folder.
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files or bare names (looked up in scenarios/).
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+    },
+    /// List registered transports and their options.
+    List,
+    /// Run one transport's server standalone until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file, or a bare name looked up in scenarios/.
+    pub scenario: String,
+    /// Results folder [default: results/<scenario>/<UTC time>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only these transports (repeatable); raw-tcp is kept as the floor unless --no-baseline.
+    #[arg(long = "transport", value_name = "NAME")]
+    pub transports: Vec<String>,
+    /// Do not add the raw-tcp floor to the transports.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Override the measured window of every run (e.g. "5s").
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Run each cell of the matrix this many times (for noise estimates in `compare`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Print summary.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Transport to serve (see `list`).
+    #[arg(long)]
+    pub transport: String,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub bind: String,
+    /// Transport option as `key=value`, value in TOML syntax (repeatable), e.g. `--set hold='"5s"'`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e}; expected a duration like \"30s\" or \"250ms\""))?;
+    if d.is_zero() {
+        return Err("duration must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// Runs the parsed command, returning the exit code for outcomes that are not errors.
+pub fn execute(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { scenarios } => run::validate(&scenarios),
+        Command::List => {
+            list::print();
+            Ok(EXIT_OK)
+        }
+        Command::Serve(args) => serve::serve(args),
+    }
+}
+
+/// The exit code for an error: bad input (2) or a failed run (3).
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    let bad = err.chain().any(|e| e.is::<BadInput>() || e.is::<crate::scenario::ScenarioError>());
+    if bad { EXIT_BAD_INPUT } else { EXIT_RUN_FAILED }
+}

@@ -1,0 +1,70 @@
+//! `serve`: one transport's server, standalone, so real clients (curl, websocat, kcat) and
+//! clients on a second host can use it. Prints the bound address, runs until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use transport_core::{ServerContext, ServerHandle, Transport};
+
+use super::{BadInput, EXIT_OK, ServeArgs};
+use crate::registry::{TransportKind, Visit};
+
+/// Parses `key=value` options (values in TOML syntax; bare words are taken as strings).
+fn options_table(options: &[String]) -> anyhow::Result<toml::Table> {
+    let mut table = toml::Table::new();
+    for o in options {
+        let (k, v) = o.split_once('=').ok_or_else(|| BadInput::msg(format!("option `{o}` is not key=value")))?;
+        let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
+            Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(v.to_owned())),
+            Err(_) => toml::Value::String(v.to_owned()),
+        };
+        table.insert(k.trim().to_owned(), value);
+    }
+    Ok(table)
+}
+
+struct Serve {
+    options: toml::Table,
+    bind: String,
+}
+
+impl Visit for Serve {
+    type Output = anyhow::Result<()>;
+    fn visit<T: Transport>(self) -> anyhow::Result<()> {
+        let config: T::Config = self
+            .options
+            .try_into()
+            .map_err(|e| BadInput::msg(format!("invalid option for {}: {e}", T::NAME)))?;
+        T::validate(&config).map_err(|e| BadInput::msg(format!("invalid option for {}: {e}", T::NAME)))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let listener = TcpListener::bind(&self.bind).await.map_err(|e| BadInput::msg(format!("cannot bind {}: {e}", self.bind)))?;
+            let server = T::serve(&config, listener, ServerContext::fresh()).await.context("starting server")?;
+            println!("{} listening on {}", T::NAME, server.local_addr());
+            let _ = std::io::stdout().flush();
+            wait_for_signal().await?;
+            eprintln!("shutting down");
+            server.shutdown().await.context("shutting down")?;
+            anyhow::Ok(())
+        })
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// `serve --transport NAME`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let kind = TransportKind::from_name(&args.transport).ok_or_else(|| {
+        BadInput::msg(format!("unknown transport `{}`; allowed: {}", args.transport, TransportKind::names().join(", ")))
+    })?;
+    kind.visit(Serve { options: options_table(&args.options)?, bind: args.bind })?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,104 @@
+//! The comparison table printed after a run, and the one-line verdict per run.
+
+use std::fmt::Write;
+
+use crate::results::{RunResult, Summary};
+
+/// Formats nanoseconds with a unit that keeps three significant figures readable.
+pub fn format_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+/// One line summarising a finished run.
+pub fn one_line(r: &RunResult) -> String {
+    let sat = if r.saturated { " SATURATED" } else { "" };
+    format!(
+        "{:<7} {}  {:.0} msg/s  p50 {}  p99 {}  lost {}{sat}",
+        r.status,
+        r.name,
+        r.throughput.msgs_per_sec,
+        format_ns(r.latency_ns.p50),
+        format_ns(r.latency_ns.p99),
+        r.lost
+    )
+}
+
+/// The comparison table for a whole scenario.
+pub fn render(s: &Summary) -> String {
+    let header = [
+        "run", "msgs/s", "MB/s", "p50", "p99", "p99.9", "max", "overhead B/msg", "lost", "dup", "reord", "status",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in &s.runs {
+        let mut name = r.transport.clone();
+        for (k, v) in &r.tags {
+            if k != "transport" && varies(s, k) {
+                let _ = write!(name, " {k}={v}");
+            }
+        }
+        if r.repetition > 0 {
+            let _ = write!(name, " #{}", r.repetition);
+        }
+        let status = match (r.status.as_str(), r.saturated) {
+            ("ok", false) => "ok".to_owned(),
+            ("ok", true) => "saturated".to_owned(),
+            (other, _) => other.to_owned(),
+        };
+        rows.push(vec![
+            name,
+            format!("{:.0}", r.throughput.msgs_per_sec),
+            format!("{:.2}", r.throughput.payload_bytes_per_sec / 1e6),
+            format_ns(r.latency_ns.p50),
+            format_ns(r.latency_ns.p99),
+            format_ns(r.latency_ns.p999),
+            format_ns(r.latency_ns.max),
+            format!("{:.1}", r.wire.overhead_bytes_per_msg),
+            r.lost.to_string(),
+            r.duplicated.to_string(),
+            r.reordered.to_string(),
+            status,
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec(), &mut out);
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    let _ = write!(out, "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message");
+    out
+}
+
+fn varies(s: &Summary, key: &str) -> bool {
+    let mut values = s.runs.iter().filter_map(|r| r.tags.get(key));
+    let first = values.next();
+    values.any(|v| Some(v) != first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(format_ns(999), "999 ns");
+        assert_eq!(format_ns(12_345), "12.3 µs");
+        assert_eq!(format_ns(12_345_678), "12.35 ms");
+        assert_eq!(format_ns(2_500_000_000), "2.50 s");
+    }
+}

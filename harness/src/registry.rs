@@ -1,0 +1,81 @@
+//! The one place the harness learns which transports exist: an enum and a `match`.
+//!
+//! Everything transport-specific in the harness is written once, generically over
+//! [`transport_core::Transport`], as a [`Visit`]or; [`TransportKind::visit`] is the only `match`
+//! that names concrete transports. Adding a transport means adding a variant, its name, and its
+//! arm here.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use transport_core::Transport;
+
+/// Every registered transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// Length-prefixed frames over TCP, fanned out by the server: the physical floor.
+    RawTcp,
+}
+
+/// Generic code to run for one concrete transport type.
+pub trait Visit {
+    /// What the visit produces.
+    type Output;
+    /// Runs for transport `T`.
+    fn visit<T: Transport>(self) -> Self::Output;
+}
+
+impl TransportKind {
+    /// All registered transports, in report order (the raw-TCP floor first).
+    pub const ALL: &'static [TransportKind] = &[TransportKind::RawTcp];
+
+    /// Runs `v` with the concrete transport type of `self`.
+    pub fn visit<V: Visit>(self, v: V) -> V::Output {
+        match self {
+            TransportKind::RawTcp => v.visit::<transport_raw_tcp::RawTcp>(),
+        }
+    }
+
+    /// The registered name, as written in scenarios and on the command line.
+    pub fn name(self) -> &'static str {
+        struct Name;
+        impl Visit for Name {
+            type Output = &'static str;
+            fn visit<T: Transport>(self) -> &'static str {
+                T::NAME
+            }
+        }
+        self.visit(Name)
+    }
+
+    /// Looks a transport up by its registered name.
+    pub fn from_name(name: &str) -> Option<TransportKind> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// The registered names, for error messages.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|k| k.name()).collect()
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for &k in TransportKind::ALL {
+            assert_eq!(TransportKind::from_name(k.name()), Some(k));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.name()));
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Run results: the `summary.json` contract, and writing a results folder (summary, `.hgrm`
+//! percentile files, HdrHistogram interval logs) atomically.
+
+pub mod environment;
+pub mod hgrm;
+pub mod summary;
+pub mod write;
+
+pub use summary::{RunResult, SCHEMA_VERSION, Summary};

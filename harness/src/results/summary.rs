@@ -1,0 +1,233 @@
+//! `summary.json`: the results contract other tools (charts, compare, external checks) rely on.
+//!
+//! Versioned by [`SCHEMA_VERSION`] and described by `harness/schema/summary.schema.json`; a
+//! test validates real output against that schema. Fields may be added; the ones named in the
+//! core issue (`schema_version`, `scenario`, `environment`, `runs[]` with `transport`, `tags`,
+//! `offered_rate`, `published`, `delivered`, `lost`, `duplicated`, `reordered`, `saturated`,
+//! `throughput`, `latency_ns`, `wire`, `counters`) are never renamed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use transport_core::WireSnapshot;
+use transport_core::counters::DistributionSummary;
+
+/// Version of this layout; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// Which scenario ran, with every default filled in.
+    pub scenario: ScenarioInfo,
+    /// Where it ran.
+    pub environment: Environment,
+    /// One entry per cell of the run matrix, in the order they ran.
+    pub runs: Vec<RunResult>,
+}
+
+/// The scenario as it ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Scenario name.
+    pub name: String,
+    /// What it is meant to show.
+    pub description: String,
+    /// The file it was loaded from.
+    pub file: String,
+    /// The effective scenario after defaults and command-line overrides, including each
+    /// transport's effective options.
+    pub effective: serde_json::Value,
+}
+
+/// The machine and software a result came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    /// transport-bench version.
+    pub tool_version: String,
+    /// `git rev-parse HEAD` of the working tree, if available ("unknown" otherwise), with
+    /// `-dirty` appended when there were uncommitted changes.
+    pub git_commit: String,
+    /// `rustc --version` at build time.
+    pub rustc: String,
+    /// Build profile ("release" or "debug"): debug numbers are not comparable.
+    pub profile: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPUs available.
+    pub cpu_count: usize,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// Host name.
+    pub hostname: String,
+    /// Tokio runtime flavour (`multi-thread` or `current-thread`).
+    pub runtime_flavor: String,
+    /// Runtime worker threads.
+    pub worker_threads: usize,
+    /// Socket options applied to every socket.
+    pub socket: transport_core::SocketOptions,
+    /// When the scenario started, UTC, RFC 3339.
+    pub started_at: String,
+}
+
+/// Latency or lag percentiles in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Samples recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest sample.
+    pub max: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Smallest sample.
+    pub min: u64,
+}
+
+/// One point of a percentile spectrum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuantilePoint {
+    /// Quantile in [0, 1].
+    pub quantile: f64,
+    /// Value at that quantile, ns.
+    pub value_ns: u64,
+}
+
+/// Delivered throughput over the measured window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Messages delivered per second (counting each subscriber's copy).
+    pub msgs_per_sec: f64,
+    /// Payload bytes delivered per second.
+    pub payload_bytes_per_sec: f64,
+    /// Messages published per second (the achieved offered load).
+    pub published_per_sec: f64,
+}
+
+/// Bytes on the wire, counted at the sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wire {
+    /// All bytes clients wrote (handshake included), measured at the client sockets.
+    pub client_to_server_bytes: u64,
+    /// All bytes clients read (handshake included), measured at the client sockets.
+    pub server_to_client_bytes: u64,
+    /// Of the above, bytes of connection setup in both directions.
+    pub handshake_bytes: u64,
+    /// Payload bytes published (each message once).
+    pub payload_bytes_published: u64,
+    /// Payload bytes delivered (each subscriber's copy).
+    pub payload_bytes_delivered: u64,
+    /// Steady-state bytes that are not payload, per delivered message, both hops together.
+    pub overhead_bytes_per_msg: f64,
+    /// Steady-state client→server bytes that are not payload, per published message.
+    pub overhead_c2s_bytes_per_published: f64,
+    /// Steady-state server→client bytes that are not payload, per delivered message.
+    pub overhead_s2c_bytes_per_delivered: f64,
+    /// Payload bytes (published + delivered) divided by all steady-state bytes.
+    pub efficiency: f64,
+    /// Raw client-side counts.
+    pub client: WireSnapshot,
+    /// Raw server-side counts (zero when the server is external).
+    pub server: WireSnapshot,
+}
+
+/// One second of the run (seconds counted from the start of the measured window).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalPoint {
+    /// Second index from the start of the measured window.
+    pub second: u32,
+    /// Messages received in that second.
+    pub delivered: u64,
+    /// Median latency from intended send, ns.
+    pub p50_ns: u64,
+    /// 99th percentile latency from intended send, ns.
+    pub p99_ns: u64,
+    /// Largest latency, ns.
+    pub max_ns: u64,
+}
+
+/// The result of one cell of the run matrix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Tags joined as `key=value,...`.
+    pub name: String,
+    /// Transport name.
+    pub transport: String,
+    /// Repetition index (0-based) when the scenario ran with `--repeat N`; repetitions of one
+    /// cell share `name` and `tags`.
+    #[serde(default)]
+    pub repetition: u32,
+    /// Sorted tags naming the run.
+    pub tags: BTreeMap<String, String>,
+    /// Offered messages per second in total; null for closed-loop (`max`) runs.
+    pub offered_rate: Option<f64>,
+    /// Messages per subscriber in this run.
+    pub subscribers: u32,
+    /// Message size in bytes.
+    pub payload_bytes: u64,
+    /// Measured window in seconds (as actually elapsed).
+    pub measured_secs: f64,
+    /// Messages published (all phases).
+    pub published: u64,
+    /// Unique messages delivered, summed over subscribers (all phases).
+    pub delivered: u64,
+    /// Messages some subscriber should have received and never did.
+    pub lost: u64,
+    /// Extra copies received.
+    pub duplicated: u64,
+    /// Messages that arrived after a later message of the same publisher.
+    pub reordered: u64,
+    /// The generator could not keep the offered rate (or schedule lag was excessive): the
+    /// latency figures describe an overloaded system, not the offered load.
+    pub saturated: bool,
+    /// Why the run is saturated, if it is.
+    pub saturation_reason: Option<String>,
+    /// "ok", or "failed" with reasons in `failures`.
+    pub status: String,
+    /// Reasons the run failed (lost messages, harness problems).
+    pub failures: Vec<String>,
+    /// Delivered throughput in the measured window.
+    pub throughput: Throughput,
+    /// End-to-end latency from the *intended* send time (open loop, no coordinated omission).
+    pub latency_ns: Percentiles,
+    /// End-to-end latency from the actual send time (hides generator lag; for comparison only).
+    pub latency_from_send_ns: Percentiles,
+    /// Actual minus intended send time.
+    pub schedule_lag_ns: Percentiles,
+    /// Latency-from-intended spectrum for "nines" charts.
+    pub latency_spectrum: Vec<QuantilePoint>,
+    /// Bytes on the wire.
+    pub wire: Wire,
+    /// Messages per delivery unit (HTTP response, WebSocket frame, fetch, socket read).
+    pub messages_per_delivery_unit: DistributionSummary,
+    /// Delivery units that carried no message (empty polls, empty fetches).
+    pub empty_delivery_units: u64,
+    /// Transport counters and harness error counts.
+    pub counters: BTreeMap<String, u64>,
+    /// Transport distributions.
+    pub distributions: BTreeMap<String, DistributionSummary>,
+    /// Per-second time series over the measured window.
+    pub timeseries: Vec<IntervalPoint>,
+    /// Files written for this run, relative to the results folder.
+    pub files: RunFiles,
+}
+
+/// Per-run files next to `summary.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunFiles {
+    /// Percentile distribution in HdrHistogram's `.hgrm` text format.
+    pub hgrm: String,
+    /// HdrHistogram interval log (V2 + DEFLATE), one interval per second.
+    pub interval_log: String,
+}

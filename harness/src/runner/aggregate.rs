@@ -1,0 +1,239 @@
+//! Reduces what a run recorded to its `runs[]` entry: merged histograms, the audit totals,
+//! throughput, wire overhead, saturation and pass/fail.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use transport_core::counters::DistributionSummary;
+
+use super::audit::PairCounts;
+use super::recorder::latency_histogram;
+use super::{CellResult, RunOutput};
+use crate::results::summary::{IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire};
+use crate::scenario::{Rate, RunSpec};
+
+/// Quantiles in `latency_spectrum`.
+pub const SPECTRUM: &[f64] = &[0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0];
+/// Schedule lag p99 above this means the generator (or a blocking publish) distorted the load.
+pub const MAX_LAG_P99_NS: u64 = 10_000_000;
+/// A run that achieved less than this share of its offered rate is saturated.
+pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
+
+/// Percentiles of a histogram.
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        count: h.len(),
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        mean: h.mean(),
+        min: h.min(),
+    }
+}
+
+fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
+    let mut out = latency_histogram();
+    for h in hs {
+        // Same bounds everywhere, so this cannot fail.
+        let _ = out.add(h);
+    }
+    out
+}
+
+/// Turns a finished run into its result.
+pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
+    let spec = &out.spec;
+    let latency = merged(out.recorders.iter().map(|r| &r.latency));
+    let from_send = merged(out.recorders.iter().map(|r| &r.from_send));
+    let mut units = Histogram::<u64>::new(3).expect("valid precision");
+    for r in &out.recorders {
+        let _ = units.add(&r.units);
+    }
+    let empty_units: u64 = out.recorders.iter().map(|r| r.empty_units).sum();
+    let corrupt: u64 = out.recorders.iter().map(|r| r.corrupt).sum();
+    let overflow: u64 = out.recorders.iter().map(|r| r.overflow).sum();
+    let delivered_in_window: u64 = out.recorders.iter().map(|r| r.delivered_in_window).sum();
+
+    // Audit: every subscriber against every publisher of its topic; subscribers that never
+    // finished (setup or task failure) lose everything they should have received.
+    let mut totals = PairCounts::default();
+    let mut expected_in_window_share = 0.0;
+    let published_total: u64 = out.published.iter().sum();
+    for s in 0..spec.subscribers as usize {
+        for (p, &published) in out.published.iter().enumerate() {
+            if p as u32 % out.topics != s as u32 % out.topics {
+                continue;
+            }
+            let c = match out.recorders.get(s) {
+                Some(r) => r.audits[p].finish(published),
+                None => PairCounts { lost: published, ..PairCounts::default() },
+            };
+            totals.delivered += c.delivered;
+            totals.lost += c.lost;
+            totals.duplicated += c.duplicated;
+            totals.reordered += c.reordered;
+            if published_total > 0 {
+                expected_in_window_share += published as f64 / published_total as f64;
+            }
+        }
+    }
+    let expected_in_window = out.published_in_window as f64 * expected_in_window_share;
+
+    let secs = out.measured.as_secs_f64();
+    let offered_rate = match spec.rate {
+        Rate::PerSec(r) => Some(r),
+        Rate::Max => None,
+    };
+    let lag = percentiles(&out.schedule_lag);
+    let mut reasons = Vec::new();
+    if out.unsent > 0 {
+        reasons.push(format!("publishers fell behind and never sent {} scheduled messages", out.unsent));
+    }
+    if let Some(rate) = offered_rate {
+        let achieved = out.published_in_window as f64 / secs;
+        if achieved < rate * MIN_ACHIEVED_SHARE {
+            reasons.push(format!("published {achieved:.0} msg/s of {rate} offered"));
+        }
+        if lag.p99 > MAX_LAG_P99_NS {
+            reasons.push(format!("schedule lag p99 {:.1} ms (generator or publish blocked)", lag.p99 as f64 / 1e6));
+        }
+    }
+    if expected_in_window > 0.0 && (delivered_in_window as f64) < expected_in_window * MIN_ACHIEVED_SHARE {
+        reasons.push(format!(
+            "subscribers received {:.0}% of the window's messages within the window",
+            100.0 * delivered_in_window as f64 / expected_in_window
+        ));
+    }
+
+    let mut failures = out.failures.clone();
+    if totals.lost > 0 && !allow_loss {
+        failures.push(format!("{} messages lost", totals.lost));
+    }
+    if corrupt > 0 {
+        failures.push(format!("{corrupt} messages arrived with a corrupt envelope"));
+    }
+    if overflow > 0 {
+        failures.push(format!("{overflow} latency samples exceeded the histogram's range"));
+    }
+
+    let payload = spec.payload_bytes;
+    let c = out.client_wire;
+    let payload_published = published_total * payload;
+    let payload_delivered = totals.delivered * payload;
+    let steady = c.read + c.written;
+    let per = |bytes: f64, n: u64| if n == 0 { 0.0 } else { bytes / n as f64 };
+    let wire = Wire {
+        client_to_server_bytes: c.total_written(),
+        server_to_client_bytes: c.total_read(),
+        handshake_bytes: c.handshake_read + c.handshake_written,
+        payload_bytes_published: payload_published,
+        payload_bytes_delivered: payload_delivered,
+        overhead_bytes_per_msg: per(steady as f64 - (payload_published + payload_delivered) as f64, totals.delivered),
+        overhead_c2s_bytes_per_published: per(c.written as f64 - payload_published as f64, published_total),
+        overhead_s2c_bytes_per_delivered: per(c.read as f64 - payload_delivered as f64, totals.delivered),
+        efficiency: if steady == 0 { 0.0 } else { (payload_published + payload_delivered) as f64 / steady as f64 },
+        client: c,
+        server: out.server_wire,
+    };
+
+    let mut counters = out.counters.clone();
+    counters.insert("harness_unsent".into(), out.unsent);
+    counters.insert("harness_corrupt".into(), corrupt);
+    counters.insert("harness_histogram_overflow".into(), overflow);
+    let msgs_per_sec = delivered_in_window as f64 / secs;
+    let result = RunResult {
+        name: spec.name(),
+        transport: spec.transport.name().to_owned(),
+        repetition: 0,
+        tags: spec.tags.clone(),
+        offered_rate,
+        subscribers: spec.subscribers,
+        payload_bytes: payload,
+        measured_secs: secs,
+        published: published_total,
+        delivered: totals.delivered,
+        lost: totals.lost,
+        duplicated: totals.duplicated,
+        reordered: totals.reordered,
+        saturated: !reasons.is_empty(),
+        saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        status: if failures.is_empty() { "ok" } else { "failed" }.to_owned(),
+        failures,
+        throughput: Throughput {
+            msgs_per_sec,
+            payload_bytes_per_sec: msgs_per_sec * payload as f64,
+            published_per_sec: out.published_in_window as f64 / secs,
+        },
+        latency_ns: percentiles(&latency),
+        latency_from_send_ns: percentiles(&from_send),
+        schedule_lag_ns: lag,
+        latency_spectrum: if latency.is_empty() {
+            Vec::new()
+        } else {
+            SPECTRUM.iter().map(|&q| QuantilePoint { quantile: q, value_ns: latency.value_at_quantile(q) }).collect()
+        },
+        wire,
+        messages_per_delivery_unit: if units.is_empty() { DistributionSummary::default() } else { DistributionSummary::of(&units) },
+        empty_delivery_units: empty_units,
+        counters,
+        distributions: out.distributions.iter().filter(|(_, h)| !h.is_empty()).map(|(k, h)| (k.clone(), DistributionSummary::of(h))).collect(),
+        timeseries: out
+            .intervals
+            .iter()
+            .enumerate()
+            .map(|(i, h)| IntervalPoint {
+                second: i as u32,
+                delivered: h.len(),
+                p50_ns: if h.is_empty() { 0 } else { h.value_at_quantile(0.5) },
+                p99_ns: if h.is_empty() { 0 } else { h.value_at_quantile(0.99) },
+                max_ns: h.max(),
+            })
+            .collect(),
+        files: RunFiles::default(),
+    };
+    CellResult { result, latency, intervals: out.intervals }
+}
+
+/// The result of a run that never got to measure (server or clients failed to start).
+pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
+    let result = RunResult {
+        name: spec.name(),
+        transport: spec.transport.name().to_owned(),
+        repetition: 0,
+        tags: spec.tags.clone(),
+        offered_rate: match spec.rate {
+            Rate::PerSec(r) => Some(r),
+            Rate::Max => None,
+        },
+        subscribers: spec.subscribers,
+        payload_bytes: spec.payload_bytes,
+        measured_secs: 0.0,
+        published: 0,
+        delivered: 0,
+        lost: 0,
+        duplicated: 0,
+        reordered: 0,
+        saturated: false,
+        saturation_reason: None,
+        status: "failed".into(),
+        failures: vec![error],
+        throughput: Throughput::default(),
+        latency_ns: Percentiles::default(),
+        latency_from_send_ns: Percentiles::default(),
+        schedule_lag_ns: Percentiles::default(),
+        latency_spectrum: Vec::new(),
+        wire: Wire::default(),
+        messages_per_delivery_unit: DistributionSummary::default(),
+        empty_delivery_units: 0,
+        counters: BTreeMap::new(),
+        distributions: BTreeMap::new(),
+        timeseries: Vec::new(),
+        files: RunFiles::default(),
+    };
+    CellResult { result, latency: latency_histogram(), intervals: Vec::new() }
+}

@@ -1,0 +1,109 @@
+//! Runs a scenario's matrix, one transport at a time, and turns raw recordings into results.
+//!
+//! The flow of one cell lives in `run.rs` (generic over the transport); the open-loop timetable
+//! in `schedule.rs`; publisher loops in `publish.rs`; per-subscriber recording in `recorder.rs`;
+//! the delivery audit in `audit.rs`; and the reduction to a [`RunResult`] in `aggregate.rs`.
+
+pub mod aggregate;
+pub mod audit;
+mod progress;
+mod publish;
+pub mod recorder;
+mod run;
+pub mod schedule;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use transport_core::{Transport, WireSnapshot};
+
+pub use progress::Progress;
+pub use recorder::SubscriberRecorder;
+
+use crate::registry::Visit;
+use crate::results::RunResult;
+use crate::scenario::{RunSpec, Scenario};
+
+/// Everything one run recorded, before reduction to a [`RunResult`].
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The matrix cell.
+    pub spec: RunSpec,
+    /// The transport's options as used (defaults filled in).
+    pub effective_config: serde_json::Value,
+    /// One per subscriber that finished.
+    pub recorders: Vec<SubscriberRecorder>,
+    /// Latency per second of the measured window, all subscribers.
+    pub intervals: Vec<Histogram<u64>>,
+    /// Actual minus intended send time, all publishers.
+    pub schedule_lag: Histogram<u64>,
+    /// Messages each publisher had accepted (index = publisher id).
+    pub published: Vec<u64>,
+    /// Of all published, those intended inside the measured window.
+    pub published_in_window: u64,
+    /// Scheduled messages publishers never sent.
+    pub unsent: u64,
+    /// Topics in the run (publisher p and subscriber s share a topic when p % topics == s % topics).
+    pub topics: u32,
+    /// Length of the measured window.
+    pub measured: Duration,
+    /// Client-side bytes.
+    pub client_wire: WireSnapshot,
+    /// Server-side bytes (zero for an external server).
+    pub server_wire: WireSnapshot,
+    /// Transport counters.
+    pub counters: BTreeMap<String, u64>,
+    /// Transport distributions.
+    pub distributions: BTreeMap<String, Histogram<u64>>,
+    /// Harness problems and transport errors; any makes the run fail.
+    pub failures: Vec<String>,
+    /// Start of the measured window ([`transport_core::clock`] ns).
+    pub measure_start_ns: u64,
+}
+
+/// The outcome of one cell: the summary entry plus the histograms behind it, for files.
+#[derive(Debug)]
+pub struct CellResult {
+    /// The `runs[]` entry.
+    pub result: RunResult,
+    /// Latency from intended send, measured window, all subscribers.
+    pub latency: Histogram<u64>,
+    /// Per-second latency histograms.
+    pub intervals: Vec<Histogram<u64>>,
+}
+
+/// Runs one cell with whichever transport its spec names.
+pub async fn run_cell(scenario: &Scenario, spec: &RunSpec, nonce: &str, progress: &Progress) -> CellResult {
+    struct Cell<'a> {
+        scenario: &'a Scenario,
+        spec: &'a RunSpec,
+        nonce: &'a str,
+        progress: &'a Progress,
+    }
+    impl<'a> Visit for Cell<'a> {
+        type Output = Pin<Box<dyn Future<Output = anyhow::Result<RunOutput>> + Send + 'a>>;
+        fn visit<T: Transport>(self) -> Self::Output {
+            Box::pin(run::run_one::<T>(self.scenario, self.spec, self.nonce, self.progress))
+        }
+    }
+    let fut = spec.transport.visit(Cell { scenario, spec, nonce, progress });
+    match fut.await {
+        Ok(out) => aggregate::reduce(out, scenario.allow_loss),
+        Err(e) => aggregate::setup_failure(spec, format!("{e:#}")),
+    }
+}
+
+/// The effective options of a transport, as JSON, for the results' effective scenario.
+pub fn effective_options(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<serde_json::Value> {
+    struct Opts<'a>(&'a Scenario, &'a RunSpec);
+    impl Visit for Opts<'_> {
+        type Output = anyhow::Result<serde_json::Value>;
+        fn visit<T: Transport>(self) -> Self::Output {
+            Ok(serde_json::to_value(run::config_for::<T>(self.0, self.1)?)?)
+        }
+    }
+    spec.transport.visit(Opts(scenario, spec))
+}

@@ -1,0 +1,198 @@
+//! What each subscriber records as messages arrive: latency histograms, the delivery audit,
+//! messages per delivery unit, and per-second interval histograms shared across subscribers.
+//!
+//! Each subscriber owns its recorder (no locks per message); the run merges them at the end.
+//! Only the per-second flush touches shared state, once per subscriber per second.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use transport_core::Envelope;
+
+use super::audit::{Arrival, PairAudit};
+use super::schedule::Window;
+
+/// Largest latency or lag a histogram tracks (10 minutes); anything above is clamped and
+/// counted as an overflow, which fails the run: no phase can legitimately take that long.
+pub const MAX_TRACKABLE_NS: u64 = 600_000_000_000;
+
+/// A latency histogram: 1 ns to [`MAX_TRACKABLE_NS`], 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3).expect("static histogram bounds are valid")
+}
+
+/// State every subscriber of a run shares.
+#[derive(Debug)]
+pub struct RunShared {
+    /// Start of the measured window ([`transport_core::clock`] ns); messages intended earlier are
+    /// warm-up: audited, not recorded.
+    pub measure_start_ns: u64,
+    /// End of the measured window.
+    pub measure_end_ns: u64,
+    /// Publishers in the run (valid envelope publisher ids are below this).
+    pub publishers: u32,
+    /// Closed-loop windows per publisher (empty for open-loop runs).
+    pub windows: Vec<Window>,
+    /// First copies received, all phases, all subscribers (for progress and draining).
+    pub delivered_total: AtomicU64,
+    /// Latency per second of the measured window (by receive time), merged over subscribers.
+    pub intervals: Mutex<Vec<Histogram<u64>>>,
+}
+
+impl RunShared {
+    fn merge_interval(&self, second: u32, h: &Histogram<u64>) {
+        let mut slots = self.intervals.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = second as usize;
+        while slots.len() <= i {
+            slots.push(latency_histogram());
+        }
+        // Both histograms share bounds, so adding cannot fail.
+        let _ = slots[i].add(h);
+    }
+
+    /// p99 of the most recent complete second, for the progress line.
+    pub fn recent_p99_ns(&self) -> Option<u64> {
+        let slots = self.intervals.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.iter().rev().find(|h| !h.is_empty()).map(|h| h.value_at_quantile(0.99))
+    }
+}
+
+/// One subscriber's recordings.
+#[derive(Debug)]
+pub struct SubscriberRecorder {
+    /// Latency from intended send, measured window only.
+    pub latency: Histogram<u64>,
+    /// Latency from actual send, measured window only.
+    pub from_send: Histogram<u64>,
+    /// Messages per delivery unit (non-empty units).
+    pub units: Histogram<u64>,
+    /// Delivery units with no message.
+    pub empty_units: u64,
+    /// Audit per publisher id.
+    pub audits: Vec<PairAudit>,
+    /// Messages whose envelope could not be decoded.
+    pub corrupt: u64,
+    /// Samples above [`MAX_TRACKABLE_NS`].
+    pub overflow: u64,
+    /// First copies received in the measured window (by receive time).
+    pub delivered_in_window: u64,
+    interval: Histogram<u64>,
+    interval_second: u32,
+    shared: Arc<RunShared>,
+}
+
+impl SubscriberRecorder {
+    /// A recorder for one subscriber of the run.
+    pub fn new(shared: Arc<RunShared>) -> Self {
+        SubscriberRecorder {
+            latency: latency_histogram(),
+            from_send: latency_histogram(),
+            units: Histogram::new(3).expect("valid precision"),
+            empty_units: 0,
+            audits: vec![PairAudit::default(); shared.publishers as usize],
+            corrupt: 0,
+            overflow: 0,
+            delivered_in_window: 0,
+            interval: latency_histogram(),
+            interval_second: 0,
+            shared,
+        }
+    }
+
+    /// Distinct messages received from all publishers so far.
+    pub fn unique(&self) -> u64 {
+        self.audits.iter().map(PairAudit::unique).sum()
+    }
+
+    /// Records one delivery unit received at `now_ns`.
+    pub fn on_unit(&mut self, msgs: &[Bytes], now_ns: u64) {
+        if msgs.is_empty() {
+            self.empty_units += 1;
+            return;
+        }
+        self.units.saturating_record(msgs.len() as u64);
+        let shared = self.shared.clone();
+        let in_window_rx = now_ns >= shared.measure_start_ns;
+        if in_window_rx {
+            let second = ((now_ns - shared.measure_start_ns) / 1_000_000_000) as u32;
+            if second != self.interval_second {
+                self.flush_interval();
+                self.interval_second = second;
+            }
+        }
+        let mut fresh = 0;
+        for m in msgs {
+            let Some(env) = Envelope::decode(m).filter(|e| e.publisher < shared.publishers) else {
+                self.corrupt += 1;
+                continue;
+            };
+            if self.audits[env.publisher as usize].record(env.seq) == Arrival::Duplicate {
+                continue;
+            }
+            fresh += 1;
+            if let Some(w) = shared.windows.get(env.publisher as usize) {
+                w.received_one();
+            }
+            if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns {
+                continue;
+            }
+            let latency = now_ns.saturating_sub(env.intended_ns).max(1);
+            if latency > MAX_TRACKABLE_NS {
+                self.overflow += 1;
+            }
+            self.latency.saturating_record(latency);
+            self.interval.saturating_record(latency);
+            self.from_send.saturating_record(now_ns.saturating_sub(env.sent_ns).max(1));
+        }
+        if in_window_rx && now_ns < shared.measure_end_ns {
+            self.delivered_in_window += fresh;
+        }
+        shared.delivered_total.fetch_add(fresh, Relaxed);
+    }
+
+    /// Pushes the current second's histogram into the shared per-second slots.
+    pub fn flush_interval(&mut self) {
+        if !self.interval.is_empty() {
+            self.shared.merge_interval(self.interval_second, &self.interval);
+            self.interval.reset();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<RunShared> {
+        Arc::new(RunShared {
+            measure_start_ns: 1_000_000_000,
+            measure_end_ns: 3_000_000_000,
+            publishers: 1,
+            windows: Vec::new(),
+            delivered_total: AtomicU64::new(0),
+            intervals: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn msg(seq: u64, intended_ns: u64) -> Bytes {
+        Envelope { publisher: 0, seq, intended_ns, sent_ns: intended_ns + 10 }.encode(40)
+    }
+
+    #[test]
+    fn warmup_is_audited_not_recorded() {
+        let s = shared();
+        let mut r = SubscriberRecorder::new(s.clone());
+        r.on_unit(&[msg(0, 500_000_000), msg(1, 1_200_000_000)], 1_200_050_000);
+        r.on_unit(&[], 1_300_000_000);
+        r.on_unit(&[msg(1, 1_200_000_000), Bytes::from_static(b"short")], 2_500_000_000);
+        r.flush_interval();
+        assert_eq!(r.latency.len(), 1, "only the measured-window message is recorded");
+        assert_eq!(r.latency.max(), r.latency.highest_equivalent(50_000));
+        assert_eq!(r.audits[0].finish(2).delivered, 2);
+        assert_eq!((r.empty_units, r.corrupt, r.units.len()), (1, 1, 2));
+        assert_eq!(s.delivered_total.load(Relaxed), 2);
+        assert_eq!(s.intervals.lock().unwrap()[0].len(), 1);
+    }
+}

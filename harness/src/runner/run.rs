@@ -1,0 +1,301 @@
+//! One cell of the run matrix, generic over the transport: start the server, connect and
+//! confirm subscribers, then warm-up → measured window → bounded drain → shutdown.
+//!
+//! Every phase has a bound, so a transport that hangs fails the run with a message naming the
+//! phase instead of hanging the tool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use transport_core::{
+    ClientContext, Counters, Publisher, ServerContext, ServerHandle, Subscriber, Transport, WireSnapshot, WireStats, clock,
+};
+
+use super::publish::{PublishOutcome, Publishing, closed_loop, open_loop};
+use super::recorder::{RunShared, SubscriberRecorder};
+use super::schedule::{Schedule, Window};
+use super::{Progress, RunOutput};
+use crate::scenario::{Rate, RunSpec, Scenario};
+
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time between connecting the last client and the first scheduled message.
+const START_LEAD: Duration = Duration::from_millis(50);
+
+/// Progress of one subscriber, visible to the coordinator while it drains.
+#[derive(Debug, Default)]
+struct SubProgress {
+    unique: AtomicU64,
+    target: AtomicU64,
+    done: AtomicBool,
+}
+
+struct Drain {
+    subs: Vec<SubProgress>,
+    done: AtomicU64,
+    wake: Notify,
+}
+
+impl Drain {
+    fn check(&self, i: usize) {
+        let s = &self.subs[i];
+        if s.unique.load(Ordering::SeqCst) >= s.target.load(Ordering::SeqCst) && !s.done.swap(true, Ordering::SeqCst) {
+            self.done.fetch_add(1, Ordering::SeqCst);
+            self.wake.notify_one();
+        }
+    }
+}
+
+async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Result<F::Output> {
+    tokio::time::timeout(bound, f).await.map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
+}
+
+/// Parses the transport's options table (already validated when the scenario loaded).
+pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
+    Ok(match scenario.transport_options.get(&spec.transport) {
+        Some(table) => table.clone().try_into()?,
+        None => T::Config::default(),
+    })
+}
+
+/// Runs one cell of the matrix with transport `T`.
+pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &str, progress: &Progress) -> anyhow::Result<RunOutput> {
+    let config = config_for::<T>(scenario, spec)?;
+    let counters = Counters::new();
+    let client_wire = WireStats::new();
+    let server_ctx = ServerContext { wire: WireStats::new(), counters: counters.clone(), socket: scenario.socket };
+    let server_wire = server_ctx.wire.clone();
+
+    let (server, addr) = match T::external_address(&config) {
+        Some(addr) => (None, addr),
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let server = bounded("server start", SETUP_TIMEOUT, T::serve(&config, listener, server_ctx)).await??;
+            let addr = server.local_addr().to_string();
+            (Some(server), addr)
+        }
+    };
+    let client_ctx = |i: u32| ClientContext { wire: client_wire.clone(), counters: counters.clone(), socket: scenario.socket, client_index: i };
+    let topics: Vec<String> = (0..scenario.topics).map(|t| format!("tb-{nonce}-{t}")).collect();
+    let topic_of = |client: u32| topics[(client % scenario.topics) as usize].as_str();
+
+    // Subscribers first: each resolves only once live, so nothing published later is missed.
+    let subscribers = bounded("connecting subscribers", SETUP_TIMEOUT, async {
+        let mut subs = Vec::with_capacity(spec.subscribers as usize);
+        for i in 0..spec.subscribers {
+            subs.push(T::subscriber(&config, &addr, topic_of(i), client_ctx(i)).await.map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?);
+        }
+        anyhow::Ok(subs)
+    })
+    .await??;
+    let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
+        let mut pubs = Vec::with_capacity(scenario.publishers as usize);
+        for p in 0..scenario.publishers {
+            pubs.push(T::publisher(&config, &addr, topic_of(p), client_ctx(p)).await.map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?);
+        }
+        anyhow::Ok(pubs)
+    })
+    .await??;
+
+    let fanout = |p: u32| (0..spec.subscribers).filter(|s| s % scenario.topics == p % scenario.topics).count() as u32;
+    let start = Instant::now() + START_LEAD;
+    let start_ns = clock::as_ns(start);
+    let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
+    let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
+    let windows = match spec.rate {
+        Rate::Max => (0..scenario.publishers).map(|p| Window::new(scenario.max_in_flight, fanout(p))).collect(),
+        Rate::PerSec(_) => Vec::new(),
+    };
+    let shared = Arc::new(RunShared {
+        measure_start_ns,
+        measure_end_ns,
+        publishers: scenario.publishers,
+        windows,
+        delivered_total: AtomicU64::new(0),
+        intervals: Default::default(),
+    });
+    let drain = Arc::new(Drain {
+        subs: (0..spec.subscribers).map(|_| SubProgress { target: AtomicU64::new(u64::MAX), ..Default::default() }).collect(),
+        done: AtomicU64::new(0),
+        wake: Notify::new(),
+    });
+    let stop = CancellationToken::new();
+    let mut sub_tasks = Vec::new();
+    for (i, sub) in subscribers.into_iter().enumerate() {
+        let rec = SubscriberRecorder::new(shared.clone());
+        sub_tasks.push(tokio::spawn(receive(sub, rec, i, drain.clone(), stop.clone())));
+    }
+
+    let total = scenario.warmup + scenario.duration;
+    let end = clock::instant_at(measure_end_ns);
+    // A publisher that falls this far behind stops: what it never sent is reported as unsent.
+    let overrun = Duration::from_secs(1).max(scenario.duration / 10);
+    let publishing = Publishing { payload_len: spec.payload_bytes as usize, measure_start_ns, measure_end_ns, stop_at: end + overrun };
+    let schedule = match spec.rate {
+        Rate::PerSec(rate) => Some(Schedule::new(start_ns, rate, scenario.publishers, total)),
+        Rate::Max => None,
+    };
+    let generator = match &schedule {
+        Some(s) => Some(s.spawn_generator()?),
+        None => None,
+    };
+    let mut pub_tasks = Vec::new();
+    for (p, publisher) in publishers.into_iter().enumerate() {
+        let p = p as u32;
+        let publishing = publishing.clone();
+        pub_tasks.push(match &schedule {
+            Some(s) => tokio::spawn(open_loop(publisher, p, s.clone(), publishing)),
+            None => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(start.into()).await;
+                    closed_loop(publisher, p, &shared.windows[p as usize], publishing, end).await
+                })
+            }
+        });
+    }
+
+    let ticker = progress.start_run(spec, shared.clone(), measure_start_ns, measure_end_ns);
+    let mut failures = Vec::new();
+    let mut outcomes: Vec<PublishOutcome<T::Publisher>> = Vec::new();
+    let publish_bound = end.saturating_duration_since(Instant::now()) + overrun + SETUP_TIMEOUT;
+    for (p, task) in pub_tasks.into_iter().enumerate() {
+        match bounded("publishing", publish_bound, task).await {
+            Ok(Ok(o)) => {
+                if let Some(e) = &o.error {
+                    failures.push(format!("publisher {p}: {e}"));
+                }
+                outcomes.push(o);
+            }
+            Ok(Err(join)) => failures.push(format!("publisher {p} task failed: {join}")),
+            Err(e) => failures.push(format!("publisher {p}: {e}")),
+        }
+    }
+    if let Some(s) = &schedule {
+        s.stop();
+    }
+    if let Some(g) = generator {
+        let _ = tokio::task::spawn_blocking(move || g.join()).await;
+    }
+
+    // Drain: every subscriber should get everything its topic's publishers published.
+    let published: Vec<u64> = outcomes.iter().map(|o| o.sent).collect();
+    for (i, s) in drain.subs.iter().enumerate() {
+        let expected: u64 = (0..published.len()).filter(|&p| p as u32 % scenario.topics == i as u32 % scenario.topics).map(|p| published[p]).sum();
+        s.target.store(expected, Ordering::SeqCst);
+        drain.check(i);
+    }
+    let drain_deadline = Instant::now() + scenario.drain_timeout;
+    while drain.done.load(Ordering::SeqCst) < u64::from(spec.subscribers) {
+        let left = drain_deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = tokio::time::timeout(left, drain.wake.notified()).await;
+    }
+    stop.cancel();
+    ticker.finish();
+
+    let mut recorders = Vec::new();
+    let mut subs = Vec::new();
+    for (i, task) in sub_tasks.into_iter().enumerate() {
+        match bounded("stopping subscribers", CLOSE_TIMEOUT, task).await {
+            Ok(Ok((sub, rec, err))) => {
+                if let Some(e) = err {
+                    failures.push(format!("subscriber {i}: {e}"));
+                }
+                subs.push(sub);
+                recorders.push(rec);
+            }
+            Ok(Err(join)) => failures.push(format!("subscriber {i} task failed: {join}")),
+            Err(e) => failures.push(format!("subscriber {i}: {e}")),
+        }
+    }
+    let mut lag = super::recorder::latency_histogram();
+    let mut published_in_window = 0;
+    let mut unsent = 0;
+    let mut pubs = Vec::new();
+    for o in outcomes {
+        let _ = lag.add(&o.lag);
+        published_in_window += o.sent_in_window;
+        unsent += o.unsent;
+        pubs.push(o.publisher);
+    }
+    close_all::<T>(subs, pubs, &mut failures).await;
+    if let Some(server) = server {
+        match bounded("server shutdown", CLOSE_TIMEOUT, server.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push(format!("server shutdown: {e}")),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+
+    Ok(RunOutput {
+        spec: spec.clone(),
+        effective_config: serde_json::to_value(&config)?,
+        recorders,
+        intervals: std::mem::take(&mut *shared.intervals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        schedule_lag: lag,
+        published,
+        published_in_window,
+        unsent,
+        topics: scenario.topics,
+        measured: scenario.duration,
+        client_wire: client_wire.snapshot(),
+        server_wire: if T::external_address(&config).is_some() { WireSnapshot::default() } else { server_wire.snapshot() },
+        counters: counters.counter_values(),
+        distributions: counters.distributions(),
+        failures,
+        measure_start_ns,
+    })
+}
+
+async fn receive<S: Subscriber>(
+    mut sub: S,
+    mut rec: SubscriberRecorder,
+    i: usize,
+    drain: Arc<Drain>,
+    stop: CancellationToken,
+) -> (S, SubscriberRecorder, Option<String>) {
+    let mut buf = Vec::with_capacity(64);
+    let err = loop {
+        buf.clear();
+        let res = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break None,
+            r = sub.recv(&mut buf) => r,
+        };
+        match res {
+            Ok(_) => {
+                rec.on_unit(&buf, clock::now_ns());
+                drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
+                drain.check(i);
+            }
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    rec.flush_interval();
+    // A subscriber that failed counts as done: waiting for it would only stretch the drain.
+    drain.subs[i].unique.store(u64::MAX, Ordering::SeqCst);
+    if err.is_some() {
+        drain.check(i);
+    }
+    (sub, rec, err)
+}
+
+async fn close_all<T: Transport>(subs: Vec<T::Subscriber>, pubs: Vec<T::Publisher>, failures: &mut Vec<String>) {
+    for (i, s) in subs.into_iter().enumerate() {
+        if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await {
+            failures.push(format!("closing subscriber {i}: {e}"));
+        }
+    }
+    for (i, p) in pubs.into_iter().enumerate() {
+        if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, p.close()).await {
+            failures.push(format!("closing publisher {i}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! When each message should be sent: the open-loop schedule and its generator thread, and the
+//! closed-loop in-flight window for `rate_per_sec = "max"`.
+//!
+//! Open loop (wrk2's model): message `i` of publisher `p` is due at
+//! `start + offset(p) + i * interval`, whatever happened to earlier messages, and latency is timed
+//! from that instant. Tokio's timer has 1 ms granularity, which would add up to 1 ms of generator
+//! error to every sample, so a dedicated OS thread sleeps to each due time with the kernel's
+//! high-resolution timer and *releases* messages by raising a per-publisher counter; publisher
+//! tasks send everything released. Whatever delay remains (the thread's wake-up, the task's
+//! wake-up, a publish that blocked) is real and shows up as schedule lag.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use transport_core::clock;
+
+/// The open-loop timetable for all publishers of a run.
+#[derive(Debug)]
+pub struct Schedule {
+    start_ns: u64,
+    interval_ns: f64,
+    offsets_ns: Vec<u64>,
+    per_publisher: u64,
+    released: Vec<AtomicU64>,
+    wake: Vec<Notify>,
+    stop: AtomicBool,
+}
+
+impl Schedule {
+    /// A timetable of `total_secs` at `rate_per_sec` spread evenly over `publishers`, starting at
+    /// `start_ns` ([`clock`] time). Publishers are staggered so their sends interleave.
+    pub fn new(start_ns: u64, rate_per_sec: f64, publishers: u32, total: Duration) -> Arc<Schedule> {
+        let per_pub_rate = rate_per_sec / f64::from(publishers);
+        let interval_ns = 1e9 / per_pub_rate;
+        let per_publisher = (total.as_secs_f64() * per_pub_rate).floor() as u64;
+        let offsets_ns = (0..publishers).map(|p| (interval_ns * f64::from(p) / f64::from(publishers)) as u64).collect();
+        Arc::new(Schedule {
+            start_ns,
+            interval_ns,
+            offsets_ns,
+            per_publisher,
+            released: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
+            wake: (0..publishers).map(|_| Notify::new()).collect(),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Messages each publisher sends over the whole run.
+    pub fn per_publisher(&self) -> u64 {
+        self.per_publisher
+    }
+
+    /// When message `seq` of `publisher` is due ([`clock`] ns).
+    pub fn intended_ns(&self, publisher: u32, seq: u64) -> u64 {
+        self.start_ns + self.offsets_ns[publisher as usize] + (seq as f64 * self.interval_ns) as u64
+    }
+
+    /// How many messages of `publisher` are due by `now_ns`.
+    fn due_by(&self, publisher: u32, now_ns: u64) -> u64 {
+        let since = now_ns.saturating_sub(self.start_ns + self.offsets_ns[publisher as usize]);
+        if now_ns < self.start_ns + self.offsets_ns[publisher as usize] {
+            return 0;
+        }
+        ((since as f64 / self.interval_ns).floor() as u64 + 1).min(self.per_publisher)
+    }
+
+    /// Messages released to `publisher` so far.
+    pub fn released(&self, publisher: u32) -> u64 {
+        self.released[publisher as usize].load(Ordering::Acquire)
+    }
+
+    /// Waits until more messages are released to `publisher` than `sent`, or `bound` passes.
+    pub async fn wait_for_release(&self, publisher: u32, sent: u64, bound: Duration) {
+        let notified = self.wake[publisher as usize].notified();
+        if self.released(publisher) > sent {
+            return;
+        }
+        let _ = tokio::time::timeout(bound, notified).await;
+    }
+
+    /// Stops the generator thread early (on failure).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Starts the generator thread; it ends when every message is released or on [`Self::stop`].
+    pub fn spawn_generator(self: &Arc<Self>) -> std::io::Result<thread::JoinHandle<()>> {
+        let s = self.clone();
+        thread::Builder::new().name("tb-generator".into()).spawn(move || s.generate())
+    }
+
+    fn generate(&self) {
+        precise_sleeps();
+        let publishers = self.released.len() as u32;
+        loop {
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            let now = clock::now_ns();
+            let mut next_due = u64::MAX;
+            let mut all_done = true;
+            for p in 0..publishers {
+                let due = self.due_by(p, now);
+                if due > self.released(p) {
+                    self.released[p as usize].store(due, Ordering::Release);
+                    self.wake[p as usize].notify_one();
+                }
+                if due < self.per_publisher {
+                    all_done = false;
+                    next_due = next_due.min(self.intended_ns(p, due));
+                }
+            }
+            if all_done {
+                return;
+            }
+            let wait = next_due.saturating_sub(clock::now_ns());
+            // Sleep in bounded slices so a stop request is seen promptly.
+            thread::sleep(Duration::from_nanos(wait.min(50_000_000)));
+        }
+    }
+}
+
+/// Asks the kernel for the tightest timer slack on this thread, so `thread::sleep` wakes within
+/// microseconds of its deadline instead of the default 50 µs late.
+#[allow(unsafe_code)]
+fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only affects the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// The closed-loop window of one publisher: at most `limit` of its messages may be published
+/// but not yet received by every subscriber of its topic.
+#[derive(Debug)]
+pub struct Window {
+    limit: u64,
+    fanout: u64,
+    published: AtomicU64,
+    received: AtomicU64,
+    waiting: AtomicBool,
+    wake: Notify,
+}
+
+impl Window {
+    /// A window of `limit` messages, each expected by `fanout` subscribers.
+    pub fn new(limit: u32, fanout: u32) -> Window {
+        Window {
+            limit: u64::from(limit),
+            fanout: u64::from(fanout.max(1)),
+            published: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        let outstanding = self.published.load(Ordering::Acquire) * self.fanout - self.received.load(Ordering::Acquire);
+        outstanding >= self.limit * self.fanout
+    }
+
+    /// Waits for room for one more message (bounded by `deadline`), then counts it as published.
+    /// Returns false if the deadline passed first.
+    pub async fn acquire(&self, deadline: Instant) -> bool {
+        while self.full() {
+            let notified = self.wake.notified();
+            self.waiting.store(true, Ordering::Release);
+            if !self.full() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            // A short bound as well, in case deliveries stop (loss): the loop re-checks.
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
+        }
+        self.published.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Takes back a publish that failed.
+    pub fn release_failed(&self) {
+        self.received.fetch_add(self.fanout, Ordering::AcqRel);
+    }
+
+    /// Called by a subscriber for each first copy it receives from this publisher.
+    pub fn received_one(&self) {
+        self.received.fetch_add(1, Ordering::AcqRel);
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timetable_is_even_and_staggered() {
+        let s = Schedule::new(1_000, 1000.0, 2, Duration::from_secs(1));
+        // 500/s per publisher: every 2 ms, publisher 1 offset by 1 ms.
+        assert_eq!(s.per_publisher(), 500);
+        assert_eq!(s.intended_ns(0, 0), 1_000);
+        assert_eq!(s.intended_ns(0, 3), 1_000 + 6_000_000);
+        assert_eq!(s.intended_ns(1, 0), 1_000 + 1_000_000);
+        assert_eq!(s.due_by(0, 999), 0);
+        assert_eq!(s.due_by(0, 1_000), 1);
+        assert_eq!(s.due_by(0, 1_000 + 4_000_000), 3);
+        assert_eq!(s.due_by(0, u64::MAX / 2), 500, "never more than the run's total");
+    }
+
+    #[test]
+    fn generator_releases_everything_on_time() {
+        let start = clock::now_ns() + 1_000_000;
+        let s = Schedule::new(start, 2000.0, 1, Duration::from_millis(100));
+        s.spawn_generator().unwrap().join().unwrap();
+        assert_eq!(s.released(0), 200);
+        assert!(clock::now_ns() >= s.intended_ns(0, 199), "the last release is not early");
+    }
+
+    #[tokio::test]
+    async fn window_blocks_when_full_and_reopens() {
+        let w = Window::new(2, 1);
+        let far = Instant::now() + Duration::from_secs(5);
+        assert!(w.acquire(far).await);
+        assert!(w.acquire(far).await);
+        assert!(!w.acquire(Instant::now() + Duration::from_millis(20)).await, "third must wait");
+        w.received_one();
+        assert!(w.acquire(far).await);
+    }
+}

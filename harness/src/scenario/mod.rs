@@ -1,0 +1,7 @@
+//! Scenario files: the TOML model, loading with located errors, and matrix expansion.
+
+mod load;
+mod model;
+
+pub use load::{ScenarioError, load, load_str, resolve_path};
+pub use model::{Rate, RunSpec, Scenario, format_bytes};
