@@ -1,0 +1,30 @@
+//! An embedded, single-node Kafka-protocol broker for the pull-log transport.
+//!
+//! It speaks enough of the Kafka wire protocol for real clients (librdkafka's `kcat`, the
+//! pull-log transport's own client) to produce, fetch and consume in groups: ApiVersions,
+//! Metadata, Produce, Fetch (with parking), ListOffsets, CreateTopics, and the classic consumer
+//! group APIs. Partitions are append-only logs of record batches kept as bytes, in memory or
+//! in segment files.
+//!
+//! Concept → file: framing and limits `frame.rs`; hostile-count guard `guard.rs` + `schema.rs`;
+//! batches `batch.rs`; partition log `log.rs`; segment files `segment.rs`; topics `topics.rs`;
+//! dispatch `api/mod.rs`; fetch parking `api/fetch.rs`; group state machine `group.rs`;
+//! accept loop and shutdown `server.rs`.
+
+mod api;
+mod batch;
+mod config;
+mod error;
+mod frame;
+mod group;
+mod guard;
+mod log;
+mod schema;
+mod segment;
+mod server;
+mod state;
+mod topics;
+
+pub use config::{BrokerConfig, Storage};
+pub use error::BrokerError;
+pub use server::Broker;

@@ -1,0 +1,164 @@
+//! The accept loop, one task per connection, and shutdown.
+//!
+//! A connection handles its requests strictly one after another: Kafka clients match
+//! responses to requests by order as well as by correlation id, so a parked Fetch must delay
+//! the requests behind it on the same connection. Responses are flushed when no further
+//! complete request is already buffered, which batches pipelined answers into fewer writes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use transport_core::{CountingIo, ServerContext};
+
+use crate::BrokerError;
+use crate::api::{self, Reply};
+use crate::config::BrokerConfig;
+use crate::frame::{FrameError, FrameReader};
+use crate::group::Coordinator;
+use crate::state::{BrokerCounters, ConnInfo, Shared};
+use crate::topics::Topics;
+
+/// How long [`Broker::shutdown`] waits for connection tasks before giving up on them.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
+
+/// A running broker.
+#[derive(Debug)]
+pub struct Broker {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinHandle<()>,
+}
+
+impl Broker {
+    /// Starts serving on `listener`; returns once connections are being accepted. With file
+    /// storage, existing segments under `data_dir` are loaded first.
+    pub async fn start(
+        config: BrokerConfig,
+        listener: TcpListener,
+        ctx: ServerContext,
+    ) -> Result<Broker, BrokerError> {
+        config.validate()?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(BrokerError::io("listener address"))?;
+        let (stop, shutdown) = watch::channel(false);
+        let topics = Topics::open(&config)?;
+        let shared = Arc::new(Shared {
+            groups: Coordinator::new(&config),
+            config,
+            topics,
+            counters: BrokerCounters::register(&ctx.counters),
+            shutdown,
+        });
+        let tasks = tokio::spawn(accept_loop(listener, shared, ctx));
+        Ok(Broker {
+            local_addr,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The address the broker listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, releases parked fetches and group joins, closes every connection, and
+    /// waits (bounded) for all tasks to end.
+    pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.stop.send(true);
+        let mut tasks = self.tasks;
+        match tokio::time::timeout(SHUTDOWN_BOUND, &mut tasks).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                tasks.abort();
+                Err(BrokerError::ShutdownTimeout(
+                    SHUTDOWN_BOUND.as_millis() as u64
+                ))
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, ctx: ServerContext) {
+    let mut conns = JoinSet::new();
+    let mut shutdown = shared.shutdown.clone();
+    conns.spawn(crate::group::expiry_task(shared.clone()));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    if ctx.socket.apply(&stream).is_err() {
+                        continue;
+                    }
+                    conns.spawn(serve_connection(shared.clone(), stream, ctx.clone()));
+                }
+                // Out of file descriptors and the like: back off briefly instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            // Reap finished connections so the set does not grow with churn.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            () = crate::state::stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
+}
+
+async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerContext) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let conn = ConnInfo { local };
+    let io = CountingIo::with_handshake(stream, ctx.wire.clone());
+    let handshake = io.handshake_flag();
+    let mut io = BufWriter::with_capacity(64 * 1024, io);
+    let mut reader = FrameReader::new(shared.config.max_request_bytes);
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let frame = tokio::select! {
+            f = reader.next(&mut io) => f,
+            () = crate::state::stopped(&mut shutdown) => break,
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(FrameError::Closed) => break,
+            Err(_) => {
+                shared.counters.malformed_requests.inc();
+                break;
+            }
+        };
+        if handshake.active() && frame.len() >= 2 {
+            let key = i16::from_be_bytes([frame[0], frame[1]]);
+            if !api::is_handshake(key) {
+                handshake.end();
+            }
+        }
+        match api::handle(&shared, &conn, frame).await {
+            Reply::Frame(bytes) => {
+                if io.write_all(&bytes).await.is_err() {
+                    break;
+                }
+                if !reader.has_frame() && io.flush().await.is_err() {
+                    break;
+                }
+            }
+            Reply::Nothing => {
+                if !reader.has_frame() && io.flush().await.is_err() {
+                    break;
+                }
+            }
+            Reply::Close(_reason) => {
+                shared.counters.malformed_requests.inc();
+                let _ = io.flush().await;
+                break;
+            }
+        }
+    }
+    let _ = io.shutdown().await;
+}

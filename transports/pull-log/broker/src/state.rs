@@ -1,0 +1,67 @@
+//! What every connection shares: options, topics, the group coordinator, counters and the
+//! shutdown signal.
+
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+use transport_core::{Counter, Counters};
+
+use crate::config::BrokerConfig;
+use crate::group::Coordinator;
+use crate::topics::Topics;
+
+/// The broker's node id: it is the only node, leader of every partition and coordinator of
+/// every group.
+pub(crate) const NODE_ID: i32 = 0;
+
+/// Counter handles, registered once.
+#[derive(Debug)]
+pub(crate) struct BrokerCounters {
+    pub(crate) produce_requests: Counter,
+    pub(crate) produced_batches: Counter,
+    pub(crate) fetches: Counter,
+    pub(crate) empty_fetches: Counter,
+    pub(crate) parked_fetches: Counter,
+    #[allow(dead_code)] // used once the group coordinator lands
+    pub(crate) rebalances: Counter,
+    pub(crate) malformed_requests: Counter,
+}
+
+impl BrokerCounters {
+    pub(crate) fn register(c: &Counters) -> Self {
+        BrokerCounters {
+            produce_requests: c.counter("server_produce_requests"),
+            produced_batches: c.counter("server_produced_batches"),
+            fetches: c.counter("server_fetches"),
+            empty_fetches: c.counter("server_empty_fetches"),
+            parked_fetches: c.counter("server_parked_fetches"),
+            rebalances: c.counter("server_rebalances"),
+            malformed_requests: c.counter("server_malformed_requests"),
+        }
+    }
+}
+
+/// State shared by all connections.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: BrokerConfig,
+    pub(crate) topics: Topics,
+    #[allow(dead_code)] // used once the group coordinator lands
+    pub(crate) groups: Coordinator,
+    pub(crate) counters: BrokerCounters,
+    /// Becomes `true` when the broker shuts down; parked requests return at once.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Per-connection facts handlers need.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnInfo {
+    /// The address the client connected to: what Metadata and FindCoordinator advertise.
+    pub(crate) local: SocketAddr,
+}
+
+/// Resolves once the broker is shutting down (immediately if it already is).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means shutdown.
+    let _ = rx.wait_for(|s| *s).await;
+}

@@ -1,0 +1,181 @@
+//! The broker's topics: name → partitions, creation (explicit and automatic), restore from
+//! segment files, and the "data appended" signal that wakes parked fetches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use tokio::sync::watch;
+
+use crate::BrokerError;
+use crate::config::{BrokerConfig, Storage};
+use crate::log::PartitionLog;
+use crate::segment::{self, SegmentWriter};
+
+/// One topic's partitions. Each log has its own lock, held only for an append or a read.
+#[derive(Debug)]
+pub(crate) struct Topic {
+    partitions: Vec<Mutex<PartitionLog>>,
+}
+
+impl Topic {
+    /// Number of partitions.
+    pub(crate) fn len(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// Partition `p`, locked, or `None` if it does not exist.
+    pub(crate) fn partition(&self, p: i32) -> Option<MutexGuard<'_, PartitionLog>> {
+        let idx = usize::try_from(p).ok()?;
+        let m = self.partitions.get(idx)?;
+        Some(m.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Why a topic could not be created.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CreateError {
+    /// It already exists.
+    #[error("topic already exists")]
+    Exists,
+    /// The name is not `[A-Za-z0-9._-]{1,249}`.
+    #[error("invalid topic name")]
+    InvalidName,
+    /// Partition count out of range.
+    #[error("invalid partition count")]
+    InvalidPartitions,
+    /// Its segment directory could not be created.
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Kafka's topic name rule; also keeps names safe as directory names.
+pub(crate) fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// All topics.
+#[derive(Debug)]
+pub(crate) struct Topics {
+    config: BrokerConfig,
+    map: RwLock<HashMap<String, Arc<Topic>>>,
+    appended: watch::Sender<u64>,
+}
+
+impl Topics {
+    /// The topic set, restored from `data_dir` for file storage.
+    pub(crate) fn open(config: &BrokerConfig) -> Result<Self, BrokerError> {
+        let topics = Topics {
+            config: config.clone(),
+            map: RwLock::new(HashMap::new()),
+            appended: watch::channel(0).0,
+        };
+        if let (Storage::File, Some(dir)) = (config.storage, &config.data_dir) {
+            std::fs::create_dir_all(dir).map_err(BrokerError::io("create data_dir"))?;
+            for (name, partitions) in segment::discover(dir)? {
+                let topic = topics
+                    .build(&name, partitions)
+                    .map_err(|e| BrokerError::Storage(format!("{name}: {e}")))?;
+                for (p, log) in topic.partitions.iter().enumerate() {
+                    let stored = segment::load(&segment::partition_dir(dir, &name, p as i32))?;
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .restore(stored);
+                }
+                topics.write().insert(name, Arc::new(topic));
+            }
+        }
+        Ok(topics)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Topic>>> {
+        self.map.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn build(&self, name: &str, partitions: u32) -> Result<Topic, CreateError> {
+        let mut logs = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let writer = match (self.config.storage, &self.config.data_dir) {
+                (Storage::File, Some(dir)) => Some(SegmentWriter::open(
+                    segment::partition_dir(dir, name, p as i32),
+                    self.config.segment_bytes,
+                )?),
+                _ => None,
+            };
+            logs.push(Mutex::new(PartitionLog::new(
+                self.config.retention_bytes,
+                writer,
+            )));
+        }
+        Ok(Topic { partitions: logs })
+    }
+
+    /// The topic called `name`, if it exists.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(name).cloned()
+    }
+
+    /// Creates `name` with `partitions` partitions (`None`: the configured default).
+    pub(crate) fn create(
+        &self,
+        name: &str,
+        partitions: Option<u32>,
+    ) -> Result<Arc<Topic>, CreateError> {
+        if !valid_topic_name(name) {
+            return Err(CreateError::InvalidName);
+        }
+        let n = partitions.unwrap_or(self.config.partitions_per_topic);
+        if n == 0 || n > 10_000 {
+            return Err(CreateError::InvalidPartitions);
+        }
+        if self.get(name).is_some() {
+            return Err(CreateError::Exists);
+        }
+        let topic = Arc::new(self.build(name, n)?);
+        let mut map = self.write();
+        // Another connection may have created it meanwhile; theirs wins.
+        if map.contains_key(name) {
+            return Err(CreateError::Exists);
+        }
+        map.insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    /// The topic, created with default partitions if missing and auto-creation is on.
+    pub(crate) fn get_or_auto_create(&self, name: &str) -> Option<Arc<Topic>> {
+        if let Some(t) = self.get(name) {
+            return Some(t);
+        }
+        if !self.config.auto_create_topics {
+            return None;
+        }
+        match self.create(name, None) {
+            Ok(t) => Some(t),
+            Err(_) => self.get(name),
+        }
+    }
+
+    /// Every topic name with its partition count, sorted by name.
+    pub(crate) fn list(&self) -> Vec<(String, usize)> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        let mut v: Vec<_> = map.iter().map(|(k, t)| (k.clone(), t.len())).collect();
+        v.sort();
+        v
+    }
+
+    /// Tells parked fetches that some partition grew.
+    pub(crate) fn notify_appended(&self) {
+        self.appended.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever data is appended anywhere.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+}
