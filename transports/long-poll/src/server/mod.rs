@@ -141,3 +141,6 @@ impl Drop for LongPollServer {
         self.shutdown.cancel();
     }
 }
+
+#[cfg(test)]
+mod route_tests;
