@@ -1,0 +1,277 @@
+//! Consumer-group membership: join, sync, heartbeat, commit and leave, on a connection of its
+//! own so heartbeats are never stuck behind a parked fetch.
+//!
+//! A background task holds the membership. The leader assigns partitions with the range
+//! strategy (sorted members get contiguous runs of sorted partitions). When a heartbeat reports
+//! a rebalance, the task first *revokes*: under the shared lock it clears the assignment and
+//! takes the offsets the subscriber has handed to the harness, commits them (unless
+//! `commit = "none"`), then rejoins. The subscriber updates `consumed` under that same lock
+//! when it returns records, so every returned record is either committed before the partition
+//! moves or not returned at all: a rebalance loses nothing, and repeats only what was returned
+//! after the last commit (when commits are off or fail).
+//!
+//! A partition without a committed offset starts at its log end, and that offset is committed
+//! at once, so a later owner resumes from it instead of from a newer log end.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use transport_core::{ClientContext, TransportError};
+
+use crate::config::{CommitMode, PullLogConfig, max_response_bytes};
+use crate::conn::Conn;
+use crate::group_proto::Proto;
+use crate::with_timeout;
+
+/// Which partitions a member reads in one generation, and where each starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Assignment {
+    /// The group generation it belongs to.
+    pub generation: i32,
+    /// (partition, start offset), sorted by partition.
+    pub partitions: Vec<(i32, i64)>,
+}
+
+/// State shared by the subscriber and the membership task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// The current assignment; `None` while revoked (rebalancing).
+    pub assignment: Option<Assignment>,
+    /// Offset after the last record returned to the harness, per partition.
+    pub consumed: BTreeMap<i32, i64>,
+}
+
+enum Cmd {
+    Commit(Option<oneshot::Sender<Result<(), TransportError>>>),
+    Leave(oneshot::Sender<()>),
+}
+
+/// The subscriber's handle on its group membership.
+pub(crate) struct Membership {
+    shared: Arc<Mutex<Shared>>,
+    changed: watch::Receiver<u64>,
+    cmd: mpsc::Sender<Cmd>,
+    task: Option<JoinHandle<Result<(), TransportError>>>,
+    timeout: Duration,
+}
+
+impl Membership {
+    /// Joins `group` and returns once the first assignment (with start offsets) is known.
+    pub(crate) async fn join(
+        config: &PullLogConfig,
+        addr: &str,
+        topic: &str,
+        group: &str,
+        ctx: &ClientContext,
+        partitions: Vec<i32>,
+    ) -> Result<Membership, TransportError> {
+        let client_id = format!("pull-log-member-{}", ctx.client_index);
+        let max_frame = max_response_bytes(config);
+        let proto = with_timeout("join group", config.request_timeout, async {
+            let conn = Conn::connect(addr, ctx, client_id, max_frame).await?;
+            Proto::new(conn, config, group, topic, partitions).await
+        })
+        .await?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (notify, mut changed) = watch::channel(0u64);
+        let (cmd, rx) = mpsc::channel(16);
+        let task = Task {
+            proto,
+            shared: shared.clone(),
+            notify,
+            rx,
+            commit: config.commit,
+            heartbeat_interval: config.heartbeat_interval,
+        };
+        let mut m = Membership {
+            shared,
+            changed: changed.clone(),
+            cmd,
+            task: Some(tokio::spawn(task.run())),
+            timeout: config.request_timeout,
+        };
+        let first = config.rebalance_timeout + config.request_timeout;
+        let joined = with_timeout("join group", first, async {
+            while m.lock().assignment.is_none() {
+                if changed.changed().await.is_err() {
+                    return Err(TransportError::Closed {
+                        stage: "join group",
+                    });
+                }
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = joined {
+            return Err(m.task_error().await.unwrap_or(e));
+        }
+        Ok(m)
+    }
+
+    /// The shared state; hold it only briefly (never across an await).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits up to `max` for the assignment to change.
+    pub(crate) async fn changed(&mut self, max: Duration) -> Result<(), TransportError> {
+        match tokio::time::timeout(max, self.changed.changed()).await {
+            Ok(Err(_)) => Err(self
+                .task_error()
+                .await
+                .unwrap_or(TransportError::Closed { stage: "group" })),
+            _ => Ok(()),
+        }
+    }
+
+    /// Commits the consumed offsets; with `wait`, until the coordinator has them.
+    pub(crate) async fn commit(&mut self, wait: bool) -> Result<(), TransportError> {
+        let (reply, done) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        if self.cmd.send(Cmd::Commit(reply)).await.is_err() {
+            return Err(self.dead().await);
+        }
+        if let Some(done) = done {
+            match with_timeout("commit", self.timeout * 2, async { Ok(done.await) }).await? {
+                Ok(res) => res?,
+                Err(_) => return Err(self.dead().await),
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves the group and stops the task.
+    pub(crate) async fn leave(mut self) -> Result<(), TransportError> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Leave(tx)).await.is_ok() {
+            // An early answer or a dead task both mean the membership is over.
+            let _ = with_timeout("leave group", self.timeout, async { Ok(rx.await) }).await;
+        }
+        match self.task_error().await {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn dead(&mut self) -> TransportError {
+        self.task_error()
+            .await
+            .unwrap_or(TransportError::Closed { stage: "group" })
+    }
+
+    /// Waits for the task to end and returns its error, if it failed.
+    async fn task_error(&mut self) -> Option<TransportError> {
+        let task = self.task.take()?;
+        match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(e) => Some(TransportError::protocol("group", format!("task: {e}"))),
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Why the steady phase ended.
+enum Exit {
+    Rejoin,
+    Leave,
+}
+
+struct Task {
+    proto: Proto,
+    shared: Arc<Mutex<Shared>>,
+    notify: watch::Sender<u64>,
+    rx: mpsc::Receiver<Cmd>,
+    commit: CommitMode,
+    heartbeat_interval: Duration,
+}
+
+impl Task {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn run(mut self) -> Result<(), TransportError> {
+        loop {
+            let previous = self.lock().consumed.clone();
+            let assignment = self.proto.join_and_sync(&previous).await?;
+            {
+                let mut s = self.lock();
+                s.consumed = assignment.partitions.iter().copied().collect();
+                s.assignment = Some(assignment);
+            }
+            self.notify.send_modify(|v| *v += 1);
+            match self.steady().await? {
+                Exit::Leave => return Ok(()),
+                Exit::Rejoin => self.revoke().await,
+            }
+        }
+    }
+
+    /// Heartbeats and serves commit/leave commands until a rebalance or a leave.
+    async fn steady(&mut self) -> Result<Exit, TransportError> {
+        let mut next = tokio::time::Instant::now() + self.heartbeat_interval;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {
+                    next += self.heartbeat_interval;
+                    if self.proto.heartbeat().await? {
+                        return Ok(Exit::Rejoin);
+                    }
+                }
+                cmd = self.rx.recv() => match cmd {
+                    Some(Cmd::Commit(reply)) => {
+                        let offsets = self.lock().consumed.clone();
+                        let res = self.proto.commit(&offsets).await;
+                        let rejoin = matches!(res, Ok(true));
+                        if let Some(reply) = reply {
+                            // The subscriber may have stopped waiting; nothing to do then.
+                            let _ = reply.send(res.map(|_| ()));
+                        }
+                        if rejoin {
+                            return Ok(Exit::Rejoin);
+                        }
+                    }
+                    Some(Cmd::Leave(reply)) => {
+                        let res = self.proto.leave().await;
+                        let _ = reply.send(());
+                        return res.map(|()| Exit::Leave);
+                    }
+                    None => {
+                        self.proto.leave().await?;
+                        return Ok(Exit::Leave);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Stops the subscriber from returning records and commits what it returned.
+    async fn revoke(&mut self) {
+        let offsets = {
+            let mut s = self.lock();
+            s.assignment = None;
+            s.consumed.clone()
+        };
+        self.notify.send_modify(|v| *v += 1);
+        if self.commit != CommitMode::None && !offsets.is_empty() {
+            // Best effort: a coordinator that refuses commits mid-rebalance costs duplicates,
+            // not loss, because the subscriber returns nothing more until it rejoins.
+            let _ = self.proto.commit(&offsets).await;
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The group coordinator requests of one member, each bounded by the request timeout:
+//! FindCoordinator, JoinGroup + SyncGroup (with the range assignment when this member leads),
+//! OffsetFetch, OffsetCommit, Heartbeat and LeaveGroup.
+//!
+//! Fields are set per negotiated version, because `kafka-protocol` refuses to encode a
+//! non-default field that the chosen version lacks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedPartitions;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    ApiKey, ConsumerProtocolAssignment, ConsumerProtocolSubscription, FindCoordinatorRequest,
+    GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest,
+    OffsetFetchRequest, SyncGroupRequest,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use transport_core::TransportError;
+
+use crate::cluster::{self, code, refused};
+use crate::config::{PullLogConfig, wire_ms};
+use crate::conn::Conn;
+use crate::group::Assignment;
+use crate::with_timeout;
+
+const PROTOCOL_TYPE: &str = "consumer";
+const STRATEGY: &str = "range";
+
+/// One member's view of the group protocol.
+pub(crate) struct Proto {
+    conn: Conn,
+    group: GroupId,
+    topic: String,
+    partitions: Vec<i32>,
+    member_id: StrBytes,
+    generation: i32,
+    session_timeout: Duration,
+    rebalance_timeout: Duration,
+    timeout: Duration,
+}
+
+/// Whether an error code means "rejoin the group"; resets the member id when it is unknown.
+fn needs_rejoin(code: i16, member_id: &mut StrBytes) -> bool {
+    if code == code::UNKNOWN_MEMBER_ID {
+        *member_id = StrBytes::default();
+    }
+    matches!(
+        code,
+        code::REBALANCE_IN_PROGRESS | code::ILLEGAL_GENERATION | code::UNKNOWN_MEMBER_ID
+    )
+}
+
+impl Proto {
+    /// Checks that the broker coordinates `group` (single-broker: on this connection).
+    pub(crate) async fn new(
+        mut conn: Conn,
+        config: &PullLogConfig,
+        group: &str,
+        topic: &str,
+        partitions: Vec<i32>,
+    ) -> Result<Proto, TransportError> {
+        loop {
+            let mut req = FindCoordinatorRequest::default();
+            req.key = StrBytes::from_string(group.to_owned());
+            let resp = conn.call(&req, "find coordinator").await?;
+            match resp.error_code {
+                0 => break,
+                code::COORDINATOR_NOT_AVAILABLE | code::COORDINATOR_LOAD_IN_PROGRESS => {
+                    // The coordinator is starting; ask again shortly.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                c => return Err(refused("find coordinator", c, group)),
+            }
+        }
+        conn.end_handshake();
+        Ok(Proto {
+            conn,
+            group: GroupId(StrBytes::from_string(group.to_owned())),
+            topic: topic.to_owned(),
+            partitions,
+            member_id: StrBytes::default(),
+            generation: -1,
+            session_timeout: config.session_timeout,
+            rebalance_timeout: config.rebalance_timeout,
+            timeout: config.request_timeout,
+        })
+    }
+
+    fn version(&self, key: ApiKey, stage: &'static str) -> Result<i16, TransportError> {
+        self.conn.versions.get(key, stage)
+    }
+
+    /// Joins (or rejoins) and syncs; returns this member's partitions and start offsets.
+    /// `previous` holds the offsets this member had consumed before the rebalance.
+    pub(crate) async fn join_and_sync(
+        &mut self,
+        previous: &BTreeMap<i32, i64>,
+    ) -> Result<Assignment, TransportError> {
+        loop {
+            let (leader, members) = self.join().await?;
+            let assignments = if leader {
+                range_assign(&members, &self.partitions, &self.topic)
+            } else {
+                Vec::new()
+            };
+            let mut req = SyncGroupRequest::default();
+            req.group_id = self.group.clone();
+            req.generation_id = self.generation;
+            req.member_id = self.member_id.clone();
+            if self.version(ApiKey::SyncGroup, "sync group")? >= 5 {
+                req.protocol_type = Some(StrBytes::from_static_str(PROTOCOL_TYPE));
+                req.protocol_name = Some(StrBytes::from_static_str(STRATEGY));
+            }
+            req.assignments = assignments;
+            let bound = self.rebalance_timeout + self.timeout;
+            let resp =
+                with_timeout("sync group", bound, self.conn.call(&req, "sync group")).await?;
+            if needs_rejoin(resp.error_code, &mut self.member_id) {
+                continue;
+            }
+            if resp.error_code != 0 {
+                return Err(refused("sync group", resp.error_code, "sync"));
+            }
+            let mut mine = decode_assignment(resp.assignment, &self.topic)?;
+            mine.sort_unstable();
+            let committed = self.fetch_offsets(&mine).await?;
+            let missing: Vec<i32> = mine
+                .iter()
+                .copied()
+                .filter(|p| !committed.contains_key(p))
+                .collect();
+            let mut starts = committed;
+            if !missing.is_empty() {
+                let ends = with_timeout(
+                    "list offsets",
+                    self.timeout,
+                    cluster::end_offsets(&mut self.conn, &self.topic, &missing),
+                )
+                .await?;
+                let ends: BTreeMap<i32, i64> = ends.into_iter().collect();
+                // Pin the start so whoever owns the partition next resumes from here.
+                if self.commit(&ends).await? {
+                    continue;
+                }
+                starts.extend(ends);
+            }
+            for (p, at) in starts.iter_mut() {
+                if let Some(&own) = previous.get(p) {
+                    *at = (*at).max(own);
+                }
+            }
+            return Ok(Assignment {
+                generation: self.generation,
+                partitions: starts.into_iter().collect(),
+            });
+        }
+    }
+
+    /// JoinGroup until accepted; returns whether this member leads, and the member ids.
+    async fn join(&mut self) -> Result<(bool, Vec<StrBytes>), TransportError> {
+        let mut sub = ConsumerProtocolSubscription::default();
+        sub.topics = vec![StrBytes::from_string(self.topic.clone())];
+        let mut metadata = BytesMut::new();
+        metadata.put_i16(0);
+        sub.encode(&mut metadata, 0)
+            .map_err(|e| TransportError::protocol("join group", e.to_string()))?;
+        let metadata = metadata.freeze();
+        loop {
+            let mut proto = JoinGroupRequestProtocol::default();
+            proto.name = StrBytes::from_static_str(STRATEGY);
+            proto.metadata = metadata.clone();
+            let mut req = JoinGroupRequest::default();
+            req.group_id = self.group.clone();
+            req.session_timeout_ms = wire_ms(self.session_timeout);
+            req.rebalance_timeout_ms = wire_ms(self.rebalance_timeout);
+            req.member_id = self.member_id.clone();
+            req.protocol_type = StrBytes::from_static_str(PROTOCOL_TYPE);
+            req.protocols = vec![proto];
+            let bound = self.rebalance_timeout + self.timeout;
+            let resp =
+                with_timeout("join group", bound, self.conn.call(&req, "join group")).await?;
+            match resp.error_code {
+                0 => {
+                    self.member_id = resp.member_id;
+                    self.generation = resp.generation_id;
+                    let leader = resp.leader == self.member_id;
+                    let members = resp.members.into_iter().map(|m| m.member_id).collect();
+                    return Ok((leader, members));
+                }
+                code::MEMBER_ID_REQUIRED => self.member_id = resp.member_id,
+                code::UNKNOWN_MEMBER_ID => self.member_id = StrBytes::default(),
+                code::REBALANCE_IN_PROGRESS
+                | code::COORDINATOR_LOAD_IN_PROGRESS
+                | code::COORDINATOR_NOT_AVAILABLE => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                c => return Err(refused("join group", c, "join")),
+            }
+        }
+    }
+
+    /// Committed offsets of `partitions` (those with none are left out).
+    async fn fetch_offsets(
+        &mut self,
+        partitions: &[i32],
+    ) -> Result<BTreeMap<i32, i64>, TransportError> {
+        let mut t = OffsetFetchRequestTopic::default();
+        t.name = cluster::topic_name(&self.topic);
+        t.partition_indexes = partitions.to_vec();
+        let mut req = OffsetFetchRequest::default();
+        req.group_id = self.group.clone();
+        req.topics = Some(vec![t]);
+        let resp = with_timeout(
+            "offset fetch",
+            self.timeout,
+            self.conn.call(&req, "offset fetch"),
+        )
+        .await?;
+        if resp.error_code != 0 {
+            return Err(refused("offset fetch", resp.error_code, "group"));
+        }
+        let mut out = BTreeMap::new();
+        for t in resp
+            .topics
+            .iter()
+            .filter(|t| t.name.0.as_str() == self.topic)
+        {
+            for p in &t.partitions {
+                if p.error_code != 0 {
+                    return Err(refused("offset fetch", p.error_code, "partition"));
+                }
+                if p.committed_offset >= 0 && partitions.contains(&p.partition_index) {
+                    out.insert(p.partition_index, p.committed_offset);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits `offsets`; returns true if the coordinator says to rejoin.
+    pub(crate) async fn commit(
+        &mut self,
+        offsets: &BTreeMap<i32, i64>,
+    ) -> Result<bool, TransportError> {
+        if offsets.is_empty() {
+            return Ok(false);
+        }
+        let mut t = OffsetCommitRequestTopic::default();
+        t.name = cluster::topic_name(&self.topic);
+        t.partitions = offsets
+            .iter()
+            .map(|(&p, &o)| {
+                let mut cp = OffsetCommitRequestPartition::default();
+                cp.partition_index = p;
+                cp.committed_offset = o;
+                cp
+            })
+            .collect();
+        let mut req = OffsetCommitRequest::default();
+        req.group_id = self.group.clone();
+        req.generation_id_or_member_epoch = self.generation;
+        req.member_id = self.member_id.clone();
+        req.topics = vec![t];
+        let resp = with_timeout("commit", self.timeout, self.conn.call(&req, "commit")).await?;
+        for p in resp.topics.iter().flat_map(|t| t.partitions.iter()) {
+            if needs_rejoin(p.error_code, &mut self.member_id) {
+                return Ok(true);
+            }
+            if p.error_code != 0 {
+                return Err(refused("commit", p.error_code, "partition"));
+            }
+        }
+        Ok(false)
+    }
+
+    /// One heartbeat; returns true if the member must rejoin.
+    pub(crate) async fn heartbeat(&mut self) -> Result<bool, TransportError> {
+        let mut req = HeartbeatRequest::default();
+        req.group_id = self.group.clone();
+        req.generation_id = self.generation;
+        req.member_id = self.member_id.clone();
+        let resp =
+            with_timeout("heartbeat", self.timeout, self.conn.call(&req, "heartbeat")).await?;
+        if needs_rejoin(resp.error_code, &mut self.member_id) {
+            return Ok(true);
+        }
+        if resp.error_code != 0 {
+            return Err(refused("heartbeat", resp.error_code, "heartbeat"));
+        }
+        Ok(false)
+    }
+
+    /// Leaves the group, so the others rebalance at once instead of after a session timeout.
+    pub(crate) async fn leave(&mut self) -> Result<(), TransportError> {
+        let mut req = LeaveGroupRequest::default();
+        req.group_id = self.group.clone();
+        if self.version(ApiKey::LeaveGroup, "leave group")? >= 3 {
+            let mut m = MemberIdentity::default();
+            m.member_id = self.member_id.clone();
+            req.members = vec![m];
+        } else {
+            req.member_id = self.member_id.clone();
+        }
+        let resp = with_timeout(
+            "leave group",
+            self.timeout,
+            self.conn.call(&req, "leave group"),
+        )
+        .await?;
+        self.conn.shutdown().await;
+        // An unknown member has already been removed, which is what leaving wants.
+        match resp.error_code {
+            0 | code::UNKNOWN_MEMBER_ID => Ok(()),
+            c => Err(refused("leave group", c, "leave")),
+        }
+    }
+}
+
+/// The range strategy: sorted members get contiguous runs of the sorted partitions, the first
+/// `partitions % members` one extra each.
+fn range_assign(
+    members: &[StrBytes],
+    partitions: &[i32],
+    topic: &str,
+) -> Vec<SyncGroupRequestAssignment> {
+    let mut ids: Vec<&StrBytes> = members.iter().collect();
+    ids.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut sorted = partitions.to_vec();
+    sorted.sort_unstable();
+    let per = sorted.len() / ids.len().max(1);
+    let extra = sorted.len() % ids.len().max(1);
+    let mut next = 0;
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let n = per + usize::from(i < extra);
+        let mut tp = AssignedPartitions::default();
+        tp.topic = cluster::topic_name(topic);
+        tp.partitions = sorted[next..next + n].to_vec();
+        next += n;
+        let mut a = ConsumerProtocolAssignment::default();
+        a.assigned_partitions = vec![tp];
+        let mut buf = BytesMut::new();
+        buf.put_i16(0);
+        // Encoding plain integers and one string at version 0 cannot fail.
+        let _ = a.encode(&mut buf, 0);
+        let mut s = SyncGroupRequestAssignment::default();
+        s.member_id = id.clone();
+        s.assignment = buf.freeze();
+        out.push(s);
+    }
+    out
+}
+
+/// This member's partitions of `topic` from a SyncGroup assignment (empty bytes: none).
+fn decode_assignment(mut bytes: Bytes, topic: &str) -> Result<Vec<i32>, TransportError> {
+    if bytes.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let version = bytes.get_i16().clamp(0, 3);
+    let a = ConsumerProtocolAssignment::decode(&mut bytes, version)
+        .map_err(|e| TransportError::protocol("sync group", format!("assignment: {e}")))?;
+    Ok(a.assigned_partitions
+        .into_iter()
+        .filter(|t| t.topic.0.as_str() == topic)
+        .flat_map(|t| t.partitions)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_assignment_covers_every_partition_once() {
+        let members: Vec<StrBytes> = ["c", "a", "b"]
+            .iter()
+            .map(|s| StrBytes::from_static_str(s))
+            .collect();
+        let got = range_assign(&members, &[4, 0, 1, 2, 3, 5, 6], "t");
+        let by_member: Vec<(String, Vec<i32>)> = got
+            .into_iter()
+            .map(|s| {
+                let parts = decode_assignment(s.assignment, "t").unwrap();
+                (s.member_id.as_str().to_owned(), parts)
+            })
+            .collect();
+        assert_eq!(
+            by_member,
+            vec![
+                ("a".into(), vec![0, 1, 2]),
+                ("b".into(), vec![3, 4]),
+                ("c".into(), vec![5, 6]),
+            ]
+        );
+    }
+}

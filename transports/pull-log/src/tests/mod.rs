@@ -1,0 +1,3 @@
+//! End-to-end tests of the client against the embedded broker on loopback.
+
+mod conformance;
