@@ -1,0 +1,189 @@
+//! Reading the two sides of a comparison and pairing their runs.
+//!
+//! A side is a results folder (its `summary.json` is read) or a `summary.json` file. Runs are
+//! grouped by `name` (the sorted tags), so `run --repeat N` output — N entries sharing a name —
+//! becomes one group of N repetitions. Runs present on only one side are an error listing both
+//! sets: guessing which runs "correspond" would compare the wrong things silently.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::results::{RunResult, SCHEMA_VERSION, Summary};
+
+use super::CompareError;
+
+/// One side of a comparison, loaded.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// The `summary.json` that was read.
+    pub path: PathBuf,
+    /// Its contents.
+    pub summary: Summary,
+}
+
+impl Side {
+    /// Load a results folder or a `summary.json` file.
+    pub fn load(path: &Path) -> Result<Side, CompareError> {
+        let file = if path.is_dir() {
+            path.join("summary.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| CompareError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        // Check the version before the full parse so an incompatible file gets a clear message
+        // rather than a missing-field error.
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|source| CompareError::Parse {
+                path: file.clone(),
+                source,
+            })?
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(CompareError::Schema {
+                path: file,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let summary: Summary =
+            serde_json::from_str(&text).map_err(|source| CompareError::Parse {
+                path: file.clone(),
+                source,
+            })?;
+        if summary.runs.is_empty() {
+            return Err(CompareError::Empty { path: file });
+        }
+        Ok(Side {
+            path: file,
+            summary,
+        })
+    }
+
+    /// Runs grouped by name (repetitions together), in name order.
+    pub fn groups(&self) -> BTreeMap<&str, Vec<&RunResult>> {
+        let mut groups: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
+        for run in &self.summary.runs {
+            groups.entry(run.name.as_str()).or_default().push(run);
+        }
+        groups
+    }
+}
+
+/// A run present on both sides, with every repetition of each.
+#[derive(Debug, Clone)]
+pub struct Pair<'a> {
+    /// The run name (sorted tags).
+    pub name: &'a str,
+    /// Baseline repetitions.
+    pub baseline: Vec<&'a RunResult>,
+    /// Candidate repetitions.
+    pub candidate: Vec<&'a RunResult>,
+}
+
+/// Pair the runs of both sides by name; any run on only one side is an error naming them all.
+pub fn pair<'a>(baseline: &'a Side, candidate: &'a Side) -> Result<Vec<Pair<'a>>, CompareError> {
+    let mut base = baseline.groups();
+    let mut cand = candidate.groups();
+    let only_baseline: Vec<String> = base
+        .keys()
+        .filter(|k| !cand.contains_key(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    let only_candidate: Vec<String> = cand
+        .keys()
+        .filter(|k| !base.contains_key(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    if !only_baseline.is_empty() || !only_candidate.is_empty() {
+        return Err(CompareError::Mismatch {
+            baseline_scenario: baseline.summary.scenario.name.clone(),
+            candidate_scenario: candidate.summary.scenario.name.clone(),
+            only_baseline,
+            only_candidate,
+        });
+    }
+    let names: Vec<&'a str> = base.keys().copied().collect();
+    Ok(names
+        .into_iter()
+        .map(|name| Pair {
+            name,
+            baseline: base.remove(name).unwrap_or_default(),
+            candidate: cand.remove(name).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Differences between the two sides that do not stop the comparison but may explain it
+/// (debug vs release, another CPU, different socket options or scenario settings).
+pub fn environment_warnings(baseline: &Side, candidate: &Side) -> Vec<String> {
+    let (b, c) = (&baseline.summary, &candidate.summary);
+    let mut warnings = Vec::new();
+    let mut differ = |what: &str, x: String, y: String| {
+        if x != y {
+            warnings.push(format!("{what} differs: baseline `{x}`, candidate `{y}`"));
+        }
+    };
+    differ("scenario", b.scenario.name.clone(), c.scenario.name.clone());
+    differ(
+        "build profile",
+        b.environment.profile.clone(),
+        c.environment.profile.clone(),
+    );
+    differ(
+        "CPU model",
+        b.environment.cpu_model.clone(),
+        c.environment.cpu_model.clone(),
+    );
+    differ(
+        "CPU count",
+        b.environment.cpu_count.to_string(),
+        c.environment.cpu_count.to_string(),
+    );
+    differ(
+        "runtime",
+        format!(
+            "{} x{}",
+            b.environment.runtime_flavor, b.environment.worker_threads
+        ),
+        format!(
+            "{} x{}",
+            c.environment.runtime_flavor, c.environment.worker_threads
+        ),
+    );
+    differ(
+        "socket options",
+        serde_json::to_string(&b.environment.socket).unwrap_or_default(),
+        serde_json::to_string(&c.environment.socket).unwrap_or_default(),
+    );
+    // Settings that are not tags (duration, warm-up, transport options) change what a run
+    // measures without changing its name: name the top-level keys that differ.
+    if let (Some(be), Some(ce)) = (
+        b.scenario.effective.as_object(),
+        c.scenario.effective.as_object(),
+    ) {
+        let keys: Vec<&str> = be
+            .keys()
+            .chain(ce.keys())
+            .map(String::as_str)
+            // The file path and name are allowed to differ (a baseline is a copy).
+            .filter(|k| !matches!(*k, "source" | "file" | "name" | "description"))
+            .filter(|k| be.get(*k) != ce.get(*k))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !keys.is_empty() {
+            warnings.push(format!(
+                "scenario settings differ: {}",
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    warnings
+}
