@@ -138,7 +138,8 @@ fn humanize(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("missing field ") {
         return format!("missing required key {rest}");
     }
-    message.to_owned()
+    // TOML calls them tables.
+    message.replace("expected a map", "expected a table")
 }
 
 /// The `backticked` names in `s`, in order.

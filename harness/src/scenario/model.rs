@@ -105,15 +105,20 @@ impl RunSpec {
 }
 
 /// Formats a byte count the way scenarios write it (`64B`, `1KiB`, `16KiB`, `1.5MiB`).
+///
+/// The text is always exact (a size that one decimal of a unit cannot express falls to a smaller
+/// unit, down to plain bytes), so distinct sizes always give distinct run names.
 pub fn format_bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
-        if n >= size {
-            return if n.is_multiple_of(size) {
-                format!("{}{unit}", n / size)
-            } else {
-                format!("{:.1}{unit}", n as f64 / size as f64)
-            };
+        if n < size {
+            continue;
+        }
+        if n.is_multiple_of(size) {
+            return format!("{}{unit}", n / size);
+        }
+        if n.saturating_mul(10).is_multiple_of(size) {
+            return format!("{:.1}{unit}", n as f64 / size as f64);
         }
     }
     format!("{n}B")
@@ -186,5 +191,7 @@ mod tests {
         assert_eq!(format_bytes(1024), "1KiB");
         assert_eq!(format_bytes(16 * 1024), "16KiB");
         assert_eq!(format_bytes(1536 * 1024), "1.5MiB");
+        assert_eq!(format_bytes(1025), "1025B");
+        assert_eq!(format_bytes(1024 * 1024 + 1024), "1025KiB");
     }
 }

@@ -20,13 +20,50 @@ impl Visit for CheckConfig<'_> {
     type Output = Result<(), Located>;
 
     fn visit<T: Transport>(self) -> Self::Output {
-        let span = self.value.span();
+        let table_span = self.value.span();
+        let keys: Vec<_> = match self.value.get_ref() {
+            DeValue::Table(t) => t
+                .iter()
+                .map(|(k, v)| (k.get_ref().to_string(), v.span()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let config = T::Config::deserialize(ValueDeserializer::from(self.value)).map_err(|e| {
             let mut located = Located::from_toml(e);
             located.message = format!("[transport.{}]: {}", T::NAME, located.message);
             located
         })?;
-        T::validate(&config)
-            .map_err(|message| Located::at(span, format!("[transport.{}]: {message}", T::NAME)))
+        T::validate(&config).map_err(|message| {
+            // Point at the option the message names, if the table sets it.
+            let span = keys
+                .iter()
+                .filter(|(key, _)| names_word(&message, key))
+                .max_by_key(|(key, _)| key.len())
+                .map_or(table_span, |(_, span)| span.clone());
+            Located::at(span, format!("[transport.{}]: {message}", T::NAME))
+        })
+    }
+}
+
+/// Whether `word` occurs in `text` as a whole word (option names contain `_` and `-`).
+fn names_word(text: &str, word: &str) -> bool {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_words_only() {
+        assert!(names_word("queue_capacity must be > 0", "queue_capacity"));
+        assert!(names_word("`hold` must be > 0", "hold"));
+        assert!(!names_word("queue_capacity must be > 0", "queue"));
+        assert!(!names_word("threshold too low", "hold"));
     }
 }

@@ -1,0 +1,331 @@
+//! Scenario files: every file shipped in `scenarios/` validates, bad input is rejected with
+//! `file:line:col` and the allowed values, and matrix expansion is complete and uniquely named.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use transport_bench::registry::TransportKind;
+use transport_bench::scenario::{Rate, Scenario, ScenarioError, load, load_str, resolve_path};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// The smallest valid scenario: three lines, so an appended line is line 4.
+const BASE: &str = "name = \"t\"\ndescription = \"d\"\nduration = \"3s\"\n";
+
+fn ok(extra: &str) -> Scenario {
+    let text = format!("{BASE}{extra}");
+    load_str(&text, Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
+}
+
+/// Loads `BASE` + `extra` expecting an error; returns (line, col, message) after checking the
+/// Display form is `bad.toml:line:col: message`.
+fn bad(extra: &str) -> (usize, usize, String) {
+    let text = format!("{BASE}{extra}");
+    match load_str(&text, Path::new("bad.toml")) {
+        Ok(s) => panic!("accepted:\n{text}\n{s:?}"),
+        Err(e @ ScenarioError::Invalid { .. }) => {
+            let shown = e.to_string();
+            let ScenarioError::Invalid {
+                line, col, message, ..
+            } = e
+            else {
+                unreachable!()
+            };
+            assert_eq!(shown, format!("bad.toml:{line}:{col}: {message}"));
+            (line, col, message)
+        }
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+fn assert_contains(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "`{message}` lacks `{part}`");
+    }
+}
+
+#[test]
+fn every_shipped_scenario_loads_and_expands() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            Some(scenario.name.as_str()),
+            path.file_stem().and_then(|s| s.to_str())
+        );
+        let runs = scenario.expand();
+        assert!(!runs.is_empty(), "{} expands to nothing", path.display());
+        let names: BTreeSet<String> = runs.iter().map(|r| r.name()).collect();
+        assert_eq!(
+            names.len(),
+            runs.len(),
+            "{}: run names repeat",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= 4,
+        "expected the four shipped scenarios, found {seen}"
+    );
+}
+
+#[test]
+fn quick_covers_every_transport_in_under_a_minute() {
+    let quick = load(&scenarios_dir().join("quick.toml")).unwrap();
+    assert_eq!(quick.transports, TransportKind::ALL.to_vec());
+    assert_eq!(quick.transports[0].name(), "raw-tcp");
+    let drains = quick.drain_timeout / 5 * quick.expand().len() as u32;
+    assert!(quick.planned_time() + drains < std::time::Duration::from_secs(45));
+}
+
+#[test]
+fn bare_names_resolve_to_the_scenarios_folder() {
+    let path = resolve_path("quick");
+    assert!(path.ends_with("scenarios/quick.toml"), "{}", path.display());
+    assert!(path.exists());
+    assert_eq!(
+        resolve_path("some/where.toml"),
+        PathBuf::from("some/where.toml")
+    );
+}
+
+#[test]
+fn defaults_are_filled_in() {
+    let s = ok("");
+    assert_eq!(s.transports, TransportKind::ALL.to_vec());
+    assert_eq!(s.warmup, std::time::Duration::from_secs(1));
+    assert_eq!(s.drain_timeout, std::time::Duration::from_secs(5));
+    assert_eq!((s.publishers, s.topics, s.max_in_flight), (1, 1, 1000));
+    assert_eq!(s.subscribers, vec![1]);
+    assert_eq!(s.payload_bytes, vec![100]);
+    assert_eq!(s.rates, vec![Rate::PerSec(1000.0)]);
+    assert!(s.socket.nodelay && !s.allow_loss && s.p99_target.is_none());
+    assert!(s.transport_options.is_empty());
+}
+
+#[test]
+fn values_in_every_accepted_form() {
+    let s = ok(
+        "payload = [\"64B\", \"1KiB\", 4096, \"1.5MiB\"]\nrate_per_sec = [10, 2.5, \"max\"]\n\
+                subscribers = [1, 10]\np99_target = \"250ms\"\n[socket]\nnodelay = false\n",
+    );
+    assert_eq!(s.payload_bytes, vec![64, 1024, 4096, 1536 * 1024]);
+    assert_eq!(
+        s.rates,
+        vec![Rate::PerSec(10.0), Rate::PerSec(2.5), Rate::Max]
+    );
+    assert_eq!(s.p99_target, Some(std::time::Duration::from_millis(250)));
+    assert!(!s.socket.nodelay);
+    assert_eq!(s.expand().len(), s.transports.len() * 4 * 3 * 2);
+}
+
+#[test]
+fn baseline_is_first_and_can_be_turned_off() {
+    let names = TransportKind::names();
+    let last = names[names.len() - 1];
+    let s = ok(&format!("transports = [\"{last}\"]\n"));
+    assert_eq!(s.transports[0].name(), "raw-tcp");
+    let s = ok("transports = [\"raw-tcp\"]\nbaseline = false\n");
+    assert_eq!(s.transports.len(), 1);
+    let (line, _, m) = bad("transports = []\nbaseline = false\n");
+    assert_eq!(line, 4);
+    assert_contains(&m, &["no transports", "raw-tcp"]);
+}
+
+#[test]
+fn transport_table_is_kept() {
+    let s = ok("[transport.raw-tcp]\nqueue_capacity = 16\n");
+    let kind = TransportKind::from_name("raw-tcp").unwrap();
+    assert_eq!(
+        s.transport_options[&kind]["queue_capacity"].as_integer(),
+        Some(16)
+    );
+}
+
+#[test]
+fn unknown_key_names_the_allowed_keys() {
+    let (line, col, m) = bad("durration = \"3s\"\n");
+    assert_eq!((line, col), (4, 1));
+    assert_contains(
+        &m,
+        &[
+            "unknown key `durration`",
+            "allowed:",
+            "duration",
+            "rate_per_sec",
+        ],
+    );
+    let (line, col, m) = bad("[socket]\nno_delay = true\n");
+    assert_eq!((line, col), (5, 1));
+    assert_contains(&m, &["unknown key `no_delay`", "allowed: nodelay"]);
+}
+
+#[test]
+fn wrong_type_and_bad_rates() {
+    for extra in [
+        "rate_per_sec = \"fast\"\n",
+        "rate_per_sec = -5\n",
+        "rate_per_sec = 0\n",
+        "rate_per_sec = [100, -1]\n",
+    ] {
+        let (line, col, m) = bad(extra);
+        assert_eq!(line, 4, "{extra}");
+        assert!(col > 1, "{extra}: column should point at the value");
+        assert_contains(&m, &["rate_per_sec must be > 0 or \"max\""]);
+    }
+    let (_, col, _) = bad("rate_per_sec = [100, -1]\n");
+    assert_eq!(col, 22, "points at the list item");
+    let (line, _, m) = bad("publishers = \"two\"\n");
+    assert_eq!(line, 4);
+    assert_contains(&m, &["whole number"]);
+}
+
+#[test]
+fn bad_durations() {
+    let text = "name = \"t\"\ndescription = \"d\"\nduration = \"0s\"\n";
+    let e = load_str(text, Path::new("bad.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("bad.toml:3:12: duration must be > 0"), "{e}");
+    let e = load_str(&text.replace("\"0s\"", "\"soon\""), Path::new("bad.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("bad.toml:3:12:") && e.contains("\"30s\" or \"250ms\""),
+        "{e}"
+    );
+    let e = load_str(&text.replace("\"0s\"", "30"), Path::new("bad.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"30s\" or \"250ms\""), "{e}");
+}
+
+#[test]
+fn unknown_transport_in_list() {
+    let (line, col, m) = bad("transports = [\"raw-tcp\", \"web-socket\"]\n");
+    assert_eq!((line, col), (4, 26));
+    let allowed = TransportKind::names().join(", ");
+    assert_contains(
+        &m,
+        &[
+            "unknown transport `web-socket`",
+            &format!("allowed: {allowed}"),
+        ],
+    );
+    let (_, _, m) = bad("transports = [\"raw-tcp\", \"raw-tcp\"]\n");
+    assert_contains(&m, &["listed twice"]);
+}
+
+#[test]
+fn unknown_transport_table() {
+    let (line, _, m) = bad("[transport.xyz]\nhold = \"1s\"\n");
+    assert_eq!(line, 4);
+    assert_contains(&m, &["`[transport.xyz]`", "allowed: raw-tcp"]);
+}
+
+#[test]
+fn transport_tables_are_checked_by_the_transport() {
+    let (line, col, m) = bad("[transport.raw-tcp]\nqueue_capacity = 8\nbogus = 1\n");
+    assert_eq!((line, col), (6, 1));
+    assert_contains(
+        &m,
+        &[
+            "[transport.raw-tcp]",
+            "unknown key `bogus`",
+            "allowed:",
+            "queue_capacity",
+        ],
+    );
+    let (line, _, m) = bad("[transport.raw-tcp]\nqueue_capacity = \"lots\"\n");
+    assert_eq!(line, 5);
+    assert_contains(&m, &["[transport.raw-tcp]"]);
+    // `validate` failures point at the option they name.
+    let (line, col, m) = bad("[transport.raw-tcp]\nmax_frame_bytes = 1024\nqueue_capacity = 0\n");
+    assert_eq!((line, col), (6, 18));
+    assert_contains(&m, &["queue_capacity must be > 0"]);
+}
+
+#[test]
+fn payload_limits() {
+    let (line, col, m) = bad("payload = \"16B\"\n");
+    assert_eq!((line, col), (4, 11));
+    assert_contains(&m, &["payload must be between 28B", "16MiB"]);
+    let (_, _, m) = bad("payload = [\"64B\", \"17MiB\"]\n");
+    assert_contains(&m, &["16MiB"]);
+    let (_, _, m) = bad("payload = \"1KB\"\n");
+    assert_contains(&m, &["1KiB"]);
+    let (_, _, m) = bad("payload = [\"1KiB\", 1024]\n");
+    assert_contains(&m, &["same value twice"]);
+}
+
+#[test]
+fn counts_and_topics() {
+    let (_, _, m) = bad("subscribers = [1, 0]\n");
+    assert_contains(&m, &["subscribers must be between 1 and"]);
+    let (line, _, m) = bad("publishers = 2\nsubscribers = [1, 4]\ntopics = 2\n");
+    assert_eq!(line, 6);
+    assert_contains(
+        &m,
+        &[
+            "topics must be <= publishers",
+            "smallest subscriber count (1)",
+        ],
+    );
+    ok("publishers = 2\nsubscribers = [2, 4]\ntopics = 2\n");
+    let (_, _, m) = bad("max_in_flight = 0\n");
+    assert_contains(&m, &["max_in_flight must be between 1"]);
+}
+
+#[test]
+fn missing_required_key_and_syntax_errors() {
+    let e = load_str(
+        "description = \"d\"\nduration = \"1s\"\n",
+        Path::new("x.toml"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("missing required key `name`"), "{e}");
+    let e = load_str("name = \"t\"\nname = \"u\"\n", Path::new("x.toml")).unwrap_err();
+    assert!(e.to_string().starts_with("x.toml:2:"), "{e}");
+    let e = load(Path::new("/nonexistent/none.toml")).unwrap_err();
+    assert!(matches!(e, ScenarioError::Io { .. }));
+}
+
+proptest! {
+    #[test]
+    fn expansion_is_the_full_product_with_unique_names(
+        transports in proptest::sample::subsequence(TransportKind::names(), 1..=TransportKind::ALL.len()),
+        payloads in proptest::collection::btree_set(28u64..(16 << 20), 1..4),
+        rates in proptest::collection::btree_set(1u32..1_000_000, 0..4),
+        max in any::<bool>(),
+        subscribers in proptest::collection::btree_set(1u32..5000, 1..4),
+        baseline in any::<bool>(),
+    ) {
+        let mut rate_items: Vec<String> = rates.iter().map(|r| (*r as f64 / 4.0).to_string()).collect();
+        if max || rate_items.is_empty() {
+            rate_items.push("\"max\"".into());
+        }
+        let list = |v: Vec<String>| format!("[{}]", v.join(", "));
+        let text = format!(
+            "{BASE}baseline = {baseline}\ntransports = {}\npayload = {}\nrate_per_sec = {}\nsubscribers = {}\n",
+            list(transports.iter().map(|t| format!("\"{t}\"")).collect()),
+            list(payloads.iter().map(|p| p.to_string()).collect()),
+            list(rate_items.clone()),
+            list(subscribers.iter().map(|s| s.to_string()).collect()),
+        );
+        let s = load_str(&text, Path::new("prop.toml")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let expected_transports = transports.len() + usize::from(baseline && !transports.contains(&"raw-tcp"));
+        prop_assert_eq!(s.transports.len(), expected_transports);
+        let runs = s.expand();
+        prop_assert_eq!(runs.len(), expected_transports * payloads.len() * rate_items.len() * subscribers.len());
+        let names: BTreeSet<String> = runs.iter().map(|r| r.name()).collect();
+        prop_assert_eq!(names.len(), runs.len());
+    }
+}
