@@ -31,7 +31,10 @@ async fn delivers_in_order_json() {
     };
     let report = conformance::delivers_in_order::<LongPoll>(config, 2, 200, 100).await;
     // Base64 makes every payload a third larger on the way in.
-    assert!(report.server.total_read() >= 200 * 100 * 4 / 3, "{report:?}");
+    assert!(
+        report.server.total_read() >= 200 * 100 * 4 / 3,
+        "{report:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,7 +33,11 @@ fn get(uri: &str) -> Request<Body> {
 #[tokio::test(start_paused = true)]
 async fn poll_without_data_returns_empty_after_the_hold() {
     let counters = Counters::new();
-    let mut app = router(&LongPollConfig::default(), &counters, CancellationToken::new());
+    let mut app = router(
+        &LongPollConfig::default(),
+        &counters,
+        CancellationToken::new(),
+    );
     let start = Instant::now();
     // No timeout_ms: the configured 30 s hold applies.
     let (status, body) = call(&mut app, get("/topics/t/poll?cursor=0")).await;
@@ -78,7 +82,10 @@ async fn publish_releases_a_held_poll_before_the_hold() {
         )))
         .unwrap();
     let (status, body) = call(&mut app, publish).await;
-    assert_eq!((status, &body[..]), (StatusCode::OK, &1u64.to_be_bytes()[..]));
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::OK, &1u64.to_be_bytes()[..])
+    );
     let (status, body) = held.await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
