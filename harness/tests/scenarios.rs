@@ -82,8 +82,8 @@ fn quick_covers_every_transport_in_under_a_minute() {
     let quick = load(&scenarios_dir().join("quick.toml")).unwrap();
     assert_eq!(quick.transports, TransportKind::ALL.to_vec());
     assert_eq!(quick.transports[0].name(), "raw-tcp");
-    let drains = quick.drain_timeout / 5 * quick.expand().len() as u32;
-    assert!(quick.planned_time() + drains < std::time::Duration::from_secs(45));
+    // Drains end as soon as the last message arrives, so warm-up plus window dominates.
+    assert!(quick.planned_time() <= std::time::Duration::from_secs(30));
 }
 
 #[test]
@@ -91,6 +91,7 @@ fn bare_names_resolve_to_the_scenarios_folder() {
     let path = resolve_path("quick");
     assert!(path.ends_with("scenarios/quick.toml"), "{}", path.display());
     assert!(path.exists());
+    assert_eq!(resolve_path("quick.toml"), path);
     assert_eq!(
         resolve_path("some/where.toml"),
         PathBuf::from("some/where.toml")
@@ -260,6 +261,7 @@ fn payload_limits() {
     assert_contains(&m, &["payload must be between 28B", "16MiB"]);
     let (_, _, m) = bad("payload = [\"64B\", \"17MiB\"]\n");
     assert_contains(&m, &["16MiB"]);
+    ok("payload = [28, \"16MiB\"]\n");
     let (_, _, m) = bad("payload = \"1KB\"\n");
     assert_contains(&m, &["1KiB"]);
     let (_, _, m) = bad("payload = [\"1KiB\", 1024]\n");

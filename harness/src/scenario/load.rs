@@ -48,11 +48,11 @@ pub enum ScenarioError {
 /// `scenarios/quick.toml` under the current directory, else under this workspace's root.
 pub fn resolve_path(arg: &str) -> PathBuf {
     let given = Path::new(arg);
-    let bare = given.components().count() == 1 && given.extension().is_none();
+    let bare = given.components().count() == 1 && given.extension().is_none_or(|e| e == "toml");
     if given.exists() || !bare {
         return given.to_path_buf();
     }
-    let file = format!("{arg}.toml");
+    let file = given.with_extension("toml");
     let local = Path::new("scenarios").join(&file);
     if local.exists() {
         return local;
