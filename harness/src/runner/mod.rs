@@ -76,7 +76,12 @@ pub struct CellResult {
 }
 
 /// Runs one cell with whichever transport its spec names.
-pub async fn run_cell(scenario: &Scenario, spec: &RunSpec, nonce: &str, progress: &Progress) -> CellResult {
+pub async fn run_cell(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+) -> CellResult {
     struct Cell<'a> {
         scenario: &'a Scenario,
         spec: &'a RunSpec,
@@ -84,13 +89,35 @@ pub async fn run_cell(scenario: &Scenario, spec: &RunSpec, nonce: &str, progress
         progress: &'a Progress,
     }
     impl<'a> Visit for Cell<'a> {
-        type Output = Pin<Box<dyn Future<Output = anyhow::Result<RunOutput>> + Send + 'a>>;
+        type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Box::pin(run::run_one::<T>(self.scenario, self.spec, self.nonce, self.progress))
+            Box::pin(run_with::<T>(
+                self.scenario,
+                self.spec,
+                self.nonce,
+                self.progress,
+            ))
         }
     }
-    let fut = spec.transport.visit(Cell { scenario, spec, nonce, progress });
-    match fut.await {
+    spec.transport
+        .visit(Cell {
+            scenario,
+            spec,
+            nonce,
+            progress,
+        })
+        .await
+}
+
+/// Runs one cell with transport `T` (the spec's transport only names the run and its options
+/// table). Public so tests and embedders can run transports that are not registered.
+pub async fn run_with<T: Transport>(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+) -> CellResult {
+    match run::run_one::<T>(scenario, spec, nonce, progress).await {
         Ok(out) => aggregate::reduce(out, scenario.allow_loss),
         Err(e) => aggregate::setup_failure(spec, format!("{e:#}")),
     }

@@ -1,0 +1,267 @@
+//! The real `transport-bench` binary end to end: a run over loopback writes a results folder
+//! whose summary.json validates against the published schema; bad input exits 2 naming
+//! file:line:col; `serve` prints its address, serves a real client, and stops on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const TINY: &str = r#"name = "tiny"
+description = "raw-tcp only, one second"
+transports = ["raw-tcp"]
+warmup = "200ms"
+duration = "1s"
+drain_timeout = "2s"
+payload = "100B"
+rate_per_sec = 2000
+subscribers = [1, 2]
+"#;
+
+#[test]
+fn run_writes_a_results_folder_that_matches_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("out");
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("raw-tcp subscribers=1") && stdout.contains("raw-tcp subscribers=2"),
+        "table: {stdout}"
+    );
+    assert!(stdout.contains("overhead B/msg"));
+
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json violates its schema: {errors:#?}"
+    );
+
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        assert_eq!(r["lost"], 0);
+        // raw-tcp: 4 bytes of framing per hop.
+        let per_hop = r["wire"]["overhead_s2c_bytes_per_delivered"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(per_hop, 4.0);
+        for f in [&r["files"]["hgrm"], &r["files"]["interval_log"]] {
+            let path = out.join(f.as_str().unwrap());
+            assert!(
+                std::fs::metadata(&path).unwrap().len() > 0,
+                "{} is written",
+                path.display()
+            );
+        }
+    }
+    assert_eq!(
+        summary["scenario"]["effective"]["transport_options"]["raw-tcp"]["queue_capacity"],
+        1024
+    );
+    assert_eq!(summary["environment"]["socket"]["nodelay"], true);
+}
+
+fn bad(dir: &Path, name: &str, text: &str, expect: &[&str]) {
+    let p = write(dir, name, text);
+    let o = Command::new(BIN)
+        .args(["run", p.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+    for e in expect {
+        assert!(stderr.contains(e), "{name}: expected `{e}` in: {stderr}");
+    }
+}
+
+#[test]
+fn bad_scenarios_exit_2_and_name_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "name = \"x\"\ndescription = \"x\"\nduration = \"1s\"\n";
+    bad(
+        dir.path(),
+        "unknown-key.toml",
+        &format!("{base}durration = \"2s\"\n"),
+        &["unknown-key.toml:4:1", "durration"],
+    );
+    bad(
+        dir.path(),
+        "wrong-type.toml",
+        &format!("{base}rate_per_sec = \"fast\"\n"),
+        &["wrong-type.toml:4:", "max"],
+    );
+    bad(
+        dir.path(),
+        "negative.toml",
+        &format!("{base}rate_per_sec = -5\n"),
+        &["negative.toml:4:", "rate_per_sec"],
+    );
+    bad(
+        dir.path(),
+        "transport.toml",
+        &format!("{base}transports = [\"web-socket\"]\n"),
+        &["transport.toml:4:", "web-socket", "raw-tcp"],
+    );
+    let missing = dir.path().join("missing.toml");
+    let o = Command::new(BIN)
+        .args(["run", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(BIN)
+        .args(["run", "quick", "--transport", "carrier-pigeon"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn validate_accepts_every_shipped_scenario_and_list_names_transports() {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&scenarios)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let o = Command::new(BIN)
+        .arg("validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = Command::new(BIN).arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("raw-tcp") && text.contains("queue_capacity"),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_prints_its_address_serves_clients_and_stops_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--transport", "raw-tcp", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve prints its address");
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        line.starts_with("raw-tcp listening on 127.0.0.1:"),
+        "{line}"
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use transport_core::{ClientContext, Envelope, Publisher, Subscriber, Transport};
+        use transport_raw_tcp::{RawTcp, RawTcpConfig};
+        let cfg = RawTcpConfig::default();
+        let bound = Duration::from_secs(10);
+        let mut sub = tokio::time::timeout(
+            bound,
+            RawTcp::subscriber(&cfg, &addr, "t", ClientContext::fresh(0)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut publisher = tokio::time::timeout(
+            bound,
+            RawTcp::publisher(&cfg, &addr, "t", ClientContext::fresh(0)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let msg = Envelope {
+            publisher: 0,
+            seq: 7,
+            intended_ns: 0,
+            sent_ns: 0,
+        }
+        .encode(64);
+        publisher.publish(msg.clone()).await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(bound, sub.recv(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, vec![msg]);
+    });
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let pid = child.id();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    match done_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(status) => assert!(status.unwrap().success(), "serve exits cleanly on SIGTERM"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("serve did not exit within 10 s of SIGTERM");
+        }
+    }
+}
