@@ -135,6 +135,13 @@ fn humanize(message: &str) -> String {
             format!("unknown key `{key}`; allowed: {}", names.join(", "))
         };
     }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        // Enum-valued options (kebab-case values such as `keep-alive`).
+        let names = backticked(rest);
+        if let Some((value, allowed)) = names.split_first() {
+            return format!("unknown value `{value}`; allowed: {}", allowed.join(", "));
+        }
+    }
     if let Some(rest) = message.strip_prefix("missing field ") {
         return format!("missing required key {rest}");
     }
