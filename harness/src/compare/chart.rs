@@ -11,7 +11,7 @@ use std::sync::Once;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::metric::Metric;
+use super::metric::{Metric, trim_float};
 use super::stats::Interval;
 use super::verdict::Verdict;
 use super::{CompareError, Comparison};
@@ -93,6 +93,13 @@ pub fn draw(c: &Comparison, path: &Path) -> Result<(), CompareError> {
     };
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let root = root
+        .titled(
+            "baseline (grey) vs candidate (red: regressed, green: improved, blue: within noise); \
+             whiskers: interval; runs numbered as in the report",
+            ("sans-serif", 14),
+        )
+        .map_err(|e| fail(&e))?;
     let panels = panels(c);
     let areas = root.split_evenly((2, 3));
     for (panel, area) in panels.iter().zip(areas.iter()) {
@@ -124,7 +131,14 @@ fn draw_panel(
         .fold(0.0_f64, f64::max);
     let top = if top > 0.0 { top * 1.15 } else { 1.0 };
     let metric = panel.metric;
-    let caption = format!("{} ({})", metric.label(), metric.unit());
+    let caption = match metric {
+        Metric::Throughput => "throughput (msg/s)",
+        Metric::P50 => "p50 latency",
+        Metric::P99 => "p99 latency",
+        Metric::P999 => "p99.9 latency",
+        Metric::OverheadBytes => "overhead (bytes/msg)",
+        Metric::Lost => "lost messages",
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(8)
@@ -188,6 +202,6 @@ fn axis_text(metric: Metric, v: f64) -> String {
         Metric::Throughput if v >= 1e6 => format!("{:.1}M", v / 1e6),
         Metric::Throughput if v >= 1e3 => format!("{:.0}k", v / 1e3),
         Metric::OverheadBytes => format!("{v:.1}"),
-        _ => format!("{v:.0}"),
+        _ => trim_float(v),
     }
 }

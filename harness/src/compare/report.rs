@@ -120,7 +120,9 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
 }
 
 fn run_table(out: &mut String, r: &RunComparison) {
-    out.push_str("| metric | baseline | candidate | change | threshold | verdict |\n");
+    out.push_str(
+        "| metric | baseline (interval) | candidate (interval) | change | threshold | verdict |\n",
+    );
     out.push_str("|---|---:|---:|---:|---:|---|\n");
     for m in &r.metrics {
         let _ = writeln!(
@@ -149,6 +151,8 @@ fn method(out: &mut String, c: &Comparison) {
          - Latency and throughput are noisy: each side's value is the median of its repetitions, \
          with a {conf}% bootstrap interval ({res} resamples, seed {seed}). *Regressed* needs the \
          intervals apart **and** a change beyond the minimum effect.\n\
+         - Figures in parentheses: the {conf}% interval of the median (latency, throughput) or \
+         the min–max of repetitions (overhead, lost).\n\
          - With one repetition on a side there is no noise estimate: the change is gated only \
          beyond {single}.\n\
          - Overhead bytes per message and lost messages are deterministic: compared directly \
@@ -225,8 +229,8 @@ fn with_interval(metric: Metric, center: f64, interval: Option<Interval>) -> Str
         Some(iv) if iv.lower != iv.upper => format!(
             "{} ({}–{})",
             value_text(metric, center),
-            value_text(metric, iv.lower),
-            value_text(metric, iv.upper)
+            bare_text(metric, iv.lower),
+            bare_text(metric, iv.upper)
         ),
         _ => value_text(metric, center),
     }
@@ -243,6 +247,15 @@ pub fn value_text(metric: Metric, v: f64) -> String {
         Metric::Throughput => format!("{} msg/s", thousands(v.round() as i64)),
         Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
         Metric::Lost => thousands(v.round() as i64),
+    }
+}
+
+/// A value without its unit, for interval bounds next to a value that has one.
+fn bare_text(metric: Metric, v: f64) -> String {
+    match metric {
+        Metric::Throughput => thousands(v.round() as i64),
+        Metric::OverheadBytes => trim_float((v * 10.0).round() / 10.0),
+        _ => value_text(metric, v),
     }
 }
 
