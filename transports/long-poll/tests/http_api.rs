@@ -23,7 +23,9 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 
 async fn start(config: &LongPollConfig, ctx: ServerContext) -> LongPollServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    LongPoll::serve(config, listener, ctx).await.expect("server starts")
+    LongPoll::serve(config, listener, ctx)
+        .await
+        .expect("server starts")
 }
 
 /// One HTTP reply, as bytes on the wire.
@@ -35,7 +37,9 @@ struct Reply {
 
 /// Sends raw request bytes on a fresh connection and reads the reply until the server closes.
 async fn raw(server: &LongPollServer, request: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(server.local_addr()).await.expect("connect");
+    let mut s = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
     s.write_all(request).await.expect("write request");
     let mut buf = Vec::new();
     bounded(s.read_to_end(&mut buf)).await.expect("read reply");
