@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -189,15 +189,7 @@ pub(crate) async fn run_subscriber(
             _ = shared.cancel.cancelled() => {
                 Err(End::Close(CloseCode::Away, "server shutting down".into(), true))
             }
-            at = &mut kick => match at {
-                Ok(at) => Err(End::Close(
-                    CloseCode::Policy,
-                    format!("slow consumer: send queue full at position {at}"),
-                    true,
-                )),
-                // The topic never drops a subscriber's kick sender otherwise.
-                Err(_) => Err(End::Gone),
-            },
+            at = &mut kick => Err(kicked(at)),
             msg = ws.next() => incoming_control(shared, &mut ka, msg).map(drop),
             _ = tokio::time::sleep_until(ka.deadline()), if ka.outstanding.is_some() => {
                 Err(pong_timeout(shared))
@@ -206,14 +198,12 @@ pub(crate) async fn run_subscriber(
             item = rx.recv(), if pending.is_empty() => match item {
                 Some(item) => {
                     pending.push_back(item);
-                    Ok(())
+                    send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick).await
                 }
                 None => Err(End::Gone),
             },
             _ = std::future::ready(()), if !pending.is_empty() => {
-                let frame = next_frame(shared, &mut pending, &mut rx);
-                shared.counters.frames.inc();
-                send(shared, &mut ws, Message::Binary(frame)).await
+                send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick).await
             }
         };
         if let Err(end) = step {
@@ -221,6 +211,39 @@ pub(crate) async fn run_subscriber(
         }
     };
     finish(shared, ws, end).await;
+}
+
+fn kicked(at: Result<u64, oneshot::error::RecvError>) -> End {
+    match at {
+        Ok(at) => End::Close(
+            CloseCode::Policy,
+            format!("slow consumer: send queue full at position {at}"),
+            true,
+        ),
+        // The topic drops a kick sender only by firing it.
+        Err(_) => End::Gone,
+    }
+}
+
+/// Sends the next frame from `pending`. A kick or shutdown interrupts a send blocked on a
+/// consumer that does not read, so the slow-consumer policy bounds server memory promptly.
+async fn send_frame(
+    shared: &Shared,
+    ws: &mut Ws,
+    pending: &mut VecDeque<Item>,
+    rx: &mut mpsc::Receiver<Item>,
+    kick: &mut oneshot::Receiver<u64>,
+) -> Result<(), End> {
+    let frame = next_frame(shared, pending, rx);
+    shared.counters.frames.inc();
+    tokio::select! {
+        biased;
+        _ = shared.cancel.cancelled() => {
+            Err(End::Close(CloseCode::Away, "server shutting down".into(), true))
+        }
+        at = kick => Err(kicked(at)),
+        r = send(shared, ws, Message::Binary(frame)) => r,
+    }
 }
 
 /// Takes the next frame's messages from `pending` (refilled from `rx` when coalescing).

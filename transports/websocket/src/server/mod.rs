@@ -20,8 +20,8 @@ use crate::WebSocketConfig;
 use crate::proto::{Route, parse_route};
 use topic::{FanoutCounters, Topics};
 
-/// How long shutdown waits for connection tasks after telling them to close.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long shutdown waits for connection tasks beyond their `close_timeout`.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Server-side counters (names prefixed `server_`).
 #[derive(Debug, Clone)]
@@ -70,6 +70,7 @@ pub(crate) struct Shared {
 /// A running WebSocket server.
 pub struct WebSocketServer {
     addr: SocketAddr,
+    grace: Duration,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -85,6 +86,7 @@ impl WebSocketServer {
         let addr = listener
             .local_addr()
             .map_err(TransportError::io("server address"))?;
+        let grace = config.close_timeout.saturating_add(SHUTDOWN_GRACE);
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let shared = Arc::new(Shared {
@@ -116,6 +118,7 @@ impl WebSocketServer {
         });
         Ok(WebSocketServer {
             addr,
+            grace,
             cancel,
             tasks,
         })
@@ -132,11 +135,11 @@ impl ServerHandle for WebSocketServer {
         // bounded by `close_timeout`.
         self.cancel.cancel();
         self.tasks.close();
-        tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+        tokio::time::timeout(self.grace, self.tasks.wait())
             .await
             .map_err(|_| TransportError::Timeout {
                 stage: "server shutdown",
-                after_ms: SHUTDOWN_GRACE.as_millis() as u64,
+                after_ms: self.grace.as_millis() as u64,
             })
     }
 }
