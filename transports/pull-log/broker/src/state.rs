@@ -22,7 +22,6 @@ pub(crate) struct BrokerCounters {
     pub(crate) fetches: Counter,
     pub(crate) empty_fetches: Counter,
     pub(crate) parked_fetches: Counter,
-    #[allow(dead_code)] // used once the group coordinator lands
     pub(crate) rebalances: Counter,
     pub(crate) malformed_requests: Counter,
 }
@@ -46,7 +45,6 @@ impl BrokerCounters {
 pub(crate) struct Shared {
     pub(crate) config: BrokerConfig,
     pub(crate) topics: Topics,
-    #[allow(dead_code)] // used once the group coordinator lands
     pub(crate) groups: Coordinator,
     pub(crate) counters: BrokerCounters,
     /// Becomes `true` when the broker shuts down; parked requests return at once.
