@@ -1,6 +1,9 @@
 //! Resume: a connection cut in the middle of a run loses nothing and duplicates nothing; a
 //! position older than the buffer is refused with 4001 and the skipped messages are counted.
 
+// Test code: helpers shared by several tests unwrap like the tests themselves do.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -29,25 +29,25 @@ pub async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
 
 /// Starts a server with `config` on 127.0.0.1:0.
 pub async fn server(config: &WebSocketConfig) -> (WebSocketServer, ServerContext, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let ctx = ServerContext::fresh();
     let server = WebSocket::serve(config, listener, ctx.clone())
         .await
-        .unwrap();
+        .expect("server starts");
     let addr = transport_core::ServerHandle::local_addr(&server).to_string();
     (server, ctx, addr)
 }
 
 /// Opens a raw WebSocket on `path`.
 pub async fn raw(addr: &str, path: &str) -> Raw {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
     let (ws, _) = bounded(
         "raw upgrade",
         tokio_tungstenite::client_async(format!("ws://{addr}{path}"), tcp),
     )
     .await
-    .unwrap();
+    .expect("upgrade");
     ws
 }
 
@@ -90,6 +90,6 @@ pub async fn raw_publish(ws: &mut Raw, seqs: std::ops::Range<u64>, len: usize) {
     for seq in seqs {
         bounded("raw publish", ws.send(Message::Binary(message(seq, len))))
             .await
-            .unwrap();
+            .expect("raw publish");
     }
 }
