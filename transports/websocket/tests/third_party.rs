@@ -1,0 +1,67 @@
+//! A standard WebSocket client that is not ours subscribes: `examples/subscribe.py`, built on
+//! PyPI's `websockets`, the same script the README shows. Skipped (with a note) where Python or
+//! the package is missing; install it with `pip install websockets`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{bounded, raw, raw_publish, server};
+use transport_core::ServerHandle;
+use transport_websocket::WebSocketConfig;
+
+fn python_websockets_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import websockets.sync.client"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_websockets_client_subscribes() {
+    if !python_websockets_available() {
+        eprintln!("skipped: python3 with the `websockets` package is not installed");
+        return;
+    }
+    let (server, _, addr) = server(&WebSocketConfig::default()).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/subscribe.py");
+    let url = format!("ws://{addr}/topics/demo");
+    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    // The script bounds its own waits (10 s per receive), so this thread always ends.
+    let python = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("python3")
+            .args([script, &url, "3"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = subscribed_tx.send(first);
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (child.wait().expect("python3 exits"), rest)
+    });
+    let notice = bounded("python subscribes", subscribed_rx)
+        .await
+        .expect("line");
+    assert_eq!(notice, "subscribed {\"position\":0}");
+    let mut publisher = raw(&addr, "/topics/demo/publish").await;
+    raw_publish(&mut publisher, 0..3, 100).await;
+    let (status, lines) = bounded("python receives", python).await.expect("thread");
+    assert!(status.success(), "python exited with {status}: {lines:?}");
+    // Position, length, then the envelope's first bytes: publisher 0, seq 0..3.
+    assert_eq!(
+        lines,
+        vec![
+            "0 100 000000000000000000000000",
+            "1 100 000000000000000000000001",
+            "2 100 000000000000000000000002",
+        ]
+    );
+    drop(publisher);
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
