@@ -14,11 +14,12 @@
 //! Concept → file: options `config.rs`; framing, correlation ids and version negotiation
 //! `conn.rs`; record batches `records.rs`; metadata and offsets `cluster.rs`; producer
 //! `producer.rs`; consumer `consumer.rs`; group membership `group.rs` (task and hand-off) and
-//! `group_proto.rs` (the coordinator requests).
+//! `group_proto.rs` (the coordinator requests), range assignment `assign.rs`.
 //!
 //! Counters: `produce_requests`, `fetches`, `empty_fetches`, and the distributions
 //! `records_per_fetch` and `batch_bytes` (bytes of each produced record batch).
 
+mod assign;
 mod cluster;
 mod config;
 mod conn;

@@ -1,3 +1,6 @@
 //! End-to-end tests of the client against the embedded broker on loopback.
 
 mod conformance;
+mod fetch_parking;
+mod groups;
+mod util;
