@@ -6,12 +6,13 @@
 //! over more data, and incoming frames (pongs) are read before a pong deadline is judged.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -41,7 +42,9 @@ enum End {
 /// Server pings: one outstanding at a time, closed with 1011 if unanswered in time.
 struct Keepalive {
     tick: Interval,
-    outstanding: Option<Instant>,
+    outstanding: bool,
+    /// Armed when a ping goes out; one timer reused, so the hot loop allocates none.
+    deadline: Pin<Box<Sleep>>,
     pong_timeout: Duration,
 }
 
@@ -51,16 +54,10 @@ impl Keepalive {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Keepalive {
             tick,
-            outstanding: None,
+            outstanding: false,
+            deadline: Box::pin(tokio::time::sleep(pong_timeout)),
             pong_timeout,
         }
-    }
-
-    /// When the outstanding ping expires; far away when none is outstanding (branch disabled).
-    fn deadline(&self) -> Instant {
-        self.outstanding
-            .map(|at| at + self.pong_timeout)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
     }
 }
 
@@ -76,16 +73,18 @@ async fn send(shared: &Shared, ws: &mut Ws, msg: Message) -> Result<(), End> {
     }
 }
 
-/// Handles a ping tick or an incoming control frame shared by both loops.
+/// Sends a ping on a tick unless one is still unanswered, and arms the pong deadline.
 async fn ping(shared: &Shared, ws: &mut Ws, ka: &mut Keepalive) -> Result<(), End> {
-    if ka.outstanding.is_none() {
+    if !ka.outstanding {
         shared.counters.pings.inc();
         shared
             .counters
             .control_bytes
             .add(control_len(0, false) as u64);
         send(shared, ws, Message::Ping(Bytes::new())).await?;
-        ka.outstanding = Some(Instant::now());
+        ka.outstanding = true;
+        let at = Instant::now() + ka.pong_timeout;
+        ka.deadline.as_mut().reset(at);
     }
     Ok(())
 }
@@ -108,7 +107,7 @@ fn incoming_control(
                 .counters
                 .control_bytes
                 .add(control_len(p.len(), true) as u64);
-            ka.outstanding = None;
+            ka.outstanding = false;
             Ok(None)
         }
         Some(Ok(Message::Ping(p))) => {
@@ -191,7 +190,7 @@ pub(crate) async fn run_subscriber(
             }
             at = &mut kick => Err(kicked(at)),
             msg = ws.next() => incoming_control(shared, &mut ka, msg).map(drop),
-            _ = tokio::time::sleep_until(ka.deadline()), if ka.outstanding.is_some() => {
+            _ = &mut ka.deadline, if ka.outstanding => {
                 Err(pong_timeout(shared))
             }
             _ = ka.tick.tick() => ping(shared, &mut ws, &mut ka).await,
@@ -315,7 +314,7 @@ pub(crate) async fn run_publisher(shared: &Shared, mut ws: Ws, topic: &str) {
                 }
                 other => other.map(drop),
             },
-            _ = tokio::time::sleep_until(ka.deadline()), if ka.outstanding.is_some() => {
+            _ = &mut ka.deadline, if ka.outstanding => {
                 Err(pong_timeout(shared))
             }
             _ = ka.tick.tick() => ping(shared, &mut ws, &mut ka).await,
