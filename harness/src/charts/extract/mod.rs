@@ -1,0 +1,239 @@
+//! Chart data from a [`Summary`]: pure functions, one per chart, each returning a [`Figure`]
+//! (or nothing when the chart does not apply, such as a rate sweep with a single rate).
+
+use crate::charts::format;
+use crate::charts::model::{
+    Axis, Bar, BarGroup, BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine,
+    Scale, Unit,
+};
+use crate::charts::select::{self, Cell, RateKey, Variant};
+use crate::results::Summary;
+
+mod over;
+
+pub use over::{delivery_units, rate_sweep, timeseries};
+
+/// The transport whose figures are the physical floor.
+pub const FLOOR: &str = "raw-tcp";
+/// Spectra stop at 99.999%: beyond it a one-minute run has too few samples to mean anything.
+const MAX_NINES: f64 = 5.0;
+
+/// Every applicable figure for `summary`, in the order the report shows them.
+pub fn figures(summary: &Summary) -> Vec<Figure> {
+    let target = select::p99_target(summary);
+    let mut out = Vec::new();
+    for v in select::variants(summary) {
+        out.push(spectrum(&v));
+        out.push(throughput(&v));
+        out.extend(wire(&v));
+        out.extend(rate_sweep(&v, target.map(|t| t.as_nanos() as f64)));
+        out.extend(timeseries(&v));
+        out.extend(delivery_units(&v));
+    }
+    out
+}
+
+/// `at 10K msg/s offered (highest rate every transport sustained)`.
+fn rate_phrase(v: &Variant<'_>, rate: RateKey) -> String {
+    let why = if v.open_rates().len() > 1 {
+        " (highest rate every transport sustained)"
+    } else {
+        ""
+    };
+    match rate {
+        RateKey::PerSec(r) => format!("at {} msg/s offered{why}", format::count(r)),
+        RateKey::Max => "closed loop (max rate)".to_owned(),
+    }
+}
+
+fn subtitle(v: &Variant<'_>, what: &str, rate: Option<RateKey>) -> String {
+    let mut parts = Vec::new();
+    if !v.label.is_empty() {
+        parts.push(v.label.clone());
+    }
+    parts.push(what.to_owned());
+    parts.push(v.repetition_note(rate));
+    parts.join("; ")
+}
+
+fn file(stem: &str, v: &Variant<'_>) -> String {
+    format!("{stem}{}.png", v.slug)
+}
+
+fn axis(label: &str, scale: Scale, unit: Unit) -> Axis {
+    Axis {
+        label: label.to_owned(),
+        scale,
+        unit,
+    }
+}
+
+fn flagged(c: &Cell<'_>) -> bool {
+    !select::sustained(c.run)
+}
+
+/// Chart 1: The "nines" plot: latency from intended send at each percentile, per transport.
+pub fn spectrum(v: &Variant<'_>) -> Figure {
+    let rate = v.comparison_rate();
+    let series = v
+        .at(rate)
+        .into_iter()
+        .map(|c| LineSeries {
+            transport: c.transport.clone(),
+            points: c
+                .run
+                .latency_spectrum
+                .iter()
+                .filter(|q| {
+                    q.quantile < 1.0 && nines(q.quantile) <= MAX_NINES + 1e-9 && q.value_ns > 0
+                })
+                .map(|q| Point {
+                    x: q.quantile,
+                    y: q.value_ns as f64,
+                    flagged: false,
+                })
+                .collect(),
+        })
+        .collect();
+    Figure {
+        file: file("latency-spectrum", v),
+        title: "Latency by percentile (from intended send)".to_owned(),
+        subtitle: subtitle(v, &rate_phrase(v, rate), Some(rate)),
+        layout: Layout::Row,
+        panels: vec![Panel::Lines(LinePanel {
+            title: String::new(),
+            x: axis(
+                "percentile (log scale of 1/(1−p))",
+                Scale::Nines,
+                Unit::Quantile,
+            ),
+            y: axis("latency (log scale)", Scale::Log, Unit::Nanos),
+            series,
+            reference: Vec::new(),
+        })],
+    }
+}
+
+/// log10(1 / (1 − p)): 90% → 1, 99% → 2, 99.9% → 3.
+pub fn nines(p: f64) -> f64 {
+    -(1.0 - p).log10()
+}
+
+/// Chart 2: Delivered throughput per transport in msgs/s and MB/s, with the raw-TCP floor. Uses the
+/// closed-loop (`max`) runs when the matrix has them: they show capacity, not offered load.
+pub fn throughput(v: &Variant<'_>) -> Figure {
+    let rate = if v.cells.iter().any(|c| c.rate == RateKey::Max) {
+        RateKey::Max
+    } else {
+        v.comparison_rate()
+    };
+    let cells = v.at(rate);
+    let panel = |title: &str, label: &str, unit: Unit, value: &dyn Fn(&Cell<'_>) -> f64| {
+        let floor = cells
+            .iter()
+            .find(|c| c.transport == FLOOR)
+            .map(|c| RefLine {
+                label: format!("raw-TCP floor ({})", tick(unit, value(c))),
+                y: value(c),
+                transport: Some(FLOOR.to_owned()),
+            });
+        Panel::Bars(BarPanel {
+            title: title.to_owned(),
+            y: axis(label, Scale::Linear, unit),
+            groups: cells
+                .iter()
+                .map(|c| BarGroup {
+                    transport: c.transport.clone(),
+                    bars: vec![Bar {
+                        label: String::new(),
+                        segments: vec![value(c)],
+                    }],
+                })
+                .collect(),
+            reference: floor.into_iter().collect(),
+            segment_legend: Vec::new(),
+        })
+    };
+    Figure {
+        file: file("throughput", v),
+        title: "Delivered throughput".to_owned(),
+        subtitle: subtitle(v, &rate_phrase(v, rate), Some(rate)),
+        layout: Layout::Row,
+        panels: vec![
+            panel(
+                "messages",
+                "delivered messages per second (msgs/s)",
+                Unit::Count,
+                &|c| c.run.throughput.msgs_per_sec,
+            ),
+            panel("payload", "delivered payload (MB/s)", Unit::Count, &|c| {
+                c.run.throughput.payload_bytes_per_sec / 1e6
+            }),
+        ],
+    }
+}
+
+fn tick(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::Nanos => format::nanos(value),
+        Unit::Bytes => format::bytes(value),
+        Unit::Quantile => format::percentile(value),
+        Unit::Count | Unit::Seconds => format::count(value),
+    }
+}
+
+/// Chart 3: Wire bytes per message by direction: payload vs overhead (headers, framing, polls),
+/// client→server per published message and server→client per delivered message.
+pub fn wire(v: &Variant<'_>) -> Option<Figure> {
+    let rate = v.comparison_rate();
+    let cells = v.at(rate);
+    if cells
+        .iter()
+        .all(|c| c.run.wire.client_to_server_bytes + c.run.wire.server_to_client_bytes == 0)
+    {
+        return None;
+    }
+    let groups = cells
+        .iter()
+        .map(|c| {
+            let payload = c.run.payload_bytes as f64;
+            let w = &c.run.wire;
+            BarGroup {
+                transport: c.transport.clone(),
+                bars: vec![
+                    Bar {
+                        label: "c→s".to_owned(),
+                        segments: vec![payload, w.overhead_c2s_bytes_per_published],
+                    },
+                    Bar {
+                        label: "s→c".to_owned(),
+                        segments: vec![payload, w.overhead_s2c_bytes_per_delivered],
+                    },
+                ],
+            }
+        })
+        .collect();
+    Some(Figure {
+        file: file("wire-bytes", v),
+        title: "Wire bytes per message, by direction".to_owned(),
+        subtitle: subtitle(
+            v,
+            &format!(
+                "{}; c→s per published, s→c per delivered message, handshakes excluded",
+                rate_phrase(v, rate)
+            ),
+            Some(rate),
+        ),
+        layout: Layout::Row,
+        panels: vec![Panel::Bars(BarPanel {
+            title: String::new(),
+            y: axis("bytes per message (B)", Scale::Linear, Unit::Bytes),
+            groups,
+            reference: Vec::new(),
+            segment_legend: vec![
+                "payload".to_owned(),
+                "overhead (headers, framing, polls)".to_owned(),
+            ],
+        })],
+    })
+}

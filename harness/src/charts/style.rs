@@ -1,0 +1,55 @@
+//! Colours and fonts: one colour per transport, the same in every chart, and the embedded font
+//! registered once so text renders without fontconfig or freetype.
+
+use std::sync::OnceLock;
+
+use plotters::style::{FontStyle, RGBColor, register_font};
+
+/// The family every chart asks for; [`register_fonts`] binds it to the embedded DejaVu Sans.
+pub const FAMILY: &str = "sans-serif";
+
+/// Colours for transports without a fixed one, chosen by a stable hash of the name.
+const SPARE: [RGBColor; 6] = [
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(214, 39, 40),
+];
+
+/// The colour of `transport`: fixed for the known ones so that every chart and every run agree.
+pub fn colour(transport: &str) -> RGBColor {
+    match transport {
+        "raw-tcp" => RGBColor(85, 85, 85),
+        "long-poll" => RGBColor(230, 120, 20),
+        "websocket" => RGBColor(31, 119, 180),
+        "pull-log" => RGBColor(44, 160, 44),
+        other => {
+            let hash = other.bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            });
+            SPARE[hash % SPARE.len()]
+        }
+    }
+}
+
+/// Shade `i` of `c`: 0 is the colour itself, each further shade is lighter (stacked segments).
+pub fn shade(c: RGBColor, i: usize) -> RGBColor {
+    let mix = (0.45 * i as f64).min(0.8);
+    let lighten = |v: u8| (f64::from(v) + (255.0 - f64::from(v)) * mix).round() as u8;
+    RGBColor(lighten(c.0), lighten(c.1), lighten(c.2))
+}
+
+/// Registers DejaVu Sans (regular and bold) as [`FAMILY`]; idempotent and thread-safe. Must run
+/// before any text is drawn: without it plotters' `ab_glyph` backend has no font at all.
+pub fn register_fonts() -> anyhow::Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        register_font(FAMILY, FontStyle::Normal, dejavu::sans::regular())
+            .and_then(|()| register_font(FAMILY, FontStyle::Bold, dejavu::sans::bold()))
+            .map_err(|_| "the embedded DejaVu Sans font could not be parsed".to_owned())
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
+}

@@ -1,0 +1,198 @@
+//! Plain-language findings computed from the data: each sentence states a measured figure and
+//! the run it comes from, so a reader can check it against the table.
+
+use std::time::Duration;
+
+use crate::charts::extract::FLOOR;
+use crate::charts::format;
+use crate::charts::select::{Cell, RateKey, Variant};
+
+fn at(rate: RateKey) -> String {
+    match rate {
+        RateKey::PerSec(r) => format!("at {} msg/s", format::count(r)),
+        RateKey::Max => "in closed loop".to_owned(),
+    }
+}
+
+/// The findings for one variant, one sentence per item.
+pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
+    let mut out = Vec::new();
+    let rate = v.comparison_rate();
+    let cells = v.at(rate);
+    let floor = cells.iter().find(|c| c.transport == FLOOR).copied();
+    let others: Vec<&Cell<'_>> = cells
+        .iter()
+        .copied()
+        .filter(|c| c.transport != FLOOR)
+        .collect();
+    let p99 = |c: &Cell<'_>| c.run.latency_ns.p99 as f64;
+
+    // Latency against the floor.
+    for c in &others {
+        let mut s = format!(
+            "**{}** p99 is {} {} (p50 {})",
+            c.transport,
+            format::nanos(p99(c)),
+            at(rate),
+            format::nanos(c.run.latency_ns.p50 as f64)
+        );
+        if let Some(f) = floor.filter(|f| p99(f) > 0.0) {
+            s.push_str(&format!(
+                ": {} the raw-TCP floor ({}).",
+                format::ratio(p99(c) / p99(f)),
+                format::nanos(p99(f))
+            ));
+        } else {
+            s.push('.');
+        }
+        out.push(s);
+    }
+
+    // Best against worst.
+    let ranked = {
+        let mut r: Vec<&Cell<'_>> = others.iter().copied().filter(|c| p99(c) > 0.0).collect();
+        r.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
+        r
+    };
+    if let (Some(best), Some(worst), true) = (ranked.first(), ranked.last(), ranked.len() > 1) {
+        out.push(format!(
+            "**{}** p99 is {} lower than **{}** {} ({} vs {}).",
+            best.transport,
+            format::ratio(p99(worst) / p99(best)),
+            worst.transport,
+            at(rate),
+            format::nanos(p99(best)),
+            format::nanos(p99(worst))
+        ));
+    }
+
+    // Overhead and batching.
+    for c in &cells {
+        let w = &c.run.wire;
+        if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
+            continue;
+        }
+        out.push(format!(
+            "**{}** carries {} of headers, framing and polls per delivered message {} ({} client→server per published, {} server→client per delivered; payload {}).",
+            c.transport,
+            format::bytes(w.overhead_bytes_per_msg),
+            at(rate),
+            format::bytes(w.overhead_c2s_bytes_per_published),
+            format::bytes(w.overhead_s2c_bytes_per_delivered),
+            format::bytes(c.run.payload_bytes as f64),
+        ));
+    }
+    for c in &cells {
+        let u = &c.run.messages_per_delivery_unit;
+        if u.count == 0 {
+            continue;
+        }
+        let mut s = format!(
+            "**{}** delivered {} messages per delivery unit on average {} (p99 {}, max {})",
+            c.transport,
+            format::sig3(u.mean),
+            at(rate),
+            u.p99,
+            u.max
+        );
+        if c.run.empty_delivery_units > 0 {
+            s.push_str(&format!(", plus {} empty ones", c.run.empty_delivery_units));
+        }
+        s.push('.');
+        out.push(s);
+    }
+
+    // Capacity.
+    let closed = v.at(RateKey::Max);
+    let tput = |c: &Cell<'_>| c.run.throughput.msgs_per_sec;
+    if let Some(top) = closed
+        .iter()
+        .copied()
+        .filter(|c| c.transport != FLOOR)
+        .reduce(|a, b| if tput(b) > tput(a) { b } else { a })
+    {
+        let mut s = format!(
+            "In closed loop **{}** delivered the most: {} msg/s",
+            top.transport,
+            format::count(tput(top))
+        );
+        if let Some(f) = closed
+            .iter()
+            .find(|c| c.transport == FLOOR)
+            .filter(|f| tput(f) > 0.0)
+        {
+            s.push_str(&format!(
+                " ({} the raw-TCP floor's {} msg/s)",
+                format::ratio(tput(top) / tput(f)),
+                format::count(tput(f))
+            ));
+        }
+        s.push('.');
+        out.push(s);
+    }
+    if v.open_rates().len() > 1 {
+        for t in &v.transports {
+            let first_bad = v
+                .cells
+                .iter()
+                .filter(|c| {
+                    &c.transport == t
+                        && c.rate.per_sec().is_some()
+                        && !crate::charts::select::sustained(c.run)
+                })
+                .min_by(|a, b| {
+                    a.rate
+                        .per_sec()
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
+                });
+            let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
+            let target_note = target
+                .map(|d| format!(" with p99 ≤ {}", format::nanos(d.as_nanos() as f64)))
+                .unwrap_or_default();
+            let mut s = match best {
+                Some(r) => format!(
+                    "**{t}** sustained up to {} msg/s offered{target_note}",
+                    format::count(r)
+                ),
+                None => format!("**{t}** sustained none of the offered rates{target_note}"),
+            };
+            if let Some(bad) = first_bad {
+                let why = bad
+                    .run
+                    .saturation_reason
+                    .clone()
+                    .or_else(|| bad.run.failures.first().cloned());
+                s.push_str(&format!(
+                    "; it first fell behind at {} msg/s{}",
+                    format::count(bad.rate.per_sec().unwrap_or(0.0)),
+                    why.map(|w| format!(" ({w})")).unwrap_or_default()
+                ));
+            }
+            s.push('.');
+            out.push(s);
+        }
+    }
+
+    // Problems, always reported.
+    for c in &v.cells {
+        let r = c.run;
+        if r.lost + r.duplicated + r.reordered > 0 || r.status != "ok" {
+            out.push(format!(
+                "**{}** {}: {} lost, {} duplicated, {} reordered, status {}{}.",
+                c.transport,
+                at(c.rate),
+                r.lost,
+                r.duplicated,
+                r.reordered,
+                r.status,
+                if r.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.failures.join("; "))
+                }
+            ));
+        }
+    }
+    out
+}

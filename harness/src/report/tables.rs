@@ -1,0 +1,100 @@
+//! Markdown tables for the report: the environment and one row per run cell.
+
+use std::fmt::Write as _;
+
+use crate::charts::format;
+use crate::charts::select::{RateKey, Variant};
+use crate::results::Summary;
+
+/// Escapes text for a Markdown table cell.
+pub fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The environment the results came from.
+pub fn environment(summary: &Summary) -> String {
+    let e = &summary.environment;
+    let rows = [
+        ("CPU", format!("{} × {}", e.cpu_model, e.cpu_count)),
+        ("OS / kernel", format!("{} / {}", e.os, e.kernel)),
+        ("Host", e.hostname.clone()),
+        (
+            "Runtime",
+            format!(
+                "tokio {}, {} worker threads",
+                e.runtime_flavor, e.worker_threads
+            ),
+        ),
+        (
+            "Sockets",
+            format!(
+                "TCP_NODELAY {}",
+                if e.socket.nodelay { "on" } else { "off" }
+            ),
+        ),
+        (
+            "Build",
+            format!("{} ({}), {}", e.tool_version, e.profile, e.rustc),
+        ),
+        ("Commit", e.git_commit.clone()),
+        ("Started", e.started_at.clone()),
+    ];
+    let mut out = String::from("| | |\n|---|---|\n");
+    for (k, v) in rows {
+        let _ = writeln!(out, "| {k} | {} |", cell(&v));
+    }
+    if e.profile != "release" {
+        out.push_str("\n**Warning:** not a release build; these numbers are not comparable.\n");
+    }
+    out
+}
+
+/// One row per cell (transport × rate) of `v`, repetitions reduced as in the charts.
+pub fn runs(v: &Variant<'_>) -> String {
+    let mut out = String::from(
+        "| transport | offered msg/s | delivered msg/s | MB/s | p50 | p99 | p99.9 | max | overhead B/msg | msgs/unit | lost | status |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for t in &v.transports {
+        let mut cells: Vec<_> = v.cells.iter().filter(|c| &c.transport == t).collect();
+        // Open-loop rates ascending, closed loop last.
+        cells.sort_by(|a, b| match (a.rate, b.rate) {
+            (RateKey::PerSec(x), RateKey::PerSec(y)) => x.total_cmp(&y),
+            (RateKey::Max, RateKey::PerSec(_)) => std::cmp::Ordering::Greater,
+            (RateKey::PerSec(_), RateKey::Max) => std::cmp::Ordering::Less,
+            (RateKey::Max, RateKey::Max) => std::cmp::Ordering::Equal,
+        });
+        for c in cells {
+            let r = c.run;
+            let l = &r.latency_ns;
+            let offered = c.rate.per_sec().map_or("max".to_owned(), format::count);
+            let mut status = if r.saturated {
+                "saturated".to_owned()
+            } else {
+                r.status.clone()
+            };
+            if c.repetitions > 1 {
+                let _ = write!(status, " (median of {})", c.repetitions);
+            }
+            let units = if r.messages_per_delivery_unit.count > 0 {
+                format::sig3(r.messages_per_delivery_unit.mean)
+            } else {
+                "–".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "| {t} | {offered} | {} | {} | {} | {} | {} | {} | {} | {units} | {} | {} |",
+                format::count(r.throughput.msgs_per_sec),
+                format::sig3(r.throughput.payload_bytes_per_sec / 1e6),
+                format::nanos(l.p50 as f64),
+                format::nanos(l.p99 as f64),
+                format::nanos(l.p999 as f64),
+                format::nanos(l.max as f64),
+                format::sig3(r.wire.overhead_bytes_per_msg),
+                r.lost,
+                cell(&status),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,251 @@
+//! Charts and report from a synthetic summary of four transports swept over three offered rates
+//! plus closed loop: PNGs exist with the right size and are not blank, the chart data matches a
+//! checked-in snapshot, the report names every transport and judges the claims, and `report`
+//! on a saved folder reproduces the charts byte for byte.
+
+use std::path::Path;
+
+use transport_bench::charts::{self, HEIGHT, WIDTH, figures, style};
+use transport_bench::report::{self, claims};
+
+#[path = "charts/fixture.rs"]
+mod fixture;
+
+use fixture::{TRANSPORTS, run, summary, sweep};
+
+const SNAPSHOT: &str = "tests/charts/figures.json";
+
+/// Decodes a PNG and checks its size, that it is not blank, that the title band has text, and
+/// that each listed transport's colour appears.
+fn check_png(path: &Path, transports: &[&str]) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    assert_eq!(img.dimensions(), (WIDTH, HEIGHT), "{}", path.display());
+    let non_white = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    let total = (WIDTH * HEIGHT) as usize;
+    assert!(
+        non_white > total / 50,
+        "{} is nearly blank: {non_white} of {total} pixels drawn",
+        path.display()
+    );
+    let title_ink = (0..WIDTH)
+        .flat_map(|x| (0..40).map(move |y| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 128)
+        .count();
+    assert!(
+        title_ink > 300,
+        "{}: no title text ({title_ink} dark pixels)",
+        path.display()
+    );
+    for t in transports {
+        let c = style::colour(t);
+        assert!(
+            img.pixels().any(|p| p.0 == [c.0, c.1, c.2]),
+            "{}: nothing drawn in {t}'s colour",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_chart_is_written_sized_and_not_blank() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = charts::render_all(&sweep(), dir.path()).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "latency-spectrum.png",
+            "throughput.png",
+            "wire-bytes.png",
+            "rate-sweep.png",
+            "timeseries.png",
+            "delivery-units.png"
+        ]
+    );
+    for path in &written {
+        check_png(path, &TRANSPORTS);
+    }
+    // No temporary files left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    if let Ok(keep) = std::env::var("KEEP_CHARTS") {
+        for p in &written {
+            std::fs::copy(p, Path::new(&keep).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn chart_data_matches_snapshot() {
+    let json = serde_json::to_string_pretty(&figures(&sweep())).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &json).unwrap();
+    }
+    let expected =
+        std::fs::read_to_string(&path).expect("snapshot missing: run with UPDATE_SNAPSHOTS=1");
+    if expected != json {
+        std::fs::write(path.with_extension("json.new"), &json).unwrap();
+        panic!(
+            "chart data differs from {SNAPSHOT}; see the .new file, and rerun with UPDATE_SNAPSHOTS=1 if intended"
+        );
+    }
+}
+
+#[test]
+fn single_rate_skips_the_sweep_and_repetitions_use_the_median() {
+    let mut s = summary(&[Some(1_000.0)]);
+    // Two more repetitions of websocket: p99 +1 µs and +2 µs; the median is the +1 µs one.
+    s.runs.push(run("websocket", Some(1_000.0), 2));
+    s.runs.push(run("websocket", Some(1_000.0), 1));
+    let figs = figures(&s);
+    assert!(figs.iter().all(|f| f.file != "rate-sweep.png"));
+    let spectrum = &figs[0];
+    assert!(
+        spectrum
+            .subtitle
+            .contains("median-p99 run of 3 repetitions"),
+        "{}",
+        spectrum.subtitle
+    );
+    let v = &transport_bench::charts::select::variants(&s)[0];
+    let ws = v
+        .cell(
+            "websocket",
+            transport_bench::charts::select::RateKey::PerSec(1_000.0),
+        )
+        .unwrap();
+    assert_eq!((ws.repetitions, ws.run.latency_ns.p99), (3, 112_000));
+}
+
+#[test]
+fn report_names_every_transport_and_judges_the_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = report::write_outputs(&sweep(), dir.path()).unwrap();
+    let text = std::fs::read_to_string(&out.report).unwrap();
+    for t in TRANSPORTS {
+        assert!(
+            text.contains(&format!("**{t}**")),
+            "report does not name {t}"
+        );
+    }
+    for c in &out.charts {
+        assert!(text.contains(&format!("]({})", c.file_name().unwrap().to_string_lossy())));
+    }
+    assert!(text.contains("## Claims vs measurement"));
+    let s = sweep();
+    let v = &transport_bench::charts::select::variants(&s)[0];
+    let verdicts = claims::verdicts(v, Some(std::time::Duration::from_millis(10)));
+    let row = |t: &str, claim: &str| {
+        verdicts
+            .iter()
+            .find(|r| r.transport == t && r.claim.starts_with(claim))
+            .unwrap()
+            .verdict
+            .clone()
+    };
+    // long-poll sustains 10K (p99 900 µs): 10× above the claimed 1K ceiling.
+    assert_eq!(
+        row("long-poll", "100–1K"),
+        "does not hold: 10× above the claimed ceiling (understated)"
+    );
+    // At 1K msg/s (its claimed ceiling) long-poll carries ~340 B of overhead per message.
+    assert_eq!(row("long-poll", "high header overhead"), "holds");
+    // websocket sustains every rate, so closed-loop 250K is its figure.
+    assert_eq!(
+        row("websocket", "1K–10K"),
+        "does not hold: 25× above the claimed ceiling (understated)"
+    );
+    assert_eq!(row("websocket", "low latency"), "holds");
+    assert_eq!(row("pull-log", "100K–1M+"), "holds");
+    assert_eq!(
+        row("pull-log", "very high"),
+        "holds: 3.6× the next best (websocket)"
+    );
+    assert!(
+        text.contains("p99 is") && text.contains("lower than"),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_subcommand_reproduces_the_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sweep();
+    std::fs::write(
+        dir.path().join("summary.json"),
+        serde_json::to_vec_pretty(&s).unwrap(),
+    )
+    .unwrap();
+    let first = report::write_outputs(&s, dir.path()).unwrap();
+    let before: Vec<Vec<u8>> = first
+        .charts
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for p in &first.charts {
+        std::fs::remove_file(p).unwrap();
+    }
+    let again = report::regenerate(dir.path()).unwrap();
+    assert_eq!(again.charts, first.charts);
+    let after: Vec<Vec<u8>> = again
+        .charts
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(
+        before == after,
+        "regenerated charts differ from the originals"
+    );
+    assert!(again.report.exists());
+}
+
+#[test]
+fn no_system_font_or_tls_library_in_the_dependency_tree() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "transport-bench",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for banned in [
+        "fontconfig",
+        "freetype",
+        "font-kit",
+        "openssl-sys",
+        "aws-lc-sys",
+        "yeslogic",
+    ] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(banned)),
+            "{banned} is in the dependency tree"
+        );
+    }
+    assert!(
+        tree.lines().any(|l| l.starts_with("ab_glyph")),
+        "plotters should render text with ab_glyph"
+    );
+}
