@@ -1,0 +1,131 @@
+//! Interop with a real Kafka client: `kcat` (librdkafka) produces to and consumes from the
+//! broker, including as a `-G` group consumer. kcat must be installed
+//! (`apt-get install -y kcat`); without it these tests fail and say so.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use transport_pull_log_broker::BrokerConfig;
+
+const KCAT_BOUND: Duration = Duration::from_secs(30);
+
+/// Runs kcat with `args`, feeding `stdin`; returns stdout. Fails clearly if kcat is missing.
+#[allow(clippy::unwrap_used)] // test helper: a failure here is the test failing
+async fn kcat(args: &[&str], stdin: &str) -> String {
+    let mut child = match Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "kcat is not installed; the interop tests need it: \
+             `apt-get update && apt-get install -y kcat`"
+        ),
+        Err(e) => panic!("cannot run kcat: {e}"),
+    };
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(KCAT_BOUND, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {KCAT_BOUND:?}"))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_produces_and_consumes_with_every_acks_setting() {
+    let (broker, ctx) = start(BrokerConfig::default()).await;
+    let addr = broker.local_addr().to_string();
+    for acks in ["0", "1", "all"] {
+        let input = format!("{acks}-a\n{acks}-b\n");
+        let acks_opt = format!("acks={acks}");
+        kcat(
+            &["-b", &addr, "-P", "-t", "interop", "-X", &acks_opt],
+            &input,
+        )
+        .await;
+    }
+    let out = kcat(
+        &[
+            "-b",
+            &addr,
+            "-C",
+            "-t",
+            "interop",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(lines(&out), ["0-a", "0-b", "1-a", "1-b", "all-a", "all-b"]);
+    let listing = kcat(&["-b", &addr, "-L"], "").await;
+    assert!(
+        listing.contains(&format!("broker 0 at {addr}")),
+        "{listing}"
+    );
+    assert!(ctx.counters.counter_values()["server_produce_requests"] >= 3);
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_group_consumers_share_partitions_and_resume_from_commits() {
+    let config = BrokerConfig {
+        partitions_per_topic: 2,
+        ..BrokerConfig::default()
+    };
+    let (broker, ctx) = start(config).await;
+    let addr = broker.local_addr().to_string();
+    let input: String = (0..40).map(|i| format!("k{i}:v{i}\n")).collect();
+    kcat(&["-b", &addr, "-P", "-t", "grouped", "-K", ":"], &input).await;
+    let expected: BTreeSet<String> = (0..40).map(|i| format!("v{i}")).collect();
+
+    // Two group consumers at once; together they see every record.
+    let group = [
+        "-b",
+        &addr,
+        "-G",
+        "kgroup",
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "grouped",
+    ];
+    let (a, b) = tokio::join!(kcat(&group, ""), kcat(&group, ""));
+    let seen: BTreeSet<String> = lines(&a).into_iter().chain(lines(&b)).collect();
+    assert_eq!(seen, expected);
+    assert!(ctx.counters.counter_values()["server_rebalances"] >= 2);
+
+    // Committed offsets: a new group member without -o resumes after everything consumed.
+    kcat(
+        &["-b", &addr, "-P", "-t", "grouped", "-K", ":"],
+        "late:late\n",
+    )
+    .await;
+    let rest = kcat(&["-b", &addr, "-G", "kgroup", "-e", "-q", "grouped"], "").await;
+    assert_eq!(lines(&rest), ["late"]);
+    broker.shutdown().await.unwrap();
+}
