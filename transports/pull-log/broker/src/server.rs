@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -139,26 +139,40 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerCon
                 handshake.end();
             }
         }
-        match api::handle(&shared, &conn, frame).await {
-            Reply::Frame(bytes) => {
-                if io.write_all(&bytes).await.is_err() {
-                    break;
-                }
-                if !reader.has_frame() && io.flush().await.is_err() {
-                    break;
-                }
-            }
-            Reply::Nothing => {
-                if !reader.has_frame() && io.flush().await.is_err() {
-                    break;
-                }
-            }
+        let reply = api::handle(&shared, &conn, frame).await;
+        let (bytes, close) = match reply {
+            Reply::Frame(bytes) => (Some(bytes), false),
+            Reply::Nothing => (None, false),
             Reply::Close(_reason) => {
                 shared.counters.malformed_requests.inc();
-                let _ = io.flush().await;
-                break;
+                (None, true)
             }
+        };
+        // Flush unless another request is already buffered (its answer joins this write).
+        let flush = close || !reader.has_frame();
+        // A client that stops reading must not hold shutdown up: writes race the stop signal.
+        let written = tokio::select! {
+            r = write_reply(&mut io, bytes.as_deref(), flush) => r,
+            () = crate::state::stopped(&mut shutdown) => break,
+        };
+        if written.is_err() || close {
+            break;
         }
     }
-    let _ = io.shutdown().await;
+    // Bounded: a peer that stopped reading cannot keep the task (and shutdown) waiting.
+    let _ = tokio::time::timeout(Duration::from_millis(500), io.shutdown()).await;
+}
+
+async fn write_reply<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bytes: Option<&[u8]>,
+    flush: bool,
+) -> std::io::Result<()> {
+    if let Some(b) = bytes {
+        io.write_all(b).await?;
+    }
+    if flush {
+        io.flush().await?;
+    }
+    Ok(())
 }

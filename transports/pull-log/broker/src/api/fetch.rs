@@ -84,7 +84,8 @@ pub(super) async fn fetch(shared: &Shared, req: FetchRequest) -> FetchResponse {
         // still wakes the wait below.
         appended.borrow_and_update();
         let (resp, bytes, error) = read_once(shared, &req);
-        let done = bytes >= min_bytes.max(1)
+        // min_bytes <= 0 answers at once, as in Kafka.
+        let done = bytes >= min_bytes
             || error
             || *shutdown.borrow()
             || Instant::now() >= deadline

@@ -3,6 +3,8 @@
 
 mod fetch;
 mod groups;
+#[cfg(test)]
+mod layout_tests;
 mod meta;
 mod produce;
 
@@ -31,8 +33,8 @@ pub(crate) struct ApiSpec {
     pub(crate) key: ApiKey,
     pub(crate) min: i16,
     pub(crate) max: i16,
-    flexible_from: i16,
-    schema: &'static Struct,
+    pub(crate) flexible_from: i16,
+    pub(crate) schema: &'static Struct,
 }
 
 const fn spec(
