@@ -67,6 +67,21 @@ impl FrameReader {
         Ok(Some(size as usize))
     }
 
+    /// Whether reading ahead is still within bounds: at most one maximal frame is buffered.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.buf.len() < self.limit as usize + 4
+    }
+
+    /// Reads whatever is available into the buffer (cancel-safe); `Ok(0)` means end of
+    /// stream. Used while a request is being handled, to notice a peer that went away.
+    pub(crate) async fn fill<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+    ) -> std::io::Result<usize> {
+        self.buf.reserve(4096);
+        io.read_buf(&mut self.buf).await
+    }
+
     /// The next frame's payload (without its size prefix).
     pub(crate) async fn next<R: AsyncRead + Unpin>(
         &mut self,

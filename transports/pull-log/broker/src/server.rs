@@ -2,8 +2,9 @@
 //!
 //! A connection handles its requests strictly one after another: Kafka clients match
 //! responses to requests by order as well as by correlation id, so a parked Fetch must delay
-//! the requests behind it on the same connection. Responses are flushed when no further
-//! complete request is already buffered, which batches pipelined answers into fewer writes.
+//! the requests behind it on the same connection. The socket is still read while a request is
+//! handled, so pipelined requests queue in the buffer and a vanished peer is noticed. Responses
+//! are flushed when no further complete request is buffered, batching pipelined answers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -139,7 +140,27 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerCon
                 handshake.end();
             }
         }
-        let reply = api::handle(&shared, &conn, frame).await;
+        // Keep reading while the request is handled (a parked Fetch, a JoinGroup waiting for
+        // the round): pipelined requests get buffered, and a peer that disconnects releases
+        // its parked request at once instead of at max_wait. `biased` polls the handler
+        // first, so a request that completes at once (an acks=0 produce followed by a close)
+        // is never abandoned.
+        let handled = api::handle(&shared, &conn, frame);
+        tokio::pin!(handled);
+        let reply = loop {
+            tokio::select! {
+                biased;
+                r = &mut handled => break Some(r),
+                n = reader.fill(&mut io), if reader.wants_more() => match n {
+                    Ok(0) | Err(_) => break None,
+                    Ok(_) => {}
+                },
+            }
+        };
+        let Some(reply) = reply else {
+            shared.counters.abandoned_requests.inc();
+            break;
+        };
         let (bytes, close) = match reply {
             Reply::Frame(bytes) => (Some(bytes), false),
             Reply::Nothing => (None, false),

@@ -24,6 +24,7 @@ pub(crate) struct BrokerCounters {
     pub(crate) parked_fetches: Counter,
     pub(crate) rebalances: Counter,
     pub(crate) malformed_requests: Counter,
+    pub(crate) abandoned_requests: Counter,
 }
 
 impl BrokerCounters {
@@ -36,6 +37,7 @@ impl BrokerCounters {
             parked_fetches: c.counter("server_parked_fetches"),
             rebalances: c.counter("server_rebalances"),
             malformed_requests: c.counter("server_malformed_requests"),
+            abandoned_requests: c.counter("server_abandoned_requests"),
         }
     }
 }

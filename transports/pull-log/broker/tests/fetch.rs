@@ -101,6 +101,33 @@ async fn shutdown_releases_a_parked_fetch_promptly() {
 }
 
 #[tokio::test]
+async fn a_disconnect_releases_its_parked_fetch() {
+    let (broker, ctx) = start(BrokerConfig::default()).await;
+    let mut c = Conn::connect(&broker).await;
+    create(&mut c, "gone").await;
+    c.send(ApiKey::Fetch, 12, &fetch_req("gone", 0, 30_000, 1))
+        .await;
+    let parked = ctx.counters.counter("server_parked_fetches");
+    let abandoned = ctx.counters.counter("server_abandoned_requests");
+    tokio::time::timeout(BOUND, async {
+        while parked.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    drop(c);
+    tokio::time::timeout(BOUND, async {
+        while abandoned.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the parked fetch is released well before its 30 s max wait");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn offsets_limits_and_errors() {
     let (broker, _) = start(BrokerConfig::default()).await;
     let mut c = Conn::connect(&broker).await;
