@@ -67,8 +67,9 @@ pub struct LongPollConfig {
     /// Largest request body the server accepts (413 above it); poll responses stop adding
     /// messages at this size too (one message is always sent).
     pub max_body_bytes: u32,
-    /// Most messages a publisher puts in one POST; 1 is one request per message, as a typical
-    /// web client does. Larger values batch whatever queued while the previous POST was out.
+    /// Most messages a publisher puts in one POST. A publisher never waits to fill a batch: it
+    /// sends whatever queued while its previous POST was out, so at low rates every message
+    /// gets its own request. 1 forces one request per message, as a naive web client does.
     pub publish_batch: u32,
 }
 
@@ -84,7 +85,7 @@ impl Default for LongPollConfig {
             empty_status: 204,
             retention_messages: 100_000,
             max_body_bytes: 1 << 20,
-            publish_batch: 1,
+            publish_batch: 256,
         }
     }
 }
@@ -175,8 +176,8 @@ pub const OPTIONS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "publish_batch",
-        default: "1",
-        help: "most messages per publish POST (1 = one request per message)",
+        default: "256",
+        help: "most messages per publish POST, taken from what queued during the previous POST (1 = one request per message)",
     },
 ];
 

@@ -38,10 +38,10 @@ async fn delivers_in_order_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivers_in_order_browser_headers_batched_publishes() {
+async fn delivers_in_order_browser_headers_single_message_posts() {
     let config = LongPollConfig {
         headers: HeaderProfile::Browser,
-        publish_batch: 64,
+        publish_batch: 1,
         empty_status: 200,
         ..LongPollConfig::default()
     };

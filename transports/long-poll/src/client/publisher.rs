@@ -3,8 +3,9 @@
 //! HTTP/1.1 allows pipelining in principle, but no browser or common client uses it and hyper
 //! does not, so the honest model is one outstanding request per connection. `publish` hands the
 //! message to a background task through a bounded queue (the window) and returns; the task
-//! POSTs one message per request (or up to `publish_batch` of whatever queued meanwhile) and
-//! waits for each 200 before the next. A full window makes `publish` wait, which the harness
+//! POSTs whatever queued while the previous request was out (up to `publish_batch` messages,
+//! never waiting to fill a batch, so at low rates each message gets its own request) and waits
+//! for each 200 before the next. A full window makes `publish` wait, which the harness
 //! sees as schedule lag — the cost of a round trip per request, shown rather than hidden.
 //!
 //! Transport failures and 5xx replies are retried on a new connection with capped backoff. A
