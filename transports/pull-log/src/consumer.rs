@@ -195,9 +195,13 @@ impl PullLogSubscriber {
             let req = self.fetch_request();
             let res = with_timeout("fetch", bound, self.conn.call(&req, "fetch")).await;
             match res {
-                Err(TransportError::Io { .. } | TransportError::Closed { .. })
-                    if attempt < RECONNECTS =>
-                {
+                // A timed-out request leaves its response due on the old connection, so a
+                // timeout is handled like a break: a fresh connection, the same positions.
+                Err(
+                    TransportError::Io { .. }
+                    | TransportError::Closed { .. }
+                    | TransportError::Timeout { .. },
+                ) if attempt < RECONNECTS => {
                     attempt += 1;
                     // Back off a little so a restarting broker has time to listen again.
                     tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
