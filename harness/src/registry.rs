@@ -16,6 +16,8 @@ use transport_core::Transport;
 pub enum TransportKind {
     /// Length-prefixed frames over TCP, fanned out by the server: the physical floor.
     RawTcp,
+    /// HTTP long polling: held GETs answered by publishes, one HTTP exchange per delivery.
+    LongPoll,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -28,12 +30,13 @@ pub trait Visit {
 
 impl TransportKind {
     /// All registered transports, in report order (the raw-TCP floor first).
-    pub const ALL: &'static [TransportKind] = &[TransportKind::RawTcp];
+    pub const ALL: &'static [TransportKind] = &[TransportKind::RawTcp, TransportKind::LongPoll];
 
     /// Runs `v` with the concrete transport type of `self`.
     pub fn visit<V: Visit>(self, v: V) -> V::Output {
         match self {
             TransportKind::RawTcp => v.visit::<transport_raw_tcp::RawTcp>(),
+            TransportKind::LongPoll => v.visit::<transport_long_poll::LongPoll>(),
         }
     }
 
