@@ -132,6 +132,9 @@ fn report_names_every_transport_and_judges_the_claims() {
     let dir = tempfile::tempdir().unwrap();
     let out = report::write_outputs(&sweep(), dir.path()).unwrap();
     let text = std::fs::read_to_string(&out.report).unwrap();
+    if let Ok(keep) = std::env::var("KEEP_CHARTS") {
+        std::fs::write(Path::new(&keep).join("report.md"), &text).unwrap();
+    }
     for t in TRANSPORTS {
         assert!(
             text.contains(&format!("**{t}**")),
@@ -248,4 +251,26 @@ fn no_system_font_or_tls_library_in_the_dependency_tree() {
         tree.lines().any(|l| l.starts_with("ab_glyph")),
         "plotters should render text with ab_glyph"
     );
+}
+
+/// Rebuilds charts and report in a saved results folder: `REPORT_DIR=results/quick/<time>
+/// cargo test -p transport-bench --test charts -- --ignored regenerate_saved_folder`.
+#[test]
+#[ignore = "needs REPORT_DIR pointing at a saved results folder"]
+fn regenerate_saved_folder() {
+    let dir = std::env::var("REPORT_DIR").expect("set REPORT_DIR");
+    let out = report::regenerate(Path::new(&dir)).unwrap();
+    let transports: Vec<String> = {
+        let s: transport_bench::results::Summary =
+            serde_json::from_slice(&std::fs::read(Path::new(&dir).join("summary.json")).unwrap())
+                .unwrap();
+        let mut t: Vec<String> = s.runs.iter().map(|r| r.transport.clone()).collect();
+        t.dedup();
+        t
+    };
+    let names: Vec<&str> = transports.iter().map(String::as_str).collect();
+    for p in &out.charts {
+        check_png(p, &names);
+    }
+    println!("{}", out.report.display());
 }

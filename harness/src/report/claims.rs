@@ -176,7 +176,7 @@ pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> O
         }
         (Some((rate, _)), _) => Some(Capacity {
             msgs_per_sec: rate,
-            basis: format!("highest offered rate sustained (no saturation, no loss{target_note})"),
+            basis: format!("highest offered rate sustained with no saturation, no loss{target_note}"),
         }),
         (None, Some(max)) => Some(Capacity {
             msgs_per_sec: max.run.throughput.msgs_per_sec,
@@ -257,7 +257,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
                 };
                 out.push(row(
                     range,
-                    format!("{} msg/s ({})", format::count(m), cap.basis),
+                    format!("{} msg/s: {}", format::count(m), cap.basis),
                     verdict,
                 ));
             }

@@ -88,7 +88,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             continue;
         }
         let mut s = format!(
-            "**{}** delivered {} messages per delivery unit on average {} (p99 {}, max {})",
+            "**{}** averaged {} messages per delivery unit {} (p99 {}, max {})",
             c.transport,
             format::sig3(u.mean),
             at(rate),
