@@ -132,7 +132,8 @@ pub(super) fn list_offsets(shared: &Shared, req: ListOffsetsRequest) -> ListOffs
                     pr.offset = match p.timestamp {
                         -1 => log.high_watermark(),
                         -2 => log.log_start(),
-                        // -3 (max timestamp) and real timestamps: see offset_for_timestamp.
+                        // -3 (v7, max timestamp): approximated by the last record.
+                        -3 => (log.high_watermark() - 1).max(log.log_start()),
                         ts => log.offset_for_timestamp(ts),
                     };
                 }

@@ -235,7 +235,12 @@ impl Coordinator {
             let expired: Vec<String> = group
                 .members
                 .iter()
-                .filter(|(_, m)| m.join_waiter.is_none() && now >= m.last_seen + m.session_timeout)
+                // Members parked in a join or sync are alive by definition: they wait on us.
+                .filter(|(_, m)| {
+                    m.join_waiter.is_none()
+                        && m.sync_waiter.is_none()
+                        && now >= m.last_seen + m.session_timeout
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &expired {
