@@ -145,3 +145,41 @@ async fn member_leaving_triggers_a_rebalance_without_loss() {
     }
     bounded("shutdown", server.shutdown()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_members_than_partitions_share_without_loss() {
+    const MEMBERS: usize = 6;
+    let config = group_config(2, CommitMode::Auto);
+    let (server, addr) = broker(&config).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let started = std::time::Instant::now();
+    let mut readers = Vec::new();
+    for i in 0..MEMBERS {
+        let sub = subscriber(&config, &addr, "crowd", i as u32).await;
+        readers.push(Reader::spawn(sub, i, tx.clone()));
+    }
+    eprintln!("{MEMBERS} members joined in {:?}", started.elapsed());
+    let mut pubs = Vec::new();
+    for i in 0..2 {
+        pubs.push(publisher(&config, &addr, "crowd", i).await);
+    }
+    for (i, p) in pubs.iter_mut().enumerate() {
+        publish(p, i as u32, 0..100).await;
+    }
+    let want: BTreeSet<(u32, u64)> = (0..2).flat_map(|p| (0..100).map(move |s| (p, s))).collect();
+    let got = collect(&mut rx, &want).await;
+    let readers_used: BTreeSet<usize> = got.iter().map(|m| m.0).collect();
+    assert_eq!(
+        readers_used.len(),
+        2,
+        "one member per partition: {readers_used:?}"
+    );
+    assert_eq!(got.len(), want.len(), "no duplicates without a rebalance");
+    for r in readers {
+        r.stop().await;
+    }
+    for p in pubs {
+        bounded("close", p.close()).await.unwrap();
+    }
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
