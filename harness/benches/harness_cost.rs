@@ -1,0 +1,57 @@
+//! The harness's own cost per message, so users know how much of a measured latency or a
+//! throughput ceiling is ours: stamping the envelope on the publisher side, and on the
+//! subscriber side decoding it, auditing it and recording its latency.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use transport_bench::runner::SubscriberRecorder;
+use transport_bench::runner::recorder::RunShared;
+use transport_core::{Envelope, clock};
+
+fn shared() -> Arc<RunShared> {
+    Arc::new(RunShared {
+        measure_start_ns: 0,
+        measure_end_ns: u64::MAX,
+        publishers: 1,
+        windows: Vec::new(),
+        delivered_total: AtomicU64::new(0),
+        intervals: Mutex::new(Vec::new()),
+    })
+}
+
+fn per_message(c: &mut Criterion) {
+    let mut g = c.benchmark_group("harness_per_message");
+    g.throughput(Throughput::Elements(1));
+    let mut seq = 0u64;
+    g.bench_function("stamp_100B", |b| {
+        b.iter(|| {
+            seq += 1;
+            Envelope { publisher: 0, seq, intended_ns: seq, sent_ns: clock::now_ns() }.encode(100)
+        })
+    });
+    // Receive side: decode + audit + three histogram records, one message per delivery unit
+    // (the worst case: no batching to amortise the per-unit work).
+    let mut rec = SubscriberRecorder::new(shared());
+    let mut next = 0u64;
+    g.bench_function("receive_audit_record", |b| {
+        b.iter_batched(
+            || {
+                next += 1;
+                [Envelope { publisher: 0, seq: next - 1, intended_ns: 1, sent_ns: 1 }.encode(100)]
+            },
+            |msgs| rec.on_unit(&msgs, clock::now_ns()),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn fonts() -> Criterion {
+    // criterion's plots render text; without a system font library we do not draw them.
+    Criterion::default().without_plots()
+}
+
+criterion_group! { name = benches; config = fonts(); targets = per_message }
+criterion_main!(benches);
