@@ -18,6 +18,8 @@ pub enum TransportKind {
     RawTcp,
     /// HTTP long polling: held GETs answered by publishes, one HTTP exchange per delivery.
     LongPoll,
+    /// A Kafka-protocol partitioned log: producers append batches, consumers fetch.
+    PullLog,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -30,13 +32,18 @@ pub trait Visit {
 
 impl TransportKind {
     /// All registered transports, in report order (the raw-TCP floor first).
-    pub const ALL: &'static [TransportKind] = &[TransportKind::RawTcp, TransportKind::LongPoll];
+    pub const ALL: &'static [TransportKind] = &[
+        TransportKind::RawTcp,
+        TransportKind::LongPoll,
+        TransportKind::PullLog,
+    ];
 
     /// Runs `v` with the concrete transport type of `self`.
     pub fn visit<V: Visit>(self, v: V) -> V::Output {
         match self {
             TransportKind::RawTcp => v.visit::<transport_raw_tcp::RawTcp>(),
             TransportKind::LongPoll => v.visit::<transport_long_poll::LongPoll>(),
+            TransportKind::PullLog => v.visit::<transport_pull_log::PullLog>(),
         }
     }
 
