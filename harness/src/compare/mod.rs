@@ -7,6 +7,7 @@
 //! [`CompareError::exit_code`] (2 for bad input) to the process exit code.
 
 pub mod chart;
+pub mod cli;
 pub mod export;
 pub mod input;
 pub mod metric;
@@ -17,6 +18,7 @@ pub mod verdict;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use cli::CompareArgs;
 pub use metric::{Metric, Threshold, ThresholdOverride};
 pub use verdict::{Basis, MetricComparison, RunComparison, Verdict};
 

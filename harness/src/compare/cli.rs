@@ -1,0 +1,95 @@
+//! The `compare` subcommand's arguments and entry point, ready for the CLI to mount:
+//! `Command::Compare(compare::CompareArgs)` and `Command::Compare(a) => compare::cli::execute(a)`.
+//!
+//! Prints the Markdown report on stdout; returns exit code 4 when something regressed, 0
+//! otherwise; bad input comes back as an error wrapped in [`crate::cli::BadInput`] so the
+//! binary's `exit_code_for` maps it to 2.
+
+use std::path::PathBuf;
+
+use super::metric::{Threshold, parse_threshold};
+use super::{CompareOptions, EXIT_REGRESSED, ThresholdOverride, run_compare};
+
+/// Arguments of `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// Baseline results folder or summary.json.
+    pub baseline: PathBuf,
+    /// Candidate results folder or summary.json.
+    pub candidate: PathBuf,
+    /// Write report.md, compare.png, bencher.json and github-action-benchmark-*.json here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Minimum effect for a metric (repeatable): `p99=15%`, `throughput=3%`, `overhead=1`
+    /// (bytes), `lost=0`. Metrics: throughput, p50, p99, p99.9, overhead, lost.
+    #[arg(long = "threshold", value_name = "METRIC=VALUE")]
+    pub thresholds: Vec<ThresholdOverride>,
+    /// Threshold for latency and throughput when a side has a single repetition (no noise
+    /// estimate).
+    #[arg(long, value_name = "PERCENT", default_value = "50%", value_parser = parse_percent)]
+    pub single_sample_threshold: f64,
+    /// Confidence level of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95, value_parser = parse_confidence)]
+    pub confidence: f64,
+    /// Seed of the bootstrap (the same inputs and seed give the same report).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Do not print the report on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl CompareArgs {
+    /// The options these arguments describe.
+    pub fn options(&self) -> CompareOptions {
+        CompareOptions {
+            single_sample_threshold: self.single_sample_threshold,
+            confidence: self.confidence,
+            seed: self.seed,
+            out_dir: self.out.clone(),
+            ..CompareOptions::default()
+        }
+        .with_overrides(self.thresholds.iter().copied())
+    }
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match parse_threshold(s).map_err(|e| e.to_string())? {
+        Threshold::Relative(r) => Ok(r),
+        Threshold::Absolute(_) => Err(format!("{s:?} needs a % sign (e.g. 50%)")),
+    }
+}
+
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "confidence {v} must be between 0 and 1 (e.g. 0.95)"
+        ))
+    }
+}
+
+/// Run `compare`: print the report, return 4 on regression and 0 otherwise.
+pub fn execute(args: CompareArgs) -> anyhow::Result<u8> {
+    let opts = args.options();
+    let outcome = run_compare(&args.baseline, &args.candidate, &opts).map_err(|e| {
+        if e.is_bad_input() {
+            anyhow::Error::new(crate::cli::BadInput(anyhow::Error::new(e)))
+        } else {
+            anyhow::Error::new(e)
+        }
+    })?;
+    if !args.quiet {
+        println!("{}", outcome.report_markdown);
+    }
+    for f in &outcome.files {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(if outcome.regressed() {
+        EXIT_REGRESSED as u8
+    } else {
+        0
+    })
+}
