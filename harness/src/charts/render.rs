@@ -65,7 +65,10 @@ pub fn render(fig: &Figure, path: &Path) -> anyhow::Result<()> {
     let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let subtitle = wrap(&fig.subtitle, 130);
-    let head_height = 52 + 22 * subtitle.len() as u32;
+    // Title, subtitle lines, then one legend row shared by every panel (colours are per
+    // transport and the same in all charts, so panels need no legends of their own).
+    let legend_y = 52 + 22 * subtitle.len() as i32;
+    let head_height = legend_y as u32 + 30;
     let (head, body) = root.split_vertically(head_height);
     head.draw_text(
         &fig.title,
@@ -82,6 +85,7 @@ pub fn render(fig: &Figure, path: &Path) -> anyhow::Result<()> {
             (20, 48 + 22 * i as i32),
         )?;
     }
+    transport_legend(&head, &transports(fig), legend_y)?;
     let n = fig.panels.len().max(1);
     let areas = match fig.layout {
         Layout::Row => body.split_evenly((1, n)),
@@ -94,6 +98,40 @@ pub fn render(fig: &Figure, path: &Path) -> anyhow::Result<()> {
         }
     }
     root.present()?;
+    Ok(())
+}
+
+/// The transports a figure shows, in first-seen order.
+fn transports(fig: &Figure) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for panel in &fig.panels {
+        let names: Vec<&str> = match panel {
+            Panel::Lines(p) => p.series.iter().map(|s| s.transport.as_str()).collect(),
+            Panel::Bars(p) => p.groups.iter().map(|g| g.transport.as_str()).collect(),
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// One row of colour keys at height `y` of the header.
+fn transport_legend(head: &Area<'_>, names: &[&str], y: i32) -> anyhow::Result<()> {
+    let font = (FAMILY, 17).into_font().color(&BLACK);
+    let mut x = 20;
+    for name in names {
+        let c = colour(name);
+        head.draw(&PathElement::new(
+            vec![(x, y + 9), (x + 28, y + 9)],
+            c.stroke_width(4),
+        ))?;
+        head.draw_text(name, &font, (x + 36, y))?;
+        let (w, _) = head.estimate_text_size(name, &font)?;
+        x += 36 + w as i32 + 32;
+    }
     Ok(())
 }
 
@@ -179,13 +217,10 @@ fn lines(p: &LinePanel, area: &Area<'_>) -> anyhow::Result<()> {
             .filter(|pt| xs.accepts(pt.x) && ys.accepts(pt.y))
             .map(|pt| (xs.map(pt.x), ys.map(pt.y), pt.flagged))
             .collect();
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|&(x, y, _)| (x, y)),
-                c.stroke_width(3),
-            ))?
-            .label(s.transport.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        chart.draw_series(LineSeries::new(
+            pts.iter().map(|&(x, y, _)| (x, y)),
+            c.stroke_width(3),
+        ))?;
         if pts.len() <= MARKER_LIMIT {
             chart.draw_series(
                 pts.iter()
@@ -200,6 +235,9 @@ fn lines(p: &LinePanel, area: &Area<'_>) -> anyhow::Result<()> {
         }
     }
     draw_references(&mut chart, &p.reference, &xs, &ys)?;
+    if p.reference.is_empty() {
+        return Ok(());
+    }
     let position = if p.y.scale == Scale::Linear {
         SeriesLabelPosition::LowerRight
     } else {
