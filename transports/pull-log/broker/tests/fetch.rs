@@ -101,6 +101,28 @@ async fn shutdown_releases_a_parked_fetch_promptly() {
 }
 
 #[tokio::test]
+async fn dropping_the_handle_also_releases_parked_fetches() {
+    let (broker, ctx) = start(BrokerConfig::default()).await;
+    let mut c = Conn::connect(&broker).await;
+    create(&mut c, "drop").await;
+    c.send(ApiKey::Fetch, 12, &fetch_req("drop", 0, 30_000, 1))
+        .await;
+    let parked = ctx.counters.counter("server_parked_fetches");
+    tokio::time::timeout(BOUND, async {
+        while parked.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    drop(broker);
+    // The parked fetch is answered (or the connection closed) well before its 30 s wait.
+    let _ = c.recv_frame().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
 async fn a_disconnect_releases_its_parked_fetch() {
     let (broker, ctx) = start(BrokerConfig::default()).await;
     let mut c = Conn::connect(&broker).await;

@@ -14,7 +14,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::*;
 use tokio::time::Instant;
 
-use crate::state::Shared;
+use crate::state::{Shared, stopped};
 
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
@@ -107,7 +107,8 @@ pub(super) async fn fetch(shared: &Shared, req: FetchRequest) -> FetchResponse {
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = shutdown.changed() => {}
+            // Shutdown (or the broker handle dropped): answer with what is there.
+            () = stopped(&mut shutdown) => return resp,
         }
     }
 }
