@@ -31,6 +31,9 @@ pub(crate) fn ws_config(max_message_bytes: usize) -> WsConfig {
         .max_frame_size(Some(max_message_bytes))
 }
 
+/// Bytes of frames written with one flush at most.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
 /// Why a connection loop ended, when it ends by itself.
 enum End {
     /// Close with this code and reason; `drain` waits for the peer's close frame.
@@ -224,8 +227,10 @@ fn kicked(at: Result<u64, oneshot::error::RecvError>) -> End {
     }
 }
 
-/// Sends the next frame from `pending`. A kick or shutdown interrupts a send blocked on a
-/// consumer that does not read, so the slow-consumer policy bounds server memory promptly.
+/// Sends the frames ready in `pending` (and `rx`) with one flush: each message still gets its
+/// own WebSocket frame unless `coalesce` is on, but frames already queued share a write, as
+/// a corking server does (and as the raw-TCP floor does). A kick or shutdown interrupts a send
+/// blocked on a consumer that does not read, so the slow-consumer policy frees memory promptly.
 async fn send_frame(
     shared: &Shared,
     ws: &mut Ws,
@@ -233,15 +238,39 @@ async fn send_frame(
     rx: &mut mpsc::Receiver<Item>,
     kick: &mut oneshot::Receiver<u64>,
 ) -> Result<(), End> {
-    let frame = next_frame(shared, pending, rx);
-    shared.counters.frames.inc();
+    let batch = async {
+        let mut bytes = 0;
+        loop {
+            let frame = next_frame(shared, pending, rx);
+            bytes += frame.len();
+            shared.counters.frames.inc();
+            ws.feed(Message::Binary(frame)).await?;
+            if bytes >= WRITE_BATCH_BYTES {
+                break;
+            }
+            if pending.is_empty() {
+                match rx.try_recv() {
+                    Ok(item) => pending.push_back(item),
+                    Err(_) => break,
+                }
+            }
+        }
+        ws.flush().await
+    };
     tokio::select! {
         biased;
         _ = shared.cancel.cancelled() => {
             Err(End::Close(CloseCode::Away, "server shutting down".into(), true))
         }
         at = kick => Err(kicked(at)),
-        r = send(shared, ws, Message::Binary(frame)) => r,
+        r = tokio::time::timeout(shared.config.dead_after(), batch) => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                shared.counters.write_stalls.inc();
+                Err(End::Close(CloseCode::Error, "write stalled".into(), false))
+            }
+        },
     }
 }
 
