@@ -176,7 +176,8 @@ impl LongPollSubscriber {
             StatusCode::OK => {
                 let (next, msgs) = codec::decode_batch(self.encoding, &ex.body)
                     .map_err(|e| TransportError::protocol("poll", e))?;
-                if next != self.cursor + msgs.len() as u64 {
+                // Checked: a hostile server's cursor must not overflow (and panic) here.
+                if self.cursor.checked_add(msgs.len() as u64) != Some(next) {
                     return Err(TransportError::protocol(
                         "poll",
                         format!(
