@@ -2,6 +2,9 @@
 //! throughput ceiling is ours: stamping the envelope on the publisher side, and on the
 //! subscriber side decoding it, auditing it and recording its latency.
 
+// criterion's macros generate undocumented public items.
+#![allow(missing_docs)]
+
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +31,13 @@ fn per_message(c: &mut Criterion) {
     g.bench_function("stamp_100B", |b| {
         b.iter(|| {
             seq += 1;
-            Envelope { publisher: 0, seq, intended_ns: seq, sent_ns: clock::now_ns() }.encode(100)
+            Envelope {
+                publisher: 0,
+                seq,
+                intended_ns: seq,
+                sent_ns: clock::now_ns(),
+            }
+            .encode(100)
         })
     });
     // Receive side: decode + audit + three histogram records, one message per delivery unit
@@ -39,7 +48,13 @@ fn per_message(c: &mut Criterion) {
         b.iter_batched(
             || {
                 next += 1;
-                [Envelope { publisher: 0, seq: next - 1, intended_ns: 1, sent_ns: 1 }.encode(100)]
+                [Envelope {
+                    publisher: 0,
+                    seq: next - 1,
+                    intended_ns: 1,
+                    sent_ns: 1,
+                }
+                .encode(100)]
             },
             |msgs| rec.on_unit(&msgs, clock::now_ns()),
             BatchSize::SmallInput,

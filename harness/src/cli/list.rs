@@ -15,7 +15,10 @@ impl Visit for Describe {
             out.push_str("    (no options)\n");
         }
         for o in opts {
-            out.push_str(&format!("    {:<24} default {:<14} {}\n", o.key, o.default, o.help));
+            out.push_str(&format!(
+                "    {:<24} default {:<14} {}\n",
+                o.key, o.default, o.help
+            ));
         }
         out
     }

@@ -57,6 +57,13 @@ pub enum Command {
     List,
     /// Run one transport's server standalone until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Redraw the charts and report.md of a saved results folder, without re-running.
+    Report {
+        /// Results folder holding summary.json.
+        dir: PathBuf,
+    },
+    /// Compare two results (folders or summary.json) and gate on regressions (exit 4).
+    Compare(crate::compare::CompareArgs),
 }
 
 /// Arguments of `run`.
@@ -102,7 +109,8 @@ pub struct ServeArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e}; expected a duration like \"30s\" or \"250ms\""))?;
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{e}; expected a duration like \"30s\" or \"250ms\""))?;
     if d.is_zero() {
         return Err("duration must be greater than zero".into());
     }
@@ -119,11 +127,28 @@ pub fn execute(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Serve(args) => serve::serve(args),
+        Command::Report { dir } => {
+            if !dir.join("summary.json").is_file() {
+                return Err(BadInput::msg(format!(
+                    "{} holds no summary.json",
+                    dir.display()
+                )));
+            }
+            let out = crate::report::regenerate(&dir)?;
+            for c in &out.charts {
+                println!("{}", c.display());
+            }
+            println!("{}", out.report.display());
+            Ok(EXIT_OK)
+        }
+        Command::Compare(args) => crate::compare::cli::execute(args),
     }
 }
 
 /// The exit code for an error: bad input (2) or a failed run (3).
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
-    let bad = err.chain().any(|e| e.is::<BadInput>() || e.is::<crate::scenario::ScenarioError>());
+    let bad = err
+        .chain()
+        .any(|e| e.is::<BadInput>() || e.is::<crate::scenario::ScenarioError>());
     if bad { EXIT_BAD_INPUT } else { EXIT_RUN_FAILED }
 }

@@ -19,7 +19,10 @@ fn apply_overrides(mut s: Scenario, args: &RunArgs) -> anyhow::Result<Scenario> 
         let mut chosen = Vec::new();
         for name in &args.transports {
             let kind = TransportKind::from_name(name).ok_or_else(|| {
-                BadInput::msg(format!("unknown transport `{name}`; allowed: {}", TransportKind::names().join(", ")))
+                BadInput::msg(format!(
+                    "unknown transport `{name}`; allowed: {}",
+                    TransportKind::names().join(", ")
+                ))
             })?;
             if !chosen.contains(&kind) {
                 chosen.push(kind);
@@ -42,7 +45,9 @@ fn apply_overrides(mut s: Scenario, args: &RunArgs) -> anyhow::Result<Scenario> 
 }
 
 fn default_out(s: &Scenario, started: SystemTime) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(started).to_string().replace(':', "-");
+    let stamp = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .replace(':', "-");
     PathBuf::from("results").join(&s.name).join(stamp)
 }
 
@@ -55,11 +60,18 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     let started = SystemTime::now();
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&scenario, started));
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating results folder {}", out_dir.display()))?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario, started));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("creating results folder {}", out_dir.display()))?;
 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
     let progress = Progress::new(args.quiet || args.json);
     let specs = scenario.expand();
     let cells = specs.len() * args.repeat as usize;
@@ -78,15 +90,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             effective_options.insert(spec.transport.name().to_owned(), v);
         }
     }
-    let nonce = format!("{}-{}", std::process::id(), started.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis()));
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
     for repetition in 0..args.repeat {
         for (i, spec) in specs.iter().enumerate() {
             let cell_started = SystemTime::now();
             let cell_nonce = format!("{nonce}-{repetition}-{i}");
-            let mut cell = runtime.block_on(runner::run_cell(&scenario, spec, &cell_nonce, &progress));
+            let mut cell =
+                runtime.block_on(runner::run_cell(&scenario, spec, &cell_nonce, &progress));
             cell.result.repetition = repetition;
-            let file_name = if args.repeat > 1 { format!("{},rep={repetition}", spec.name()) } else { spec.name() };
-            cell.result.files = write::write_run_files(&out_dir, &file_name, &cell.latency, &cell.intervals, cell_started)?;
+            let file_name = if args.repeat > 1 {
+                format!("{},rep={repetition}", spec.name())
+            } else {
+                spec.name()
+            };
+            cell.result.files = write::write_run_files(
+                &out_dir,
+                &file_name,
+                &cell.latency,
+                &cell.intervals,
+                cell_started,
+            )?;
             progress.line(&table::one_line(&cell.result));
             runs.push(cell.result);
         }
@@ -103,10 +132,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             file: scenario.source.display().to_string(),
             effective,
         },
-        environment: environment::collect("multi-thread", threads, scenario.socket, humantime::format_rfc3339_seconds(started).to_string()),
+        environment: environment::collect(
+            "multi-thread",
+            threads,
+            scenario.socket,
+            humantime::format_rfc3339_seconds(started).to_string(),
+        ),
         runs,
     };
     let path = write::write_summary(&out_dir, &summary)?;
+    // Charts and the report are derived from summary.json and can be redrawn with `report`,
+    // so a drawing problem is reported without failing the measurement.
+    match crate::report::write_outputs(&summary, &out_dir) {
+        Ok(out) => progress.line(&format!(
+            "report: {} ({} charts)",
+            out.report.display(),
+            out.charts.len()
+        )),
+        Err(e) => eprintln!("warning: charts/report not written: {e:#}"),
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -128,7 +172,11 @@ pub fn validate(files: &[String]) -> anyhow::Result<u8> {
     let mut code = EXIT_OK;
     for arg in files {
         match load(arg) {
-            Ok(s) => println!("ok: {} ({} runs)", scenario::resolve_path(arg).display(), s.expand().len()),
+            Ok(s) => println!(
+                "ok: {} ({} runs)",
+                scenario::resolve_path(arg).display(),
+                s.expand().len()
+            ),
             Err(e) => {
                 eprintln!("{e:#}");
                 code = EXIT_BAD_INPUT;

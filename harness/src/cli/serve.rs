@@ -14,7 +14,9 @@ use crate::registry::{TransportKind, Visit};
 fn options_table(options: &[String]) -> anyhow::Result<toml::Table> {
     let mut table = toml::Table::new();
     for o in options {
-        let (k, v) = o.split_once('=').ok_or_else(|| BadInput::msg(format!("option `{o}` is not key=value")))?;
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| BadInput::msg(format!("option `{o}` is not key=value")))?;
         let value = match toml::from_str::<toml::Table>(&format!("v = {v}")) {
             Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(v.to_owned())),
             Err(_) => toml::Value::String(v.to_owned()),
@@ -36,11 +38,18 @@ impl Visit for Serve {
             .options
             .try_into()
             .map_err(|e| BadInput::msg(format!("invalid option for {}: {e}", T::NAME)))?;
-        T::validate(&config).map_err(|e| BadInput::msg(format!("invalid option for {}: {e}", T::NAME)))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        T::validate(&config)
+            .map_err(|e| BadInput::msg(format!("invalid option for {}: {e}", T::NAME)))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(async {
-            let listener = TcpListener::bind(&self.bind).await.map_err(|e| BadInput::msg(format!("cannot bind {}: {e}", self.bind)))?;
-            let server = T::serve(&config, listener, ServerContext::fresh()).await.context("starting server")?;
+            let listener = TcpListener::bind(&self.bind)
+                .await
+                .map_err(|e| BadInput::msg(format!("cannot bind {}: {e}", self.bind)))?;
+            let server = T::serve(&config, listener, ServerContext::fresh())
+                .await
+                .context("starting server")?;
             println!("{} listening on {}", T::NAME, server.local_addr());
             let _ = std::io::stdout().flush();
             wait_for_signal().await?;
@@ -63,8 +72,15 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 /// `serve --transport NAME`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let kind = TransportKind::from_name(&args.transport).ok_or_else(|| {
-        BadInput::msg(format!("unknown transport `{}`; allowed: {}", args.transport, TransportKind::names().join(", ")))
+        BadInput::msg(format!(
+            "unknown transport `{}`; allowed: {}",
+            args.transport,
+            TransportKind::names().join(", ")
+        ))
     })?;
-    kind.visit(Serve { options: options_table(&args.options)?, bind: args.bind })?;
+    kind.visit(Serve {
+        options: options_table(&args.options)?,
+        bind: args.bind,
+    })?;
     Ok(EXIT_OK)
 }

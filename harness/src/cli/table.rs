@@ -31,7 +31,18 @@ pub fn one_line(r: &RunResult) -> String {
 /// The comparison table for a whole scenario.
 pub fn render(s: &Summary) -> String {
     let header = [
-        "run", "msgs/s", "MB/s", "p50", "p99", "p99.9", "max", "overhead B/msg", "lost", "dup", "reord", "status",
+        "run",
+        "msgs/s",
+        "MB/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "overhead B/msg",
+        "lost",
+        "dup",
+        "reord",
+        "status",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &s.runs {
@@ -65,14 +76,26 @@ pub fn render(s: &Summary) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
         let parts: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
             .collect();
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
     };
@@ -80,7 +103,10 @@ pub fn render(s: &Summary) -> String {
     for r in &rows {
         line(r.iter().map(String::as_str).collect(), &mut out);
     }
-    let _ = write!(out, "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message");
+    let _ = write!(
+        out,
+        "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message"
+    );
     out
 }
 
