@@ -18,6 +18,9 @@ pub enum TransportKind {
     RawTcp,
     /// HTTP long polling: held GETs answered by publishes, one HTTP exchange per delivery.
     LongPoll,
+    /// WebSockets: one upgraded connection per client, the server pushes binary frames.
+    #[serde(rename = "websocket")]
+    WebSocket,
     /// A Kafka-protocol partitioned log: producers append batches, consumers fetch.
     PullLog,
 }
@@ -35,6 +38,7 @@ impl TransportKind {
     pub const ALL: &'static [TransportKind] = &[
         TransportKind::RawTcp,
         TransportKind::LongPoll,
+        TransportKind::WebSocket,
         TransportKind::PullLog,
     ];
 
@@ -43,6 +47,7 @@ impl TransportKind {
         match self {
             TransportKind::RawTcp => v.visit::<transport_raw_tcp::RawTcp>(),
             TransportKind::LongPoll => v.visit::<transport_long_poll::LongPoll>(),
+            TransportKind::WebSocket => v.visit::<transport_websocket::WebSocket>(),
             TransportKind::PullLog => v.visit::<transport_pull_log::PullLog>(),
         }
     }
