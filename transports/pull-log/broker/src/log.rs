@@ -124,6 +124,7 @@ impl PartitionLog {
     }
 
     fn enforce_retention(&mut self) {
+        let before = self.log_start;
         while self.bytes > self.retention_bytes && self.batches.len() > 1 {
             if let Some(old) = self.batches.pop_front() {
                 self.bytes -= old.data.len() as u64;
@@ -131,6 +132,11 @@ impl PartitionLog {
             if let Some(front) = self.batches.front() {
                 self.log_start = front.base;
             }
+        }
+        if self.log_start != before
+            && let Some(seg) = &mut self.segment
+        {
+            seg.delete_before(self.log_start);
         }
     }
 

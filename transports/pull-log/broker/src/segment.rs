@@ -22,6 +22,8 @@ use crate::log::StoredBatch;
 #[derive(Debug)]
 pub(crate) struct SegmentWriter {
     dir: PathBuf,
+    /// Segment files in offset order; the last one is active.
+    segments: std::collections::VecDeque<PathBuf>,
     file: Option<File>,
     size: u64,
     segment_bytes: u64,
@@ -42,13 +44,14 @@ impl SegmentWriter {
     pub(crate) fn open(dir: PathBuf, segment_bytes: u64) -> std::io::Result<Self> {
         fs::create_dir_all(&dir)?;
         let mut w = SegmentWriter {
+            segments: list_segments(&dir)?.into(),
             dir,
             file: None,
             size: 0,
             segment_bytes,
         };
-        if let Some(last) = list_segments(&w.dir)?.pop() {
-            let file = OpenOptions::new().append(true).open(&last)?;
+        if let Some(last) = w.segments.back() {
+            let file = OpenOptions::new().append(true).open(last)?;
             w.size = file.metadata()?.len();
             w.file = Some(file);
         }
@@ -63,7 +66,8 @@ impl SegmentWriter {
     ) -> std::io::Result<()> {
         if self.file.is_none() || self.size >= self.segment_bytes {
             let path = self.dir.join(segment_name(base));
-            self.file = Some(OpenOptions::new().create(true).append(true).open(path)?);
+            self.file = Some(OpenOptions::new().create(true).append(true).open(&path)?);
+            self.segments.push_back(path);
             self.size = 0;
         }
         if let Some(file) = &mut self.file {
@@ -73,6 +77,26 @@ impl SegmentWriter {
             self.size += all.len() as u64;
         }
         Ok(())
+    }
+}
+
+impl SegmentWriter {
+    /// Deletes segments whose every offset is below `log_start` (retention dropped them from
+    /// memory). A segment is whole below it when the next segment starts at or before it.
+    pub(crate) fn delete_before(&mut self, log_start: i64) {
+        while self.segments.len() > 1 {
+            let next_base = self.segments[1]
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<i64>().ok());
+            if next_base.is_none_or(|b| b > log_start) {
+                break;
+            }
+            if let Some(old) = self.segments.pop_front() {
+                // Best effort: a file that cannot be removed only costs disk space.
+                let _ = fs::remove_file(old);
+            }
+        }
     }
 }
 
@@ -170,5 +194,27 @@ mod tests {
         log.restore(stored);
         assert_eq!(log.append(&fake_batch(1, 0)).unwrap(), 6);
         assert_eq!(discover(tmp.path()).unwrap(), vec![("t".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn retention_deletes_whole_segments_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = partition_dir(tmp.path(), "r", 0);
+        let w = SegmentWriter::open(dir.clone(), 100).unwrap();
+        // Each 101-byte batch gets its own segment; keep about two batches in memory.
+        let mut log = PartitionLog::new(250, Some(w));
+        for _ in 0..5 {
+            log.append(&fake_batch(1, 40)).unwrap();
+        }
+        assert_eq!(log.log_start(), 3);
+        let names: Vec<String> = list_segments(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["00000000000000000003", "00000000000000000004"]);
+        let mut log = PartitionLog::new(250, None);
+        log.restore(load(&dir).unwrap());
+        assert_eq!((log.log_start(), log.high_watermark()), (3, 5));
     }
 }
