@@ -41,7 +41,8 @@ impl Acks {
 pub enum CommitMode {
     /// Asynchronously, at most every `auto_commit_interval` (Kafka's `enable.auto.commit`).
     Auto,
-    /// Synchronously, before each fetch, for everything the previous poll returned.
+    /// Synchronously, before each fetch, for everything returned since the last commit (with
+    /// `max_records_per_poll`, a fetched batch may take several polls to return).
     AfterBatch,
     /// Never (a restarted member re-reads from the offsets committed when it first joined).
     None,
@@ -63,8 +64,9 @@ pub struct PullLogConfig {
     pub batch_max_bytes: usize,
     /// Acknowledgements a produce request waits for: `none`, `leader` or `all`.
     pub acks: Acks,
-    /// Produce requests a publisher keeps in flight on its connection before `publish` waits.
-    pub max_in_flight: usize,
+    /// Produce requests a publisher keeps in flight on its connection (Kafka's
+    /// `max.in.flight.requests.per.connection`); beyond that, messages queue into the next batch.
+    pub max_in_flight_requests: usize,
     /// A fetch returns once this many bytes are available (or `fetch_max_wait` passes).
     pub fetch_min_bytes: u32,
     /// The longest the broker holds a fetch that has fewer than `fetch_min_bytes`.
@@ -106,7 +108,7 @@ impl Default for PullLogConfig {
             linger: Duration::ZERO,
             batch_max_bytes: 16 * 1024,
             acks: Acks::Leader,
-            max_in_flight: 5,
+            max_in_flight_requests: 5,
             fetch_min_bytes: 1,
             fetch_max_wait: Duration::from_millis(500),
             fetch_max_bytes: 50 * 1024 * 1024,
@@ -145,8 +147,8 @@ pub(crate) fn validate(c: &PullLogConfig) -> Result<(), String> {
     if c.batch_max_bytes == 0 || c.batch_max_bytes > (1 << 30) {
         return Err("batch_max_bytes must be in 1..=1073741824".into());
     }
-    if c.max_in_flight == 0 {
-        return Err("max_in_flight must be > 0".into());
+    if c.max_in_flight_requests == 0 {
+        return Err("max_in_flight_requests must be > 0".into());
     }
     if c.fetch_max_bytes == 0 || c.fetch_max_bytes > (1 << 30) {
         return Err("fetch_max_bytes must be in 1..=1073741824".into());

@@ -103,9 +103,9 @@ const OPTIONS: &[OptionDoc] = &[
         help: "\"none\" (acks=0, no response), \"leader\" (acks=1) or \"all\" (acks=-1)",
     },
     OptionDoc {
-        key: "max_in_flight",
+        key: "max_in_flight_requests",
         default: "5",
-        help: "produce requests pipelined per publisher before publish waits",
+        help: "produce requests pipelined per publisher; beyond that messages queue (publish waits once 4096 are queued)",
     },
     OptionDoc {
         key: "fetch_min_bytes",

@@ -3,9 +3,10 @@
 //! `publish` hands a message to a background task through a bounded channel. The task appends
 //! it to the open batch and sends the batch as one Produce request when `linger` expires or
 //! the batch reaches `batch_max_bytes`; with `linger = 0` it sends whatever is queued as soon as
-//! it may send. Up to `max_in_flight` requests are pipelined on the connection (the broker
-//! answers in order); at the limit the task stops taking messages, so `publish` waits: that is
-//! the backpressure. `flush` waits until everything accepted is acknowledged (or, with
+//! it may send. Up to `max_in_flight_requests` requests are pipelined on the connection (the
+//! broker answers in order); at the limit the task stops taking messages, which queue in the
+//! channel and go out together as the next batch; once the channel is full, `publish` waits:
+//! that is the backpressure. `flush` waits until everything accepted is acknowledged (or, with
 //! `acks = "none"`, written).
 //!
 //! Each publisher writes to one partition, `client_index % partitions`, so the order of its own
@@ -68,7 +69,7 @@ impl PullLogPublisher {
             acks: config.acks,
             linger: config.linger,
             batch_max_bytes: config.batch_max_bytes,
-            max_in_flight: config.max_in_flight,
+            max_in_flight: config.max_in_flight_requests,
             timeout: config.request_timeout,
             batch: Vec::new(),
             batch_bytes: BATCH_OVERHEAD,

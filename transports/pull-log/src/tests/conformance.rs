@@ -38,7 +38,7 @@ async fn delivers_with_other_producer_and_poll_options() {
             acks: Acks::All,
             linger: Duration::from_millis(2),
             batch_max_bytes: 300,
-            max_in_flight: 1,
+            max_in_flight_requests: 1,
             fetch_min_bytes: 2048,
             fetch_max_wait: Duration::from_millis(20),
             ..Default::default()
