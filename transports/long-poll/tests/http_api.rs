@@ -363,6 +363,8 @@ async fn header_bytes_are_counted_per_profile() {
         }
         let c = ctx.counters.counter_values();
         assert_eq!((c["polls"], c["empty_polls"]), (4, 4));
+        // Four polls, three gaps between a reply and the next request.
+        assert_eq!(ctx.counters.distributions()["repoll_gap_us"].len(), 3);
         per_poll.push((
             c["poll_request_header_bytes"] / 4,
             c["poll_response_header_bytes"] / 4,

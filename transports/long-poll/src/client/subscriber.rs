@@ -6,7 +6,7 @@
 //! `gap_messages`; the harness's audit then reports them as lost. Errors are retried with capped
 //! backoff from the same cursor, so a broken connection loses nothing the server still retains.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::HeaderMap;
@@ -32,6 +32,7 @@ struct SubCounters {
     request_header_bytes: Counter,
     response_header_bytes: Counter,
     messages_per_response: Distribution,
+    repoll_gap_us: Distribution,
 }
 
 /// A long-poll subscriber.
@@ -49,6 +50,8 @@ pub struct LongPollSubscriber {
     cursor: u64,
     backoff: Backoff,
     counters: SubCounters,
+    /// When the last poll reply arrived, to measure how long no poll was outstanding.
+    last_reply: Option<Instant>,
 }
 
 /// Largest response body a client accepts: a full batch in JSON is up to 4/3 of the server's
@@ -107,6 +110,7 @@ pub(crate) async fn connect(
         request_header_bytes: c.counter("poll_request_header_bytes"),
         response_header_bytes: c.counter("poll_response_header_bytes"),
         messages_per_response: c.distribution("messages_per_response"),
+        repoll_gap_us: c.distribution("repoll_gap_us"),
     };
     Ok(LongPollSubscriber {
         addr: addr.to_owned(),
@@ -122,6 +126,7 @@ pub(crate) async fn connect(
         cursor,
         backoff: Backoff::new(u64::from(ctx.client_index) + 1),
         counters,
+        last_reply: None,
         ctx,
     })
 }
@@ -146,6 +151,12 @@ impl LongPollSubscriber {
             self.hold.as_millis()
         );
         let req = get(path, &self.headers)?;
+        // The re-poll gap: from a reply to the next request (connection setup included), the
+        // time in which this subscriber has no poll parked and new messages wait.
+        if let Some(at) = self.last_reply.take() {
+            let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.counters.repoll_gap_us.record(us);
+        }
         let bound = self.hold + POLL_GRACE;
         let ex = tokio::time::timeout(bound, conn.exchange("poll", req, self.body_limit))
             .await
@@ -153,6 +164,7 @@ impl LongPollSubscriber {
                 stage: "poll",
                 after_ms: bound.as_millis() as u64,
             })??;
+        self.last_reply = Some(Instant::now());
         if self.mode == ConnectionMode::KeepAlive {
             self.conn = Some(conn);
         }
