@@ -2,6 +2,8 @@
 //! whose summary.json validates against the published schema; bad input exits 2 naming
 //! file:line:col; `serve` prints its address, serves a real client, and stops on SIGTERM.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
