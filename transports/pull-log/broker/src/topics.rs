@@ -15,9 +15,21 @@ use crate::segment::{self, SegmentWriter};
 #[derive(Debug)]
 pub(crate) struct Topic {
     partitions: Vec<Mutex<PartitionLog>>,
+    /// Bumped after appends to this topic: wakes fetches parked on it alone.
+    appended: watch::Sender<u64>,
 }
 
 impl Topic {
+    /// Tells fetches parked on this topic that it grew.
+    pub(crate) fn notify_appended(&self) {
+        self.appended.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever data is appended to this topic.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
     /// Number of partitions.
     pub(crate) fn len(&self) -> usize {
         self.partitions.len()
@@ -112,7 +124,10 @@ impl Topics {
                 writer,
             )));
         }
-        Ok(Topic { partitions: logs })
+        Ok(Topic {
+            partitions: logs,
+            appended: watch::channel(0).0,
+        })
     }
 
     /// The topic called `name`, if it exists.
@@ -169,7 +184,7 @@ impl Topics {
         v
     }
 
-    /// Tells parked fetches that some partition grew.
+    /// Tells fetches parked on several topics that some partition grew.
     pub(crate) fn notify_appended(&self) {
         self.appended.send_modify(|v| *v = v.wrapping_add(1));
     }

@@ -1,9 +1,10 @@
 //! Fetch (with parking) and ListOffsets.
 //!
-//! A Fetch that finds fewer than `min_bytes` parks: it waits for the broker-wide "appended"
-//! signal, re-reads, and returns as soon as `min_bytes` are there, when `max_wait_ms` runs out
-//! (capped by `max_fetch_wait_ms`), or at shutdown. Nothing polls in a loop: the task sleeps
-//! until a produce wakes it or its deadline passes.
+//! A Fetch that finds fewer than `min_bytes` parks: it waits for its topic's "appended"
+//! signal (the broker-wide one for multi-topic fetches), re-reads, and returns as soon as
+//! `min_bytes` are there, when `max_wait_ms` runs out (capped by `max_fetch_wait_ms`), or at
+//! shutdown. Nothing polls in a loop: the task sleeps until a produce wakes it or its deadline
+//! passes.
 
 use std::time::Duration;
 
@@ -76,7 +77,16 @@ pub(super) async fn fetch(shared: &Shared, req: FetchRequest) -> FetchResponse {
         .min(shared.config.max_fetch_wait());
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes.max(0)).unwrap_or(0);
-    let mut appended = shared.topics.subscribe();
+    // A fetch on one topic (the usual case) waits on that topic's signal, so produces to other
+    // topics do not wake it; a multi-topic fetch waits on the broker-wide one.
+    let single = match req.topics.as_slice() {
+        [t] => shared.topics.get(t.topic.0.as_str()),
+        _ => None,
+    };
+    let mut appended = match &single {
+        Some(t) => t.subscribe(),
+        None => shared.topics.subscribe(),
+    };
     let mut shutdown = shared.shutdown.clone();
     let mut parked = false;
     loop {

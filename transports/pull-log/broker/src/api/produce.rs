@@ -23,6 +23,7 @@ pub(super) fn produce(shared: &Shared, req: ProduceRequest) -> ProduceResponse {
         } else {
             None
         };
+        let mut topic_grew = false;
         let mut tr = TopicProduceResponse::default();
         tr.name = t.name;
         for p in t.partition_data {
@@ -40,6 +41,7 @@ pub(super) fn produce(shared: &Shared, req: ProduceRequest) -> ProduceResponse {
                         Ok(base) => {
                             pr.base_offset = base;
                             appended = true;
+                            topic_grew = true;
                             shared.counters.produced_batches.inc();
                         }
                         Err(AppendError::Batch(_)) => pr.error_code = CORRUPT_MESSAGE,
@@ -49,6 +51,9 @@ pub(super) fn produce(shared: &Shared, req: ProduceRequest) -> ProduceResponse {
                 }
             }
             tr.partition_responses.push(pr);
+        }
+        if let (true, Some(t)) = (topic_grew, &topic) {
+            t.notify_appended();
         }
         r.responses.push(tr);
     }
