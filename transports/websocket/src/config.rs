@@ -35,6 +35,8 @@ pub struct WebSocketConfig {
     pub slow_consumer: SlowConsumer,
     /// Messages each topic keeps so a reconnecting subscriber can resume with `from=`.
     pub resume_buffer_messages: usize,
+    /// Message bytes each topic keeps for resuming, at most (the newest message always stays).
+    pub resume_buffer_bytes: usize,
     /// How often the server pings each connection.
     #[serde(with = "human")]
     pub ping_interval: Duration,
@@ -65,6 +67,7 @@ impl Default for WebSocketConfig {
             send_queue_messages: 4096,
             slow_consumer: SlowConsumer::Disconnect,
             resume_buffer_messages: 65_536,
+            resume_buffer_bytes: 64 * 1024 * 1024,
             ping_interval: Duration::from_secs(15),
             pong_timeout: Duration::from_secs(10),
             max_message_bytes: 1024 * 1024,
@@ -83,6 +86,7 @@ impl WebSocketConfig {
             ("coalesce_max_bytes", self.coalesce_max_bytes),
             ("send_queue_messages", self.send_queue_messages),
             ("resume_buffer_messages", self.resume_buffer_messages),
+            ("resume_buffer_bytes", self.resume_buffer_bytes),
             ("max_message_bytes", self.max_message_bytes),
         ];
         for (key, v) in positive {
@@ -142,6 +146,11 @@ pub(crate) const OPTIONS: &[OptionDoc] = &[
         key: "resume_buffer_messages",
         default: "65536",
         help: "messages kept per topic for resuming subscribers (> 0); older positions are refused with close 4001",
+    },
+    OptionDoc {
+        key: "resume_buffer_bytes",
+        default: "67108864",
+        help: "message bytes kept per topic for resuming subscribers (> 0)",
     },
     OptionDoc {
         key: "ping_interval",

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
 
 use super::Shared;
-use super::topic::{Item, Join};
+use super::topic::{Item, Join, Retention};
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{Ws, close_with, control_len};
 
@@ -331,7 +331,10 @@ pub(crate) async fn run_publisher(shared: &Shared, mut ws: Ws, topic: &str) {
                     };
                     let publish = t.publish(
                         data,
-                        config.resume_buffer_messages,
+                        Retention {
+                            messages: config.resume_buffer_messages,
+                            bytes: config.resume_buffer_bytes,
+                        },
                         config.slow_consumer,
                         &shared.fanout,
                     );

@@ -22,6 +22,15 @@ pub(crate) type Item = (u64, Bytes);
 /// Topics a server creates at most, so a client cannot exhaust memory with names.
 const MAX_TOPICS: usize = 10_000;
 
+/// How much of its log a topic keeps for resuming subscribers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retention {
+    /// Messages kept at most.
+    pub(crate) messages: usize,
+    /// Message bytes kept at most (the newest message is always kept).
+    pub(crate) bytes: usize,
+}
+
 /// Server-side counters of the fan-out.
 #[derive(Debug, Clone)]
 pub(crate) struct FanoutCounters {
@@ -70,6 +79,8 @@ struct Sub {
 struct State {
     /// Messages at positions `base..base + log.len()`.
     log: VecDeque<Bytes>,
+    /// Sum of the lengths in `log`.
+    log_bytes: usize,
     base: u64,
     subs: Vec<Sub>,
 }
@@ -142,22 +153,25 @@ impl Topic {
         }
     }
 
-    /// Appends `msg` to the log (evicting beyond `buffer` messages) and offers it to every
-    /// subscriber, applying `policy` to full queues.
+    /// Appends `msg` to the log (evicting beyond `keep`) and offers it to every subscriber,
+    /// applying `policy` to full queues.
     pub(crate) async fn publish(
         &self,
         msg: Bytes,
-        buffer: usize,
+        keep: Retention,
         policy: SlowConsumer,
         counters: &FanoutCounters,
     ) {
         let mut st = self.0.lock().await;
         let pos = st.next();
+        st.log_bytes += msg.len();
         st.log.push_back(msg.clone());
-        if st.log.len() > buffer {
-            st.log.pop_front();
-            st.base += 1;
-            counters.evicted.inc();
+        while st.log.len() > keep.messages || (st.log_bytes > keep.bytes && st.log.len() > 1) {
+            if let Some(old) = st.log.pop_front() {
+                st.log_bytes -= old.len();
+                st.base += 1;
+                counters.evicted.inc();
+            }
         }
         let mut i = 0;
         while i < st.subs.len() {
@@ -191,6 +205,40 @@ impl Topic {
 mod tests {
     use super::*;
 
+    fn keep(messages: usize, bytes: usize) -> Retention {
+        Retention { messages, bytes }
+    }
+
+    #[tokio::test]
+    async fn byte_bound_evicts_oldest_but_keeps_the_newest() {
+        let t = Topic::default();
+        let c = counters();
+        for _ in 0..4 {
+            t.publish(
+                Bytes::from(vec![0; 40]),
+                keep(100, 100),
+                SlowConsumer::Block,
+                &c,
+            )
+            .await;
+        }
+        assert!(matches!(
+            t.subscribe(Some(1), 4).await,
+            Join::Gap { earliest: 2 }
+        ));
+        t.publish(
+            Bytes::from(vec![0; 500]),
+            keep(100, 100),
+            SlowConsumer::Block,
+            &c,
+        )
+        .await;
+        assert!(matches!(
+            t.subscribe(Some(3), 4).await,
+            Join::Gap { earliest: 4 }
+        ));
+    }
+
     fn counters() -> FanoutCounters {
         FanoutCounters::new(&Counters::new())
     }
@@ -200,7 +248,7 @@ mod tests {
         let t = Topic::default();
         let c = counters();
         for i in 0..5u8 {
-            t.publish(Bytes::from(vec![i]), 3, SlowConsumer::Block, &c)
+            t.publish(Bytes::from(vec![i]), keep(3, 1024), SlowConsumer::Block, &c)
                 .await;
         }
         assert!(matches!(
@@ -231,10 +279,10 @@ mod tests {
         let Join::Live { mut kick, rx, .. } = t.subscribe(None, 1).await else {
             panic!("live");
         };
-        t.publish(Bytes::new(), 8, SlowConsumer::Disconnect, &c)
+        t.publish(Bytes::new(), keep(8, 1024), SlowConsumer::Disconnect, &c)
             .await;
         assert!(kick.try_recv().is_err(), "one message fits the queue");
-        t.publish(Bytes::new(), 8, SlowConsumer::Disconnect, &c)
+        t.publish(Bytes::new(), keep(8, 1024), SlowConsumer::Disconnect, &c)
             .await;
         assert_eq!(
             kick.try_recv(),
