@@ -101,7 +101,7 @@ fn decode<R: Decodable>(mut body: Bytes, version: i16) -> Result<R, String> {
     R::decode(&mut body, version).map_err(|e| format!("decode: {e}"))
 }
 
-/// Handles one request frame. Returns the reply and the api key (for handshake accounting).
+/// Handles one request frame: header, version check, guard, decode, handler, response frame.
 pub(crate) async fn handle(shared: &Shared, conn: &ConnInfo, frame_bytes: Bytes) -> Reply {
     let (header, at) = match parse_header(&frame_bytes) {
         Ok(h) => h,
