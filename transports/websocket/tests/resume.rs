@@ -147,3 +147,18 @@ async fn position_older_than_buffer_is_refused_and_counted_as_gap() {
     );
     bounded("shutdown", server.shutdown()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn position_beyond_the_end_is_refused_with_4002() {
+    let (server, _, addr) = server(&WebSocketConfig::default()).await;
+    let mut ws = common::raw(&addr, "/topics/empty?from=5").await;
+    match bounded("close", ws.next()).await {
+        Some(Ok(Message::Close(Some(f)))) => {
+            assert_eq!(u16::from(f.code), 4002);
+            assert_eq!(f.reason.as_str(), "next=0");
+        }
+        other => panic!("expected close 4002, got {other:?}"),
+    }
+    drop(ws);
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
