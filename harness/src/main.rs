@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { cli::EXIT_BAD_INPUT } else { cli::EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                cli::EXIT_BAD_INPUT
+            } else {
+                cli::EXIT_OK
+            });
         }
     };
     match cli::execute(cli) {

@@ -20,18 +20,38 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// A file-name-safe form of a run name (`payload=100B,rate=1000` → `payload-100B_rate-1000`).
 pub fn slug(name: &str) -> String {
-    name.replace('=', "-").replace(',', "_").chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    name.replace('=', "-")
+        .replace(',', "_")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes one run's histogram files under `dir/runs/` and returns their relative paths.
-pub fn write_run_files(dir: &Path, run_name: &str, latency: &Histogram<u64>, intervals: &[Histogram<u64>], started: SystemTime) -> anyhow::Result<RunFiles> {
+pub fn write_run_files(
+    dir: &Path,
+    run_name: &str,
+    latency: &Histogram<u64>,
+    intervals: &[Histogram<u64>],
+    started: SystemTime,
+) -> anyhow::Result<RunFiles> {
     let slug = slug(run_name);
     let hgrm_rel = format!("runs/{slug}.hgrm");
     atomic_write(&dir.join(&hgrm_rel), hgrm::render(latency).as_bytes())?;
@@ -40,7 +60,9 @@ pub fn write_run_files(dir: &Path, run_name: &str, latency: &Histogram<u64>, int
     let mut serializer = V2DeflateSerializer::new();
     {
         let mut writer = IntervalLogWriterBuilder::new()
-            .add_comment(&format!("transport-bench latency from intended send, run {run_name}; values in ns"))
+            .add_comment(&format!(
+                "transport-bench latency from intended send, run {run_name}; values in ns"
+            ))
             .with_start_time(started)
             .with_base_time(started)
             .with_max_value_divisor(1e6)
@@ -48,13 +70,21 @@ pub fn write_run_files(dir: &Path, run_name: &str, latency: &Histogram<u64>, int
             .context("starting interval log")?;
         for (i, h) in intervals.iter().enumerate() {
             writer
-                .write_histogram(h, Duration::from_secs(i as u64), Duration::from_secs(1), None)
+                .write_histogram(
+                    h,
+                    Duration::from_secs(i as u64),
+                    Duration::from_secs(1),
+                    None,
+                )
                 .map_err(|e| anyhow::anyhow!("writing interval {i}: {e:?}"))?;
         }
     }
     let hlog_rel = format!("runs/{slug}.hlog");
     atomic_write(&dir.join(&hlog_rel), &log)?;
-    Ok(RunFiles { hgrm: hgrm_rel, interval_log: hlog_rel })
+    Ok(RunFiles {
+        hgrm: hgrm_rel,
+        interval_log: hlog_rel,
+    })
 }
 
 /// Writes `summary.json` into `dir`.
@@ -68,8 +98,13 @@ pub fn write_summary(dir: &Path, summary: &Summary) -> anyhow::Result<PathBuf> {
 
 /// Reads `summary.json` from a results folder or a direct path.
 pub fn read_summary(path: &Path) -> anyhow::Result<Summary> {
-    let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
-    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))
 }
 
@@ -83,10 +118,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut h = crate::runner::recorder::latency_histogram();
         h.record(12_345).unwrap();
-        let files = write_run_files(dir.path(), "transport=raw-tcp,rate=10", &h, &[h.clone(), h.clone()], SystemTime::now()).unwrap();
+        let files = write_run_files(
+            dir.path(),
+            "transport=raw-tcp,rate=10",
+            &h,
+            &[h.clone(), h.clone()],
+            SystemTime::now(),
+        )
+        .unwrap();
         assert_eq!(files.hgrm, "runs/transport-raw-tcp_rate-10.hgrm");
         let log = std::fs::read(dir.path().join(&files.interval_log)).unwrap();
-        let intervals = IntervalLogIterator::new(&log).filter(|e| matches!(e, Ok(LogEntry::Interval(_)))).count();
+        let intervals = IntervalLogIterator::new(&log)
+            .filter(|e| matches!(e, Ok(LogEntry::Interval(_))))
+            .count();
         assert_eq!(intervals, 2);
     }
 }

@@ -9,11 +9,15 @@ use transport_core::counters::DistributionSummary;
 use super::audit::PairCounts;
 use super::recorder::latency_histogram;
 use super::{CellResult, RunOutput};
-use crate::results::summary::{IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire};
+use crate::results::summary::{
+    IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire,
+};
 use crate::scenario::{Rate, RunSpec};
 
 /// Quantiles in `latency_spectrum`.
-pub const SPECTRUM: &[f64] = &[0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0];
+pub const SPECTRUM: &[f64] = &[
+    0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
+];
 /// Schedule lag p99 above this means the generator (or a blocking publish) distorted the load.
 pub const MAX_LAG_P99_NS: u64 = 10_000_000;
 /// A run that achieved less than this share of its offered rate is saturated.
@@ -71,7 +75,10 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             }
             let c = match out.recorders.get(s) {
                 Some(r) => r.audits[p].finish(published),
-                None => PairCounts { lost: published, ..PairCounts::default() },
+                None => PairCounts {
+                    lost: published,
+                    ..PairCounts::default()
+                },
             };
             totals.delivered += c.delivered;
             totals.lost += c.lost;
@@ -92,7 +99,10 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let lag = percentiles(&out.schedule_lag);
     let mut reasons = Vec::new();
     if out.unsent > 0 {
-        reasons.push(format!("publishers fell behind and never sent {} scheduled messages", out.unsent));
+        reasons.push(format!(
+            "publishers fell behind and never sent {} scheduled messages",
+            out.unsent
+        ));
     }
     if let Some(rate) = offered_rate {
         let achieved = out.published_in_window as f64 / secs;
@@ -100,10 +110,15 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             reasons.push(format!("published {achieved:.0} msg/s of {rate} offered"));
         }
         if lag.p99 > MAX_LAG_P99_NS {
-            reasons.push(format!("schedule lag p99 {:.1} ms (generator or publish blocked)", lag.p99 as f64 / 1e6));
+            reasons.push(format!(
+                "schedule lag p99 {:.1} ms (generator or publish blocked)",
+                lag.p99 as f64 / 1e6
+            ));
         }
     }
-    if expected_in_window > 0.0 && (delivered_in_window as f64) < expected_in_window * MIN_ACHIEVED_SHARE {
+    if expected_in_window > 0.0
+        && (delivered_in_window as f64) < expected_in_window * MIN_ACHIEVED_SHARE
+    {
         reasons.push(format!(
             "subscribers received {:.0}% of the window's messages within the window",
             100.0 * delivered_in_window as f64 / expected_in_window
@@ -115,10 +130,14 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         failures.push(format!("{} messages lost", totals.lost));
     }
     if corrupt > 0 {
-        failures.push(format!("{corrupt} messages arrived with a corrupt envelope"));
+        failures.push(format!(
+            "{corrupt} messages arrived with a corrupt envelope"
+        ));
     }
     if overflow > 0 {
-        failures.push(format!("{overflow} latency samples exceeded the histogram's range"));
+        failures.push(format!(
+            "{overflow} latency samples exceeded the histogram's range"
+        ));
     }
 
     let payload = spec.payload_bytes;
@@ -133,10 +152,23 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         handshake_bytes: c.handshake_read + c.handshake_written,
         payload_bytes_published: payload_published,
         payload_bytes_delivered: payload_delivered,
-        overhead_bytes_per_msg: per(steady as f64 - (payload_published + payload_delivered) as f64, totals.delivered),
-        overhead_c2s_bytes_per_published: per(c.written as f64 - payload_published as f64, published_total),
-        overhead_s2c_bytes_per_delivered: per(c.read as f64 - payload_delivered as f64, totals.delivered),
-        efficiency: if steady == 0 { 0.0 } else { (payload_published + payload_delivered) as f64 / steady as f64 },
+        overhead_bytes_per_msg: per(
+            steady as f64 - (payload_published + payload_delivered) as f64,
+            totals.delivered,
+        ),
+        overhead_c2s_bytes_per_published: per(
+            c.written as f64 - payload_published as f64,
+            published_total,
+        ),
+        overhead_s2c_bytes_per_delivered: per(
+            c.read as f64 - payload_delivered as f64,
+            totals.delivered,
+        ),
+        efficiency: if steady == 0 {
+            0.0
+        } else {
+            (payload_published + payload_delivered) as f64 / steady as f64
+        },
         client: c,
         server: out.server_wire,
     };
@@ -175,13 +207,28 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         latency_spectrum: if latency.is_empty() {
             Vec::new()
         } else {
-            SPECTRUM.iter().map(|&q| QuantilePoint { quantile: q, value_ns: latency.value_at_quantile(q) }).collect()
+            SPECTRUM
+                .iter()
+                .map(|&q| QuantilePoint {
+                    quantile: q,
+                    value_ns: latency.value_at_quantile(q),
+                })
+                .collect()
         },
         wire,
-        messages_per_delivery_unit: if units.is_empty() { DistributionSummary::default() } else { DistributionSummary::of(&units) },
+        messages_per_delivery_unit: if units.is_empty() {
+            DistributionSummary::default()
+        } else {
+            DistributionSummary::of(&units)
+        },
         empty_delivery_units: empty_units,
         counters,
-        distributions: out.distributions.iter().filter(|(_, h)| !h.is_empty()).map(|(k, h)| (k.clone(), DistributionSummary::of(h))).collect(),
+        distributions: out
+            .distributions
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
+            .collect(),
         timeseries: out
             .intervals
             .iter()
@@ -189,14 +236,26 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             .map(|(i, h)| IntervalPoint {
                 second: i as u32,
                 delivered: h.len(),
-                p50_ns: if h.is_empty() { 0 } else { h.value_at_quantile(0.5) },
-                p99_ns: if h.is_empty() { 0 } else { h.value_at_quantile(0.99) },
+                p50_ns: if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(0.5)
+                },
+                p99_ns: if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(0.99)
+                },
                 max_ns: h.max(),
             })
             .collect(),
         files: RunFiles::default(),
     };
-    CellResult { result, latency, intervals: out.intervals }
+    CellResult {
+        result,
+        latency,
+        intervals: out.intervals,
+    }
 }
 
 /// The result of a run that never got to measure (server or clients failed to start).
@@ -235,5 +294,9 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         timeseries: Vec::new(),
         files: RunFiles::default(),
     };
-    CellResult { result, latency: latency_histogram(), intervals: Vec::new() }
+    CellResult {
+        result,
+        latency: latency_histogram(),
+        intervals: Vec::new(),
+    }
 }

@@ -105,8 +105,20 @@ mod tests {
         for s in 0..10 {
             assert_eq!(a.record(s), Arrival::Fresh);
         }
-        assert_eq!(a.finish(10), PairCounts { delivered: 10, lost: 0, duplicated: 0, reordered: 0 });
-        assert_eq!(a.finish(12).lost, 2, "messages after the last arrival are lost too");
+        assert_eq!(
+            a.finish(10),
+            PairCounts {
+                delivered: 10,
+                lost: 0,
+                duplicated: 0,
+                reordered: 0
+            }
+        );
+        assert_eq!(
+            a.finish(12).lost,
+            2,
+            "messages after the last arrival are lost too"
+        );
     }
 
     #[test]
@@ -116,7 +128,15 @@ mod tests {
             a.record(s);
         }
         // 2 never came; 3 and 4 were late; the second 3 and the second 1 are duplicates.
-        assert_eq!(a.finish(7), PairCounts { delivered: 6, lost: 1, duplicated: 2, reordered: 2 });
+        assert_eq!(
+            a.finish(7),
+            PairCounts {
+                delivered: 6,
+                lost: 1,
+                duplicated: 2,
+                reordered: 2
+            }
+        );
     }
 
     proptest! {

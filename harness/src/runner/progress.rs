@@ -37,7 +37,10 @@ impl Drop for Ticker {
 impl Progress {
     /// Live updates if stderr is a terminal; nothing at all if `quiet`.
     pub fn new(quiet: bool) -> Self {
-        Progress { live: !quiet && std::io::stderr().is_terminal(), quiet }
+        Progress {
+            live: !quiet && std::io::stderr().is_terminal(),
+            quiet,
+        }
     }
 
     /// Prints a line (unless quiet).
@@ -49,7 +52,13 @@ impl Progress {
     }
 
     /// Starts the live line for a run.
-    pub(crate) fn start_run(&self, spec: &RunSpec, shared: Arc<RunShared>, measure_start_ns: u64, measure_end_ns: u64) -> Ticker {
+    pub(crate) fn start_run(
+        &self,
+        spec: &RunSpec,
+        shared: Arc<RunShared>,
+        measure_start_ns: u64,
+        measure_end_ns: u64,
+    ) -> Ticker {
         let token = CancellationToken::new();
         if !self.live {
             return Ticker(token);
@@ -71,13 +80,22 @@ impl Progress {
                 let phase = if now < measure_start_ns {
                     "warm-up".to_owned()
                 } else if now < measure_end_ns {
-                    format!("{:.1}s/{:.0}s", (now - measure_start_ns) as f64 / 1e9, (measure_end_ns - measure_start_ns) as f64 / 1e9)
+                    format!(
+                        "{:.1}s/{:.0}s",
+                        (now - measure_start_ns) as f64 / 1e9,
+                        (measure_end_ns - measure_start_ns) as f64 / 1e9
+                    )
                 } else {
                     "drain".to_owned()
                 };
-                let p99 = shared.recent_p99_ns().map_or("-".to_owned(), |ns| format!("{:.3} ms", ns as f64 / 1e6));
+                let p99 = shared
+                    .recent_p99_ns()
+                    .map_or("-".to_owned(), |ns| format!("{:.3} ms", ns as f64 / 1e6));
                 let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K{name}  {phase}  {rate:.0} msg/s  delivered {delivered}  p99 {p99}");
+                let _ = write!(
+                    err,
+                    "\r\x1b[2K{name}  {phase}  {rate:.0} msg/s  delivered {delivered}  p99 {p99}"
+                );
                 let _ = err.flush();
             }
             let _ = write!(std::io::stderr(), "\r\x1b[2K");

@@ -44,7 +44,14 @@ pub struct PublishOutcome<P> {
 
 impl<P> PublishOutcome<P> {
     fn new(publisher: P) -> Self {
-        PublishOutcome { publisher, sent: 0, sent_in_window: 0, unsent: 0, lag: latency_histogram(), error: None }
+        PublishOutcome {
+            publisher,
+            sent: 0,
+            sent_in_window: 0,
+            unsent: 0,
+            lag: latency_histogram(),
+            error: None,
+        }
     }
 }
 
@@ -52,7 +59,12 @@ impl<P: Publisher> PublishOutcome<P> {
     /// Sends message `sent` stamped as intended at `intended_ns`; false on error (recorded).
     async fn send(&mut self, id: u32, intended_ns: u64, cfg: &Publishing) -> bool {
         let now = clock::now_ns();
-        let env = Envelope { publisher: id, seq: self.sent, intended_ns, sent_ns: now };
+        let env = Envelope {
+            publisher: id,
+            seq: self.sent,
+            intended_ns,
+            sent_ns: now,
+        };
         if let Err(e) = self.publisher.publish(env.encode(cfg.payload_len)).await {
             self.error = Some(e.to_string());
             return false;
@@ -60,7 +72,8 @@ impl<P: Publisher> PublishOutcome<P> {
         self.sent += 1;
         if (cfg.measure_start_ns..cfg.measure_end_ns).contains(&intended_ns) {
             self.sent_in_window += 1;
-            self.lag.saturating_record(now.saturating_sub(intended_ns).max(1));
+            self.lag
+                .saturating_record(now.saturating_sub(intended_ns).max(1));
         }
         true
     }
@@ -70,7 +83,9 @@ impl<P: Publisher> PublishOutcome<P> {
             match tokio::time::timeout(FLUSH_TIMEOUT, self.publisher.flush()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => self.error = Some(format!("flush: {e}")),
-                Err(_) => self.error = Some(format!("flush did not finish within {FLUSH_TIMEOUT:?}")),
+                Err(_) => {
+                    self.error = Some(format!("flush did not finish within {FLUSH_TIMEOUT:?}"))
+                }
             }
         }
         self
@@ -79,7 +94,12 @@ impl<P: Publisher> PublishOutcome<P> {
 
 /// Sends every message the schedule releases to publisher `id`, each stamped with the time it
 /// was *meant* to go out.
-pub async fn open_loop<P: Publisher>(publisher: P, id: u32, schedule: std::sync::Arc<Schedule>, cfg: Publishing) -> PublishOutcome<P> {
+pub async fn open_loop<P: Publisher>(
+    publisher: P,
+    id: u32,
+    schedule: std::sync::Arc<Schedule>,
+    cfg: Publishing,
+) -> PublishOutcome<P> {
     let mut out = PublishOutcome::new(publisher);
     let total = schedule.per_publisher();
     'run: while out.sent < total {
@@ -96,7 +116,9 @@ pub async fn open_loop<P: Publisher>(publisher: P, id: u32, schedule: std::sync:
         if Instant::now() > cfg.stop_at {
             break;
         }
-        schedule.wait_for_release(id, out.sent, Duration::from_millis(100)).await;
+        schedule
+            .wait_for_release(id, out.sent, Duration::from_millis(100))
+            .await;
     }
     if out.error.is_none() {
         out.unsent = total - out.sent;
@@ -105,7 +127,13 @@ pub async fn open_loop<P: Publisher>(publisher: P, id: u32, schedule: std::sync:
 }
 
 /// Sends as fast as the window allows until `end`; intended time is the actual send time.
-pub async fn closed_loop<P: Publisher>(publisher: P, id: u32, window: &Window, cfg: Publishing, end: Instant) -> PublishOutcome<P> {
+pub async fn closed_loop<P: Publisher>(
+    publisher: P,
+    id: u32,
+    window: &Window,
+    cfg: Publishing,
+    end: Instant,
+) -> PublishOutcome<P> {
     let mut out = PublishOutcome::new(publisher);
     while Instant::now() < end {
         if !window.acquire(end).await {

@@ -43,7 +43,10 @@ pub struct RunShared {
 
 impl RunShared {
     fn merge_interval(&self, second: u32, h: &Histogram<u64>) {
-        let mut slots = self.intervals.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = self
+            .intervals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let i = second as usize;
         while slots.len() <= i {
             slots.push(latency_histogram());
@@ -54,8 +57,15 @@ impl RunShared {
 
     /// p99 of the most recent complete second, for the progress line.
     pub fn recent_p99_ns(&self) -> Option<u64> {
-        let slots = self.intervals.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.iter().rev().find(|h| !h.is_empty()).map(|h| h.value_at_quantile(0.99))
+        let slots = self
+            .intervals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        slots
+            .iter()
+            .rev()
+            .find(|h| !h.is_empty())
+            .map(|h| h.value_at_quantile(0.99))
     }
 }
 
@@ -135,7 +145,8 @@ impl SubscriberRecorder {
             if let Some(w) = shared.windows.get(env.publisher as usize) {
                 w.received_one();
             }
-            if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns {
+            if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns
+            {
                 continue;
             }
             let latency = now_ns.saturating_sub(env.intended_ns).max(1);
@@ -144,7 +155,8 @@ impl SubscriberRecorder {
             }
             self.latency.saturating_record(latency);
             self.interval.saturating_record(latency);
-            self.from_send.saturating_record(now_ns.saturating_sub(env.sent_ns).max(1));
+            self.from_send
+                .saturating_record(now_ns.saturating_sub(env.sent_ns).max(1));
         }
         if in_window_rx && now_ns < shared.measure_end_ns {
             self.delivered_in_window += fresh;
@@ -155,7 +167,8 @@ impl SubscriberRecorder {
     /// Pushes the current second's histogram into the shared per-second slots.
     pub fn flush_interval(&mut self) {
         if !self.interval.is_empty() {
-            self.shared.merge_interval(self.interval_second, &self.interval);
+            self.shared
+                .merge_interval(self.interval_second, &self.interval);
             self.interval.reset();
         }
     }
@@ -177,7 +190,13 @@ mod tests {
     }
 
     fn msg(seq: u64, intended_ns: u64) -> Bytes {
-        Envelope { publisher: 0, seq, intended_ns, sent_ns: intended_ns + 10 }.encode(40)
+        Envelope {
+            publisher: 0,
+            seq,
+            intended_ns,
+            sent_ns: intended_ns + 10,
+        }
+        .encode(40)
     }
 
     #[test]
@@ -186,9 +205,16 @@ mod tests {
         let mut r = SubscriberRecorder::new(s.clone());
         r.on_unit(&[msg(0, 500_000_000), msg(1, 1_200_000_000)], 1_200_050_000);
         r.on_unit(&[], 1_300_000_000);
-        r.on_unit(&[msg(1, 1_200_000_000), Bytes::from_static(b"short")], 2_500_000_000);
+        r.on_unit(
+            &[msg(1, 1_200_000_000), Bytes::from_static(b"short")],
+            2_500_000_000,
+        );
         r.flush_interval();
-        assert_eq!(r.latency.len(), 1, "only the measured-window message is recorded");
+        assert_eq!(
+            r.latency.len(),
+            1,
+            "only the measured-window message is recorded"
+        );
         assert_eq!(r.latency.max(), r.latency.highest_equivalent(50_000));
         assert_eq!(r.audits[0].finish(2).delivered, 2);
         assert_eq!((r.empty_units, r.corrupt, r.units.len()), (1, 1, 2));

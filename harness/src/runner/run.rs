@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use transport_core::{
-    ClientContext, Counters, Publisher, ServerContext, ServerHandle, Subscriber, Transport, WireSnapshot, WireStats, clock,
+    ClientContext, Counters, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
+    WireSnapshot, WireStats, clock,
 };
 
 use super::publish::{PublishOutcome, Publishing, closed_loop, open_loop};
@@ -43,7 +44,9 @@ struct Drain {
 impl Drain {
     fn check(&self, i: usize) {
         let s = &self.subs[i];
-        if s.unique.load(Ordering::SeqCst) >= s.target.load(Ordering::SeqCst) && !s.done.swap(true, Ordering::SeqCst) {
+        if s.unique.load(Ordering::SeqCst) >= s.target.load(Ordering::SeqCst)
+            && !s.done.swap(true, Ordering::SeqCst)
+        {
             self.done.fetch_add(1, Ordering::SeqCst);
             self.wake.notify_one();
         }
@@ -51,7 +54,9 @@ impl Drain {
 }
 
 async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Result<F::Output> {
-    tokio::time::timeout(bound, f).await.map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
+    tokio::time::timeout(bound, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
 }
 
 /// Parses the transport's options table (already validated when the scenario loaded).
@@ -63,31 +68,56 @@ pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::
 }
 
 /// Runs one cell of the matrix with transport `T`.
-pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &str, progress: &Progress) -> anyhow::Result<RunOutput> {
+pub async fn run_one<T: Transport>(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+) -> anyhow::Result<RunOutput> {
     let config = config_for::<T>(scenario, spec)?;
     let counters = Counters::new();
     let client_wire = WireStats::new();
-    let server_ctx = ServerContext { wire: WireStats::new(), counters: counters.clone(), socket: scenario.socket };
+    let server_ctx = ServerContext {
+        wire: WireStats::new(),
+        counters: counters.clone(),
+        socket: scenario.socket,
+    };
     let server_wire = server_ctx.wire.clone();
 
     let (server, addr) = match T::external_address(&config) {
         Some(addr) => (None, addr),
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let server = bounded("server start", SETUP_TIMEOUT, T::serve(&config, listener, server_ctx)).await??;
+            let server = bounded(
+                "server start",
+                SETUP_TIMEOUT,
+                T::serve(&config, listener, server_ctx),
+            )
+            .await??;
             let addr = server.local_addr().to_string();
             (Some(server), addr)
         }
     };
-    let client_ctx = |i: u32| ClientContext { wire: client_wire.clone(), counters: counters.clone(), socket: scenario.socket, client_index: i };
-    let topics: Vec<String> = (0..scenario.topics).map(|t| format!("tb-{nonce}-{t}")).collect();
+    let client_ctx = |i: u32| ClientContext {
+        wire: client_wire.clone(),
+        counters: counters.clone(),
+        socket: scenario.socket,
+        client_index: i,
+    };
+    let topics: Vec<String> = (0..scenario.topics)
+        .map(|t| format!("tb-{nonce}-{t}"))
+        .collect();
     let topic_of = |client: u32| topics[(client % scenario.topics) as usize].as_str();
 
     // Subscribers first: each resolves only once live, so nothing published later is missed.
     let subscribers = bounded("connecting subscribers", SETUP_TIMEOUT, async {
         let mut subs = Vec::with_capacity(spec.subscribers as usize);
         for i in 0..spec.subscribers {
-            subs.push(T::subscriber(&config, &addr, topic_of(i), client_ctx(i)).await.map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?);
+            subs.push(
+                T::subscriber(&config, &addr, topic_of(i), client_ctx(i))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
+            );
         }
         anyhow::Ok(subs)
     })
@@ -95,19 +125,29 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
     let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
         let mut pubs = Vec::with_capacity(scenario.publishers as usize);
         for p in 0..scenario.publishers {
-            pubs.push(T::publisher(&config, &addr, topic_of(p), client_ctx(p)).await.map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?);
+            pubs.push(
+                T::publisher(&config, &addr, topic_of(p), client_ctx(p))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
+            );
         }
         anyhow::Ok(pubs)
     })
     .await??;
 
-    let fanout = |p: u32| (0..spec.subscribers).filter(|s| s % scenario.topics == p % scenario.topics).count() as u32;
+    let fanout = |p: u32| {
+        (0..spec.subscribers)
+            .filter(|s| s % scenario.topics == p % scenario.topics)
+            .count() as u32
+    };
     let start = Instant::now() + START_LEAD;
     let start_ns = clock::as_ns(start);
     let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
     let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
     let windows = match spec.rate {
-        Rate::Max => (0..scenario.publishers).map(|p| Window::new(scenario.max_in_flight, fanout(p))).collect(),
+        Rate::Max => (0..scenario.publishers)
+            .map(|p| Window::new(scenario.max_in_flight, fanout(p)))
+            .collect(),
         Rate::PerSec(_) => Vec::new(),
     };
     let shared = Arc::new(RunShared {
@@ -119,7 +159,12 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
         intervals: Default::default(),
     });
     let drain = Arc::new(Drain {
-        subs: (0..spec.subscribers).map(|_| SubProgress { target: AtomicU64::new(u64::MAX), ..Default::default() }).collect(),
+        subs: (0..spec.subscribers)
+            .map(|_| SubProgress {
+                target: AtomicU64::new(u64::MAX),
+                ..Default::default()
+            })
+            .collect(),
         done: AtomicU64::new(0),
         wake: Notify::new(),
     });
@@ -127,14 +172,25 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
     let mut sub_tasks = Vec::new();
     for (i, sub) in subscribers.into_iter().enumerate() {
         let rec = SubscriberRecorder::new(shared.clone());
-        sub_tasks.push(tokio::spawn(receive(sub, rec, i, drain.clone(), stop.clone())));
+        sub_tasks.push(tokio::spawn(receive(
+            sub,
+            rec,
+            i,
+            drain.clone(),
+            stop.clone(),
+        )));
     }
 
     let total = scenario.warmup + scenario.duration;
     let end = clock::instant_at(measure_end_ns);
     // A publisher that falls this far behind stops: what it never sent is reported as unsent.
     let overrun = Duration::from_secs(1).max(scenario.duration / 10);
-    let publishing = Publishing { payload_len: spec.payload_bytes as usize, measure_start_ns, measure_end_ns, stop_at: end + overrun };
+    let publishing = Publishing {
+        payload_len: spec.payload_bytes as usize,
+        measure_start_ns,
+        measure_end_ns,
+        stop_at: end + overrun,
+    };
     let schedule = match spec.rate {
         Rate::PerSec(rate) => Some(Schedule::new(start_ns, rate, scenario.publishers, total)),
         Rate::Max => None,
@@ -185,7 +241,10 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
     // Drain: every subscriber should get everything its topic's publishers published.
     let published: Vec<u64> = outcomes.iter().map(|o| o.sent).collect();
     for (i, s) in drain.subs.iter().enumerate() {
-        let expected: u64 = (0..published.len()).filter(|&p| p as u32 % scenario.topics == i as u32 % scenario.topics).map(|p| published[p]).sum();
+        let expected: u64 = (0..published.len())
+            .filter(|&p| p as u32 % scenario.topics == i as u32 % scenario.topics)
+            .map(|p| published[p])
+            .sum();
         s.target.store(expected, Ordering::SeqCst);
         drain.check(i);
     }
@@ -238,7 +297,12 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
         spec: spec.clone(),
         effective_config: serde_json::to_value(&config)?,
         recorders,
-        intervals: std::mem::take(&mut *shared.intervals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        intervals: std::mem::take(
+            &mut *shared
+                .intervals
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ),
         schedule_lag: lag,
         published,
         published_in_window,
@@ -246,7 +310,11 @@ pub async fn run_one<T: Transport>(scenario: &Scenario, spec: &RunSpec, nonce: &
         topics: scenario.topics,
         measured: scenario.duration,
         client_wire: client_wire.snapshot(),
-        server_wire: if T::external_address(&config).is_some() { WireSnapshot::default() } else { server_wire.snapshot() },
+        server_wire: if T::external_address(&config).is_some() {
+            WireSnapshot::default()
+        } else {
+            server_wire.snapshot()
+        },
         counters: counters.counter_values(),
         distributions: counters.distributions(),
         failures,
@@ -287,7 +355,11 @@ async fn receive<S: Subscriber>(
     (sub, rec, err)
 }
 
-async fn close_all<T: Transport>(subs: Vec<T::Subscriber>, pubs: Vec<T::Publisher>, failures: &mut Vec<String>) {
+async fn close_all<T: Transport>(
+    subs: Vec<T::Subscriber>,
+    pubs: Vec<T::Publisher>,
+    failures: &mut Vec<String>,
+) {
     for (i, s) in subs.into_iter().enumerate() {
         if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await {
             failures.push(format!("closing subscriber {i}: {e}"));

@@ -32,11 +32,18 @@ pub struct Schedule {
 impl Schedule {
     /// A timetable of `total_secs` at `rate_per_sec` spread evenly over `publishers`, starting at
     /// `start_ns` ([`clock`] time). Publishers are staggered so their sends interleave.
-    pub fn new(start_ns: u64, rate_per_sec: f64, publishers: u32, total: Duration) -> Arc<Schedule> {
+    pub fn new(
+        start_ns: u64,
+        rate_per_sec: f64,
+        publishers: u32,
+        total: Duration,
+    ) -> Arc<Schedule> {
         let per_pub_rate = rate_per_sec / f64::from(publishers);
         let interval_ns = 1e9 / per_pub_rate;
         let per_publisher = (total.as_secs_f64() * per_pub_rate).floor() as u64;
-        let offsets_ns = (0..publishers).map(|p| (interval_ns * f64::from(p) / f64::from(publishers)) as u64).collect();
+        let offsets_ns = (0..publishers)
+            .map(|p| (interval_ns * f64::from(p) / f64::from(publishers)) as u64)
+            .collect();
         Arc::new(Schedule {
             start_ns,
             interval_ns,
@@ -89,7 +96,9 @@ impl Schedule {
     /// Starts the generator thread; it ends when every message is released or on [`Self::stop`].
     pub fn spawn_generator(self: &Arc<Self>) -> std::io::Result<thread::JoinHandle<()>> {
         let s = self.clone();
-        thread::Builder::new().name("tb-generator".into()).spawn(move || s.generate())
+        thread::Builder::new()
+            .name("tb-generator".into())
+            .spawn(move || s.generate())
     }
 
     fn generate(&self) {
@@ -160,7 +169,8 @@ impl Window {
     }
 
     fn full(&self) -> bool {
-        let outstanding = self.published.load(Ordering::Acquire) * self.fanout - self.received.load(Ordering::Acquire);
+        let outstanding = self.published.load(Ordering::Acquire) * self.fanout
+            - self.received.load(Ordering::Acquire);
         outstanding >= self.limit * self.fanout
     }
 
@@ -213,7 +223,11 @@ mod tests {
         assert_eq!(s.due_by(0, 999), 0);
         assert_eq!(s.due_by(0, 1_000), 1);
         assert_eq!(s.due_by(0, 1_000 + 4_000_000), 3);
-        assert_eq!(s.due_by(0, u64::MAX / 2), 500, "never more than the run's total");
+        assert_eq!(
+            s.due_by(0, u64::MAX / 2),
+            500,
+            "never more than the run's total"
+        );
     }
 
     #[test]
@@ -222,7 +236,10 @@ mod tests {
         let s = Schedule::new(start, 2000.0, 1, Duration::from_millis(100));
         s.spawn_generator().unwrap().join().unwrap();
         assert_eq!(s.released(0), 200);
-        assert!(clock::now_ns() >= s.intended_ns(0, 199), "the last release is not early");
+        assert!(
+            clock::now_ns() >= s.intended_ns(0, 199),
+            "the last release is not early"
+        );
     }
 
     #[tokio::test]
@@ -231,7 +248,10 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(5);
         assert!(w.acquire(far).await);
         assert!(w.acquire(far).await);
-        assert!(!w.acquire(Instant::now() + Duration::from_millis(20)).await, "third must wait");
+        assert!(
+            !w.acquire(Instant::now() + Duration::from_millis(20)).await,
+            "third must wait"
+        );
         w.received_one();
         assert!(w.acquire(far).await);
     }
