@@ -201,21 +201,22 @@ impl<'a> Variant<'a> {
     /// lowest open-loop rate; else closed loop.
     pub fn comparison_rate(&self) -> RateKey {
         let rates = self.open_rates();
-        let all_sustained = |r: f64| {
-            self.transports.iter().all(|t| {
-                self.cell(t, RateKey::PerSec(r))
-                    .is_some_and(|c| sustained(c.run))
-            })
-        };
         match rates
             .iter()
             .rev()
-            .find(|&&r| all_sustained(r))
+            .find(|&&r| self.all_sustained(RateKey::PerSec(r)))
             .or(rates.first())
         {
             Some(&r) => RateKey::PerSec(r),
             None => RateKey::Max,
         }
+    }
+
+    /// True if every transport has a sustained run at `rate`.
+    pub fn all_sustained(&self, rate: RateKey) -> bool {
+        self.transports
+            .iter()
+            .all(|t| self.cell(t, rate).is_some_and(|c| sustained(c.run)))
     }
 
     /// The cells at `rate`, one per transport, in transport order.

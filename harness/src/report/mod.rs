@@ -121,7 +121,9 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
             out.push_str(
                 "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
                  WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
-                 very high throughput\". Latency classes compare p99 with the raw-TCP floor at the same \
+                 very high throughput\". Capacity is the highest rate at which a run had no saturation, \
+                 no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
+                 run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
                  offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
                  bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
                  no network round trip, which flatters every pattern that needs one.\n\n",

@@ -35,10 +35,10 @@ pub fn figures(summary: &Summary) -> Vec<Figure> {
 
 /// `at 10K msg/s offered (highest rate every transport sustained)`.
 fn rate_phrase(v: &Variant<'_>, rate: RateKey) -> String {
-    let why = if v.open_rates().len() > 1 {
-        " (highest rate every transport sustained)"
-    } else {
-        ""
+    let why = match (v.open_rates().len() > 1, v.all_sustained(rate)) {
+        (false, _) => "",
+        (true, true) => " (highest rate every transport sustained)",
+        (true, false) => " (lowest rate: no rate was sustained by every transport)",
     };
     match rate {
         RateKey::PerSec(r) => format!("at {} msg/s offered{why}", format::count(r)),

@@ -159,9 +159,10 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
         return None;
     }
     let mut panels = vec![Panel::Bars(BarPanel {
+        // The subtitle says why this rate; the panel title only which.
         title: format!(
             "mean {}",
-            rate_phrase(v, rate).replace(" (highest rate every transport sustained)", "")
+            rate_phrase(v, rate).split(" (").next().unwrap_or_default()
         ),
         y: axis(
             "messages per delivery unit (mean)",
