@@ -38,6 +38,9 @@ const WANTED: &[(ApiKey, i16, i16)] = &[
 /// The ApiVersions version sent first (flexible, and what current clients send).
 const API_VERSIONS_VERSION: i16 = 3;
 
+/// Kafka's UNSUPPORTED_VERSION error code.
+const UNSUPPORTED_VERSION: i16 = 35;
+
 /// The version negotiated for each API, or `None` if the broker and this client share none.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Versions(Vec<(i16, i16)>);
@@ -232,7 +235,20 @@ impl Conn {
         let mut req = ApiVersionsRequest::default();
         req.client_software_name = StrBytes::from_static_str("transport-bench");
         req.client_software_version = StrBytes::from_static_str(env!("CARGO_PKG_VERSION"));
-        let resp: ApiVersionsResponse = conn.call_at(&req, API_VERSIONS_VERSION).await?;
+        let correlation = conn.writer.send(&req, API_VERSIONS_VERSION).await?;
+        let frame = conn.reader.next_frame().await?;
+        // A broker that does not know v3 answers in the v0 layout with UNSUPPORTED_VERSION and
+        // its own version ranges (KIP-511); those ranges are all negotiation needs. The error
+        // code is the first field of the body in every version, after the 4-byte header.
+        let version = match frame.get(4..6) {
+            Some(&[a, b]) if i16::from_be_bytes([a, b]) == UNSUPPORTED_VERSION => 0,
+            _ => API_VERSIONS_VERSION,
+        };
+        let mut resp: ApiVersionsResponse =
+            decode_response::<ApiVersionsRequest>(frame, correlation, version)?;
+        if resp.error_code == UNSUPPORTED_VERSION && !resp.api_keys.is_empty() {
+            resp.error_code = 0;
+        }
         if resp.error_code != 0 {
             return Err(TransportError::Refused {
                 stage: "api versions",
@@ -279,16 +295,6 @@ impl Conn {
     ) -> Result<R::Response, TransportError> {
         self.send(req, stage).await?;
         self.recv::<R>().await
-    }
-
-    async fn call_at<R: Request>(
-        &mut self,
-        req: &R,
-        version: i16,
-    ) -> Result<R::Response, TransportError> {
-        let correlation = self.writer.send(req, version).await?;
-        let frame = self.reader.next_frame().await?;
-        decode_response::<R>(frame, correlation, version)
     }
 
     /// Half-closes the connection.

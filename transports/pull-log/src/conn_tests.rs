@@ -97,3 +97,33 @@ async fn wrong_correlation_and_oversized_frames_are_protocol_errors() {
         );
     }
 }
+
+#[rustfmt::skip]
+fn api_versions_v0_unsupported(correlation: i32) -> Vec<u8> {
+    let body: Vec<u8> = [
+        &correlation.to_be_bytes()[..],   // response header v0
+        &[0, 35],                         // UNSUPPORTED_VERSION
+        &[0, 0, 0, 1],                    // classic array of 1 entry
+        &[0, 1], &[0, 4], &[0, 10],       // Fetch 4..=10
+    ]
+    .concat();
+    [&(body.len() as i32).to_be_bytes()[..], &body].concat()
+}
+
+#[tokio::test]
+async fn an_older_broker_answering_v0_with_unsupported_version_still_negotiates() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        read_frame(&mut s).await;
+        s.write_all(&api_versions_v0_unsupported(1)).await.unwrap();
+        let _ = s.read_u8().await;
+    });
+    let ctx = ClientContext::fresh(0);
+    let conn = tokio::time::timeout(STEP, Conn::connect(&addr, &ctx, "c".into(), 1 << 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conn.versions.get(ApiKey::Fetch, "t").unwrap(), 10);
+}
