@@ -19,10 +19,14 @@ use crate::conn::Conn;
 
 /// Kafka error codes this client reacts to by name.
 pub(crate) mod code {
+    /// The fetch position is outside the log (it was truncated, or the broker restarted empty).
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
     /// The topic does not exist (yet): auto-creation may be under way.
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     /// The partition has no leader yet (just created).
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
+    /// This broker no longer leads the partition.
+    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
     /// The coordinator is still loading the group.
     pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
     /// The coordinator is not available yet.
@@ -100,11 +104,26 @@ pub(crate) async fn topic_partitions(
     }
 }
 
+/// ListOffsets timestamp meaning "the log end".
+pub(crate) const LATEST: i64 = -1;
+/// ListOffsets timestamp meaning "the log start".
+pub(crate) const EARLIEST: i64 = -2;
+
 /// The log-end offset of each of `partitions` (ListOffsets with timestamp -1, "latest").
 pub(crate) async fn end_offsets(
     conn: &mut Conn,
     topic: &str,
     partitions: &[i32],
+) -> Result<Vec<(i32, i64)>, TransportError> {
+    list_offsets(conn, topic, partitions, LATEST).await
+}
+
+/// The offset at `timestamp` ([`LATEST`], [`EARLIEST`]) of each of `partitions`.
+pub(crate) async fn list_offsets(
+    conn: &mut Conn,
+    topic: &str,
+    partitions: &[i32],
+    timestamp: i64,
 ) -> Result<Vec<(i32, i64)>, TransportError> {
     let stage = "list offsets";
     let mut req = ListOffsetsRequest::default();
@@ -116,7 +135,7 @@ pub(crate) async fn end_offsets(
         .map(|&p| {
             let mut lp = ListOffsetsPartition::default();
             lp.partition_index = p;
-            lp.timestamp = -1;
+            lp.timestamp = timestamp;
             lp
         })
         .collect();

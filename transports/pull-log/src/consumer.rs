@@ -8,7 +8,9 @@
 //! A fetch asks for all partitions at once with `fetch_min_bytes` / `fetch_max_wait`, so the
 //! broker parks it until enough data is there. Records beyond `max_records_per_poll` stay
 //! buffered for the next `recv`. If the connection breaks, the subscriber reconnects and
-//! fetches again from its own positions: nothing is lost, nothing repeated.
+//! fetches again from its own positions: nothing is lost, nothing repeated. A position the
+//! broker reports out of range (its log restarted empty, or was truncated) restarts at the log
+//! start, since everything there is unread.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -19,14 +21,13 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 use transport_core::{ClientContext, Counter, Distribution, Subscriber, TransportError};
 
+use crate::cluster::{self, code};
 use crate::config::{CommitMode, PullLogConfig, max_response_bytes, wire_ms};
 use crate::conn::Conn;
 use crate::group::Membership;
+use crate::producer_task::retriable;
 use crate::records::decode_records;
-use crate::{cluster, with_timeout};
-
-/// Reconnect attempts after a broken connection before `recv` gives up.
-const RECONNECTS: u32 = 20;
+use crate::with_timeout;
 
 /// The pull-log subscriber (see the module docs).
 pub struct PullLogSubscriber {
@@ -43,6 +44,8 @@ pub struct PullLogSubscriber {
     fetches: Counter,
     empty_fetches: Counter,
     records_per_fetch: Distribution,
+    reconnects: Counter,
+    offset_resets: Counter,
 }
 
 /// What a group member tracks beyond its positions.
@@ -81,6 +84,8 @@ impl PullLogSubscriber {
             fetches: ctx.counters.counter("fetches"),
             empty_fetches: ctx.counters.counter("empty_fetches"),
             records_per_fetch: ctx.counters.distribution("records_per_fetch"),
+            reconnects: ctx.counters.counter("subscriber_reconnects"),
+            offset_resets: ctx.counters.counter("offset_resets"),
         };
         match &config.group {
             None => {
@@ -187,32 +192,34 @@ impl PullLogSubscriber {
         req
     }
 
-    /// One Fetch round trip; reconnects and retries if the connection breaks.
+    /// One Fetch round trip. If the connection breaks or stalls, reconnects (with back-off,
+    /// within `request_timeout`) and fetches again from the same positions.
     async fn fetch(&mut self) -> Result<FetchResponse, TransportError> {
         let bound = self.config.fetch_max_wait + self.config.request_timeout;
-        let mut attempt = 0;
+        let mut broken_since: Option<Instant> = None;
+        let mut backoff = Duration::from_millis(10);
         loop {
             let req = self.fetch_request();
-            let res = with_timeout("fetch", bound, self.conn.call(&req, "fetch")).await;
-            match res {
+            match with_timeout("fetch", bound, self.conn.call(&req, "fetch")).await {
                 // A timed-out request leaves its response due on the old connection, so a
                 // timeout is handled like a break: a fresh connection, the same positions.
-                Err(
-                    TransportError::Io { .. }
-                    | TransportError::Closed { .. }
-                    | TransportError::Timeout { .. },
-                ) if attempt < RECONNECTS => {
-                    attempt += 1;
-                    // Back off a little so a restarting broker has time to listen again.
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    if let Ok((conn, _)) = with_timeout(
+                Err(e) if retriable(&e) => {
+                    let since = *broken_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= self.config.request_timeout {
+                        return Err(e);
+                    }
+                    // Give a restarting broker time to listen again.
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                    let reopened = with_timeout(
                         "reconnect",
                         self.config.request_timeout,
                         open(&self.config, &self.addr, &self.topic, &self.ctx),
                     )
-                    .await
-                    {
+                    .await;
+                    if let Ok((conn, _)) = reopened {
                         self.conn = conn;
+                        self.reconnects.inc();
                     }
                 }
                 other => return other,
@@ -220,12 +227,54 @@ impl PullLogSubscriber {
         }
     }
 
-    /// Decodes a fetch response into the buffer and advances positions; returns records.
-    fn absorb(&mut self, resp: FetchResponse) -> Result<usize, TransportError> {
+    /// Repairs positions after partition errors: out-of-range positions restart at the log
+    /// start (the log was truncated or the broker restarted empty, so everything there is
+    /// unread), and a missing topic or leader is looked up again (which re-creates the topic).
+    async fn repair(
+        &mut self,
+        out_of_range: Vec<i32>,
+        refresh: bool,
+    ) -> Result<(), TransportError> {
+        let limit = self.config.request_timeout;
+        if refresh {
+            with_timeout(
+                "metadata",
+                limit,
+                cluster::topic_partitions(&mut self.conn, &self.topic, limit),
+            )
+            .await?;
+        }
+        if !out_of_range.is_empty() {
+            let starts = with_timeout(
+                "list offsets",
+                limit,
+                cluster::list_offsets(
+                    &mut self.conn,
+                    &self.topic,
+                    &out_of_range,
+                    cluster::EARLIEST,
+                ),
+            )
+            .await?;
+            for (p, start) in starts {
+                if let Some(pos) = self.positions.iter_mut().find(|(q, _)| *q == p) {
+                    pos.1 = start;
+                    self.offset_resets.inc();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes a fetch response into the buffer and advances positions; returns the records,
+    /// the partitions whose position is out of range, and whether metadata needs a refresh.
+    fn absorb(&mut self, resp: FetchResponse) -> Result<(usize, Vec<i32>, bool), TransportError> {
         if resp.error_code != 0 {
             return Err(cluster::refused("fetch", resp.error_code, "fetch"));
         }
         let mut total = 0;
+        let mut out_of_range = Vec::new();
+        let mut refresh = false;
         for t in resp
             .responses
             .iter()
@@ -239,8 +288,19 @@ impl PullLogSubscriber {
                 else {
                     continue; // not ours (any more)
                 };
-                if pd.error_code != 0 {
-                    return Err(cluster::refused("fetch", pd.error_code, "partition"));
+                match pd.error_code {
+                    0 => {}
+                    code::OFFSET_OUT_OF_RANGE => {
+                        out_of_range.push(pd.partition_index);
+                        continue;
+                    }
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                    | code::LEADER_NOT_AVAILABLE
+                    | code::NOT_LEADER_OR_FOLLOWER => {
+                        refresh = true;
+                        continue;
+                    }
+                    c => return Err(cluster::refused("fetch", c, "partition")),
                 }
                 let Some(data) = &pd.records else { continue };
                 let p = pd.partition_index;
@@ -253,7 +313,7 @@ impl PullLogSubscriber {
                 total += d.records;
             }
         }
-        Ok(total)
+        Ok((total, out_of_range, refresh))
     }
 }
 
@@ -295,7 +355,10 @@ impl Subscriber for PullLogSubscriber {
             return Ok(0);
         }
         let resp = self.fetch().await?;
-        let n = self.absorb(resp)?;
+        let (n, out_of_range, refresh) = self.absorb(resp)?;
+        if refresh || !out_of_range.is_empty() {
+            self.repair(out_of_range, refresh).await?;
+        }
         self.fetches.inc();
         if n == 0 {
             self.empty_fetches.inc();

@@ -13,7 +13,7 @@
 //!
 //! Concept → file: options `config.rs`; framing, correlation ids and version negotiation
 //! `conn.rs`; record batches `records.rs`; metadata and offsets `cluster.rs`; producer
-//! `producer.rs`; consumer `consumer.rs`; group membership `group.rs` (task and hand-off) and
+//! `producer.rs`; consumer `consumer.rs`; producer task with reconnect and resend `producer_task.rs`; group membership `group.rs` (task and hand-off) and
 //! `group_proto.rs` (the coordinator requests), range assignment `assign.rs`.
 //!
 //! Counters: `produce_requests`, `fetches`, `empty_fetches`, and the distributions
@@ -27,6 +27,7 @@ mod consumer;
 mod group;
 mod group_proto;
 mod producer;
+mod producer_task;
 mod records;
 
 use std::future::Future;
