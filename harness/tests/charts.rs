@@ -274,3 +274,37 @@ fn regenerate_saved_folder() {
     }
     println!("{}", out.report.display());
 }
+
+#[test]
+fn each_payload_gets_its_own_charts_named_by_what_differs() {
+    let mut s = summary(&[Some(1_000.0), Some(10_000.0)]);
+    let big: Vec<_> = s
+        .runs
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.tags.insert("payload".to_owned(), "1KiB".to_owned());
+            r.payload_bytes = 1024;
+            r
+        })
+        .collect();
+    s.runs.extend(big);
+    let files: Vec<String> = figures(&s).into_iter().map(|f| f.file).collect();
+    assert!(
+        files.contains(&"latency-spectrum_payload-100B.png".to_owned()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"rate-sweep_payload-1KiB.png".to_owned()),
+        "{files:?}"
+    );
+    let mut unique = files.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), files.len(), "file names collide: {files:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = report::write_outputs(&s, dir.path()).unwrap();
+    assert_eq!(out.charts.len(), files.len());
+    let text = std::fs::read_to_string(&out.report).unwrap();
+    assert!(text.contains("## Findings (payload=1KiB)"), "{text}");
+}

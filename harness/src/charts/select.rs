@@ -65,9 +65,9 @@ pub struct Cell<'a> {
 /// The runs sharing every tag except transport, rate and repetition.
 #[derive(Debug, Clone)]
 pub struct Variant<'a> {
-    /// `payload=100B, subscribers=1`; empty when the summary has a single variant.
+    /// The tags that differ between variants (`payload=1KiB`); empty for a single variant.
     pub label: String,
-    /// File-name suffix (`_payload-100B_subscribers-1`); empty for a single variant.
+    /// File-name suffix (`_payload-1KiB`); empty for a single variant.
     pub slug: String,
     /// Transports in the order they first ran (the raw-TCP floor first when present).
     pub transports: Vec<String>,
@@ -112,7 +112,18 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
             None => groups[vi].push((cell_key, vec![run])),
         }
     }
-    let single = order.len() == 1;
+    // Name variants only by the tags that differ between them (`payload=1KiB`, not also the
+    // constant `subscribers=1`); a single variant needs no name.
+    let varying: Vec<String> = order
+        .first()
+        .map(|first| {
+            first
+                .keys()
+                .filter(|k| order.iter().any(|o| o.get(*k) != first.get(*k)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     order
         .into_iter()
         .zip(groups)
@@ -124,20 +135,17 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
                     transports.push(c.transport.clone());
                 }
             }
-            let (label, slug) = if single {
-                (String::new(), String::new())
-            } else {
-                let label = key
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let slug: String = key
-                    .iter()
-                    .map(|(k, v)| format!("_{k}-{}", slug_part(v)))
-                    .collect();
-                (label, slug)
-            };
+            let named: Vec<(&String, &String)> =
+                key.iter().filter(|(k, _)| varying.contains(k)).collect();
+            let label = named
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let slug: String = named
+                .iter()
+                .map(|(k, v)| format!("_{k}-{}", slug_part(v)))
+                .collect();
             Variant {
                 label,
                 slug,

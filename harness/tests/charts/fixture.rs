@@ -59,7 +59,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
         ("transport".to_owned(), transport.to_owned()),
     ]);
     let delivered = (msgs * f64::from(secs)) as u64;
-    let spectrum = [
+    let spectrum: Vec<QuantilePoint> = [
         0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
     ]
     .iter()
@@ -71,38 +71,40 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
         }
     })
     .collect();
-    RunResult {
-        name: tags
+    // Built as JSON and deserialized, like a real summary.json: fields the contract adds later
+    // with `#[serde(default)]` need no change here.
+    let value = serde_json::json!({
+        "name": tags
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(","),
-        transport: transport.to_owned(),
-        repetition,
-        tags,
-        offered_rate: rate,
-        subscribers: 1,
-        payload_bytes: 100,
-        measured_secs: f64::from(secs),
-        published: delivered,
-        delivered,
-        lost: 0,
-        duplicated: 0,
-        reordered: 0,
-        saturated,
-        saturation_reason: saturated.then(|| "schedule lag above 100ms".to_owned()),
-        status: "ok".to_owned(),
-        failures: Vec::new(),
-        throughput: Throughput {
+        "transport": transport.to_owned(),
+        "repetition": repetition,
+        "tags": tags,
+        "offered_rate": rate,
+        "subscribers": 1,
+        "payload_bytes": 100,
+        "measured_secs": f64::from(secs),
+        "published": delivered,
+        "delivered": delivered,
+        "lost": 0,
+        "duplicated": 0,
+        "reordered": 0,
+        "saturated": saturated,
+        "saturation_reason": saturated.then(|| "schedule lag above 100ms".to_owned()),
+        "status": "ok".to_owned(),
+        "failures": [],
+        "throughput": Throughput {
             msgs_per_sec: if saturated { msgs * 0.6 } else { msgs },
             payload_bytes_per_sec: msgs * 100.0,
             published_per_sec: msgs,
         },
-        latency_ns: pct(p50, p99),
-        latency_from_send_ns: pct(p50, p99),
-        schedule_lag_ns: pct(1_000, 5_000),
-        latency_spectrum: spectrum,
-        wire: Wire {
+        "latency_ns": pct(p50, p99),
+        "latency_from_send_ns": pct(p50, p99),
+        "schedule_lag_ns": pct(1_000, 5_000),
+        "latency_spectrum": spectrum,
+        "wire": Wire {
             client_to_server_bytes: delivered * 110,
             server_to_client_bytes: delivered * (100 + overhead as u64),
             handshake_bytes: 200,
@@ -115,17 +117,17 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
             client: Default::default(),
             server: Default::default(),
         },
-        messages_per_delivery_unit: DistributionSummary {
+        "messages_per_delivery_unit": DistributionSummary {
             count: 1_000,
             mean: per_unit,
             p50: per_unit as u64,
             p99: (per_unit * 3.0) as u64,
             max: (per_unit * 5.0) as u64,
         },
-        empty_delivery_units: 0,
-        counters: BTreeMap::new(),
-        distributions: BTreeMap::new(),
-        timeseries: (0..secs)
+        "empty_delivery_units": 0,
+        "counters": {},
+        "distributions": {},
+        "timeseries": (0..secs)
             .map(|s| IntervalPoint {
                 second: s,
                 delivered: (msgs * (1.0 + 0.02 * f64::from(s % 2))) as u64,
@@ -133,12 +135,14 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
                 p99_ns: p99 + u64::from(s) * 500,
                 max_ns: p99 * 3,
             })
-            .collect(),
-        files: RunFiles {
+            .collect::<Vec<_>>(),
+        "files": RunFiles {
             hgrm: format!("{transport}-{rate_tag}.hgrm"),
             interval_log: format!("{transport}-{rate_tag}.hlog"),
         },
-    }
+
+    });
+    serde_json::from_value(value).expect("the fixture matches the summary.json contract")
 }
 
 pub fn summary(rates: &[Option<f64>]) -> Summary {
