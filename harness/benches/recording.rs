@@ -1,6 +1,6 @@
 //! Benchmarks of the harness's per-message hot paths, which need no network: histogram
 //! recording and merging, the delivery audit's three paths (in order, reordered, duplicate),
-//! and a subscriber recording a batched delivery unit of 64 messages (decode + audit + three
+//! and a subscriber recording batched delivery units of 8 and 64 messages (decode + audit + three
 //! histograms each). `harness_cost.rs` covers stamping and the one-message unit.
 //!
 //! These bound what the harness itself costs per message, so a transport's figures can be read
@@ -135,7 +135,7 @@ fn unit_of(n: u64, first_seq: u64) -> Vec<Bytes> {
 
 fn recorder(c: &mut Criterion) {
     let mut g = c.benchmark_group("recorder");
-    for batch in [64u64] {
+    for batch in [8u64, 64] {
         g.throughput(Throughput::Elements(batch));
         g.bench_function(format!("on_unit_{batch}_msgs"), |b| {
             // Fresh sequence numbers every iteration, so the audit takes its in-order path as in

@@ -1,115 +1,38 @@
 //! `compare` end to end on synthetic results folders: the verdicts the issue asks for, exit
 //! codes, mismatch handling, and the exports validated against their published formats.
 
+// Helpers outside #[test] functions unwrap too: this whole file is test code.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+
+#[path = "compare_support/schemas.rs"]
+mod schemas;
+#[path = "compare_support/synthetic.rs"]
+mod synthetic;
+
+use schemas::{bmf_schema, gab_schema};
+use synthetic::{BASE, NAMES, Rep, folder, folder_with, run_json, summary_json};
 use transport_bench::compare::{
     CompareError, CompareOptions, Metric, ThresholdOverride, Verdict, run_compare,
 };
 
-/// Figures of one synthetic repetition.
-#[derive(Clone, Copy)]
-struct Rep {
-    p50: f64,
-    p99: f64,
-    throughput: f64,
-    overhead: f64,
-    lost: u64,
-}
-
-const BASE: Rep = Rep {
-    p50: 20_000.0,
-    p99: 50_000.0,
-    throughput: 10_000.0,
-    overhead: 12.0,
-    lost: 0,
-};
-
-/// Spread factors for repetitions: about ±2% — "clear spread" that is still far smaller than
-/// a 25% change.
-const SPREAD: [f64; 5] = [1.0, 1.02, 0.98, 1.015, 0.985];
-
-fn run_json(name: &str, transport: &str, repetition: u32, r: Rep) -> Value {
-    let pct = |p50: f64, p99: f64| {
-        json!({"count": 10_000, "p50": p50 as u64, "p90": p99 as u64, "p99": p99 as u64,
-               "p999": (p99 * 1.5) as u64, "max": (p99 * 2.0) as u64, "mean": p50, "min": 1_000})
-    };
-    let snap = json!({"read": 1, "written": 1, "handshake_read": 0, "handshake_written": 0,
-                      "connections": 1});
-    let tags: serde_json::Map<String, Value> = name
-        .split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
-        .collect();
-    json!({
-        "name": name, "transport": transport, "repetition": repetition, "tags": tags,
-        "offered_rate": 10_000.0, "subscribers": 1, "payload_bytes": 100, "measured_secs": 2.0,
-        "published": 20_000, "delivered": 20_000 - r.lost, "lost": r.lost, "duplicated": 0,
-        "reordered": 0, "saturated": false, "saturation_reason": null, "status": "ok",
-        "failures": [],
-        "throughput": {"msgs_per_sec": r.throughput, "payload_bytes_per_sec": r.throughput * 100.0,
-                       "published_per_sec": 10_000.0},
-        "latency_ns": pct(r.p50, r.p99), "latency_from_send_ns": pct(r.p50, r.p99),
-        "schedule_lag_ns": pct(100.0, 1_000.0), "latency_spectrum": [],
-        "wire": {"client_to_server_bytes": 1, "server_to_client_bytes": 1, "handshake_bytes": 0,
-                 "payload_bytes_published": 1, "payload_bytes_delivered": 1,
-                 "overhead_bytes_per_msg": r.overhead, "overhead_c2s_bytes_per_published": 4.0,
-                 "overhead_s2c_bytes_per_delivered": 8.0, "efficiency": 0.9,
-                 "client": snap, "server": snap},
-        "messages_per_delivery_unit": {"count": 1, "mean": 1.0, "p50": 1, "p99": 1, "max": 1},
-        "empty_delivery_units": 0, "counters": {}, "distributions": {}, "timeseries": [],
-        "files": {"hgrm": "x.hgrm", "interval_log": "x.hlog"}
-    })
-}
-
-fn summary_json(runs: Vec<Value>) -> Value {
-    json!({
-        "schema_version": transport_bench::results::SCHEMA_VERSION,
-        "scenario": {"name": "synthetic", "description": "", "file": "synthetic.toml",
-                     "effective": {"duration": "2s"}},
-        "environment": {"tool_version": "0", "git_commit": "abc123", "rustc": "rustc",
-                        "profile": "release", "cpu_model": "cpu", "cpu_count": 2,
-                        "kernel": "k", "os": "linux", "hostname": "h",
-                        "runtime_flavor": "multi-thread", "worker_threads": 2,
-                        "socket": {"nodelay": true}, "started_at": "2026-01-01T00:00:00Z"},
-        "runs": runs,
-    })
-}
-
-const NAMES: [(&str, &str); 2] = [
-    ("payload=100,rate=10000,transport=raw-tcp", "raw-tcp"),
-    ("payload=100,rate=10000,transport=websocket", "websocket"),
-];
-
-/// A results folder with `reps` repetitions of two runs; `change` alters the websocket run.
-fn folder(dir: &Path, side: &str, reps: usize, change: impl Fn(Rep) -> Rep) -> PathBuf {
-    let mut runs = Vec::new();
-    for (i, factor) in SPREAD.iter().take(reps).enumerate() {
-        for (name, transport) in NAMES {
-            let mut r = BASE;
-            r.p50 *= factor;
-            r.p99 *= factor;
-            r.throughput *= 2.0 - factor;
-            if transport == "websocket" {
-                r = change(r);
-            }
-            runs.push(run_json(name, transport, i as u32, r));
-        }
-    }
-    let path = dir.join(side);
-    std::fs::create_dir_all(&path).unwrap();
-    let text = serde_json::to_string_pretty(&summary_json(runs)).unwrap();
-    std::fs::write(path.join("summary.json"), text).unwrap();
-    path
-}
-
 fn verdict_of(out: &transport_bench::compare::CompareOutcome, metric: Metric) -> Verdict {
+    verdict_in(out, "websocket", metric)
+}
+
+fn verdict_in(
+    out: &transport_bench::compare::CompareOutcome,
+    transport: &str,
+    metric: Metric,
+) -> Verdict {
     let run = out
         .comparison
         .runs
         .iter()
-        .find(|r| r.transport == "websocket")
+        .find(|r| r.transport == transport)
         .unwrap();
     run.metrics
         .iter()
@@ -211,6 +134,56 @@ fn command_line_thresholds_override_defaults() {
 }
 
 #[test]
+fn a_machine_wide_slowdown_is_judged_against_the_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = folder(dir.path(), "base", 3, |r| r);
+    // Everything 30% slower, the raw-TCP floor included: a loaded machine, not a transport.
+    let cand = folder_with(dir.path(), "cand", 3, |_, _, r| Rep {
+        p50: r.p50 * 1.3,
+        p99: r.p99 * 1.3,
+        ..r
+    });
+    let out = run_compare(&base, &cand, &CompareOptions::default()).unwrap();
+    assert_eq!(verdict_of(&out, Metric::P99), Verdict::WithinNoise);
+    // The floor's own move is shown, not gated.
+    assert_eq!(verdict_in(&out, "raw-tcp", Metric::P99), Verdict::Regressed);
+    assert_eq!(out.exit_code(), 0, "{}", out.report_markdown);
+    assert!(out.report_markdown.contains("🟠 floor moved (not gated)"));
+    assert!(out.report_markdown.contains("ratio to raw-tcp floor"));
+    // Judged on absolute values, both runs regress.
+    let opts = CompareOptions {
+        normalize_to_floor: false,
+        ..CompareOptions::default()
+    };
+    let out = run_compare(&base, &cand, &opts).unwrap();
+    assert_eq!(verdict_of(&out, Metric::P99), Verdict::Regressed);
+    assert_eq!(out.exit_code(), 4);
+}
+
+#[test]
+fn saturation_in_most_candidate_repetitions_is_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = folder(dir.path(), "base", 3, |r| r);
+    let saturate = |reps: usize| {
+        move |t: &str, i: usize, r: Rep| Rep {
+            saturated: t == "websocket" && i < reps,
+            ..r
+        }
+    };
+    let once = folder_with(dir.path(), "once", 3, saturate(1));
+    let out = run_compare(&base, &once, &CompareOptions::default()).unwrap();
+    assert_eq!(
+        out.exit_code(),
+        0,
+        "one saturated repetition of three is noise"
+    );
+    assert!(out.report_markdown.contains("candidate saturated in 1/3"));
+    let twice = folder_with(dir.path(), "twice", 3, saturate(2));
+    let out = run_compare(&base, &twice, &CompareOptions::default()).unwrap();
+    assert_eq!(out.exit_code(), 4);
+}
+
+#[test]
 fn mismatched_runs_are_bad_input_naming_both_sides() {
     let dir = tempfile::tempdir().unwrap();
     let base = folder(dir.path(), "base", 1, |r| r);
@@ -247,50 +220,6 @@ fn unreadable_or_foreign_input_is_bad_input() {
     std::fs::write(&future, s.to_string()).unwrap();
     let err = run_compare(&base, &future, &CompareOptions::default()).unwrap_err();
     assert!(matches!(err, CompareError::Schema { .. }), "{err}");
-}
-
-/// Bencher's published JSON Schema for BMF (<https://bencher.dev/bmf.json>), as documented on
-/// <https://bencher.dev/docs/reference/bencher-metric-format>.
-fn bmf_schema() -> Value {
-    json!({
-        "$schema": "http://json-schema.org/draft-07/schema",
-        "type": "object",
-        "patternProperties": {".+": {
-            "type": "object",
-            "patternProperties": {".+": {
-                "type": "object",
-                "properties": {
-                    "value": {"type": "number"},
-                    "lower_value": {"type": "number"},
-                    "upper_value": {"type": "number"}
-                },
-                "required": ["value"]
-            }}
-        }}
-    })
-}
-
-/// github-action-benchmark's custom tools read an array of `BenchmarkResult`
-/// (`src/extract.ts`: `name: string; value: number; range?: string; unit: string;
-/// extra?: string`). Stricter than the action: no other keys.
-fn gab_schema() -> Value {
-    json!({
-        "$schema": "http://json-schema.org/draft-07/schema",
-        "type": "array",
-        "minItems": 1,
-        "items": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "value": {"type": "number"},
-                "unit": {"type": "string"},
-                "range": {"type": "string"},
-                "extra": {"type": "string"}
-            },
-            "required": ["name", "value", "unit"],
-            "additionalProperties": false
-        }
-    })
 }
 
 fn read_json(path: &Path) -> Value {
@@ -374,6 +303,7 @@ fn chart_data_pairs_runs_per_metric() {
             (12.0, 13.0, Verdict::Regressed)
         ]
     );
+    assert!(overhead.bars.iter().all(|b| b.gates));
 }
 
 #[test]

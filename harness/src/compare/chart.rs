@@ -23,6 +23,7 @@ const BASELINE: RGBColor = RGBColor(150, 150, 150);
 const REGRESSED: RGBColor = RGBColor(214, 39, 40);
 const IMPROVED: RGBColor = RGBColor(44, 160, 44);
 const NEUTRAL: RGBColor = RGBColor(31, 119, 180);
+const FLOOR_MOVED: RGBColor = RGBColor(255, 127, 14);
 
 /// One run's two bars in a panel.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,8 @@ pub struct BarPair {
     pub candidate_interval: Option<Interval>,
     /// Verdict (colours the candidate bar).
     pub verdict: Verdict,
+    /// Whether the verdict gates (an ungated regression is the floor moving: orange).
+    pub gates: bool,
 }
 
 /// One panel's data: what is drawn, kept separate so tests can check it without pixels.
@@ -64,6 +67,7 @@ pub fn panels(c: &Comparison) -> Vec<Panel> {
                     candidate: m.candidate.center,
                     candidate_interval: m.candidate.interval,
                     verdict: m.verdict,
+                    gates: m.gates,
                 })
                 .collect(),
         })
@@ -95,7 +99,7 @@ pub fn draw(c: &Comparison, path: &Path) -> Result<(), CompareError> {
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let root = root
         .titled(
-            "baseline (grey) vs candidate (red: regressed, green: improved, blue: within noise); \
+            "baseline (grey) vs candidate (red: regressed, green: improved, blue: within noise, orange: floor moved); \
              whiskers: interval; runs numbered as in the report",
             ("sans-serif", 14),
         )
@@ -158,6 +162,7 @@ fn draw_panel(
     for (i, b) in panel.bars.iter().enumerate() {
         let x = i as f64;
         let colour = match b.verdict {
+            Verdict::Regressed if !b.gates => FLOOR_MOVED,
             Verdict::Regressed => REGRESSED,
             Verdict::Improved => IMPROVED,
             Verdict::WithinNoise => NEUTRAL,

@@ -34,6 +34,10 @@ pub struct CompareArgs {
     /// Seed of the bootstrap (the same inputs and seed give the same report).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Judge every metric on absolute values, not on each transport's ratio to the raw-TCP
+    /// floor of the same repetition.
+    #[arg(long)]
+    pub absolute: bool,
     /// Do not print the report on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -46,6 +50,7 @@ impl CompareArgs {
             single_sample_threshold: self.single_sample_threshold,
             confidence: self.confidence,
             seed: self.seed,
+            normalize_to_floor: !self.absolute,
             out_dir: self.out.clone(),
             ..CompareOptions::default()
         }

@@ -117,6 +117,21 @@ pub fn pair<'a>(baseline: &'a Side, candidate: &'a Side) -> Result<Vec<Pair<'a>>
         .collect())
 }
 
+/// The floor (raw-TCP) pair with the same tags as `pair` apart from the transport, if any.
+pub fn floor_of<'p, 'a>(pairs: &'p [Pair<'a>], pair: &Pair<'a>) -> Option<&'p Pair<'a>> {
+    let mut tags = pair.baseline.first()?.tags.clone();
+    tags.insert(
+        "transport".to_owned(),
+        super::verdict::FLOOR_TRANSPORT.to_owned(),
+    );
+    pairs.iter().find(|p| {
+        p.name != pair.name
+            && p.baseline
+                .first()
+                .is_some_and(|r| r.transport == super::verdict::FLOOR_TRANSPORT && r.tags == tags)
+    })
+}
+
 /// Differences between the two sides that do not stop the comparison but may explain it
 /// (debug vs release, another CPU, different socket options or scenario settings).
 pub fn environment_warnings(baseline: &Side, candidate: &Side) -> Vec<String> {

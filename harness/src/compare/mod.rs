@@ -10,6 +10,7 @@ pub mod chart;
 pub mod cli;
 pub mod export;
 pub mod input;
+pub mod judge;
 pub mod metric;
 pub mod report;
 pub mod stats;
@@ -131,6 +132,9 @@ pub struct CompareOptions {
     pub resamples: usize,
     /// Seed of the bootstrap generator (reports are reproducible). Default 0.
     pub seed: u64,
+    /// Judge latency and throughput of each transport by its ratio to the raw-TCP floor of the
+    /// same repetition (cancels machine-wide noise). Default true.
+    pub normalize_to_floor: bool,
     /// Folder to write `report.md`, `compare.png`, `bencher.json`,
     /// `github-action-benchmark-smaller.json` and `github-action-benchmark-bigger.json` into.
     pub out_dir: Option<PathBuf>,
@@ -144,6 +148,7 @@ impl Default for CompareOptions {
             confidence: 0.95,
             resamples: 2000,
             seed: 0,
+            normalize_to_floor: true,
             out_dir: None,
         }
     }
@@ -230,7 +235,13 @@ pub fn compare(
     let pairs = input::pair(&base, &cand)?;
     let runs = pairs
         .iter()
-        .map(|p| verdict::compare_run(p.name, &p.baseline, &p.candidate, opts))
+        .map(|p| {
+            let floor = input::floor_of(&pairs, p).map(|f| verdict::Floor {
+                baseline: &f.baseline,
+                candidate: &f.candidate,
+            });
+            verdict::compare_run(p.name, &p.baseline, &p.candidate, floor, opts)
+        })
         .collect();
     Ok(Comparison {
         baseline_path: base.path.clone(),

@@ -62,7 +62,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
         let bad: Vec<String> = r
             .metrics
             .iter()
-            .filter(|m| m.verdict == Verdict::Regressed)
+            .filter(|m| m.gates && m.verdict == Verdict::Regressed)
             .map(|m| format!("{} {}", m.metric.label(), change_text(m)))
             .chain(r.newly_saturated.then(|| "saturated".to_owned()))
             .collect();
@@ -85,7 +85,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
         let _ = writeln!(
             out,
             "![baseline vs candidate per metric]({png})\n\n<sub>Grey: baseline, colour: \
-             candidate (red regressed, green improved, blue within noise); whiskers: \
+             candidate (red regressed, green improved, blue within noise, orange floor moved); whiskers: \
              interval.</sub>\n"
         );
     }
@@ -120,14 +120,31 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
 }
 
 fn run_table(out: &mut String, r: &RunComparison) {
-    out.push_str(
-        "| metric | baseline (interval) | candidate (interval) | change | threshold | verdict |\n",
-    );
-    out.push_str("|---|---:|---:|---:|---:|---|\n");
+    let floor = r.metrics.iter().any(|m| m.vs_floor.is_some());
+    out.push_str("| metric | baseline (interval) | candidate (interval) | change |");
+    out.push_str(if floor {
+        " ratio to raw-tcp floor |"
+    } else {
+        ""
+    });
+    out.push_str(" threshold | verdict |\n|---|---:|---:|---:|");
+    out.push_str(if floor { "---:|" } else { "" });
+    out.push_str("---:|---|\n");
     for m in &r.metrics {
+        let ratio = match (&m.vs_floor, floor) {
+            (Some(j), _) => format!(
+                " {:.2}× → {:.2}× ({}) |",
+                j.baseline.center,
+                j.candidate.center,
+                j.change_rel
+                    .map_or_else(|| "n/a".to_owned(), |r| format!("{:+.1}%", r * 100.0))
+            ),
+            (None, true) => " — |".to_owned(),
+            (None, false) => String::new(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |{ratio} {} | {} |",
             m.metric.label(),
             with_interval(m.metric, m.baseline.center, m.baseline.interval),
             with_interval(m.metric, m.candidate.center, m.candidate.interval),
@@ -153,6 +170,7 @@ fn method(out: &mut String, c: &Comparison) {
          intervals apart **and** a change beyond the minimum effect.\n\
          - Figures in parentheses: the {conf}% interval of the median (latency, throughput) or \
          the min–max of repetitions (overhead, lost).\n\
+         - {floor}\n\
          - With one repetition on a side there is no noise estimate: the change is gated only \
          beyond {single}.\n\
          - Overhead bytes per message and lost messages are deterministic: compared directly \
@@ -163,6 +181,15 @@ fn method(out: &mut String, c: &Comparison) {
          - Minimum effects: {thr}. Override with `--threshold METRIC=VALUE` (`15%` relative, \
          `0.5` absolute).\n\
          - Baseline: `{base}`; candidate: `{cand}`.\n\n</details>",
+        floor = if o.normalize_to_floor {
+            "Each transport's latency and throughput are judged by their ratio to the raw-TCP \
+             floor of the same repetition, which cancels machine-wide noise (a loaded CI box \
+             slows every transport alike). The floor's own latency and throughput are shown \
+             on absolute values but not gated (it is the reference); `--absolute` judges and \
+             gates every run on absolute values."
+        } else {
+            "Every run is judged on absolute values (`--absolute`)."
+        },
         conf = trim_float(o.confidence * 100.0),
         res = o.resamples,
         seed = o.seed,
@@ -178,6 +205,8 @@ fn run_verdict(r: &RunComparison) -> &'static str {
         "🔴 regressed"
     } else if r.metrics.iter().any(|m| m.verdict == Verdict::Improved) {
         "🟢 improved"
+    } else if r.metrics.iter().any(|m| m.verdict == Verdict::Regressed) {
+        "🟠 floor moved"
     } else {
         "⚪ within noise"
     }
@@ -186,6 +215,7 @@ fn run_verdict(r: &RunComparison) -> &'static str {
 /// The verdict of one metric, with how it was reached when that matters to the reader.
 pub fn verdict_text(m: &MetricComparison) -> String {
     let base = match m.verdict {
+        Verdict::Regressed if !m.gates => "🟠 floor moved (not gated)",
         Verdict::Regressed => "🔴 regressed",
         Verdict::Improved => "🟢 improved",
         Verdict::WithinNoise => match m.basis {

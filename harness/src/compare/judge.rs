@@ -1,0 +1,229 @@
+//! The decision for one metric on one set of values per side: the noise model proper.
+//!
+//! - Noisy metrics with ≥ 2 repetitions on both sides: a bootstrap confidence interval of the
+//!   median per side. Regressed only if the intervals do not overlap *and* the medians differ by
+//!   more than the metric's minimum effect — the interval test says "real", the minimum effect
+//!   says "large enough to care".
+//! - Noisy metrics with a single repetition on either side: there is no noise estimate, and the
+//!   report says so. The change still gates, but only beyond a large threshold
+//!   (`single_sample_threshold`, default 50%), because one sample on a shared 2-core machine
+//!   routinely moves tail latency by tens of percent.
+//! - Deterministic metrics (overhead bytes, lost): the threshold alone decides (default half a
+//!   byte / any increase). If the repetitions themselves disagree by more than the threshold (a
+//!   batching transport whose framing per message depends on timing), the ranges must also be
+//!   disjoint, and the report marks the metric as varying. Lost compares the worst repetition.
+
+use super::CompareOptions;
+use super::metric::{Direction, Kind, Metric, Threshold};
+use super::stats::{Interval, bootstrap_median, median, seed_for};
+use super::verdict::{Basis, SideStats, Verdict};
+
+/// The outcome of judging one metric on one set of values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// Baseline figures.
+    pub baseline: SideStats,
+    /// Candidate figures.
+    pub candidate: SideStats,
+    /// Candidate minus baseline (centres).
+    pub change: f64,
+    /// Change relative to the baseline; `None` when the baseline is zero.
+    pub change_rel: Option<f64>,
+    /// The threshold that was applied (after the single-sample floor).
+    pub threshold: Threshold,
+    /// How the verdict was reached.
+    pub basis: Basis,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Judge one metric given the per-repetition values of each side. `name` salts the bootstrap
+/// seed so every (run, metric, side) gets its own stream.
+pub fn judge(
+    name: &str,
+    metric: Metric,
+    baseline: &[f64],
+    candidate: &[f64],
+    opts: &CompareOptions,
+) -> Judgement {
+    let threshold = opts.threshold(metric);
+    let (base, cand, basis, threshold) = match metric.kind() {
+        Kind::Noisy => {
+            let side = |values: &[f64], which: &str| SideStats {
+                values: values.to_vec(),
+                center: median(values).unwrap_or(f64::NAN),
+                interval: bootstrap_median(
+                    values,
+                    opts.confidence,
+                    opts.resamples,
+                    seed_for(&[&opts.seed.to_string(), name, metric.key(), which]),
+                ),
+            };
+            let (b, c) = (side(baseline, "baseline"), side(candidate, "candidate"));
+            if b.interval.is_some() && c.interval.is_some() {
+                (b, c, Basis::Bootstrap, threshold)
+            } else {
+                let t = threshold.at_least(opts.single_sample_threshold);
+                (b, c, Basis::SingleSample, t)
+            }
+        }
+        Kind::Deterministic => {
+            let side = |values: &[f64]| {
+                let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                SideStats {
+                    values: values.to_vec(),
+                    center: if metric == Metric::Lost {
+                        max
+                    } else {
+                        median(values).unwrap_or(f64::NAN)
+                    },
+                    interval: (values.len() > 1).then_some(Interval {
+                        lower: min,
+                        upper: max,
+                    }),
+                }
+            };
+            let (b, c) = (side(baseline), side(candidate));
+            let varies = |s: &SideStats| {
+                s.interval
+                    .is_some_and(|iv| threshold.exceeded(iv.lower, iv.upper))
+            };
+            // Lost compares worst repetitions: any increase is a regression, spread or not.
+            let basis = if metric != Metric::Lost && (varies(&b) || varies(&c)) {
+                Basis::Varies
+            } else {
+                Basis::Exact
+            };
+            (b, c, basis, threshold)
+        }
+    };
+    let change = cand.center - base.center;
+    let change_rel = (base.center != 0.0).then(|| change / base.center.abs());
+    let worse = match metric.direction() {
+        Direction::SmallerIsBetter => change > 0.0,
+        Direction::BiggerIsBetter => change < 0.0,
+    };
+    let big_enough = threshold.exceeded(base.center, cand.center);
+    // Only the bootstrap and varying bases need the intervals apart; exact and single-sample
+    // comparisons have no (meaningful) interval to test.
+    let separated = match (basis, base.interval, cand.interval) {
+        (Basis::Bootstrap | Basis::Varies, Some(b), Some(c)) => !b.overlaps(&c),
+        (Basis::Bootstrap | Basis::Varies, _, _) => true,
+        (Basis::Exact | Basis::SingleSample, _, _) => true,
+    };
+    let verdict = if !big_enough || !separated || change.is_nan() {
+        Verdict::WithinNoise
+    } else if worse {
+        Verdict::Regressed
+    } else {
+        Verdict::Improved
+    };
+    Judgement {
+        baseline: base,
+        candidate: cand,
+        change,
+        change_rel,
+        threshold,
+        basis,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> CompareOptions {
+        CompareOptions::default()
+    }
+
+    #[test]
+    fn clear_p99_regression_is_flagged() {
+        let b = [1000.0, 1020.0, 985.0, 1010.0, 995.0];
+        let c: Vec<f64> = b.iter().map(|v| v * 1.25).collect();
+        let mc = judge("r", Metric::P99, &b, &c, &opts());
+        assert_eq!(mc.basis, Basis::Bootstrap);
+        assert_eq!(mc.verdict, Verdict::Regressed);
+    }
+
+    #[test]
+    fn small_change_inside_noise_is_not() {
+        let b = [1000.0, 1080.0, 930.0, 1040.0, 960.0];
+        let c: Vec<f64> = b.iter().map(|v| v * 1.02).collect();
+        let mc = judge("r", Metric::P99, &b, &c, &opts());
+        assert_eq!(mc.verdict, Verdict::WithinNoise);
+    }
+
+    #[test]
+    fn disjoint_but_small_change_is_within_threshold() {
+        // Intervals apart (very tight runs) but only 3% worse: below the 10% minimum effect.
+        let b = [1000.0, 1001.0, 999.0];
+        let c = [1030.0, 1031.0, 1029.0];
+        let mc = judge("r", Metric::P50, &b, &c, &opts());
+        assert_eq!(mc.verdict, Verdict::WithinNoise);
+    }
+
+    #[test]
+    fn throughput_drop_regresses_and_rise_improves() {
+        let b = [10_000.0, 10_050.0, 9_980.0];
+        let worse = [8_000.0, 8_020.0, 7_990.0];
+        let better = [12_000.0, 12_020.0, 11_990.0];
+        let o = opts();
+        let down = judge("r", Metric::Throughput, &b, &worse, &o).verdict;
+        let up = judge("r", Metric::Throughput, &b, &better, &o).verdict;
+        assert_eq!((down, up), (Verdict::Regressed, Verdict::Improved));
+    }
+
+    #[test]
+    fn single_sample_has_no_noise_estimate_and_a_large_threshold() {
+        let o = opts();
+        let mc = judge("r", Metric::P99, &[1000.0], &[1250.0], &o);
+        assert_eq!(mc.basis, Basis::SingleSample);
+        assert_eq!(mc.verdict, Verdict::WithinNoise);
+        let mc = judge("r", Metric::P99, &[1000.0], &[1600.0], &o);
+        assert_eq!(mc.verdict, Verdict::Regressed);
+    }
+
+    #[test]
+    fn one_byte_of_overhead_is_flagged_even_single_sample() {
+        let o = opts();
+        let mc = judge("r", Metric::OverheadBytes, &[12.0], &[13.0], &o);
+        assert_eq!((mc.basis, mc.verdict), (Basis::Exact, Verdict::Regressed));
+        let mc = judge(
+            "r",
+            Metric::OverheadBytes,
+            &[12.0, 12.0, 12.0],
+            &[13.0, 13.0, 13.0],
+            &o,
+        );
+        assert_eq!((mc.basis, mc.verdict), (Basis::Exact, Verdict::Regressed));
+        let mc = judge("r", Metric::OverheadBytes, &[12.0], &[12.2], &o);
+        assert_eq!(mc.verdict, Verdict::WithinNoise);
+    }
+
+    #[test]
+    fn varying_overhead_needs_disjoint_ranges() {
+        let o = opts();
+        let mc = judge(
+            "r",
+            Metric::OverheadBytes,
+            &[10.0, 14.0, 12.0],
+            &[11.0, 15.0, 13.0],
+            &o,
+        );
+        assert_eq!(
+            (mc.basis, mc.verdict),
+            (Basis::Varies, Verdict::WithinNoise)
+        );
+    }
+
+    #[test]
+    fn any_lost_message_regresses() {
+        let o = opts();
+        let mc = judge("r", Metric::Lost, &[0.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &o);
+        assert_eq!(mc.verdict, Verdict::Regressed);
+        let mc = judge("r", Metric::Lost, &[0.0, 0.0], &[0.0, 0.0], &o);
+        assert_eq!(mc.verdict, Verdict::WithinNoise);
+    }
+}
