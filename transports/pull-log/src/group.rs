@@ -10,6 +10,9 @@
 //! moves or not returned at all: a rebalance loses nothing, and repeats only what was returned
 //! after the last commit (when commits are off or fail).
 //!
+//! If the coordinator connection breaks, the task revokes, reconnects (within
+//! `request_timeout`) and rejoins; the subscriber only sees a pause.
+//!
 //! A partition without a committed offset starts at its log end, and that offset is committed
 //! at once, so a later owner resumes from it instead of from a newer log end.
 
@@ -19,11 +22,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use transport_core::{ClientContext, TransportError};
+use transport_core::{ClientContext, Counter, TransportError};
 
 use crate::config::{CommitMode, PullLogConfig, max_response_bytes};
 use crate::conn::Conn;
 use crate::group_proto::Proto;
+use crate::producer_task::retriable;
 use crate::with_timeout;
 
 /// Which partitions a member reads in one generation, and where each starts.
@@ -85,6 +89,10 @@ impl Membership {
             rx,
             commit: config.commit,
             heartbeat_interval: config.heartbeat_interval,
+            config: config.clone(),
+            addr: addr.to_owned(),
+            reconnects: ctx.counters.counter("group_reconnects"),
+            ctx: ctx.clone(),
         };
         let mut m = Membership {
             shared,
@@ -198,6 +206,10 @@ struct Task {
     rx: mpsc::Receiver<Cmd>,
     commit: CommitMode,
     heartbeat_interval: Duration,
+    config: PullLogConfig,
+    addr: String,
+    ctx: ClientContext,
+    reconnects: Counter,
 }
 
 impl Task {
@@ -208,18 +220,61 @@ impl Task {
     async fn run(mut self) -> Result<(), TransportError> {
         loop {
             let previous = self.lock().consumed.clone();
-            let assignment = self.proto.join_and_sync(&previous).await?;
+            let assignment = match self.proto.join_and_sync(&previous).await {
+                Ok(a) => a,
+                Err(e) => {
+                    self.reconnect(e).await?;
+                    continue;
+                }
+            };
             {
                 let mut s = self.lock();
                 s.consumed = assignment.partitions.iter().copied().collect();
                 s.assignment = Some(assignment);
             }
             self.notify.send_modify(|v| *v += 1);
-            match self.steady().await? {
-                Exit::Leave => return Ok(()),
-                Exit::Rejoin => self.revoke().await,
+            match self.steady().await {
+                Ok(Exit::Leave) => return Ok(()),
+                Ok(Exit::Rejoin) => self.revoke().await,
+                Err(e) => {
+                    self.revoke().await;
+                    self.reconnect(e).await?;
+                }
             }
         }
+    }
+
+    /// After a broken or stalled coordinator connection: reconnects with back-off within
+    /// `request_timeout`, or gives up with `e` (which is also returned if it is not a
+    /// connection problem).
+    async fn reconnect(&mut self, e: TransportError) -> Result<(), TransportError> {
+        if !retriable(&e) {
+            return Err(e);
+        }
+        let deadline = tokio::time::Instant::now() + self.config.request_timeout;
+        let mut backoff = Duration::from_millis(10);
+        while tokio::time::Instant::now() < deadline {
+            // Give a restarting broker time to listen again.
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+            let client_id = format!("pull-log-member-{}", self.ctx.client_index);
+            let attempt = with_timeout("reconnect", self.config.request_timeout, async {
+                let conn = Conn::connect(
+                    &self.addr,
+                    &self.ctx,
+                    client_id,
+                    max_response_bytes(&self.config),
+                )
+                .await?;
+                self.proto.reconnect(conn).await
+            })
+            .await;
+            if attempt.is_ok() {
+                self.reconnects.inc();
+                return Ok(());
+            }
+        }
+        Err(e)
     }
 
     /// Heartbeats and serves commit/leave commands until a rebalance or a leave.
@@ -236,23 +291,34 @@ impl Task {
                 cmd = self.rx.recv() => match cmd {
                     Some(Cmd::Commit(reply)) => {
                         let offsets = self.lock().consumed.clone();
-                        let res = self.proto.commit(&offsets).await;
-                        let rejoin = matches!(res, Ok(true));
+                        let (answer, exit) = match self.proto.commit(&offsets).await {
+                            Ok(rejoin) => (Ok(()), rejoin.then_some(Ok(Exit::Rejoin))),
+                            // A broken connection is the membership's problem, not the
+                            // subscriber's: it reconnects and rejoins, and at worst the
+                            // uncommitted records are read again (duplicates, not loss).
+                            Err(e) if retriable(&e) => (Ok(()), Some(Err(e))),
+                            Err(e) => (Err(e), None),
+                        };
                         if let Some(reply) = reply {
                             // The subscriber may have stopped waiting; nothing to do then.
-                            let _ = reply.send(res.map(|_| ()));
+                            let _ = reply.send(answer);
                         }
-                        if rejoin {
-                            return Ok(Exit::Rejoin);
+                        if let Some(exit) = exit {
+                            return exit;
                         }
                     }
                     Some(Cmd::Leave(reply)) => {
                         let res = self.proto.leave().await;
                         let _ = reply.send(());
-                        return res.map(|()| Exit::Leave);
+                        // A member whose connection is gone has left as far as it can tell.
+                        return match res {
+                            Err(e) if !retriable(&e) => Err(e),
+                            _ => Ok(Exit::Leave),
+                        };
                     }
                     None => {
-                        self.proto.leave().await?;
+                        // Dropped without close: leaving is a courtesy to the others.
+                        let _ = self.proto.leave().await;
                         return Ok(Exit::Leave);
                     }
                 },

@@ -40,6 +40,9 @@ pub(crate) struct Proto {
     partitions: Vec<i32>,
     member_id: StrBytes,
     generation: i32,
+    /// Where a partition without a committed offset starts ([`cluster::LATEST`] or
+    /// [`cluster::EARLIEST`]).
+    reset_to: i64,
     session_timeout: Duration,
     rebalance_timeout: Duration,
     timeout: Duration,
@@ -56,6 +59,25 @@ fn needs_rejoin(code: i16, member_id: &mut StrBytes) -> bool {
     )
 }
 
+/// Asks for `group`'s coordinator until it is available, then ends the handshake.
+async fn find_coordinator(conn: &mut Conn, group: &str) -> Result<(), TransportError> {
+    loop {
+        let mut req = FindCoordinatorRequest::default();
+        req.key = StrBytes::from_string(group.to_owned());
+        let resp = conn.call(&req, "find coordinator").await?;
+        match resp.error_code {
+            0 => break,
+            code::COORDINATOR_NOT_AVAILABLE | code::COORDINATOR_LOAD_IN_PROGRESS => {
+                // The coordinator is starting; ask again shortly.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            c => return Err(refused("find coordinator", c, group)),
+        }
+    }
+    conn.end_handshake();
+    Ok(())
+}
+
 impl Proto {
     /// Checks that the broker coordinates `group` (single-broker: on this connection).
     pub(crate) async fn new(
@@ -65,20 +87,7 @@ impl Proto {
         topic: &str,
         partitions: Vec<i32>,
     ) -> Result<Proto, TransportError> {
-        loop {
-            let mut req = FindCoordinatorRequest::default();
-            req.key = StrBytes::from_string(group.to_owned());
-            let resp = conn.call(&req, "find coordinator").await?;
-            match resp.error_code {
-                0 => break,
-                code::COORDINATOR_NOT_AVAILABLE | code::COORDINATOR_LOAD_IN_PROGRESS => {
-                    // The coordinator is starting; ask again shortly.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                c => return Err(refused("find coordinator", c, group)),
-            }
-        }
-        conn.end_handshake();
+        find_coordinator(&mut conn, group).await?;
         Ok(Proto {
             conn,
             group: GroupId(StrBytes::from_string(group.to_owned())),
@@ -86,10 +95,22 @@ impl Proto {
             partitions,
             member_id: StrBytes::default(),
             generation: -1,
+            reset_to: cluster::LATEST,
             session_timeout: config.session_timeout,
             rebalance_timeout: config.rebalance_timeout,
             timeout: config.request_timeout,
         })
+    }
+
+    /// Continues on a fresh connection after the old one broke. The member id is kept (the
+    /// coordinator answers UNKNOWN_MEMBER_ID if it forgot it). From now on a partition without
+    /// a committed offset starts at the log *start*: the coordinator may have lost the group's
+    /// offsets in a restart, and re-reading is better than skipping.
+    pub(crate) async fn reconnect(&mut self, mut conn: Conn) -> Result<(), TransportError> {
+        find_coordinator(&mut conn, self.group.0.as_str()).await?;
+        self.conn = conn;
+        self.reset_to = cluster::EARLIEST;
+        Ok(())
     }
 
     fn version(&self, key: ApiKey, stage: &'static str) -> Result<i16, TransportError> {
@@ -135,12 +156,20 @@ impl Proto {
                 .copied()
                 .filter(|p| !committed.contains_key(p))
                 .collect();
+            // What this member returned itself may be ahead of a commit that was off or
+            // failed. A partition with no committed offset at all is not trusted to it: after
+            // a broker restart the log may have started again from 0.
             let mut starts = committed;
+            for (p, at) in starts.iter_mut() {
+                if let Some(&own) = previous.get(p) {
+                    *at = (*at).max(own);
+                }
+            }
             if !missing.is_empty() {
                 let ends = with_timeout(
                     "list offsets",
                     self.timeout,
-                    cluster::end_offsets(&mut self.conn, &self.topic, &missing),
+                    cluster::list_offsets(&mut self.conn, &self.topic, &missing, self.reset_to),
                 )
                 .await?;
                 let ends: BTreeMap<i32, i64> = ends.into_iter().collect();
@@ -149,11 +178,6 @@ impl Proto {
                     continue;
                 }
                 starts.extend(ends);
-            }
-            for (p, at) in starts.iter_mut() {
-                if let Some(&own) = previous.get(p) {
-                    *at = (*at).max(own);
-                }
             }
             return Ok(Assignment {
                 generation: self.generation,

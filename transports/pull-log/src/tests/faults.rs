@@ -135,3 +135,45 @@ async fn subscriber_restarts_at_the_log_start_after_an_empty_restart() {
         .unwrap();
     bounded("shutdown", server.shutdown()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_member_rejoins_after_an_empty_restart() {
+    let mut config = config(1);
+    config.group = Some("survivors".into());
+    config.commit = crate::CommitMode::AfterBatch;
+    config.heartbeat_interval = std::time::Duration::from_millis(100);
+    config.fetch_max_wait = std::time::Duration::from_millis(100);
+    let (server, addr) = broker(&config).await;
+    let ctx = ClientContext::fresh(0);
+    let mut sub = bounded(
+        "subscribe",
+        PullLog::subscriber(&config, &addr, "group-restart", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    let mut p = publisher(&config, &addr, "group-restart", 0).await;
+    publish(&mut p, 0, 0..20).await;
+    assert_eq!(receive_all(&mut sub, 20).await, 0);
+
+    bounded("shutdown", server.shutdown()).await.unwrap();
+    let server = restart(&config, &addr).await;
+    publish(&mut p, 0, 20..30).await;
+    let mut seen = BTreeSet::new();
+    let mut buf = Vec::new();
+    while seen.len() < 10 {
+        buf.clear();
+        bounded("recv", sub.recv(&mut buf)).await.unwrap();
+        seen.extend(buf.iter().map(|m| Envelope::decode(m).unwrap().seq));
+    }
+    assert_eq!(
+        seen,
+        (20..30).collect(),
+        "nothing published after the restart is skipped"
+    );
+    bounded("close", sub.close()).await.unwrap();
+    bounded("close", transport_core::Publisher::close(p))
+        .await
+        .unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
+    eprintln!("counters: {:?}", ctx.counters.counter_values());
+}
