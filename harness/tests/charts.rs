@@ -308,3 +308,26 @@ fn each_payload_gets_its_own_charts_named_by_what_differs() {
     let text = std::fs::read_to_string(&out.report).unwrap();
     assert!(text.contains("## Findings (payload=1KiB)"), "{text}");
 }
+
+#[test]
+fn empty_and_degenerate_summaries_still_render() {
+    let dir = tempfile::tempdir().unwrap();
+    // No runs at all: no charts, but a report.
+    let mut s = summary(&[]);
+    let out = report::write_outputs(&s, dir.path()).unwrap();
+    assert!(out.charts.is_empty());
+    assert!(out.report.exists());
+    // One failed run with nothing measured: every applicable chart still draws.
+    let mut r = run("websocket", Some(1_000.0), 0);
+    r.latency_spectrum.clear();
+    r.timeseries.clear();
+    r.latency_ns = Default::default();
+    r.throughput = Default::default();
+    r.lost = 5_000;
+    r.status = "failed".to_owned();
+    s.runs.push(r);
+    let out = report::write_outputs(&s, dir.path()).unwrap();
+    assert!(!out.charts.is_empty());
+    let text = std::fs::read_to_string(&out.report).unwrap();
+    assert!(text.contains("5000 lost"), "{text}");
+}

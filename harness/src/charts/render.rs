@@ -172,7 +172,7 @@ fn chart<'a, 'b>(
     let mut chart = ChartBuilder::on(area)
         .caption(title, (FAMILY, 19))
         .margin(14)
-        .margin_right(28)
+        .margin_right(44)
         .x_label_area_size(58)
         .y_label_area_size(92)
         .build_cartesian_2d(coord(xs), coord(ys))?;

@@ -78,21 +78,28 @@ pub fn spectrum(v: &Variant<'_>) -> Figure {
     let series = v
         .at(rate)
         .into_iter()
-        .map(|c| LineSeries {
-            transport: c.transport.clone(),
-            points: c
-                .run
-                .latency_spectrum
-                .iter()
-                .filter(|q| {
-                    q.quantile < 1.0 && nines(q.quantile) <= MAX_NINES + 1e-9 && q.value_ns > 0
-                })
-                .map(|q| Point {
-                    x: q.quantile,
-                    y: q.value_ns as f64,
-                    flagged: false,
-                })
-                .collect(),
+        .map(|c| {
+            // N samples resolve percentiles up to 1 − 1/N; beyond that every point is the
+            // maximum, and drawing it would suggest a flat tail that was never measured.
+            let resolved = (c.run.latency_ns.count.max(1) as f64)
+                .log10()
+                .min(MAX_NINES);
+            LineSeries {
+                transport: c.transport.clone(),
+                points: c
+                    .run
+                    .latency_spectrum
+                    .iter()
+                    .filter(|q| {
+                        q.quantile < 1.0 && nines(q.quantile) <= resolved + 1e-9 && q.value_ns > 0
+                    })
+                    .map(|q| Point {
+                        x: q.quantile,
+                        y: q.value_ns as f64,
+                        flagged: false,
+                    })
+                    .collect(),
+            }
         })
         .collect();
     Figure {
