@@ -221,6 +221,62 @@ pub struct RunResult {
     pub timeseries: Vec<IntervalPoint>,
     /// Files written for this run, relative to the results folder.
     pub files: RunFiles,
+    /// One entry per scheduled fault (`[[faults]]`), in firing order; empty without faults.
+    #[serde(default)]
+    pub faults: Vec<FaultResult>,
+    /// What staying connected cost, per subscriber per minute (meaningful when few messages
+    /// flow; always reported).
+    #[serde(default)]
+    pub idle_cost: IdleCost,
+}
+
+/// What one fault did to a run.
+///
+/// Attribution is approximate: a message counts against the fault that was the latest to fire
+/// when the audit noticed it missing (a gap opened by a later arrival, or the tail never
+/// delivered) or when its duplicate arrived. With one fault per run it is exact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultResult {
+    /// `reset-connections`, `server-restart` or `blackhole`.
+    pub kind: String,
+    /// Scheduled time from the start of the measured window, seconds.
+    pub at_secs: f64,
+    /// Blackhole length or server downtime, seconds (0 for resets).
+    pub duration_secs: f64,
+    /// Whose connections it hit (`all`, `subscribers`, `publishers`).
+    pub target: String,
+    /// Whether it fired before the run ended.
+    pub fired: bool,
+    /// From the fault to the moment every subscriber that recovered had received a message
+    /// sent after the fault, ns; null if none did.
+    pub recovery_ns: Option<u64>,
+    /// Subscribers that received nothing sent after the fault.
+    pub unrecovered_subscribers: u32,
+    /// Reconnect attempts and retries from the fault until the next fault (or the end of the
+    /// run): the sum of the transport counters whose names contain `reconnect` or `retries`,
+    /// or are `poll_errors`.
+    pub reconnects: u64,
+    /// Messages lost, attributed to this fault.
+    pub lost: u64,
+    /// Duplicate deliveries, attributed to this fault.
+    pub duplicated: u64,
+    /// Why the fault could not be carried out, if it could not.
+    pub error: Option<String>,
+}
+
+/// The cost of staying connected, per subscriber per minute of the run (warm-up plus measured
+/// window): what re-polls, pings and empty fetches cost when there is little to deliver.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdleCost {
+    /// Client-side steady-state bytes (both directions, handshake excluded) that are not
+    /// payload, per subscriber per minute. Publishers' bytes are included; with few messages
+    /// they are small.
+    pub bytes_per_subscriber_per_min: f64,
+    /// Requests made just to stay current, per subscriber per minute: the sum of the `polls`,
+    /// `pings` and `fetches` counters (a transport without such counters reports 0).
+    pub requests_per_subscriber_per_min: f64,
+    /// The counters summed into `requests_per_subscriber_per_min`, with their totals.
+    pub requests: BTreeMap<String, u64>,
 }
 
 /// Per-run files next to `summary.json`.

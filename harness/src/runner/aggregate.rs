@@ -10,7 +10,7 @@ use super::audit::PairCounts;
 use super::recorder::latency_histogram;
 use super::{CellResult, RunOutput};
 use crate::results::summary::{
-    IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire,
+    IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire,
 };
 use crate::scenario::{Rate, RunSpec};
 
@@ -173,6 +173,12 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         server: out.server_wire,
     };
 
+    let idle_cost = idle_cost(
+        steady as f64 - (payload_published + payload_delivered) as f64,
+        &out.counters,
+        spec.subscribers,
+        out.elapsed,
+    );
     let mut counters = out.counters.clone();
     counters.insert("harness_unsent".into(), out.unsent);
     counters.insert("harness_corrupt".into(), corrupt);
@@ -250,11 +256,38 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             })
             .collect(),
         files: RunFiles::default(),
+        faults: out.faults,
+        idle_cost,
     };
     CellResult {
         result,
         latency,
         intervals: out.intervals,
+    }
+}
+
+/// Counters that are requests made to stay current (a re-poll, a ping, a fetch).
+const IDLE_REQUEST_COUNTERS: &[&str] = &["polls", "pings", "fetches"];
+
+/// What staying connected cost per subscriber per minute of `elapsed` (see [`IdleCost`]).
+fn idle_cost(
+    overhead_bytes: f64,
+    counters: &std::collections::BTreeMap<String, u64>,
+    subscribers: u32,
+    elapsed: std::time::Duration,
+) -> IdleCost {
+    let per_sub_min = subscribers.max(1) as f64 * (elapsed.as_secs_f64() / 60.0);
+    if per_sub_min <= 0.0 {
+        return IdleCost::default();
+    }
+    let requests: std::collections::BTreeMap<String, u64> = IDLE_REQUEST_COUNTERS
+        .iter()
+        .filter_map(|&k| counters.get(k).map(|&v| (k.to_owned(), v)))
+        .collect();
+    IdleCost {
+        bytes_per_subscriber_per_min: overhead_bytes.max(0.0) / per_sub_min,
+        requests_per_subscriber_per_min: requests.values().sum::<u64>() as f64 / per_sub_min,
+        requests,
     }
 }
 
@@ -293,6 +326,8 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         distributions: BTreeMap::new(),
         timeseries: Vec::new(),
         files: RunFiles::default(),
+        faults: Vec::new(),
+        idle_cost: IdleCost::default(),
     };
     CellResult {
         result,

@@ -62,6 +62,10 @@ pub struct RunOutput {
     pub failures: Vec<String>,
     /// Start of the measured window ([`transport_core::clock`] ns).
     pub measure_start_ns: u64,
+    /// From the first scheduled message to the end of the drain (what idle cost is per).
+    pub elapsed: Duration,
+    /// One result per scheduled fault (empty without `[[faults]]`).
+    pub faults: Vec<crate::results::summary::FaultResult>,
 }
 
 /// The outcome of one cell: the summary entry plus the histograms behind it, for files.

@@ -12,14 +12,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use transport_core::{
-    ClientContext, Counters, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
-    WireSnapshot, WireStats, clock,
+    ClientContext, Counters, Publisher, ServerContext, Subscriber, Transport, WireSnapshot,
+    WireStats, clock,
 };
 
 use super::publish::{PublishOutcome, Publishing, closed_loop, open_loop};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::schedule::{Schedule, Window};
 use super::{Progress, RunOutput};
+use crate::link::{self, FaultTracker, LinkProxy, ServerSlot, Side, SubscriberTally};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -91,13 +92,33 @@ pub async fn run_one<T: Transport>(
             let server = bounded(
                 "server start",
                 SETUP_TIMEOUT,
-                T::serve(&config, listener, server_ctx),
+                T::serve(&config, listener, server_ctx.clone()),
             )
             .await??;
-            let addr = server.local_addr().to_string();
+            let server = ServerSlot::<T>::new(server, config.clone(), server_ctx);
+            let addr = server.addr().to_string();
             (Some(server), addr)
         }
     };
+    // With a link or faults, every client connects through the emulator (publishers and
+    // subscribers on separate ports, so a fault can target one side).
+    let proxy = if scenario.link.is_some() || !scenario.faults.is_empty() {
+        let upstream = tokio::net::lookup_host(&addr)
+            .await?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("server address {addr} does not resolve"))?;
+        let link = scenario.link.unwrap_or_default();
+        Some(Arc::new(LinkProxy::start(upstream, link).await?))
+    } else {
+        None
+    };
+    let pub_addr = proxy
+        .as_ref()
+        .map_or(addr.clone(), |p| p.addr(Side::Publishers).to_string());
+    let sub_addr = proxy
+        .as_ref()
+        .map_or(addr.clone(), |p| p.addr(Side::Subscribers).to_string());
+    let tracker = Arc::new(FaultTracker::new(scenario.faults.len()));
     let client_ctx = |i: u32| ClientContext {
         wire: client_wire.clone(),
         counters: counters.clone(),
@@ -114,7 +135,7 @@ pub async fn run_one<T: Transport>(
         let mut subs = Vec::with_capacity(spec.subscribers as usize);
         for i in 0..spec.subscribers {
             subs.push(
-                T::subscriber(&config, &addr, topic_of(i), client_ctx(i))
+                T::subscriber(&config, &sub_addr, topic_of(i), client_ctx(i))
                     .await
                     .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
             );
@@ -126,7 +147,7 @@ pub async fn run_one<T: Transport>(
         let mut pubs = Vec::with_capacity(scenario.publishers as usize);
         for p in 0..scenario.publishers {
             pubs.push(
-                T::publisher(&config, &addr, topic_of(p), client_ctx(p))
+                T::publisher(&config, &pub_addr, topic_of(p), client_ctx(p))
                     .await
                     .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
             );
@@ -172,14 +193,26 @@ pub async fn run_one<T: Transport>(
     let mut sub_tasks = Vec::new();
     for (i, sub) in subscribers.into_iter().enumerate() {
         let rec = SubscriberRecorder::new(shared.clone());
+        let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
         sub_tasks.push(tokio::spawn(receive(
             sub,
-            rec,
+            (rec, tally, tracker.clone()),
             i,
             drain.clone(),
             stop.clone(),
         )));
     }
+    let fault_task = proxy.as_ref().map(|proxy| {
+        tokio::spawn(link::fault::fire::<T>(
+            scenario.faults.clone(),
+            measure_start_ns,
+            proxy.clone(),
+            server.clone(),
+            tracker.clone(),
+            counters.clone(),
+            stop.clone(),
+        ))
+    });
 
     let total = scenario.warmup + scenario.duration;
     let end = clock::instant_at(measure_end_ns);
@@ -258,17 +291,34 @@ pub async fn run_one<T: Transport>(
     }
     stop.cancel();
     ticker.finish();
+    let elapsed = start.elapsed();
+    let fired = match fault_task {
+        Some(task) => match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
+            Ok(Ok(fired)) => fired,
+            Ok(Err(join)) => {
+                failures.push(format!("fault task failed: {join}"));
+                Vec::new()
+            }
+            Err(e) => {
+                failures.push(e.to_string());
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
 
     let mut recorders = Vec::new();
     let mut subs = Vec::new();
+    let mut tallies = Vec::new();
     for (i, task) in sub_tasks.into_iter().enumerate() {
         match bounded("stopping subscribers", CLOSE_TIMEOUT, task).await {
-            Ok(Ok((sub, rec, err))) => {
+            Ok(Ok((sub, (rec, tally), err))) => {
                 if let Some(e) = err {
                     failures.push(format!("subscriber {i}: {e}"));
                 }
                 subs.push(sub);
                 recorders.push(rec);
+                tallies.push((i, tally));
             }
             Ok(Err(join)) => failures.push(format!("subscriber {i} task failed: {join}")),
             Err(e) => failures.push(format!("subscriber {i}: {e}")),
@@ -285,6 +335,13 @@ pub async fn run_one<T: Transport>(
         pubs.push(o.publisher);
     }
     close_all::<T>(subs, pubs, &mut failures).await;
+    let faults = fault_results(&fired, tallies, &published, scenario.topics, &counters);
+    for f in &faults {
+        if let Some(e) = &f.error {
+            failures.push(format!("fault {} at {}s: {e}", f.kind, f.at_secs));
+        }
+    }
+    drop(proxy);
     if let Some(server) = server {
         match bounded("server shutdown", CLOSE_TIMEOUT, server.shutdown()).await {
             Ok(Ok(())) => {}
@@ -319,16 +376,47 @@ pub async fn run_one<T: Transport>(
         distributions: counters.distributions(),
         failures,
         measure_start_ns,
+        elapsed,
+        faults,
     })
+}
+
+/// Per-fault results: each subscriber's never-delivered tail is charged to the last fault that
+/// fired, then [`link::tally::results`] attributes the rest.
+fn fault_results(
+    fired: &[link::Fired],
+    tallies: Vec<(usize, SubscriberTally)>,
+    published: &[u64],
+    topics: u32,
+    counters: &Counters,
+) -> Vec<crate::results::summary::FaultResult> {
+    if fired.is_empty() {
+        return Vec::new();
+    }
+    let fired_count = fired.iter().filter(|f| f.fired_ns.is_some()).count();
+    let tallies: Vec<SubscriberTally> = tallies
+        .into_iter()
+        .map(|(i, mut t)| {
+            let mine: Vec<(usize, u64)> = published
+                .iter()
+                .enumerate()
+                .filter(|&(p, _)| p as u32 % topics == i as u32 % topics)
+                .map(|(p, &n)| (p, n))
+                .collect();
+            t.finish(&mine, fired_count);
+            t
+        })
+        .collect();
+    link::tally::results(fired, &tallies, &counters.counter_values())
 }
 
 async fn receive<S: Subscriber>(
     mut sub: S,
-    mut rec: SubscriberRecorder,
+    (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
     i: usize,
     drain: Arc<Drain>,
     stop: CancellationToken,
-) -> (S, SubscriberRecorder, Option<String>) {
+) -> (S, (SubscriberRecorder, SubscriberTally), Option<String>) {
     let mut buf = Vec::with_capacity(64);
     let err = loop {
         buf.clear();
@@ -339,7 +427,9 @@ async fn receive<S: Subscriber>(
         };
         match res {
             Ok(_) => {
-                rec.on_unit(&buf, clock::now_ns());
+                let now = clock::now_ns();
+                rec.on_unit(&buf, now);
+                tally.observe(&tracker, &buf, &rec, now);
                 drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
                 drain.check(i);
             }
@@ -352,7 +442,7 @@ async fn receive<S: Subscriber>(
     if err.is_some() {
         drain.check(i);
     }
-    (sub, rec, err)
+    (sub, (rec, tally), err)
 }
 
 async fn close_all<T: Transport>(

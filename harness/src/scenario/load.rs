@@ -6,6 +6,7 @@
 //! meaning (`validate`: ranges, defaults, cross-field rules, and each `[transport.<name>]` table
 //! checked by that transport's own config type).
 
+mod network;
 mod raw;
 mod transport;
 mod validate;

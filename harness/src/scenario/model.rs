@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use transport_core::SocketOptions;
 
+use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
 
 /// Offered load.
@@ -76,6 +77,11 @@ pub struct Scenario {
     /// Each transport's `[transport.<name>]` table as written (already validated against the
     /// transport's config type); missing tables mean defaults.
     pub transport_options: BTreeMap<TransportKind, toml::Table>,
+    /// The emulated link between every client and the server (`[link]`); `None` connects
+    /// clients directly (unless faults need the proxy, which then relays without shaping).
+    pub link: Option<LinkConfig>,
+    /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
+    pub faults: Vec<Fault>,
 }
 
 /// One cell of the run matrix.

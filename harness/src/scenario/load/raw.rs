@@ -37,6 +37,53 @@ pub(super) struct RawScenario {
     pub socket: Option<RawSocket>,
     /// Checked per transport against its own config type; kept as written for the results.
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
+    pub link: Option<Spanned<RawLink>>,
+    pub faults: Option<Vec<Spanned<RawFault>>>,
+}
+
+/// `[link]`: the emulated network between clients and the server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLink {
+    pub rtt: Option<Spanned<Dur>>,
+    pub jitter: Option<Spanned<Dur>>,
+    pub bandwidth: Option<Spanned<String>>,
+}
+
+/// One `[[faults]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFault {
+    pub at: Spanned<Dur>,
+    pub kind: Spanned<String>,
+    pub duration: Option<Spanned<Dur>>,
+    pub target: Option<Spanned<String>>,
+}
+
+/// What a bandwidth looks like, for error messages.
+pub(super) const BANDWIDTH_EXPECTED: &str =
+    "a bandwidth like \"10Mbit\", \"512kbit\", \"1Gbit\" (bits per second, per direction)";
+
+/// Parses `"10Mbit"`, `"2.5Mbit"`, `"512kbit"`, `"1Gbit"`, `"9600bit"` into bits per second
+/// (decimal units, as network rates are quoted); `None` if the text is not such a rate.
+pub(super) fn parse_bandwidth(s: &str) -> Option<u64> {
+    const UNITS: [(&str, f64); 5] = [
+        ("Gbit", 1e9),
+        ("Mbit", 1e6),
+        ("kbit", 1e3),
+        ("Kbit", 1e3),
+        ("bit", 1.0),
+    ];
+    let s = s.trim();
+    let s = s.strip_suffix("/s").unwrap_or(s);
+    let (number, scale) = UNITS
+        .iter()
+        .find_map(|&(unit, scale)| s.strip_suffix(unit).map(|n| (n.trim(), scale)))?;
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let bits = number.parse::<f64>().ok()? * scale;
+    (bits.is_finite() && bits >= 1.0 && bits < u64::MAX as f64).then_some(bits.round() as u64)
 }
 
 /// `[socket]`.
@@ -253,5 +300,18 @@ mod tests {
         assert_eq!(parse_size("infB"), None);
         assert_eq!(parse_size("1KB"), None);
         assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!(parse_bandwidth("10Mbit"), Some(10_000_000));
+        assert_eq!(parse_bandwidth("2.5Mbit"), Some(2_500_000));
+        assert_eq!(parse_bandwidth("512kbit"), Some(512_000));
+        assert_eq!(parse_bandwidth("1Gbit/s"), Some(1_000_000_000));
+        assert_eq!(parse_bandwidth("9600 bit"), Some(9600));
+        assert_eq!(parse_bandwidth("10MB"), None);
+        assert_eq!(parse_bandwidth("-1Mbit"), None);
+        assert_eq!(parse_bandwidth("Mbit"), None);
+        assert_eq!(parse_bandwidth("0bit"), None);
     }
 }

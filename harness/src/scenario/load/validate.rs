@@ -97,6 +97,9 @@ pub(super) fn scenario(
         (1, 10_000_000),
     )?;
 
+    let link = super::network::link(raw.link)?;
+    let faults = super::network::faults(raw.faults, duration)?;
+
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
         socket.nodelay = nodelay;
@@ -138,6 +141,8 @@ pub(super) fn scenario(
         p99_target,
         socket,
         transport_options,
+        link,
+        faults,
     })
 }
 

@@ -1,0 +1,212 @@
+//! Per-fault accounting: when each fault fired, when each subscriber first received a message
+//! sent after it (recovery), and which lost and duplicated messages it is blamed for.
+//!
+//! Attribution follows the audit as it happens. Each subscriber tracks, per publisher, the
+//! highest sequence number it has seen; "missing so far" is that high-water mark minus the
+//! distinct messages received. Every change of missing-so-far and of the duplicate count is
+//! charged to the latest fault fired at that moment (gaps that later fill in are credited back
+//! to the fault current then). At the end, messages published beyond the high-water mark are
+//! charged to the last fault that fired. The charges add up to the run's totals; which fault
+//! gets them is an approximation that is exact with one fault per run.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use transport_core::envelope::Envelope;
+
+use super::fault::{FaultKind, FaultTarget, Fired};
+use crate::results::summary::FaultResult;
+use crate::runner::SubscriberRecorder;
+
+/// Shared between the fault task (which fires) and the subscriber tasks (which observe).
+#[derive(Debug)]
+pub struct FaultTracker {
+    /// When fault `i` fired ([`transport_core::clock`] ns); 0 until it has.
+    fired_ns: Vec<AtomicU64>,
+    /// Faults fired so far.
+    fired: AtomicU64,
+}
+
+impl FaultTracker {
+    /// A tracker for `faults` scheduled faults.
+    pub fn new(faults: usize) -> FaultTracker {
+        FaultTracker {
+            fired_ns: (0..faults).map(|_| AtomicU64::new(0)).collect(),
+            fired: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether there is anything to track.
+    pub fn is_empty(&self) -> bool {
+        self.fired_ns.is_empty()
+    }
+
+    /// Records that fault `i` fired at `now_ns` (faults fire in order).
+    pub fn fire(&self, i: usize, now_ns: u64) {
+        if let Some(f) = self.fired_ns.get(i) {
+            f.store(now_ns.max(1), Ordering::SeqCst);
+            self.fired.store(i as u64 + 1, Ordering::SeqCst);
+        }
+    }
+
+    fn fired(&self) -> usize {
+        self.fired.load(Ordering::SeqCst) as usize
+    }
+}
+
+/// One subscriber's view of the faults.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberTally {
+    /// One past the highest sequence seen, per publisher.
+    high_water: Vec<u64>,
+    /// First delivery of a message sent after fault `i` (clock ns), 0 until then.
+    first_after: Vec<u64>,
+    /// Charges per epoch: index 0 is before any fault, `i + 1` after fault `i`.
+    missing: Vec<i64>,
+    duplicated: Vec<u64>,
+    last_missing: i64,
+    last_duplicated: u64,
+}
+
+impl SubscriberTally {
+    /// A tally for a run with `publishers` publishers and `faults` faults.
+    pub fn new(publishers: u32, faults: usize) -> SubscriberTally {
+        SubscriberTally {
+            high_water: vec![0; publishers as usize],
+            first_after: vec![0; faults],
+            missing: vec![0; faults + 1],
+            duplicated: vec![0; faults + 1],
+            ..Default::default()
+        }
+    }
+
+    /// Observes one delivery unit, after `rec` has audited it.
+    pub fn observe(
+        &mut self,
+        tracker: &FaultTracker,
+        msgs: &[Bytes],
+        rec: &SubscriberRecorder,
+        now_ns: u64,
+    ) {
+        if tracker.is_empty() || msgs.is_empty() {
+            return;
+        }
+        let epoch = tracker.fired();
+        for m in msgs {
+            let Some(env) = Envelope::decode(m) else {
+                continue;
+            };
+            if let Some(hw) = self.high_water.get_mut(env.publisher as usize) {
+                *hw = (*hw).max(env.seq + 1);
+            }
+            for (i, first) in self.first_after.iter_mut().enumerate().take(epoch) {
+                let fired = tracker.fired_ns[i].load(Ordering::SeqCst);
+                if *first == 0 && fired != 0 && env.sent_ns >= fired {
+                    *first = now_ns;
+                }
+            }
+        }
+        let seen: u64 = self.high_water.iter().sum();
+        let missing = seen as i64 - rec.unique() as i64;
+        let duplicated: u64 = rec.audits.iter().map(|a| a.finish(0).duplicated).sum();
+        self.missing[epoch] += missing - self.last_missing;
+        self.duplicated[epoch] += duplicated - self.last_duplicated;
+        self.last_missing = missing;
+        self.last_duplicated = duplicated;
+    }
+
+    /// Charges the never-delivered tail (`published[p]` for each publisher `p` this
+    /// subscriber listens to, beyond its high-water mark) to the last fault that fired.
+    pub fn finish(&mut self, published: &[(usize, u64)], fired: usize) {
+        let tail: u64 = published
+            .iter()
+            .map(|&(p, n)| n.saturating_sub(self.high_water.get(p).copied().unwrap_or(0)))
+            .sum();
+        if let Some(m) = self.missing.get_mut(fired) {
+            *m += tail as i64;
+        }
+    }
+}
+
+/// The per-fault results of a run.
+pub fn results(
+    fired: &[Fired],
+    tallies: &[SubscriberTally],
+    end_counters: &BTreeMap<String, u64>,
+) -> Vec<FaultResult> {
+    let reconnect_sum = |c: &BTreeMap<String, u64>| -> u64 {
+        c.iter()
+            .filter(|(k, _)| is_reconnect_counter(k))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    fired
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let next = fired
+                .get(i + 1)
+                .filter(|n| n.fired_ns.is_some())
+                .map_or(end_counters, |n| &n.counters);
+            let mut recovery = None;
+            let mut unrecovered = 0;
+            if let Some(at) = f.fired_ns {
+                for t in tallies {
+                    match t.first_after.get(i).copied().filter(|&v| v != 0) {
+                        Some(first) => {
+                            let r = first.saturating_sub(at);
+                            recovery = Some(recovery.map_or(r, |x: u64| x.max(r)));
+                        }
+                        None => unrecovered += 1,
+                    }
+                }
+            }
+            let lost: i64 = tallies.iter().map(|t| t.missing[i + 1]).sum();
+            FaultResult {
+                kind: f.fault.kind.name().to_owned(),
+                at_secs: f.fault.at.as_secs_f64(),
+                duration_secs: f.fault.duration.as_secs_f64(),
+                target: target_name(f.fault.target, f.fault.kind).to_owned(),
+                fired: f.fired_ns.is_some(),
+                recovery_ns: recovery,
+                unrecovered_subscribers: unrecovered,
+                reconnects: if f.fired_ns.is_some() {
+                    reconnect_sum(next).saturating_sub(reconnect_sum(&f.counters))
+                } else {
+                    0
+                },
+                lost: lost.max(0) as u64,
+                duplicated: tallies.iter().map(|t| t.duplicated[i + 1]).sum(),
+                error: f.error.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Counters that count reconnect attempts or retries, whatever the transport calls them.
+fn is_reconnect_counter(name: &str) -> bool {
+    name.contains("reconnect") || name.contains("retries") || name == "poll_errors"
+}
+
+fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
+    match (kind, target) {
+        (FaultKind::ResetConnections, FaultTarget::Subscribers) => "subscribers",
+        (FaultKind::ResetConnections, FaultTarget::Publishers) => "publishers",
+        _ => "all",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_counters_by_name() {
+        assert!(is_reconnect_counter("reconnects"));
+        assert!(is_reconnect_counter("reconnect_failures"));
+        assert!(is_reconnect_counter("publish_retries"));
+        assert!(is_reconnect_counter("poll_errors"));
+        assert!(!is_reconnect_counter("polls"));
+    }
+}

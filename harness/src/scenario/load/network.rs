@@ -1,0 +1,156 @@
+//! Meaning of `[link]` and `[[faults]]`: defaults (no link emulation, no faults), ranges, and
+//! the rules that tie faults to the measured window, each error located at its value.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::Located;
+use super::raw::{BANDWIDTH_EXPECTED, RawFault, RawLink, parse_bandwidth};
+use crate::link::{Fault, FaultKind, FaultTarget, LinkConfig};
+
+/// Slowest link a scenario may ask for: below this a single message takes seconds.
+const MIN_BANDWIDTH: u64 = 1_000;
+/// Longest round trip a scenario may ask for.
+const MAX_RTT: Duration = Duration::from_secs(10);
+
+fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
+    Located::at(value.span(), message)
+}
+
+/// `[link]`, if present. An empty table is a plain relay (useful to measure the proxy itself).
+pub(super) fn link(raw: Option<Spanned<RawLink>>) -> Result<Option<LinkConfig>, Located> {
+    let Some(raw) = raw else { return Ok(None) };
+    let table = raw.into_inner();
+    let rtt = table.rtt.as_ref().map_or(Duration::ZERO, |d| d.get_ref().0);
+    if let Some(d) = &table.rtt
+        && rtt > MAX_RTT
+    {
+        return Err(at(
+            d,
+            format!("rtt must be at most {MAX_RTT:?}, got {rtt:?}"),
+        ));
+    }
+    let jitter = table
+        .jitter
+        .as_ref()
+        .map_or(Duration::ZERO, |d| d.get_ref().0);
+    if let Some(d) = &table.jitter
+        && jitter > rtt
+    {
+        return Err(at(
+            d,
+            format!(
+                "jitter must be <= rtt ({rtt:?}), got {jitter:?}; the delay cannot go negative"
+            ),
+        ));
+    }
+    let bandwidth = match &table.bandwidth {
+        Some(b) => match parse_bandwidth(b.get_ref()) {
+            Some(bits) if bits >= MIN_BANDWIDTH => Some(bits),
+            Some(bits) => {
+                return Err(at(
+                    b,
+                    format!("bandwidth must be at least 1kbit, got {bits}bit"),
+                ));
+            }
+            None => {
+                return Err(at(
+                    b,
+                    format!(
+                        "`{}` is not a bandwidth; expected {BANDWIDTH_EXPECTED}",
+                        b.get_ref()
+                    ),
+                ));
+            }
+        },
+        None => None,
+    };
+    Ok(Some(LinkConfig {
+        rtt,
+        jitter,
+        bandwidth_bits_per_sec: bandwidth,
+    }))
+}
+
+/// `[[faults]]`, sorted by time; each must fire inside the measured window of `duration`.
+pub(super) fn faults(
+    raw: Option<Vec<Spanned<RawFault>>>,
+    duration: Duration,
+) -> Result<Vec<Fault>, Located> {
+    let mut out = Vec::new();
+    for entry in raw.unwrap_or_default() {
+        let f = entry.get_ref();
+        let when = f.at.get_ref().0;
+        if when >= duration {
+            return Err(at(
+                &f.at,
+                format!(
+                    "at must be inside the measured window (duration = {}), got {}",
+                    humantime::format_duration(duration),
+                    humantime::format_duration(when)
+                ),
+            ));
+        }
+        let kind = FaultKind::from_name(f.kind.get_ref()).ok_or_else(|| {
+            at(
+                &f.kind,
+                format!(
+                    "unknown fault kind `{}`; allowed: {}",
+                    f.kind.get_ref(),
+                    FaultKind::NAMES.join(", ")
+                ),
+            )
+        })?;
+        let length = f.duration.as_ref().map(|d| (d, d.get_ref().0));
+        let length = match (kind, length) {
+            (FaultKind::ResetConnections, Some((d, v))) if !v.is_zero() => {
+                return Err(at(
+                    d,
+                    "reset-connections takes no duration; it is instantaneous",
+                ));
+            }
+            (FaultKind::Blackhole, None) => {
+                return Err(at(
+                    &f.kind,
+                    "a blackhole needs a duration, like duration = \"2s\"",
+                ));
+            }
+            (FaultKind::Blackhole, Some((d, v))) if v.is_zero() => {
+                return Err(at(d, "a blackhole's duration must be > 0"));
+            }
+            (_, Some((_, v))) => v,
+            (_, None) => Duration::ZERO,
+        };
+        let target = match &f.target {
+            None => FaultTarget::All,
+            Some(t) if kind != FaultKind::ResetConnections => {
+                return Err(at(
+                    t,
+                    format!(
+                        "target applies to reset-connections only; a {} affects everyone",
+                        kind.name()
+                    ),
+                ));
+            }
+            Some(t) => FaultTarget::from_name(t.get_ref()).ok_or_else(|| {
+                at(
+                    t,
+                    format!(
+                        "unknown target `{}`; allowed: {}",
+                        t.get_ref(),
+                        FaultTarget::NAMES.join(", ")
+                    ),
+                )
+            })?,
+        };
+        out.push(Fault {
+            at: when,
+            kind,
+            duration: length,
+            target,
+        });
+    }
+    out.sort_by_key(|f| f.at);
+    Ok(out)
+}

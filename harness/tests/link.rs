@@ -1,0 +1,362 @@
+//! The link emulator and the fault schedule, over real loopback sockets: the configured round
+//! trip and bandwidth are what a client measures, faults do what they say, scenarios reject bad
+//! `[link]` / `[[faults]]` tables with located errors, and a connection reset mid-run loses
+//! nothing for transports that resume.
+
+// Helpers outside #[test] functions unwrap too; a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use transport_bench::link::{LinkConfig, LinkProxy, Side};
+use transport_bench::registry::TransportKind;
+use transport_bench::runner::{self, Progress};
+use transport_bench::scenario::{self, ScenarioError};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {BOUND:?}"))
+}
+
+/// An echo server on a fresh port.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn link(rtt_ms: u64, jitter_ms: u64, bits: Option<u64>) -> LinkConfig {
+    LinkConfig {
+        rtt: Duration::from_millis(rtt_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        bandwidth_bits_per_sec: bits,
+    }
+}
+
+async fn round_trips(addr: std::net::SocketAddr, n: usize) -> Vec<Duration> {
+    let mut s = within("connect", TcpStream::connect(addr)).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut buf = [0u8; 16];
+    let mut out = Vec::new();
+    for i in 0..n {
+        let t = Instant::now();
+        within("ping", s.write_all(&[i as u8; 16])).await.unwrap();
+        within("pong", s.read_exact(&mut buf)).await.unwrap();
+        out.push(t.elapsed());
+        assert_eq!(buf, [i as u8; 16], "bytes arrive unchanged and in order");
+    }
+    out
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adds_the_configured_round_trip() {
+    let server = echo_server().await;
+    let proxy = LinkProxy::start(server, link(40, 0, None)).await.unwrap();
+    let rtts = round_trips(proxy.addr(Side::Subscribers), 20).await;
+    let m = median(rtts);
+    assert!(
+        m >= Duration::from_millis(36) && m <= Duration::from_millis(44),
+        "median round trip {m:?}, configured 40ms (±10%)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jitter_varies_the_round_trip_around_the_rtt() {
+    let server = echo_server().await;
+    let proxy = LinkProxy::start(server, link(40, 10, None)).await.unwrap();
+    let rtts = round_trips(proxy.addr(Side::Publishers), 20).await;
+    let (lo, hi) = (rtts.iter().min().unwrap(), rtts.iter().max().unwrap());
+    assert!(*lo >= Duration::from_millis(34), "min {lo:?}");
+    assert!(*hi <= Duration::from_millis(60), "max {hi:?}");
+    assert!(hi > lo, "jitter must vary the round trip");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_the_bandwidth_cap() {
+    // A sink that reports when it has received everything.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    const TOTAL: usize = 1_000_000;
+    let sink = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < TOTAL {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "sink closed early at {got}");
+            got += n;
+        }
+        Instant::now()
+    });
+    // 8 Mbit/s = 1 MB/s: a megabyte takes one second.
+    let proxy = LinkProxy::start(server, link(0, 0, Some(8_000_000)))
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(proxy.addr(Side::Publishers))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    within("send", c.write_all(&vec![7u8; TOTAL]))
+        .await
+        .unwrap();
+    let done = within("sink", sink).await.unwrap();
+    let took = done - start;
+    assert!(
+        took >= Duration::from_millis(900) && took <= Duration::from_millis(1100),
+        "1 MB over 8 Mbit/s took {took:?}, expected 1s (±10%)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_resets_only_the_targeted_side() {
+    let server = echo_server().await;
+    let proxy = LinkProxy::start(server, LinkConfig::default())
+        .await
+        .unwrap();
+    let mut p = TcpStream::connect(proxy.addr(Side::Publishers))
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(proxy.addr(Side::Subscribers))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1];
+    for c in [&mut p, &mut s] {
+        c.write_all(b"x").await.unwrap();
+        within("echo", c.read_exact(&mut buf)).await.unwrap();
+    }
+    proxy.cut(Side::Subscribers);
+    let r = within("read after cut", s.read(&mut buf)).await;
+    assert!(
+        matches!(r, Ok(0) | Err(_)),
+        "a cut connection must end: {r:?}"
+    );
+    p.write_all(b"y").await.unwrap();
+    within("publisher still relayed", p.read_exact(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(&buf, b"y");
+    assert_eq!(proxy.stats().reset, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackhole_holds_traffic_then_delivers_it() {
+    let server = echo_server().await;
+    let proxy = LinkProxy::start(server, LinkConfig::default())
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(proxy.addr(Side::Subscribers))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 3];
+    c.write_all(b"one").await.unwrap();
+    within("before", c.read_exact(&mut buf)).await.unwrap();
+    proxy.blackhole(Duration::from_millis(300));
+    let t = Instant::now();
+    c.write_all(b"two").await.unwrap();
+    within("after", c.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"two");
+    assert!(
+        t.elapsed() >= Duration::from_millis(280),
+        "held only {:?}",
+        t.elapsed()
+    );
+}
+
+// ---- scenario tables ----
+
+const BASE: &str = "name = \"t\"\ndescription = \"d\"\nduration = \"3s\"\n";
+
+fn load(extra: &str) -> Result<scenario::Scenario, ScenarioError> {
+    scenario::load_str(&format!("{BASE}{extra}"), Path::new("s.toml"))
+}
+
+fn error(extra: &str) -> (usize, usize, String) {
+    match load(extra) {
+        Err(ScenarioError::Invalid {
+            line, col, message, ..
+        }) => (line, col, message),
+        other => panic!("expected an error for {extra:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn link_and_faults_default_to_nothing_and_parse() {
+    let s = load("").unwrap();
+    assert!(s.link.is_none() && s.faults.is_empty());
+    let s = load(
+        "[link]\nrtt = \"50ms\"\njitter = \"5ms\"\nbandwidth = \"10Mbit\"\n\
+         [[faults]]\nat = \"2s\"\nkind = \"blackhole\"\nduration = \"500ms\"\n\
+         [[faults]]\nat = \"1s\"\nkind = \"reset-connections\"\ntarget = \"subscribers\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.link, Some(link(50, 5, Some(10_000_000))));
+    assert_eq!(s.faults.len(), 2);
+    assert_eq!(s.faults[0].at, Duration::from_secs(1), "sorted by time");
+    assert_eq!(s.faults[1].duration, Duration::from_millis(500));
+}
+
+#[test]
+fn bad_link_tables_are_located() {
+    let (line, col, m) = error("[link]\nrtt = \"50ms\"\nbandwidth = \"10MB\"\n");
+    assert_eq!((line, col), (6, 13));
+    assert!(m.contains("not a bandwidth") && m.contains("10Mbit"), "{m}");
+    let (line, _, m) = error("[link]\nrtt = \"10ms\"\njitter = \"20ms\"\n");
+    assert_eq!(line, 6);
+    assert!(m.contains("jitter must be <= rtt"), "{m}");
+    let (line, _, m) = error("[link]\nlatency = \"10ms\"\n");
+    assert_eq!(line, 5);
+    assert!(
+        m.contains("unknown key `latency`") && m.contains("rtt"),
+        "{m}"
+    );
+    let (_, _, m) = error("[link]\nbandwidth = \"10bit\"\n");
+    assert!(m.contains("at least 1kbit"), "{m}");
+}
+
+#[test]
+fn bad_faults_are_located() {
+    let (line, col, m) = error("[[faults]]\nat = \"1s\"\nkind = \"explode\"\n");
+    assert_eq!((line, col), (6, 8));
+    assert!(
+        m.contains("unknown fault kind `explode`") && m.contains("server-restart"),
+        "{m}"
+    );
+    let (line, _, m) = error("[[faults]]\nat = \"3s\"\nkind = \"reset-connections\"\n");
+    assert_eq!(line, 5);
+    assert!(m.contains("inside the measured window"), "{m}");
+    let (_, _, m) = error("[[faults]]\nat = \"1s\"\nkind = \"blackhole\"\n");
+    assert!(m.contains("needs a duration"), "{m}");
+    let (_, _, m) =
+        error("[[faults]]\nat = \"1s\"\nkind = \"reset-connections\"\nduration = \"1s\"\n");
+    assert!(m.contains("takes no duration"), "{m}");
+    let (_, _, m) =
+        error("[[faults]]\nat = \"1s\"\nkind = \"reset-connections\"\ntarget = \"servers\"\n");
+    assert!(m.contains("allowed: all, subscribers, publishers"), "{m}");
+    let (_, _, m) = error("[[faults]]\nkind = \"blackhole\"\n");
+    assert!(m.contains("missing required key `at`"), "{m}");
+}
+
+// ---- faults in real runs ----
+
+fn run_scenario(text: &str, kind: TransportKind) -> transport_bench::runner::CellResult {
+    let s = scenario::load_str(text, Path::new("fault.toml")).expect("valid scenario");
+    let spec = s
+        .expand()
+        .into_iter()
+        .find(|r| r.transport == kind)
+        .expect("the transport is in the matrix");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(runner::run_cell(&s, &spec, "link", &Progress::new(true)))
+}
+
+fn reset_scenario(target: &str) -> String {
+    format!(
+        "name = \"reset\"\ndescription = \"one reset mid-run\"\nwarmup = \"200ms\"\nduration = \"3s\"\n\
+         drain_timeout = \"5s\"\nrate_per_sec = 500\npayload = \"64B\"\n\
+         [[faults]]\nat = \"1s\"\nkind = \"reset-connections\"\ntarget = \"{target}\"\n"
+    )
+}
+
+/// Runs the reset scenario for every registered transport and returns a line per transport
+/// that lost messages.
+fn losses_after_reset(target: &str, kinds: &[TransportKind]) -> Vec<String> {
+    let text = reset_scenario(target);
+    let mut problems = Vec::new();
+    for &kind in kinds {
+        let r = run_scenario(&text, kind).result;
+        let f = &r.faults[0];
+        eprintln!(
+            "{kind} target={target}: published {} lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
+            r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+        );
+        assert!(f.fired, "{kind}: the fault must fire");
+        assert_eq!(f.lost, r.lost, "{kind}: one fault carries all the loss");
+        if r.lost > 0 || r.published == 0 || r.status != "ok" {
+            problems.push(format!(
+                "{kind}: lost {} of {} ({:?})",
+                r.lost, r.published, r.failures
+            ));
+        }
+    }
+    problems
+}
+
+/// Whether transport `T` claims to resume after a broken connection.
+fn resumes(kind: TransportKind) -> bool {
+    struct Resumes;
+    impl transport_bench::registry::Visit for Resumes {
+        type Output = bool;
+        fn visit<T: transport_core::Transport>(self) -> bool {
+            T::capabilities().resumes
+        }
+    }
+    kind.visit(Resumes)
+}
+
+#[test]
+fn subscriber_resets_lose_nothing_for_resuming_transports() {
+    let kinds: Vec<TransportKind> = TransportKind::ALL
+        .iter()
+        .copied()
+        .filter(|&k| resumes(k))
+        .collect();
+    assert!(kinds.len() >= 3, "long-poll, websocket and pull-log resume");
+    let problems = losses_after_reset("subscribers", &kinds);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Transports whose *publishers* do not reconnect yet, so a reset of every connection ends
+/// their run early (reported as failures, never as a clean run). Remove an entry when its
+/// publisher learns to reconnect and resend.
+const PUBLISHER_GAPS: &[&str] = &["raw-tcp", "websocket"];
+
+#[test]
+fn resets_of_every_connection_lose_nothing() {
+    let (gaps, kinds): (Vec<TransportKind>, Vec<TransportKind>) = TransportKind::ALL
+        .iter()
+        .copied()
+        .filter(|&k| resumes(k))
+        .partition(|k| PUBLISHER_GAPS.contains(&k.name()));
+    let problems = losses_after_reset("all", &kinds);
+    assert!(problems.is_empty(), "{problems:#?}");
+    for kind in gaps {
+        let r = run_scenario(&reset_scenario("all"), kind).result;
+        eprintln!(
+            "known gap {kind}: status {} failures {:?}",
+            r.status, r.failures
+        );
+    }
+}
