@@ -4,4 +4,5 @@ mod conformance;
 mod faults;
 mod fetch_parking;
 mod groups;
+mod kcat;
 mod util;

@@ -1,0 +1,106 @@
+//! Interop with a real Kafka client: what our producer writes, `kcat` (librdkafka) reads, and
+//! what kcat writes, our consumer reads. kcat must be installed (`apt-get install -y kcat`);
+//! without it these tests fail and say so.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use transport_core::{Publisher, ServerHandle, Subscriber};
+
+use super::util::*;
+
+const KCAT_BOUND: Duration = Duration::from_secs(30);
+
+/// Runs kcat with `args`, feeding `stdin`; returns stdout.
+async fn kcat(args: &[&str], stdin: &str) -> String {
+    let mut child = match Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("kcat is not installed: `apt-get update && apt-get install -y kcat`")
+        }
+        Err(e) => panic!("cannot run kcat: {e}"),
+    };
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(KCAT_BOUND, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {KCAT_BOUND:?}"))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_reads_what_our_producer_batches() {
+    let mut config = config(1);
+    config.linger = Duration::from_millis(5); // several records per batch
+    let (server, addr) = broker(&config).await;
+    let mut p = publisher(&config, &addr, "to-kcat", 0).await;
+    let sent: Vec<String> = (0..20).map(|i| format!("m-{i}")).collect();
+    for m in &sent {
+        bounded("publish", p.publish(Bytes::from(m.clone())))
+            .await
+            .unwrap();
+    }
+    bounded("flush", p.flush()).await.unwrap();
+    let out = kcat(
+        &[
+            "-b",
+            &addr,
+            "-C",
+            "-t",
+            "to-kcat",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%o %s\n",
+        ],
+        "",
+    )
+    .await;
+    let expected: Vec<String> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("{i} {m}"))
+        .collect();
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    bounded("close", p.close()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_consumer_reads_what_kcat_produces() {
+    let config = config(1);
+    let (server, addr) = broker(&config).await;
+    let mut sub = subscriber(&config, &addr, "from-kcat", 0).await;
+    kcat(
+        &["-b", &addr, "-P", "-t", "from-kcat", "-k", "key"],
+        "one\ntwo\nthree\n",
+    )
+    .await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        bounded("recv", sub.recv(&mut got)).await.unwrap();
+    }
+    let got: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
+    assert_eq!(got, vec![&b"one"[..], b"two", b"three"]);
+    bounded("close", sub.close()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
