@@ -307,6 +307,29 @@ fn chart_data_pairs_runs_per_metric() {
 }
 
 #[test]
+fn the_committed_baseline_reads_and_matches_itself() {
+    // Real runner output: the contract `compare` reads is the one `run` writes.
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/baseline");
+    if !baseline.join("summary.json").exists() {
+        return; // not created yet (fresh checkout before the first refresh)
+    }
+    let out = run_compare(&baseline, &baseline, &CompareOptions::default()).unwrap();
+    assert_eq!(out.exit_code(), 0);
+    let runs = &out.comparison.runs;
+    assert!(runs.iter().any(|r| r.transport == "raw-tcp"));
+    for r in runs {
+        assert!(
+            r.repetitions.0 >= 2,
+            "{}: the baseline needs repetitions",
+            r.name
+        );
+        let floored = r.metrics.iter().any(|m| m.vs_floor.is_some());
+        assert_eq!(floored, r.transport != "raw-tcp", "{}", r.name);
+        assert!(r.metrics.iter().all(|m| m.change == 0.0), "{}", r.name);
+    }
+}
+
+#[test]
 #[ignore = "writes a sample report to $COMPARE_SAMPLE_DIR for eyeballing"]
 fn sample_report() {
     let dir = PathBuf::from(std::env::var("COMPARE_SAMPLE_DIR").unwrap());

@@ -11,7 +11,8 @@
 //! - Deterministic metrics (overhead bytes, lost): the threshold alone decides (default half a
 //!   byte / any increase). If the repetitions themselves disagree by more than the threshold (a
 //!   batching transport whose framing per message depends on timing), the ranges must also be
-//!   disjoint, and the report marks the metric as varying. Lost compares the worst repetition.
+//!   disjoint and the change must exceed `varies_min_effect` (default 10%) too; the report
+//!   marks the metric as varying. Lost compares the worst repetition.
 
 use super::CompareOptions;
 use super::metric::{Direction, Kind, Metric, Threshold};
@@ -104,7 +105,13 @@ pub fn judge(
         Direction::SmallerIsBetter => change > 0.0,
         Direction::BiggerIsBetter => change < 0.0,
     };
-    let big_enough = threshold.exceeded(base.center, cand.center);
+    // A deterministic metric that varies between repetitions (framing per message of a
+    // batching transport depends on how many messages each response or fetch carried, which
+    // depends on machine load) also needs a relative minimum effect: its absolute threshold
+    // (half a byte) is far below what the repetitions themselves disagree by.
+    let big_enough = threshold.exceeded(base.center, cand.center)
+        && (basis != Basis::Varies
+            || Threshold::Relative(opts.varies_min_effect).exceeded(base.center, cand.center));
     // Only the bootstrap and varying bases need the intervals apart; exact and single-sample
     // comparisons have no (meaningful) interval to test.
     let separated = match (basis, base.interval, cand.interval) {
@@ -216,6 +223,32 @@ mod tests {
             (mc.basis, mc.verdict),
             (Basis::Varies, Verdict::WithinNoise)
         );
+    }
+
+    #[test]
+    fn varying_overhead_needs_a_relative_effect_too() {
+        let o = opts();
+        let base = [395.8, 397.4, 407.4];
+        // Ranges apart but +4.5%: batching noise, not a framing change.
+        let mc = judge(
+            "r",
+            Metric::OverheadBytes,
+            &base,
+            &[417.4, 407.7, 415.5],
+            &o,
+        );
+        assert_eq!(
+            (mc.basis, mc.verdict),
+            (Basis::Varies, Verdict::WithinNoise)
+        );
+        let mc = judge(
+            "r",
+            Metric::OverheadBytes,
+            &base,
+            &[480.0, 470.0, 475.0],
+            &o,
+        );
+        assert_eq!((mc.basis, mc.verdict), (Basis::Varies, Verdict::Regressed));
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub struct CompareOptions {
     /// Relative threshold floor for noisy metrics when a side has one repetition (no noise
     /// estimate). Default 0.5 (50%).
     pub single_sample_threshold: f64,
+    /// Relative minimum effect for a deterministic metric whose repetitions disagree by more
+    /// than its threshold (wire overhead of a batching transport). Default 0.10 (10%).
+    pub varies_min_effect: f64,
     /// Confidence of the bootstrap intervals. Default 0.95.
     pub confidence: f64,
     /// Bootstrap resamples per interval. Default 2000.
@@ -145,6 +148,7 @@ impl Default for CompareOptions {
         CompareOptions {
             thresholds: BTreeMap::new(),
             single_sample_threshold: 0.5,
+            varies_min_effect: 0.10,
             confidence: 0.95,
             resamples: 2000,
             seed: 0,

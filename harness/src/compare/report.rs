@@ -103,7 +103,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
         } else {
             let _ = writeln!(out, "### #{} `{}`: {}\n", i + 1, r.name, run_verdict(r));
         }
-        run_table(&mut out, r);
+        run_table(&mut out, r, c.options.varies_min_effect);
         for n in &r.notes {
             let _ = writeln!(out, "- {n}");
         }
@@ -119,7 +119,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
     out
 }
 
-fn run_table(out: &mut String, r: &RunComparison) {
+fn run_table(out: &mut String, r: &RunComparison, varies_min_effect: f64) {
     let floor = r.metrics.iter().any(|m| m.vs_floor.is_some());
     out.push_str("| metric | baseline (interval) | candidate (interval) | change |");
     out.push_str(if floor {
@@ -149,7 +149,15 @@ fn run_table(out: &mut String, r: &RunComparison) {
             with_interval(m.metric, m.baseline.center, m.baseline.interval),
             with_interval(m.metric, m.candidate.center, m.candidate.interval),
             change_text(m),
-            threshold_text(m.metric, m.threshold),
+            if m.basis == Basis::Varies {
+                format!(
+                    "{} and {}",
+                    threshold_text(m.metric, m.threshold),
+                    Threshold::Relative(varies_min_effect)
+                )
+            } else {
+                threshold_text(m.metric, m.threshold)
+            },
             verdict_text(m)
         );
     }
@@ -175,7 +183,8 @@ fn method(out: &mut String, c: &Comparison) {
          beyond {single}.\n\
          - Overhead bytes per message and lost messages are deterministic: compared directly \
          against the threshold (lost: the worst repetition). If repetitions disagree by more \
-         than the threshold the metric is marked *varies* and the ranges must also be apart.\n\
+         than the threshold (a batching transport) the metric is marked *varies*: the ranges \
+         must also be apart and the change beyond {varies}.\n\
          - A run whose candidate saturated (generator fell behind) where the baseline did not \
          counts as regressed.\n\
          - Minimum effects: {thr}. Override with `--threshold METRIC=VALUE` (`15%` relative, \
@@ -190,6 +199,7 @@ fn method(out: &mut String, c: &Comparison) {
         } else {
             "Every run is judged on absolute values (`--absolute`)."
         },
+        varies = Threshold::Relative(o.varies_min_effect),
         conf = trim_float(o.confidence * 100.0),
         res = o.resamples,
         seed = o.seed,
