@@ -330,6 +330,52 @@ fn the_committed_baseline_reads_and_matches_itself() {
 }
 
 #[test]
+fn the_binary_maps_outcomes_to_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = folder(dir.path(), "base", 3, |r| r);
+    let worse = folder(dir.path(), "worse", 3, |r| Rep {
+        p99: r.p99 * 1.25,
+        ..r
+    });
+    let bin = env!("CARGO_BIN_EXE_transport-bench");
+    let status = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(bin)
+            .arg("compare")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = status(&[base.as_os_str(), base.as_os_str()]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("No regression"), "{stdout}");
+    let (code, stdout) = status(&[base.as_os_str(), worse.as_os_str()]);
+    assert_eq!(code, Some(4), "{stdout}");
+    let (code, _) = status(&[
+        base.as_os_str(),
+        worse.as_os_str(),
+        "--threshold".as_ref(),
+        "p99=40%".as_ref(),
+        "--threshold".as_ref(),
+        "p99.9=40%".as_ref(), // the synthetic p99.9 moves with p99
+    ]);
+    assert_eq!(code, Some(0));
+    let missing = dir.path().join("missing");
+    let (code, _) = status(&[base.as_os_str(), missing.as_os_str()]);
+    assert_eq!(code, Some(2));
+    let (code, _) = status(&[
+        base.as_os_str(),
+        base.as_os_str(),
+        "--threshold".as_ref(),
+        "p98=1%".as_ref(),
+    ]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
 #[ignore = "writes a sample report to $COMPARE_SAMPLE_DIR for eyeballing"]
 fn sample_report() {
     let dir = PathBuf::from(std::env::var("COMPARE_SAMPLE_DIR").unwrap());
