@@ -122,7 +122,10 @@ impl SubscriberRecorder {
             self.empty_units += 1;
             return;
         }
-        self.units.saturating_record(msgs.len() as u64);
+        // `units` auto-resizes: `record` grows it, `saturating_record` would clamp.
+        if self.units.record(msgs.len() as u64).is_err() {
+            self.units.saturating_record(msgs.len() as u64);
+        }
         let shared = self.shared.clone();
         let in_window_rx = now_ns >= shared.measure_start_ns;
         if in_window_rx {

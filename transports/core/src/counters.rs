@@ -46,7 +46,11 @@ impl Distribution {
     /// Records one observation.
     pub fn record(&self, value: u64) {
         let mut h = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        h.saturating_record(value);
+        // `record` grows the auto-resizing histogram; `saturating_record` would not, and would
+        // clamp large values into its initial range.
+        if h.record(value).is_err() {
+            h.saturating_record(value);
+        }
     }
 
     /// A copy of the histogram so far.
@@ -142,7 +146,10 @@ mod tests {
         c.counter("polls").inc();
         c.counter("polls").add(2);
         c.distribution("per_response").record(4);
+        c.distribution("batch_bytes").record(16_384);
         assert_eq!(c.counter_values()["polls"], 3);
         assert_eq!(c.distributions()["per_response"].max(), 4);
+        let big = c.distributions()["batch_bytes"].max();
+        assert!(big.abs_diff(16_384) <= 16, "large values are kept, not clamped: {big}");
     }
 }
