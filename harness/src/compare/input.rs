@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{RunResult, SCHEMA_VERSION, Summary};
 
-use super::CompareError;
+use super::{CompareError, ThresholdOverride};
 
 /// One side of a comparison, loaded.
 #[derive(Debug, Clone)]
@@ -115,6 +115,40 @@ pub fn pair<'a>(baseline: &'a Side, candidate: &'a Side) -> Result<Vec<Pair<'a>>
             candidate: cand.remove(name).unwrap_or_default(),
         })
         .collect())
+}
+
+/// Thresholds a scenario sets in its `[compare]` table (carried into `summary.json` as
+/// `scenario.effective.compare`, e.g. `{"p99": "15%", "overhead": 1}`); empty when absent.
+pub fn scenario_thresholds(side: &Side) -> Result<Vec<ThresholdOverride>, CompareError> {
+    let Some(table) = side.summary.scenario.effective.get("compare") else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: String| {
+        CompareError::Threshold(format!(
+            "{}: scenario [compare] table: {why}",
+            side.path.display()
+        ))
+    };
+    let table = table
+        .as_object()
+        .ok_or_else(|| bad("not a table of METRIC = \"VALUE\"".to_owned()))?;
+    table
+        .iter()
+        .map(|(metric, value)| {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => {
+                    return Err(bad(format!(
+                        "{metric} = {other} is not \"15%\" or a number"
+                    )));
+                }
+            };
+            format!("{metric}={value}")
+                .parse::<ThresholdOverride>()
+                .map_err(|e| bad(e.to_string()))
+        })
+        .collect()
 }
 
 /// The floor (raw-TCP) pair with the same tags as `pair` apart from the transport, if any.

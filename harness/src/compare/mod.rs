@@ -237,6 +237,13 @@ pub fn compare(
     let base = input::Side::load(baseline)?;
     let cand = input::Side::load(candidate)?;
     let pairs = input::pair(&base, &cand)?;
+    // Layering: defaults < the candidate scenario's [compare] table < the command line (already
+    // in `opts.thresholds`, so it wins).
+    let mut opts = opts.clone();
+    for o in input::scenario_thresholds(&cand)? {
+        opts.thresholds.entry(o.metric).or_insert(o.threshold);
+    }
+    let opts = &opts;
     let runs = pairs
         .iter()
         .map(|p| {
