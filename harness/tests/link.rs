@@ -360,3 +360,178 @@ fn resets_of_every_connection_lose_nothing() {
         );
     }
 }
+
+/// The pull log with file storage, restarted in place: what was acknowledged before the
+/// restart is still there afterwards, and a subscriber that had not read it yet gets all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_keeps_acknowledged_messages_with_file_storage() {
+    use transport_bench::link::ServerSlot;
+    use transport_core::envelope::Envelope;
+    use transport_core::{ClientContext, Publisher, ServerContext, Subscriber, Transport};
+    use transport_pull_log::{PullLog, PullLogConfig, Storage};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = PullLogConfig::default();
+    config.broker.storage = Storage::File;
+    config.broker.data_dir = Some(dir.path().to_path_buf());
+    let ctx = ServerContext::fresh();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = within("serve", PullLog::serve(&config, listener, ctx.clone()))
+        .await
+        .unwrap();
+    let slot = ServerSlot::<PullLog>::new(server, config.clone(), ctx);
+    let proxy = LinkProxy::start(slot.addr(), LinkConfig::default())
+        .await
+        .unwrap();
+    let client = ClientContext::fresh(0);
+    let sub_addr = proxy.addr(Side::Subscribers).to_string();
+    let pub_addr = proxy.addr(Side::Publishers).to_string();
+    let mut sub = within(
+        "subscribe",
+        PullLog::subscriber(&config, &sub_addr, "restart", client.clone()),
+    )
+    .await
+    .unwrap();
+    let mut publisher = within(
+        "publisher",
+        PullLog::publisher(&config, &pub_addr, "restart", client),
+    )
+    .await
+    .unwrap();
+    const N: u64 = 200;
+    for seq in 0..N {
+        let env = Envelope {
+            publisher: 0,
+            seq,
+            intended_ns: 1,
+            sent_ns: 1,
+        };
+        within("publish", publisher.publish(env.encode(64)))
+            .await
+            .unwrap();
+    }
+    // Acknowledged by the broker: from here on these messages must survive the restart.
+    within("flush", publisher.flush()).await.unwrap();
+    drop(publisher);
+    within("restart", slot.restart(Duration::from_millis(200), &proxy))
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut buf = Vec::new();
+    while (seen.len() as u64) < N {
+        buf.clear();
+        within("recv after restart", sub.recv(&mut buf))
+            .await
+            .unwrap();
+        for m in &buf {
+            seen.insert(Envelope::decode(m).unwrap().seq);
+        }
+    }
+    assert_eq!(
+        seen,
+        (0..N).collect(),
+        "every acknowledged message survives"
+    );
+    within("shutdown", slot.shutdown()).await.unwrap();
+}
+
+#[test]
+fn server_restart_in_a_run_reports_its_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"restart\"\ndescription = \"restart mid-run\"\ntransports = [\"pull-log\"]\n\
+         baseline = false\nwarmup = \"200ms\"\nduration = \"3s\"\ndrain_timeout = \"5s\"\n\
+         rate_per_sec = 500\npayload = \"64B\"\nallow_loss = true\n\
+         [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"300ms\"\n\
+         [transport.pull-log.broker]\nstorage = \"file\"\ndata_dir = {:?}\n",
+        dir.path().display().to_string()
+    );
+    let r = run_scenario(&text, TransportKind::PullLog).result;
+    let f = &r.faults[0];
+    eprintln!(
+        "pull-log restart: published {} lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
+        r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+    );
+    assert!(f.fired && f.error.is_none(), "{f:?}");
+    assert_eq!(f.kind, "server-restart");
+    assert!(
+        f.recovery_ns.is_some_and(|ns| ns >= 300_000_000),
+        "recovery includes the downtime: {f:?}"
+    );
+    assert_eq!(
+        r.lost, 0,
+        "file storage and a resending producer lose nothing"
+    );
+    assert_matches_schema(&r);
+}
+
+/// A run entry with faults and idle cost matches `runs[]` of the summary schema.
+fn assert_matches_schema(r: &transport_bench::results::RunResult) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let run_schema = &schema["properties"]["runs"]["items"];
+    let validator = jsonschema::validator_for(run_schema).unwrap();
+    let value = serde_json::to_value(r).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn blackholes_delay_but_lose_nothing() {
+    let text = "name = \"blackhole\"\ndescription = \"a 1 s blackhole\"\n\
+         transports = [\"long-poll\", \"websocket\"]\nbaseline = false\nwarmup = \"200ms\"\n\
+         duration = \"3s\"\ndrain_timeout = \"5s\"\nrate_per_sec = 200\npayload = \"64B\"\n\
+         [[faults]]\nat = \"1s\"\nkind = \"blackhole\"\nduration = \"1s\"\n";
+    for kind in [TransportKind::LongPoll, TransportKind::WebSocket] {
+        let r = run_scenario(text, kind).result;
+        let f = &r.faults[0];
+        eprintln!(
+            "{kind} blackhole: lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
+            r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+        );
+        assert_eq!(
+            (r.lost, r.status.as_str()),
+            (0, "ok"),
+            "{kind}: {:?}",
+            r.failures
+        );
+        assert!(
+            f.recovery_ns.is_some_and(|ns| ns >= 900_000_000),
+            "{kind}: nothing sent after the fault arrives before the hole closes: {f:?}"
+        );
+        assert!(
+            r.latency_ns.max >= 900_000_000,
+            "{kind}: held messages show in the tail"
+        );
+    }
+}
+
+#[test]
+fn idle_cost_counts_requests_per_subscriber_per_minute() {
+    let text = "name = \"idle\"\ndescription = \"nearly idle\"\n\
+         transports = [\"long-poll\", \"pull-log\"]\nbaseline = false\nwarmup = \"200ms\"\n\
+         duration = \"2s\"\nsubscribers = 4\nrate_per_sec = 2\npayload = \"64B\"\n";
+    for (kind, counter) in [
+        (TransportKind::LongPoll, "polls"),
+        (TransportKind::PullLog, "fetches"),
+    ] {
+        let r = run_scenario(text, kind).result;
+        let idle = &r.idle_cost;
+        eprintln!("{kind} idle: {idle:?}");
+        assert!(
+            idle.requests.get(counter).is_some_and(|&n| n > 0),
+            "{kind}: {idle:?}"
+        );
+        let total: u64 = idle.requests.values().sum();
+        // Per subscriber per minute of the run (about 2 s here): far more than the total.
+        assert!(
+            idle.requests_per_subscriber_per_min > total as f64 / 4.0,
+            "{kind}: {idle:?}"
+        );
+        assert!(idle.bytes_per_subscriber_per_min > 0.0, "{kind}: {idle:?}");
+        assert_matches_schema(&r);
+    }
+}

@@ -291,7 +291,6 @@ pub async fn run_one<T: Transport>(
     }
     stop.cancel();
     ticker.finish();
-    let elapsed = start.elapsed();
     let fired = match fault_task {
         Some(task) => match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
             Ok(Ok(fired)) => fired,
@@ -350,6 +349,8 @@ pub async fn run_one<T: Transport>(
         }
     }
 
+    // Counters are read below, after every client closed: idle cost is per this whole span.
+    let elapsed = start.elapsed();
     Ok(RunOutput {
         spec: spec.clone(),
         effective_config: serde_json::to_value(&config)?,
