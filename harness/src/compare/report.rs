@@ -56,9 +56,17 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
         out.push('\n');
     }
 
+    // Tags every run shares are said once, so each row names only what differs.
+    let common = common_tags(c);
+    if !common.is_empty() && c.runs.len() > 1 {
+        let _ = writeln!(out, "All runs: `{}`.\n", common.join(", "));
+    }
+
     // Summary: one line per run.
-    out.push_str("| run | reps (base/cand) | verdict | regressed metrics |\n|---|---|---|---|\n");
-    for r in &c.runs {
+    out.push_str(
+        "| # | run | reps (base/cand) | verdict | regressed metrics |\n|---|---|---|---|---|\n",
+    );
+    for (i, r) in c.runs.iter().enumerate() {
         let bad: Vec<String> = r
             .metrics
             .iter()
@@ -68,8 +76,9 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| `{}` | {}/{} | {} | {} |",
-            r.name,
+            "| {} | `{}` | {}/{} | {} | {} |",
+            i + 1,
+            short_name(&r.name, &common),
             r.repetitions.0,
             r.repetitions.1,
             run_verdict(r),
@@ -97,11 +106,17 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
                 out,
                 "<details><summary>#{} <code>{}</code>: {}</summary>\n",
                 i + 1,
-                r.name,
+                short_name(&r.name, &common),
                 run_verdict(r)
             );
         } else {
-            let _ = writeln!(out, "### #{} `{}`: {}\n", i + 1, r.name, run_verdict(r));
+            let _ = writeln!(
+                out,
+                "### #{} `{}`: {}\n",
+                i + 1,
+                short_name(&r.name, &common),
+                run_verdict(r)
+            );
         }
         run_table(&mut out, r, c.options.varies_min_effect);
         for n in &r.notes {
@@ -329,6 +344,32 @@ fn thousands(v: i64) -> String {
         out.push(ch);
     }
     if v < 0 { format!("-{out}") } else { out }
+}
+
+/// `key=value` tags present in every run's name.
+fn common_tags(c: &Comparison) -> Vec<String> {
+    let Some(first) = c.runs.first() else {
+        return Vec::new();
+    };
+    first
+        .name
+        .split(',')
+        .filter(|tag| c.runs.iter().all(|r| r.name.split(',').any(|t| t == *tag)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A run name without the tags every run shares (the full name if nothing is left).
+fn short_name(name: &str, common: &[String]) -> String {
+    let rest: Vec<&str> = name
+        .split(',')
+        .filter(|t| !common.iter().any(|c| c == t))
+        .collect();
+    if rest.is_empty() {
+        name.to_owned()
+    } else {
+        rest.join(",")
+    }
 }
 
 fn short(commit: &str) -> String {
