@@ -91,6 +91,10 @@ if [[ -f "$OUT/compare/report.md" ]]; then
         mv "$OUT/compare/report.tmp" "$OUT/compare/report.md"
     fi
     echo "report: $OUT/compare/report.md" >&2
+    # On GitHub Actions the report also becomes the job summary.
+    if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+        cat "$OUT/compare/report.md" >>"$GITHUB_STEP_SUMMARY"
+    fi
 fi
 
 if [[ "$compare_status" != 0 ]]; then

@@ -259,4 +259,33 @@ mod tests {
         let mc = judge("r", Metric::Lost, &[0.0, 0.0], &[0.0, 0.0], &o);
         assert_eq!(mc.verdict, Verdict::WithinNoise);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn identical_sides_never_change(
+            values in proptest::collection::vec(1.0f64..1e7, 1..8),
+        ) {
+            for metric in Metric::ALL {
+                let j = judge("p", metric, &values, &values, &opts());
+                proptest::prop_assert_eq!(j.verdict, Verdict::WithinNoise);
+            }
+        }
+
+        #[test]
+        fn clearly_separated_latency_is_flagged_in_the_right_direction(
+            values in proptest::collection::vec(1.0f64..1e7, 2..8),
+            factor in 1.2f64..5.0,
+        ) {
+            let max = values.iter().cloned().fold(f64::MIN, f64::max);
+            let min = values.iter().cloned().fold(f64::MAX, f64::min);
+            // Every candidate repetition beyond the whole baseline by ≥ 20%.
+            let worse: Vec<f64> = values.iter().map(|v| max * factor + (v - min)).collect();
+            // ...or every one below the whole baseline by the same factor.
+            let better: Vec<f64> = values.iter().map(|v| min / factor * (v / max)).collect();
+            let up = judge("p", Metric::P99, &values, &worse, &opts()).verdict;
+            let down = judge("p", Metric::P99, &values, &better, &opts()).verdict;
+            proptest::prop_assert_eq!(up, Verdict::Regressed);
+            proptest::prop_assert_eq!(down, Verdict::Improved);
+        }
+    }
 }
