@@ -209,30 +209,60 @@ pub fn environment_warnings(baseline: &Side, candidate: &Side) -> Vec<String> {
         serde_json::to_string(&c.environment.socket).unwrap_or_default(),
     );
     // Settings that are not tags (duration, warm-up, transport options) change what a run
-    // measures without changing its name: name the top-level keys that differ.
-    if let (Some(be), Some(ce)) = (
-        b.scenario.effective.as_object(),
-        c.scenario.effective.as_object(),
-    ) {
-        let keys: Vec<&str> = be
-            .keys()
-            .chain(ce.keys())
-            .map(String::as_str)
-            // The file path and name are allowed to differ (a baseline is a copy).
-            .filter(|k| !matches!(*k, "source" | "file" | "name" | "description"))
-            .filter(|k| be.get(*k) != ce.get(*k))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !keys.is_empty() {
-            warnings.push(format!(
-                "scenario settings differ: {}",
-                keys.iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+    // measures without changing its name: name the settings that differ, two levels deep
+    // (`transport_options.long-poll.encoding`) so the reader knows where to look.
+    let mut paths = std::collections::BTreeSet::new();
+    differing_paths(
+        &b.scenario.effective,
+        &c.scenario.effective,
+        "",
+        0,
+        &mut paths,
+    );
+    if !paths.is_empty() {
+        warnings.push(format!(
+            "scenario settings differ: {}",
+            paths
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     warnings
+}
+
+/// Collects the dotted paths (at most three levels) where two JSON values differ, skipping the
+/// scenario's file, name and description (a baseline is a copy and may be renamed).
+fn differing_paths(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    prefix: &str,
+    depth: usize,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    if a == b {
+        return;
+    }
+    match (a.as_object(), b.as_object()) {
+        (Some(ao), Some(bo)) if depth < 3 => {
+            for key in ao.keys().chain(bo.keys()) {
+                if depth == 0 && matches!(key.as_str(), "source" | "file" | "name" | "description")
+                {
+                    continue;
+                }
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                let null = serde_json::Value::Null;
+                let (x, y) = (ao.get(key).unwrap_or(&null), bo.get(key).unwrap_or(&null));
+                differing_paths(x, y, &path, depth + 1, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_owned());
+        }
+    }
 }
