@@ -18,6 +18,8 @@ fn shared() -> Arc<RunShared> {
         measure_start_ns: 0,
         measure_end_ns: u64::MAX,
         publishers: 1,
+        topics: 1,
+        payload_len: 100,
         windows: Vec::new(),
         delivered_total: AtomicU64::new(0),
         intervals: Mutex::new(Vec::new()),
@@ -42,7 +44,7 @@ fn per_message(c: &mut Criterion) {
     });
     // Receive side: decode + audit + three histogram records, one message per delivery unit
     // (the worst case: no batching to amortise the per-unit work).
-    let mut rec = SubscriberRecorder::new(shared());
+    let mut rec = SubscriberRecorder::new(shared(), 0);
     let mut next = 0u64;
     g.bench_function("receive_audit_record", |b| {
         b.iter_batched(

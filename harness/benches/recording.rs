@@ -113,6 +113,8 @@ fn shared() -> Arc<RunShared> {
         measure_start_ns: 0,
         measure_end_ns: u64::MAX,
         publishers: 1,
+        topics: 1,
+        payload_len: 100,
         windows: Vec::new(),
         delivered_total: AtomicU64::new(0),
         intervals: Mutex::new(Vec::new()),
@@ -140,7 +142,7 @@ fn recorder(c: &mut Criterion) {
         g.bench_function(format!("on_unit_{batch}_msgs"), |b| {
             // Fresh sequence numbers every iteration, so the audit takes its in-order path as in
             // a real run rather than counting duplicates.
-            let mut rec = SubscriberRecorder::new(shared());
+            let mut rec = SubscriberRecorder::new(shared(), 0);
             let mut seq = 0;
             b.iter_batched(
                 || {

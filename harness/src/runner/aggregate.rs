@@ -60,6 +60,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     }
     let empty_units: u64 = out.recorders.iter().map(|r| r.empty_units).sum();
     let corrupt: u64 = out.recorders.iter().map(|r| r.corrupt).sum();
+    let misrouted: u64 = out.recorders.iter().map(|r| r.misrouted).sum();
     let overflow: u64 = out.recorders.iter().map(|r| r.overflow).sum();
     let delivered_in_window: u64 = out.recorders.iter().map(|r| r.delivered_in_window).sum();
 
@@ -129,9 +130,14 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     if totals.lost > 0 && !allow_loss {
         failures.push(format!("{} messages lost", totals.lost));
     }
+    if misrouted > 0 {
+        failures.push(format!(
+            "{misrouted} messages reached a subscriber of another topic"
+        ));
+    }
     if corrupt > 0 {
         failures.push(format!(
-            "{corrupt} messages arrived with a corrupt envelope"
+            "{corrupt} messages arrived damaged (bad envelope, sequence or length)"
         ));
     }
     if overflow > 0 {
@@ -182,6 +188,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let mut counters = out.counters.clone();
     counters.insert("harness_unsent".into(), out.unsent);
     counters.insert("harness_corrupt".into(), corrupt);
+    counters.insert("harness_misrouted".into(), misrouted);
     counters.insert("harness_histogram_overflow".into(), overflow);
     let msgs_per_sec = delivered_in_window as f64 / secs;
     let result = RunResult {

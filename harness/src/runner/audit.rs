@@ -53,7 +53,8 @@ impl PairAudit {
         }
         if seq > self.next {
             self.gaps.insert(self.next, seq);
-            self.next = seq + 1;
+            // The recorder rejects implausible sequence numbers, so this cannot overflow.
+            self.next = seq.saturating_add(1);
             self.unique += 1;
             return Arrival::Fresh;
         }

@@ -33,6 +33,11 @@ pub struct RunShared {
     pub measure_end_ns: u64,
     /// Publishers in the run (valid envelope publisher ids are below this).
     pub publishers: u32,
+    /// Topics in the run: publisher `p` and subscriber `s` share a topic when
+    /// `p % topics == s % topics`.
+    pub topics: u32,
+    /// Exact size of every message; anything else arrived damaged.
+    pub payload_len: usize,
     /// Closed-loop windows per publisher (empty for open-loop runs).
     pub windows: Vec<Window>,
     /// First copies received, all phases, all subscribers (for progress and draining).
@@ -86,16 +91,24 @@ pub struct SubscriberRecorder {
     pub corrupt: u64,
     /// Samples above [`MAX_TRACKABLE_NS`].
     pub overflow: u64,
+    /// Messages from a publisher of another topic: the transport delivered them to the wrong
+    /// subscriber. Not counted as deliveries.
+    pub misrouted: u64,
     /// First copies received in the measured window (by receive time).
     pub delivered_in_window: u64,
     interval: Histogram<u64>,
     interval_second: u32,
+    topic: u32,
     shared: Arc<RunShared>,
 }
 
+/// Sequence numbers at or above this cannot come from a real run (a publisher would need
+/// centuries to send them); such a message is damaged, and auditing it could only mislead.
+const MAX_PLAUSIBLE_SEQ: u64 = 1 << 48;
+
 impl SubscriberRecorder {
-    /// A recorder for one subscriber of the run.
-    pub fn new(shared: Arc<RunShared>) -> Self {
+    /// A recorder for subscriber number `subscriber` of the run.
+    pub fn new(shared: Arc<RunShared>, subscriber: u32) -> Self {
         SubscriberRecorder {
             latency: latency_histogram(),
             from_send: latency_histogram(),
@@ -104,9 +117,11 @@ impl SubscriberRecorder {
             audits: vec![PairAudit::default(); shared.publishers as usize],
             corrupt: 0,
             overflow: 0,
+            misrouted: 0,
             delivered_in_window: 0,
             interval: latency_histogram(),
             interval_second: 0,
+            topic: subscriber % shared.topics.max(1),
             shared,
         }
     }
@@ -137,10 +152,18 @@ impl SubscriberRecorder {
         }
         let mut fresh = 0;
         for m in msgs {
-            let Some(env) = Envelope::decode(m).filter(|e| e.publisher < shared.publishers) else {
+            let Some(env) = Envelope::decode(m).filter(|e| {
+                e.publisher < shared.publishers
+                    && e.seq < MAX_PLAUSIBLE_SEQ
+                    && m.len() == shared.payload_len
+            }) else {
                 self.corrupt += 1;
                 continue;
             };
+            if env.publisher % shared.topics.max(1) != self.topic {
+                self.misrouted += 1;
+                continue;
+            }
             if self.audits[env.publisher as usize].record(env.seq) == Arrival::Duplicate {
                 continue;
             }
@@ -185,7 +208,9 @@ mod tests {
         Arc::new(RunShared {
             measure_start_ns: 1_000_000_000,
             measure_end_ns: 3_000_000_000,
-            publishers: 1,
+            publishers: 2,
+            topics: 2,
+            payload_len: 40,
             windows: Vec::new(),
             delivered_total: AtomicU64::new(0),
             intervals: Mutex::new(Vec::new()),
@@ -205,7 +230,7 @@ mod tests {
     #[test]
     fn warmup_is_audited_not_recorded() {
         let s = shared();
-        let mut r = SubscriberRecorder::new(s.clone());
+        let mut r = SubscriberRecorder::new(s.clone(), 0);
         r.on_unit(&[msg(0, 500_000_000), msg(1, 1_200_000_000)], 1_200_050_000);
         r.on_unit(&[], 1_300_000_000);
         r.on_unit(
@@ -223,5 +248,26 @@ mod tests {
         assert_eq!((r.empty_units, r.corrupt, r.units.len()), (1, 1, 2));
         assert_eq!(s.delivered_total.load(Relaxed), 2);
         assert_eq!(s.intervals.lock().unwrap()[0].len(), 1);
+    }
+
+    #[test]
+    fn damaged_and_misrouted_messages_are_not_deliveries() {
+        let s = shared();
+        let mut r = SubscriberRecorder::new(s.clone(), 0);
+        let env = |publisher, seq| Envelope {
+            publisher,
+            seq,
+            intended_ns: 1_500_000_000,
+            sent_ns: 1_500_000_000,
+        };
+        let wrong_topic = env(1, 0).encode(40);
+        let truncated = env(0, 0).encode(39);
+        let absurd_seq = env(0, u64::MAX).encode(40);
+        r.on_unit(
+            &[wrong_topic, truncated, absurd_seq, env(0, 0).encode(40)],
+            1_600_000_000,
+        );
+        assert_eq!((r.misrouted, r.corrupt, r.unique()), (1, 2, 1));
+        assert_eq!(s.delivered_total.load(Relaxed), 1);
     }
 }

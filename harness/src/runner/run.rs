@@ -175,6 +175,8 @@ pub async fn run_one<T: Transport>(
         measure_start_ns,
         measure_end_ns,
         publishers: scenario.publishers,
+        topics: scenario.topics,
+        payload_len: spec.payload_bytes as usize,
         windows,
         delivered_total: AtomicU64::new(0),
         intervals: Default::default(),
@@ -192,7 +194,7 @@ pub async fn run_one<T: Transport>(
     let stop = CancellationToken::new();
     let mut sub_tasks = Vec::new();
     for (i, sub) in subscribers.into_iter().enumerate() {
-        let rec = SubscriberRecorder::new(shared.clone());
+        let rec = SubscriberRecorder::new(shared.clone(), i as u32);
         let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
         sub_tasks.push(tokio::spawn(receive(
             sub,
