@@ -163,6 +163,32 @@ fn a_machine_wide_slowdown_is_judged_against_the_floor() {
 }
 
 #[test]
+fn a_faster_floor_alone_is_not_a_transport_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = folder(dir.path(), "base", 3, |r| r);
+    // Only the floor got 30% faster (the machine was calmer for it): websocket's ratio to the
+    // floor worsens, but its absolute figures did not move, so nothing counts.
+    let cand = folder_with(dir.path(), "cand", 3, |t, _, r| {
+        if t == "raw-tcp" {
+            Rep {
+                p50: r.p50 / 1.3,
+                p99: r.p99 / 1.3,
+                ..r
+            }
+        } else {
+            r
+        }
+    });
+    let out = run_compare(&base, &cand, &CompareOptions::default()).unwrap();
+    assert_eq!(verdict_of(&out, Metric::P99), Verdict::WithinNoise);
+    assert_eq!(out.exit_code(), 0);
+    assert!(
+        out.report_markdown
+            .contains("disagree on p50 latency, p99 latency")
+    );
+}
+
+#[test]
 fn saturation_in_most_candidate_repetitions_is_a_regression() {
     let dir = tempfile::tempdir().unwrap();
     let base = folder(dir.path(), "base", 3, |r| r);

@@ -208,7 +208,8 @@ fn method(out: &mut String, c: &Comparison) {
         floor = if o.normalize_to_floor {
             "Each transport's latency and throughput are judged by their ratio to the raw-TCP \
              floor of the same repetition, which cancels machine-wide noise (a loaded CI box \
-             slows every transport alike). The floor's own latency and throughput are shown \
+             slows every transport): a change counts only if the absolute figures and the \
+             ratio agree. The floor's own latency and throughput are shown \
              on absolute values but not gated (it is the reference); `--absolute` judges and \
              gates every run on absolute values."
         } else {

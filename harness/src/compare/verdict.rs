@@ -6,7 +6,9 @@
 //! compiling. The raw-TCP floor runs in the same repetition as every transport, so for noisy
 //! metrics the verdict of a non-floor run is taken on its ratio to the floor, repetition by
 //! repetition (ANCHORS: "always run the raw-TCP floor in the same run so comparisons are
-//! ratios"). A machine-wide slowdown moves both and cancels; a slower transport does not. The
+//! ratios"). A machine-wide slowdown moves both and cancels; a slower transport does not.
+//! A change counts only when the absolute figures and the ratio agree (CPU contention does not
+//! slow every transport by exactly the same factor, so the ratio alone is not enough). The
 //! floor's own latency and throughput are compared in absolute terms and reported, not gated
 //! (its wire overhead and losses still gate). `CompareOptions::normalize_to_floor = false`
 //! (`--absolute`) judges and gates everything on absolute values.
@@ -73,8 +75,8 @@ pub struct MetricComparison {
     pub change_rel: Option<f64>,
     /// What the absolute figures alone would say.
     pub absolute_verdict: Verdict,
-    /// The same metric as a ratio to the raw-TCP floor of the same repetition, when that is
-    /// what decided the verdict.
+    /// The same metric as a ratio to the raw-TCP floor of the same repetition; when present,
+    /// the verdict needs it and the absolute verdict to agree.
     pub vs_floor: Option<Judgement>,
     /// The threshold applied by the deciding judgement.
     pub threshold: Threshold,
@@ -189,15 +191,21 @@ pub fn compare_run(
                 .to_owned(),
         );
     }
-    if metrics
+    let disagree: Vec<&str> = metrics
         .iter()
-        .any(|m| m.vs_floor.is_some() && m.absolute_verdict != m.verdict)
-    {
-        notes.push(
-            "some verdicts differ from the absolute change: the raw-TCP floor of the same \
-             repetitions moved too, so part of the change is the machine, not the transport"
-                .to_owned(),
-        );
+        .filter(|m| {
+            m.vs_floor
+                .as_ref()
+                .is_some_and(|f| f.verdict != m.absolute_verdict)
+        })
+        .map(|m| m.metric.label())
+        .collect();
+    if !disagree.is_empty() {
+        notes.push(format!(
+            "absolute figures and ratios to the raw-TCP floor disagree on {}: the machine \
+             behaved differently between baseline and candidate, so those changes do not count",
+            disagree.join(", ")
+        ));
     }
     RunComparison {
         name: name.to_owned(),
@@ -228,11 +236,19 @@ pub fn compare_metric(
             Some(judge(&format!("{name}/floor"), metric, &b, &c, opts))
         });
     let decided = vs_floor.as_ref().unwrap_or(&absolute);
+    // With a floor, a change counts only if the absolute figures and the ratio to the floor
+    // agree: a loaded machine moves the absolute figures alone, and a floor that happened to
+    // run faster moves the ratio alone. A real transport change moves both.
+    let verdict = match &vs_floor {
+        Some(f) if f.verdict == absolute.verdict => f.verdict,
+        Some(_) => Verdict::WithinNoise,
+        None => absolute.verdict,
+    };
     MetricComparison {
         metric,
         threshold: decided.threshold,
         basis: decided.basis,
-        verdict: decided.verdict,
+        verdict,
         absolute_verdict: absolute.verdict,
         baseline: absolute.baseline,
         candidate: absolute.candidate,
