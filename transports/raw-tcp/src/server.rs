@@ -135,7 +135,9 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
     shared.ctx.socket.apply(&stream)?;
     let io = CountingIo::with_handshake(stream, shared.ctx.wire.clone());
     let flag = io.handshake_flag();
-    let mut conn = Framed::new(io, proto::codec(shared.config.max_frame_bytes));
+    // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
+    // buffer space for whatever length a frame header declares.
+    let mut conn = Framed::new(io, proto::codec(1 + proto::MAX_TOPIC_LEN));
     let hello = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
         f = conn.next() => f,
@@ -152,6 +154,8 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
     };
     let (role, topic) =
         proto::parse_hello(&hello).map_err(|d| TransportError::protocol("hello", d))?;
+    conn.codec_mut()
+        .set_max_frame_length(shared.config.max_frame_bytes);
     match role {
         Role::Publisher => {
             conn.send(Bytes::from_static(&[ACK]))
@@ -224,14 +228,21 @@ async fn feed_subscriber(
             _ = stream.next() => return Ok(()),
             msg = rx.recv() => {
                 let Some(msg) = msg else { return Ok(()) };
-                sink.feed(msg).await.map_err(TransportError::io("write message"))?;
-                // Whatever queued up meanwhile goes out in the same flush, as any push server
-                // under load would do.
-                for _ in 1..MAX_BATCH {
-                    let Ok(more) = rx.try_recv() else { break };
-                    sink.feed(more).await.map_err(TransportError::io("write message"))?;
+                let write = async {
+                    sink.feed(msg).await?;
+                    // Whatever queued up meanwhile goes out in the same flush, as any push
+                    // server under load would do.
+                    for _ in 1..MAX_BATCH {
+                        let Ok(more) = rx.try_recv() else { break };
+                        sink.feed(more).await?;
+                    }
+                    sink.flush().await
+                };
+                // A subscriber that stopped reading must not hold shutdown hostage.
+                tokio::select! {
+                    _ = shared.cancel.cancelled() => return Ok(()),
+                    r = write => r.map_err(TransportError::io("write messages"))?,
                 }
-                sink.flush().await.map_err(TransportError::io("flush messages"))?;
             }
         }
     }

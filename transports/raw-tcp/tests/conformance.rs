@@ -78,3 +78,53 @@ async fn oversized_frame_closes_only_that_connection() {
     conformance::survives_garbage::<RawTcp>(config).await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_prompt_with_a_subscriber_that_stopped_reading() {
+    use transport_core::{ClientContext, Publisher, Transport};
+    let config = RawTcpConfig {
+        queue_capacity: 16,
+        ..RawTcpConfig::default()
+    };
+    let server = conformance::start::<RawTcp>(&config, ServerContext::fresh()).await;
+    // A subscriber that says hello and then never reads again.
+    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut stalled = Framed::new(stream, LengthDelimitedCodec::new());
+    stalled
+        .send(bytes::Bytes::from_static(b"Sstuck"))
+        .await
+        .unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(5), stalled.next())
+        .await
+        .unwrap();
+    assert_eq!(&ack.unwrap().unwrap()[..], &[0]);
+    let addr = server.local_addr().to_string();
+    let mut publisher = RawTcp::publisher(&config, &addr, "stuck", ClientContext::fresh(0))
+        .await
+        .unwrap();
+    // Far more than the subscriber's queue and both socket buffers hold: the server's writer
+    // ends up parked on a full socket and backpressure stops the publisher.
+    let msg = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    let flood = tokio::time::timeout(Duration::from_secs(2), async {
+        for _ in 0..2_000 {
+            publisher.publish(msg.clone()).await.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        flood.is_err(),
+        "backpressure must hold the publisher once the subscriber stalls"
+    );
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(3), server.shutdown())
+        .await
+        .expect("bounded")
+        .expect("clean shutdown");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    drop(publisher);
+    drop(stalled);
+}
