@@ -199,7 +199,91 @@ fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
     use super::*;
+    use crate::link::{Fault, FaultTarget};
+    use crate::runner::recorder::RunShared;
+
+    fn msg(seq: u64, sent_ns: u64) -> Bytes {
+        Envelope {
+            publisher: 0,
+            seq,
+            intended_ns: sent_ns,
+            sent_ns,
+        }
+        .encode(64)
+    }
+
+    fn fired(at_ns: u64) -> Fired {
+        Fired {
+            fault: Fault {
+                at: std::time::Duration::from_secs(1),
+                kind: FaultKind::ResetConnections,
+                duration: std::time::Duration::ZERO,
+                target: FaultTarget::All,
+            },
+            fired_ns: Some(at_ns),
+            counters: BTreeMap::from([("reconnects".to_owned(), 1)]),
+            error: None,
+        }
+    }
+
+    /// Gaps, late fills, duplicates and the undelivered tail land on the fault current when
+    /// the audit noticed them, and add up to the run's loss.
+    #[test]
+    fn charges_follow_the_latest_fault_and_add_up() {
+        let shared = Arc::new(RunShared {
+            measure_start_ns: 0,
+            measure_end_ns: u64::MAX,
+            publishers: 1,
+            topics: 1,
+            payload_len: 64,
+            windows: Vec::new(),
+            delivered_total: AtomicU64::new(0),
+            intervals: Default::default(),
+        });
+        let mut rec = SubscriberRecorder::new(shared, 0);
+        let tracker = FaultTracker::new(2);
+        let mut tally = SubscriberTally::new(1, 2);
+        let mut deliver = |seqs: &[u64], sent: u64, now: u64, rec: &mut SubscriberRecorder| {
+            let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
+            rec.on_unit(&msgs, now);
+            tally.observe(&tracker, &msgs, rec, now);
+        };
+        deliver(&(0..10).collect::<Vec<_>>(), 10, 10, &mut rec);
+        tracker.fire(0, 100);
+        // Sent before the fault: not a recovery.
+        deliver(&(12..20).collect::<Vec<_>>(), 50, 110, &mut rec);
+        deliver(&[5], 120, 130, &mut rec);
+        tracker.fire(1, 200);
+        deliver(&[10], 150, 210, &mut rec);
+        deliver(&[25], 250, 260, &mut rec);
+        tally.finish(&[(0, 30)], 2);
+
+        let fired = [fired(100), fired(200)];
+        let end = BTreeMap::from([("reconnects".to_owned(), 4)]);
+        let r = results(&fired, &[tally], &end);
+        assert_eq!(
+            (r[0].lost, r[0].duplicated),
+            (2, 1),
+            "gap 10..12 and one copy of 5"
+        );
+        assert_eq!(
+            (r[1].lost, r[1].duplicated),
+            (8, 0),
+            "-1 late fill, gap 20..25, tail 26..30"
+        );
+        assert_eq!(r[0].lost + r[1].lost, rec.audits[0].finish(30).lost);
+        assert_eq!(
+            r[0].recovery_ns,
+            Some(30),
+            "message 5 was the first sent after fault 0"
+        );
+        assert_eq!(r[1].recovery_ns, Some(60));
+        assert_eq!((r[0].reconnects, r[1].reconnects), (0, 3));
+    }
 
     #[test]
     fn reconnect_counters_by_name() {
