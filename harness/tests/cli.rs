@@ -153,6 +153,24 @@ fn bad_scenarios_exit_2_and_name_file_line_column() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            "quick",
+            "--out",
+            "/proc/transport-bench-cannot-create",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "uncreatable results folder");
+    let broken = dir.path().join("broken-results");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("summary.json"), "{ not json").unwrap();
+    let o = Command::new(BIN)
+        .args(["report", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "unreadable summary.json");
 }
 
 #[test]

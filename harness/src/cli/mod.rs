@@ -134,7 +134,17 @@ pub fn execute(cli: Cli) -> anyhow::Result<u8> {
                     dir.display()
                 )));
             }
-            let out = crate::report::regenerate(&dir)?;
+            // An unreadable or foreign summary.json is the user's input, not a failed run.
+            let summary = crate::results::write::read_summary(&dir).map_err(BadInput)?;
+            if summary.schema_version != crate::results::SCHEMA_VERSION {
+                return Err(BadInput::msg(format!(
+                    "{} has schema version {}; this tool reads version {}",
+                    dir.display(),
+                    summary.schema_version,
+                    crate::results::SCHEMA_VERSION
+                )));
+            }
+            let out = crate::report::write_outputs(&summary, &dir)?;
             for c in &out.charts {
                 println!("{}", c.display());
             }

@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::Context;
-
 use super::{BadInput, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, RunArgs, table};
 use crate::registry::TransportKind;
 use crate::results::summary::{ScenarioInfo, Summary};
@@ -64,8 +62,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&scenario, started));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("creating results folder {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir).map_err(|e| {
+        BadInput::msg(format!(
+            "cannot create results folder {}: {e}",
+            out_dir.display()
+        ))
+    })?;
 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -109,13 +111,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             } else {
                 spec.name()
             };
-            cell.result.files = write::write_run_files(
+            // One run's histogram files failing to write must not throw away the others.
+            match write::write_run_files(
                 &out_dir,
                 &file_name,
                 &cell.latency,
                 &cell.intervals,
                 cell_started,
-            )?;
+            ) {
+                Ok(files) => cell.result.files = files,
+                Err(e) => {
+                    cell.result.status = "failed".into();
+                    cell.result
+                        .failures
+                        .push(format!("writing histogram files: {e:#}"));
+                }
+            }
             progress.line(&table::one_line(&cell.result));
             runs.push(cell.result);
         }
