@@ -60,8 +60,6 @@ struct Shared {
     upstream: Mutex<SocketAddr>,
     cut: [Mutex<CancellationToken>; 2],
     blocked_until: Mutex<Option<Instant>>,
-    to_server: Option<Bucket>,
-    to_client: Option<Bucket>,
     accepted: AtomicU64,
     reset: AtomicU64,
 }
@@ -99,7 +97,6 @@ impl LinkProxy {
             TcpListener::bind("127.0.0.1:0").await?,
         ];
         let addrs = [listeners[0].local_addr()?, listeners[1].local_addr()?];
-        let bucket = || link.bandwidth_bits_per_sec.map(Bucket::new);
         let shared = Arc::new(Shared {
             link,
             upstream: Mutex::new(upstream),
@@ -108,8 +105,6 @@ impl LinkProxy {
                 Mutex::new(CancellationToken::new()),
             ],
             blocked_until: Mutex::new(None),
-            to_server: bucket(),
-            to_client: bucket(),
             accepted: AtomicU64::new(0),
             reset: AtomicU64::new(0),
         });
@@ -233,20 +228,24 @@ async fn relay(down: TcpStream, side: Side, shared: Arc<Shared>, seed: u64) {
     let (mut dr, mut dw) = down.into_split();
     let (mut ur, mut uw) = up.into_split();
     let link = shared.link;
+    // Each client connection has its own link (a phone's radio, a home line), so one client's
+    // traffic never queues behind another's.
+    let to_server = link.bandwidth_bits_per_sec.map(Bucket::new);
+    let to_client = link.bandwidth_bits_per_sec.map(Bucket::new);
     let pipes = async {
         tokio::try_join!(
             pipe(
                 &mut dr,
                 &mut uw,
                 DelayLine::new(&link, seed * 2),
-                shared.to_server.as_ref(),
+                to_server.as_ref(),
                 &shared
             ),
             pipe(
                 &mut ur,
                 &mut dw,
                 DelayLine::new(&link, seed * 2 + 1),
-                shared.to_client.as_ref(),
+                to_client.as_ref(),
                 &shared
             ),
         )

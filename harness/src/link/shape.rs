@@ -1,6 +1,6 @@
 //! The arithmetic of an emulated link, kept free of sockets so it can be tested exactly:
-//! a per-connection, per-direction delay line (one-way delay with jitter, never reordering
-//! bytes) and a bandwidth bucket shared by every connection in one direction.
+//! a delay line (one-way delay with jitter, never reordering bytes) and a bandwidth bucket,
+//! one of each per connection and direction: every client has a link of its own.
 //!
 //! A chunk read at `t` first waits for its turn on the wire (serialisation at the configured
 //! bit rate, FIFO behind earlier chunks of the same direction), then propagates for the one-way
@@ -20,7 +20,7 @@ pub struct LinkConfig {
     /// clamped so bytes are never reordered (TCP would hide a reordering anyway).
     #[serde(with = "crate::link::human")]
     pub jitter: Duration,
-    /// Bits per second in each direction; `None` for unlimited.
+    /// Bits per second in each direction of each client connection; `None` for unlimited.
     pub bandwidth_bits_per_sec: Option<u64>,
 }
 
@@ -80,7 +80,8 @@ impl DelayLine {
     }
 }
 
-/// One direction's bandwidth: a FIFO wire that every connection in that direction shares.
+/// One direction's bandwidth: a FIFO wire (shareable, though the proxy gives each connection
+/// its own).
 #[derive(Debug)]
 pub struct Bucket {
     bits_per_sec: u64,
@@ -149,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn bucket_serialises_fifo_across_connections() {
+    fn bucket_serialises_fifo() {
         let b = Bucket::new(8_000_000); // 1 MB/s
         let t = Instant::now();
         assert_eq!(b.reserve(1000, t), t + Duration::from_millis(1));
