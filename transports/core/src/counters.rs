@@ -150,6 +150,9 @@ mod tests {
         assert_eq!(c.counter_values()["polls"], 3);
         assert_eq!(c.distributions()["per_response"].max(), 4);
         let big = c.distributions()["batch_bytes"].max();
-        assert!(big.abs_diff(16_384) <= 16, "large values are kept, not clamped: {big}");
+        assert!(
+            big.abs_diff(16_384) <= 16,
+            "large values are kept, not clamped: {big}"
+        );
     }
 }

@@ -111,6 +111,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, ctx: ServerCont
     while conns.join_next().await.is_some() {}
 }
 
+/// Metadata's API key.
+const METADATA_KEY: i16 = 3;
+
 async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerContext) {
     let Ok(local) = stream.local_addr() else {
         return;
@@ -134,11 +137,9 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerCon
                 break;
             }
         };
-        if handshake.active() && frame.len() >= 2 {
-            let key = i16::from_be_bytes([frame[0], frame[1]]);
-            if !api::is_handshake(key) {
-                handshake.end();
-            }
+        let key = (frame.len() >= 2).then(|| i16::from_be_bytes([frame[0], frame[1]]));
+        if handshake.active() && key.is_some_and(|k| !api::is_handshake(k)) {
+            handshake.end();
         }
         // Keep reading while the request is handled (a parked Fetch, a JoinGroup waiting for
         // the round): pipelined requests get buffered, and a peer that disconnects releases
@@ -178,6 +179,12 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerCon
         };
         if written.is_err() || close {
             break;
+        }
+        // Clients send nothing but ApiVersions and Metadata until the first Metadata answer
+        // is back, so ending the handshake here (not at the next request, whose bytes would
+        // already have been read and counted as handshake) splits the bytes exactly.
+        if key == Some(METADATA_KEY) {
+            handshake.end();
         }
     }
     // Bounded: a peer that stopped reading cannot keep the task (and shutdown) waiting.

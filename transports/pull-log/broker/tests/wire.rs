@@ -59,8 +59,10 @@ async fn api_versions_lists_apis_and_falls_back_per_kip_511() {
 #[tokio::test]
 async fn metadata_advertises_the_address_the_client_used() {
     let (broker, ctx) = start(BrokerConfig::default()).await;
+    let mut setup = Conn::connect(&broker).await;
+    create(&mut setup, "adv").await;
+    // A fresh connection whose only request is Metadata: all of it is handshake.
     let mut c = Conn::connect(&broker).await;
-    create(&mut c, "adv").await;
     let mut all = MetadataRequest::default();
     all.topics = None; // v1+: null asks for every topic
     let r: MetadataResponse = c.request(ApiKey::Metadata, 12, &all).await;
