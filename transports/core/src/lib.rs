@@ -9,8 +9,10 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, socket options, and a [`conformance`] kit each transport runs.
+//! pattern-specific events, socket options, the reconnect [`backoff`] every client uses, and a
+//! [`conformance`] kit each transport runs.
 
+pub mod backoff;
 pub mod clock;
 pub mod conformance;
 pub mod counters;
@@ -20,6 +22,7 @@ pub mod socket;
 pub mod transport;
 pub mod wire;
 
+pub use backoff::{Backoff, BackoffConfig};
 pub use counters::{Counter, Counters, Distribution};
 pub use envelope::Envelope;
 pub use error::TransportError;
