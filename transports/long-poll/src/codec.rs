@@ -206,10 +206,36 @@ pub fn encode_error(message: &str, earliest_cursor: Option<u64>) -> Bytes {
     Bytes::from(v.to_string())
 }
 
+/// The 400 body for a cursor beyond the head: a client whose cursor is ahead of the server's
+/// log is talking to a restarted server that lost its messages, and resumes from
+/// `earliest_cursor`.
+pub fn encode_ahead(message: &str, head_cursor: u64, earliest_cursor: u64) -> Bytes {
+    // A struct, not `json!`, so `error` stays the first key as in every other error body.
+    #[derive(serde::Serialize)]
+    struct Ahead<'a> {
+        error: &'a str,
+        head_cursor: u64,
+        earliest_cursor: u64,
+    }
+    let v = Ahead {
+        error: message,
+        head_cursor,
+        earliest_cursor,
+    };
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
 #[derive(Deserialize)]
 struct JsonError {
     error: String,
     earliest_cursor: Option<u64>,
+    head_cursor: Option<u64>,
+}
+
+/// From a 400 body: the server's `(head, earliest)` cursors if it says the cursor was ahead.
+pub fn decode_ahead(body: &[u8]) -> Option<(u64, u64)> {
+    let e = serde_json::from_slice::<JsonError>(body).ok()?;
+    Some((e.head_cursor?, e.earliest_cursor?))
 }
 
 /// Decodes an error body into its message and earliest cursor; a body that is not our JSON

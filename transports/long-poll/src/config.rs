@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use transport_core::OptionDoc;
+use transport_core::backoff::{self, BackoffConfig};
 
 /// How subscribers use TCP connections for their polls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -71,6 +72,14 @@ pub struct LongPollConfig {
     /// sends whatever queued while its previous POST was out, so at low rates every message
     /// gets its own request. 1 forces one request per message, as a naive web client does.
     pub publish_batch: u32,
+    /// First reconnect window of both clients; doubles per consecutive failure, full jitter.
+    #[serde(with = "backoff::human")]
+    pub reconnect_base: Duration,
+    /// Largest reconnect window.
+    #[serde(with = "backoff::human")]
+    pub reconnect_cap: Duration,
+    /// Consecutive failed attempts after which a client gives up (0: never).
+    pub reconnect_max_attempts: u32,
 }
 
 impl Default for LongPollConfig {
@@ -86,6 +95,9 @@ impl Default for LongPollConfig {
             retention_messages: 100_000,
             max_body_bytes: 1 << 20,
             publish_batch: 256,
+            reconnect_base: backoff::DEFAULT_BASE,
+            reconnect_cap: backoff::DEFAULT_CAP,
+            reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -123,7 +135,16 @@ impl LongPollConfig {
                 self.empty_status
             ));
         }
-        Ok(())
+        self.backoff().validate("reconnect_")
+    }
+
+    /// The clients' reconnect backoff.
+    pub fn backoff(&self) -> BackoffConfig {
+        BackoffConfig {
+            base: self.reconnect_base,
+            cap: self.reconnect_cap,
+            max_attempts: self.reconnect_max_attempts,
+        }
     }
 }
 
@@ -178,6 +199,21 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "publish_batch",
         default: "256",
         help: "most messages per publish POST, taken from what queued during the previous POST (1 = one request per message)",
+    },
+    OptionDoc {
+        key: "reconnect_base",
+        default: "\"10ms\"",
+        help: "first retry window after a failed poll or publish; doubles per failure, full jitter (uniform in 0..window)",
+    },
+    OptionDoc {
+        key: "reconnect_cap",
+        default: "\"1s\"",
+        help: "largest retry window",
+    },
+    OptionDoc {
+        key: "reconnect_max_attempts",
+        default: "25",
+        help: "consecutive failed attempts before a client gives up (0 = never)",
     },
 ];
 

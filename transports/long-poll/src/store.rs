@@ -82,6 +82,8 @@ pub enum PollOutcome {
     Ahead {
         /// The topic's next cursor.
         head: u64,
+        /// The oldest cursor still retained: where a client whose server restarted resumes.
+        earliest: u64,
     },
     /// The server is shutting down; the poll was released.
     ShuttingDown,
@@ -134,7 +136,10 @@ impl Topic {
             };
         }
         if cursor > next {
-            return PollOutcome::Ahead { head: next };
+            return PollOutcome::Ahead {
+                head: next,
+                earliest: log.first,
+            };
         }
         if cursor == next {
             return PollOutcome::Empty { next };
@@ -251,7 +256,13 @@ mod tests {
             }
         );
         assert_eq!(t.read(3, LIMITS), PollOutcome::Empty { next: 3 });
-        assert_eq!(t.read(4, LIMITS), PollOutcome::Ahead { head: 3 });
+        assert_eq!(
+            t.read(4, LIMITS),
+            PollOutcome::Ahead {
+                head: 3,
+                earliest: 0
+            }
+        );
         let two = ReadLimits {
             max_messages: 2,
             ..LIMITS

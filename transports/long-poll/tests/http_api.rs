@@ -288,8 +288,12 @@ async fn gone_cursor_shows_up_as_lost_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_parked_polls_is_prompt() {
-    // The default 30 s hold: shutdown must not wait for it.
-    let config = LongPollConfig::default();
+    // The default 30 s hold: shutdown must not wait for it. Few reconnect attempts, so the
+    // clients give up on the vanished server well within the bound.
+    let config = LongPollConfig {
+        reconnect_max_attempts: 5,
+        ..LongPollConfig::default()
+    };
     let ctx = ServerContext::fresh();
     let server = start(&config, ctx.clone()).await;
     let addr = server.local_addr().to_string();

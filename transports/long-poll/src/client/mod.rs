@@ -1,7 +1,6 @@
 //! The client halves: a hyper HTTP/1.1 connection that measures header bytes, the header
 //! profiles, retry backoff, and the publisher and subscriber built on them.
 
-mod backoff;
 mod headers;
 mod http;
 pub mod publisher;

@@ -8,7 +8,7 @@
 //! for each 200 before the next. A full window makes `publish` wait, which the harness
 //! sees as schedule lag — the cost of a round trip per request, shown rather than hidden.
 //!
-//! Transport failures and 5xx replies are retried on a new connection with capped backoff. A
+//! Transport failures and 5xx replies are retried on a new connection with capped exponential backoff and full jitter (`reconnect_*` options). A
 //! retry after a lost reply can store a batch twice; the harness's audit reports duplicates.
 
 use bytes::Bytes;
@@ -17,9 +17,8 @@ use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use transport_core::{ClientContext, Counter, Publisher, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError};
 
-use super::backoff::Backoff;
 use super::headers::{self, Purpose};
 use super::http::Conn;
 use crate::codec;
@@ -75,7 +74,7 @@ pub(crate) async fn connect(
         batch: config.publish_batch as usize,
         max_body: config.max_body_bytes as usize,
         conn: Some(conn),
-        backoff: Backoff::new(u64::from(ctx.client_index) + 0x5eed),
+        backoff: Backoff::new(config.backoff()),
         requests: c.counter("publish_requests"),
         retries: c.counter("publish_retries"),
         request_header_bytes: c.counter("publish_request_header_bytes"),

@@ -4,7 +4,15 @@
 //! message published after [`LongPoll::subscriber`](crate::LongPoll) returns is delivered. A 410
 //! moves the cursor to the earliest retained message and counts the skipped ones in
 //! `gap_messages`; the harness's audit then reports them as lost. Errors are retried with capped
-//! backoff from the same cursor, so a broken connection loses nothing the server still retains.
+//! exponential backoff and full jitter from the same cursor, so a broken connection loses nothing
+//! the server still retains.
+//!
+//! A server that restarted with memory storage begins its log again at cursor 0, so the
+//! subscriber's cursor is suddenly beyond the head (400 with `head_cursor`). The subscriber then
+//! resumes from the new server's earliest cursor (reading everything published since the
+//! restart) and counts `cursor_resets`; what the old server held but never delivered is gone and
+//! the harness's audit reports it as lost. A restart is only detectable while the new head is
+//! still below the old cursor: cursors carry no server epoch.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +20,8 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
-use transport_core::{ClientContext, Counter, Distribution, Subscriber, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, Distribution, Subscriber, TransportError};
 
-use super::backoff::Backoff;
 use super::headers::{self, Purpose};
 use super::http::{Conn, Exchange};
 use crate::codec;
@@ -29,6 +36,7 @@ struct SubCounters {
     empty_polls: Counter,
     gap_messages: Counter,
     poll_errors: Counter,
+    cursor_resets: Counter,
     request_header_bytes: Counter,
     response_header_bytes: Counter,
     messages_per_response: Distribution,
@@ -107,6 +115,7 @@ pub(crate) async fn connect(
         empty_polls: c.counter("empty_polls"),
         gap_messages: c.counter("gap_messages"),
         poll_errors: c.counter("poll_errors"),
+        cursor_resets: c.counter("cursor_resets"),
         request_header_bytes: c.counter("poll_request_header_bytes"),
         response_header_bytes: c.counter("poll_response_header_bytes"),
         messages_per_response: c.distribution("messages_per_response"),
@@ -124,7 +133,7 @@ pub(crate) async fn connect(
         // In per-request mode the head request said `Connection: close`.
         conn: (mode == ConnectionMode::KeepAlive).then_some(conn),
         cursor,
-        backoff: Backoff::new(u64::from(ctx.client_index) + 1),
+        backoff: Backoff::new(config.backoff()),
         counters,
         last_reply: None,
         ctx,
@@ -227,6 +236,17 @@ impl LongPollSubscriber {
                     )),
                 }
             }
+            StatusCode::BAD_REQUEST => match codec::decode_ahead(&ex.body) {
+                Some((head, earliest)) if head < self.cursor && earliest <= head => {
+                    // The server's log went backwards: it restarted and lost its messages.
+                    // Messages the new server already dropped count as a gap.
+                    self.counters.cursor_resets.inc();
+                    self.counters.gap_messages.add(earliest);
+                    self.cursor = earliest;
+                    Ok(None)
+                }
+                _ => Err(refused("poll", &ex)),
+            },
             _ => Err(refused("poll", &ex)),
         }
     }

@@ -272,11 +272,18 @@ async fn poll(
             );
             json_error(StatusCode::GONE, &msg, Some(earliest))
         }
-        PollOutcome::Ahead { head } => error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            &format!("cursor {} is beyond the head {head}", params.cursor),
-        ),
+        PollOutcome::Ahead { head, earliest } => {
+            // Still a client error, but with the cursors a client needs to tell a restarted
+            // server (its log began again) from a bug of its own.
+            state.counters.rejected.inc();
+            let msg = format!("cursor {} is beyond the head {head}", params.cursor);
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, JSON_TYPE)],
+                codec::encode_ahead(&msg, head, earliest),
+            )
+                .into_response()
+        }
         PollOutcome::ShuttingDown => json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "server shutting down",
