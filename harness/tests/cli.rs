@@ -80,6 +80,20 @@ fn run_writes_a_results_folder_that_matches_the_schema() {
             .as_f64()
             .unwrap();
         assert_eq!(per_hop, 4.0);
+        assert_eq!(
+            r["wire"]["overhead_c2s_bytes_per_published"].as_f64(),
+            Some(4.0)
+        );
+        // Pure push: subscribers send nothing after subscribing, publishers get no acks.
+        assert_eq!(
+            r["wire"]["subscriber_c2s_bytes_per_delivered"].as_f64(),
+            Some(0.0)
+        );
+        assert_eq!(
+            r["wire"]["publisher_s2c_bytes_per_published"].as_f64(),
+            Some(0.0)
+        );
+        assert_eq!(r["valid"], true);
         for f in [&r["files"]["hgrm"], &r["files"]["interval_log"]] {
             let path = out.join(f.as_str().unwrap());
             assert!(

@@ -16,7 +16,11 @@ pub fn format_ns(ns: u64) -> String {
 
 /// One line summarising a finished run.
 pub fn one_line(r: &RunResult) -> String {
-    let sat = if r.saturated { " SATURATED" } else { "" };
+    let sat = match (r.valid, r.saturated) {
+        (false, _) => " INVALID (load generator fell behind)",
+        (true, true) => " SATURATED",
+        (true, false) => "",
+    };
     format!(
         "{:<7} {}  {:.0} msg/s  p50 {}  p99 {}  lost {}{sat}",
         r.status,
@@ -55,10 +59,11 @@ pub fn render(s: &Summary) -> String {
         if r.repetition > 0 {
             let _ = write!(name, " #{}", r.repetition);
         }
-        let status = match (r.status.as_str(), r.saturated) {
-            ("ok", false) => "ok".to_owned(),
-            ("ok", true) => "saturated".to_owned(),
-            (other, _) => other.to_owned(),
+        let status = match (r.status.as_str(), r.valid, r.saturated) {
+            ("ok", false, _) => "INVALID".to_owned(),
+            ("ok", true, false) => "ok".to_owned(),
+            ("ok", true, true) => "saturated".to_owned(),
+            (other, _, _) => other.to_owned(),
         };
         rows.push(vec![
             name,

@@ -136,10 +136,24 @@ pub struct Wire {
     pub overhead_s2c_bytes_per_delivered: f64,
     /// Payload bytes (published + delivered) divided by all steady-state bytes.
     pub efficiency: f64,
-    /// Raw client-side counts.
+    /// Steady-state bytes subscribers sent (poll and fetch requests, acks), per delivered
+    /// message: the cost of pulling, zero for pure push.
+    #[serde(default)]
+    pub subscriber_c2s_bytes_per_delivered: f64,
+    /// Steady-state bytes publishers received (acknowledgements, produce responses), per
+    /// published message.
+    #[serde(default)]
+    pub publisher_s2c_bytes_per_published: f64,
+    /// Raw client-side counts (publishers and subscribers together).
     pub client: WireSnapshot,
     /// Raw server-side counts (zero when the server is external).
     pub server: WireSnapshot,
+    /// Raw counts at the publishers' sockets.
+    #[serde(default)]
+    pub publisher: WireSnapshot,
+    /// Raw counts at the subscribers' sockets.
+    #[serde(default)]
+    pub subscriber: WireSnapshot,
 }
 
 /// One second of the run (seconds counted from the start of the measured window).
@@ -188,6 +202,17 @@ pub struct RunResult {
     pub duplicated: u64,
     /// Messages that arrived after a later message of the same publisher.
     pub reordered: u64,
+    /// False when the load generator itself fell behind (its own wake-ups were late): the
+    /// latencies then include the harness's delay, and the run should be repeated on a quieter
+    /// machine.
+    #[serde(default = "yes")]
+    pub valid: bool,
+    /// Why the run is invalid, if it is.
+    #[serde(default)]
+    pub invalid_reason: Option<String>,
+    /// How late the generator thread woke for its releases (open loop only).
+    #[serde(default)]
+    pub generator_lag_ns: Percentiles,
     /// The generator could not keep the offered rate (or schedule lag was excessive): the
     /// latency figures describe an overloaded system, not the offered load.
     pub saturated: bool,
@@ -286,4 +311,8 @@ pub struct RunFiles {
     pub hgrm: String,
     /// HdrHistogram interval log (V2 + DEFLATE), one interval per second.
     pub interval_log: String,
+}
+
+fn yes() -> bool {
+    true
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use transport_core::WireSnapshot;
 use transport_core::counters::DistributionSummary;
 
 use super::audit::PairCounts;
@@ -22,6 +23,9 @@ pub const SPECTRUM: &[f64] = &[
 pub const MAX_LAG_P99_NS: u64 = 10_000_000;
 /// A run that achieved less than this share of its offered rate is saturated.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
+/// The generator thread waking later than this at p99 makes a run invalid: its latencies
+/// include the harness's own delay.
+pub const MAX_GENERATOR_LAG_P99_NS: u64 = 5_000_000;
 
 /// Percentiles of a histogram.
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
@@ -52,17 +56,22 @@ fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
 /// Turns a finished run into its result.
 pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let spec = &out.spec;
-    let latency = merged(out.recorders.iter().map(|r| &r.latency));
-    let from_send = merged(out.recorders.iter().map(|r| &r.from_send));
+    let latency = merged(out.recorders.iter().flatten().map(|r| &r.latency));
+    let from_send = merged(out.recorders.iter().flatten().map(|r| &r.from_send));
     let mut units = Histogram::<u64>::new(3).expect("valid precision");
-    for r in &out.recorders {
+    for r in out.recorders.iter().flatten() {
         let _ = units.add(&r.units);
     }
-    let empty_units: u64 = out.recorders.iter().map(|r| r.empty_units).sum();
-    let corrupt: u64 = out.recorders.iter().map(|r| r.corrupt).sum();
-    let misrouted: u64 = out.recorders.iter().map(|r| r.misrouted).sum();
-    let overflow: u64 = out.recorders.iter().map(|r| r.overflow).sum();
-    let delivered_in_window: u64 = out.recorders.iter().map(|r| r.delivered_in_window).sum();
+    let empty_units: u64 = out.recorders.iter().flatten().map(|r| r.empty_units).sum();
+    let corrupt: u64 = out.recorders.iter().flatten().map(|r| r.corrupt).sum();
+    let misrouted: u64 = out.recorders.iter().flatten().map(|r| r.misrouted).sum();
+    let overflow: u64 = out.recorders.iter().flatten().map(|r| r.overflow).sum();
+    let delivered_in_window: u64 = out
+        .recorders
+        .iter()
+        .flatten()
+        .map(|r| r.delivered_in_window)
+        .sum();
 
     // Audit: every subscriber against every publisher of its topic; subscribers that never
     // finished (setup or task failure) lose everything they should have received.
@@ -74,7 +83,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             if p as u32 % out.topics != s as u32 % out.topics {
                 continue;
             }
-            let c = match out.recorders.get(s) {
+            let c = match out.recorders.get(s).and_then(Option::as_ref) {
                 Some(r) => r.audits[p].finish(published),
                 None => PairCounts {
                     lost: published,
@@ -106,8 +115,11 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         ));
     }
     if let Some(rate) = offered_rate {
-        let achieved = out.published_in_window as f64 / secs;
-        if achieved < rate * MIN_ACHIEVED_SHARE {
+        // Against what the schedule put in the window, not rate × seconds: at low rates the
+        // rounding of a handful of messages must not look like saturation.
+        let scheduled = out.scheduled_in_window.unwrap_or((rate * secs) as u64);
+        if (out.published_in_window as f64) < scheduled as f64 * MIN_ACHIEVED_SHARE {
+            let achieved = out.published_in_window as f64 / secs;
             reasons.push(format!("published {achieved:.0} msg/s of {rate} offered"));
         }
         if lag.p99 > MAX_LAG_P99_NS {
@@ -147,7 +159,21 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     }
 
     let payload = spec.payload_bytes;
-    let c = out.client_wire;
+    let (pw, sw) = (out.publisher_wire, out.subscriber_wire);
+    let c = WireSnapshot {
+        read: pw.read + sw.read,
+        written: pw.written + sw.written,
+        handshake_read: pw.handshake_read + sw.handshake_read,
+        handshake_written: pw.handshake_written + sw.handshake_written,
+        connections: pw.connections + sw.connections,
+    };
+    let generator_lag = percentiles(&out.generator_lag);
+    let invalid_reason = (generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS).then(|| {
+        format!(
+            "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
+            generator_lag.p99 as f64 / 1e6
+        )
+    });
     let payload_published = published_total * payload;
     let payload_delivered = totals.delivered * payload;
     let steady = c.read + c.written;
@@ -163,13 +189,15 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             totals.delivered,
         ),
         overhead_c2s_bytes_per_published: per(
-            c.written as f64 - payload_published as f64,
+            pw.written as f64 - payload_published as f64,
             published_total,
         ),
         overhead_s2c_bytes_per_delivered: per(
-            c.read as f64 - payload_delivered as f64,
+            sw.read as f64 - payload_delivered as f64,
             totals.delivered,
         ),
+        subscriber_c2s_bytes_per_delivered: per(sw.written as f64, totals.delivered),
+        publisher_s2c_bytes_per_published: per(pw.read as f64, published_total),
         efficiency: if steady == 0 {
             0.0
         } else {
@@ -177,6 +205,8 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         },
         client: c,
         server: out.server_wire,
+        publisher: pw,
+        subscriber: sw,
     };
 
     let idle_cost = idle_cost(
@@ -205,6 +235,9 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         lost: totals.lost,
         duplicated: totals.duplicated,
         reordered: totals.reordered,
+        valid: invalid_reason.is_none(),
+        invalid_reason,
+        generator_lag_ns: generator_lag,
         saturated: !reasons.is_empty(),
         saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         status: if failures.is_empty() { "ok" } else { "failed" }.to_owned(),
@@ -319,6 +352,9 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         reordered: 0,
         saturated: false,
         saturation_reason: None,
+        valid: true,
+        invalid_reason: None,
+        generator_lag_ns: Percentiles::default(),
         status: "failed".into(),
         failures: vec![error],
         throughput: Throughput::default(),

@@ -34,8 +34,9 @@ pub struct RunOutput {
     pub spec: RunSpec,
     /// The transport's options as used (defaults filled in).
     pub effective_config: serde_json::Value,
-    /// One per subscriber that finished.
-    pub recorders: Vec<SubscriberRecorder>,
+    /// One per subscriber, by subscriber id; `None` where its task failed or hung (everything
+    /// it should have received then counts as lost).
+    pub recorders: Vec<Option<SubscriberRecorder>>,
     /// Latency per second of the measured window, all subscribers.
     pub intervals: Vec<Histogram<u64>>,
     /// Actual minus intended send time, all publishers.
@@ -50,8 +51,14 @@ pub struct RunOutput {
     pub topics: u32,
     /// Length of the measured window.
     pub measured: Duration,
-    /// Client-side bytes.
-    pub client_wire: WireSnapshot,
+    /// Bytes at the publishers' sockets.
+    pub publisher_wire: WireSnapshot,
+    /// Bytes at the subscribers' sockets.
+    pub subscriber_wire: WireSnapshot,
+    /// How late the open-loop generator thread itself woke (empty for closed loop).
+    pub generator_lag: Histogram<u64>,
+    /// Messages the schedule intended inside the measured window (open loop only).
+    pub scheduled_in_window: Option<u64>,
     /// Server-side bytes (zero for an external server).
     pub server_wire: WireSnapshot,
     /// Transport counters.

@@ -23,6 +23,8 @@ pub struct Publishing {
     pub measure_end_ns: u64,
     /// A publisher still behind schedule at this instant gives up on the rest.
     pub stop_at: Instant,
+    /// Messages accepted so far, readable even if the publisher's task never returns.
+    pub progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What one publisher did.
@@ -70,6 +72,8 @@ impl<P: Publisher> PublishOutcome<P> {
             return false;
         }
         self.sent += 1;
+        cfg.progress
+            .store(self.sent, std::sync::atomic::Ordering::Relaxed);
         if (cfg.measure_start_ns..cfg.measure_end_ns).contains(&intended_ns) {
             self.sent_in_window += 1;
             self.lag

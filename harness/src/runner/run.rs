@@ -77,7 +77,10 @@ pub async fn run_one<T: Transport>(
 ) -> anyhow::Result<RunOutput> {
     let config = config_for::<T>(scenario, spec)?;
     let counters = Counters::new();
-    let client_wire = WireStats::new();
+    // Publishers and subscribers count separately, so each direction's overhead is charged to
+    // the side that causes it (a poll request is subscriber cost, an ack publisher cost).
+    let publisher_wire = WireStats::new();
+    let subscriber_wire = WireStats::new();
     let server_ctx = ServerContext {
         wire: WireStats::new(),
         counters: counters.clone(),
@@ -119,8 +122,8 @@ pub async fn run_one<T: Transport>(
         .as_ref()
         .map_or(addr.clone(), |p| p.addr(Side::Subscribers).to_string());
     let tracker = Arc::new(FaultTracker::new(scenario.faults.len()));
-    let client_ctx = |i: u32| ClientContext {
-        wire: client_wire.clone(),
+    let client_ctx = |i: u32, wire: &Arc<WireStats>| ClientContext {
+        wire: wire.clone(),
         counters: counters.clone(),
         socket: scenario.socket,
         client_index: i,
@@ -135,9 +138,14 @@ pub async fn run_one<T: Transport>(
         let mut subs = Vec::with_capacity(spec.subscribers as usize);
         for i in 0..spec.subscribers {
             subs.push(
-                T::subscriber(&config, &sub_addr, topic_of(i), client_ctx(i))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
+                T::subscriber(
+                    &config,
+                    &sub_addr,
+                    topic_of(i),
+                    client_ctx(i, &subscriber_wire),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
             );
         }
         anyhow::Ok(subs)
@@ -147,9 +155,14 @@ pub async fn run_one<T: Transport>(
         let mut pubs = Vec::with_capacity(scenario.publishers as usize);
         for p in 0..scenario.publishers {
             pubs.push(
-                T::publisher(&config, &pub_addr, topic_of(p), client_ctx(p))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
+                T::publisher(
+                    &config,
+                    &pub_addr,
+                    topic_of(p),
+                    client_ctx(p, &publisher_wire),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
             );
         }
         anyhow::Ok(pubs)
@@ -220,11 +233,14 @@ pub async fn run_one<T: Transport>(
     let end = clock::instant_at(measure_end_ns);
     // A publisher that falls this far behind stops: what it never sent is reported as unsent.
     let overrun = Duration::from_secs(1).max(scenario.duration / 10);
+    let sent_so_far: Vec<Arc<AtomicU64>> =
+        (0..scenario.publishers).map(|_| Arc::default()).collect();
     let publishing = Publishing {
         payload_len: spec.payload_bytes as usize,
         measure_start_ns,
         measure_end_ns,
         stop_at: end + overrun,
+        progress: Arc::default(),
     };
     let schedule = match spec.rate {
         Rate::PerSec(rate) => Some(Schedule::new(start_ns, rate, scenario.publishers, total)),
@@ -237,7 +253,10 @@ pub async fn run_one<T: Transport>(
     let mut pub_tasks = Vec::new();
     for (p, publisher) in publishers.into_iter().enumerate() {
         let p = p as u32;
-        let publishing = publishing.clone();
+        let publishing = Publishing {
+            progress: sent_so_far[p as usize].clone(),
+            ..publishing.clone()
+        };
         pub_tasks.push(match &schedule {
             Some(s) => tokio::spawn(open_loop(publisher, p, s.clone(), publishing)),
             None => {
@@ -252,29 +271,55 @@ pub async fn run_one<T: Transport>(
 
     let ticker = progress.start_run(spec, shared.clone(), measure_start_ns, measure_end_ns);
     let mut failures = Vec::new();
-    let mut outcomes: Vec<PublishOutcome<T::Publisher>> = Vec::new();
-    let publish_bound = end.saturating_duration_since(Instant::now()) + overrun + SETUP_TIMEOUT;
-    for (p, task) in pub_tasks.into_iter().enumerate() {
-        match bounded("publishing", publish_bound, task).await {
-            Ok(Ok(o)) => {
-                if let Some(e) = &o.error {
-                    failures.push(format!("publisher {p}: {e}"));
+    // One deadline for all publishers together, however many there are.
+    let publish_deadline = tokio::time::Instant::now()
+        + end.saturating_duration_since(Instant::now())
+        + overrun
+        + SETUP_TIMEOUT;
+    let mut outcomes: Vec<Option<PublishOutcome<T::Publisher>>> = Vec::new();
+    for (p, mut task) in pub_tasks.into_iter().enumerate() {
+        outcomes.push(
+            match tokio::time::timeout_at(publish_deadline, &mut task).await {
+                Ok(Ok(o)) => {
+                    if let Some(e) = &o.error {
+                        failures.push(format!("publisher {p}: {e}"));
+                    }
+                    Some(o)
                 }
-                outcomes.push(o);
-            }
-            Ok(Err(join)) => failures.push(format!("publisher {p} task failed: {join}")),
-            Err(e) => failures.push(format!("publisher {p}: {e}")),
-        }
+                Ok(Err(join)) => {
+                    failures.push(format!("publisher {p} task failed: {join}"));
+                    None
+                }
+                Err(_) => {
+                    task.abort();
+                    failures.push(format!("publisher {p} did not finish publishing in time"));
+                    None
+                }
+            },
+        );
     }
     if let Some(s) = &schedule {
         s.stop();
     }
-    if let Some(g) = generator {
-        let _ = tokio::task::spawn_blocking(move || g.join()).await;
-    }
+    let generator_lag = match generator {
+        Some(g) => tokio::task::spawn_blocking(move || g.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(super::recorder::latency_histogram),
+        None => super::recorder::latency_histogram(),
+    };
+    let scheduled_in_window = schedule
+        .as_ref()
+        .map(|s| s.scheduled_between(measure_start_ns, measure_end_ns));
 
     // Drain: every subscriber should get everything its topic's publishers published.
-    let published: Vec<u64> = outcomes.iter().map(|o| o.sent).collect();
+    // Counted by the publishers as they went, so a publisher that failed or hung still has its
+    // messages expected (and audited) under its own id.
+    let published: Vec<u64> = sent_so_far
+        .iter()
+        .map(|p| p.load(Ordering::Relaxed))
+        .collect();
     for (i, s) in drain.subs.iter().enumerate() {
         let expected: u64 = (0..published.len())
             .filter(|&p| p as u32 % scenario.topics == i as u32 % scenario.topics)
@@ -311,25 +356,35 @@ pub async fn run_one<T: Transport>(
     let mut recorders = Vec::new();
     let mut subs = Vec::new();
     let mut tallies = Vec::new();
-    for (i, task) in sub_tasks.into_iter().enumerate() {
-        match bounded("stopping subscribers", CLOSE_TIMEOUT, task).await {
-            Ok(Ok((sub, (rec, tally), err))) => {
-                if let Some(e) = err {
-                    failures.push(format!("subscriber {i}: {e}"));
+    let stop_deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    for (i, mut task) in sub_tasks.into_iter().enumerate() {
+        recorders.push(
+            match tokio::time::timeout_at(stop_deadline, &mut task).await {
+                Ok(Ok((sub, (rec, tally), err))) => {
+                    if let Some(e) = err {
+                        failures.push(format!("subscriber {i}: {e}"));
+                    }
+                    subs.push(sub);
+                    tallies.push((i, tally));
+                    Some(rec)
                 }
-                subs.push(sub);
-                recorders.push(rec);
-                tallies.push((i, tally));
-            }
-            Ok(Err(join)) => failures.push(format!("subscriber {i} task failed: {join}")),
-            Err(e) => failures.push(format!("subscriber {i}: {e}")),
-        }
+                Ok(Err(join)) => {
+                    failures.push(format!("subscriber {i} task failed: {join}"));
+                    None
+                }
+                Err(_) => {
+                    task.abort();
+                    failures.push(format!("subscriber {i} did not stop in time"));
+                    None
+                }
+            },
+        );
     }
     let mut lag = super::recorder::latency_histogram();
     let mut published_in_window = 0;
     let mut unsent = 0;
     let mut pubs = Vec::new();
-    for o in outcomes {
+    for o in outcomes.into_iter().flatten() {
         let _ = lag.add(&o.lag);
         published_in_window += o.sent_in_window;
         unsent += o.unsent;
@@ -369,7 +424,10 @@ pub async fn run_one<T: Transport>(
         unsent,
         topics: scenario.topics,
         measured: scenario.duration,
-        client_wire: client_wire.snapshot(),
+        publisher_wire: publisher_wire.snapshot(),
+        subscriber_wire: subscriber_wire.snapshot(),
+        generator_lag,
+        scheduled_in_window,
         server_wire: if T::external_address(&config).is_some() {
             WireSnapshot::default()
         } else {
@@ -453,14 +511,30 @@ async fn close_all<T: Transport>(
     pubs: Vec<T::Publisher>,
     failures: &mut Vec<String>,
 ) {
+    // Concurrently, under one deadline: a transport that hangs on close costs CLOSE_TIMEOUT
+    // once, not once per client.
+    let mut closing = tokio::task::JoinSet::new();
     for (i, s) in subs.into_iter().enumerate() {
-        if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, s.close()).await {
-            failures.push(format!("closing subscriber {i}: {e}"));
-        }
+        closing.spawn(async move { (format!("subscriber {i}"), s.close().await) });
     }
     for (i, p) in pubs.into_iter().enumerate() {
-        if let Ok(Err(e)) = tokio::time::timeout(CLOSE_TIMEOUT, p.close()).await {
-            failures.push(format!("closing publisher {i}: {e}"));
+        closing.spawn(async move { (format!("publisher {i}"), p.close().await) });
+    }
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, closing.join_next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok((_, Ok(()))))) => {}
+            Ok(Some(Ok((who, Err(e))))) => failures.push(format!("closing {who}: {e}")),
+            Ok(Some(Err(join))) => failures.push(format!("closing task failed: {join}")),
+            Err(_) => {
+                failures.push(format!(
+                    "{} clients did not close within {CLOSE_TIMEOUT:?}",
+                    closing.len()
+                ));
+                closing.abort_all();
+                break;
+            }
         }
     }
 }

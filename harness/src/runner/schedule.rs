@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use tokio::sync::Notify;
 use transport_core::clock;
 
@@ -93,22 +94,46 @@ impl Schedule {
         self.stop.store(true, Ordering::Release);
     }
 
-    /// Starts the generator thread; it ends when every message is released or on [`Self::stop`].
-    pub fn spawn_generator(self: &Arc<Self>) -> std::io::Result<thread::JoinHandle<()>> {
+    /// Messages all publishers are scheduled to send with intended times in `[from_ns, to_ns)`.
+    pub fn scheduled_between(&self, from_ns: u64, to_ns: u64) -> u64 {
+        (0..self.released.len() as u32)
+            .map(|p| {
+                let first = self.start_ns + self.offsets_ns[p as usize];
+                // Index of the first message intended at or after `t`.
+                let index_at = |t: u64| {
+                    let since = t.saturating_sub(first) as f64;
+                    ((since / self.interval_ns).ceil() as u64).min(self.per_publisher)
+                };
+                index_at(to_ns) - index_at(from_ns)
+            })
+            .sum()
+    }
+
+    /// Starts the generator thread; it ends when every message is released or on [`Self::stop`],
+    /// returning how late it woke for each release (its own lag, before any transport is
+    /// involved: if this is large, the machine could not generate the offered load).
+    pub fn spawn_generator(
+        self: &Arc<Self>,
+    ) -> std::io::Result<thread::JoinHandle<Histogram<u64>>> {
         let s = self.clone();
         thread::Builder::new()
             .name("tb-generator".into())
             .spawn(move || s.generate())
     }
 
-    fn generate(&self) {
+    fn generate(&self) -> Histogram<u64> {
         precise_sleeps();
+        let mut lateness = super::recorder::latency_histogram();
         let publishers = self.released.len() as u32;
+        let mut target = None;
         loop {
             if self.stop.load(Ordering::Acquire) {
-                return;
+                return lateness;
             }
             let now = clock::now_ns();
+            if let Some(t) = target.take() {
+                lateness.saturating_record(now.saturating_sub(t).max(1));
+            }
             let mut next_due = u64::MAX;
             let mut all_done = true;
             for p in 0..publishers {
@@ -123,10 +148,13 @@ impl Schedule {
                 }
             }
             if all_done {
-                return;
+                return lateness;
             }
             let wait = next_due.saturating_sub(clock::now_ns());
             // Sleep in bounded slices so a stop request is seen promptly.
+            if wait <= 50_000_000 {
+                target = Some(next_due);
+            }
             thread::sleep(Duration::from_nanos(wait.min(50_000_000)));
         }
     }
@@ -234,7 +262,14 @@ mod tests {
     fn generator_releases_everything_on_time() {
         let start = clock::now_ns() + 1_000_000;
         let s = Schedule::new(start, 2000.0, 1, Duration::from_millis(100));
-        s.spawn_generator().unwrap().join().unwrap();
+        let lateness = s.spawn_generator().unwrap().join().unwrap();
+        assert!(
+            !lateness.is_empty(),
+            "the generator records its own wake-up lag"
+        );
+        assert_eq!(s.scheduled_between(0, u64::MAX), 200);
+        assert_eq!(s.scheduled_between(start, start + 10_000_000), 20);
+        assert_eq!(s.scheduled_between(start + 1, start + 10_000_000), 19);
         assert_eq!(s.released(0), 200);
         assert!(
             clock::now_ns() >= s.intended_ns(0, 199),

@@ -114,8 +114,12 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
             overhead_c2s_bytes_per_published: 10.0,
             overhead_s2c_bytes_per_delivered: overhead,
             efficiency: 200.0 / (210.0 + overhead),
+            subscriber_c2s_bytes_per_delivered: 0.0,
+            publisher_s2c_bytes_per_published: 0.0,
             client: Default::default(),
             server: Default::default(),
+            publisher: Default::default(),
+            subscriber: Default::default(),
         },
         "messages_per_delivery_unit": DistributionSummary {
             count: 1_000,
