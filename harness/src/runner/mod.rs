@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod audit;
+mod clients;
 mod progress;
 mod publish;
 pub mod recorder;

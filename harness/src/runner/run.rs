@@ -5,17 +5,17 @@
 //! phase instead of hanging the tool.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use transport_core::{
-    ClientContext, Counters, Publisher, ServerContext, Subscriber, Transport, WireSnapshot,
-    WireStats, clock,
+    ClientContext, Counters, ServerContext, Transport, WireSnapshot, WireStats, clock,
 };
 
+use super::clients::{CLOSE_TIMEOUT, Drain, SubProgress, close_all, receive};
 use super::publish::{PublishOutcome, Publishing, closed_loop, open_loop};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::schedule::{Schedule, Window};
@@ -24,35 +24,8 @@ use crate::link::{self, FaultTracker, LinkProxy, ServerSlot, Side, SubscriberTal
 use crate::scenario::{Rate, RunSpec, Scenario};
 
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between connecting the last client and the first scheduled message.
 const START_LEAD: Duration = Duration::from_millis(50);
-
-/// Progress of one subscriber, visible to the coordinator while it drains.
-#[derive(Debug, Default)]
-struct SubProgress {
-    unique: AtomicU64,
-    target: AtomicU64,
-    done: AtomicBool,
-}
-
-struct Drain {
-    subs: Vec<SubProgress>,
-    done: AtomicU64,
-    wake: Notify,
-}
-
-impl Drain {
-    fn check(&self, i: usize) {
-        let s = &self.subs[i];
-        if s.unique.load(Ordering::SeqCst) >= s.target.load(Ordering::SeqCst)
-            && !s.done.swap(true, Ordering::SeqCst)
-        {
-            self.done.fetch_add(1, Ordering::SeqCst);
-            self.wake.notify_one();
-        }
-    }
-}
 
 async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Result<F::Output> {
     tokio::time::timeout(bound, f)
@@ -469,72 +442,4 @@ fn fault_results(
         })
         .collect();
     link::tally::results(fired, &tallies, &counters.counter_values())
-}
-
-async fn receive<S: Subscriber>(
-    mut sub: S,
-    (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
-    i: usize,
-    drain: Arc<Drain>,
-    stop: CancellationToken,
-) -> (S, (SubscriberRecorder, SubscriberTally), Option<String>) {
-    let mut buf = Vec::with_capacity(64);
-    let err = loop {
-        buf.clear();
-        let res = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break None,
-            r = sub.recv(&mut buf) => r,
-        };
-        match res {
-            Ok(_) => {
-                let now = clock::now_ns();
-                rec.on_unit(&buf, now);
-                tally.observe(&tracker, &buf, &rec, now);
-                drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
-                drain.check(i);
-            }
-            Err(e) => break Some(e.to_string()),
-        }
-    };
-    rec.flush_interval();
-    // A subscriber that failed counts as done: waiting for it would only stretch the drain.
-    drain.subs[i].unique.store(u64::MAX, Ordering::SeqCst);
-    if err.is_some() {
-        drain.check(i);
-    }
-    (sub, (rec, tally), err)
-}
-
-async fn close_all<T: Transport>(
-    subs: Vec<T::Subscriber>,
-    pubs: Vec<T::Publisher>,
-    failures: &mut Vec<String>,
-) {
-    // Concurrently, under one deadline: a transport that hangs on close costs CLOSE_TIMEOUT
-    // once, not once per client.
-    let mut closing = tokio::task::JoinSet::new();
-    for (i, s) in subs.into_iter().enumerate() {
-        closing.spawn(async move { (format!("subscriber {i}"), s.close().await) });
-    }
-    for (i, p) in pubs.into_iter().enumerate() {
-        closing.spawn(async move { (format!("publisher {i}"), p.close().await) });
-    }
-    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-    loop {
-        match tokio::time::timeout_at(deadline, closing.join_next()).await {
-            Ok(None) => break,
-            Ok(Some(Ok((_, Ok(()))))) => {}
-            Ok(Some(Ok((who, Err(e))))) => failures.push(format!("closing {who}: {e}")),
-            Ok(Some(Err(join))) => failures.push(format!("closing task failed: {join}")),
-            Err(_) => {
-                failures.push(format!(
-                    "{} clients did not close within {CLOSE_TIMEOUT:?}",
-                    closing.len()
-                ));
-                closing.abort_all();
-                break;
-            }
-        }
-    }
 }

@@ -1,0 +1,117 @@
+//! The client side of a run after setup: each subscriber's receive loop, the drain bookkeeping
+//! the coordinator waits on, and closing every client under one deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use transport_core::{Publisher, Subscriber, Transport, clock};
+
+use super::recorder::SubscriberRecorder;
+use crate::link::{FaultTracker, SubscriberTally};
+
+/// Bound on stopping subscribers, and on closing every client.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Progress of one subscriber, visible to the coordinator while it drains.
+#[derive(Debug, Default)]
+pub struct SubProgress {
+    /// Distinct messages received so far.
+    pub unique: AtomicU64,
+    /// Messages it should receive; `u64::MAX` until publishing ends.
+    pub target: AtomicU64,
+    /// Whether it was counted in [`Drain::done`].
+    pub done: AtomicBool,
+}
+
+/// What the coordinator waits on while subscribers catch up after the last publish.
+pub struct Drain {
+    /// One per subscriber, by id.
+    pub subs: Vec<SubProgress>,
+    /// Subscribers that reached their target (or failed).
+    pub done: AtomicU64,
+    /// Woken whenever `done` grows.
+    pub wake: Notify,
+}
+
+impl Drain {
+    pub fn check(&self, i: usize) {
+        let s = &self.subs[i];
+        if s.unique.load(Ordering::SeqCst) >= s.target.load(Ordering::SeqCst)
+            && !s.done.swap(true, Ordering::SeqCst)
+        {
+            self.done.fetch_add(1, Ordering::SeqCst);
+            self.wake.notify_one();
+        }
+    }
+}
+
+pub async fn receive<S: Subscriber>(
+    mut sub: S,
+    (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
+    i: usize,
+    drain: Arc<Drain>,
+    stop: CancellationToken,
+) -> (S, (SubscriberRecorder, SubscriberTally), Option<String>) {
+    let mut buf = Vec::with_capacity(64);
+    let err = loop {
+        buf.clear();
+        let res = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break None,
+            r = sub.recv(&mut buf) => r,
+        };
+        match res {
+            Ok(_) => {
+                let now = clock::now_ns();
+                rec.on_unit(&buf, now);
+                tally.observe(&tracker, &buf, &rec, now);
+                drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
+                drain.check(i);
+            }
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    rec.flush_interval();
+    // A subscriber that failed counts as done: waiting for it would only stretch the drain.
+    drain.subs[i].unique.store(u64::MAX, Ordering::SeqCst);
+    if err.is_some() {
+        drain.check(i);
+    }
+    (sub, (rec, tally), err)
+}
+
+pub async fn close_all<T: Transport>(
+    subs: Vec<T::Subscriber>,
+    pubs: Vec<T::Publisher>,
+    failures: &mut Vec<String>,
+) {
+    // Concurrently, under one deadline: a transport that hangs on close costs CLOSE_TIMEOUT
+    // once, not once per client.
+    let mut closing = tokio::task::JoinSet::new();
+    for (i, s) in subs.into_iter().enumerate() {
+        closing.spawn(async move { (format!("subscriber {i}"), s.close().await) });
+    }
+    for (i, p) in pubs.into_iter().enumerate() {
+        closing.spawn(async move { (format!("publisher {i}"), p.close().await) });
+    }
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, closing.join_next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok((_, Ok(()))))) => {}
+            Ok(Some(Ok((who, Err(e))))) => failures.push(format!("closing {who}: {e}")),
+            Ok(Some(Err(join))) => failures.push(format!("closing task failed: {join}")),
+            Err(_) => {
+                failures.push(format!(
+                    "{} clients did not close within {CLOSE_TIMEOUT:?}",
+                    closing.len()
+                ));
+                closing.abort_all();
+                break;
+            }
+        }
+    }
+}
