@@ -16,7 +16,7 @@ impl Visit for Describe {
         }
         for o in opts {
             out.push_str(&format!(
-                "    {:<24} default {:<14} {}\n",
+                "    {:<26} default {:<14} {}\n",
                 o.key, o.default, o.help
             ));
         }
