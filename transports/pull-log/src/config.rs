@@ -98,6 +98,13 @@ pub struct PullLogConfig {
     /// Bound on every request that is not a parked fetch.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// First reconnect window after a broken connection; doubles per failed attempt, and each
+    /// delay is uniform in 0..window (full jitter). Retrying stops after `request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_base: Duration,
+    /// Largest reconnect window.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_cap: Duration,
 }
 
 impl Default for PullLogConfig {
@@ -121,6 +128,8 @@ impl Default for PullLogConfig {
             heartbeat_interval: Duration::from_millis(500),
             rebalance_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            reconnect_base: transport_core::backoff::DEFAULT_BASE,
+            reconnect_cap: transport_core::backoff::DEFAULT_CAP,
         }
     }
 }
@@ -128,6 +137,16 @@ impl Default for PullLogConfig {
 /// The largest response frame a client accepts: a full fetch plus room for its headers.
 pub(crate) fn max_response_bytes(config: &PullLogConfig) -> usize {
     (config.fetch_max_bytes as usize).max(config.partition_fetch_max_bytes as usize) + (1 << 20)
+}
+
+/// A fresh reconnect backoff for one recovery. It never gives up by count: the callers bound
+/// retrying by `request_timeout`, as Kafka clients do.
+pub(crate) fn backoff(config: &PullLogConfig) -> transport_core::Backoff {
+    transport_core::Backoff::new(transport_core::BackoffConfig {
+        base: config.reconnect_base,
+        cap: config.reconnect_cap,
+        max_attempts: 0,
+    })
 }
 
 /// Milliseconds as the i32 Kafka puts on the wire (saturating).
@@ -178,6 +197,12 @@ pub(crate) fn validate(c: &PullLogConfig) -> Result<(), String> {
     if c.request_timeout <= c.fetch_max_wait {
         return Err("request_timeout must be longer than fetch_max_wait".into());
     }
+    let reconnect = transport_core::BackoffConfig {
+        base: c.reconnect_base,
+        cap: c.reconnect_cap,
+        max_attempts: 0,
+    };
+    reconnect.validate("reconnect_")?;
     if c.group.as_deref() == Some("") {
         return Err("group must not be empty when set".into());
     }

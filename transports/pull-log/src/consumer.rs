@@ -13,7 +13,6 @@
 //! start, since everything there is unread.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -197,7 +196,7 @@ impl PullLogSubscriber {
     async fn fetch(&mut self) -> Result<FetchResponse, TransportError> {
         let bound = self.config.fetch_max_wait + self.config.request_timeout;
         let mut broken_since: Option<Instant> = None;
-        let mut backoff = Duration::from_millis(10);
+        let mut backoff = crate::config::backoff(&self.config);
         loop {
             let req = self.fetch_request();
             match with_timeout("fetch", bound, self.conn.call(&req, "fetch")).await {
@@ -209,8 +208,7 @@ impl PullLogSubscriber {
                         return Err(e);
                     }
                     // Give a restarting broker time to listen again.
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                    backoff.wait().await;
                     let reopened = with_timeout(
                         "reconnect",
                         self.config.request_timeout,

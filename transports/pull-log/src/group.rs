@@ -252,11 +252,10 @@ impl Task {
             return Err(e);
         }
         let deadline = tokio::time::Instant::now() + self.config.request_timeout;
-        let mut backoff = Duration::from_millis(10);
+        let mut backoff = crate::config::backoff(&self.config);
         while tokio::time::Instant::now() < deadline {
             // Give a restarting broker time to listen again.
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(200));
+            backoff.wait().await;
             let client_id = format!("pull-log-member-{}", self.ctx.client_index);
             let attempt = with_timeout("reconnect", self.config.request_timeout, async {
                 let conn = Conn::connect(

@@ -168,6 +168,16 @@ const OPTIONS: &[OptionDoc] = &[
         default: "\"30s\"",
         help: "bound on every request other than a parked fetch's wait",
     },
+    OptionDoc {
+        key: "reconnect_base",
+        default: "\"10ms\"",
+        help: "first reconnect window after a broken connection; doubles per failure, full jitter (uniform in 0..window); retrying stops after request_timeout",
+    },
+    OptionDoc {
+        key: "reconnect_cap",
+        default: "\"1s\"",
+        help: "largest reconnect window",
+    },
 ];
 
 impl Transport for PullLog {

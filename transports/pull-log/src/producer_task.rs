@@ -3,7 +3,7 @@
 //! [`crate::producer`] for the behaviour as the publisher sees it).
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -150,11 +150,10 @@ impl Task {
             return Err(e);
         }
         let deadline = Instant::now() + self.config.request_timeout;
-        let mut backoff = Duration::from_millis(10);
+        let mut backoff = crate::config::backoff(&self.config);
         while Instant::now() < deadline {
             // Give a restarting broker time to listen again.
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(200));
+            backoff.wait().await;
             let Ok((conn, partition)) =
                 crate::producer::open(&self.config, &self.addr, &self.topic_str, &self.ctx).await
             else {

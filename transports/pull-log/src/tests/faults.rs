@@ -54,6 +54,55 @@ async fn publisher_resends_after_its_connection_is_cut() {
     bounded("shutdown", server.shutdown()).await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_clients_behind_a_cut_resume_with_the_configured_backoff() {
+    let mut config = config(2);
+    config.reconnect_base = std::time::Duration::from_millis(2);
+    config.reconnect_cap = std::time::Duration::from_millis(20);
+    let (server, addr) = broker(&config).await;
+    let proxy = CutProxy::start(addr.parse().unwrap()).await;
+    let via = proxy.addr().to_string();
+    let ctx = ClientContext::fresh(0);
+    let mut sub = bounded(
+        "subscribe",
+        PullLog::subscriber(&config, &via, "both", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    let mut p = bounded(
+        "publisher",
+        PullLog::publisher(&config, &via, "both", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    publish(&mut p, 0, 0..50).await;
+    assert_eq!(receive_all(&mut sub, 50).await, 0);
+    proxy.cut_all();
+    publish(&mut p, 0, 50..100).await;
+    // `receive_all` wants every seq below its bound, and 0..50 were taken already: count
+    // the arrivals of 50..100 here.
+    let mut seen = BTreeSet::new();
+    let mut buf = Vec::new();
+    while seen.len() < 50 {
+        buf.clear();
+        bounded("recv after cut", sub.recv(&mut buf)).await.unwrap();
+        for m in &buf {
+            let seq = Envelope::decode(m).unwrap().seq;
+            if seq >= 50 {
+                seen.insert(seq);
+            }
+        }
+    }
+    let counters = ctx.counters.counter_values();
+    assert!(counters["subscriber_reconnects"] >= 1, "{counters:?}");
+    assert!(counters["publisher_reconnects"] >= 1, "{counters:?}");
+    bounded("close", transport_core::Publisher::close(p))
+        .await
+        .unwrap();
+    bounded("close", sub.close()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
+
 /// Starts a broker for `config` on `addr` (a port this test bound before).
 async fn restart(config: &PullLogConfig, addr: &str) -> crate::PullLogServer {
     let listener = bounded("rebind", TcpListener::bind(addr)).await.unwrap();
