@@ -46,13 +46,14 @@ pub struct WebSocketConfig {
     pub pong_timeout: Duration,
     /// Largest message a publisher may send; a larger one closes its connection with 1009.
     pub max_message_bytes: usize,
-    /// First reconnect delay of a subscriber; doubles per failed attempt, with jitter.
-    #[serde(with = "human")]
+    /// First reconnect window of both clients; doubles per failed attempt, and each delay is
+    /// uniform in 0..window (full jitter). `reconnect_base` is accepted too.
+    #[serde(with = "human", alias = "reconnect_base")]
     pub reconnect_initial_backoff: Duration,
-    /// Cap on the reconnect delay.
-    #[serde(with = "human")]
+    /// Cap on the reconnect window. `reconnect_cap` is accepted too.
+    #[serde(with = "human", alias = "reconnect_cap")]
     pub reconnect_max_backoff: Duration,
-    /// Consecutive failed reconnect attempts after which a subscriber gives up.
+    /// Consecutive failed reconnect attempts after which a client gives up.
     pub reconnect_max_attempts: u32,
     /// How long either side waits for the peer's half of a close handshake.
     #[serde(with = "human")]
@@ -113,6 +114,15 @@ impl WebSocketConfig {
         Ok(())
     }
 
+    /// The clients' reconnect backoff.
+    pub(crate) fn backoff(&self) -> transport_core::BackoffConfig {
+        transport_core::BackoffConfig {
+            base: self.reconnect_initial_backoff,
+            cap: self.reconnect_max_backoff,
+            max_attempts: self.reconnect_max_attempts,
+        }
+    }
+
     /// How long a connection may stay silent (no frame at all, pings included) before the
     /// client, or a stalled write before the server, treats it as dead.
     pub(crate) fn dead_after(&self) -> Duration {
@@ -170,17 +180,17 @@ pub(crate) const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "reconnect_initial_backoff",
         default: "\"50ms\"",
-        help: "first subscriber reconnect delay (doubles, with jitter)",
+        help: "first reconnect window of publishers and subscribers; doubles per failure, full jitter (uniform in 0..window); alias reconnect_base",
     },
     OptionDoc {
         key: "reconnect_max_backoff",
         default: "\"2s\"",
-        help: "cap on the reconnect delay",
+        help: "cap on the reconnect window; alias reconnect_cap",
     },
     OptionDoc {
         key: "reconnect_max_attempts",
         default: "10",
-        help: "consecutive failed reconnects before a subscriber gives up",
+        help: "consecutive failed reconnects before a client gives up",
     },
     OptionDoc {
         key: "close_timeout",

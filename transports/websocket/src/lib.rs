@@ -9,7 +9,9 @@
 //!   this protocol's own 8-byte position header and 4-byte length per message ([`proto`]);
 //! - keepalive: server pings every `ping_interval`, a missing pong closes with 1011;
 //! - reconnection: subscribers resume from a bounded per-topic buffer with `from=SEQ`; a
-//!   position older than the buffer is refused with close 4001 and counted as `gap_messages`.
+//!   position older than the buffer is refused with close 4001 and counted as `gap_messages`;
+//!   publishers prove delivery to the server with ping marks and resend what is unproven after
+//!   a break (`client::publisher`).
 //!
 //! Layout: [`config`] options, [`proto`] paths, frame format and close codes, `server` (accept
 //! loop, [`server::topic`]-level fan-out, per-connection loops), `client` (publisher,

@@ -1,34 +1,69 @@
 //! The publishing client: one connection to `/topics/{topic}/publish`, one binary frame per
 //! message, written and flushed at once (no client-side batching, so latency is the pattern's).
 //!
-//! A background task reads the connection so server pings are answered and a server close
-//! (1009 for an oversized message, 1001 on shutdown) is seen; the next `publish` then fails with
-//! the close code instead of writing into a dead socket.
+//! WebSocket has no publish acknowledgement, so the publisher proves delivery to the server with
+//! the protocol's own ping/pong: the server reads a publisher's frames in order and puts each
+//! message into the topic before it reads the next frame, and answers a ping only once it has
+//! read it. A pong carrying mark `m` therefore proves that every message before `m` is in the
+//! topic (and its resume buffer). The publisher sends a mark every [`MARK_EVERY`] messages, at
+//! most [`MARK_INTERVAL`] after the previous one when messages are waiting, and on `flush`; it
+//! keeps the messages not yet proven (at most [`WINDOW`]; a full window makes `publish` wait).
+//!
+//! When the connection breaks (reset, silence, close 1001 from a restarting server) it
+//! reconnects with capped exponential backoff and full jitter (`reconnect_*` options) and sends
+//! every unproven message again, the one whose write failed included. Nothing is lost; messages
+//! that had reached the server before the break arrive twice and the harness counts them as
+//! duplicates. A server close that reconnecting cannot fix (1009 for an oversized message, a
+//! protocol or policy violation) is returned as an error.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use tokio::task::JoinHandle;
+use futures_util::SinkExt;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use transport_core::{ClientContext, Counter, Publisher, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError};
 
+use super::link::{ControlCounters, Ended, Link};
 use crate::WebSocketConfig;
 use crate::proto;
-use crate::ws::{self, Ws, control_len, describe_close};
+use crate::ws;
 
-/// The server's close, once seen.
-type Closed = Arc<Mutex<Option<String>>>;
+/// Messages between two delivery marks (pings).
+pub const MARK_EVERY: u64 = 256;
+/// Longest time messages wait unproven before the next `publish` sends a mark.
+pub const MARK_INTERVAL: Duration = Duration::from_secs(1);
+/// Unproven messages a publisher keeps before `publish` waits for a pong.
+pub const WINDOW: usize = 8192;
+
+/// Client-side counters of a publisher.
+#[derive(Debug, Clone)]
+struct PubCounters {
+    control: ControlCounters,
+    marks: Counter,
+    reconnects: Counter,
+    reconnect_failures: Counter,
+    resent: Counter,
+}
 
 /// A publisher on one topic.
 pub struct WebSocketPublisher {
-    sink: SplitSink<Ws, Message>,
-    reader: JoinHandle<()>,
-    closed: Closed,
     config: WebSocketConfig,
+    ctx: ClientContext,
+    addr: String,
+    path: String,
+    link: Option<Link>,
+    /// Messages not yet proven to be in the topic, oldest first.
+    unproven: VecDeque<Bytes>,
+    /// Index (across the publisher's life) of `unproven[0]`.
+    first: u64,
+    /// Index of the last mark sent on the current connection, and when.
+    marked: (u64, Instant),
+    backoff: Backoff,
+    counters: PubCounters,
 }
 
 impl WebSocketPublisher {
@@ -44,105 +79,220 @@ impl WebSocketPublisher {
                 "invalid topic name {topic:?}"
             )));
         }
+        let c = &ctx.counters;
+        let counters = PubCounters {
+            control: ControlCounters {
+                pings: c.counter("publisher_pings"),
+                bytes: c.counter("control_bytes"),
+            },
+            marks: c.counter("publisher_marks"),
+            reconnects: c.counter("publisher_reconnects"),
+            reconnect_failures: c.counter("publisher_reconnect_failures"),
+            resent: c.counter("publisher_resent_messages"),
+        };
         let path = format!("/topics/{topic}/publish");
-        let (ws, flag) = ws::connect(&ctx, addr, &path, 1024, config.dead_after()).await?;
-        flag.end();
-        let (sink, stream) = ws.split();
-        let closed = Closed::default();
-        let counters = (
-            ctx.counters.counter("publisher_pings"),
-            ctx.counters.counter("control_bytes"),
-        );
-        let reader = tokio::spawn(read_control(stream, closed.clone(), counters));
+        let link = Link::open(config, &ctx, addr, &path, counters.control.clone()).await?;
         Ok(WebSocketPublisher {
-            sink,
-            reader,
-            closed,
+            backoff: Backoff::new(config.backoff()),
             config: config.clone(),
+            addr: addr.to_owned(),
+            path,
+            link: Some(link),
+            unproven: VecDeque::new(),
+            first: 0,
+            marked: (0, Instant::now()),
+            counters,
+            ctx,
         })
     }
 
-    fn closed_error(&self, stage: &'static str) -> Option<TransportError> {
-        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
-        closed.as_ref().map(|detail| TransportError::Refused {
-            stage,
-            detail: format!("server sent {detail}"),
-        })
+    /// Index of the next message.
+    fn next(&self) -> u64 {
+        self.first + self.unproven.len() as u64
     }
 
-    fn map_err(
-        &self,
-        stage: &'static str,
-    ) -> impl FnOnce(tokio_tungstenite::tungstenite::Error) -> TransportError + '_ {
-        move |e| {
-            self.closed_error(stage)
-                .unwrap_or_else(|| ws::ws_error(stage)(e))
+    /// Drops proven messages; notices a connection that ended. A fatal close is an error.
+    fn settle(&mut self, stage: &'static str) -> Result<(), TransportError> {
+        let Some(link) = &self.link else {
+            return Ok(());
+        };
+        let proven = link.proven().min(self.next());
+        while self.first < proven {
+            self.unproven.pop_front();
+            self.first += 1;
+        }
+        if let Some(ended) = link.ended() {
+            if ended.is_fatal() {
+                return Err(ended.error(stage));
+            }
+            self.link = None;
+        }
+        Ok(())
+    }
+
+    /// A live connection, reconnecting (and resending what is unproven) if there is none.
+    async fn live(&mut self, stage: &'static str) -> Result<&mut Link, TransportError> {
+        self.settle(stage)?;
+        if self.link.is_none() {
+            self.reconnect(stage).await?;
+        }
+        self.link.as_mut().ok_or(TransportError::Closed { stage })
+    }
+
+    /// Reconnects with backoff and sends every unproven message again, then a mark.
+    async fn reconnect(&mut self, stage: &'static str) -> Result<(), TransportError> {
+        self.link = None;
+        loop {
+            if !self.backoff.wait().await {
+                return Err(TransportError::Closed { stage });
+            }
+            match self.reopen().await {
+                Ok(link) => {
+                    self.link = Some(link);
+                    self.backoff.reset();
+                    self.counters.reconnects.inc();
+                    return Ok(());
+                }
+                Err(e @ TransportError::Config(_)) => return Err(e),
+                Err(_) => self.counters.reconnect_failures.inc(),
+            }
         }
     }
-}
 
-/// Reads what the server sends a publisher: pings (answered by tungstenite) and its close.
-async fn read_control(
-    mut stream: SplitStream<Ws>,
-    closed: Closed,
-    (pings, bytes): (Counter, Counter),
-) {
-    while let Some(msg) = stream.next().await {
-        match msg {
-            Ok(Message::Ping(p)) => {
-                pings.inc();
-                let n = control_len(p.len(), false) + control_len(p.len(), true);
-                bytes.add(n as u64);
+    async fn reopen(&mut self) -> Result<Link, TransportError> {
+        let control = self.counters.control.clone();
+        let mut link = Link::open(&self.config, &self.ctx, &self.addr, &self.path, control).await?;
+        for msg in &self.unproven {
+            link.sink
+                .feed(Message::Binary(msg.clone()))
+                .await
+                .map_err(ws::ws_error("resend"))?;
+        }
+        self.counters.resent.add(self.unproven.len() as u64);
+        let next = self.next();
+        if !self.unproven.is_empty() {
+            link.send_mark(next).await.map_err(ws::ws_error("resend"))?;
+            self.counters.marks.inc();
+        } else {
+            link.sink.flush().await.map_err(ws::ws_error("resend"))?;
+        }
+        self.marked = (next, Instant::now());
+        Ok(link)
+    }
+
+    /// Sends a mark for everything sent so far; a failure drops the connection.
+    async fn mark(&mut self) {
+        let next = self.next();
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        if link.send_mark(next).await.is_ok() {
+            self.counters.marks.inc();
+            self.marked = (next, Instant::now());
+        } else {
+            self.link = None;
+        }
+    }
+
+    /// Waits until every message before `target` is proven, reconnecting and resending as
+    /// needed. Gives up after `reconnect_max_attempts` connections that stay silent.
+    async fn prove(&mut self, target: u64, stage: &'static str) -> Result<(), TransportError> {
+        let bound = self.config.dead_after();
+        let mut silent = 0;
+        loop {
+            self.settle(stage)?;
+            if self.first >= target {
+                return Ok(());
             }
-            Ok(Message::Close(frame)) => {
-                let mut c = closed.lock().unwrap_or_else(PoisonError::into_inner);
-                *c = Some(describe_close(frame.as_ref()));
+            self.live(stage).await?;
+            if self.marked.0 < target {
+                self.mark().await;
+                continue;
             }
-            Ok(_) => {}
-            Err(_) => break,
+            let Some(link) = self.link.as_mut() else {
+                continue;
+            };
+            let change = link
+                .state
+                .wait_for(|s| s.proven >= target || s.ended.is_some());
+            // Drop the borrow at once: the reader task must be able to update the state.
+            let waited = tokio::time::timeout(bound, async { change.await.is_ok() }).await;
+            if waited.is_err() {
+                // Not even a pong within a ping interval plus timeout: treat it as dead.
+                silent += 1;
+                self.link = None;
+                if silent >= self.config.reconnect_max_attempts.max(1) {
+                    return Err(TransportError::Timeout {
+                        stage,
+                        after_ms: bound.as_millis() as u64,
+                    });
+                }
+            }
         }
     }
 }
 
 impl Publisher for WebSocketPublisher {
     async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
-        if let Some(e) = self.closed_error("publish") {
-            return Err(e);
+        self.settle("publish")?;
+        if self.unproven.len() >= WINDOW {
+            let target = self.next() - (WINDOW / 2) as u64;
+            self.prove(target, "publish").await?;
         }
-        let res = self.sink.send(Message::Binary(msg)).await;
-        res.map_err(self.map_err("publish"))
+        self.unproven.push_back(msg.clone());
+        let sent = match self.link.as_mut() {
+            Some(link) => {
+                let ok = link.sink.send(Message::Binary(msg)).await.is_ok();
+                if !ok {
+                    // Give the reader a moment to see the server's close (1009 must be
+                    // reported, not retried).
+                    let bound = self.config.close_timeout;
+                    let ended = link.state.wait_for(|s| s.ended.is_some());
+                    let _ = tokio::time::timeout(bound, async { ended.await.is_ok() }).await;
+                }
+                ok
+            }
+            None => false,
+        };
+        if !sent {
+            // The message is unproven, so the reconnect sends it again with the others.
+            self.settle("publish")?;
+            self.reconnect("publish").await?;
+            return Ok(());
+        }
+        let since = self.next() - self.marked.0;
+        if since >= MARK_EVERY || (since > 0 && self.marked.1.elapsed() >= MARK_INTERVAL) {
+            self.mark().await;
+        }
+        Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), TransportError> {
-        let res = self.sink.flush().await;
-        res.map_err(self.map_err("flush"))?;
-        match self.closed_error("flush") {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let target = self.next();
+        self.prove(target, "flush").await
     }
 
     async fn close(mut self) -> Result<(), TransportError> {
-        // Sends our close frame; the reader task sees the server's reply and ends.
-        let bye = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "".into(),
-        };
-        let sent = self.sink.send(Message::Close(Some(bye))).await;
+        // A server that already closed (shutdown) leaves nothing to flush to.
+        // A broken connection is flushed over a new one.
+        if let Some(ended @ Ended::Closed { .. }) = self.link.as_ref().and_then(Link::ended) {
+            return if ended.is_fatal() {
+                Err(ended.error("close"))
+            } else {
+                Ok(())
+            };
+        }
+        self.flush().await?;
         let bound = self.config.close_timeout;
-        if tokio::time::timeout(bound, &mut self.reader).await.is_err() {
-            self.reader.abort();
+        if let Some(mut link) = self.link.take() {
+            let bye = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            };
+            // The reader task sees the server's reply and ends.
+            let _ = link.sink.send(Message::Close(Some(bye))).await;
+            link.finish(bound).await;
         }
-        match (sent, self.closed_error("close")) {
-            // The server closed first (shutdown, or a 1009 already reported by publish).
-            (Err(_), Some(_)) | (Ok(()), _) => Ok(()),
-            (Err(e), None) => Err(ws::ws_error("close")(e)),
-        }
-    }
-}
-
-impl Drop for WebSocketPublisher {
-    fn drop(&mut self) {
-        self.reader.abort();
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The subscribing client: tracks the next topic position it needs, turns each binary frame
-//! into one delivery unit, and on any break reconnects with exponential backoff and jitter,
+//! into one delivery unit, and on any break reconnects with exponential backoff and full jitter,
 //! resuming with `from=`. Duplicates (positions already delivered) are skipped, so every message
 //! reaches the harness exactly once; positions the server no longer holds are counted in
-//! `gap_messages` and left for the harness's audit to report as lost.
+//! `gap_messages` and left for the harness's audit to report as lost. A server that restarted
+//! with an empty topic refuses the old position as ahead (4002): the subscriber starts over from
+//! the new topic's oldest message and counts `position_resets`.
 
 use std::time::Duration;
 
@@ -10,10 +12,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use transport_core::{ClientContext, Counter, Distribution, Subscriber, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, Distribution, Subscriber, TransportError};
 
 use crate::WebSocketConfig;
-use crate::proto::{self, CLOSE_GAP};
+use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{self, Ws, control_len, describe_close};
 
 /// Client-side counters of a subscriber.
@@ -27,6 +29,7 @@ struct SubCounters {
     reconnects: Counter,
     reconnect_failures: Counter,
     gap_messages: Counter,
+    position_resets: Counter,
     duplicates: Counter,
     slow_consumer_closes: Counter,
     idle_timeouts: Counter,
@@ -44,6 +47,7 @@ impl SubCounters {
             reconnects: c.counter("reconnects"),
             reconnect_failures: c.counter("reconnect_failures"),
             gap_messages: c.counter("gap_messages"),
+            position_resets: c.counter("position_resets"),
             duplicates: c.counter("duplicates_skipped"),
             slow_consumer_closes: c.counter("slow_consumer_closes"),
             idle_timeouts: c.counter("idle_timeouts"),
@@ -54,7 +58,13 @@ impl SubCounters {
 /// How one subscription attempt ended.
 enum Opened {
     Live(Box<Ws>, u64),
-    Gap { earliest: u64 },
+    Gap {
+        earliest: u64,
+    },
+    /// The topic has not reached the requested position: the server restarted.
+    Ahead {
+        next: u64,
+    },
 }
 
 /// A subscriber of one topic.
@@ -97,9 +107,9 @@ impl WebSocketSubscriber {
                 sub.next = position;
                 Ok(sub)
             }
-            Opened::Gap { .. } => Err(TransportError::protocol(
+            Opened::Gap { .. } | Opened::Ahead { .. } => Err(TransportError::protocol(
                 "subscribe",
-                "gap refusal for a live subscription",
+                "position refusal for a live subscription",
             )),
         }
     }
@@ -146,6 +156,11 @@ impl WebSocketSubscriber {
                     {
                         return Ok(Opened::Gap { earliest });
                     }
+                    if code == Some(CLOSE_AHEAD)
+                        && let Some(next) = proto::parse_position_reason(reason, "next")
+                    {
+                        return Ok(Opened::Ahead { next });
+                    }
                     return Err(TransportError::Refused {
                         stage: "subscribe",
                         detail: describe_close(f),
@@ -169,14 +184,14 @@ impl WebSocketSubscriber {
 
     /// Reconnects from `next`, backing off exponentially with jitter between failed attempts.
     async fn reconnect(&mut self) -> Result<(), TransportError> {
-        let mut backoff = self.config.reconnect_initial_backoff;
-        let mut failures = 0;
+        let mut backoff = Backoff::new(self.config.backoff());
+        let mut last = None;
         loop {
-            // Equal jitter: half the delay fixed, half random, so a crowd of subscribers cut at
-            // once does not come back in lockstep.
-            let half = backoff / 2;
-            let jitter = half.mul_f64(rand::random::<f64>());
-            tokio::time::sleep(half + jitter).await;
+            // Full jitter (`transport_core::backoff`), so a crowd of subscribers cut at once
+            // does not come back in lockstep.
+            if !backoff.wait().await {
+                return Err(last.unwrap_or(TransportError::Closed { stage: "reconnect" }));
+            }
             match self.open(Some(self.next)).await {
                 Ok(Opened::Live(ws, position)) => {
                     self.counters.reconnects.inc();
@@ -190,17 +205,21 @@ impl WebSocketSubscriber {
                         .gap_messages
                         .add(earliest.saturating_sub(self.next));
                     self.next = self.next.max(earliest);
-                    backoff = self.config.reconnect_initial_backoff;
+                    backoff.reset();
                 }
+                Ok(Opened::Ahead { next }) if next < self.next => {
+                    // The server restarted and its topic began again at 0: start over from
+                    // its oldest message (a 4001 then says where that is). What the old
+                    // server never delivered is lost, and the harness's audit says so.
+                    self.counters.position_resets.inc();
+                    self.next = 0;
+                    backoff.reset();
+                }
+                // The topic caught up meanwhile: the next attempt is accepted.
+                Ok(Opened::Ahead { .. }) => {}
                 Err(e) => {
                     self.counters.reconnect_failures.inc();
-                    failures += 1;
-                    if failures >= self.config.reconnect_max_attempts {
-                        return Err(e);
-                    }
-                    backoff = backoff
-                        .saturating_mul(2)
-                        .min(self.config.reconnect_max_backoff);
+                    last = Some(e);
                 }
             }
         }

@@ -1,0 +1,180 @@
+//! One publisher connection: the write half, and a reader task that answers server pings,
+//! collects the pongs that prove which messages the server has taken, and notices the end of
+//! the connection (a close frame, a reset, end of stream).
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use transport_core::{ClientContext, Counter, TransportError};
+
+use crate::WebSocketConfig;
+use crate::ws::{self, Ws, control_len, describe_close};
+
+/// How a connection ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Ended {
+    /// The server sent a close frame.
+    Closed {
+        /// Its code.
+        code: CloseCode,
+        /// Code and reason, for errors.
+        detail: String,
+    },
+    /// Reset, end of stream, or a read error.
+    Broken,
+}
+
+impl Ended {
+    /// Whether reconnecting cannot help: the server refused what we sent (1009 too big, a
+    /// protocol or policy violation), not the connection.
+    pub(crate) fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Ended::Closed {
+                code: CloseCode::Size
+                    | CloseCode::Protocol
+                    | CloseCode::Unsupported
+                    | CloseCode::Invalid
+                    | CloseCode::Policy,
+                ..
+            }
+        )
+    }
+
+    /// The error a publisher reports for it.
+    pub(crate) fn error(&self, stage: &'static str) -> TransportError {
+        match self {
+            Ended::Closed { detail, .. } => TransportError::Refused {
+                stage,
+                detail: format!("server sent {detail}"),
+            },
+            Ended::Broken => TransportError::Closed { stage },
+        }
+    }
+}
+
+/// What the reader task has seen so far.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LinkState {
+    /// The highest mark a pong proved: every message before it is in the topic.
+    pub proven: u64,
+    /// Set once the connection is over.
+    pub ended: Option<Ended>,
+}
+
+/// Counters the reader task updates.
+#[derive(Debug, Clone)]
+pub(crate) struct ControlCounters {
+    /// Server pings answered.
+    pub pings: Counter,
+    /// Bytes of control frames, both directions.
+    pub bytes: Counter,
+}
+
+/// A live publisher connection.
+pub(crate) struct Link {
+    pub sink: SplitSink<Ws, Message>,
+    pub state: watch::Receiver<LinkState>,
+    reader: JoinHandle<()>,
+}
+
+impl Link {
+    /// Connects and upgrades on `path`.
+    pub async fn open(
+        config: &WebSocketConfig,
+        ctx: &ClientContext,
+        addr: &str,
+        path: &str,
+        counters: ControlCounters,
+    ) -> Result<Link, TransportError> {
+        let (ws, flag) = ws::connect(ctx, addr, path, 1024, config.dead_after()).await?;
+        flag.end();
+        let (sink, stream) = ws.split();
+        let (tx, state) = watch::channel(LinkState::default());
+        let reader = tokio::spawn(read_control(stream, tx, counters));
+        Ok(Link {
+            sink,
+            state,
+            reader,
+        })
+    }
+
+    /// How the connection ended, if it has.
+    pub fn ended(&self) -> Option<Ended> {
+        self.state.borrow().ended.clone()
+    }
+
+    /// The highest proven mark.
+    pub fn proven(&self) -> u64 {
+        self.state.borrow().proven
+    }
+
+    /// Sends a ping carrying `mark`; its pong proves every message before `mark`.
+    pub async fn send_mark(
+        &mut self,
+        mark: u64,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let payload = Bytes::copy_from_slice(&mark.to_be_bytes());
+        self.sink.send(Message::Ping(payload)).await
+    }
+
+    /// Waits for the reader task, at most `bound`, then stops it.
+    pub async fn finish(mut self, bound: std::time::Duration) {
+        if tokio::time::timeout(bound, &mut self.reader).await.is_err() {
+            self.reader.abort();
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Reads what the server sends a publisher: pings (answered by tungstenite), pongs to our marks,
+/// and its close.
+async fn read_control(
+    mut stream: SplitStream<Ws>,
+    state: watch::Sender<LinkState>,
+    counters: ControlCounters,
+) {
+    let end = loop {
+        match stream.next().await {
+            Some(Ok(Message::Ping(p))) => {
+                counters.pings.inc();
+                let n = control_len(p.len(), false) + control_len(p.len(), true);
+                counters.bytes.add(n as u64);
+            }
+            Some(Ok(Message::Pong(p))) => {
+                // Our ping went out masked; the pong comes back unmasked.
+                let n = control_len(p.len(), true) + control_len(p.len(), false);
+                counters.bytes.add(n as u64);
+                if let Ok(mark) = <[u8; 8]>::try_from(p.as_ref()) {
+                    let mark = u64::from_be_bytes(mark);
+                    state.send_if_modified(|s| {
+                        let newer = mark > s.proven;
+                        s.proven = s.proven.max(mark);
+                        newer
+                    });
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let f = frame.as_ref();
+                break Ended::Closed {
+                    code: f.map_or(CloseCode::Status, |f| f.code),
+                    detail: describe_close(f),
+                };
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break Ended::Broken,
+        }
+    };
+    state.send_modify(|s| s.ended = Some(end));
+    // Keep reading until the stream ends so tungstenite can answer the close handshake.
+    while let Some(Ok(_)) = stream.next().await {}
+}
