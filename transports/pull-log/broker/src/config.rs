@@ -21,6 +21,11 @@ pub enum Storage {
     File,
 }
 
+/// Default `max_request_bytes`: 16 MiB. Kafka's own default (100 MiB) suits a broker with
+/// per-client quotas; here any client may open connections, each of which can hold one
+/// maximal frame, so the limit is kept to what a benchmark needs.
+pub const DEFAULT_MAX_REQUEST_BYTES: u32 = 16 * 1024 * 1024;
+
 /// Options of the embedded broker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,7 +34,10 @@ pub struct BrokerConfig {
     pub partitions_per_topic: u32,
     /// Create a topic when a client first asks for it in Metadata or Produce.
     pub auto_create_topics: bool,
-    /// Largest request frame accepted, in bytes; bigger frames close the connection.
+    /// Largest request frame accepted, in bytes; bigger frames close the connection. It also
+    /// caps the memory a request's decoded arrays may take (see `guard.rs`), so one request
+    /// costs a small multiple of this at most. Default 16 MiB: a benchmark's produce requests are a
+    /// few MiB at most, and every open connection may buffer up to one maximal frame.
     pub max_request_bytes: u32,
     /// Memory or file storage.
     pub storage: Storage,
@@ -54,7 +62,7 @@ impl Default for BrokerConfig {
         BrokerConfig {
             partitions_per_topic: 1,
             auto_create_topics: true,
-            max_request_bytes: 100 * 1024 * 1024,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             storage: Storage::Memory,
             data_dir: None,
             segment_bytes: 64 * 1024 * 1024,

@@ -25,6 +25,6 @@ mod server;
 mod state;
 mod topics;
 
-pub use config::{BrokerConfig, Storage};
+pub use config::{BrokerConfig, DEFAULT_MAX_REQUEST_BYTES, Storage};
 pub use error::BrokerError;
 pub use server::Broker;

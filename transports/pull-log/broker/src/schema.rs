@@ -1,7 +1,12 @@
 //! Wire layouts of the request bodies the broker accepts, as the [`crate::guard`] walk needs
 //! them: which fields exist in which versions, and their wire types. Transcribed from the
-//! Kafka message definitions as `kafka-protocol` 0.18 decodes them; only lengths and counts
-//! matter to the walk, so nullability and field names are left out.
+//! Kafka message definitions as `kafka-protocol` 0.18 decodes them. The walk needs lengths,
+//! counts and nullability (a `-1` length is only valid where the definition says
+//! `nullableVersions`); field names are left out.
+//!
+//! From the layouts it also derives, per type, the fewest bytes an element can take on the wire
+//! ([`min_wire`]) and an upper bound on the memory its decoded form takes ([`mem_size`]), which
+//! is what bounds an array's `Vec::with_capacity(count)` in the decoder.
 
 /// A wire type. Strings, bytes and arrays are compact (varint length + 1) in flexible
 /// versions and classic (i16 / i32 length) otherwise.
@@ -19,40 +24,120 @@ pub(crate) enum Ty {
     Obj(&'static Struct),
 }
 
-/// A field present in versions `min..=max`.
+/// A field present in versions `min..=max`, nullable (string, bytes or array) from version
+/// `null_from` on.
 #[derive(Debug)]
 pub(crate) struct Field {
     pub(crate) ty: Ty,
     pub(crate) min: i16,
     pub(crate) max: i16,
+    pub(crate) null_from: i16,
+}
+
+impl Field {
+    /// Whether the field exists in `version`.
+    pub(crate) fn present(&self, version: i16) -> bool {
+        version >= self.min && version <= self.max
+    }
+
+    /// Whether a `-1` (null) length is valid for the field in `version`.
+    pub(crate) fn nullable(&self, version: i16) -> bool {
+        version >= self.null_from
+    }
 }
 
 /// A struct: its fields in wire order and the tagged fields the decoder knows by number.
 #[derive(Debug)]
 pub(crate) struct Struct {
     pub(crate) fields: &'static [Field],
-    pub(crate) tags: &'static [(u32, Ty)],
+    pub(crate) tags: &'static [(u32, Field)],
 }
 
 const ANY: i16 = i16::MAX;
 
-/// A field in every version.
+/// A non-nullable field in every version.
 const fn all(ty: Ty) -> Field {
+    range(0, ANY, ty)
+}
+
+/// A non-nullable field from version `min` on.
+const fn from(min: i16, ty: Ty) -> Field {
+    range(min, ANY, ty)
+}
+
+/// A non-nullable field in versions `min..=max`.
+const fn range(min: i16, max: i16, ty: Ty) -> Field {
     Field {
         ty,
-        min: 0,
-        max: ANY,
+        min,
+        max,
+        null_from: ANY,
     }
 }
 
-/// A field from version `min` on.
-const fn from(min: i16, ty: Ty) -> Field {
-    Field { ty, min, max: ANY }
+/// `f`, nullable from version `v` on.
+const fn null_from(v: i16, f: Field) -> Field {
+    Field { null_from: v, ..f }
 }
 
-/// A field in versions `min..=max`.
-const fn range(min: i16, max: i16, ty: Ty) -> Field {
-    Field { ty, min, max }
+/// The fewest bytes an element of `ty` takes on the wire in `version`: empty strings, bytes and
+/// arrays cost only their length prefix, structs the sum of their present fields plus, when
+/// flexible, the one-byte empty tag section.
+pub(crate) fn min_wire(ty: &Ty, version: i16, flexible: bool) -> usize {
+    let prefix = |classic: usize| if flexible { 1 } else { classic };
+    match ty {
+        Ty::I8 | Ty::Bool => 1,
+        Ty::I16 => 2,
+        Ty::I32 => 4,
+        Ty::I64 => 8,
+        Ty::Uuid => 16,
+        Ty::Str => prefix(2),
+        Ty::Bytes | Ty::Arr(_) => prefix(4),
+        Ty::Obj(s) => {
+            let fields: usize = s
+                .fields
+                .iter()
+                .filter(|f| f.present(version))
+                .map(|f| min_wire(&f.ty, version, flexible))
+                .sum();
+            fields + usize::from(flexible)
+        }
+    }
+}
+
+/// Memory of a `Bytes`/`StrBytes` (and their `Option`s) or a `Vec` header, as decoded structs
+/// hold them; checked against `size_of` in the tests.
+const BYTES_MEM: usize = 32;
+const VEC_MEM: usize = 24;
+/// The `BTreeMap` of unknown tagged fields every decoded struct carries.
+const TAG_MAP_MEM: usize = 24;
+/// Decoded structs also hold fields of versions newer than the broker accepts (a topic id, a
+/// replica directory id), which the layouts here leave out.
+const NEWER_FIELDS_MEM: usize = 32;
+/// Upper bound on one unknown tagged field once stored in that map (key, `Bytes`, node share).
+pub(crate) const TAG_ENTRY_MEM: usize = 64;
+
+/// An upper bound on the memory one decoded element of `ty` occupies inside its `Vec` (what
+/// `Vec::with_capacity(count)` reserves per element). Struct fields of every version count and
+/// each is rounded up to 8 bytes, which covers any padding Rust's layout adds.
+pub(crate) fn mem_size(ty: &Ty) -> usize {
+    match ty {
+        Ty::I8 | Ty::Bool => 1,
+        Ty::I16 => 2,
+        Ty::I32 => 4,
+        Ty::I64 => 8,
+        Ty::Uuid => 16,
+        Ty::Str | Ty::Bytes => BYTES_MEM,
+        Ty::Arr(_) => VEC_MEM,
+        Ty::Obj(s) => {
+            let fields: usize = s
+                .fields
+                .iter()
+                .map(|f| mem_size(&f.ty).next_multiple_of(8))
+                .sum();
+            fields + TAG_MAP_MEM + NEWER_FIELDS_MEM
+        }
+    }
 }
 
 const fn obj(fields: &'static [Field]) -> Struct {
@@ -61,22 +146,22 @@ const fn obj(fields: &'static [Field]) -> Struct {
 
 pub(crate) static API_VERSIONS: Struct = obj(&[from(3, Ty::Str), from(3, Ty::Str)]);
 
-static METADATA_TOPIC: Struct = obj(&[from(10, Ty::Uuid), all(Ty::Str)]);
+static METADATA_TOPIC: Struct = obj(&[from(10, Ty::Uuid), null_from(10, all(Ty::Str))]);
 pub(crate) static METADATA: Struct = obj(&[
-    all(Ty::Arr(&Ty::Obj(&METADATA_TOPIC))),
+    null_from(1, all(Ty::Arr(&Ty::Obj(&METADATA_TOPIC)))),
     from(4, Ty::Bool),
     range(8, 10, Ty::Bool),
     from(8, Ty::Bool),
 ]);
 
-static PRODUCE_PARTITION: Struct = obj(&[all(Ty::I32), all(Ty::Bytes)]);
+static PRODUCE_PARTITION: Struct = obj(&[all(Ty::I32), null_from(0, all(Ty::Bytes))]);
 static PRODUCE_TOPIC: Struct = obj(&[
     range(0, 12, Ty::Str),
     from(13, Ty::Uuid),
     all(Ty::Arr(&Ty::Obj(&PRODUCE_PARTITION))),
 ]);
 pub(crate) static PRODUCE: Struct = obj(&[
-    from(3, Ty::Str),
+    null_from(3, from(3, Ty::Str)),
     all(Ty::I16),
     all(Ty::I32),
     all(Ty::Arr(&Ty::Obj(&PRODUCE_TOPIC))),
@@ -115,7 +200,7 @@ pub(crate) static FETCH: Struct = Struct {
     ],
     // cluster_id (tag 0) is decoded from the stream; tag 1 (replica state) only exists in
     // versions above what the broker advertises, where the decoder refuses it anyway.
-    tags: &[(0, Ty::Str)],
+    tags: &[(0, null_from(12, from(12, Ty::Str)))],
 };
 
 static LIST_OFFSETS_PARTITION: Struct = obj(&[
@@ -136,7 +221,7 @@ pub(crate) static LIST_OFFSETS: Struct = obj(&[
 ]);
 
 static CREATE_ASSIGNMENT: Struct = obj(&[all(Ty::I32), all(Ty::Arr(&Ty::I32))]);
-static CREATE_CONFIG: Struct = obj(&[all(Ty::Str), all(Ty::Str)]);
+static CREATE_CONFIG: Struct = obj(&[all(Ty::Str), null_from(0, all(Ty::Str))]);
 static CREATE_TOPIC: Struct = obj(&[
     all(Ty::Str),
     all(Ty::I32),
@@ -162,10 +247,10 @@ pub(crate) static JOIN_GROUP: Struct = obj(&[
     all(Ty::I32),
     from(1, Ty::I32),
     all(Ty::Str),
-    from(5, Ty::Str),
+    null_from(5, from(5, Ty::Str)),
     all(Ty::Str),
     all(Ty::Arr(&Ty::Obj(&JOIN_PROTOCOL))),
-    from(8, Ty::Str),
+    null_from(8, from(8, Ty::Str)),
 ]);
 
 static SYNC_ASSIGNMENT: Struct = obj(&[all(Ty::Str), all(Ty::Bytes)]);
@@ -173,16 +258,24 @@ pub(crate) static SYNC_GROUP: Struct = obj(&[
     all(Ty::Str),
     all(Ty::I32),
     all(Ty::Str),
-    from(3, Ty::Str),
-    from(5, Ty::Str),
-    from(5, Ty::Str),
+    null_from(3, from(3, Ty::Str)),
+    null_from(5, from(5, Ty::Str)),
+    null_from(5, from(5, Ty::Str)),
     all(Ty::Arr(&Ty::Obj(&SYNC_ASSIGNMENT))),
 ]);
 
-pub(crate) static HEARTBEAT: Struct =
-    obj(&[all(Ty::Str), all(Ty::I32), all(Ty::Str), from(3, Ty::Str)]);
+pub(crate) static HEARTBEAT: Struct = obj(&[
+    all(Ty::Str),
+    all(Ty::I32),
+    all(Ty::Str),
+    null_from(3, from(3, Ty::Str)),
+]);
 
-static LEAVE_MEMBER: Struct = obj(&[from(3, Ty::Str), from(3, Ty::Str), from(5, Ty::Str)]);
+static LEAVE_MEMBER: Struct = obj(&[
+    from(3, Ty::Str),
+    null_from(3, from(3, Ty::Str)),
+    null_from(5, from(5, Ty::Str)),
+]);
 pub(crate) static LEAVE_GROUP: Struct = obj(&[
     all(Ty::Str),
     range(0, 2, Ty::Str),
@@ -194,14 +287,14 @@ static COMMIT_PARTITION: Struct = obj(&[
     all(Ty::I64),
     from(6, Ty::I32),
     range(1, 1, Ty::I64),
-    all(Ty::Str),
+    null_from(0, all(Ty::Str)),
 ]);
 static COMMIT_TOPIC: Struct = obj(&[all(Ty::Str), all(Ty::Arr(&Ty::Obj(&COMMIT_PARTITION)))]);
 pub(crate) static OFFSET_COMMIT: Struct = obj(&[
     all(Ty::Str),
     from(1, Ty::I32),
     from(1, Ty::Str),
-    from(7, Ty::Str),
+    null_from(7, from(7, Ty::Str)),
     range(2, 4, Ty::I64),
     all(Ty::Arr(&Ty::Obj(&COMMIT_TOPIC))),
 ]);
@@ -209,6 +302,118 @@ pub(crate) static OFFSET_COMMIT: Struct = obj(&[
 static FETCH_OFFSETS_TOPIC: Struct = obj(&[range(0, 7, Ty::Str), range(0, 7, Ty::Arr(&Ty::I32))]);
 pub(crate) static OFFSET_FETCH: Struct = obj(&[
     range(0, 7, Ty::Str),
-    range(0, 7, Ty::Arr(&Ty::Obj(&FETCH_OFFSETS_TOPIC))),
+    null_from(2, range(0, 7, Ty::Arr(&Ty::Obj(&FETCH_OFFSETS_TOPIC)))),
     from(7, Ty::Bool),
 ]);
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of;
+
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+
+    use super::*;
+
+    fn obj_mem(s: &'static Struct) -> usize {
+        mem_size(&Ty::Obj(s))
+    }
+
+    /// The memory bound must cover what `Vec::with_capacity` reserves per element of every
+    /// array the broker decodes, or the guard's budget would undercount.
+    #[test]
+    fn mem_size_covers_the_decoded_element_types() {
+        let cases = [
+            (
+                obj_mem(&METADATA_TOPIC),
+                size_of::<metadata_request::MetadataRequestTopic>(),
+            ),
+            (
+                obj_mem(&PRODUCE_TOPIC),
+                size_of::<produce_request::TopicProduceData>(),
+            ),
+            (
+                obj_mem(&PRODUCE_PARTITION),
+                size_of::<produce_request::PartitionProduceData>(),
+            ),
+            (
+                obj_mem(&FETCH_TOPIC),
+                size_of::<fetch_request::FetchTopic>(),
+            ),
+            (
+                obj_mem(&FETCH_PARTITION),
+                size_of::<fetch_request::FetchPartition>(),
+            ),
+            (
+                obj_mem(&FETCH_FORGOTTEN),
+                size_of::<fetch_request::ForgottenTopic>(),
+            ),
+            (
+                obj_mem(&LIST_OFFSETS_TOPIC),
+                size_of::<list_offsets_request::ListOffsetsTopic>(),
+            ),
+            (
+                obj_mem(&LIST_OFFSETS_PARTITION),
+                size_of::<list_offsets_request::ListOffsetsPartition>(),
+            ),
+            (
+                obj_mem(&CREATE_TOPIC),
+                size_of::<create_topics_request::CreatableTopic>(),
+            ),
+            (
+                obj_mem(&CREATE_ASSIGNMENT),
+                size_of::<create_topics_request::CreatableReplicaAssignment>(),
+            ),
+            (
+                obj_mem(&CREATE_CONFIG),
+                size_of::<create_topics_request::CreatableTopicConfig>(),
+            ),
+            (
+                obj_mem(&JOIN_PROTOCOL),
+                size_of::<join_group_request::JoinGroupRequestProtocol>(),
+            ),
+            (
+                obj_mem(&SYNC_ASSIGNMENT),
+                size_of::<sync_group_request::SyncGroupRequestAssignment>(),
+            ),
+            (
+                obj_mem(&LEAVE_MEMBER),
+                size_of::<leave_group_request::MemberIdentity>(),
+            ),
+            (
+                obj_mem(&COMMIT_TOPIC),
+                size_of::<offset_commit_request::OffsetCommitRequestTopic>(),
+            ),
+            (
+                obj_mem(&COMMIT_PARTITION),
+                size_of::<offset_commit_request::OffsetCommitRequestPartition>(),
+            ),
+            (
+                obj_mem(&FETCH_OFFSETS_TOPIC),
+                size_of::<offset_fetch_request::OffsetFetchRequestTopic>(),
+            ),
+            (mem_size(&Ty::Str), size_of::<StrBytes>()),
+            (mem_size(&Ty::Str), size_of::<Option<TopicName>>()),
+            (mem_size(&Ty::Bytes), size_of::<Option<bytes::Bytes>>()),
+            (mem_size(&Ty::I32), size_of::<BrokerId>()),
+        ];
+        let short: Vec<String> = cases
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (bound, actual))| bound < actual)
+            .map(|(i, (bound, actual))| format!("case {i}: bound {bound} < size_of {actual}"))
+            .collect();
+        assert!(short.is_empty(), "{short:#?}");
+    }
+
+    #[test]
+    fn min_wire_counts_prefixes_and_tag_sections() {
+        // Metadata v4 topic: a two-byte empty name; v10 flexible: uuid, one-byte name, tags.
+        assert_eq!(min_wire(&Ty::Obj(&METADATA_TOPIC), 4, false), 2);
+        assert_eq!(min_wire(&Ty::Obj(&METADATA_TOPIC), 10, true), 18);
+        assert_eq!(
+            min_wire(&Ty::Obj(&FETCH_PARTITION), 12, true),
+            4 + 4 + 8 + 4 + 8 + 4 + 1
+        );
+    }
+}

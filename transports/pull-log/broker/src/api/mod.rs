@@ -136,7 +136,9 @@ pub(crate) async fn handle(shared: &Shared, conn: &ConnInfo, frame_bytes: Bytes)
         at
     };
     let body = frame_bytes.slice(body_at..);
-    if let Err(e) = check_body(&body, api.schema, version, flexible) {
+    // The request limit also caps what its decoded arrays may take in memory (see guard.rs).
+    let budget = shared.config.max_request_bytes as usize;
+    if let Err(e) = check_body(&body, api.schema, version, flexible, budget) {
         return Reply::Close(format!("{:?} v{version}: {e}", api.key));
     }
     let key = api.key;
