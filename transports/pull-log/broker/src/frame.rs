@@ -2,8 +2,10 @@
 //!
 //! Every Kafka request is an i32 length followed by that many bytes: a header (api key,
 //! version, correlation id, client id, and tagged fields in flexible versions) and the body.
-//! The length is checked against the configured limit before any buffer grows to hold it, and
-//! a frame is only handed on once all of it has arrived.
+//! The length is checked against the configured limit, and even a length within it reserves
+//! nothing up front: the buffer grows as the frame's bytes actually arrive, so a peer that
+//! claims a large frame and sends a few bytes costs a few bytes. A frame is only handed on
+//! once all of it has arrived.
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -32,6 +34,9 @@ pub(crate) enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// Most the buffer grows by ahead of the bytes that have arrived (also its initial size).
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Reads whole frames from a stream, with a bounded buffer.
 pub(crate) struct FrameReader {
     buf: BytesMut,
@@ -42,7 +47,7 @@ impl FrameReader {
     /// A reader that refuses frames larger than `limit` bytes.
     pub(crate) fn new(limit: u32) -> Self {
         FrameReader {
-            buf: BytesMut::with_capacity(64 * 1024),
+            buf: BytesMut::with_capacity(READ_CHUNK),
             limit,
         }
     }
@@ -93,8 +98,9 @@ impl FrameReader {
                     self.buf.advance(4);
                     return Ok(self.buf.split_to(n).freeze());
                 }
-                // Grow only to what this (size-checked) frame needs.
-                self.buf.reserve(4 + n - self.buf.len());
+                // Grow by at most a chunk beyond what has arrived, never by the declared size:
+                // many connections each claiming a maximal frame must not reserve it each.
+                self.buf.reserve((4 + n - self.buf.len()).min(READ_CHUNK));
             } else {
                 self.buf.reserve(4096);
             }
@@ -173,6 +179,25 @@ mod tests {
             r.next(&mut neg).await,
             Err(FrameError::Size { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_declared_size_reserves_nothing_until_bytes_arrive() {
+        // A 16 MiB frame is declared, then only 10 bytes follow before the stream ends.
+        let mut input: &[u8] = &[0x01, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        let mut r = FrameReader::new(32 << 20);
+        assert!(matches!(
+            r.next(&mut input).await,
+            Err(FrameError::Truncated)
+        ));
+        assert!(r.buf.capacity() <= 2 * READ_CHUNK, "{}", r.buf.capacity());
+
+        // A large frame that does arrive in full is still read whole.
+        let payload = vec![7u8; 3 * READ_CHUNK + 5];
+        let mut input = (payload.len() as u32).to_be_bytes().to_vec();
+        input.extend_from_slice(&payload);
+        let mut r = FrameReader::new(1 << 20);
+        assert_eq!(r.next(&mut &input[..]).await.unwrap(), payload);
     }
 
     #[test]
