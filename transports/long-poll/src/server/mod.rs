@@ -1,18 +1,27 @@
-//! The long-poll server: axum over a listener that counts every byte and sets socket options
-//! on accept, with a shutdown that releases parked polls at once and bounds the wait for the
-//! rest.
+//! The long-poll server: the axum router served over hyper connections that this module
+//! accepts and tracks itself, with a listener that counts every byte and sets socket options.
+//!
+//! Shutdown is in two steps. First graceful: parked polls are released at once, accepting
+//! stops, idle keep-alive connections close, in-flight replies finish. Whatever is still
+//! running after [`SHUTDOWN_GRACE`] (a client that never finishes sending its body or never
+//! reads its reply) is then dropped, connection by connection, so shutdown leaves no task or
+//! socket behind. That is why connections are not served by `axum::serve`: it spawns each
+//! connection as a task it does not hand out, and aborting its future leaves them running.
 
 mod routes;
 
-use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use transport_core::{
     CountingIo, ServerContext, ServerHandle, SocketOptions, TransportError, WireStats,
 };
@@ -22,6 +31,10 @@ use crate::config::LongPollConfig;
 /// How long shutdown waits for connections to finish after parked polls were released.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// How long shutdown waits for dropped connections' tasks to end. They end at their next poll,
+/// so this bound is only reached if the runtime itself is stuck.
+const DROP_BOUND: Duration = Duration::from_secs(1);
+
 /// A listener whose connections are counted and get the run's socket options.
 struct CountingListener {
     inner: TcpListener,
@@ -29,18 +42,16 @@ struct CountingListener {
     socket: SocketOptions,
 }
 
-impl axum::serve::Listener for CountingListener {
-    type Io = CountingIo<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl CountingListener {
+    /// The next connection that took the socket options.
+    async fn accept(&mut self) -> CountingIo<TcpStream> {
         loop {
             match self.inner.accept().await {
-                Ok((stream, addr)) => {
+                Ok((stream, _addr)) => {
                     // A socket that cannot take the options (the peer already reset it) is
                     // dropped rather than served with different settings.
                     if self.socket.apply(&stream).is_ok() {
-                        return (CountingIo::new(stream, self.wire.clone()), addr);
+                        return CountingIo::new(stream, self.wire.clone());
                     }
                 }
                 Err(e) if is_per_connection(&e) => {}
@@ -48,10 +59,6 @@ impl axum::serve::Listener for CountingListener {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }
 
@@ -64,13 +71,63 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
+/// The two shutdown signals every task watches.
+#[derive(Clone)]
+struct Stop {
+    /// Graceful: release parked polls, stop accepting, finish in-flight replies.
+    graceful: CancellationToken,
+    /// Hard: drop the connection now, with whatever request it was serving.
+    drop_now: CancellationToken,
+}
+
+/// Accepts until the graceful signal, serving each connection in a task of `tracker`.
+async fn accept_loop(
+    mut listener: CountingListener,
+    app: Router,
+    stop: Stop,
+    tracker: TaskTracker,
+) {
+    loop {
+        tokio::select! {
+            io = listener.accept() => {
+                tracker.spawn(serve_connection(io, app.clone(), stop.clone()));
+            }
+            () = stop.graceful.cancelled() => break,
+        }
+    }
+}
+
+/// Serves one HTTP/1.1 connection until the peer closes it, a graceful shutdown completes,
+/// or the hard signal drops it (closing the socket, since the connection owns it).
+async fn serve_connection(io: CountingIo<TcpStream>, app: Router, stop: Stop) {
+    let service = TowerToHyperService::new(app);
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        // Errors are the peer's (reset, malformed request): nothing to do but close.
+        _ = conn.as_mut() => return,
+        () = stop.drop_now.cancelled() => return,
+        () = stop.graceful.cancelled() => {}
+    }
+    // Idle keep-alive connections close now; a request in flight gets its reply first.
+    conn.as_mut().graceful_shutdown();
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = stop.drop_now.cancelled() => {}
+    }
+}
+
 /// A running long-poll server.
 #[derive(Debug)]
 pub struct LongPollServer {
     addr: SocketAddr,
-    shutdown: CancellationToken,
+    graceful: CancellationToken,
+    drop_now: CancellationToken,
+    /// The accept loop and every connection task.
+    tracker: TaskTracker,
     /// Taken by `shutdown`; `Option` because the type also implements `Drop`.
-    task: Option<JoinHandle<io::Result<()>>>,
+    accept: Option<JoinHandle<()>>,
 }
 
 /// Starts serving on `listener`.
@@ -82,24 +139,60 @@ pub(crate) fn start(
     let addr = listener
         .local_addr()
         .map_err(TransportError::io("server address"))?;
-    let shutdown = CancellationToken::new();
-    let app = routes::router(config, &ctx.counters, shutdown.clone());
+    let stop = Stop {
+        graceful: CancellationToken::new(),
+        drop_now: CancellationToken::new(),
+    };
+    // One token both releases parked polls (handlers select on it) and starts the graceful
+    // shutdown of every connection.
+    let app = routes::router(config, &ctx.counters, stop.graceful.clone());
     let listener = CountingListener {
         inner: listener,
         wire: ctx.wire,
         socket: ctx.socket,
     };
-    // One token both releases parked polls (handlers select on it) and starts axum's graceful
-    // shutdown (stop accepting, close idle keep-alive connections, finish in-flight replies).
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let task = tokio::spawn(serve);
+    let tracker = TaskTracker::new();
+    let accept = tracker.spawn(accept_loop(listener, app, stop.clone(), tracker.clone()));
     Ok(LongPollServer {
         addr,
-        shutdown,
-        task: Some(task),
+        graceful: stop.graceful,
+        drop_now: stop.drop_now,
+        tracker,
+        accept: Some(accept),
     })
+}
+
+impl LongPollServer {
+    /// Graceful shutdown bounded by `grace`, then every remaining connection is dropped.
+    async fn shutdown_within(mut self, grace: Duration) -> Result<(), TransportError> {
+        self.graceful.cancel();
+        // Closed: `wait` ends once the accept loop and every connection task have ended.
+        self.tracker.close();
+        let finished = tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok();
+        if !finished {
+            // A client holding a request open past the grace period loses it.
+            self.drop_now.cancel();
+            let _ = tokio::time::timeout(DROP_BOUND, self.tracker.wait()).await;
+        }
+        if let Some(accept) = self.accept.take()
+            && let Ok(Err(join)) = tokio::time::timeout(DROP_BOUND, accept).await
+        {
+            return Err(TransportError::protocol(
+                "server",
+                format!("accept task failed: {join}"),
+            ));
+        }
+        if finished {
+            Ok(())
+        } else {
+            Err(TransportError::Timeout {
+                stage: "server shutdown",
+                after_ms: grace.as_millis() as u64,
+            })
+        }
+    }
 }
 
 impl ServerHandle for LongPollServer {
@@ -107,40 +200,20 @@ impl ServerHandle for LongPollServer {
         self.addr
     }
 
-    async fn shutdown(mut self) -> Result<(), TransportError> {
-        self.shutdown.cancel();
-        let Some(task) = self.task.take() else {
-            return Ok(());
-        };
-        let abort = task.abort_handle();
-        match tokio::time::timeout(SHUTDOWN_GRACE, task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(TransportError::Io {
-                stage: "server",
-                source: e,
-            }),
-            Ok(Err(join)) => Err(TransportError::protocol(
-                "server",
-                format!("server task failed: {join}"),
-            )),
-            Err(_) => {
-                // A client holding a request open past the grace period loses it.
-                abort.abort();
-                Err(TransportError::Timeout {
-                    stage: "server shutdown",
-                    after_ms: SHUTDOWN_GRACE.as_millis() as u64,
-                })
-            }
-        }
+    async fn shutdown(self) -> Result<(), TransportError> {
+        self.shutdown_within(SHUTDOWN_GRACE).await
     }
 }
 
 impl Drop for LongPollServer {
     fn drop(&mut self) {
         // Dropped without `shutdown`: still release parked polls so no task waits forever.
-        self.shutdown.cancel();
+        self.graceful.cancel();
     }
 }
 
 #[cfg(test)]
 mod route_tests;
+
+#[cfg(test)]
+mod shutdown_tests;
