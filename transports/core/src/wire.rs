@@ -152,6 +152,30 @@ impl<T> CountingIo<T> {
     }
 }
 
+impl CountingIo<tokio::net::TcpStream> {
+    /// Splits into owned read and write halves that keep counting into the same stats, with one
+    /// shared handshake flag; lock-free, unlike a generic split.
+    pub fn into_split(
+        self,
+    ) -> (
+        CountingIo<tokio::net::tcp::OwnedReadHalf>,
+        CountingIo<tokio::net::tcp::OwnedWriteHalf>,
+    ) {
+        let (r, w) = self.inner.into_split();
+        let read = CountingIo {
+            inner: r,
+            stats: self.stats.clone(),
+            handshake: self.handshake.clone(),
+        };
+        let write = CountingIo {
+            inner: w,
+            stats: self.stats,
+            handshake: self.handshake,
+        };
+        (read, write)
+    }
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::{Counter, CountingIo, ServerContext, ServerHandle, TransportError};
@@ -185,9 +186,12 @@ async fn relay_publisher(
     mut conn: Conn,
     topic: &str,
 ) -> Result<(), TransportError> {
+    // One registration with the shutdown signal for the whole connection, not one per message.
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let frame = tokio::select! {
-            _ = shared.cancel.cancelled() => return Ok(()),
+            _ = &mut cancelled => return Ok(()),
             f = conn.next() => f,
         };
         let msg = match frame {
@@ -203,9 +207,15 @@ async fn relay_publisher(
         let subs = shared.topics.subscribers(topic);
         let mut gone = false;
         for tx in subs.iter() {
-            let sent = tokio::select! {
-                _ = shared.cancel.cancelled() => return Ok(()),
-                r = tx.send(msg.clone()) => r,
+            // Fast path: room in the queue. Only a full queue (a slow subscriber) waits, and
+            // that wait must not outlive shutdown.
+            let sent = match tx.try_send(msg.clone()) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+                Err(mpsc::error::TrySendError::Full(m)) => tokio::select! {
+                    _ = &mut cancelled => return Ok(()),
+                    r = tx.send(m) => r.map_err(|_| ()),
+                },
             };
             gone |= sent.is_err();
         }
@@ -220,12 +230,18 @@ async fn feed_subscriber(
     conn: Conn,
     mut rx: mpsc::Receiver<Bytes>,
 ) -> Result<(), TransportError> {
-    let (mut sink, mut stream) = conn.split();
+    // Owned halves: writing and watching for the subscriber's EOF share no lock.
+    let codec = conn.codec().clone();
+    let (mut read_half, write_half) = conn.into_inner().into_split();
+    let mut sink = FramedWrite::new(write_half, codec);
+    let mut probe = [0u8; 64];
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         tokio::select! {
-            _ = shared.cancel.cancelled() => return Ok(()),
+            _ = &mut cancelled => return Ok(()),
             // Subscribers send nothing after the hello: data or EOF both end the subscription.
-            _ = stream.next() => return Ok(()),
+            _ = read_half.read(&mut probe) => return Ok(()),
             msg = rx.recv() => {
                 let Some(msg) = msg else { return Ok(()) };
                 let write = async {
@@ -236,11 +252,11 @@ async fn feed_subscriber(
                         let Ok(more) = rx.try_recv() else { break };
                         sink.feed(more).await?;
                     }
-                    sink.flush().await
+                    SinkExt::<Bytes>::flush(&mut sink).await
                 };
                 // A subscriber that stopped reading must not hold shutdown hostage.
                 tokio::select! {
-                    _ = shared.cancel.cancelled() => return Ok(()),
+                    _ = &mut cancelled => return Ok(()),
                     r = write => r.map_err(TransportError::io("write messages"))?,
                 }
             }
