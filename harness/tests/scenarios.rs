@@ -331,3 +331,15 @@ proptest! {
         prop_assert_eq!(names.len(), runs.len());
     }
 }
+
+#[test]
+fn compare_thresholds_are_checked_when_the_scenario_loads() {
+    let s = ok("[compare]\np99 = \"15%\"\noverhead = 1\n");
+    assert_eq!(s.compare.get("p99").map(String::as_str), Some("15%"));
+    assert_eq!(s.compare.get("overhead").map(String::as_str), Some("1"));
+    let (line, col, message) = bad("[compare]\np98 = \"15%\"\n");
+    assert_eq!((line, col), (BASE.lines().count() + 2, 1), "{message}");
+    assert!(message.contains("p98"), "{message}");
+    let (_, _, message) = bad("[compare]\np99 = [1]\n");
+    assert!(message.contains("15%"), "{message}");
+}

@@ -72,6 +72,9 @@ pub struct Scenario {
     /// Latency target for "max sustainable rate" reporting, if the scenario names one.
     #[serde(with = "humantime_serde_compat::option")]
     pub p99_target: Option<Duration>,
+    /// Regression thresholds from `[compare]` (`metric → "15%"` or bytes), used by `compare`
+    /// below command-line overrides.
+    pub compare: BTreeMap<String, String>,
     /// Socket options for every socket.
     pub socket: SocketOptions,
     /// Each transport's `[transport.<name>]` table as written (already validated against the

@@ -39,6 +39,8 @@ pub(super) struct RawScenario {
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,
     pub faults: Option<Vec<Spanned<RawFault>>>,
+    /// `[compare]`: regression thresholds, `METRIC = "15%"` or a number.
+    pub compare: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
 
 /// `[link]`: the emulated network between clients and the server.

@@ -99,6 +99,7 @@ pub(super) fn scenario(
 
     let link = super::network::link(raw.link)?;
     let faults = super::network::faults(raw.faults, duration)?;
+    let compare = compare_thresholds(raw.compare)?;
 
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
@@ -139,11 +140,38 @@ pub(super) fn scenario(
         max_in_flight,
         allow_loss: raw.allow_loss.unwrap_or(false),
         p99_target,
+        compare,
         socket,
         transport_options,
         link,
         faults,
     })
+}
+
+/// `[compare]`: each entry must be a threshold `compare` understands (checked here, so a typo
+/// fails when the scenario loads, not when two results are compared months later).
+fn compare_thresholds(
+    raw: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+) -> Result<BTreeMap<String, String>, Located> {
+    let mut out = BTreeMap::new();
+    for (metric, value) in raw.unwrap_or_default() {
+        let text = match value.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            _ => {
+                return Err(at(
+                    &value,
+                    "expected a threshold like \"15%\" or a number of bytes",
+                ));
+            }
+        };
+        format!("{}={text}", metric.get_ref())
+            .parse::<crate::compare::ThresholdOverride>()
+            .map_err(|e| at(&metric, e.to_string()))?;
+        out.insert(metric.into_inner(), text);
+    }
+    Ok(out)
 }
 
 fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
