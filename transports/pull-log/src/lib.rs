@@ -28,7 +28,9 @@ mod group;
 mod group_proto;
 mod producer;
 mod producer_task;
-mod records;
+#[doc(hidden)]
+/// Record-batch codec; public only for the benchmarks.
+pub mod records;
 
 use std::future::Future;
 use std::net::SocketAddr;

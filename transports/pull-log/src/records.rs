@@ -24,7 +24,7 @@ const MAGIC_AT: usize = 16;
 const CRC_FROM: usize = 21;
 
 /// Appends one batch holding `values` as records `0..n` to `buf`; returns its size in bytes.
-pub(crate) fn encode_batch(buf: &mut BytesMut, values: &[Bytes], timestamp_ms: i64) -> usize {
+pub fn encode_batch(buf: &mut BytesMut, values: &[Bytes], timestamp_ms: i64) -> usize {
     let start = buf.len();
     buf.put_i64(0); // base offset: the broker assigns offsets
     buf.put_i32(0); // batch length, patched below
@@ -74,7 +74,7 @@ pub(crate) const BATCH_OVERHEAD: usize = 12 + HEADER_AFTER_LENGTH;
 
 /// The outcome of decoding one partition's `records` from a fetch response.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Decoded {
+pub struct Decoded {
     /// Offset after the last complete batch, if any batch was complete.
     pub next_offset: Option<i64>,
     /// Records appended to the output.
@@ -84,7 +84,7 @@ pub(crate) struct Decoded {
 /// Appends every record at or after `from` in the complete batches of `data` to `out` as
 /// `(offset, value)`. A trailing partial batch (a fetch cut at its byte limit) is ignored;
 /// anything else malformed is an error naming the problem.
-pub(crate) fn decode_records(
+pub fn decode_records(
     data: &Bytes,
     from: i64,
     out: &mut impl Extend<(i64, Bytes)>,
