@@ -28,10 +28,10 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 25;
 #[serde(deny_unknown_fields, default)]
 pub struct BackoffConfig {
     /// The window of the first retry; doubles per consecutive failure.
-    #[serde(with = "human")]
+    #[serde(with = "crate::duration")]
     pub base: Duration,
     /// The largest window.
-    #[serde(with = "human")]
+    #[serde(with = "crate::duration")]
     pub cap: Duration,
     /// Consecutive failed attempts after which the client gives up (0: never gives up).
     pub max_attempts: u32,
@@ -131,29 +131,6 @@ impl Backoff {
             }
             None => false,
         }
-    }
-}
-
-/// Serde for durations written the human way (`"10ms"`, `"1s"`). Public so transports can use
-/// it for their flat `reconnect_*` options.
-pub mod human {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Writes `d` as a human duration string.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    /// Reads a human duration string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {text:?}: {e} (write e.g. \"10ms\" or \"1s\")"
-            ))
-        })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod backoff;
 pub mod clock;
 pub mod conformance;
 pub mod counters;
+pub mod duration;
 pub mod envelope;
 pub mod error;
 pub mod socket;

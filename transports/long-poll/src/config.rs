@@ -49,7 +49,7 @@ pub enum Encoding {
 #[serde(deny_unknown_fields, default)]
 pub struct LongPollConfig {
     /// How long the server holds a poll with nothing to deliver before an empty reply.
-    #[serde(with = "human_duration")]
+    #[serde(with = "transport_core::duration")]
     pub hold_timeout: Duration,
     /// Most messages in one poll response (the client asks for this many; the server caps it).
     pub max_messages: u32,
@@ -73,10 +73,10 @@ pub struct LongPollConfig {
     /// gets its own request. 1 forces one request per message, as a naive web client does.
     pub publish_batch: u32,
     /// First reconnect window of both clients; doubles per consecutive failure, full jitter.
-    #[serde(with = "backoff::human")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_base: Duration,
     /// Largest reconnect window.
-    #[serde(with = "backoff::human")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_cap: Duration,
     /// Consecutive failed attempts after which a client gives up (0: never).
     pub reconnect_max_attempts: u32,
@@ -216,26 +216,6 @@ pub const OPTIONS: &[OptionDoc] = &[
         help: "consecutive failed attempts before a client gives up (0 = never)",
     },
 ];
-
-/// Serde for durations written the human way: `"30s"`, `"250ms"`.
-mod human_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {text:?} ({e}); write it like \"30s\" or \"250ms\""
-            ))
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {

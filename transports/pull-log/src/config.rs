@@ -58,7 +58,7 @@ pub struct PullLogConfig {
     /// Options of the embedded broker (`[transport.pull-log.broker]`).
     pub broker: transport_pull_log_broker::BrokerConfig,
     /// How long the producer waits for more messages before sending a batch.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub linger: Duration,
     /// A batch is sent as soon as its records reach this many bytes.
     pub batch_max_bytes: usize,
@@ -70,7 +70,7 @@ pub struct PullLogConfig {
     /// A fetch returns once this many bytes are available (or `fetch_max_wait` passes).
     pub fetch_min_bytes: u32,
     /// The longest the broker holds a fetch that has fewer than `fetch_min_bytes`.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub fetch_max_wait: Duration,
     /// Upper bound on the bytes of one fetch response.
     pub fetch_max_bytes: u32,
@@ -82,28 +82,28 @@ pub struct PullLogConfig {
     /// When a group member commits offsets: `auto`, `after-batch` or `none`.
     pub commit: CommitMode,
     /// Commit period for `commit = "auto"`.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub auto_commit_interval: Duration,
     /// Consumer group id. Unset: each subscriber reads every partition on its own.
     pub group: Option<String>,
     /// A group member that sends no heartbeat for this long is removed by the coordinator.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub session_timeout: Duration,
     /// How often a group member heartbeats (and so how quickly it notices a rebalance).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub heartbeat_interval: Duration,
     /// How long the coordinator waits for every member to rejoin during a rebalance.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub rebalance_timeout: Duration,
     /// Bound on every request that is not a parked fetch.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub request_timeout: Duration,
     /// First reconnect window after a broken connection; doubles per failed attempt, and each
     /// delay is uniform in 0..window (full jitter). Retrying stops after `request_timeout`.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_base: Duration,
     /// Largest reconnect window.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_cap: Duration,
 }
 
@@ -215,24 +215,6 @@ pub(crate) fn validate(c: &PullLogConfig) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// serde adapter for human durations (`"500ms"`, `"2s"`), via `humantime`.
-mod humantime_serde {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| {
-            serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"5ms\""))
-        })
-    }
 }
 
 #[cfg(test)]

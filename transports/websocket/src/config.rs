@@ -38,25 +38,25 @@ pub struct WebSocketConfig {
     /// Message bytes each topic keeps for resuming, at most (the newest message always stays).
     pub resume_buffer_bytes: usize,
     /// How often the server pings each connection.
-    #[serde(with = "human")]
+    #[serde(with = "transport_core::duration")]
     pub ping_interval: Duration,
     /// How long a ping may go unanswered before the server closes the connection (1011). A
     /// write that makes no progress for `ping_interval + pong_timeout` also counts as dead.
-    #[serde(with = "human")]
+    #[serde(with = "transport_core::duration")]
     pub pong_timeout: Duration,
     /// Largest message a publisher may send; a larger one closes its connection with 1009.
     pub max_message_bytes: usize,
     /// First reconnect window of both clients; doubles per failed attempt, and each delay is
     /// uniform in 0..window (full jitter). `reconnect_base` is accepted too.
-    #[serde(with = "human", alias = "reconnect_base")]
+    #[serde(with = "transport_core::duration", alias = "reconnect_base")]
     pub reconnect_initial_backoff: Duration,
     /// Cap on the reconnect window. `reconnect_cap` is accepted too.
-    #[serde(with = "human", alias = "reconnect_cap")]
+    #[serde(with = "transport_core::duration", alias = "reconnect_cap")]
     pub reconnect_max_backoff: Duration,
     /// Consecutive failed reconnect attempts after which a client gives up.
     pub reconnect_max_attempts: u32,
     /// How long either side waits for the peer's half of a close handshake.
-    #[serde(with = "human")]
+    #[serde(with = "transport_core::duration")]
     pub close_timeout: Duration,
 }
 
@@ -198,26 +198,6 @@ pub(crate) const OPTIONS: &[OptionDoc] = &[
         help: "wait for the peer's close frame at most this long",
     },
 ];
-
-/// Serde for durations written the human way (`"30s"`, `"250ms"`).
-mod human {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {text:?}: {e} (write e.g. \"30s\" or \"250ms\")"
-            ))
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {
