@@ -44,10 +44,10 @@ pub struct RawTcpConfig {
     /// never a drop).
     pub queue_capacity: usize,
     /// First reconnect window of both clients; doubles per failure, full jitter.
-    #[serde(with = "transport_core::backoff::human")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_base: std::time::Duration,
     /// Largest reconnect window.
-    #[serde(with = "transport_core::backoff::human")]
+    #[serde(with = "transport_core::duration")]
     pub reconnect_cap: std::time::Duration,
     /// Consecutive failed attempts after which a client gives up (0: never).
     pub reconnect_max_attempts: u32,
