@@ -330,12 +330,20 @@ fn bars(p: &BarPanel, area: &Area<'_>) -> anyhow::Result<()> {
                 chart.draw_series(std::iter::once(rect))?;
                 base += h;
             }
-            let text = match bar.label.as_str() {
-                "" => value_label(p.y.unit, bar.total()),
-                label => format!("{label} {}", value_label(p.y.unit, bar.total())),
-            };
+            // The value on the bar, and the bar's name on a line above it: side by side they
+            // overlap once a group has more than two narrow bars.
             let anchor = ((left + right) / 2.0, ys.map(bar.total()));
-            chart.draw_series(std::iter::once(Text::new(text, anchor, value_font.clone())))?;
+            let value = value_label(p.y.unit, bar.total());
+            chart.draw_series(std::iter::once(Text::new(
+                value,
+                anchor,
+                value_font.clone(),
+            )))?;
+            if !bar.label.is_empty() {
+                let name = EmptyElement::at(anchor)
+                    + Text::new(bar.label.clone(), (0, -17), value_font.clone());
+                chart.draw_series(std::iter::once(name))?;
+            }
         }
     }
     for (s, label) in p.segment_legend.iter().enumerate() {

@@ -73,11 +73,13 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             continue;
         }
         out.push(format!(
-            "**{}** carries {} of headers, framing and polls per delivered message {} ({} client→server per published, {} server→client per delivered; payload {}).",
+            "**{}** carries {} of headers, framing and polls per delivered message {} ({} to publish and {} of acknowledgement per published message, {} of poll or fetch requests and {} of delivery framing per delivered message; payload {}).",
             c.transport,
             format::bytes(w.overhead_bytes_per_msg),
             at(rate),
             format::bytes(w.overhead_c2s_bytes_per_published),
+            format::bytes(w.publisher_s2c_bytes_per_published),
+            format::bytes(w.subscriber_c2s_bytes_per_delivered),
             format::bytes(w.overhead_s2c_bytes_per_delivered),
             format::bytes(c.run.payload_bytes as f64),
         ));

@@ -189,8 +189,10 @@ fn tick(unit: Unit, value: f64) -> String {
     }
 }
 
-/// Chart 3: Wire bytes per message by direction: payload vs overhead (headers, framing, polls),
-/// client→server per published message and server→client per delivered message.
+/// Chart 3: Wire bytes per message by side and direction: payload vs overhead. The publisher
+/// side (its messages out, its acknowledgements back) is per published message; the subscriber
+/// side (its polls or fetch requests out, the deliveries back) per delivered message, so pull
+/// patterns show the requests push patterns do not need.
 pub fn wire(v: &Variant<'_>) -> Option<Figure> {
     let rate = v.comparison_rate();
     let cells = v.at(rate);
@@ -209,11 +211,19 @@ pub fn wire(v: &Variant<'_>) -> Option<Figure> {
                 transport: c.transport.clone(),
                 bars: vec![
                     Bar {
-                        label: "c→s".to_owned(),
+                        label: "publish".to_owned(),
                         segments: vec![payload, w.overhead_c2s_bytes_per_published],
                     },
                     Bar {
-                        label: "s→c".to_owned(),
+                        label: "ack".to_owned(),
+                        segments: vec![0.0, w.publisher_s2c_bytes_per_published],
+                    },
+                    Bar {
+                        label: "poll".to_owned(),
+                        segments: vec![0.0, w.subscriber_c2s_bytes_per_delivered],
+                    },
+                    Bar {
+                        label: "deliver".to_owned(),
                         segments: vec![payload, w.overhead_s2c_bytes_per_delivered],
                     },
                 ],
@@ -222,11 +232,11 @@ pub fn wire(v: &Variant<'_>) -> Option<Figure> {
         .collect();
     Some(Figure {
         file: file("wire-bytes", v),
-        title: "Wire bytes per message, by direction".to_owned(),
+        title: "Wire bytes per message: publish, ack, poll, deliver".to_owned(),
         subtitle: subtitle(
             v,
             &format!(
-                "{}; c→s per published, s→c per delivered message, handshakes excluded",
+                "{}; publish and ack per published message, poll and deliver per delivered message, handshakes excluded",
                 rate_phrase(v, rate)
             ),
             Some(rate),
