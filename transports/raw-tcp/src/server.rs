@@ -98,12 +98,11 @@ impl RawTcpServer {
                 let Ok((stream, _)) = accepted else { continue };
                 let shared = shared.clone();
                 spawner.spawn(async move {
-                    if let Err(e) = serve_connection(&shared, stream).await {
-                        shared.protocol_errors.inc();
-                        // Errors end only this connection; the detail is counted, not printed,
-                        // so a hostile client cannot flood the output.
-                        let _ = e;
-                    }
+                    // Errors end only this connection. Malformed input is counted where it is
+                    // detected (while the connection is still open, so a peer that sees the
+                    // close also sees the count); nothing is printed, so a hostile client
+                    // cannot flood the output.
+                    let _ = serve_connection(&shared, stream).await;
                 });
             }
         });
@@ -146,6 +145,7 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
     let hello = match hello {
         Some(Ok(h)) => h,
         Some(Err(e)) => {
+            shared.protocol_errors.inc();
             return Err(TransportError::Io {
                 stage: "read hello",
                 source: e,
@@ -153,8 +153,10 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
         }
         None => return Ok(()),
     };
-    let (role, topic) =
-        proto::parse_hello(&hello).map_err(|d| TransportError::protocol("hello", d))?;
+    let (role, topic) = proto::parse_hello(&hello).map_err(|d| {
+        shared.protocol_errors.inc();
+        TransportError::protocol("hello", d)
+    })?;
     conn.codec_mut()
         .set_max_frame_length(shared.config.max_frame_bytes);
     match role {
@@ -197,6 +199,7 @@ async fn relay_publisher(
         let msg = match frame {
             Some(Ok(m)) => m.freeze(),
             Some(Err(e)) => {
+                shared.protocol_errors.inc();
                 return Err(TransportError::Io {
                     stage: "read message",
                     source: e,
