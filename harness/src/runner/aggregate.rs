@@ -107,6 +107,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         Rate::Max => None,
     };
     let lag = percentiles(&out.schedule_lag);
+    let generator_lag = percentiles(&out.generator_lag);
     let mut reasons = Vec::new();
     if out.unsent > 0 {
         reasons.push(format!(
@@ -123,8 +124,14 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             reasons.push(format!("published {achieved:.0} msg/s of {rate} offered"));
         }
         if lag.p99 > MAX_LAG_P99_NS {
+            // Either way the offered load was not applied on time; say whose delay it was.
+            let whose = if generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS {
+                "mostly the load generator's own: the machine could not keep up"
+            } else {
+                "publishing blocked"
+            };
             reasons.push(format!(
-                "schedule lag p99 {:.1} ms (generator or publish blocked)",
+                "schedule lag p99 {:.1} ms ({whose})",
                 lag.p99 as f64 / 1e6
             ));
         }
@@ -167,7 +174,6 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         handshake_written: pw.handshake_written + sw.handshake_written,
         connections: pw.connections + sw.connections,
     };
-    let generator_lag = percentiles(&out.generator_lag);
     let invalid_reason = (generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS).then(|| {
         format!(
             "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",

@@ -220,7 +220,7 @@ pub async fn run_one<T: Transport>(
         Rate::Max => None,
     };
     let generator = match &schedule {
-        Some(s) => Some(s.spawn_generator()?),
+        Some(s) => Some(s.spawn_generator(measure_start_ns..measure_end_ns)?),
         None => None,
     };
     let mut pub_tasks = Vec::new();
