@@ -5,8 +5,7 @@
 // criterion's macros generate undocumented public items.
 #![allow(missing_docs)]
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use transport_bench::runner::SubscriberRecorder;
@@ -14,16 +13,7 @@ use transport_bench::runner::recorder::RunShared;
 use transport_core::{Envelope, clock};
 
 fn shared() -> Arc<RunShared> {
-    Arc::new(RunShared {
-        measure_start_ns: 0,
-        measure_end_ns: u64::MAX,
-        publishers: 1,
-        topics: 1,
-        payload_len: 100,
-        windows: Vec::new(),
-        delivered_total: AtomicU64::new(0),
-        intervals: Mutex::new(Vec::new()),
-    })
+    RunShared::new(0..u64::MAX, 1, 1, 100, Vec::new())
 }
 
 fn per_message(c: &mut Criterion) {

@@ -9,8 +9,7 @@
 //! `-- --noplot`).
 
 use std::hint::black_box;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -109,16 +108,7 @@ fn audit(c: &mut Criterion) {
 }
 
 fn shared() -> Arc<RunShared> {
-    Arc::new(RunShared {
-        measure_start_ns: 0,
-        measure_end_ns: u64::MAX,
-        publishers: 1,
-        topics: 1,
-        payload_len: 100,
-        windows: Vec::new(),
-        delivered_total: AtomicU64::new(0),
-        intervals: Mutex::new(Vec::new()),
-    })
+    RunShared::new(0..u64::MAX, 1, 1, 100, Vec::new())
 }
 
 fn unit_of(n: u64, first_seq: u64) -> Vec<Bytes> {

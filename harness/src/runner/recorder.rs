@@ -47,6 +47,27 @@ pub struct RunShared {
 }
 
 impl RunShared {
+    /// Shared state for a run measuring messages intended in `window` (clock ns), with nothing
+    /// delivered yet.
+    pub fn new(
+        window: std::ops::Range<u64>,
+        publishers: u32,
+        topics: u32,
+        payload_len: usize,
+        windows: Vec<Window>,
+    ) -> Arc<RunShared> {
+        Arc::new(RunShared {
+            measure_start_ns: window.start,
+            measure_end_ns: window.end,
+            publishers,
+            topics,
+            payload_len,
+            windows,
+            delivered_total: AtomicU64::new(0),
+            intervals: Mutex::new(Vec::new()),
+        })
+    }
+
     fn merge_interval(&self, second: u32, h: &Histogram<u64>) {
         let mut slots = self
             .intervals
@@ -205,16 +226,7 @@ mod tests {
     use super::*;
 
     fn shared() -> Arc<RunShared> {
-        Arc::new(RunShared {
-            measure_start_ns: 1_000_000_000,
-            measure_end_ns: 3_000_000_000,
-            publishers: 2,
-            topics: 2,
-            payload_len: 40,
-            windows: Vec::new(),
-            delivered_total: AtomicU64::new(0),
-            intervals: Mutex::new(Vec::new()),
-        })
+        RunShared::new(1_000_000_000..3_000_000_000, 2, 2, 40, Vec::new())
     }
 
     fn msg(seq: u64, intended_ns: u64) -> Bytes {

@@ -157,16 +157,13 @@ pub async fn run_one<T: Transport>(
             .collect(),
         Rate::PerSec(_) => Vec::new(),
     };
-    let shared = Arc::new(RunShared {
-        measure_start_ns,
-        measure_end_ns,
-        publishers: scenario.publishers,
-        topics: scenario.topics,
-        payload_len: spec.payload_bytes as usize,
+    let shared = RunShared::new(
+        measure_start_ns..measure_end_ns,
+        scenario.publishers,
+        scenario.topics,
+        spec.payload_bytes as usize,
         windows,
-        delivered_total: AtomicU64::new(0),
-        intervals: Default::default(),
-    });
+    );
     let drain = Arc::new(Drain {
         subs: (0..spec.subscribers)
             .map(|_| SubProgress {
