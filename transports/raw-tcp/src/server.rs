@@ -1,23 +1,23 @@
 //! The raw-TCP server: accepts clients, registers subscribers per topic, and copies every
-//! publisher frame to each subscriber's bounded queue (waiting when one is full, never dropping).
+//! publisher frame to each subscriber's bounded queue (waiting when one is full, never dropping),
+//! keeping a bounded log per topic so broken subscriptions and publisher sessions resume.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_util::codec::{Framed, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::{Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
-use crate::proto::{self, ACK, Role};
+use crate::log::{Sessions, Subscription, Topic, Topics};
+use crate::proto::{self, Hello};
 
 type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
 
@@ -26,39 +26,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Messages a subscriber writer batches into one flush at most.
 const MAX_BATCH: usize = 256;
 
-/// Subscriber queues per topic. Publishers take a snapshot of the list per message, so adding a
-/// subscriber never blocks a publisher for longer than a pointer copy.
-#[derive(Default)]
-struct Topics(Mutex<HashMap<String, Arc<Vec<mpsc::Sender<Bytes>>>>>);
-
-impl Topics {
-    fn subscribers(&self, topic: &str) -> Arc<Vec<mpsc::Sender<Bytes>>> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(topic).cloned().unwrap_or_default()
-    }
-
-    fn add(&self, topic: &str, tx: mpsc::Sender<Bytes>) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = map.entry(topic.to_owned()).or_default();
-        let mut next = Vec::clone(list);
-        next.push(tx);
-        *list = Arc::new(next);
-    }
-
-    fn remove_closed(&self, topic: &str) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = map.get_mut(topic) {
-            *list = Arc::new(list.iter().filter(|tx| !tx.is_closed()).cloned().collect());
-        }
-    }
-}
-
 struct Shared {
     config: RawTcpConfig,
     ctx: ServerContext,
+    /// This incarnation's id: positions are only meaningful within one.
+    epoch: u64,
     topics: Topics,
+    sessions: Sessions,
     cancel: CancellationToken,
     protocol_errors: Counter,
+    resume_skipped: Counter,
+    epoch_resets: Counter,
 }
 
 /// A running raw-TCP server.
@@ -82,9 +60,13 @@ impl RawTcpServer {
         let tasks = TaskTracker::new();
         let shared = Arc::new(Shared {
             protocol_errors: ctx.counters.counter("server_protocol_errors"),
+            resume_skipped: ctx.counters.counter("server_resume_skipped"),
+            epoch_resets: ctx.counters.counter("server_epoch_resets"),
+            epoch: rand::random::<u64>().max(1),
             config,
             ctx,
             topics: Topics::default(),
+            sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
         let spawner = tasks.clone();
@@ -137,7 +119,7 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
     let flag = io.handshake_flag();
     // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
     // buffer space for whatever length a frame header declares.
-    let mut conn = Framed::new(io, proto::codec(1 + proto::MAX_TOPIC_LEN));
+    let mut conn = Framed::new(io, proto::codec(proto::MAX_HELLO_LEN));
     let hello = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
         f = conn.next() => f,
@@ -153,31 +135,51 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
         }
         None => return Ok(()),
     };
-    let (role, topic) = proto::parse_hello(&hello).map_err(|d| {
+    let (hello, topic) = proto::parse_hello(&hello).map_err(|d| {
         shared.protocol_errors.inc();
         TransportError::protocol("hello", d)
     })?;
     conn.codec_mut()
         .set_max_frame_length(shared.config.max_frame_bytes);
-    match role {
-        Role::Publisher => {
-            conn.send(Bytes::from_static(&[ACK]))
+    let topic = shared.topics.get(&topic);
+    match hello {
+        Hello::Publisher { session } => {
+            let claim = shared.sessions.claim(session);
+            let superseded = claim.superseded.clone();
+            // The previous connection of this session finishes its current message first, so
+            // the count sent back is exact.
+            let relayed = tokio::select! {
+                _ = shared.cancel.cancelled() => return Ok(()),
+                c = claim.count() => c,
+            };
+            conn.send(proto::ack(shared.epoch, *relayed))
                 .await
                 .map_err(TransportError::io("ack publisher"))?;
             flag.end();
-            relay_publisher(shared, conn, &topic).await
+            relay_publisher(shared, conn, &topic, relayed, superseded).await
         }
-        Role::Subscriber => {
-            let (tx, rx) = mpsc::channel(shared.config.queue_capacity);
-            // Register before acknowledging: once the client sees the ack, every later message
-            // of the topic reaches it.
-            shared.topics.add(&topic, tx);
-            conn.send(Bytes::from_static(&[ACK]))
+        Hello::Subscriber { epoch, from } => {
+            let capacity = shared.config.queue_capacity;
+            let sub = tokio::select! {
+                _ = shared.cancel.cancelled() => return Ok(()),
+                s = topic.subscribe(shared.epoch, epoch, from, capacity) => s,
+            };
+            let sub = sub.map_err(|d| {
+                shared.protocol_errors.inc();
+                TransportError::protocol("subscribe", d)
+            })?;
+            shared.resume_skipped.add(sub.skipped);
+            if sub.epoch_reset {
+                shared.epoch_resets.inc();
+            }
+            // Registered before acknowledging: once the client sees the ack, every later
+            // message of the topic reaches it, after the backlog.
+            conn.send(proto::ack(shared.epoch, sub.start))
                 .await
                 .map_err(TransportError::io("ack subscriber"))?;
             flag.end();
-            let res = feed_subscriber(shared, conn, rx).await;
-            shared.topics.remove_closed(&topic);
+            let res = feed_subscriber(shared, conn, sub).await;
+            topic.prune();
             res
         }
     }
@@ -186,14 +188,18 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
 async fn relay_publisher(
     shared: &Shared,
     mut conn: Conn,
-    topic: &str,
+    topic: &Topic,
+    mut relayed: tokio::sync::OwnedMutexGuard<u64>,
+    superseded: CancellationToken,
 ) -> Result<(), TransportError> {
     // One registration with the shutdown signal for the whole connection, not one per message.
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let retain = shared.config.retain_bytes;
     loop {
         let frame = tokio::select! {
             _ = &mut cancelled => return Ok(()),
+            _ = superseded.cancelled() => return Ok(()),
             f = conn.next() => f,
         };
         let msg = match frame {
@@ -207,32 +213,30 @@ async fn relay_publisher(
             }
             None => return Ok(()),
         };
-        let subs = shared.topics.subscribers(topic);
-        let mut gone = false;
-        for tx in subs.iter() {
-            // Fast path: room in the queue. Only a full queue (a slow subscriber) waits, and
-            // that wait must not outlive shutdown.
-            let sent = match tx.try_send(msg.clone()) {
-                Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
-                Err(mpsc::error::TrySendError::Full(m)) => tokio::select! {
-                    _ = &mut cancelled => return Ok(()),
-                    r = tx.send(m) => r.map_err(|_| ()),
-                },
-            };
-            gone |= sent.is_err();
+        if msg.is_empty() {
+            // A sync: everything before it has been relayed, say how much.
+            let reply = Bytes::copy_from_slice(&relayed.to_be_bytes());
+            tokio::select! {
+                _ = &mut cancelled => return Ok(()),
+                r = conn.send(reply) => r.map_err(TransportError::io("sync reply"))?,
+            }
+            continue;
         }
-        if gone {
-            shared.topics.remove_closed(topic);
+        if !topic.append(msg, retain, &mut cancelled).await {
+            return Ok(());
         }
+        *relayed += 1;
     }
 }
 
 async fn feed_subscriber(
     shared: &Shared,
     conn: Conn,
-    mut rx: mpsc::Receiver<Bytes>,
+    sub: Subscription,
 ) -> Result<(), TransportError> {
+    let Subscription {
+        backlog, mut rx, ..
+    } = sub;
     // Owned halves: writing and watching for the subscriber's EOF share no lock.
     let codec = conn.codec().clone();
     let (mut read_half, write_half) = conn.into_inner().into_split();
@@ -240,6 +244,19 @@ async fn feed_subscriber(
     let mut probe = [0u8; 64];
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    for chunk in backlog.chunks(MAX_BATCH) {
+        let write = async {
+            for msg in chunk {
+                sink.feed(msg.clone()).await?;
+            }
+            SinkExt::<Bytes>::flush(&mut sink).await
+        };
+        tokio::select! {
+            _ = &mut cancelled => return Ok(()),
+            _ = read_half.read(&mut probe) => return Ok(()),
+            r = write => r.map_err(TransportError::io("write backlog"))?,
+        }
+    }
     loop {
         tokio::select! {
             _ = &mut cancelled => return Ok(()),

@@ -18,22 +18,28 @@ async fn passes_the_conformance_kit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wire_counts_equal_the_framing_arithmetic() {
     let (n, payload, subs) = (300u64, 100u64, 3u64);
-    let report = conformance::delivers_in_order::<RawTcp>(
-        RawTcpConfig::default(),
-        subs as usize,
-        n,
-        payload as usize,
-    )
-    .await;
-    // hello = 4 (length) + 1 (role) + topic; ack = 4 + 1; message = 4 + payload, per hop.
-    let hello = 4 + 1 + "conformance".len() as u64;
-    let ack = 4 + 1;
+    // Syncs by count only, so the arithmetic does not depend on how fast the test runs.
+    let config = RawTcpConfig {
+        sync_interval: Duration::from_secs(3600),
+        ..RawTcpConfig::default()
+    };
+    let syncs = n / u64::from(config.sync_every_messages) + 1;
+    let report =
+        conformance::delivers_in_order::<RawTcp>(config, subs as usize, n, payload as usize).await;
+    // Handshake: publisher hello = 4 (length) + 1 (role) + 8 (session) + topic; subscriber
+    // hello = 4 + 1 + 8 (epoch) + 8 (from) + topic; reply = 4 + 1 + 8 (epoch) + 8 (position).
+    // Steady state: message = 4 + payload per hop; every 256 messages and at the flush the
+    // publisher syncs: an empty frame (4) answered with a count (4 + 8).
+    let topic = "conformance".len() as u64;
+    let pub_hello = 4 + 1 + 8 + topic;
+    let sub_hello = 4 + 1 + 16 + topic;
+    let reply = 4 + 17;
     let clients = subs + 1;
     let expected_client = WireSnapshot {
-        written: n * (4 + payload),
-        read: subs * n * (4 + payload),
-        handshake_written: clients * hello,
-        handshake_read: clients * ack,
+        written: n * (4 + payload) + syncs * 4,
+        read: subs * n * (4 + payload) + syncs * (4 + 8),
+        handshake_written: pub_hello + subs * sub_hello,
+        handshake_read: clients * reply,
         connections: clients,
     };
     assert_eq!(report.client, expected_client);
@@ -62,11 +68,16 @@ async fn oversized_frame_closes_only_that_connection() {
             .max_frame_length(1 << 20)
             .new_codec(),
     );
-    raw.send(bytes::Bytes::from_static(b"Pbig")).await.unwrap();
+    // Hello: role, session id, topic.
+    raw.send(bytes::Bytes::from_static(b"P\0\0\0\0\0\0\0\x01big"))
+        .await
+        .unwrap();
     let ack = tokio::time::timeout(Duration::from_secs(5), raw.next())
         .await
         .unwrap();
-    assert_eq!(&ack.unwrap().unwrap()[..], &[0]);
+    // Reply: 0, epoch, relayed count (0 for a new session).
+    let ack = ack.unwrap().unwrap();
+    assert_eq!((ack.len(), ack[0], &ack[9..]), (17, 0, &[0u8; 8][..]));
     raw.send(bytes::Bytes::from(vec![0u8; 4096])).await.unwrap();
     // The server closes the connection instead of buffering a frame past its limit.
     let end = tokio::time::timeout(Duration::from_secs(5), raw.next())
@@ -90,14 +101,15 @@ async fn shutdown_is_prompt_with_a_subscriber_that_stopped_reading() {
     // A subscriber that says hello and then never reads again.
     let stream = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut stalled = Framed::new(stream, LengthDelimitedCodec::new());
-    stalled
-        .send(bytes::Bytes::from_static(b"Sstuck"))
-        .await
-        .unwrap();
+    // Hello: role, epoch 0 (a new subscription at the live edge), from, topic.
+    let mut hello = b"S".to_vec();
+    hello.extend_from_slice(&[0u8; 16]);
+    hello.extend_from_slice(b"stuck");
+    stalled.send(bytes::Bytes::from(hello)).await.unwrap();
     let ack = tokio::time::timeout(Duration::from_secs(5), stalled.next())
         .await
         .unwrap();
-    assert_eq!(&ack.unwrap().unwrap()[..], &[0]);
+    assert_eq!(ack.unwrap().unwrap()[0], 0);
     let addr = server.local_addr().to_string();
     let mut publisher = RawTcp::publisher(&config, &addr, "stuck", ClientContext::fresh(0))
         .await

@@ -1,0 +1,121 @@
+//! The raw-TCP clients: one connection each, a hello frame and its reply, then messages. After a
+//! break they reconnect with backoff and resume from their position (the crate docs say how);
+//! the error paths sit outside the hot path.
+
+mod publisher;
+mod subscriber;
+
+pub use publisher::RawTcpPublisher;
+pub use subscriber::RawTcpSubscriber;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use transport_core::{Backoff, ClientContext, Counter, CountingIo, TransportError};
+
+use crate::RawTcpConfig;
+use crate::proto::{self, Hello};
+
+type Conn = Framed<CountingIo<TcpStream>, LengthDelimitedCodec>;
+
+/// What the server said in reply to a hello.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    /// The server incarnation.
+    epoch: u64,
+    /// Publisher: the session's relayed count; subscriber: the first position it will receive.
+    position: u64,
+}
+
+/// Reads one frame, naming `stage` in the error.
+async fn read_frame(
+    conn: &mut Conn,
+    stage: &'static str,
+) -> Result<bytes::BytesMut, TransportError> {
+    match conn.next().await {
+        Some(Ok(frame)) => Ok(frame),
+        Some(Err(e)) => Err(TransportError::Io { stage, source: e }),
+        None => Err(TransportError::Closed { stage }),
+    }
+}
+
+/// Connects, says hello, and waits for the server's reply.
+async fn connect(
+    config: &RawTcpConfig,
+    addr: &str,
+    hello: Hello,
+    topic: &str,
+    ctx: &ClientContext,
+) -> Result<(Conn, Accepted), TransportError> {
+    let stream = ctx.socket.connect(addr).await?;
+    let io = CountingIo::with_handshake(stream, ctx.wire.clone());
+    let flag = io.handshake_flag();
+    let mut conn = Framed::new(io, proto::codec(config.max_frame_bytes));
+    conn.send(proto::hello(hello, topic))
+        .await
+        .map_err(TransportError::io("send hello"))?;
+    let reply = read_frame(&mut conn, "read hello reply").await?;
+    let (epoch, position) =
+        proto::parse_ack(&reply).map_err(|d| TransportError::protocol("hello", d))?;
+    flag.end();
+    Ok((conn, Accepted { epoch, position }))
+}
+
+/// What a client needs to connect again after a break.
+struct Redial {
+    config: RawTcpConfig,
+    addr: String,
+    topic: String,
+    ctx: ClientContext,
+    backoff: Backoff,
+    reconnects: Counter,
+    failures: Counter,
+}
+
+impl Redial {
+    /// `prefix` keeps publisher and subscriber counters apart in the harness's report.
+    fn new(
+        config: &RawTcpConfig,
+        addr: &str,
+        topic: &str,
+        prefix: &str,
+        ctx: ClientContext,
+    ) -> Self {
+        Redial {
+            config: config.clone(),
+            addr: addr.to_owned(),
+            topic: topic.to_owned(),
+            backoff: Backoff::new(config.backoff()),
+            reconnects: ctx.counters.counter(&format!("{prefix}reconnects")),
+            failures: ctx.counters.counter(&format!("{prefix}reconnect_failures")),
+            ctx,
+        }
+    }
+
+    async fn first(&self, hello: Hello) -> Result<(Conn, Accepted), TransportError> {
+        connect(&self.config, &self.addr, hello, &self.topic, &self.ctx).await
+    }
+
+    /// Connects again with backoff; `cause` is returned if every attempt fails.
+    async fn again(
+        &mut self,
+        hello: Hello,
+        cause: TransportError,
+    ) -> Result<(Conn, Accepted), TransportError> {
+        let mut last = cause;
+        while self.backoff.wait().await {
+            match self.first(hello).await {
+                Ok(done) => {
+                    self.backoff.reset();
+                    self.reconnects.inc();
+                    return Ok(done);
+                }
+                Err(e) => {
+                    self.failures.inc();
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+}
