@@ -453,6 +453,39 @@ fn server_restart_in_a_run_reports_its_fault() {
     assert_matches_schema(&r);
 }
 
+/// Every transport with memory storage, its server restarted mid-run: clients notice, reconnect
+/// and resume against the new incarnation (a new epoch), and the fault is reported. What a
+/// memory server takes down with it may be lost, so loss is allowed but must be attributed to
+/// the fault; duplicates (resent messages the old server had delivered) are reported.
+#[test]
+fn every_transport_recovers_from_a_server_restart() {
+    let text = "name = \"restart\"\ndescription = \"restart mid-run\"\nwarmup = \"200ms\"\n\
+                duration = \"3s\"\ndrain_timeout = \"5s\"\nrate_per_sec = 500\npayload = \"64B\"\n\
+                subscribers = 2\nallow_loss = true\n\
+                [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"300ms\"\n";
+    for &kind in TransportKind::ALL {
+        let r = run_scenario(text, kind).result;
+        let f = &r.faults[0];
+        eprintln!(
+            "{kind} restart: published {} lost {} duplicated {} recovery {:?} reconnects {}",
+            r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects
+        );
+        assert!(f.fired && f.error.is_none(), "{kind}: {f:?}");
+        assert_eq!(f.unrecovered_subscribers, 0, "{kind}: {f:?}");
+        assert!(
+            f.recovery_ns.is_some_and(|ns| ns >= 300_000_000),
+            "{kind}: recovery includes the downtime: {f:?}"
+        );
+        assert!(f.reconnects > 0, "{kind}: {f:?}");
+        assert_eq!(
+            (f.lost, f.duplicated),
+            (r.lost, r.duplicated),
+            "{kind}: the one fault carries all loss and duplication"
+        );
+        assert_eq!(r.status, "ok", "{kind}: {:?}", r.failures);
+    }
+}
+
 /// A run entry with faults and idle cost matches `runs[]` of the summary schema.
 fn assert_matches_schema(r: &transport_bench::results::RunResult) {
     let schema: serde_json::Value =
