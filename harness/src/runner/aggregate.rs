@@ -127,6 +127,9 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             // Either way the offered load was not applied on time; say whose delay it was.
             let whose = if generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS {
                 "mostly the load generator's own: the machine could not keep up"
+            } else if out.faults.iter().any(|f| f.fired) {
+                // Publishers that wait for a reconnect hold the schedule back by the outage.
+                "publishing blocked, in a run with faults: see faults[]"
             } else {
                 "publishing blocked"
             };
