@@ -7,7 +7,7 @@
 //! in segment files.
 //!
 //! Concept → file: framing and limits `frame.rs`; hostile-count guard `guard.rs` + `schema.rs`;
-//! batches `batch.rs`; partition log `log.rs`; segment files `segment.rs`; topics `topics.rs`;
+//! batches `batch.rs`; partition log `log.rs`; segment files `segment.rs`; topics `topics.rs`; topic ids `topic_id.rs`;
 //! dispatch `api/mod.rs`; fetch parking `api/fetch.rs`; group state machine `group.rs`;
 //! accept loop and shutdown `server.rs`.
 
@@ -23,6 +23,7 @@ mod schema;
 mod segment;
 mod server;
 mod state;
+mod topic_id;
 mod topics;
 
 pub use config::{BrokerConfig, DEFAULT_MAX_REQUEST_BYTES, Storage};

@@ -1,5 +1,5 @@
-//! The broker's topics: name → partitions, creation (explicit and automatic), restore from
-//! segment files, and the "data appended" signal that wakes parked fetches.
+//! The broker's topics: name → partitions and topic id, creation (explicit and automatic),
+//! restore from segment files, and the "data appended" signal that wakes parked fetches.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -10,16 +10,24 @@ use crate::BrokerError;
 use crate::config::{BrokerConfig, Storage};
 use crate::log::PartitionLog;
 use crate::segment::{self, SegmentWriter};
+use crate::topic_id::{self, TopicId};
 
 /// One topic's partitions. Each log has its own lock, held only for an append or a read.
 #[derive(Debug)]
 pub(crate) struct Topic {
+    /// This incarnation's id: new on every creation, kept across restarts by file storage.
+    id: TopicId,
     partitions: Vec<Mutex<PartitionLog>>,
     /// Bumped after appends to this topic: wakes fetches parked on it alone.
     appended: watch::Sender<u64>,
 }
 
 impl Topic {
+    /// The topic id.
+    pub(crate) fn id(&self) -> TopicId {
+        self.id
+    }
+
     /// Tells fetches parked on this topic that it grew.
     pub(crate) fn notify_appended(&self) {
         self.appended.send_modify(|v| *v = v.wrapping_add(1));
@@ -76,6 +84,10 @@ pub(crate) fn valid_topic_name(name: &str) -> bool {
 pub(crate) struct Topics {
     config: BrokerConfig,
     map: RwLock<HashMap<String, Arc<Topic>>>,
+    /// Held from "does it exist?" to "inserted", so two connections creating the same topic
+    /// never both build it: with file storage both would write an id file, and the id served
+    /// could differ from the one a restart reads back.
+    creating: Mutex<()>,
     appended: watch::Sender<u64>,
 }
 
@@ -85,6 +97,7 @@ impl Topics {
         let topics = Topics {
             config: config.clone(),
             map: RwLock::new(HashMap::new()),
+            creating: Mutex::new(()),
             appended: watch::channel(0).0,
         };
         if let (Storage::File, Some(dir)) = (config.storage, &config.data_dir) {
@@ -109,14 +122,18 @@ impl Topics {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The topic's logs (and, for file storage, its directories) and its id: the one stored
+    /// beside its segments if there is one, else a new one.
     fn build(&self, name: &str, partitions: u32) -> Result<Topic, CreateError> {
         let mut logs = Vec::with_capacity(partitions as usize);
+        let mut dirs = Vec::new();
         for p in 0..partitions {
             let writer = match (self.config.storage, &self.config.data_dir) {
-                (Storage::File, Some(dir)) => Some(SegmentWriter::open(
-                    segment::partition_dir(dir, name, p as i32),
-                    self.config.segment_bytes,
-                )?),
+                (Storage::File, Some(dir)) => {
+                    let pdir = segment::partition_dir(dir, name, p as i32);
+                    dirs.push(pdir.clone());
+                    Some(SegmentWriter::open(pdir, self.config.segment_bytes)?)
+                }
                 _ => None,
             };
             logs.push(Mutex::new(PartitionLog::new(
@@ -124,7 +141,14 @@ impl Topics {
                 writer,
             )));
         }
+        // Memory storage has no directories: every creation is a new incarnation.
+        let id = if dirs.is_empty() {
+            TopicId::random()
+        } else {
+            topic_id::load_or_assign(&dirs)?
+        };
         Ok(Topic {
+            id,
             partitions: logs,
             appended: watch::channel(0).0,
         })
@@ -134,6 +158,14 @@ impl Topics {
     pub(crate) fn get(&self, name: &str) -> Option<Arc<Topic>> {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
         map.get(name).cloned()
+    }
+
+    /// The topic whose id is `id`, with its name.
+    pub(crate) fn by_id(&self, id: TopicId) -> Option<(String, Arc<Topic>)> {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        map.iter()
+            .find(|(_, t)| t.id == id)
+            .map(|(name, t)| (name.clone(), t.clone()))
     }
 
     /// Creates `name` with `partitions` partitions (`None`: the configured default).
@@ -149,16 +181,13 @@ impl Topics {
         if n == 0 || n > 10_000 {
             return Err(CreateError::InvalidPartitions);
         }
+        // Readers (`get`) are not held up by a creation's file work; other creators are.
+        let _creating = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
         if self.get(name).is_some() {
             return Err(CreateError::Exists);
         }
         let topic = Arc::new(self.build(name, n)?);
-        let mut map = self.write();
-        // Another connection may have created it meanwhile; theirs wins.
-        if map.contains_key(name) {
-            return Err(CreateError::Exists);
-        }
-        map.insert(name.to_owned(), topic.clone());
+        self.write().insert(name.to_owned(), topic.clone());
         Ok(topic)
     }
 

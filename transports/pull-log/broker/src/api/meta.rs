@@ -10,6 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::APIS;
 use crate::state::{ConnInfo, NODE_ID, Shared};
+use crate::topic_id::TopicId;
 use crate::topics::{CreateError, Topic};
 
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
@@ -18,6 +19,7 @@ const TOPIC_ALREADY_EXISTS: i16 = 36;
 const INVALID_PARTITIONS: i16 = 37;
 const INVALID_REPLICATION_FACTOR: i16 = 38;
 const KAFKA_STORAGE_ERROR: i16 = 56;
+const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// The cluster id Metadata reports.
 const CLUSTER_ID: &str = "transport-bench";
@@ -40,11 +42,16 @@ pub(super) fn api_versions(error_code: i16) -> ApiVersionsResponse {
     r
 }
 
-fn topic_entry(name: &str, topic: Option<&Topic>, error: i16) -> MetadataResponseTopic {
+/// A topic of a Metadata response. Its id is set for every version: the encoder writes it
+/// from v10 on and leaves it out before.
+fn topic_entry(name: Option<&str>, topic: Option<&Topic>, error: i16) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
-    t.name = Some(TopicName(StrBytes::from_string(name.to_owned())));
+    t.name = name.map(|n| TopicName(StrBytes::from_string(n.to_owned())));
     t.error_code = error;
     if let Some(topic) = topic {
+        if let Some(id) = topic.id().to_wire() {
+            t.topic_id = id;
+        }
         t.partitions = (0..topic.len() as i32)
             .map(|p| {
                 let mut part = MetadataResponsePartition::default();
@@ -59,6 +66,45 @@ fn topic_entry(name: &str, topic: Option<&Topic>, error: i16) -> MetadataRespons
             .collect();
     }
     t
+}
+
+/// One topic a Metadata request names.
+enum Wanted {
+    Name(String),
+    Id([u8; 16]),
+}
+
+/// The entry for a topic asked for by name, created first if allowed and configured.
+fn by_name(shared: &Shared, name: &str, allow_create: bool) -> MetadataResponseTopic {
+    let found = if allow_create {
+        shared.topics.get_or_auto_create(name)
+    } else {
+        shared.topics.get(name)
+    };
+    match found {
+        Some(t) => topic_entry(Some(name), Some(&t), 0),
+        None if !crate::topics::valid_topic_name(name) => {
+            topic_entry(Some(name), None, INVALID_TOPIC)
+        }
+        None => topic_entry(Some(name), None, UNKNOWN_TOPIC_OR_PARTITION),
+    }
+}
+
+/// The entry for a topic asked for by id: never created, since an id names an incarnation
+/// that already exists (or existed).
+fn by_id(shared: &Shared, bytes: [u8; 16]) -> MetadataResponseTopic {
+    let found = TopicId::from_bytes(bytes).and_then(|id| shared.topics.by_id(id));
+    match found {
+        Some((name, t)) => topic_entry(Some(&name), Some(&t), 0),
+        None => {
+            // Kafka echoes the unknown id back with a null name.
+            let mut e = topic_entry(None, None, UNKNOWN_TOPIC_ID);
+            if let Some(id) = TopicId::from_bytes(bytes).and_then(TopicId::to_wire) {
+                e.topic_id = id;
+            }
+            e
+        }
+    }
 }
 
 /// The Metadata body: this broker as the only node, and the requested (or all) topics.
@@ -77,12 +123,16 @@ pub(super) fn metadata(
     r.cluster_id = Some(StrBytes::from_static_str(CLUSTER_ID));
     r.controller_id = BrokerId(NODE_ID);
     // v0: an empty list means all topics; v1+: null means all, empty means none.
-    let requested: Option<Vec<String>> = match req.topics {
+    let requested: Option<Vec<Wanted>> = match req.topics {
         None => None,
         Some(t) if t.is_empty() && version == 0 => None,
         Some(t) => Some(
             t.into_iter()
-                .map(|t| t.name.map(|n| n.0.as_str().to_owned()).unwrap_or_default())
+                .map(|t| match t.name {
+                    Some(n) => Wanted::Name(n.0.as_str().to_owned()),
+                    // v10+: a null name asks by id (KIP-516).
+                    None => Wanted::Id(*t.topic_id.as_bytes()),
+                })
                 .collect(),
         ),
     };
@@ -94,24 +144,14 @@ pub(super) fn metadata(
             .into_iter()
             .filter_map(|(name, _)| {
                 let t = shared.topics.get(&name)?;
-                Some(topic_entry(&name, Some(&t), 0))
+                Some(topic_entry(Some(&name), Some(&t), 0))
             })
             .collect(),
-        Some(names) => names
+        Some(wanted) => wanted
             .iter()
-            .map(|name| {
-                let found = if allow_create {
-                    shared.topics.get_or_auto_create(name)
-                } else {
-                    shared.topics.get(name)
-                };
-                match found {
-                    Some(t) => topic_entry(name, Some(&t), 0),
-                    None if !crate::topics::valid_topic_name(name) => {
-                        topic_entry(name, None, INVALID_TOPIC)
-                    }
-                    None => topic_entry(name, None, UNKNOWN_TOPIC_OR_PARTITION),
-                }
+            .map(|w| match w {
+                Wanted::Name(name) => by_name(shared, name, allow_create),
+                Wanted::Id(bytes) => by_id(shared, *bytes),
             })
             .collect(),
     };
@@ -147,18 +187,25 @@ pub(super) fn create_topics(shared: &Shared, req: CreateTopicsRequest) -> Create
             ) {
                 (false, _) => Err(CreateError::InvalidName),
                 (true, Some(_)) => Err(CreateError::Exists),
-                (true, None) => Ok(partitions.unwrap_or(shared.config.partitions_per_topic)),
+                (true, None) => Ok((
+                    partitions.unwrap_or(shared.config.partitions_per_topic),
+                    None,
+                )),
             }
         } else {
             shared
                 .topics
                 .create(&name, partitions)
-                .map(|t| t.len() as u32)
+                .map(|t| (t.len() as u32, Some(t.id())))
         };
         match outcome {
-            Ok(n) => {
+            Ok((n, id)) => {
                 res.num_partitions = n as i32;
                 res.replication_factor = 1;
+                // v7+ carries the new topic's id (nil when only validating, as in Kafka).
+                if let Some(id) = id.and_then(TopicId::to_wire) {
+                    res.topic_id = id;
+                }
             }
             Err(e) => {
                 res.error_code = match e {
