@@ -44,6 +44,19 @@ pub enum Encoding {
     Json,
 }
 
+/// When a subscriber sends the server's epoch back with a poll (see [`crate::epoch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpochCheck {
+    /// On the first poll of each new connection only: a restart always breaks the connection,
+    /// so a kept-alive connection costs nothing per poll.
+    #[default]
+    PerConnection,
+    /// On every poll, for HTTP proxies that pool upstream connections (one client connection
+    /// may then reach a restarted server).
+    PerPoll,
+}
+
 /// Options of the long-poll transport (`[transport.long-poll]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -80,6 +93,8 @@ pub struct LongPollConfig {
     pub reconnect_cap: Duration,
     /// Consecutive failed attempts after which a client gives up (0: never).
     pub reconnect_max_attempts: u32,
+    /// When subscribers send the server's epoch back, to detect a restarted server.
+    pub epoch_check: EpochCheck,
 }
 
 impl Default for LongPollConfig {
@@ -98,6 +113,7 @@ impl Default for LongPollConfig {
             reconnect_base: backoff::DEFAULT_BASE,
             reconnect_cap: backoff::DEFAULT_CAP,
             reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
+            epoch_check: EpochCheck::PerConnection,
         }
     }
 }
@@ -215,6 +231,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         default: "25",
         help: "consecutive failed attempts before a client gives up (0 = never)",
     },
+    OptionDoc {
+        key: "epoch_check",
+        default: "\"per-connection\"",
+        help: "when a subscriber sends the server epoch back to detect a restart: \"per-connection\" (first poll on each new connection) or \"per-poll\" (every poll; for pooling HTTP proxies)",
+    },
 ];
 
 #[cfg(test)]
@@ -246,13 +267,14 @@ mod tests {
     #[test]
     fn parses_kebab_case_and_human_durations() {
         let c: LongPollConfig = serde_json::from_str(
-            r#"{"hold_timeout":"250ms","connection":"per-request","headers":"browser","encoding":"json","empty_status":200}"#,
+            r#"{"hold_timeout":"250ms","connection":"per-request","headers":"browser","encoding":"json","empty_status":200,"epoch_check":"per-poll"}"#,
         )
         .unwrap();
         assert_eq!(c.hold_timeout, Duration::from_millis(250));
         assert_eq!(c.connection, ConnectionMode::PerRequest);
         assert_eq!(c.headers, HeaderProfile::Browser);
         assert_eq!(c.encoding, Encoding::Json);
+        assert_eq!(c.epoch_check, EpochCheck::PerPoll);
         c.validate().unwrap();
     }
 

@@ -11,10 +11,13 @@
 //! - [`client`]: hyper HTTP/1.1 with keep-alive or a connection per poll, a minimal or browser
 //!   header profile, binary or JSON bodies ([`codec`]).
 //! - [`config`]: the `[transport.long-poll]` options.
+//! - [`epoch`]: the server's random incarnation id, which lets a subscriber tell a restarted
+//!   server from the one its cursor came from.
 
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod epoch;
 pub mod server;
 pub mod store;
 
@@ -25,7 +28,7 @@ use transport_core::{
 
 pub use client::publisher::LongPollPublisher;
 pub use client::subscriber::LongPollSubscriber;
-pub use config::{ConnectionMode, Encoding, HeaderProfile, LongPollConfig};
+pub use config::{ConnectionMode, Encoding, EpochCheck, HeaderProfile, LongPollConfig};
 pub use server::LongPollServer;
 
 /// The long-poll transport, registered as `long-poll`.

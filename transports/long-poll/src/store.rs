@@ -126,6 +126,14 @@ impl Topic {
             .next()
     }
 
+    /// The oldest cursor still retained: where a subscriber of a restarted server resumes.
+    pub fn earliest(&self) -> u64 {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first
+    }
+
     /// Reads from `cursor` without waiting.
     pub fn read(&self, cursor: u64, limits: ReadLimits) -> PollOutcome {
         let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
@@ -303,6 +311,7 @@ mod tests {
             }
         );
         assert_eq!(t.head(), 5);
+        assert_eq!(t.earliest(), 2);
     }
 
     #[tokio::test(start_paused = true)]

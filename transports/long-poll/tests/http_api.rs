@@ -124,6 +124,68 @@ async fn cursor_semantics_over_http() {
     server.shutdown().await.unwrap();
 }
 
+/// The `server-epoch` header's value in a reply head, if present.
+fn epoch_header(head: &str) -> Option<u64> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("server-epoch: "))
+        .map(|v| v.trim().parse().expect("decimal epoch"))
+}
+
+#[tokio::test]
+async fn epoch_in_head_replies_and_foreign_epochs_get_410() {
+    let ctx = ServerContext::fresh();
+    let server = start(&LongPollConfig::default(), ctx.clone()).await;
+    let r = raw(&server, &get("/topics/e/head")).await;
+    let epoch = epoch_header(&r.head).expect("head reply carries the epoch");
+    assert!(epoch != 0 && epoch < 1 << 53, "{epoch}");
+    let r = raw(
+        &server,
+        &post(
+            "/topics/e/messages",
+            "application/octet-stream",
+            &frames(&[b"a", b"b"]),
+        ),
+    )
+    .await;
+    assert_eq!(
+        epoch_header(&r.head),
+        None,
+        "only head and reset replies carry it"
+    );
+
+    // This server's epoch: an ordinary poll, no epoch header in the reply.
+    let r = raw(
+        &server,
+        &get(&format!("/topics/e/poll?cursor=1&epoch={epoch}")),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(epoch_header(&r.head), None);
+    let (next, msgs) = decode_batch(Encoding::Binary, &Bytes::from(r.body)).unwrap();
+    assert_eq!((next, msgs), (2, vec![Bytes::from("b")]));
+
+    // Another epoch: the cursor is from an earlier incarnation, even though it is in range.
+    let other = if epoch == 1 { 2 } else { 1 };
+    let r = raw(
+        &server,
+        &get(&format!("/topics/e/poll?cursor=1&epoch={other}")),
+    )
+    .await;
+    assert_eq!(r.status, 410, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(epoch_header(&r.head), Some(epoch));
+    assert_eq!(
+        codec::decode_error(&r.body).1,
+        Some(0),
+        "resume from the earliest cursor"
+    );
+    // A malformed epoch is a 400 like any bad query.
+    let r = raw(&server, &get("/topics/e/poll?cursor=1&epoch=x")).await;
+    assert_eq!(r.status, 400);
+    let counters = ctx.counters.counter_values();
+    assert_eq!(counters["server_epoch_resets"], 1, "{counters:?}");
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn malformed_requests_get_400_with_a_message() {
     let ctx = ServerContext::fresh();

@@ -2,60 +2,13 @@
 //! mid-stream lose nothing, and a subscriber whose server restarted (memory storage, log begins
 //! again at 0) jumps to the new server's earliest cursor instead of giving up.
 
-use std::collections::BTreeSet;
-use std::future::Future;
-use std::time::Duration;
+mod common;
 
-use bytes::Bytes;
+use common::{bounded, config, message, receive_all};
 use tokio::net::TcpListener;
 use transport_core::conformance::CutProxy;
-use transport_core::{
-    ClientContext, Envelope, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
-};
-use transport_long_poll::{LongPoll, LongPollConfig};
-
-async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} timed out"))
-}
-
-fn message(seq: u64) -> Bytes {
-    Envelope {
-        publisher: 0,
-        seq,
-        intended_ns: 0,
-        sent_ns: 0,
-    }
-    .encode(64)
-}
-
-fn config() -> LongPollConfig {
-    LongPollConfig {
-        hold_timeout: Duration::from_millis(500),
-        reconnect_base: Duration::from_millis(5),
-        reconnect_cap: Duration::from_millis(50),
-        ..LongPollConfig::default()
-    }
-}
-
-/// Receives until every seq in `want` arrived; returns how many messages came in all.
-async fn receive_all<S: Subscriber>(sub: &mut S, want: &BTreeSet<u64>) -> usize {
-    let mut seen = BTreeSet::new();
-    let mut total = 0;
-    let mut buf = Vec::new();
-    while !want.is_subset(&seen) {
-        buf.clear();
-        bounded("recv", sub.recv(&mut buf))
-            .await
-            .expect("recv keeps going");
-        for m in &buf {
-            seen.insert(Envelope::decode(m).expect("envelope").seq);
-            total += 1;
-        }
-    }
-    total
-}
+use transport_core::{ClientContext, Publisher, ServerContext, ServerHandle, Transport};
+use transport_long_poll::LongPoll;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_clients_behind_a_cut_lose_nothing() {

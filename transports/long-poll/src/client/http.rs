@@ -22,6 +22,8 @@ pub(crate) struct Exchange {
     pub status: StatusCode,
     /// Response body.
     pub body: Bytes,
+    /// The server's epoch, if the response carried one ([`crate::epoch::HEADER`]).
+    pub epoch: Option<u64>,
     /// Request line and headers as written.
     pub request_header_bytes: u64,
     /// Status line and headers as read.
@@ -100,6 +102,10 @@ impl Conn {
             .await
             .map_err(|e| hyper_error(stage, &e))?;
         let status = resp.status();
+        let epoch = resp
+            .headers()
+            .get(crate::epoch::HEADER)
+            .and_then(|v| crate::epoch::parse(v.as_bytes()));
         let body = Limited::new(resp.into_body(), body_limit)
             .collect()
             .await
@@ -111,6 +117,7 @@ impl Conn {
             request_header_bytes: (after.written - before.written).saturating_sub(request_body),
             response_header_bytes: (after.read - before.read).saturating_sub(body.len() as u64),
             body,
+            epoch,
         })
     }
 }

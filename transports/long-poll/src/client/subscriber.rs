@@ -8,11 +8,15 @@
 //! the server still retains.
 //!
 //! A server that restarted with memory storage begins its log again at cursor 0, so the
-//! subscriber's cursor is suddenly beyond the head (400 with `head_cursor`). The subscriber then
-//! resumes from the new server's earliest cursor (reading everything published since the
-//! restart) and counts `cursor_resets`; what the old server held but never delivered is gone and
-//! the harness's audit reports it as lost. A restart is only detectable while the new head is
-//! still below the old cursor: cursors carry no server epoch.
+//! subscriber's cursor means nothing to it, whether or not the new log has already passed it.
+//! The head reply told the subscriber the server's epoch ([`crate::epoch`]); it sends it back
+//! as `epoch=` on the first poll of every new connection (a restart always breaks the
+//! connection), or on every poll with `epoch_check = "per-poll"`. A restarted server answers
+//! 410 with its new epoch, and the subscriber resumes from that server's earliest cursor
+//! (reading everything it published since the restart) and counts `cursor_resets`; what the old
+//! server held but never delivered is gone, and the harness's audit reports it as lost. Without
+//! an epoch (a server that sends none), a cursor beyond the head (400 with `head_cursor`) is
+//! taken as the same sign of a restart.
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +29,7 @@ use transport_core::{Backoff, ClientContext, Counter, Distribution, Subscriber, 
 use super::headers::{self, Purpose};
 use super::http::{Conn, Exchange};
 use crate::codec;
-use crate::config::{ConnectionMode, Encoding, LongPollConfig};
+use crate::config::{ConnectionMode, Encoding, EpochCheck, LongPollConfig};
 
 /// How long past the hold a poll may take before the client gives up on that request.
 const POLL_GRACE: Duration = Duration::from_secs(10);
@@ -55,7 +59,13 @@ pub struct LongPollSubscriber {
     body_limit: usize,
     headers: HeaderMap,
     conn: Option<Conn>,
+    /// Whether `conn` has already answered a request, so it reaches the server whose epoch
+    /// this subscriber holds (a TCP connection cannot outlive a server's incarnation).
+    conn_checked: bool,
     cursor: u64,
+    /// The epoch of the server `cursor` belongs to; `None` if the server sends none.
+    epoch: Option<u64>,
+    epoch_check: EpochCheck,
     backoff: Backoff,
     counters: SubCounters,
     /// When the last poll reply arrived, to measure how long no poll was outstanding.
@@ -108,6 +118,7 @@ pub(crate) async fn connect(
     }
     let (cursor, _) = codec::decode_batch(config.encoding, &ex.body)
         .map_err(|e| TransportError::protocol("subscribe", e))?;
+    let epoch = ex.epoch;
     conn.end_handshake();
     let c = &ctx.counters;
     let counters = SubCounters {
@@ -132,7 +143,10 @@ pub(crate) async fn connect(
         headers,
         // In per-request mode the head request said `Connection: close`.
         conn: (mode == ConnectionMode::KeepAlive).then_some(conn),
+        conn_checked: true,
         cursor,
+        epoch,
+        epoch_check: config.epoch_check,
         backoff: Backoff::new(config.backoff()),
         counters,
         last_reply: None,
@@ -146,19 +160,31 @@ impl LongPollSubscriber {
         self.cursor
     }
 
+    /// The epoch of the server the cursor belongs to (`None` if the server sends none).
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
     /// One poll on a reused or fresh connection.
     async fn poll_once(&mut self) -> Result<Exchange, TransportError> {
         let mut conn = match self.conn.take() {
             Some(c) if c.is_open() => c,
-            _ => Conn::open(&self.ctx, &self.addr, false).await?,
+            _ => {
+                self.conn_checked = false;
+                Conn::open(&self.ctx, &self.addr, false).await?
+            }
         };
-        let path = format!(
+        let mut path = format!(
             "/topics/{}/poll?cursor={}&max={}&timeout_ms={}",
             self.topic,
             self.cursor,
             self.max_messages,
             self.hold.as_millis()
         );
+        let send_epoch = self.epoch_check == EpochCheck::PerPoll || !self.conn_checked;
+        if let Some(epoch) = self.epoch.filter(|_| send_epoch) {
+            path.push_str(&format!("&epoch={epoch}"));
+        }
         let req = get(path, &self.headers)?;
         // The re-poll gap: from a reply to the next request (connection setup included), the
         // time in which this subscriber has no poll parked and new messages wait.
@@ -174,6 +200,9 @@ impl LongPollSubscriber {
                 after_ms: bound.as_millis() as u64,
             })??;
         self.last_reply = Some(Instant::now());
+        // This server answered on this connection: whatever its epoch, the reply says it (a
+        // 410 from a restarted server carries the new one), so later polls on it need not.
+        self.conn_checked = true;
         if self.mode == ConnectionMode::KeepAlive {
             self.conn = Some(conn);
         }
@@ -224,6 +253,18 @@ impl LongPollSubscriber {
             }
             StatusCode::GONE => {
                 let (msg, earliest) = codec::decode_error(&ex.body);
+                if let (Some(theirs), Some(e)) = (ex.epoch, earliest)
+                    && self.epoch != Some(theirs)
+                {
+                    // A restarted server: the cursor belongs to its previous incarnation.
+                    // Everything the new one still holds is delivered; what it already dropped
+                    // counts as a gap.
+                    self.counters.cursor_resets.inc();
+                    self.counters.gap_messages.add(e);
+                    self.cursor = e;
+                    self.epoch = Some(theirs);
+                    return Ok(None);
+                }
                 match earliest {
                     Some(e) if e > self.cursor => {
                         self.counters.gap_messages.add(e - self.cursor);
@@ -243,6 +284,7 @@ impl LongPollSubscriber {
                     self.counters.cursor_resets.inc();
                     self.counters.gap_messages.add(earliest);
                     self.cursor = earliest;
+                    self.epoch = ex.epoch.or(self.epoch);
                     Ok(None)
                 }
                 _ => Err(refused("poll", &ex)),

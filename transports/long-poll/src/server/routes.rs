@@ -1,9 +1,11 @@
 //! The HTTP API: routes, request validation, and the mapping from poll outcomes to statuses.
 //!
 //! - `POST /topics/{topic}/messages`: a batch of one or more messages → 200 with the next cursor.
-//! - `GET /topics/{topic}/poll?cursor=N&max=K&timeout_ms=T`: held until messages after `N`
-//!   exist (200) or `T` passes (empty, 204 by default); 410 if `N` is older than retention.
-//! - `GET /topics/{topic}/head`: the topic's next cursor, at once (what a subscriber starts from).
+//! - `GET /topics/{topic}/poll?cursor=N&max=K&timeout_ms=T&epoch=E`: held until messages after
+//!   `N` exist (200) or `T` passes (empty, 204 by default); 410 if `N` is older than retention,
+//!   or at once if `E` (optional) is not this server's epoch ([`crate::epoch`]).
+//! - `GET /topics/{topic}/head`: the topic's next cursor, at once (what a subscriber starts from),
+//!   with the server's epoch in the `server-epoch` header.
 //!
 //! Request bodies are JSON when `Content-Type: application/json`, otherwise binary; replies are
 //! JSON when `Accept` mentions `application/json`, otherwise binary (formats: [`crate::codec`]).
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -24,6 +26,7 @@ use transport_core::{Counter, Counters};
 
 use crate::codec::{self, BINARY_TYPE, JSON_TYPE};
 use crate::config::{Encoding, LongPollConfig, MAX_HOLD};
+use crate::epoch;
 use crate::store::{PollOutcome, ReadLimits, Store, Topic};
 
 /// Longest topic name accepted.
@@ -34,6 +37,7 @@ struct ServerCounters {
     polls: Counter,
     empty_polls: Counter,
     gone: Counter,
+    epoch_resets: Counter,
     publishes: Counter,
     published_messages: Counter,
     rejected: Counter,
@@ -42,6 +46,9 @@ struct ServerCounters {
 /// What every handler shares.
 pub(crate) struct AppState {
     store: Store,
+    /// This server's epoch, and the same as a header value (built once, sent per head reply).
+    epoch: u64,
+    epoch_header: HeaderValue,
     config: LongPollConfig,
     shutdown: CancellationToken,
     counters: ServerCounters,
@@ -53,14 +60,18 @@ pub(crate) fn router(
     counters: &Counters,
     shutdown: CancellationToken,
 ) -> Router {
+    let epoch = epoch::generate();
     let state = Arc::new(AppState {
         store: Store::new(config.retention_messages as usize),
+        epoch,
+        epoch_header: HeaderValue::from(epoch),
         config: config.clone(),
         shutdown,
         counters: ServerCounters {
             polls: counters.counter("server_polls"),
             empty_polls: counters.counter("server_empty_polls"),
             gone: counters.counter("server_gone_replies"),
+            epoch_resets: counters.counter("server_epoch_resets"),
             publishes: counters.counter("server_publish_requests"),
             published_messages: counters.counter("server_published_messages"),
             rejected: counters.counter("server_rejected_requests"),
@@ -199,6 +210,8 @@ struct PollParams {
     cursor: u64,
     max: Option<u32>,
     timeout_ms: Option<u64>,
+    /// The server epoch the cursor came from, if the client sends it.
+    epoch: Option<u64>,
 }
 
 async fn poll(
@@ -239,6 +252,21 @@ async fn poll(
         encoding,
     };
     state.counters.polls.inc();
+    if let Some(theirs) = params.epoch
+        && theirs != state.epoch
+    {
+        // The cursor was handed out by an earlier incarnation of this server: it means nothing
+        // in this log, even if it is in range. The client resumes from what this server holds.
+        state.counters.epoch_resets.inc();
+        let msg = format!(
+            "cursor {} is from server epoch {theirs}, not this one; resume from earliest_cursor with the epoch in the server-epoch header",
+            params.cursor
+        );
+        let mut resp = json_error(StatusCode::GONE, &msg, Some(topic.earliest()));
+        resp.headers_mut()
+            .insert(epoch::HEADER, state.epoch_header.clone());
+        return resp;
+    }
     match topic
         .poll(params.cursor, limits, hold, &state.shutdown)
         .await
@@ -279,7 +307,14 @@ async fn poll(
             let msg = format!("cursor {} is beyond the head {head}", params.cursor);
             (
                 StatusCode::BAD_REQUEST,
-                [(header::CONTENT_TYPE, JSON_TYPE)],
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(JSON_TYPE)),
+                    // A client that resets here needs the epoch for its next connections.
+                    (
+                        HeaderName::from_static(epoch::HEADER),
+                        state.epoch_header.clone(),
+                    ),
+                ],
                 codec::encode_ahead(&msg, head, earliest),
             )
                 .into_response()
@@ -302,9 +337,13 @@ async fn head(
         Err(r) => return *r,
     };
     let encoding = reply_encoding(&headers);
-    reply(
+    let mut resp = reply(
         StatusCode::OK,
         encoding,
         codec::encode_batch(encoding, topic.head(), &[]),
-    )
+    );
+    // Where a subscriber learns the epoch it sends back when it resumes.
+    resp.headers_mut()
+        .insert(epoch::HEADER, state.epoch_header.clone());
+    resp
 }
