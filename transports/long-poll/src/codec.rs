@@ -199,11 +199,19 @@ pub fn encode_cursor(encoding: Encoding, next_cursor: u64) -> Bytes {
 
 /// An error body; `earliest_cursor` accompanies 410 Gone.
 pub fn encode_error(message: &str, earliest_cursor: Option<u64>) -> Bytes {
-    let mut v = serde_json::json!({ "error": message });
-    if let Some(e) = earliest_cursor {
-        v["earliest_cursor"] = e.into();
+    // A struct, not `json!` (whose keys come out sorted), so `error` is the first key in every
+    // error body.
+    #[derive(serde::Serialize)]
+    struct Error<'a> {
+        error: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        earliest_cursor: Option<u64>,
     }
-    Bytes::from(v.to_string())
+    let v = Error {
+        error: message,
+        earliest_cursor,
+    };
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
 /// The 400 body for a cursor beyond the head: a client whose cursor is ahead of the server's
@@ -316,7 +324,9 @@ mod tests {
     #[test]
     fn errors_carry_earliest_cursor() {
         let body = encode_error("gone", Some(12));
+        assert_eq!(&body[..], br#"{"error":"gone","earliest_cursor":12}"#);
         assert_eq!(decode_error(&body), ("gone".to_string(), Some(12)));
+        assert_eq!(&encode_error("no", None)[..], br#"{"error":"no"}"#);
         assert_eq!(decode_error(b"plain"), ("plain".to_string(), None));
     }
 }
