@@ -10,6 +10,8 @@
 //! - keepalive: server pings every `ping_interval`, a missing pong closes with 1011;
 //! - reconnection: subscribers resume from a bounded per-topic buffer with `from=SEQ`; a
 //!   position older than the buffer is refused with close 4001 and counted as `gap_messages`;
+//!   a position from another server epoch (a restarted server) resumes at the oldest message
+//!   held and counts `position_resets`;
 //!   publishers prove delivery to the server with ping marks and resend what is unproven after
 //!   a break (`client::publisher`).
 //!

@@ -1,6 +1,13 @@
 //! The application protocol on top of WebSocket: the two URL paths, the frame a subscriber
 //! receives, the "subscribed" notice that ends its handshake, and the close codes.
 //!
+//! Each server start picks an *epoch*, a random number below 2^53, and names it in the
+//! subscribed notice. Positions only mean something to the server incarnation that handed them
+//! out: a restarted server (memory storage) numbers its topics from 0 again. A subscriber
+//! resuming with `from=N&epoch=E` from another epoch is therefore started at the oldest
+//! message the new server holds, not at `N`, and learns the new epoch from the notice. This
+//! costs bytes in the handshake only; data frames are unchanged.
+//!
 //! Server → subscriber, one binary WebSocket message per delivery unit:
 //!
 //! ```text
@@ -34,12 +41,14 @@ pub const MAX_TOPIC_LEN: usize = 200;
 /// What a request path asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `GET /topics/{topic}?from=SEQ`: receive messages from `from` (live if absent).
+    /// `GET /topics/{topic}?from=SEQ&epoch=E`: receive messages from `from` (live if absent).
     Subscribe {
         /// The topic.
         topic: String,
         /// The first position wanted.
         from: Option<u64>,
+        /// The server epoch `from` belongs to, if the client says.
+        epoch: Option<u64>,
     },
     /// `GET /topics/{topic}/publish`: every binary (or text) message sent is published.
     Publish {
@@ -75,30 +84,40 @@ pub fn parse_route(path: &str, query: Option<&str>) -> Result<Route, Option<Stri
     if publish {
         return Ok(Route::Publish { topic });
     }
-    let mut from = None;
+    let (mut from, mut epoch) = (None, None);
     for pair in query.unwrap_or("").split('&') {
-        if let Some(v) = pair.strip_prefix("from=") {
-            let n = v
-                .parse::<u64>()
-                .map_err(|_| Some(format!("from must be a non-negative integer, got {v:?}")))?;
-            from = Some(n);
-        }
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let slot = match key {
+            "from" => &mut from,
+            "epoch" => &mut epoch,
+            _ => continue,
+        };
+        let n = value.parse::<u64>().map_err(|_| {
+            Some(format!(
+                "{key} must be a non-negative integer, got {value:?}"
+            ))
+        })?;
+        *slot = Some(n);
     }
-    Ok(Route::Subscribe { topic, from })
+    Ok(Route::Subscribe { topic, from, epoch })
 }
 
-/// The text message that confirms a subscription: `{"position":N}`, the position of the next
-/// message the subscriber will receive.
-pub fn subscribed_notice(position: u64) -> String {
-    format!("{{\"position\":{position}}}")
+/// The text message that confirms a subscription: `{"position":N,"epoch":E}`, the position of
+/// the next message the subscriber will receive and the server's epoch.
+pub fn subscribed_notice(position: u64, epoch: u64) -> String {
+    format!("{{\"position\":{position},\"epoch\":{epoch}}}")
 }
 
-/// Parses [`subscribed_notice`].
-pub fn parse_subscribed_notice(text: &str) -> Option<u64> {
-    text.strip_prefix("{\"position\":")?
-        .strip_suffix('}')?
-        .parse()
-        .ok()
+/// Parses [`subscribed_notice`] into the position and the epoch (`None` from a server that
+/// names none: `{"position":N}`).
+pub fn parse_subscribed_notice(text: &str) -> Option<(u64, Option<u64>)> {
+    let body = text.strip_prefix("{\"position\":")?.strip_suffix('}')?;
+    match body.split_once(",\"epoch\":") {
+        Some((position, epoch)) => Some((position.parse().ok()?, Some(epoch.parse().ok()?))),
+        None => Some((body.parse().ok()?, None)),
+    }
 }
 
 /// Parses the `key=N` reason of a [`CLOSE_GAP`] or [`CLOSE_AHEAD`] close.
@@ -197,8 +216,23 @@ mod tests {
             parse_route("/topics/a-b", Some("from=7")),
             Ok(Route::Subscribe {
                 topic: "a-b".into(),
-                from: Some(7)
+                from: Some(7),
+                epoch: None,
             })
+        );
+        assert_eq!(
+            parse_route("/topics/t", Some("epoch=12&from=3")),
+            Ok(Route::Subscribe {
+                topic: "t".into(),
+                from: Some(3),
+                epoch: Some(12),
+            })
+        );
+        assert_eq!(
+            parse_route("/topics/a", Some("epoch=x")),
+            Err(Some(
+                "epoch must be a non-negative integer, got \"x\"".into()
+            ))
         );
         assert_eq!(
             parse_route("/topics/a/publish", None),
@@ -215,7 +249,16 @@ mod tests {
 
     #[test]
     fn notices_round_trip() {
-        assert_eq!(parse_subscribed_notice(&subscribed_notice(42)), Some(42));
+        assert_eq!(subscribed_notice(42, 7), r#"{"position":42,"epoch":7}"#);
+        assert_eq!(
+            parse_subscribed_notice(&subscribed_notice(42, 7)),
+            Some((42, Some(7)))
+        );
+        assert_eq!(
+            parse_subscribed_notice(r#"{"position":3}"#),
+            Some((3, None))
+        );
+        assert_eq!(parse_subscribed_notice(r#"{"position":3,"epoch":}"#), None);
         assert_eq!(parse_position_reason("earliest=9", "earliest"), Some(9));
         assert_eq!(parse_position_reason("earliest=x", "earliest"), None);
     }

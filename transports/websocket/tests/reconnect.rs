@@ -1,6 +1,10 @@
 //! Publisher reconnects: a cut in the middle of a stream and a server restart (close 1001) lose
 //! nothing the publisher handed over, because unproven messages (no pong for their mark yet)
 //! are sent again on the new connection. Resent messages may arrive twice: counted, not lost.
+//!
+//! Subscriber restarts: whether the subscriber comes back before the restarted server has
+//! published anything or after it has published past the subscriber's old position, the server
+//! epoch makes it read the new topic from its start, and the reset is counted.
 
 // Test code: helpers shared by several tests unwrap like the tests themselves do.
 #![allow(clippy::unwrap_used)]
@@ -127,8 +131,8 @@ async fn publisher_and_subscriber_ride_through_a_server_restart() {
     let server = WebSocket::serve(&config, listener, ServerContext::fresh())
         .await
         .unwrap();
-    // Positions carry no server epoch: a restart is only visible while the new topic is behind
-    // the subscriber's position, so let the subscriber find the empty topic first.
+    // This ordering: the subscriber finds the new, empty topic first (the next test publishes
+    // first).
     let receiving = tokio::spawn(async move {
         receive(&mut sub, 50..100).await;
         sub
@@ -155,6 +159,77 @@ async fn publisher_and_subscriber_ride_through_a_server_restart() {
     let counters = ctx.counters.counter_values();
     assert!(counters["publisher_reconnects"] >= 1, "{counters:?}");
     assert_eq!(counters["position_resets"], 1, "{counters:?}");
+    bounded("close", publisher.close()).await.unwrap();
+    bounded("close", sub.close()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_server_past_the_old_position_is_read_from_its_start() {
+    // The old topic reaches position 50; the restarted server publishes 80 before the
+    // subscriber reconnects, so its end (80) is past the subscriber's position (50).
+    const OLD: u64 = 50;
+    const NEW: u64 = 80;
+    let config = config();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = WebSocket::serve(&config, listener, ServerContext::fresh())
+        .await
+        .unwrap();
+    let text = addr.to_string();
+    let ctx = ClientContext::fresh(0);
+    let mut sub = bounded(
+        "subscribe",
+        WebSocket::subscriber(&config, &text, "ahead", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    let old_epoch = sub.epoch().expect("the notice names the epoch");
+    let mut publisher = bounded(
+        "publisher",
+        WebSocket::publisher(&config, &text, "ahead", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    for seq in 0..OLD {
+        publisher.publish(common::message(seq, 100)).await.unwrap();
+    }
+    bounded("flush", publisher.flush()).await.unwrap();
+    assert_eq!(receive(&mut sub, 0..OLD).await, 0);
+    assert_eq!(sub.next_position(), OLD);
+
+    // The subscriber does not read while the server restarts and takes NEW messages: it
+    // reconnects only at its next `recv`.
+    bounded("shutdown", server.shutdown()).await.unwrap();
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let server_ctx = ServerContext::fresh();
+    let server = WebSocket::serve(&config, listener, server_ctx.clone())
+        .await
+        .unwrap();
+    for seq in OLD..OLD + NEW {
+        bounded(
+            "publish after restart",
+            publisher.publish(common::message(seq, 100)),
+        )
+        .await
+        .unwrap();
+    }
+    bounded("flush after restart", publisher.flush())
+        .await
+        .unwrap();
+
+    // Every message of the new server, from its first; resends of the publisher may repeat
+    // some (distinct positions), which `receive` tolerates.
+    receive(&mut sub, OLD..OLD + NEW).await;
+    assert!(sub.next_position() >= NEW, "{}", sub.next_position());
+    assert_ne!(sub.epoch(), Some(old_epoch));
+    let counters = ctx.counters.counter_values();
+    assert_eq!(counters["position_resets"], 1, "{counters:?}");
+    assert_eq!(counters["gap_messages"], 0, "{counters:?}");
+    assert_eq!(
+        server_ctx.counters.counter_values()["server_epoch_resets"],
+        1
+    );
     bounded("close", publisher.close()).await.unwrap();
     bounded("close", sub.close()).await.unwrap();
     bounded("shutdown", server.shutdown()).await.unwrap();

@@ -1,5 +1,6 @@
 //! Resume: a connection cut in the middle of a run loses nothing and duplicates nothing; a
-//! position older than the buffer is refused with 4001 and the skipped messages are counted.
+//! position older than the buffer is refused with 4001 and the skipped messages are counted; a
+//! position from another server epoch starts at the oldest message held.
 
 // Test code: helpers shared by several tests unwrap like the tests themselves do.
 #![allow(clippy::unwrap_used)]
@@ -15,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use transport_core::conformance::CutProxy;
 use transport_core::envelope::Envelope;
 use transport_core::{ClientContext, Publisher, ServerHandle, Subscriber, Transport};
-use transport_websocket::{WebSocket, WebSocketConfig};
+use transport_websocket::{WebSocket, WebSocketConfig, proto};
 
 async fn cut_mid_run(config: WebSocketConfig) {
     const N: u64 = 2000;
@@ -160,5 +161,54 @@ async fn position_beyond_the_end_is_refused_with_4002() {
         other => panic!("expected close 4002, got {other:?}"),
     }
     drop(ws);
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn position_from_another_epoch_starts_at_the_oldest_message() {
+    let (server, server_ctx, addr) = server(&WebSocketConfig::default()).await;
+    let (mut witness, _) = raw_subscriber(&addr, "ep").await;
+    let mut publisher = common::raw(&addr, "/topics/ep/publish").await;
+    common::raw_publish(&mut publisher, 0..5, 64).await;
+    let mut last = 0;
+    while last < 4 {
+        if let Some(Ok(Message::Binary(f))) = bounded("witness", witness.next()).await {
+            last = *frame_seqs(&f).1.last().unwrap();
+        }
+    }
+    // Reads the notice, then frames until `n` messages arrived: (position, epoch, seqs).
+    async fn resume(addr: &str, query: &str, n: usize) -> (u64, Option<u64>, Vec<u64>) {
+        let mut ws = common::raw(addr, &format!("/topics/ep?{query}")).await;
+        let notice = match bounded("notice", ws.next()).await {
+            Some(Ok(Message::Text(t))) => t,
+            other => panic!("expected the subscribed notice, got {other:?}"),
+        };
+        let (position, epoch) = proto::parse_subscribed_notice(&notice).unwrap();
+        let mut seqs = Vec::new();
+        while seqs.len() < n {
+            if let Some(Ok(Message::Binary(f))) = bounded("frame", ws.next()).await {
+                seqs.extend(frame_seqs(&f).1);
+            }
+        }
+        (position, epoch, seqs)
+    }
+    let (_, epoch, _) = resume(&addr, "from=5", 0).await;
+    let epoch = epoch.expect("the notice names the epoch");
+    assert!(epoch != 0 && epoch < 1 << 53, "{epoch}");
+    // This server's epoch: resumes where asked.
+    let same = resume(&addr, &format!("from=3&epoch={epoch}"), 2).await;
+    assert_eq!(same, (3, Some(epoch), vec![3, 4]));
+    // Another epoch: position 3 belongs to an earlier server, so everything held is replayed.
+    let other = if epoch == 1 { 2 } else { 1 };
+    let reset = resume(&addr, &format!("from=3&epoch={other}"), 5).await;
+    assert_eq!(reset, (0, Some(epoch), vec![0, 1, 2, 3, 4]));
+    // Even a position beyond the end is no 4002 then: it is not this server's position.
+    let beyond = resume(&addr, &format!("from=99&epoch={other}"), 5).await;
+    assert_eq!(beyond.0, 0);
+    assert_eq!(
+        server_ctx.counters.counter_values()["server_epoch_resets"],
+        2
+    );
+    drop(publisher);
     bounded("shutdown", server.shutdown()).await.unwrap();
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use common::{bounded, raw, raw_publish, server};
 use transport_core::ServerHandle;
-use transport_websocket::WebSocketConfig;
+use transport_websocket::{WebSocketConfig, proto};
 
 fn python_websockets_available() -> bool {
     Command::new("python3")
@@ -46,7 +46,15 @@ async fn python_websockets_client_subscribes() {
     let notice = bounded("python subscribes", subscribed_rx)
         .await
         .expect("line");
-    assert_eq!(notice, "subscribed {\"position\":0}");
+    let (position, epoch) = notice
+        .strip_prefix("subscribed ")
+        .and_then(proto::parse_subscribed_notice)
+        .unwrap_or_else(|| panic!("unexpected notice line {notice:?}"));
+    assert_eq!(position, 0, "{notice}");
+    assert!(
+        epoch.is_some(),
+        "the notice names the server epoch: {notice}"
+    );
     let mut publisher = raw(&addr, "/topics/demo/publish").await;
     raw_publish(&mut publisher, 0..3, 100).await;
     let (status, lines) = bounded("python receives", python).await.expect("thread");

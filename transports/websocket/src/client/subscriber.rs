@@ -2,9 +2,16 @@
 //! into one delivery unit, and on any break reconnects with exponential backoff and full jitter,
 //! resuming with `from=`. Duplicates (positions already delivered) are skipped, so every message
 //! reaches the harness exactly once; positions the server no longer holds are counted in
-//! `gap_messages` and left for the harness's audit to report as lost. A server that restarted
-//! with an empty topic refuses the old position as ahead (4002): the subscriber starts over from
-//! the new topic's oldest message and counts `position_resets`.
+//! `gap_messages` and left for the harness's audit to report as lost.
+//!
+//! A restarted server (memory storage) numbers its topic from 0 again, so the subscriber's
+//! position means nothing to it, even once the new topic has passed it. The subscriber keeps
+//! the epoch named in the subscribed notice and resumes with `from=N&epoch=E`; a server of
+//! another epoch starts it at its oldest message instead and names its own epoch, and the
+//! subscriber takes that as a restart: it counts `position_resets`, counts what the new server
+//! had already evicted in `gap_messages`, and reads everything else the new server published.
+//! Without an epoch (a server that names none), a position beyond the new topic's end (4002)
+//! is the same sign of a restart.
 
 use std::time::Duration;
 
@@ -57,7 +64,8 @@ impl SubCounters {
 
 /// How one subscription attempt ended.
 enum Opened {
-    Live(Box<Ws>, u64),
+    /// Subscribed: the socket, the position of the next message, the server's epoch.
+    Live(Box<Ws>, u64, Option<u64>),
     Gap {
         earliest: u64,
     },
@@ -76,6 +84,8 @@ pub struct WebSocketSubscriber {
     ws: Option<Ws>,
     /// The topic position of the next message this subscriber needs.
     next: u64,
+    /// The epoch of the server `next` belongs to; `None` if the server names none.
+    epoch: Option<u64>,
     counters: SubCounters,
 }
 
@@ -100,11 +110,13 @@ impl WebSocketSubscriber {
             ctx,
             ws: None,
             next: 0,
+            epoch: None,
         };
         match sub.open(None).await? {
-            Opened::Live(ws, position) => {
+            Opened::Live(ws, position, epoch) => {
                 sub.ws = Some(*ws);
                 sub.next = position;
+                sub.epoch = epoch;
                 Ok(sub)
             }
             Opened::Gap { .. } | Opened::Ahead { .. } => Err(TransportError::protocol(
@@ -119,11 +131,18 @@ impl WebSocketSubscriber {
         self.next
     }
 
-    /// One subscription attempt from `from` (live edge if `None`).
+    /// The epoch of the server that position belongs to (`None` if the server names none).
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// One subscription attempt from `from` (live edge if `None`), saying which server epoch
+    /// `from` belongs to when it is known.
     async fn open(&self, from: Option<u64>) -> Result<Opened, TransportError> {
-        let path = match from {
-            Some(f) => format!("/topics/{}?from={f}", self.topic),
-            None => format!("/topics/{}", self.topic),
+        let path = match (from, self.epoch) {
+            (Some(f), Some(e)) => format!("/topics/{}?from={f}&epoch={e}", self.topic),
+            (Some(f), None) => format!("/topics/{}?from={f}", self.topic),
+            (None, _) => format!("/topics/{}", self.topic),
         };
         let limit = self
             .config
@@ -141,11 +160,15 @@ impl WebSocketSubscriber {
             })?;
             match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let position = proto::parse_subscribed_notice(&t).ok_or_else(|| {
-                        TransportError::protocol("subscribe", format!("unexpected notice {t:?}"))
-                    })?;
+                    let (position, epoch) =
+                        proto::parse_subscribed_notice(&t).ok_or_else(|| {
+                            TransportError::protocol(
+                                "subscribe",
+                                format!("unexpected notice {t:?}"),
+                            )
+                        })?;
                     flag.end();
-                    return Ok(Opened::Live(Box::new(ws), position));
+                    return Ok(Opened::Live(Box::new(ws), position, epoch));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let f = frame.as_ref();
@@ -193,8 +216,17 @@ impl WebSocketSubscriber {
                 return Err(last.unwrap_or(TransportError::Closed { stage: "reconnect" }));
             }
             match self.open(Some(self.next)).await {
-                Ok(Opened::Live(ws, position)) => {
+                Ok(Opened::Live(ws, position, epoch)) => {
                     self.counters.reconnects.inc();
+                    if self.epoch.is_some() && epoch.is_some() && epoch != self.epoch {
+                        // A restarted server: it started this subscription at its oldest
+                        // message, not at our position from the old one. What it had already
+                        // evicted is a gap; what the old server never delivered is lost, and
+                        // the harness's audit says so.
+                        self.counters.position_resets.inc();
+                        self.counters.gap_messages.add(position);
+                    }
+                    self.epoch = epoch;
                     self.next = position;
                     self.ws = Some(*ws);
                     return Ok(());
@@ -213,6 +245,8 @@ impl WebSocketSubscriber {
                     // server never delivered is lost, and the harness's audit says so.
                     self.counters.position_resets.inc();
                     self.next = 0;
+                    // Whatever epoch we held is not this server's; the next notice names it.
+                    self.epoch = None;
                     backoff.reset();
                 }
                 // The topic caught up meanwhile: the next attempt is accepted.

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
 
 use super::Shared;
-use super::topic::{Item, Join, Retention};
+use super::topic::{Item, Join, Retention, Start};
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{Ws, close_with, control_len};
 
@@ -137,13 +137,15 @@ async fn finish(shared: &Shared, mut ws: Ws, end: End) {
     }
 }
 
-/// Runs a subscriber connection: notice, replay, live frames, until closed.
+/// Runs a subscriber connection: notice, replay, live frames, until closed. `epoch` is the
+/// server epoch the client says `from` belongs to.
 pub(crate) async fn run_subscriber(
     shared: &Shared,
     mut ws: Ws,
     flag: HandshakeFlag,
     topic: &str,
     from: Option<u64>,
+    epoch: Option<u64>,
 ) {
     let Some(t) = shared.topics.get(topic) else {
         let end = End::Close(CloseCode::Again, "too many topics".into(), true);
@@ -154,7 +156,7 @@ pub(crate) async fn run_subscriber(
             let end = End::Close(CloseCode::Away, "server shutting down".into(), true);
             return finish(shared, ws, end).await;
         }
-        j = t.subscribe(from, shared.config.send_queue_messages) => j,
+        j = t.subscribe(start(shared, from, epoch), shared.config.send_queue_messages) => j,
     };
     let (position, mut pending, mut rx, mut kick) = match join {
         Join::Live {
@@ -179,7 +181,7 @@ pub(crate) async fn run_subscriber(
         shared.counters.resumes.inc();
         shared.counters.replayed_messages.add(pending.len() as u64);
     }
-    let notice = Message::Text(proto::subscribed_notice(position).into());
+    let notice = Message::Text(proto::subscribed_notice(position, shared.epoch).into());
     if let Err(end) = send(shared, &mut ws, notice).await {
         return finish(shared, ws, end).await;
     }
@@ -213,6 +215,20 @@ pub(crate) async fn run_subscriber(
         }
     };
     finish(shared, ws, end).await;
+}
+
+/// Where a subscription starts: a position handed out by an earlier incarnation of this server
+/// means nothing in this log (even when it is in range), so that resume starts at the oldest
+/// message held, and the notice's epoch tells the client it was reset.
+fn start(shared: &Shared, from: Option<u64>, epoch: Option<u64>) -> Start {
+    match (from, epoch) {
+        (None, _) => Start::Live,
+        (Some(_), Some(theirs)) if theirs != shared.epoch => {
+            shared.counters.epoch_resets.inc();
+            Start::Oldest
+        }
+        (Some(from), _) => Start::At(from),
+    }
 }
 
 fn kicked(at: Result<u64, oneshot::error::RecvError>) -> End {

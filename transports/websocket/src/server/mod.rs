@@ -1,6 +1,7 @@
 //! The WebSocket server: accepts TCP connections, counts every byte through `CountingIo`
 //! (the HTTP upgrade as handshake), routes the upgrade by path, and hands each connection to its
-//! subscriber or publisher loop ([`conn`]). Topic state lives in [`topic`].
+//! subscriber or publisher loop ([`conn`]). Topic state lives in [`topic`]. Each server picks
+//! a random epoch at start, named in every subscribed notice ([`crate::proto`]).
 
 mod conn;
 mod topic;
@@ -36,6 +37,7 @@ pub(crate) struct ServerCounters {
     pub(crate) gap_refusals: Counter,
     pub(crate) resumes: Counter,
     pub(crate) replayed_messages: Counter,
+    pub(crate) epoch_resets: Counter,
     pub(crate) rejected_upgrades: Counter,
 }
 
@@ -52,6 +54,7 @@ impl ServerCounters {
             gap_refusals: c.counter("server_gap_refusals"),
             resumes: c.counter("server_resumes"),
             replayed_messages: c.counter("server_replayed_messages"),
+            epoch_resets: c.counter("server_epoch_resets"),
             rejected_upgrades: c.counter("server_rejected_upgrades"),
         }
     }
@@ -59,6 +62,9 @@ impl ServerCounters {
 
 /// What every connection task of one server shares.
 pub(crate) struct Shared {
+    /// This server's epoch: random per start, so subscribers can tell a restarted server's
+    /// positions from the ones they hold ([`crate::proto`]).
+    pub(crate) epoch: u64,
     pub(crate) config: WebSocketConfig,
     pub(crate) ctx: ServerContext,
     pub(crate) topics: Topics,
@@ -90,6 +96,7 @@ impl WebSocketServer {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let shared = Arc::new(Shared {
+            epoch: new_epoch(),
             fanout: FanoutCounters::new(&ctx.counters),
             counters: ServerCounters::new(&ctx.counters),
             config,
@@ -144,6 +151,17 @@ impl ServerHandle for WebSocketServer {
     }
 }
 
+/// A fresh epoch: random, non-zero, and below 2^53 so a JavaScript client parsing the notice
+/// as JSON holds it exactly.
+fn new_epoch() -> u64 {
+    loop {
+        let e = rand::random::<u64>() >> 11;
+        if e != 0 {
+            return e;
+        }
+    }
+}
+
 fn refuse(status: StatusCode, reason: String) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(reason));
     *resp.status_mut() = status;
@@ -167,7 +185,8 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
             }
             Err(None) => Err(refuse(
                 StatusCode::NOT_FOUND,
-                "paths: /topics/{topic}?from=SEQ (subscribe), /topics/{topic}/publish\n".into(),
+                "paths: /topics/{topic}?from=SEQ&epoch=E (subscribe), /topics/{topic}/publish\n"
+                    .into(),
             )),
             Err(Some(reason)) => Err(refuse(StatusCode::BAD_REQUEST, reason + "\n")),
         }
@@ -191,8 +210,8 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
         return Err(TransportError::protocol("upgrade", "no route"));
     };
     match route {
-        Route::Subscribe { topic, from } => {
-            conn::run_subscriber(shared, ws, flag, &topic, from).await;
+        Route::Subscribe { topic, from, epoch } => {
+            conn::run_subscriber(shared, ws, flag, &topic, from, epoch).await;
         }
         Route::Publish { topic } => {
             // Publishers get no notice: the 101 response ends their handshake.

@@ -95,6 +95,17 @@ impl State {
 #[derive(Default)]
 pub(crate) struct Topic(Mutex<State>);
 
+/// Where a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// At the live edge: only messages published from now on.
+    Live,
+    /// At this position (a resume).
+    At(u64),
+    /// At the oldest message held (a resume whose position came from another server epoch).
+    Oldest,
+}
+
 /// The outcome of a subscription request.
 pub(crate) enum Join {
     /// Subscribed: send `replay` first, then whatever arrives on `rx`, until `kick` fires.
@@ -121,12 +132,15 @@ pub(crate) enum Join {
 }
 
 impl Topic {
-    /// Registers a subscriber starting at `from` (the live edge if `None`) with a send queue of
-    /// `queue` messages.
-    pub(crate) async fn subscribe(&self, from: Option<u64>, queue: usize) -> Join {
+    /// Registers a subscriber starting at `start` with a send queue of `queue` messages.
+    pub(crate) async fn subscribe(&self, start: Start, queue: usize) -> Join {
         let mut st = self.0.lock().await;
         let next = st.next();
-        let from = from.unwrap_or(next);
+        let from = match start {
+            Start::Live => next,
+            Start::At(from) => from,
+            Start::Oldest => st.base,
+        };
         if from < st.base {
             return Join::Gap { earliest: st.base };
         }
@@ -223,7 +237,7 @@ mod tests {
             .await;
         }
         assert!(matches!(
-            t.subscribe(Some(1), 4).await,
+            t.subscribe(Start::At(1), 4).await,
             Join::Gap { earliest: 2 }
         ));
         t.publish(
@@ -234,7 +248,7 @@ mod tests {
         )
         .await;
         assert!(matches!(
-            t.subscribe(Some(3), 4).await,
+            t.subscribe(Start::At(3), 4).await,
             Join::Gap { earliest: 4 }
         ));
     }
@@ -252,16 +266,16 @@ mod tests {
                 .await;
         }
         assert!(matches!(
-            t.subscribe(Some(1), 4).await,
+            t.subscribe(Start::At(1), 4).await,
             Join::Gap { earliest: 2 }
         ));
         assert!(matches!(
-            t.subscribe(Some(6), 4).await,
+            t.subscribe(Start::At(6), 4).await,
             Join::Ahead { next: 5 }
         ));
         let Join::Live {
             position, replay, ..
-        } = t.subscribe(Some(3), 4).await
+        } = t.subscribe(Start::At(3), 4).await
         else {
             panic!("position 3 is buffered");
         };
@@ -270,13 +284,22 @@ mod tests {
             replay.into_iter().collect::<Vec<_>>(),
             vec![(3, Bytes::from(vec![3])), (4, Bytes::from(vec![4]))]
         );
+        // A position from another server epoch starts at the oldest message held.
+        let Join::Live {
+            position, replay, ..
+        } = t.subscribe(Start::Oldest, 4).await
+        else {
+            panic!("the oldest position is always buffered");
+        };
+        assert_eq!(position, 2);
+        assert_eq!(replay.len(), 3);
     }
 
     #[tokio::test]
     async fn disconnect_policy_kicks_a_full_queue() {
         let t = Topic::default();
         let c = counters();
-        let Join::Live { mut kick, rx, .. } = t.subscribe(None, 1).await else {
+        let Join::Live { mut kick, rx, .. } = t.subscribe(Start::Live, 1).await else {
             panic!("live");
         };
         t.publish(Bytes::new(), keep(8, 1024), SlowConsumer::Disconnect, &c)

@@ -56,7 +56,7 @@ pub async fn raw_subscriber(addr: &str, topic: &str) -> (Raw, u64) {
     let mut ws = raw(addr, &format!("/topics/{topic}")).await;
     match bounded("notice", ws.next()).await {
         Some(Ok(Message::Text(t))) => {
-            let pos = proto::parse_subscribed_notice(&t).expect("notice format");
+            let (pos, _epoch) = proto::parse_subscribed_notice(&t).expect("notice format");
             (ws, pos)
         }
         other => panic!("expected the subscribed notice, got {other:?}"),
