@@ -6,9 +6,10 @@ its first bytes in hex.
     pip install websockets
     python3 subscribe.py ws://127.0.0.1:PORT/topics/demo [COUNT]
 
-Add `?from=N` to the URL to resume at topic position N. The first message is a text notice
-`{"position":N}`; every later one is a binary frame: u64 BE position of its first message, then
-per message a u32 BE length and the bytes.
+Add `?from=N&epoch=E` to the URL to resume at topic position N of the server whose epoch is E
+(a restarted server has another epoch and starts you at its oldest message instead). The first
+message is a text notice `{"position":N,"epoch":E}`; every later one is a binary frame: u64 BE
+position of its first message, then per message a u32 BE length and the bytes.
 """
 import struct
 import sys
