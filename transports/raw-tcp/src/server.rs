@@ -195,11 +195,13 @@ async fn relay_publisher(
     // One registration with the shutdown signal for the whole connection, not one per message.
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let superseded = superseded.cancelled();
+    tokio::pin!(superseded);
     let retain = shared.config.retain_bytes;
     loop {
         let frame = tokio::select! {
             _ = &mut cancelled => return Ok(()),
-            _ = superseded.cancelled() => return Ok(()),
+            _ = &mut superseded => return Ok(()),
             f = conn.next() => f,
         };
         let msg = match frame {
