@@ -1,5 +1,5 @@
-//! Cluster look-ups every client needs before it moves data: a topic's partitions (Metadata,
-//! auto-creating the topic) and the end offsets of its partitions (ListOffsets).
+//! Cluster look-ups every client needs before it moves data: a topic's partitions and topic id
+//! (Metadata, auto-creating the topic) and the end offsets of its partitions (ListOffsets).
 //!
 //! The client assumes one broker leads every partition (the embedded broker, or a one-node
 //! external cluster): it does not route requests to per-partition leaders.
@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use transport_core::TransportError;
 
 use crate::conn::Conn;
+use crate::incarnation::TopicId;
 
 /// Kafka error codes this client reacts to by name.
 pub(crate) mod code {
@@ -54,12 +55,21 @@ pub(crate) fn refused(stage: &'static str, code: i16, what: &str) -> TransportEr
     }
 }
 
-/// The partition ids of `topic`, sorted, waiting (up to `timeout`) while the broker creates it.
-pub(crate) async fn topic_partitions(
+/// What Metadata says about one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TopicMeta {
+    /// Partition ids, sorted.
+    pub partitions: Vec<i32>,
+    /// The topic id (Metadata v10+), `None` if the broker sent none.
+    pub id: Option<TopicId>,
+}
+
+/// `topic`'s partitions and id, waiting (up to `timeout`) while the broker creates it.
+pub(crate) async fn topic_meta(
     conn: &mut Conn,
     topic: &str,
     timeout: Duration,
-) -> Result<Vec<i32>, TransportError> {
+) -> Result<TopicMeta, TransportError> {
     let stage = "metadata";
     let deadline = Instant::now() + timeout;
     loop {
@@ -79,7 +89,10 @@ pub(crate) async fn topic_partitions(
                 if !ids.is_empty() && !leaderless {
                     ids.sort_unstable();
                     ids.dedup();
-                    return Ok(ids);
+                    return Ok(TopicMeta {
+                        partitions: ids,
+                        id: TopicId::from_wire(*t.topic_id.as_bytes()),
+                    });
                 }
                 true
             }

@@ -19,10 +19,12 @@ use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError};
 
 type Io = CountingIo<TcpStream>;
 
-/// The versions this client can speak, per API: (key, lowest, highest). The highest is chosen
-/// below each API's switch to topic ids (which this client does not implement).
+/// The versions this client can speak, per API: (key, lowest, highest). Metadata goes up to
+/// v12, whose answers carry topic ids (v10+), so a consumer can recognise a new incarnation of
+/// its topic; the others stop below their switch to addressing topics by id, which this client
+/// does not implement.
 const WANTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Metadata, 1, 9),
+    (ApiKey::Metadata, 1, 12),
     (ApiKey::Produce, 3, 9),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Fetch, 4, 12),

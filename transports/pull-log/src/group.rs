@@ -15,6 +15,14 @@
 //!
 //! A partition without a committed offset starts at its log end, and that offset is committed
 //! at once, so a later owner resumes from it instead of from a newer log end.
+//!
+//! Offsets are only meaningful in the incarnation of the topic they were read in, so `consumed`
+//! is tagged with its topic id, and the task learns the id again with Metadata on every
+//! reconnect. Offsets of another incarnation (the broker restarted empty, the topic was
+//! recreated) are neither committed nor used as start positions: the new log is read from its
+//! start instead (or from what the group committed in it). Offsets of the *same* incarnation
+//! are trusted even where the coordinator lost the group's commits in a restart (file storage
+//! keeps the log, not the commits), so the member resumes exactly where it was.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -24,17 +32,24 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counter, TransportError};
 
+use crate::cluster::TopicMeta;
 use crate::config::{CommitMode, PullLogConfig, max_response_bytes};
 use crate::conn::Conn;
 use crate::group_proto::Proto;
+use crate::incarnation::{self, Seen, TopicId};
 use crate::producer_task::retriable;
 use crate::with_timeout;
 
 /// Which partitions a member reads in one generation, and where each starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Assignment {
+    /// Counts this member's assignments. The subscriber follows this, not the generation: a
+    /// restarted coordinator numbers generations from the start again.
+    pub seq: u64,
     /// The group generation it belongs to.
     pub generation: i32,
+    /// The topic id the start offsets belong to.
+    pub topic_id: Option<TopicId>,
     /// (partition, start offset), sorted by partition.
     pub partitions: Vec<(i32, i64)>,
 }
@@ -46,6 +61,8 @@ pub(crate) struct Shared {
     pub assignment: Option<Assignment>,
     /// Offset after the last record returned to the harness, per partition.
     pub consumed: BTreeMap<i32, i64>,
+    /// The topic id `consumed` was read under.
+    pub topic_id: Option<TopicId>,
 }
 
 enum Cmd {
@@ -70,13 +87,14 @@ impl Membership {
         topic: &str,
         group: &str,
         ctx: &ClientContext,
-        partitions: Vec<i32>,
+        meta: TopicMeta,
+        seen: Arc<Seen>,
     ) -> Result<Membership, TransportError> {
         let client_id = format!("pull-log-member-{}", ctx.client_index);
         let max_frame = max_response_bytes(config);
         let proto = with_timeout("join group", config.request_timeout, async {
             let conn = Conn::connect(addr, ctx, client_id, max_frame).await?;
-            Proto::new(conn, config, group, topic, partitions).await
+            Proto::new(conn, config, group, topic, meta, seen).await
         })
         .await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -93,6 +111,7 @@ impl Membership {
             addr: addr.to_owned(),
             reconnects: ctx.counters.counter("group_reconnects"),
             ctx: ctx.clone(),
+            assignments: 0,
         };
         let mut m = Membership {
             shared,
@@ -210,6 +229,8 @@ struct Task {
     addr: String,
     ctx: ClientContext,
     reconnects: Counter,
+    /// Assignments made so far (the next one's `seq`).
+    assignments: u64,
 }
 
 impl Task {
@@ -217,19 +238,37 @@ impl Task {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What this member consumed, if it was read in the incarnation the coordinator connection
+    /// sees (else nothing: those offsets mean nothing in this log), and whether that
+    /// incarnation is known for certain (both ids present and equal).
+    fn own_offsets(&self) -> (BTreeMap<i32, i64>, bool) {
+        let now = self.proto.topic_id();
+        let s = self.lock();
+        if incarnation::changed(s.topic_id, now) {
+            return (BTreeMap::new(), false);
+        }
+        (
+            s.consumed.clone(),
+            s.topic_id.is_some() && s.topic_id == now,
+        )
+    }
+
     async fn run(mut self) -> Result<(), TransportError> {
         loop {
-            let previous = self.lock().consumed.clone();
-            let assignment = match self.proto.join_and_sync(&previous).await {
+            let (previous, same_log) = self.own_offsets();
+            let mut assignment = match self.proto.join_and_sync(&previous, same_log).await {
                 Ok(a) => a,
                 Err(e) => {
                     self.reconnect(e).await?;
                     continue;
                 }
             };
+            self.assignments += 1;
+            assignment.seq = self.assignments;
             {
                 let mut s = self.lock();
                 s.consumed = assignment.partitions.iter().copied().collect();
+                s.topic_id = assignment.topic_id;
                 s.assignment = Some(assignment);
             }
             self.notify.send_modify(|v| *v += 1);
@@ -289,7 +328,7 @@ impl Task {
                 }
                 cmd = self.rx.recv() => match cmd {
                     Some(Cmd::Commit(reply)) => {
-                        let offsets = self.lock().consumed.clone();
+                        let (offsets, _) = self.own_offsets();
                         let (answer, exit) = match self.proto.commit(&offsets).await {
                             Ok(rejoin) => (Ok(()), rejoin.then_some(Ok(Exit::Rejoin))),
                             // A broken connection is the membership's problem, not the
@@ -327,11 +366,8 @@ impl Task {
 
     /// Stops the subscriber from returning records and commits what it returned.
     async fn revoke(&mut self) {
-        let offsets = {
-            let mut s = self.lock();
-            s.assignment = None;
-            s.consumed.clone()
-        };
+        self.lock().assignment = None;
+        let (offsets, _) = self.own_offsets();
         self.notify.send_modify(|v| *v += 1);
         if self.commit != CommitMode::None && !offsets.is_empty() {
             // Best effort: a coordinator that refuses commits mid-rebalance costs duplicates,

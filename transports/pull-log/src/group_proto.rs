@@ -22,11 +22,14 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use transport_core::TransportError;
 
+use std::sync::Arc;
+
 use crate::assign::{decode_assignment, range_assign};
-use crate::cluster::{self, code, refused};
+use crate::cluster::{self, TopicMeta, code, refused};
 use crate::config::{PullLogConfig, wire_ms};
 use crate::conn::Conn;
 use crate::group::Assignment;
+use crate::incarnation::{self, Seen, TopicId};
 use crate::with_timeout;
 
 const PROTOCOL_TYPE: &str = "consumer";
@@ -38,6 +41,9 @@ pub(crate) struct Proto {
     group: GroupId,
     topic: String,
     partitions: Vec<i32>,
+    /// The topic id this connection's Metadata reported (the log offsets here refer to).
+    topic_id: Option<TopicId>,
+    seen: Arc<Seen>,
     member_id: StrBytes,
     generation: i32,
     /// Where a partition without a committed offset starts ([`cluster::LATEST`] or
@@ -85,14 +91,17 @@ impl Proto {
         config: &PullLogConfig,
         group: &str,
         topic: &str,
-        partitions: Vec<i32>,
+        meta: TopicMeta,
+        seen: Arc<Seen>,
     ) -> Result<Proto, TransportError> {
         find_coordinator(&mut conn, group).await?;
         Ok(Proto {
             conn,
             group: GroupId(StrBytes::from_string(group.to_owned())),
             topic: topic.to_owned(),
-            partitions,
+            partitions: meta.partitions,
+            topic_id: meta.id,
+            seen,
             member_id: StrBytes::default(),
             generation: -1,
             reset_to: cluster::LATEST,
@@ -103,14 +112,24 @@ impl Proto {
     }
 
     /// Continues on a fresh connection after the old one broke. The member id is kept (the
-    /// coordinator answers UNKNOWN_MEMBER_ID if it forgot it). From now on a partition without
-    /// a committed offset starts at the log *start*: the coordinator may have lost the group's
-    /// offsets in a restart, and re-reading is better than skipping.
+    /// coordinator answers UNKNOWN_MEMBER_ID if it forgot it). Metadata first: the topic may
+    /// be another incarnation now (new id, maybe other partitions). From now on a partition
+    /// without a committed offset starts at the log *start*: the coordinator may have lost the
+    /// group's offsets in a restart, and re-reading is better than skipping.
     pub(crate) async fn reconnect(&mut self, mut conn: Conn) -> Result<(), TransportError> {
+        let meta = cluster::topic_meta(&mut conn, &self.topic, self.timeout).await?;
         find_coordinator(&mut conn, self.group.0.as_str()).await?;
+        self.seen.observe(meta.id);
+        self.topic_id = incarnation::retag(self.topic_id, meta.id);
+        self.partitions = meta.partitions;
         self.conn = conn;
         self.reset_to = cluster::EARLIEST;
         Ok(())
+    }
+
+    /// The topic id the coordinator connection last saw.
+    pub(crate) fn topic_id(&self) -> Option<TopicId> {
+        self.topic_id
     }
 
     fn version(&self, key: ApiKey, stage: &'static str) -> Result<i16, TransportError> {
@@ -118,10 +137,14 @@ impl Proto {
     }
 
     /// Joins (or rejoins) and syncs; returns this member's partitions and start offsets.
-    /// `previous` holds the offsets this member had consumed before the rebalance.
+    /// `previous` holds the offsets this member had consumed before the rebalance (none if they
+    /// belong to another incarnation of the topic); `same_log` says they were read in the very
+    /// log this connection sees (equal topic ids), so they are good start positions even
+    /// where the group has no commit.
     pub(crate) async fn join_and_sync(
         &mut self,
         previous: &BTreeMap<i32, i64>,
+        same_log: bool,
     ) -> Result<Assignment, TransportError> {
         loop {
             let (leader, members) = self.join().await?;
@@ -151,18 +174,24 @@ impl Proto {
             let mut mine = decode_assignment(resp.assignment, &self.topic)?;
             mine.sort_unstable();
             let committed = self.fetch_offsets(&mine).await?;
-            let missing: Vec<i32> = mine
-                .iter()
-                .copied()
-                .filter(|p| !committed.contains_key(p))
-                .collect();
             // What this member returned itself may be ahead of a commit that was off or
-            // failed. A partition with no committed offset at all is not trusted to it: after
-            // a broker restart the log may have started again from 0.
+            // failed. A partition with no committed offset at all is trusted to it only when
+            // the topic id proves it is the same log: without ids, a restarted broker's log
+            // may have started again from 0.
             let mut starts = committed;
             for (p, at) in starts.iter_mut() {
                 if let Some(&own) = previous.get(p) {
                     *at = (*at).max(own);
+                }
+            }
+            let mut pinned = BTreeMap::new();
+            let mut missing = Vec::new();
+            for &p in mine.iter().filter(|p| !starts.contains_key(p)) {
+                match previous.get(&p) {
+                    Some(&own) if same_log => {
+                        pinned.insert(p, own);
+                    }
+                    _ => missing.push(p),
                 }
             }
             if !missing.is_empty() {
@@ -172,15 +201,19 @@ impl Proto {
                     cluster::list_offsets(&mut self.conn, &self.topic, &missing, self.reset_to),
                 )
                 .await?;
-                let ends: BTreeMap<i32, i64> = ends.into_iter().collect();
+                pinned.extend(ends);
+            }
+            if !pinned.is_empty() {
                 // Pin the start so whoever owns the partition next resumes from here.
-                if self.commit(&ends).await? {
+                if self.commit(&pinned).await? {
                     continue;
                 }
-                starts.extend(ends);
+                starts.extend(pinned);
             }
             return Ok(Assignment {
+                seq: 0, // numbered by the task
                 generation: self.generation,
+                topic_id: self.topic_id,
                 partitions: starts.into_iter().collect(),
             });
         }

@@ -26,6 +26,7 @@ mod conn;
 mod consumer;
 mod group;
 mod group_proto;
+mod incarnation;
 mod producer;
 mod producer_task;
 #[doc(hidden)]

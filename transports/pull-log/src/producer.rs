@@ -41,7 +41,9 @@ pub(crate) async fn open(
     with_timeout("connect publisher", config.request_timeout, async {
         let client_id = format!("pull-log-pub-{}", ctx.client_index);
         let mut conn = Conn::connect(addr, ctx, client_id, max_response_bytes(config)).await?;
-        let parts = cluster::topic_partitions(&mut conn, topic, config.request_timeout).await?;
+        let parts = cluster::topic_meta(&mut conn, topic, config.request_timeout)
+            .await?
+            .partitions;
         conn.end_handshake();
         Ok((conn, parts[ctx.client_index as usize % parts.len()]))
     })

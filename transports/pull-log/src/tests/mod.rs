@@ -4,5 +4,6 @@ mod conformance;
 mod faults;
 mod fetch_parking;
 mod groups;
+mod incarnation;
 mod kcat;
 mod util;
