@@ -3,7 +3,7 @@
 //! cursor still notices the restart, reads the new log from its start, and counts the reset.
 //!
 //! Without the epoch the subscriber would resume in the middle of the new log and skip its
-//! first messages. The last test shows why `epoch_check = "per-poll"` exists: behind a proxy
+//! first messages. The first test checks the HTTP side with raw requests. The last test shows why `epoch_check = "per-poll"` exists: behind a proxy
 //! that keeps the client's connection and reconnects upstream by itself, only a per-poll check
 //! sees the restart.
 
@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{bounded, config, message, next_seqs, receive_all};
+use bytes::Bytes;
+use common::{bounded, config, frames, get, message, next_seqs, post, raw, receive_all};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -21,8 +22,10 @@ use tokio::sync::{Mutex, watch};
 use transport_core::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
 };
+use transport_long_poll::codec::{self, decode_batch};
 use transport_long_poll::{
-    ConnectionMode, EpochCheck, LongPoll, LongPollConfig, LongPollServer, LongPollSubscriber,
+    ConnectionMode, Encoding, EpochCheck, LongPoll, LongPollConfig, LongPollServer,
+    LongPollSubscriber,
 };
 
 /// Old log: 20 messages. The restarted server publishes 30 before the subscriber comes back,
@@ -34,6 +37,71 @@ async fn serve(config: &LongPollConfig, listener: TcpListener) -> LongPollServer
     LongPoll::serve(config, listener, ServerContext::fresh())
         .await
         .expect("serve")
+}
+
+/// The `server-epoch` header's value in a reply head, if present.
+fn epoch_header(head: &str) -> Option<u64> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("server-epoch: "))
+        .map(|v| v.trim().parse().expect("decimal epoch"))
+}
+
+#[tokio::test]
+async fn epoch_in_head_replies_and_foreign_epochs_get_410() {
+    let ctx = ServerContext::fresh();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server = LongPoll::serve(&LongPollConfig::default(), listener, ctx.clone())
+        .await
+        .expect("serve");
+    let r = raw(&server, &get("/topics/e/head")).await;
+    let epoch = epoch_header(&r.head).expect("head reply carries the epoch");
+    assert!(epoch != 0 && epoch < 1 << 53, "{epoch}");
+    let r = raw(
+        &server,
+        &post(
+            "/topics/e/messages",
+            "application/octet-stream",
+            &frames(&[b"a", b"b"]),
+        ),
+    )
+    .await;
+    assert_eq!(
+        epoch_header(&r.head),
+        None,
+        "only head and reset replies carry it"
+    );
+
+    // This server's epoch: an ordinary poll, no epoch header in the reply.
+    let r = raw(
+        &server,
+        &get(&format!("/topics/e/poll?cursor=1&epoch={epoch}")),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(epoch_header(&r.head), None);
+    let (next, msgs) = decode_batch(Encoding::Binary, &Bytes::from(r.body)).expect("batch");
+    assert_eq!((next, msgs), (2, vec![Bytes::from("b")]));
+
+    // Another epoch: the cursor is from an earlier incarnation, even though it is in range.
+    let other = if epoch == 1 { 2 } else { 1 };
+    let r = raw(
+        &server,
+        &get(&format!("/topics/e/poll?cursor=1&epoch={other}")),
+    )
+    .await;
+    assert_eq!(r.status, 410, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(epoch_header(&r.head), Some(epoch));
+    assert_eq!(
+        codec::decode_error(&r.body).1,
+        Some(0),
+        "resume from the earliest cursor"
+    );
+    // A malformed epoch is a 400 like any bad query.
+    let r = raw(&server, &get("/topics/e/poll?cursor=1&epoch=x")).await;
+    assert_eq!(r.status, 400);
+    let counters = ctx.counters.counter_values();
+    assert_eq!(counters["server_epoch_resets"], 1, "{counters:?}");
+    server.shutdown().await.expect("shutdown");
 }
 
 /// Publishes `OLD` messages to a first server and reads them all at `sub_addr`, then restarts

@@ -10,8 +10,12 @@ use transport_core::envelope::Envelope;
 use transport_core::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
 };
-use transport_long_poll::codec::{self, decode_batch};
+use transport_long_poll::codec::decode_batch;
 use transport_long_poll::{Encoding, HeaderProfile, LongPoll, LongPollConfig, LongPollServer};
+
+mod common;
+
+use common::{frames, get, post, raw};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -26,53 +30,6 @@ async fn start(config: &LongPollConfig, ctx: ServerContext) -> LongPollServer {
     LongPoll::serve(config, listener, ctx)
         .await
         .expect("server starts")
-}
-
-/// One HTTP reply, as bytes on the wire.
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-/// Sends raw request bytes on a fresh connection and reads the reply until the server closes.
-async fn raw(server: &LongPollServer, request: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(server.local_addr())
-        .await
-        .expect("connect");
-    s.write_all(request).await.expect("write request");
-    let mut buf = Vec::new();
-    bounded(s.read_to_end(&mut buf)).await.expect("read reply");
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete header block");
-    let head = String::from_utf8(buf[..split].to_vec()).expect("ASCII header");
-    let status = head[9..12].parse().expect("status code");
-    Reply {
-        status,
-        head,
-        body: buf[split + 4..].to_vec(),
-    }
-}
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").into_bytes()
-}
-
-fn post(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(body);
-    r
-}
-
-fn frames(msgs: &[&[u8]]) -> Vec<u8> {
-    let msgs: Vec<Bytes> = msgs.iter().map(|m| Bytes::copy_from_slice(m)).collect();
-    codec::encode_publish(Encoding::Binary, &msgs).to_vec()
 }
 
 #[tokio::test]
@@ -121,68 +78,6 @@ async fn cursor_semantics_over_http() {
     );
     let r = raw(&server, &req).await;
     assert_eq!(r.body, br#"{"next_cursor":4,"messages":["ZA=="]}"#);
-    server.shutdown().await.unwrap();
-}
-
-/// The `server-epoch` header's value in a reply head, if present.
-fn epoch_header(head: &str) -> Option<u64> {
-    head.lines()
-        .find_map(|l| l.strip_prefix("server-epoch: "))
-        .map(|v| v.trim().parse().expect("decimal epoch"))
-}
-
-#[tokio::test]
-async fn epoch_in_head_replies_and_foreign_epochs_get_410() {
-    let ctx = ServerContext::fresh();
-    let server = start(&LongPollConfig::default(), ctx.clone()).await;
-    let r = raw(&server, &get("/topics/e/head")).await;
-    let epoch = epoch_header(&r.head).expect("head reply carries the epoch");
-    assert!(epoch != 0 && epoch < 1 << 53, "{epoch}");
-    let r = raw(
-        &server,
-        &post(
-            "/topics/e/messages",
-            "application/octet-stream",
-            &frames(&[b"a", b"b"]),
-        ),
-    )
-    .await;
-    assert_eq!(
-        epoch_header(&r.head),
-        None,
-        "only head and reset replies carry it"
-    );
-
-    // This server's epoch: an ordinary poll, no epoch header in the reply.
-    let r = raw(
-        &server,
-        &get(&format!("/topics/e/poll?cursor=1&epoch={epoch}")),
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(epoch_header(&r.head), None);
-    let (next, msgs) = decode_batch(Encoding::Binary, &Bytes::from(r.body)).unwrap();
-    assert_eq!((next, msgs), (2, vec![Bytes::from("b")]));
-
-    // Another epoch: the cursor is from an earlier incarnation, even though it is in range.
-    let other = if epoch == 1 { 2 } else { 1 };
-    let r = raw(
-        &server,
-        &get(&format!("/topics/e/poll?cursor=1&epoch={other}")),
-    )
-    .await;
-    assert_eq!(r.status, 410, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(epoch_header(&r.head), Some(epoch));
-    assert_eq!(
-        codec::decode_error(&r.body).1,
-        Some(0),
-        "resume from the earliest cursor"
-    );
-    // A malformed epoch is a 400 like any bad query.
-    let r = raw(&server, &get("/topics/e/poll?cursor=1&epoch=x")).await;
-    assert_eq!(r.status, 400);
-    let counters = ctx.counters.counter_values();
-    assert_eq!(counters["server_epoch_resets"], 1, "{counters:?}");
     server.shutdown().await.unwrap();
 }
 
