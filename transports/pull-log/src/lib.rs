@@ -9,15 +9,23 @@
 //! - a subscriber is a consumer; `subscriber()` returns once metadata is known and start
 //!   offsets are resolved (log end, or the group's committed offsets after joining), so every
 //!   later message reaches it; `recv` is one poll: one Fetch response (possibly empty);
-//! - each message is one record, its value the message bytes, with no key.
+//! - each message is one record, its value the message bytes, with no key;
+//! - positions are tagged with the topic id (Metadata v10+) they were read under; after a
+//!   reconnect, a new id (restarted memory broker, recreated topic) sends every position to the
+//!   new log's start instead of into its middle (`incarnation.rs`).
 //!
 //! Concept → file: options `config.rs`; framing, correlation ids and version negotiation
-//! `conn.rs`; record batches `records.rs`; metadata and offsets `cluster.rs`; producer
-//! `producer.rs`; consumer `consumer.rs`; producer task with reconnect and resend `producer_task.rs`; group membership `group.rs` (task and hand-off) and
-//! `group_proto.rs` (the coordinator requests), range assignment `assign.rs`.
+//! `conn.rs`; record batches `records.rs`; metadata and offsets `cluster.rs`; topic
+//! incarnations `incarnation.rs`; producer `producer.rs`; producer task with reconnect and
+//! resend `producer_task.rs`; consumer `consumer/` (fetching in `fetch.rs`, resets in
+//! `resets.rs`); group membership `group.rs` (task and hand-off) and `group_proto.rs` (the
+//! coordinator requests), range assignment `assign.rs`.
 //!
-//! Counters: `produce_requests`, `fetches`, `empty_fetches`, and the distributions
-//! `records_per_fetch` and `batch_bytes` (bytes of each produced record batch).
+//! Counters: `produce_requests`, `fetches`, `empty_fetches`, `subscriber_reconnects`,
+//! `publisher_reconnects`, `group_reconnects`, `epoch_resets` (a new incarnation of the topic
+//! sent the positions to its start), `offset_resets` (a position out of range restarted at the
+//! log start), and the distributions `records_per_fetch` and `batch_bytes` (bytes of each
+//! produced record batch).
 
 mod assign;
 mod cluster;
