@@ -1,6 +1,9 @@
 //! `raw-tcp`: length-prefixed frames over one TCP connection per client, fanned out by the
-//! server to every subscriber of a topic. No HTTP, no WebSocket framing, no log: this is the
-//! physical floor every other transport is compared with, and it runs in every comparison.
+//! server to every subscriber of a topic. No HTTP, no WebSocket framing, no per-message headers:
+//! this is the physical floor every other transport is compared with, and it runs in every
+//! comparison. It still resumes after broken connections like the others (a bounded in-memory
+//! log per topic and publisher sessions), because a floor that loses messages at a reset would
+//! not be a fair comparison in the faults scenarios.
 //!
 //! Wire format: every frame is a 4-byte big-endian length followed by that many bytes. A
 //! connection opens with a hello and its reply (see `proto` for the bytes; that handshake is
@@ -12,24 +15,26 @@
 //! server numbers each topic's messages in arrival order and keeps the most recent
 //! `retain_bytes` of them; a subscriber counts the frames it received, and after a break it
 //! reconnects (capped exponential backoff, full jitter) and asks for the next position, getting
-//! the retained backlog before live messages (0 bytes per message). A publisher has a session
-//! id and keeps the messages the server has not confirmed (at most `resend_buffer_bytes`): every
-//! `sync_every_messages` or `sync_interval` it sends an empty frame and the server answers with
-//! the session's relay count (16 bytes per sync, 0.06 B/msg at the defaults and 1K msg/s).
-//! After a reconnect the server says how many of the session's messages it relayed and the
-//! publisher resends the rest. `flush` is the same sync, awaited, so a run's last messages are
-//! confirmed, not just written into a socket that may already be dead. The server's reply
+//! the retained backlog before live messages (0 bytes per message). A publisher has a session id
+//! and keeps every message the server has not confirmed: every `sync_every_messages` or
+//! `sync_interval` (or when half of `resend_buffer_bytes` is unconfirmed) it sends an empty frame
+//! and the server answers with the session's relay count (16 bytes per sync, 0.06 B/msg at the
+//! defaults and 1K msg/s); if `resend_buffer_bytes` is full it waits for that answer, so nothing
+//! falls out unconfirmed. After a reconnect the server says how many of the session's messages it
+//! relayed and the publisher resends the rest. `flush` waits for a sync, so a run's last messages
+//! are confirmed, not just written into a socket that may already be dead. The server's reply
 //! carries a random epoch: a subscriber that comes back to a restarted server starts from what
-//! the new incarnation retained, and a publisher resends everything not yet confirmed by the old
-//! one (messages it had relayed but not confirmed arrive twice; the harness counts duplicates).
-//! What cannot be recovered (the log or the resend buffer ran out, or a restarted server lost
-//! its memory) is counted (`*resume_skipped`, `*resend_gaps`, `*epoch_resets`) and the
-//! harness's audit reports the missing messages as lost.
+//! the new incarnation retained, and a publisher resends everything the old one had not confirmed
+//! (what it had relayed arrives twice; the harness counts duplicates). What cannot be recovered
+//! (a subscriber away longer than the retention, or messages a restarted server took down with
+//! it) is counted (`resume_skipped`, `epoch_resets`, `publisher_epoch_resets`) and the harness's
+//! audit reports the missing messages as lost.
 
 mod client;
 mod log;
 mod proto;
 mod server;
+mod session;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -55,7 +60,8 @@ pub struct RawTcpConfig {
     pub queue_capacity: usize,
     /// Bytes of recent messages the server keeps per topic for subscribers that resume.
     pub retain_bytes: usize,
-    /// Bytes of recent messages a publisher keeps to resend after a broken connection.
+    /// Bytes of unconfirmed messages a publisher keeps to resend after a broken connection;
+    /// publishing waits for a confirmation when it is full.
     pub resend_buffer_bytes: usize,
     /// A publisher asks the server for its relay count after this many messages...
     pub sync_every_messages: u32,
@@ -118,7 +124,7 @@ const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "resend_buffer_bytes",
         default: "8388608",
-        help: "bytes of recent messages a publisher keeps to resend what a broken connection lost (> 0)",
+        help: "bytes of unconfirmed messages a publisher keeps to resend after a broken connection; when full, publishing waits for the server's confirmation (> 0)",
     },
     OptionDoc {
         key: "sync_every_messages",

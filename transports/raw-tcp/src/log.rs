@@ -1,6 +1,5 @@
 //! The server's per-topic state: a bounded log of recent messages, so a subscriber whose
-//! connection broke resumes exactly where it was, and the live subscribers' queues; plus the
-//! per-session relay counts that let a reconnecting publisher resend only what never arrived.
+//! connection broke resumes exactly where it was, and the live subscribers' queues.
 //!
 //! One async lock per topic orders everything: a message is appended to the log and handed to
 //! every live queue under it, and a subscription reads its backlog and joins the queues under
@@ -11,14 +10,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::{OwnedMutexGuard, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc;
 
 /// Per-message bookkeeping added to the payload length when sizing the log (the `Bytes`
 /// handle and the ring slot), so a flood of tiny messages is bounded too.
 const ENTRY_OVERHEAD: usize = 32;
-/// Sessions remembered before idle ones are forgotten (a bound against clients inventing ids).
-const MAX_SESSIONS: usize = 65_536;
+/// Topics a server holds at most: each may retain up to `retain_bytes`, so names sent by
+/// clients must not create them without bound.
+pub const MAX_TOPICS: usize = 1024;
 
 /// Where a new subscription starts, and what it gets before the live queue.
 pub struct Subscription {
@@ -62,31 +61,41 @@ impl Topic {
         retain_bytes: usize,
         cancelled: &mut std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
     ) -> bool {
-        let mut st = self.0.lock().await;
-        st.ring_bytes += msg.len() + ENTRY_OVERHEAD;
-        st.ring.push_back(msg.clone());
-        while st.ring_bytes > retain_bytes && st.ring.len() > 1 {
-            if let Some(old) = st.ring.pop_front() {
-                st.ring_bytes -= old.len() + ENTRY_OVERHEAD;
-                st.base += 1;
-            }
-        }
-        let mut gone = false;
-        for tx in &st.subs {
-            let sent = match tx.try_send(msg.clone()) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-                Err(mpsc::error::TrySendError::Full(m)) => tokio::select! {
+        loop {
+            let mut st = self.0.lock().await;
+            // Only publishers, all under this lock, fill these queues: a queue with room now
+            // still has room below. So nobody waits while holding the lock, and a subscriber
+            // that stopped reading cannot keep others from subscribing.
+            let full = st
+                .subs
+                .iter()
+                .find(|tx| tx.capacity() == 0 && !tx.is_closed())
+                .cloned();
+            if let Some(tx) = full {
+                drop(st);
+                tokio::select! {
                     _ = cancelled.as_mut() => return false,
-                    r = tx.send(m) => r.is_ok(),
-                },
-            };
-            gone |= !sent;
+                    permit = tx.reserve() => drop(permit),
+                }
+                continue;
+            }
+            st.ring_bytes += msg.len() + ENTRY_OVERHEAD;
+            st.ring.push_back(msg.clone());
+            while st.ring_bytes > retain_bytes && st.ring.len() > 1 {
+                if let Some(old) = st.ring.pop_front() {
+                    st.ring_bytes -= old.len() + ENTRY_OVERHEAD;
+                    st.base += 1;
+                }
+            }
+            let mut gone = false;
+            for tx in &st.subs {
+                gone |= tx.try_send(msg.clone()).is_err();
+            }
+            if gone {
+                st.subs.retain(|tx| !tx.is_closed());
+            }
+            return true;
         }
-        if gone {
-            st.subs.retain(|tx| !tx.is_closed());
-        }
-        true
     }
 
     /// Registers a subscriber that wants messages from `from` in incarnation `epoch` (0: a new
@@ -112,8 +121,11 @@ impl Topic {
         } else {
             from.max(st.base)
         };
-        let skipped = if epoch == 0 || epoch_reset {
+        let skipped = if epoch == 0 {
             0
+        } else if epoch_reset {
+            // What this incarnation already dropped is gone for the client too.
+            st.base
         } else {
             start - from
         };
@@ -147,68 +159,24 @@ impl Topic {
 pub struct Topics(Mutex<HashMap<String, Arc<Topic>>>);
 
 impl Topics {
-    /// The topic called `name`.
-    pub fn get(&self, name: &str) -> Arc<Topic> {
+    /// The topic called `name`, or `None` when creating it would pass [`MAX_TOPICS`].
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        map.entry(name.to_owned()).or_default().clone()
-    }
-}
-
-/// A publisher session: how many of its messages were relayed, and the connection serving it.
-#[derive(Default)]
-struct Session {
-    relayed: Arc<tokio::sync::Mutex<u64>>,
-    current: Mutex<CancellationToken>,
-}
-
-/// Publisher sessions by id.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<u64, Arc<Session>>>);
-
-/// A connection's claim on a session.
-pub struct Claim {
-    /// Cancelled when a newer connection of the same session arrives.
-    pub superseded: CancellationToken,
-    relayed: Arc<tokio::sync::Mutex<u64>>,
-}
-
-impl Claim {
-    /// Waits until the previous connection of the session has stopped relaying, then returns
-    /// the session's relay count, held exclusively by this connection.
-    pub async fn count(self) -> OwnedMutexGuard<u64> {
-        self.relayed.lock_owned().await
-    }
-}
-
-impl Sessions {
-    /// Claims session `id` for a new connection, telling the previous one (a connection that
-    /// broke without the server noticing yet) to stop after its current message.
-    pub fn claim(&self, id: u64) -> Claim {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_SESSIONS && !map.contains_key(&id) {
-            map.retain(|_, s| s.relayed.try_lock().is_err());
+        if let Some(t) = map.get(name) {
+            return Some(t.clone());
         }
-        let session = map.entry(id).or_default().clone();
-        drop(map);
-        let superseded = CancellationToken::new();
-        let old = std::mem::replace(
-            &mut *session
-                .current
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-            superseded.clone(),
-        );
-        old.cancel();
-        Claim {
-            superseded,
-            relayed: session.relayed.clone(),
+        if map.len() >= MAX_TOPICS {
+            return None;
         }
+        Some(map.entry(name.to_owned()).or_default().clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
 
     fn msg(i: u8) -> Bytes {
         Bytes::from(vec![i; 8])
@@ -252,15 +220,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_new_claim_supersedes_the_old_connection() {
-        let sessions = Sessions::default();
-        let first = sessions.claim(1);
-        let token = first.superseded.clone();
-        let mut count = first.count().await;
-        *count += 3;
-        let second = sessions.claim(1);
-        assert!(token.is_cancelled());
-        drop(count);
-        assert_eq!(*second.count().await, 3);
+    async fn an_epoch_reset_counts_what_the_new_incarnation_already_dropped() {
+        let topic = Topic::default();
+        let never = CancellationToken::new();
+        let cancelled = never.cancelled();
+        tokio::pin!(cancelled);
+        for i in 0..10 {
+            assert!(
+                topic
+                    .append(msg(i), 3 * (8 + ENTRY_OVERHEAD), &mut cancelled)
+                    .await
+            );
+        }
+        let s = topic.subscribe(1, 2, 4, 8).await.unwrap();
+        assert!(s.epoch_reset);
+        assert_eq!((s.start, s.skipped, s.backlog.len()), (7, 7, 3));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_does_not_keep_others_from_subscribing() {
+        let topic = Arc::new(Topic::default());
+        let mut stuck = topic.subscribe(1, 0, 0, 1).await.unwrap();
+        let never = CancellationToken::new();
+        {
+            let cancelled = never.cancelled();
+            tokio::pin!(cancelled);
+            assert!(topic.append(msg(0), 1 << 20, &mut cancelled).await);
+        }
+        // The second message waits for the stuck queue...
+        let waiting = tokio::spawn({
+            let topic = topic.clone();
+            let never = never.clone();
+            async move {
+                let cancelled = never.cancelled();
+                tokio::pin!(cancelled);
+                topic.append(msg(1), 1 << 20, &mut cancelled).await
+            }
+        });
+        // ...without holding the topic: a new subscriber gets in meanwhile.
+        let bound = Duration::from_secs(5);
+        let mut other = tokio::time::timeout(bound, topic.subscribe(1, 0, 0, 8))
+            .await
+            .expect("subscribe is not blocked by a full queue")
+            .unwrap();
+        assert_eq!(stuck.rx.recv().await, Some(msg(0)));
+        assert!(tokio::time::timeout(bound, waiting).await.unwrap().unwrap());
+        assert_eq!(stuck.rx.recv().await, Some(msg(1)));
+        // Subscribed before message 1 was appended: it gets it live.
+        assert_eq!(other.start + other.backlog.len() as u64, 1);
+        assert_eq!(other.rx.recv().await, Some(msg(1)));
     }
 }

@@ -10,9 +10,9 @@
 //!   at the live edge; otherwise `from` is the position of the next message the client wants,
 //!   valid in the server incarnation named by `epoch`.
 //! - Reply to either: `0x00`, the server's epoch (u64), a position (u64): for a publisher, the
-//!   number of its session's messages relayed so far; for a subscriber, the position of the first
-//!   message it will receive.
-//! - Publisher sync: an empty frame. The server answers with an 8-byte frame holding the count of
+//!   number of its session's messages relayed so far (`u64::MAX` if the server does not know the
+//!   session); for a subscriber, the position of the first message it will receive.
+//! - Publisher sync: an empty frame (so messages are never empty). The server answers with an 8-byte frame holding the count of
 //!   the session's relayed messages, after relaying everything sent before the sync.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -28,6 +28,9 @@ pub const MAX_TOPIC_LEN: usize = 255;
 pub const MAX_HELLO_LEN: usize = 1 + 16 + MAX_TOPIC_LEN;
 /// Length of the reply to a hello.
 pub const ACK_LEN: usize = 1 + 16;
+/// The position in a publisher's hello reply when the server does not know the session (a
+/// first connection, or a server that forgot it): nothing can be assumed relayed.
+pub const UNKNOWN_SESSION: u64 = u64::MAX;
 /// Length of the reply to a publisher sync.
 pub const SYNC_REPLY_LEN: usize = 8;
 

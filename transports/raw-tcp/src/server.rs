@@ -16,8 +16,9 @@ use tokio_util::task::TaskTracker;
 use transport_core::{Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
-use crate::log::{Sessions, Subscription, Topic, Topics};
+use crate::log::{MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
+use crate::session::{MAX_SESSIONS, SessionCount, Sessions};
 
 type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
 
@@ -141,18 +142,35 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
     })?;
     conn.codec_mut()
         .set_max_frame_length(shared.config.max_frame_bytes);
-    let topic = shared.topics.get(&topic);
+    let Some(topic) = shared.topics.get(&topic) else {
+        shared.protocol_errors.inc();
+        return Err(TransportError::protocol(
+            "hello",
+            format!("a new topic would pass the limit of {MAX_TOPICS}"),
+        ));
+    };
     match hello {
         Hello::Publisher { session } => {
-            let claim = shared.sessions.claim(session);
-            let superseded = claim.superseded.clone();
+            let Some(claim) = shared.sessions.claim(session) else {
+                shared.protocol_errors.inc();
+                return Err(TransportError::protocol(
+                    "hello",
+                    format!("{MAX_SESSIONS} publisher sessions are live or recent"),
+                ));
+            };
+            let (superseded, known) = (claim.superseded.clone(), claim.known);
             // The previous connection of this session finishes its current message first, so
             // the count sent back is exact.
             let relayed = tokio::select! {
                 _ = shared.cancel.cancelled() => return Ok(()),
                 c = claim.count() => c,
             };
-            conn.send(proto::ack(shared.epoch, *relayed))
+            let position = if known {
+                *relayed
+            } else {
+                proto::UNKNOWN_SESSION
+            };
+            conn.send(proto::ack(shared.epoch, position))
                 .await
                 .map_err(TransportError::io("ack publisher"))?;
             flag.end();
@@ -189,7 +207,7 @@ async fn relay_publisher(
     shared: &Shared,
     mut conn: Conn,
     topic: &Topic,
-    mut relayed: tokio::sync::OwnedMutexGuard<u64>,
+    mut relayed: SessionCount,
     superseded: CancellationToken,
 ) -> Result<(), TransportError> {
     // One registration with the shutdown signal for the whole connection, not one per message.
@@ -200,6 +218,8 @@ async fn relay_publisher(
     let retain = shared.config.retain_bytes;
     loop {
         let frame = tokio::select! {
+            // A successor waits for this connection: stop before relaying anything more.
+            biased;
             _ = &mut cancelled => return Ok(()),
             _ = &mut superseded => return Ok(()),
             f = conn.next() => f,
@@ -218,8 +238,10 @@ async fn relay_publisher(
         if msg.is_empty() {
             // A sync: everything before it has been relayed, say how much.
             let reply = Bytes::copy_from_slice(&relayed.to_be_bytes());
+            // A peer that stops reading its answers must not keep the session from a successor.
             tokio::select! {
                 _ = &mut cancelled => return Ok(()),
+                _ = &mut superseded => return Ok(()),
                 r = conn.send(reply) => r.map_err(TransportError::io("sync reply"))?,
             }
             continue;

@@ -75,9 +75,9 @@ async fn oversized_frame_closes_only_that_connection() {
     let ack = tokio::time::timeout(Duration::from_secs(5), raw.next())
         .await
         .unwrap();
-    // Reply: 0, epoch, relayed count (0 for a new session).
+    // Reply: 0, epoch, relayed count (all ones: the server does not know this session yet).
     let ack = ack.unwrap().unwrap();
-    assert_eq!((ack.len(), ack[0], &ack[9..]), (17, 0, &[0u8; 8][..]));
+    assert_eq!((ack.len(), ack[0], &ack[9..]), (17, 0, &[0xffu8; 8][..]));
     raw.send(bytes::Bytes::from(vec![0u8; 4096])).await.unwrap();
     // The server closes the connection instead of buffering a frame past its limit.
     let end = tokio::time::timeout(Duration::from_secs(5), raw.next())

@@ -18,6 +18,9 @@ use crate::proto::{self, Hello};
 
 type Conn = Framed<CountingIo<TcpStream>, LengthDelimitedCodec>;
 
+/// How long a hello may wait for its reply.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the server said in reply to a hello.
 #[derive(Debug, Clone, Copy)]
 struct Accepted {
@@ -51,10 +54,20 @@ async fn connect(
     let io = CountingIo::with_handshake(stream, ctx.wire.clone());
     let flag = io.handshake_flag();
     let mut conn = Framed::new(io, proto::codec(config.max_frame_bytes));
-    conn.send(proto::hello(hello, topic))
+    let exchange = async {
+        conn.send(proto::hello(hello, topic))
+            .await
+            .map_err(TransportError::io("send hello"))?;
+        read_frame(&mut conn, "read hello reply").await
+    };
+    // A server that accepted but never answers (overloaded, or a blackholed link) must not
+    // hold a client forever: a timeout is one more failed attempt.
+    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
         .await
-        .map_err(TransportError::io("send hello"))?;
-    let reply = read_frame(&mut conn, "read hello reply").await?;
+        .map_err(|_| TransportError::Timeout {
+            stage: "hello",
+            after_ms: HANDSHAKE_TIMEOUT.as_millis() as u64,
+        })??;
     let (epoch, position) =
         proto::parse_ack(&reply).map_err(|d| TransportError::protocol("hello", d))?;
     flag.end();
@@ -96,6 +109,13 @@ impl Redial {
         connect(&self.config, &self.addr, hello, &self.topic, &self.ctx).await
     }
 
+    /// Called once a reconnect has fully succeeded (for a publisher: its resend went out), so
+    /// the next failure starts from the shortest backoff again. A failure after the handshake
+    /// must not reset it, or a client would retry at the base delay forever.
+    fn settled(&mut self) {
+        self.backoff.reset();
+    }
+
     /// Connects again with backoff; `cause` is returned if every attempt fails.
     async fn again(
         &mut self,
@@ -106,7 +126,6 @@ impl Redial {
         while self.backoff.wait().await {
             match self.first(hello).await {
                 Ok(done) => {
-                    self.backoff.reset();
                     self.reconnects.inc();
                     return Ok(done);
                 }

@@ -1,7 +1,9 @@
 //! The raw-TCP publisher: each message is one frame, flushed at once (no client-side batching).
-//! It keeps the messages the server has not confirmed, so a broken connection loses nothing: on
-//! reconnect the server says how many of this session's messages it relayed and the rest go out
-//! again. Confirmations come from syncs it sends now and then without waiting for the answer.
+//! It keeps every message the server has not confirmed, so a broken connection loses nothing:
+//! on reconnect the server says how many of this session's messages it relayed and the rest go
+//! out again. Confirmations come from syncs sent now and then without waiting for the answer;
+//! only when the unconfirmed messages would pass `resend_buffer_bytes` does it wait for one,
+//! which makes the buffer a window rather than a place where messages fall out.
 
 use std::collections::VecDeque;
 use std::io;
@@ -15,6 +17,10 @@ use super::{Accepted, Conn, Redial, read_frame};
 use crate::RawTcpConfig;
 use crate::proto::{self, Hello};
 
+/// How long an awaited sync answer may take before the connection is presumed dead (a peer
+/// that vanished without a reset would otherwise hold the publisher forever).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Sends each message as one frame and resends what a broken connection swallowed.
 pub struct RawTcpPublisher {
     conn: Conn,
@@ -23,13 +29,14 @@ pub struct RawTcpPublisher {
     epoch: u64,
     /// Messages handed to a socket so far.
     sent: u64,
-    /// What the server's relay count for the session is relative to: it restarts at 0 with a
-    /// new server incarnation, and misses whatever fell out of `recent` before it was resent.
+    /// What the server's relay count for the session is relative to: the count starts again
+    /// at 0 when a server incarnation (or a server that forgot the session) first sees it.
     session_base: u64,
-    /// The most recent messages, oldest first: positions `sent - recent.len() .. sent`.
+    /// Unconfirmed messages, oldest first: positions `sent - recent.len() .. sent`.
     recent: VecDeque<Bytes>,
     recent_bytes: usize,
     resend_limit: usize,
+    max_frame_bytes: usize,
     sync_every: u32,
     sync_interval: Duration,
     /// Messages since the last sync, and when it went out.
@@ -38,8 +45,13 @@ pub struct RawTcpPublisher {
     /// Syncs sent on this connection whose answer has not been read yet.
     syncs_outstanding: u32,
     resent: Counter,
-    resend_gaps: Counter,
     epoch_resets: Counter,
+    session_resets: Counter,
+    window_waits: Counter,
+}
+
+fn overflow(what: &str) -> TransportError {
+    TransportError::protocol("resume", format!("{what} overflows"))
 }
 
 impl RawTcpPublisher {
@@ -63,41 +75,34 @@ impl RawTcpPublisher {
             recent: VecDeque::new(),
             recent_bytes: 0,
             resend_limit: config.resend_buffer_bytes,
+            max_frame_bytes: config.max_frame_bytes,
             sync_every: config.sync_every_messages,
             sync_interval: config.sync_interval,
             since_sync: 0,
             last_sync: Instant::now(),
             syncs_outstanding: 0,
             resent: counters.counter("publisher_resent"),
-            resend_gaps: counters.counter("publisher_resend_gaps"),
             epoch_resets: counters.counter("publisher_epoch_resets"),
+            session_resets: counters.counter("publisher_session_resets"),
+            window_waits: counters.counter("publisher_window_waits"),
         })
     }
 
-    fn remember(&mut self, msg: Bytes) {
-        self.recent_bytes += msg.len();
-        self.recent.push_back(msg);
-        while self.recent_bytes > self.resend_limit && self.recent.len() > 1 {
-            self.forget_oldest();
-        }
-        self.sent += 1;
-    }
-
-    fn forget_oldest(&mut self) {
-        if let Some(old) = self.recent.pop_front() {
-            self.recent_bytes -= old.len();
-        }
+    fn oldest(&self) -> u64 {
+        self.sent - self.recent.len() as u64
     }
 
     /// Forgets every message at a position below `relayed`.
     fn confirmed(&mut self, relayed: u64) {
-        let oldest = self.sent - self.recent.len() as u64;
-        for _ in oldest..relayed.min(self.sent) {
-            self.forget_oldest();
+        for _ in self.oldest()..relayed.min(self.sent) {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_bytes -= old.len();
+            }
         }
     }
 
-    /// Reconnects until a connection takes the resend of everything the server has not relayed.
+    /// Reconnects until a connection takes the resend of everything the server has not
+    /// relayed. A protocol error is final: retrying would only repeat it.
     #[cold]
     async fn reconnect(&mut self, mut cause: TransportError) -> Result<(), TransportError> {
         loop {
@@ -107,7 +112,11 @@ impl RawTcpPublisher {
             let (conn, accepted) = self.redial.again(hello, cause).await?;
             self.conn = conn;
             match self.resend(accepted).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.redial.settled();
+                    return Ok(());
+                }
+                Err(e @ TransportError::Protocol { .. }) => return Err(e),
                 Err(e) => cause = e,
             }
         }
@@ -115,34 +124,37 @@ impl RawTcpPublisher {
 
     async fn resend(&mut self, accepted: Accepted) -> Result<(), TransportError> {
         self.syncs_outstanding = 0;
-        let oldest = self.sent - self.recent.len() as u64;
-        if accepted.epoch != self.epoch {
-            // A restarted server: it knows nothing of this session, and whatever the old one
-            // did not confirm may have died with it. Send all of it again; what the old server
-            // had relayed arrives twice, which the harness counts as duplicates.
-            if accepted.position != 0 {
-                return Err(TransportError::protocol(
-                    "resume",
-                    "a new server incarnation claims to know this session",
-                ));
+        let oldest = self.oldest();
+        let relayed = if accepted.epoch != self.epoch || accepted.position == proto::UNKNOWN_SESSION
+        {
+            // A restarted server, or one that forgot the session: whatever it had not
+            // confirmed may be gone. Send all of it again; what had been relayed arrives twice,
+            // and the harness counts those duplicates.
+            if accepted.epoch != self.epoch {
+                self.epoch_resets.inc();
+            } else {
+                self.session_resets.inc();
             }
-            self.epoch_resets.inc();
             self.epoch = accepted.epoch;
             self.session_base = oldest;
-        }
-        let mut relayed = self.session_base + accepted.position;
-        if relayed > self.sent {
-            return Err(TransportError::protocol(
-                "resume",
-                format!("server relayed {relayed} messages of {} sent", self.sent),
-            ));
-        }
-        if relayed < oldest {
-            // Older than the resend buffer: lost, and the server's count now runs behind.
-            self.resend_gaps.add(oldest - relayed);
-            self.session_base += oldest - relayed;
-            relayed = oldest;
-        }
+            oldest
+        } else {
+            let relayed = self
+                .session_base
+                .checked_add(accepted.position)
+                .ok_or_else(|| overflow("relay count"))?;
+            if relayed > self.sent || relayed < oldest {
+                // Confirmed messages are relayed ones, so the count can be neither.
+                return Err(TransportError::protocol(
+                    "resume",
+                    format!(
+                        "server relayed {relayed} messages; {oldest} confirmed, {} sent",
+                        self.sent
+                    ),
+                ));
+            }
+            relayed
+        };
         self.confirmed(relayed);
         for msg in &self.recent {
             self.conn
@@ -160,8 +172,12 @@ impl RawTcpPublisher {
     fn on_sync_reply(&mut self, frame: &[u8]) -> Result<(), TransportError> {
         let count =
             proto::parse_sync_reply(frame).map_err(|d| TransportError::protocol("sync", d))?;
+        let relayed = self
+            .session_base
+            .checked_add(count)
+            .ok_or_else(|| overflow("sync count"))?;
         self.syncs_outstanding = self.syncs_outstanding.saturating_sub(1);
-        self.confirmed(self.session_base + count);
+        self.confirmed(relayed);
         Ok(())
     }
 
@@ -183,30 +199,52 @@ impl RawTcpPublisher {
         Ok(())
     }
 
+    fn sync_sent(&mut self) {
+        self.syncs_outstanding += 1;
+        self.since_sync = 0;
+        self.last_sync = Instant::now();
+    }
+
     /// Sends one message, and a sync after it when one is due, in a single write.
     async fn send(&mut self, msg: Bytes) -> Result<(), io::Error> {
         self.conn.feed(msg).await?;
         self.since_sync += 1;
-        if self.since_sync >= self.sync_every || self.last_sync.elapsed() >= self.sync_interval {
+        if self.since_sync >= self.sync_every
+            || self.recent_bytes >= self.resend_limit / 2
+            || self.last_sync.elapsed() >= self.sync_interval
+        {
             self.conn.feed(Bytes::new()).await?;
-            self.syncs_outstanding += 1;
-            self.since_sync = 0;
-            self.last_sync = Instant::now();
+            self.sync_sent();
         }
         SinkExt::<Bytes>::flush(&mut self.conn).await
     }
 
-    /// One awaited sync: the server's relay count after everything written so far.
-    async fn sync(&mut self) -> Result<(), TransportError> {
-        self.conn
-            .send(Bytes::new())
+    /// Asks for a sync unless one is on its way, and waits for the next answer.
+    async fn await_sync(&mut self) -> Result<(), TransportError> {
+        if self.syncs_outstanding == 0 {
+            self.conn
+                .send(Bytes::new())
+                .await
+                .map_err(TransportError::io("sync"))?;
+            self.sync_sent();
+        }
+        let reply = tokio::time::timeout(SYNC_TIMEOUT, read_frame(&mut self.conn, "sync reply"))
             .await
-            .map_err(TransportError::io("sync"))?;
-        self.syncs_outstanding += 1;
-        // Answers come in order: the last one covers everything.
-        while self.syncs_outstanding > 0 {
-            let reply = read_frame(&mut self.conn, "sync reply").await?;
-            self.on_sync_reply(&reply)?;
+            .map_err(|_| TransportError::Timeout {
+                stage: "sync reply",
+                after_ms: SYNC_TIMEOUT.as_millis() as u64,
+            })??;
+        self.on_sync_reply(&reply)
+    }
+
+    /// Runs `await_sync` until `done` holds, reconnecting (and resending) on breaks.
+    async fn sync_until(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), TransportError> {
+        while !done(self) {
+            match self.await_sync().await {
+                Ok(()) => {}
+                Err(e @ TransportError::Protocol { .. }) => return Err(e),
+                Err(cause) => self.reconnect(cause).await?,
+            }
         }
         Ok(())
     }
@@ -214,44 +252,54 @@ impl RawTcpPublisher {
 
 impl Publisher for RawTcpPublisher {
     async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
+        if msg.is_empty() || msg.len() > self.max_frame_bytes {
+            // Refused before anything is counted or written: an empty frame is a sync, and the
+            // codec would refuse a frame past the limit.
+            return Err(TransportError::Io {
+                stage: "publish",
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "message of {} bytes; allowed: 1..={}",
+                        msg.len(),
+                        self.max_frame_bytes
+                    ),
+                ),
+            });
+        }
         if let Err(cause) = self.poll_replies() {
             if matches!(cause, TransportError::Protocol { .. }) {
                 return Err(cause);
             }
             self.reconnect(cause).await?;
         }
-        self.remember(msg.clone());
-        match self.send(msg).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                // The codec refused the frame (too large): nothing was written.
-                self.recent.pop_back();
-                self.sent -= 1;
-                Err(TransportError::Io {
-                    stage: "publish",
-                    source: e,
-                })
-            }
-            Err(e) => {
-                let cause = TransportError::Io {
-                    stage: "publish",
-                    source: e,
-                };
-                self.reconnect(cause).await
-            }
+        let len = msg.len();
+        if !self.recent.is_empty() && self.recent_bytes + len > self.resend_limit {
+            // The window is full: wait for the server to confirm before sending more.
+            self.window_waits.inc();
+            let limit = self.resend_limit;
+            self.sync_until(|p| p.recent.is_empty() || p.recent_bytes + len <= limit)
+                .await?;
         }
+        self.recent_bytes += len;
+        self.recent.push_back(msg.clone());
+        self.sent += 1;
+        if let Err(e) = self.send(msg).await {
+            let cause = TransportError::Io {
+                stage: "publish",
+                source: e,
+            };
+            self.reconnect(cause).await?;
+        }
+        Ok(())
     }
 
     /// Returns once the server has relayed every message: a write into a socket that already
     /// broke succeeds locally, so only the server's count proves delivery to it.
     async fn flush(&mut self) -> Result<(), TransportError> {
-        loop {
-            match self.sync().await {
-                Ok(()) => return Ok(()),
-                Err(e @ TransportError::Protocol { .. }) => return Err(e),
-                Err(cause) => self.reconnect(cause).await?,
-            }
-        }
+        // Answers already on their way may predate the last messages; `await_sync` asks
+        // anew whenever none is outstanding, and a reconnect resends and asks again.
+        self.sync_until(|p| p.recent.is_empty()).await
     }
 
     async fn close(mut self) -> Result<(), TransportError> {

@@ -49,9 +49,12 @@ impl RawTcpSubscriber {
             from: self.position,
         };
         let (conn, accepted) = self.redial.again(hello, cause).await?;
+        self.redial.settled();
         if accepted.epoch != self.epoch {
-            // A restarted server: its positions start again; it sends what it retained.
+            // A restarted server: its positions start again and it sends what it retained;
+            // anything it already dropped is gone for this subscriber too.
             self.epoch_resets.inc();
+            self.skipped.add(accepted.position);
         } else if accepted.position > self.position {
             // The server's log no longer held them; the audit reports them lost.
             self.skipped.add(accepted.position - self.position);
@@ -78,7 +81,9 @@ impl Subscriber for RawTcpSubscriber {
             out.push(m.freeze());
             n += 1;
         }
-        self.position += n as u64;
+        self.position = self.position.checked_add(n as u64).ok_or_else(|| {
+            TransportError::protocol("recv", "position overflows: the server's start was bogus")
+        })?;
         Ok(n)
     }
 
