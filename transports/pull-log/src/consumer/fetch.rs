@@ -2,6 +2,7 @@
 //! decoding a response into the buffer.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -9,9 +10,10 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::time::Instant;
 use transport_core::TransportError;
 
-use super::{PullLogSubscriber, open};
-use crate::cluster::{self, code};
-use crate::config::wire_ms;
+use super::{FetchConn, PullLogSubscriber, open};
+use crate::cluster::{self, TopicMeta, code};
+use crate::config::{PullLogConfig, wire_ms};
+use crate::incarnation::TopicId;
 use crate::producer_task::retriable;
 use crate::records::decode_records;
 use crate::with_timeout;
@@ -42,45 +44,89 @@ impl PullLogSubscriber {
     }
 
     /// One Fetch round trip. If the connection breaks or stalls, reconnects (with back-off,
-    /// within `request_timeout`) and fetches again from the same positions, unless the new
-    /// connection's Metadata shows another incarnation of the topic (see `resets.rs`).
+    /// see [`Recovery`]) and fetches again from the same positions, unless the new
+    /// connection's Metadata shows another incarnation of the topic (see `resets.rs`). A fetch
+    /// only goes out once the positions' topic id agrees with the connection's Metadata: if
+    /// that check fails, the fetch would read whatever log this is at offsets of another one,
+    /// so the connection is dropped (its ListOffsets may still be due on it) and the
+    /// subscriber reconnects and checks again.
     pub(super) async fn fetch(&mut self) -> Result<FetchResponse, TransportError> {
         let bound = self.config.fetch_max_wait + self.config.request_timeout;
-        let mut broken_since: Option<Instant> = None;
-        let mut backoff = crate::config::backoff(&self.config);
+        let mut recovery = Recovery::new(&self.config);
         loop {
-            let req = self.fetch_request();
-            match with_timeout("fetch", bound, self.conn.call(&req, "fetch")).await {
-                // A timed-out request leaves its response due on the old connection, so a
-                // timeout is handled like a break: a fresh connection, the same positions.
-                Err(e) if retriable(&e) => {
-                    let since = *broken_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= self.config.request_timeout {
-                        return Err(e);
-                    }
-                    // Give a restarting broker time to listen again.
-                    backoff.wait().await;
-                    let reopened = with_timeout(
-                        "reconnect",
-                        self.config.request_timeout,
-                        open(&self.config, &self.addr, &self.topic, &self.ctx),
-                    )
-                    .await;
-                    if let Ok((conn, meta)) = reopened {
-                        self.conn = conn;
-                        self.reconnects.inc();
-                        // Before the next fetch: is this still the log the positions are in?
-                        // A failure here is another break: the next round reconnects again
-                        // and checks again, since the positions keep their old tag until then.
-                        match self.check_incarnation(&meta).await {
-                            Err(e) if !retriable(&e) => return Err(e),
-                            _ => {}
-                        }
-                    }
+            let Some(mut c) = self.conn.take() else {
+                match self.reopen().await {
+                    Ok(c) => self.conn = Some(c),
+                    // Whatever kept it from opening, the broker may be restarting: retry.
+                    Err(e) => recovery.retry(e).await?,
                 }
-                other => return other,
+                continue;
+            };
+            match self.confirm(&mut c).await {
+                Ok(()) => {}
+                Err(e) if retriable(&e) => {
+                    recovery.retry_after_check(e).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let req = self.fetch_request();
+            // A timed-out request leaves its response due on that connection, so a timeout is
+            // handled like a break: the connection is dropped, a fresh one replaces it.
+            match with_timeout("fetch", bound, c.conn.call(&req, "fetch")).await {
+                Ok(resp) => {
+                    c.fresh = false;
+                    self.conn = Some(c);
+                    return Ok(resp);
+                }
+                Err(e) if retriable(&e) => recovery.retry(e).await?,
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Opens a fresh fetch connection (counted in `subscriber_reconnects`).
+    async fn reopen(&mut self) -> Result<FetchConn, TransportError> {
+        let (conn, meta) = with_timeout(
+            "reconnect",
+            self.config.request_timeout,
+            open(&self.config, &self.addr, &self.topic, &self.ctx),
+        )
+        .await?;
+        self.reconnects.inc();
+        Ok(FetchConn {
+            conn,
+            meta,
+            fresh: true,
+        })
+    }
+
+    /// Makes the positions agree with the log `c`'s Metadata describes before a fetch goes
+    /// out on it: after a reconnect, and after adopting a group assignment whose offsets were
+    /// looked up on the coordinator connection. Without an id in the Metadata there is nothing
+    /// to compare.
+    async fn confirm(&mut self, c: &mut FetchConn) -> Result<(), TransportError> {
+        let agree = |tag: Option<TopicId>, meta: &TopicMeta| meta.id.is_none() || tag == meta.id;
+        if agree(self.topic_id, &c.meta) {
+            return Ok(());
+        }
+        if !c.fresh {
+            // The positions came from the coordinator connection's view, which may be newer
+            // than this connection's Metadata (this broker may be gone): ask again first.
+            let limit = self.config.request_timeout;
+            c.meta = with_timeout(
+                "metadata",
+                limit,
+                cluster::topic_meta(&mut c.conn, &self.topic, limit),
+            )
+            .await?;
+            c.fresh = true;
+            if agree(self.topic_id, &c.meta) {
+                return Ok(());
+            }
+        }
+        self.check_incarnation(&mut c.conn, &c.meta).await?;
+        Ok(())
     }
 
     /// Decodes a fetch response into the buffer and advances positions; returns the records,
@@ -144,5 +190,51 @@ impl Extend<(i64, Bytes)> for Tagged<'_> {
     fn extend<I: IntoIterator<Item = (i64, Bytes)>>(&mut self, iter: I) {
         let p = self.0;
         self.1.extend(iter.into_iter().map(|(o, v)| (p, o, v)));
+    }
+}
+
+/// One recovery's retrying: back-off between attempts, until `request_timeout` has passed
+/// since the first failure. A failed incarnation check gets a budget of its own, once: its
+/// ListOffsets may have waited `request_timeout` itself (as a stalled fetch has before the
+/// budget starts), and without that, one stalled answer on the connection after a restart
+/// would always end the subscriber instead of costing a reconnect.
+struct Recovery {
+    backoff: transport_core::Backoff,
+    limit: Duration,
+    deadline: Option<Instant>,
+    check_budgeted: bool,
+}
+
+impl Recovery {
+    fn new(config: &PullLogConfig) -> Recovery {
+        Recovery {
+            backoff: crate::config::backoff(config),
+            limit: config.request_timeout,
+            deadline: None,
+            check_budgeted: false,
+        }
+    }
+
+    /// After `failure`: waits out the back-off, or gives up with `failure` once the budget is
+    /// spent.
+    async fn retry(&mut self, failure: TransportError) -> Result<(), TransportError> {
+        let limit = self.limit;
+        let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + limit);
+        if Instant::now() >= deadline {
+            return Err(failure);
+        }
+        // Give a restarting broker time to listen again.
+        self.backoff.wait().await;
+        Ok(())
+    }
+
+    /// [`Recovery::retry`] after a failed incarnation check.
+    async fn retry_after_check(&mut self, failure: TransportError) -> Result<(), TransportError> {
+        if !self.check_budgeted {
+            self.check_budgeted = true;
+            let fresh = Instant::now() + self.limit;
+            self.deadline = Some(self.deadline.map_or(fresh, |d| d.max(fresh)));
+        }
+        self.retry(failure).await
     }
 }

@@ -15,9 +15,13 @@
 //! recreated), the positions belong to a log that is gone and all of them go to the new log's
 //! start, counted in `epoch_resets`. Without that check, a restarted broker that already holds
 //! more records than the old position would be resumed in its middle, silently skipping its
-//! first records. A position the broker reports out of range (the log was truncated, or a
-//! broker without topic ids restarted empty) restarts at the log start too (`offset_resets`).
-//! Submodules: `fetch.rs` (request, round trip, decoding), `resets.rs` (both resets).
+//! first records. So a Fetch only goes out on a connection whose Metadata the positions' id
+//! has been compared with; if that check fails, the connection is dropped and the subscriber
+//! reconnects and checks again. A position the broker reports out of range (the log was
+//! truncated, or a broker without topic ids restarted empty) restarts at the log start too
+//! (`offset_resets`).
+//! Submodules: `fetch.rs` (request, round trip with reconnects, decoding), `resets.rs` (both
+//! resets).
 
 mod fetch;
 mod resets;
@@ -42,7 +46,10 @@ pub struct PullLogSubscriber {
     addr: String,
     topic: String,
     ctx: ClientContext,
-    conn: Conn,
+    /// The fetch connection; `None` after a failure until a reconnect opens another. Taken out
+    /// while in use, so whatever fails there drops it: a response still due on it is never
+    /// read as the answer to a later request.
+    conn: Option<FetchConn>,
     /// Next offset to fetch, per assigned partition.
     positions: Vec<(i32, i64)>,
     /// The topic id `positions` were read under; `None` while the broker sends none.
@@ -57,6 +64,16 @@ pub struct PullLogSubscriber {
     records_per_fetch: Distribution,
     reconnects: Counter,
     offset_resets: Counter,
+}
+
+/// A connection to fetch on and the topic as its Metadata last described it, which is what
+/// the positions' topic id must agree with before a fetch goes out on it.
+struct FetchConn {
+    conn: Conn,
+    meta: TopicMeta,
+    /// Whether `meta` was asked since the last fetch on this connection (after that, the
+    /// broker behind it may have gone).
+    fresh: bool,
 }
 
 /// What a group member tracks beyond its positions.
@@ -77,19 +94,35 @@ impl PullLogSubscriber {
         topic: &str,
         ctx: ClientContext,
     ) -> Result<Self, TransportError> {
-        let (conn, meta) = with_timeout(
+        let (mut conn, meta) = with_timeout(
             "subscribe",
             config.request_timeout,
             open(config, addr, topic, &ctx),
         )
         .await?;
+        let positions = match &config.group {
+            None => {
+                with_timeout(
+                    "subscribe",
+                    config.request_timeout,
+                    cluster::end_offsets(&mut conn, topic, &meta.partitions),
+                )
+                .await?
+            }
+            // The group assigns them.
+            Some(_) => Vec::new(),
+        };
         let mut sub = PullLogSubscriber {
             config: config.clone(),
             addr: addr.to_owned(),
             topic: topic.to_owned(),
             ctx: ctx.clone(),
-            conn,
-            positions: Vec::new(),
+            conn: Some(FetchConn {
+                conn,
+                meta: meta.clone(),
+                fresh: true,
+            }),
+            positions,
             topic_id: meta.id,
             seen: Arc::new(Seen::new(meta.id, ctx.counters.counter("epoch_resets"))),
             buffered: VecDeque::new(),
@@ -100,28 +133,16 @@ impl PullLogSubscriber {
             reconnects: ctx.counters.counter("subscriber_reconnects"),
             offset_resets: ctx.counters.counter("offset_resets"),
         };
-        match &config.group {
-            None => {
-                let ends = with_timeout(
-                    "subscribe",
-                    config.request_timeout,
-                    cluster::end_offsets(&mut sub.conn, topic, &meta.partitions),
-                )
-                .await?;
-                sub.positions = ends;
-            }
-            Some(group) => {
-                let seen = sub.seen.clone();
-                let membership =
-                    Membership::join(config, addr, topic, group, &ctx, meta, seen).await?;
-                sub.group = Some(GroupState {
-                    membership,
-                    seq: 0,
-                    uncommitted: false,
-                    last_commit: Instant::now(),
-                });
-                sub.follow_assignment();
-            }
+        if let Some(group) = &config.group {
+            let seen = sub.seen.clone();
+            let membership = Membership::join(config, addr, topic, group, &ctx, meta, seen).await?;
+            sub.group = Some(GroupState {
+                membership,
+                seq: 0,
+                uncommitted: false,
+                last_commit: Instant::now(),
+            });
+            sub.follow_assignment();
         }
         Ok(sub)
     }
@@ -258,7 +279,9 @@ impl Subscriber for PullLogSubscriber {
             }
             g.membership.leave().await?;
         }
-        self.conn.shutdown().await;
+        if let Some(c) = &mut self.conn {
+            c.conn.shutdown().await;
+        }
         Ok(())
     }
 }

@@ -6,26 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use transport_core::{ClientContext, Envelope, Publisher, ServerContext, Subscriber, Transport};
+use transport_core::{ClientContext, Publisher, ServerContext, Subscriber, Transport};
 
 use super::util::*;
-use crate::{CommitMode, PullLog, PullLogConfig, PullLogServer, PullLogSubscriber, Storage};
-
-/// Receives until `n` messages arrived (within one bound, since empty polls also return);
-/// returns their seqs in arrival order.
-async fn receive(sub: &mut PullLogSubscriber, n: usize) -> Vec<u64> {
-    bounded("receive", async {
-        let mut seqs = Vec::new();
-        let mut buf = Vec::new();
-        while seqs.len() < n {
-            buf.clear();
-            sub.recv(&mut buf).await.unwrap();
-            seqs.extend(buf.iter().map(|m| Envelope::decode(m).unwrap().seq));
-        }
-        seqs
-    })
-    .await
-}
+use crate::{CommitMode, PullLog, PullLogConfig, PullLogServer, Storage};
 
 /// Who notices the restart first in group mode.
 #[derive(Clone, Copy, PartialEq)]

@@ -137,3 +137,19 @@ impl Reader {
         bounded("reader stop", self.task).await.unwrap();
     }
 }
+
+/// Receives until `n` messages arrived (within one bound, since empty polls also return);
+/// returns their seqs in arrival order.
+pub async fn receive(sub: &mut PullLogSubscriber, n: usize) -> Vec<u64> {
+    bounded("receive", async {
+        let mut seqs = Vec::new();
+        let mut buf = Vec::new();
+        while seqs.len() < n {
+            buf.clear();
+            sub.recv(&mut buf).await.unwrap();
+            seqs.extend(buf.iter().map(|m| Envelope::decode(m).unwrap().seq));
+        }
+        seqs
+    })
+    .await
+}

@@ -1,0 +1,148 @@
+//! A Kafka-frame-aware relay for tests: it forwards whole request frames from clients to an
+//! upstream broker that can be switched, and can be armed to tamper with the next ListOffsets
+//! request (swallow it, or point it at another topic), so a reconnect's incarnation check
+//! fails in a chosen way while the connection itself stays up.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Kafka's ListOffsets api key.
+const LIST_OFFSETS: i16 = 2;
+
+/// What happens to the next ListOffsets request once armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Never forwarded: the broker never answers it, the client's request times out with the
+    /// connection still open and the answer's slot still due.
+    Swallow,
+    /// Forwarded with the first byte of `topic` changed, so the broker answers for another
+    /// topic and the client finds no offset for its own (a non-retriable failure).
+    Mangle { topic: &'static str },
+}
+
+#[derive(Default)]
+struct State {
+    upstream: String,
+    armed: Option<Fault>,
+}
+
+/// The relay; dropping it cuts every connection.
+pub struct FaultProxy {
+    addr: String,
+    state: Arc<Mutex<State>>,
+    conns: Arc<Mutex<JoinSet<()>>>,
+    accept: JoinHandle<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FaultProxy {
+    /// Relays from a fresh loopback port to `upstream`.
+    pub async fn start(upstream: &str) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let state = Arc::new(Mutex::new(State {
+            upstream: upstream.to_owned(),
+            armed: None,
+        }));
+        let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
+        let (st, tasks) = (state.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((down, _)) = listener.accept().await {
+                let st = st.clone();
+                lock(&tasks).spawn(relay(down, st));
+            }
+        });
+        FaultProxy {
+            addr,
+            state,
+            conns,
+            accept,
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// From now on relays to `upstream`, arms `fault` for the next ListOffsets, and cuts every
+    /// current connection so clients reconnect (to the new upstream).
+    pub fn switch(&self, upstream: &str, fault: Fault) {
+        {
+            let mut s = lock(&self.state);
+            s.upstream = upstream.to_owned();
+            s.armed = Some(fault);
+        }
+        lock(&self.conns).abort_all();
+    }
+
+    /// Whether the armed fault has been applied.
+    pub fn fired(&self) -> bool {
+        lock(&self.state).armed.is_none()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        lock(&self.conns).abort_all();
+    }
+}
+
+/// One client connection: responses are copied back as bytes, requests frame by frame.
+async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
+    let upstream = lock(&state).upstream.clone();
+    let Ok(up) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let _ = (down.set_nodelay(true), up.set_nodelay(true));
+    let (mut down_rd, mut down_wr) = down.into_split();
+    let (mut up_rd, mut up_wr) = up.into_split();
+    let responses = async {
+        let _ = tokio::io::copy(&mut up_rd, &mut down_wr).await;
+    };
+    let requests = async {
+        loop {
+            let mut size = [0u8; 4];
+            if down_rd.read_exact(&mut size).await.is_err() {
+                return;
+            }
+            let len = i32::from_be_bytes(size);
+            // Test clients send small requests; anything else ends the relay.
+            let Ok(len @ 2..=1_048_576) = usize::try_from(len) else {
+                return;
+            };
+            let mut body = vec![0u8; len];
+            if down_rd.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            if i16::from_be_bytes([body[0], body[1]]) == LIST_OFFSETS {
+                match lock(&state).armed.take() {
+                    Some(Fault::Swallow) => continue,
+                    Some(Fault::Mangle { topic }) => {
+                        let at = body
+                            .windows(topic.len())
+                            .position(|w| w == topic.as_bytes())
+                            .expect("the topic name is in its ListOffsets request");
+                        body[at] ^= 0x01;
+                    }
+                    None => {}
+                }
+            }
+            if up_wr.write_all(&size).await.is_err() || up_wr.write_all(&body).await.is_err() {
+                return;
+            }
+        }
+    };
+    // Either direction ending ends the connection (both sockets drop here).
+    tokio::select! {
+        () = responses => {}
+        () = requests => {}
+    }
+}
