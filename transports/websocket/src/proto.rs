@@ -1,5 +1,6 @@
 //! The application protocol on top of WebSocket: the two URL paths, the frame a subscriber
-//! receives, the "subscribed" notice that ends its handshake, and the close codes.
+//! receives, the notices that end a subscriber's and a session publisher's handshake, and the
+//! close codes.
 //!
 //! Each server start picks an *epoch*, a random number below 2^53, and names it in the
 //! subscribed notice. Positions only mean something to the server incarnation that handed them
@@ -20,6 +21,13 @@
 //! Positions within one connection are contiguous, so message `i` of a frame sits at
 //! `first + i`. The position header (8 bytes per frame) and length prefixes (4 bytes per message)
 //! are real protocol overhead and are counted as such: they are what makes resume possible.
+//!
+//! A publisher may name a *session* (`/topics/{topic}/publish?session=S`, `S` a random u64 it
+//! keeps across reconnects). The server then counts the session's messages it has put into the
+//! topic and, right after every upgrade, sends one text message `{"accepted":N,"epoch":E}`
+//! (`"accepted":null` when it does not know the session: a first connection, a restarted or a
+//! forgetful server). A reconnecting publisher drops the first `N` messages it sent in the
+//! session and resends only the rest. Without `session=` the server sends nothing, as before.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -50,10 +58,14 @@ pub enum Route {
         /// The server epoch `from` belongs to, if the client says.
         epoch: Option<u64>,
     },
-    /// `GET /topics/{topic}/publish`: every binary (or text) message sent is published.
+    /// `GET /topics/{topic}/publish?session=S`: every binary (or text) message sent is
+    /// published.
     Publish {
         /// The topic.
         topic: String,
+        /// The publisher's session, if it names one: the server then says how many of the
+        /// session's messages it has accepted ([`publish_notice`]).
+        session: Option<u64>,
     },
 }
 
@@ -82,26 +94,35 @@ pub fn parse_route(path: &str, query: Option<&str>) -> Result<Route, Option<Stri
     }
     let topic = topic.to_owned();
     if publish {
-        return Ok(Route::Publish { topic });
+        let [session] = query_numbers(query, ["session"])?;
+        return Ok(Route::Publish { topic, session });
     }
-    let (mut from, mut epoch) = (None, None);
+    let [from, epoch] = query_numbers(query, ["from", "epoch"])?;
+    Ok(Route::Subscribe { topic, from, epoch })
+}
+
+/// The values of `keys` in `query`, each a non-negative integer if present; other keys are
+/// ignored (a later value of the same key wins).
+fn query_numbers<const N: usize>(
+    query: Option<&str>,
+    keys: [&str; N],
+) -> Result<[Option<u64>; N], Option<String>> {
+    let mut values = [None; N];
     for pair in query.unwrap_or("").split('&') {
         let Some((key, value)) = pair.split_once('=') else {
             continue;
         };
-        let slot = match key {
-            "from" => &mut from,
-            "epoch" => &mut epoch,
-            _ => continue,
+        let Some(i) = keys.iter().position(|k| *k == key) else {
+            continue;
         };
         let n = value.parse::<u64>().map_err(|_| {
             Some(format!(
                 "{key} must be a non-negative integer, got {value:?}"
             ))
         })?;
-        *slot = Some(n);
+        values[i] = Some(n);
     }
-    Ok(Route::Subscribe { topic, from, epoch })
+    Ok(values)
 }
 
 /// The text message that confirms a subscription: `{"position":N,"epoch":E}`, the position of
@@ -118,6 +139,27 @@ pub fn parse_subscribed_notice(text: &str) -> Option<(u64, Option<u64>)> {
         Some((position, epoch)) => Some((position.parse().ok()?, Some(epoch.parse().ok()?))),
         None => Some((body.parse().ok()?, None)),
     }
+}
+
+/// The text message that ends a session publisher's handshake: `{"accepted":N,"epoch":E}`,
+/// how many of the session's messages the server has put into the topic, or
+/// `{"accepted":null,"epoch":E}` when the server does not know the session.
+pub fn publish_notice(accepted: Option<u64>, epoch: u64) -> String {
+    match accepted {
+        Some(n) => format!("{{\"accepted\":{n},\"epoch\":{epoch}}}"),
+        None => format!("{{\"accepted\":null,\"epoch\":{epoch}}}"),
+    }
+}
+
+/// Parses [`publish_notice`] into the accepted count (`None`: unknown session) and the epoch.
+pub fn parse_publish_notice(text: &str) -> Option<(Option<u64>, u64)> {
+    let body = text.strip_prefix("{\"accepted\":")?.strip_suffix('}')?;
+    let (accepted, epoch) = body.split_once(",\"epoch\":")?;
+    let accepted = match accepted {
+        "null" => None,
+        n => Some(n.parse().ok()?),
+    };
+    Some((accepted, epoch.parse().ok()?))
 }
 
 /// Parses the `key=N` reason of a [`CLOSE_GAP`] or [`CLOSE_AHEAD`] close.
@@ -236,8 +278,25 @@ mod tests {
         );
         assert_eq!(
             parse_route("/topics/a/publish", None),
-            Ok(Route::Publish { topic: "a".into() })
+            Ok(Route::Publish {
+                topic: "a".into(),
+                session: None,
+            })
         );
+        assert_eq!(
+            parse_route(
+                "/topics/a/publish",
+                Some("session=18446744073709551615&from=x")
+            ),
+            Ok(Route::Publish {
+                topic: "a".into(),
+                session: Some(u64::MAX),
+            })
+        );
+        assert!(matches!(
+            parse_route("/topics/a/publish", Some("session=-3")),
+            Err(Some(_))
+        ));
         assert_eq!(parse_route("/other", None), Err(None));
         assert!(matches!(
             parse_route("/topics/a", Some("from=-1")),
@@ -259,6 +318,19 @@ mod tests {
             Some((3, None))
         );
         assert_eq!(parse_subscribed_notice(r#"{"position":3,"epoch":}"#), None);
+        assert_eq!(
+            publish_notice(Some(256), 7),
+            r#"{"accepted":256,"epoch":7}"#
+        );
+        assert_eq!(publish_notice(None, 7), r#"{"accepted":null,"epoch":7}"#);
+        for accepted in [None, Some(0), Some(u64::MAX)] {
+            assert_eq!(
+                parse_publish_notice(&publish_notice(accepted, 9)),
+                Some((accepted, 9))
+            );
+        }
+        assert_eq!(parse_publish_notice(r#"{"accepted":1}"#), None);
+        assert_eq!(parse_publish_notice(r#"{"position":1,"epoch":2}"#), None);
         assert_eq!(parse_position_reason("earliest=9", "earliest"), Some(9));
         assert_eq!(parse_position_reason("earliest=x", "earliest"), None);
     }

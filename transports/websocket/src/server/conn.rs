@@ -1,6 +1,6 @@
-//! The per-connection loops of the server: a subscriber's (replay, live queue, coalescing,
-//! slow-consumer kick) and a publisher's (read, size limit, publish), both with keepalive pings
-//! and a close handshake on shutdown.
+//! The subscriber connection loop of the server (replay, live queue, coalescing, slow-consumer
+//! kick), and what it shares with the publisher loop ([`super::publish`]): keepalive pings,
+//! bounded writes, incoming control frames and the close handshake on shutdown.
 //!
 //! Each connection is one task running one `select!`, biased so that shutdown and kicks win
 //! over more data, and incoming frames (pongs) are read before a pong deadline is judged.
@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
 
 use super::Shared;
-use super::topic::{Item, Join, Retention, Start};
+use super::topic::{Item, Join, Start};
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{Ws, close_with, control_len};
 
@@ -35,7 +35,7 @@ pub(crate) fn ws_config(max_message_bytes: usize) -> WsConfig {
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Why a connection loop ended, when it ends by itself.
-enum End {
+pub(crate) enum End {
     /// Close with this code and reason; `drain` waits for the peer's close frame.
     Close(CloseCode, String, bool),
     /// The peer is gone or closed first: nothing more to send.
@@ -43,16 +43,16 @@ enum End {
 }
 
 /// Server pings: one outstanding at a time, closed with 1011 if unanswered in time.
-struct Keepalive {
-    tick: Interval,
-    outstanding: bool,
+pub(crate) struct Keepalive {
+    pub(crate) tick: Interval,
+    pub(crate) outstanding: bool,
     /// Armed when a ping goes out; one timer reused, so the hot loop allocates none.
-    deadline: Pin<Box<Sleep>>,
+    pub(crate) deadline: Pin<Box<Sleep>>,
     pong_timeout: Duration,
 }
 
 impl Keepalive {
-    fn new(interval: Duration, pong_timeout: Duration) -> Self {
+    pub(crate) fn new(interval: Duration, pong_timeout: Duration) -> Self {
         let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Keepalive {
@@ -65,7 +65,7 @@ impl Keepalive {
 }
 
 /// Sends `msg`, treating a write that makes no progress for `dead_after` as a dead peer.
-async fn send(shared: &Shared, ws: &mut Ws, msg: Message) -> Result<(), End> {
+pub(crate) async fn send(shared: &Shared, ws: &mut Ws, msg: Message) -> Result<(), End> {
     match tokio::time::timeout(shared.config.dead_after(), ws.send(msg)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
@@ -77,7 +77,7 @@ async fn send(shared: &Shared, ws: &mut Ws, msg: Message) -> Result<(), End> {
 }
 
 /// Sends a ping on a tick unless one is still unanswered, and arms the pong deadline.
-async fn ping(shared: &Shared, ws: &mut Ws, ka: &mut Keepalive) -> Result<(), End> {
+pub(crate) async fn ping(shared: &Shared, ws: &mut Ws, ka: &mut Keepalive) -> Result<(), End> {
     if !ka.outstanding {
         shared.counters.pings.inc();
         shared
@@ -92,13 +92,13 @@ async fn ping(shared: &Shared, ws: &mut Ws, ka: &mut Keepalive) -> Result<(), En
     Ok(())
 }
 
-fn pong_timeout(shared: &Shared) -> End {
+pub(crate) fn pong_timeout(shared: &Shared) -> End {
     shared.counters.pong_timeouts.inc();
     End::Close(CloseCode::Error, "pong timeout".into(), false)
 }
 
 /// Accounts for an incoming frame every loop treats the same; `Err` ends the loop.
-fn incoming_control(
+pub(crate) fn incoming_control(
     shared: &Shared,
     ka: &mut Keepalive,
     msg: Option<Result<Message, WsError>>,
@@ -131,7 +131,7 @@ fn incoming_control(
     }
 }
 
-async fn finish(shared: &Shared, mut ws: Ws, end: End) {
+pub(crate) async fn finish(shared: &Shared, mut ws: Ws, end: End) {
     if let End::Close(code, reason, drain) = end {
         close_with(&mut ws, code, &reason, shared.config.close_timeout, drain).await;
     }
@@ -323,53 +323,4 @@ fn next_frame(
         pending.pop_front();
     }
     proto::encode_frame(first, &msgs)
-}
-
-/// Runs a publisher connection: every data message is published to `topic`.
-pub(crate) async fn run_publisher(shared: &Shared, mut ws: Ws, topic: &str) {
-    let Some(t) = shared.topics.get(topic) else {
-        let end = End::Close(CloseCode::Again, "too many topics".into(), true);
-        return finish(shared, ws, end).await;
-    };
-    let config = &shared.config;
-    let mut ka = Keepalive::new(config.ping_interval, config.pong_timeout);
-    let away = || End::Close(CloseCode::Away, "server shutting down".into(), true);
-    let end = loop {
-        let step = tokio::select! {
-            biased;
-            _ = shared.cancel.cancelled() => Err(away()),
-            msg = ws.next() => match incoming_control(shared, &mut ka, msg) {
-                Ok(Some(m)) => {
-                    let data = match m {
-                        Message::Binary(b) => b,
-                        Message::Text(t) => Bytes::from(t),
-                        _ => continue,
-                    };
-                    let publish = t.publish(
-                        data,
-                        Retention {
-                            messages: config.resume_buffer_messages,
-                            bytes: config.resume_buffer_bytes,
-                        },
-                        config.slow_consumer,
-                        &shared.fanout,
-                    );
-                    // Under `block` this may wait for slow subscribers; shutdown still wins.
-                    tokio::select! {
-                        _ = shared.cancel.cancelled() => Err(away()),
-                        () = publish => Ok(()),
-                    }
-                }
-                other => other.map(drop),
-            },
-            _ = &mut ka.deadline, if ka.outstanding => {
-                Err(pong_timeout(shared))
-            }
-            _ = ka.tick.tick() => ping(shared, &mut ws, &mut ka).await,
-        };
-        if let Err(end) = step {
-            break end;
-        }
-    };
-    finish(shared, ws, end).await;
 }

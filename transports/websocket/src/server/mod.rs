@@ -1,9 +1,12 @@
 //! The WebSocket server: accepts TCP connections, counts every byte through `CountingIo`
 //! (the HTTP upgrade as handshake), routes the upgrade by path, and hands each connection to its
-//! subscriber or publisher loop ([`conn`]). Topic state lives in [`topic`]. Each server picks
-//! a random epoch at start, named in every subscribed notice ([`crate::proto`]).
+//! subscriber loop ([`conn`]) or publisher loop ([`publish`]). Topic state lives in [`topic`],
+//! publisher sessions in [`session`]. Each server picks a random epoch at start, named in every
+//! notice ([`crate::proto`]).
 
 mod conn;
+mod publish;
+mod session;
 mod topic;
 
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ use transport_core::{Counter, Counters, CountingIo, ServerContext, ServerHandle,
 
 use crate::WebSocketConfig;
 use crate::proto::{Route, parse_route};
+use session::Sessions;
 use topic::{FanoutCounters, Topics};
 
 /// How long shutdown waits for connection tasks beyond their `close_timeout`.
@@ -39,6 +43,10 @@ pub(crate) struct ServerCounters {
     pub(crate) replayed_messages: Counter,
     pub(crate) epoch_resets: Counter,
     pub(crate) rejected_upgrades: Counter,
+    pub(crate) session_resumes: Counter,
+    pub(crate) session_refusals: Counter,
+    pub(crate) session_busy: Counter,
+    pub(crate) superseded: Counter,
 }
 
 impl ServerCounters {
@@ -56,6 +64,10 @@ impl ServerCounters {
             replayed_messages: c.counter("server_replayed_messages"),
             epoch_resets: c.counter("server_epoch_resets"),
             rejected_upgrades: c.counter("server_rejected_upgrades"),
+            session_resumes: c.counter("server_session_resumes"),
+            session_refusals: c.counter("server_session_refusals"),
+            session_busy: c.counter("server_session_busy"),
+            superseded: c.counter("server_superseded_publishers"),
         }
     }
 }
@@ -68,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) config: WebSocketConfig,
     pub(crate) ctx: ServerContext,
     pub(crate) topics: Topics,
+    /// Publisher sessions: what each has had accepted, which connection serves it.
+    pub(crate) sessions: Sessions,
     pub(crate) cancel: CancellationToken,
     pub(crate) fanout: FanoutCounters,
     pub(crate) counters: ServerCounters,
@@ -102,6 +116,7 @@ impl WebSocketServer {
             config,
             ctx,
             topics: Topics::default(),
+            sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
         let spawner = tasks.clone();
@@ -185,7 +200,7 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
             }
             Err(None) => Err(refuse(
                 StatusCode::NOT_FOUND,
-                "paths: /topics/{topic}?from=SEQ&epoch=E (subscribe), /topics/{topic}/publish\n"
+                "paths: /topics/{topic}?from=SEQ&epoch=E (subscribe), /topics/{topic}/publish?session=S\n"
                     .into(),
             )),
             Err(Some(reason)) => Err(refuse(StatusCode::BAD_REQUEST, reason + "\n")),
@@ -213,10 +228,8 @@ async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), Tran
         Route::Subscribe { topic, from, epoch } => {
             conn::run_subscriber(shared, ws, flag, &topic, from, epoch).await;
         }
-        Route::Publish { topic } => {
-            // Publishers get no notice: the 101 response ends their handshake.
-            flag.end();
-            conn::run_publisher(shared, ws, &topic).await;
+        Route::Publish { topic, session } => {
+            publish::run_publisher(shared, ws, flag, &topic, session).await;
         }
     }
     Ok(())
