@@ -12,8 +12,8 @@
 //!   position older than the buffer is refused with close 4001 and counted as `gap_messages`;
 //!   a position from another server epoch (a restarted server) resumes at the oldest message
 //!   held and counts `position_resets`;
-//!   publishers prove delivery to the server with ping marks and resend what is unproven after
-//!   a break (`client::publisher`).
+//!   publishers name a session, and after a break the server tells them how many of its
+//!   messages it has, so they resend exactly the rest (`client::publisher`, `server::session`).
 //!
 //! Layout: [`config`] options, [`proto`] paths, frame format and close codes, `server` (accept
 //! loop, [`server::topic`]-level fan-out, per-connection loops), `client` (publisher,

@@ -1,6 +1,8 @@
-//! Publisher reconnects: a cut in the middle of a stream and a server restart (close 1001) lose
-//! nothing the publisher handed over, because unproven messages (no pong for their mark yet)
-//! are sent again on the new connection. Resent messages may arrive twice: counted, not lost.
+//! Publisher reconnects: a cut in the middle of a stream loses and repeats nothing (the server
+//! says how many of the publisher's session it has, and only the rest is sent again); a server
+//! restart (close 1001) loses nothing the publisher handed over, because every unproven message
+//! (no pong for its mark yet) is sent again to the new server, which does not know the session.
+//! Those resent messages may arrive twice: counted, not lost.
 //!
 //! Subscriber restarts: whether the subscriber comes back before the restarted server has
 //! published anything or after it has published past the subscriber's old position, the server
@@ -91,6 +93,7 @@ async fn cut_while_publishing_loses_nothing() {
     bounded("publisher", publishing).await.unwrap();
     let counters = ctx.counters.counter_values();
     eprintln!("duplicates after a cut: {dups}; {counters:?}");
+    assert_eq!(dups, 0, "the session count leaves nothing to resend twice");
     assert!(counters["publisher_reconnects"] >= 1, "{counters:?}");
     assert!(counters["reconnects"] >= 1, "{counters:?}");
     bounded("shutdown", server.shutdown()).await.unwrap();
@@ -158,6 +161,7 @@ async fn publisher_and_subscriber_ride_through_a_server_restart() {
     let sub = bounded("receive after restart", receiving).await.unwrap();
     let counters = ctx.counters.counter_values();
     assert!(counters["publisher_reconnects"] >= 1, "{counters:?}");
+    assert_eq!(counters["publisher_epoch_resets"], 1, "{counters:?}");
     assert_eq!(counters["position_resets"], 1, "{counters:?}");
     bounded("close", publisher.close()).await.unwrap();
     bounded("close", sub.close()).await.unwrap();

@@ -1,6 +1,7 @@
-//! One publisher connection: the write half, and a reader task that answers server pings,
-//! collects the pongs that prove which messages the server has taken, and notices the end of
-//! the connection (a close frame, a reset, end of stream).
+//! One publisher connection: the session notice read right after the upgrade, the write half,
+//! and a reader task that answers server pings, collects the pongs that prove which messages
+//! the server has taken, and notices the end of the connection (a close frame, a reset, end of
+//! stream).
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -12,6 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use transport_core::{ClientContext, Counter, TransportError};
 
 use crate::WebSocketConfig;
+use crate::proto;
 use crate::ws::{self, Ws, control_len, describe_close};
 
 /// How a connection ended.
@@ -75,15 +77,26 @@ pub(crate) struct ControlCounters {
     pub bytes: Counter,
 }
 
+/// What the server said about the session when the connection opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Notice {
+    /// Messages of the session the server has put into the topic; `None` if it did not know
+    /// the session.
+    pub accepted: Option<u64>,
+    /// The server's epoch.
+    pub epoch: u64,
+}
+
 /// A live publisher connection.
 pub(crate) struct Link {
     pub sink: SplitSink<Ws, Message>,
     pub state: watch::Receiver<LinkState>,
+    pub notice: Notice,
     reader: JoinHandle<()>,
 }
 
 impl Link {
-    /// Connects and upgrades on `path`.
+    /// Connects and upgrades on `path` (which names a session), and reads the server's notice.
     pub async fn open(
         config: &WebSocketConfig,
         ctx: &ClientContext,
@@ -91,7 +104,19 @@ impl Link {
         path: &str,
         counters: ControlCounters,
     ) -> Result<Link, TransportError> {
-        let (ws, flag) = ws::connect(ctx, addr, path, 1024, config.dead_after()).await?;
+        let bound = config.dead_after();
+        let (mut ws, flag) = ws::connect(ctx, addr, path, 1024, bound).await?;
+        // The server may first wait up to `dead_after` for a previous connection of the
+        // session to stop; the close handshake of a refusal comes on top.
+        let notice = tokio::time::timeout(
+            bound.saturating_add(config.close_timeout),
+            read_notice(&mut ws, &counters),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout {
+            stage: "publish notice",
+            after_ms: bound.saturating_add(config.close_timeout).as_millis() as u64,
+        })??;
         flag.end();
         let (sink, stream) = ws.split();
         let (tx, state) = watch::channel(LinkState::default());
@@ -99,6 +124,7 @@ impl Link {
         Ok(Link {
             sink,
             state,
+            notice,
             reader,
         })
     }
@@ -133,6 +159,50 @@ impl Link {
 impl Drop for Link {
     fn drop(&mut self) {
         self.reader.abort();
+    }
+}
+
+/// Reads the session notice, the first data message a session publisher receives.
+async fn read_notice(ws: &mut Ws, counters: &ControlCounters) -> Result<Notice, TransportError> {
+    const STAGE: &str = "publish notice";
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                let (accepted, epoch) = proto::parse_publish_notice(&t).ok_or_else(|| {
+                    TransportError::protocol(STAGE, format!("unexpected notice {t:?}"))
+                })?;
+                return Ok(Notice { accepted, epoch });
+            }
+            Some(Ok(Message::Ping(p))) => {
+                counters.pings.inc();
+                let n = control_len(p.len(), false) + control_len(p.len(), true);
+                counters.bytes.add(n as u64);
+            }
+            Some(Ok(Message::Close(frame))) => {
+                // 1013 (sessions full, predecessor busy) is worth retrying; the caller
+                // decides.
+                return Err(TransportError::Refused {
+                    stage: STAGE,
+                    detail: format!("server sent {}", describe_close(frame.as_ref())),
+                });
+            }
+            Some(Ok(other)) => {
+                return Err(TransportError::protocol(
+                    STAGE,
+                    format!("expected the notice, got a {} message", kind(&other)),
+                ));
+            }
+            Some(Err(e)) => return Err(ws::ws_error(STAGE)(e)),
+            None => return Err(TransportError::Closed { stage: STAGE }),
+        }
+    }
+}
+
+fn kind(msg: &Message) -> &'static str {
+    match msg {
+        Message::Binary(_) => "binary",
+        Message::Pong(_) => "pong",
+        _ => "control",
     }
 }
 

@@ -1,5 +1,6 @@
-//! The publishing client: one connection to `/topics/{topic}/publish`, one binary frame per
-//! message, written and flushed at once (no client-side batching, so latency is the pattern's).
+//! The publishing client: one connection to `/topics/{topic}/publish?session=S`, one binary
+//! frame per message, written and flushed at once (no client-side batching, so latency is the
+//! pattern's).
 //!
 //! WebSocket has no publish acknowledgement, so the publisher proves delivery to the server with
 //! the protocol's own ping/pong: the server reads a publisher's frames in order and puts each
@@ -10,11 +11,16 @@
 //! keeps the messages not yet proven (at most [`WINDOW`]; a full window makes `publish` wait).
 //!
 //! When the connection breaks (reset, silence, close 1001 from a restarting server) it
-//! reconnects with capped exponential backoff and full jitter (`reconnect_*` options) and sends
-//! every unproven message again, the one whose write failed included. Nothing is lost; messages
-//! that had reached the server before the break arrive twice and the harness counts them as
-//! duplicates. A server close that reconnecting cannot fix (1009 for an oversized message, a
-//! protocol or policy violation) is returned as an error.
+//! reconnects with capped exponential backoff and full jitter (`reconnect_*` options). `S` is a
+//! random session id kept for the publisher's life, and the server starts every connection of
+//! the session with the number of the session's messages it has put into the topic, after the
+//! previous connection has stopped ([`crate::proto::publish_notice`]). The publisher drops the
+//! unproven messages that count covers and resends only the rest, the one whose write failed
+//! included: nothing is lost and nothing arrives twice. Only when the server does not know the
+//! session (a restarted server, or one that forgot it) does it resend every unproven message,
+//! and what had reached the old server arrives twice, counted by the harness as duplicates. A
+//! server close that reconnecting cannot fix (1009 for an oversized message, a protocol or
+//! policy violation) is returned as an error.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -27,7 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError};
 
-use super::link::{ControlCounters, Ended, Link};
+use super::link::{ControlCounters, Ended, Link, Notice};
 use crate::WebSocketConfig;
 use crate::proto;
 use crate::ws;
@@ -47,6 +53,9 @@ struct PubCounters {
     reconnects: Counter,
     reconnect_failures: Counter,
     resent: Counter,
+    resend_avoided: Counter,
+    session_resets: Counter,
+    epoch_resets: Counter,
 }
 
 /// A publisher on one topic.
@@ -60,6 +69,11 @@ pub struct WebSocketPublisher {
     unproven: VecDeque<Bytes>,
     /// Index (across the publisher's life) of `unproven[0]`.
     first: u64,
+    /// The server's epoch, from the last notice.
+    epoch: u64,
+    /// The index the server's count for the session starts from: it starts again at 0 when a
+    /// server (a new incarnation, or one that forgot the session) first sees it.
+    session_base: u64,
     /// Index of the last mark sent on the current connection, and when.
     marked: (u64, Instant),
     backoff: Backoff,
@@ -89,10 +103,16 @@ impl WebSocketPublisher {
             reconnects: c.counter("publisher_reconnects"),
             reconnect_failures: c.counter("publisher_reconnect_failures"),
             resent: c.counter("publisher_resent_messages"),
+            resend_avoided: c.counter("publisher_resend_avoided"),
+            session_resets: c.counter("publisher_session_resets"),
+            epoch_resets: c.counter("publisher_epoch_resets"),
         };
-        let path = format!("/topics/{topic}/publish");
+        let session = rand::random::<u64>();
+        let path = format!("/topics/{topic}/publish?session={session}");
         let link = Link::open(config, &ctx, addr, &path, counters.control.clone()).await?;
         Ok(WebSocketPublisher {
+            epoch: link.notice.epoch,
+            session_base: 0,
             backoff: Backoff::new(config.backoff()),
             config: config.clone(),
             addr: addr.to_owned(),
@@ -116,12 +136,9 @@ impl WebSocketPublisher {
         let Some(link) = &self.link else {
             return Ok(());
         };
-        let proven = link.proven().min(self.next());
-        while self.first < proven {
-            self.unproven.pop_front();
-            self.first += 1;
-        }
-        if let Some(ended) = link.ended() {
+        let (proven, ended) = (link.proven(), link.ended());
+        self.drop_until(proven.min(self.next()));
+        if let Some(ended) = ended {
             if ended.is_fatal() {
                 return Err(ended.error(stage));
             }
@@ -139,7 +156,7 @@ impl WebSocketPublisher {
         self.link.as_mut().ok_or(TransportError::Closed { stage })
     }
 
-    /// Reconnects with backoff and sends every unproven message again, then a mark.
+    /// Reconnects with backoff and resends what the server lacks, then a mark.
     async fn reconnect(&mut self, stage: &'static str) -> Result<(), TransportError> {
         self.link = None;
         loop {
@@ -153,7 +170,15 @@ impl WebSocketPublisher {
                     self.counters.reconnects.inc();
                     return Ok(());
                 }
-                Err(e @ TransportError::Config(_)) => return Err(e),
+                // A count that contradicts what was sent or proven would only repeat.
+                Err(
+                    e @ (TransportError::Config(_)
+                    | TransportError::Protocol {
+                        stage: "resume", ..
+                    }),
+                ) => {
+                    return Err(e);
+                }
                 Err(_) => self.counters.reconnect_failures.inc(),
             }
         }
@@ -162,6 +187,9 @@ impl WebSocketPublisher {
     async fn reopen(&mut self) -> Result<Link, TransportError> {
         let control = self.counters.control.clone();
         let mut link = Link::open(&self.config, &self.ctx, &self.addr, &self.path, control).await?;
+        let held = self.resume_point(link.notice)?;
+        self.counters.resend_avoided.add(held - self.first);
+        self.drop_until(held);
         for msg in &self.unproven {
             link.sink
                 .feed(Message::Binary(msg.clone()))
@@ -178,6 +206,46 @@ impl WebSocketPublisher {
         }
         self.marked = (next, Instant::now());
         Ok(link)
+    }
+
+    /// The index of the first message the server lacks, from its notice on a new connection.
+    fn resume_point(&mut self, notice: Notice) -> Result<u64, TransportError> {
+        let accepted = match notice.accepted {
+            Some(n) if notice.epoch == self.epoch => n,
+            _ => {
+                // A restarted server, or one that forgot the session: whatever was not proven
+                // may be gone. Everything unproven goes again, and the server counts from here.
+                if notice.epoch == self.epoch {
+                    self.counters.session_resets.inc();
+                } else {
+                    self.counters.epoch_resets.inc();
+                }
+                self.epoch = notice.epoch;
+                self.session_base = self.first;
+                return Ok(self.first);
+            }
+        };
+        let held = self.session_base.checked_add(accepted);
+        match held {
+            // Proven messages are in the topic and the server never has more than was sent.
+            Some(held) if (self.first..=self.next()).contains(&held) => Ok(held),
+            _ => Err(TransportError::protocol(
+                "resume",
+                format!(
+                    "server accepted {accepted} messages of the session after {}; {} proven, {} sent",
+                    self.session_base,
+                    self.first,
+                    self.next()
+                ),
+            )),
+        }
+    }
+
+    /// Forgets every message before index `held` (the server has them).
+    fn drop_until(&mut self, held: u64) {
+        while self.first < held && self.unproven.pop_front().is_some() {
+            self.first += 1;
+        }
     }
 
     /// Sends a mark for everything sent so far; a failure drops the connection.
