@@ -47,12 +47,13 @@ pub struct WebSocketConfig {
     /// Largest message a publisher may send; a larger one closes its connection with 1009.
     pub max_message_bytes: usize,
     /// First reconnect window of both clients; doubles per failed attempt, and each delay is
-    /// uniform in 0..window (full jitter). `reconnect_base` is accepted too.
-    #[serde(with = "transport_core::duration", alias = "reconnect_base")]
-    pub reconnect_initial_backoff: Duration,
-    /// Cap on the reconnect window. `reconnect_cap` is accepted too.
-    #[serde(with = "transport_core::duration", alias = "reconnect_cap")]
-    pub reconnect_max_backoff: Duration,
+    /// uniform in 0..window (full jitter). Named and defaulted as in every other transport, so
+    /// recovery times compare patterns, not settings; `reconnect_initial_backoff` is accepted.
+    #[serde(with = "transport_core::duration", alias = "reconnect_initial_backoff")]
+    pub reconnect_base: Duration,
+    /// Cap on the reconnect window; `reconnect_max_backoff` is accepted.
+    #[serde(with = "transport_core::duration", alias = "reconnect_max_backoff")]
+    pub reconnect_cap: Duration,
     /// Consecutive failed reconnect attempts after which a client gives up.
     pub reconnect_max_attempts: u32,
     /// How long either side waits for the peer's half of a close handshake.
@@ -72,9 +73,9 @@ impl Default for WebSocketConfig {
             ping_interval: Duration::from_secs(15),
             pong_timeout: Duration::from_secs(10),
             max_message_bytes: 1024 * 1024,
-            reconnect_initial_backoff: Duration::from_millis(50),
-            reconnect_max_backoff: Duration::from_secs(2),
-            reconnect_max_attempts: 10,
+            reconnect_base: transport_core::backoff::DEFAULT_BASE,
+            reconnect_cap: transport_core::backoff::DEFAULT_CAP,
+            reconnect_max_attempts: transport_core::backoff::DEFAULT_MAX_ATTEMPTS,
             close_timeout: Duration::from_secs(1),
         }
     }
@@ -102,14 +103,14 @@ impl WebSocketConfig {
             ("ping_interval", self.ping_interval),
             ("pong_timeout", self.pong_timeout),
             ("close_timeout", self.close_timeout),
-            ("reconnect_max_backoff", self.reconnect_max_backoff),
+            ("reconnect_cap", self.reconnect_cap),
         ] {
             if d.is_zero() {
                 return Err(format!("{key} must be > 0"));
             }
         }
-        if self.reconnect_initial_backoff > self.reconnect_max_backoff {
-            return Err("reconnect_initial_backoff must be <= reconnect_max_backoff".into());
+        if self.reconnect_base > self.reconnect_cap {
+            return Err("reconnect_base must be <= reconnect_cap".into());
         }
         Ok(())
     }
@@ -117,8 +118,8 @@ impl WebSocketConfig {
     /// The clients' reconnect backoff.
     pub(crate) fn backoff(&self) -> transport_core::BackoffConfig {
         transport_core::BackoffConfig {
-            base: self.reconnect_initial_backoff,
-            cap: self.reconnect_max_backoff,
+            base: self.reconnect_base,
+            cap: self.reconnect_cap,
             max_attempts: self.reconnect_max_attempts,
         }
     }
@@ -178,18 +179,18 @@ pub(crate) const OPTIONS: &[OptionDoc] = &[
         help: "largest published message; larger closes the publisher with 1009",
     },
     OptionDoc {
-        key: "reconnect_initial_backoff",
-        default: "\"50ms\"",
-        help: "first reconnect window of publishers and subscribers; doubles per failure, full jitter (uniform in 0..window); alias reconnect_base",
+        key: "reconnect_base",
+        default: "\"10ms\"",
+        help: "first reconnect window of publishers and subscribers; doubles per failure, full jitter (uniform in 0..window); alias reconnect_initial_backoff",
     },
     OptionDoc {
-        key: "reconnect_max_backoff",
-        default: "\"2s\"",
-        help: "cap on the reconnect window; alias reconnect_cap",
+        key: "reconnect_cap",
+        default: "\"1s\"",
+        help: "cap on the reconnect window; alias reconnect_max_backoff",
     },
     OptionDoc {
         key: "reconnect_max_attempts",
-        default: "10",
+        default: "25",
         help: "consecutive failed reconnects before a client gives up",
     },
     OptionDoc {

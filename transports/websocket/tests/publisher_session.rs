@@ -21,8 +21,8 @@ use transport_websocket::{WebSocket, WebSocketConfig, proto};
 
 fn config() -> WebSocketConfig {
     WebSocketConfig {
-        reconnect_initial_backoff: Duration::from_millis(5),
-        reconnect_max_backoff: Duration::from_millis(50),
+        reconnect_base: Duration::from_millis(5),
+        reconnect_cap: Duration::from_millis(50),
         ..WebSocketConfig::default()
     }
 }
