@@ -9,8 +9,9 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, socket options, the reconnect [`backoff`] every client uses, and a
-//! [`conformance`] kit each transport runs.
+//! pattern-specific events, socket options, the reconnect [`backoff`] every client uses, the
+//! server-side table of publisher [`session`]s that lets a reconnecting publisher resend exactly
+//! what never arrived, and a [`conformance`] kit each transport runs.
 
 pub mod backoff;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod counters;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod session;
 pub mod socket;
 pub mod transport;
 pub mod wire;

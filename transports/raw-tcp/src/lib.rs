@@ -34,7 +34,6 @@ mod client;
 mod log;
 mod proto;
 mod server;
-mod session;
 
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;

@@ -13,12 +13,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Framed, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
 use transport_core::{Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
 use crate::log::{MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
-use crate::session::{MAX_SESSIONS, SessionCount, Sessions};
 
 type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
 
@@ -33,7 +33,8 @@ struct Shared {
     /// This incarnation's id: positions are only meaningful within one.
     epoch: u64,
     topics: Topics,
-    sessions: Sessions,
+    /// Publisher sessions by id.
+    sessions: Sessions<u64>,
     cancel: CancellationToken,
     protocol_errors: Counter,
     resume_skipped: Counter,

@@ -1,12 +1,11 @@
 //! The WebSocket server: accepts TCP connections, counts every byte through `CountingIo`
 //! (the HTTP upgrade as handshake), routes the upgrade by path, and hands each connection to its
 //! subscriber loop ([`conn`]) or publisher loop ([`publish`]). Topic state lives in [`topic`],
-//! publisher sessions in [`session`]. Each server picks a random epoch at start, named in every
+//! publisher sessions in [`transport_core::session`]. Each server picks a random epoch at start, named in every
 //! notice ([`crate::proto`]).
 
 mod conn;
 mod publish;
-mod session;
 mod topic;
 
 use std::net::SocketAddr;
@@ -18,11 +17,11 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use transport_core::session::Sessions;
 use transport_core::{Counter, Counters, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::WebSocketConfig;
 use crate::proto::{Route, parse_route};
-use session::Sessions;
 use topic::{FanoutCounters, Topics};
 
 /// How long shutdown waits for connection tasks beyond their `close_timeout`.
@@ -80,8 +79,9 @@ pub(crate) struct Shared {
     pub(crate) config: WebSocketConfig,
     pub(crate) ctx: ServerContext,
     pub(crate) topics: Topics,
-    /// Publisher sessions: what each has had accepted, which connection serves it.
-    pub(crate) sessions: Sessions,
+    /// Publisher sessions by topic and id (the same id on another topic is another session):
+    /// what each has had accepted, which connection serves it.
+    pub(crate) sessions: Sessions<(String, u64)>,
     pub(crate) cancel: CancellationToken,
     pub(crate) fanout: FanoutCounters,
     pub(crate) counters: ServerCounters,

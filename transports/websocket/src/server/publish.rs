@@ -3,7 +3,7 @@
 //!
 //! A publisher that names a session (`?session=S`) is told right after the upgrade how many of
 //! the session's messages the server has accepted ([`crate::proto::publish_notice`]); the
-//! connection then holds the session's count ([`super::session`]) and adds every message it
+//! connection then holds the session's count ([`transport_core::session`]) and adds every message it
 //! publishes. A newer connection of the same session supersedes it: this loop stops after its
 //! current message (close 1008), so the successor reads an exact count and its publisher
 //! resends exactly what never arrived.
@@ -14,10 +14,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use transport_core::HandshakeFlag;
+use transport_core::session::{MAX_SESSIONS, SessionCount};
 
 use super::Shared;
 use super::conn::{End, Keepalive, finish, incoming_control, ping, pong_timeout, send};
-use super::session::{Held, MAX_SESSIONS};
 use super::topic::{Retention, Topic};
 use crate::proto;
 use crate::ws::Ws;
@@ -60,8 +60,8 @@ async fn open_session(
     ws: &mut Ws,
     topic: &str,
     id: u64,
-) -> Result<(Held, CancellationToken), End> {
-    let Some(claim) = shared.sessions.claim(topic, id) else {
+) -> Result<(SessionCount, CancellationToken), End> {
+    let Some(claim) = shared.sessions.claim((topic.to_owned(), id)) else {
         shared.counters.session_refusals.inc();
         let reason = format!("{MAX_SESSIONS} publisher sessions are live or recent");
         return Err(End::Close(CloseCode::Again, reason, true));
@@ -71,7 +71,7 @@ async fn open_session(
     // may wait for a stalled subscriber, which is closed after `dead_after` at the latest.
     let held = tokio::select! {
         _ = shared.cancel.cancelled() => return Err(away()),
-        h = claim.acquire(shared.config.dead_after()) => h,
+        h = claim.count_within(shared.config.dead_after()) => h,
     };
     let Some(held) = held else {
         shared.counters.session_busy.inc();
@@ -91,7 +91,7 @@ async fn relay(
     shared: &Shared,
     ws: &mut Ws,
     t: &Topic,
-    mut held: Option<Held>,
+    mut held: Option<SessionCount>,
     superseded: &CancellationToken,
 ) -> End {
     let config = &shared.config;
