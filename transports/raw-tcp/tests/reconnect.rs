@@ -9,7 +9,7 @@ use transport_core::conformance::CutProxy;
 use transport_core::{
     ClientContext, Envelope, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
 };
-use transport_raw_tcp::{RawTcp, RawTcpConfig};
+use transport_raw_tcp::{RawTcp, RawTcpConfig, RawTcpPublisher, RawTcpSubscriber};
 
 async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(10), f)
@@ -70,6 +70,28 @@ async fn publish_all<P: Publisher>(publisher: &mut P, seqs: std::ops::Range<u64>
     bounded("flush", publisher.flush()).await.expect("flush");
 }
 
+/// A subscriber and a publisher of topic `t`, connected through `sub_addr` and `pub_addr`.
+async fn clients(
+    config: &RawTcpConfig,
+    sub_addr: &str,
+    pub_addr: &str,
+    ctx: &ClientContext,
+) -> (RawTcpSubscriber, RawTcpPublisher) {
+    let sub = bounded(
+        "subscribe",
+        RawTcp::subscriber(config, sub_addr, "t", ctx.clone()),
+    )
+    .await
+    .expect("subscribe");
+    let publisher = bounded(
+        "publisher",
+        RawTcp::publisher(config, pub_addr, "t", ctx.clone()),
+    )
+    .await
+    .expect("publisher");
+    (sub, publisher)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_of_every_connection_loses_and_repeats_nothing() {
     let config = fast();
@@ -77,18 +99,7 @@ async fn a_cut_of_every_connection_loses_and_repeats_nothing() {
     let proxy = CutProxy::start(server.local_addr()).await;
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(
-        "subscribe",
-        RawTcp::subscriber(&config, &via, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let mut publisher = bounded(
-        "publisher",
-        RawTcp::publisher(&config, &via, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
+    let (mut sub, mut publisher) = clients(&config, &via, &via, &ctx).await;
     publish_all(&mut publisher, 0..50).await;
     assert_eq!(
         receive_until(&mut sub, 49).await,
@@ -132,19 +143,10 @@ async fn a_subscriber_away_longer_than_the_retention_has_the_gap_counted() {
     let server = serve(&config, "127.0.0.1:0", server_ctx.clone()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(
-        "subscribe",
-        RawTcp::subscriber(&config, &proxy.addr().to_string(), "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
+    // Only the subscriber goes through the proxy.
+    let via = proxy.addr().to_string();
     let direct = server.local_addr().to_string();
-    let mut publisher = bounded(
-        "publisher",
-        RawTcp::publisher(&config, &direct, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
+    let (mut sub, mut publisher) = clients(&config, &via, &direct, &ctx).await;
     publish_all(&mut publisher, 0..5).await;
     assert_eq!(receive_until(&mut sub, 4).await, (0..5).collect::<Vec<_>>());
     proxy.cut_all();
@@ -176,18 +178,7 @@ async fn a_restarted_server_is_recognised_by_its_epoch() {
     let first = serve(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let addr = first.local_addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(
-        "subscribe",
-        RawTcp::subscriber(&config, &addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let mut old = bounded(
-        "publisher",
-        RawTcp::publisher(&config, &addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
+    let (mut sub, mut old) = clients(&config, &addr, &addr, &ctx).await;
     publish_all(&mut old, 0..10).await;
     // Delivered, but not confirmed to the publisher when the server goes away.
     for seq in 10..15 {
@@ -243,18 +234,7 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
     let proxy = CutProxy::start(server.local_addr()).await;
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(
-        "subscribe",
-        RawTcp::subscriber(&config, &via, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let mut publisher = bounded(
-        "publisher",
-        RawTcp::publisher(&config, &via, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
+    let (mut sub, mut publisher) = clients(&config, &via, &via, &ctx).await;
     let big = |seq| {
         Envelope {
             publisher: 0,
