@@ -83,6 +83,7 @@ async fn adds_the_configured_round_trip() {
     let proxy = LinkProxy::start(server, link(40, 0, None)).await.unwrap();
     let rtts = round_trips(proxy.addr(Side::Subscribers), 20).await;
     let m = median(rtts);
+    eprintln!("link rtt 40ms: median measured round trip {m:?}");
     assert!(
         m >= Duration::from_millis(36) && m <= Duration::from_millis(44),
         "median round trip {m:?}, configured 40ms (±10%)"
@@ -130,6 +131,10 @@ async fn holds_the_bandwidth_cap() {
         .unwrap();
     let done = within("sink", sink).await.unwrap();
     let took = done - start;
+    eprintln!(
+        "link bandwidth 8 Mbit/s: 1 MB took {took:?} = {:.2} Mbit/s",
+        8.0 / took.as_secs_f64()
+    );
     assert!(
         took >= Duration::from_millis(900) && took <= Duration::from_millis(1100),
         "1 MB over 8 Mbit/s took {took:?}, expected 1s (±10%)"
