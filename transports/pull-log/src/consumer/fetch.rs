@@ -113,14 +113,7 @@ impl PullLogSubscriber {
         if !c.fresh {
             // The positions came from the coordinator connection's view, which may be newer
             // than this connection's Metadata (this broker may be gone): ask again first.
-            let limit = self.config.request_timeout;
-            c.meta = with_timeout(
-                "metadata",
-                limit,
-                cluster::topic_meta(&mut c.conn, &self.topic, limit),
-            )
-            .await?;
-            c.fresh = true;
+            c.refresh(&self.topic, self.config.request_timeout).await?;
             if agree(self.topic_id, &c.meta) {
                 return Ok(());
             }

@@ -76,6 +76,24 @@ struct FetchConn {
     fresh: bool,
 }
 
+impl FetchConn {
+    /// Asks the broker behind this connection for the topic's Metadata again.
+    async fn refresh(
+        &mut self,
+        topic: &str,
+        limit: std::time::Duration,
+    ) -> Result<(), TransportError> {
+        self.meta = with_timeout(
+            "metadata",
+            limit,
+            cluster::topic_meta(&mut self.conn, topic, limit),
+        )
+        .await?;
+        self.fresh = true;
+        Ok(())
+    }
+}
+
 /// What a group member tracks beyond its positions.
 struct GroupState {
     membership: Membership,

@@ -40,13 +40,7 @@ impl PullLogSubscriber {
     ) -> Result<(), TransportError> {
         let limit = self.config.request_timeout;
         if refresh {
-            c.meta = with_timeout(
-                "metadata",
-                limit,
-                cluster::topic_meta(&mut c.conn, &self.topic, limit),
-            )
-            .await?;
-            c.fresh = true;
+            c.refresh(&self.topic, limit).await?;
             if self.check_incarnation(&mut c.conn, &c.meta).await? {
                 // Every position is at the new log's start already.
                 return Ok(());
