@@ -332,3 +332,34 @@ fn empty_and_degenerate_summaries_still_render() {
     let text = std::fs::read_to_string(&out.report).unwrap();
     assert!(text.contains("5000 lost"), "{text}");
 }
+
+#[test]
+fn low_rate_runs_report_their_cost_of_staying_connected() {
+    let mut s = summary(&[Some(0.2), Some(1_000.0)]);
+    for r in &mut s.runs {
+        r.idle_cost.bytes_per_subscriber_per_min = 224.0;
+        r.idle_cost.requests_per_subscriber_per_min = 4.0;
+        r.idle_cost.requests = std::collections::BTreeMap::from([("pings".to_owned(), 800)]);
+    }
+    let text = report::render(&s, &[]);
+    let section = text
+        .split("## Cost of staying connected")
+        .nth(1)
+        .expect("an idle section for runs offered at most 1 msg/s");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| run"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        TRANSPORTS.len(),
+        "only the 0.2 msg/s runs: {rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("224 B") && r.contains("800 pings")),
+        "{rows:#?}"
+    );
+    assert!(!text.contains("## Faults"), "no faults, no section");
+    assert!(text.contains("Loopback is not a network"));
+}

@@ -301,3 +301,57 @@ fn serve_prints_its_address_serves_clients_and_stops_on_sigterm() {
         }
     }
 }
+
+#[test]
+fn a_run_with_a_link_and_a_fault_prints_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(
+        dir.path(),
+        "fault.toml",
+        r#"name = "fault"
+description = "raw-tcp, one reset, through a 2 ms link"
+transports = ["raw-tcp"]
+warmup = "200ms"
+duration = "1500ms"
+drain_timeout = "3s"
+payload = "100B"
+rate_per_sec = 200
+
+[link]
+rtt = "2ms"
+
+[[faults]]
+at = "500ms"
+kind = "reset-connections"
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "stdout: {stdout}");
+    let fault_line = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("faults ("))
+        .find(|l| l.starts_with("raw-tcp"))
+        .unwrap_or_else(|| panic!("a faults table after the run table: {stdout}"));
+    assert!(fault_line.contains("reset all"), "{fault_line}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("2ms round trip"), "{report}");
+    assert!(report.contains("The link is emulated"), "{report}");
+    let faults = report.split("## Faults").nth(1).expect("a faults section");
+    let row = faults
+        .lines()
+        .find(|l| l.starts_with("| raw-tcp |"))
+        .expect("a row for the run");
+    // Lost, duplicated: the floor resumes exactly.
+    assert!(row.contains("| reset all | 0.5s | 0 | 0 |"), "{row}");
+}

@@ -166,6 +166,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!("{}", table::render(&summary));
+        print!("{}", table::conditions(&summary));
         println!("results: {}", path.display());
     }
     let failed: Vec<_> = summary.runs.iter().filter(|r| r.status != "ok").collect();

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::report::conditions::label;
 use crate::results::{RunResult, Summary};
 
 /// Formats nanoseconds with a unit that keeps three significant figures readable.
@@ -50,15 +51,7 @@ pub fn render(s: &Summary) -> String {
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &s.runs {
-        let mut name = r.transport.clone();
-        for (k, v) in &r.tags {
-            if k != "transport" && varies(s, k) {
-                let _ = write!(name, " {k}={v}");
-            }
-        }
-        if r.repetition > 0 {
-            let _ = write!(name, " #{}", r.repetition);
-        }
+        let name = label(s, r);
         let status = match (r.status.as_str(), r.valid, r.saturated) {
             ("ok", false, _) => "INVALID".to_owned(),
             ("ok", true, false) => "ok".to_owned(),
@@ -80,11 +73,40 @@ pub fn render(s: &Summary) -> String {
             status,
         ]);
     }
+    let mut out = aligned(&header, &rows);
+    let _ = write!(
+        out,
+        "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message"
+    );
+    out
+}
+
+/// Fault and idle-cost rows, when the scenario has any; empty otherwise.
+pub fn conditions(s: &Summary) -> String {
+    use crate::report::conditions::{FAULT_HEADER, IDLE_HEADER, fault_rows, idle_rows};
+    let mut out = String::new();
+    let faults: Vec<Vec<String>> = fault_rows(s).into_iter().map(Vec::from).collect();
+    if !faults.is_empty() {
+        out.push_str(
+            "\nfaults (recovery: until every subscriber had a message sent after the fault)\n",
+        );
+        out.push_str(&aligned(&FAULT_HEADER, &faults));
+    }
+    let idle: Vec<Vec<String>> = idle_rows(s).into_iter().map(Vec::from).collect();
+    if !idle.is_empty() {
+        out.push_str("\ncost of staying connected, per subscriber per minute\n");
+        out.push_str(&aligned(&IDLE_HEADER, &idle));
+    }
+    out
+}
+
+/// Columns padded to their widest cell: the first left-aligned, the rest right-aligned.
+fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
                 .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
+                .chain([header[c].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
@@ -105,20 +127,10 @@ pub fn render(s: &Summary) -> String {
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
     };
     line(header.to_vec(), &mut out);
-    for r in &rows {
+    for r in rows {
         line(r.iter().map(String::as_str).collect(), &mut out);
     }
-    let _ = write!(
-        out,
-        "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message"
-    );
     out
-}
-
-fn varies(s: &Summary, key: &str) -> bool {
-    let mut values = s.runs.iter().filter_map(|r| r.tags.get(key));
-    let first = values.next();
-    values.any(|v| Some(v) != first)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! report DIR` never needs to re-run anything.
 
 pub mod claims;
+pub mod conditions;
 pub mod findings;
 pub mod tables;
 
@@ -102,6 +103,9 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
             charts::format::nanos(t.as_nanos() as f64)
         );
     }
+    if let Some(link) = conditions::link_sentence(summary) {
+        let _ = writeln!(out, "{link}\n");
+    }
     out.push_str("## Environment\n\n");
     out.push_str(&tables::environment(summary));
 
@@ -144,6 +148,8 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         out.push_str(&tables::runs(v));
     }
 
+    out.push_str(&conditions::markdown(summary));
+
     if !charts.is_empty() {
         out.push_str("\n## Charts\n");
         let figs = figures(summary);
@@ -160,10 +166,23 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
             }
         }
     }
+    out.push_str("\n## Caveats\n\n");
+    if conditions::link_sentence(summary).is_some() {
+        out.push_str(
+            "- The link is emulated on loopback: delay, jitter and bandwidth are applied per \
+             connection by a proxy, but there is no packet loss and no congestion shared between \
+             connections.\n",
+        );
+    } else {
+        out.push_str(
+            "- Loopback is not a network: there is no propagation delay, loss or bandwidth limit, \
+             so patterns that need extra round trips (polls, fetches) look better here than \
+             across a WAN.\n",
+        );
+    }
     out.push_str(
-        "\n## Caveats\n\n- Loopback is not a network: there is no propagation delay, loss or bandwidth limit, so \
-         patterns that need extra round trips (polls, fetches) look better here than across a WAN.\n\
-         - Figures compare transports within this run; compare across machines only as ratios to the raw-TCP floor.\n",
+        "- Figures compare transports within this run; compare across machines only as ratios \
+         to the raw-TCP floor.\n",
     );
     out
 }
