@@ -7,12 +7,17 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::producer_state::{BatchSeq, last_seq};
+
 /// Bytes before the batch length's end: base offset (8) + batch length (4).
 const LOG_OVERHEAD: usize = 12;
 /// A v2 batch header is 61 bytes; the length field counts from after itself.
 const MIN_BATCH_LENGTH: usize = 61 - LOG_OVERHEAD;
 const MAGIC_AT: usize = 16;
 const LAST_OFFSET_DELTA_AT: usize = 23;
+const PRODUCER_ID_AT: usize = 43;
+const PRODUCER_EPOCH_AT: usize = 51;
+const BASE_SEQUENCE_AT: usize = 53;
 const RECORD_COUNT_AT: usize = 57;
 
 /// Why produced bytes are not acceptable batches.
@@ -93,6 +98,25 @@ pub(crate) fn scan(data: &[u8], allow_partial_tail: bool) -> Result<Vec<BatchSpa
     Ok(spans)
 }
 
+/// The idempotence fields of a scanned batch, or `None` when it carries no producer id.
+pub(crate) fn producer_seq(data: &[u8], span: &BatchSpan) -> Option<BatchSeq> {
+    let h = &data[span.start..span.start + span.len];
+    let mut pid = [0u8; 8];
+    pid.copy_from_slice(&h[PRODUCER_ID_AT..PRODUCER_ID_AT + 8]);
+    let producer_id = i64::from_be_bytes(pid);
+    if producer_id < 0 {
+        return None;
+    }
+    let epoch = i16::from_be_bytes([h[PRODUCER_EPOCH_AT], h[PRODUCER_EPOCH_AT + 1]]);
+    let first = be_i32(h, BASE_SEQUENCE_AT);
+    Some(BatchSeq {
+        producer_id,
+        epoch,
+        first,
+        last: last_seq(first, span.offsets),
+    })
+}
+
 /// The batch's max timestamp (header bytes 35..43); `data` is a scanned batch.
 pub(crate) fn max_timestamp(data: &[u8]) -> i64 {
     let mut ts = [0u8; 8];
@@ -121,6 +145,8 @@ pub(crate) mod tests {
         b[16] = 2;
         b[23..27].copy_from_slice(&(n - 1).to_be_bytes());
         b[57..61].copy_from_slice(&n.to_be_bytes());
+        // Not idempotent: producer id, epoch and base sequence all -1.
+        b[43..57].fill(0xff);
         b
     }
 

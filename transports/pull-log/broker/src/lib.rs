@@ -2,12 +2,12 @@
 //!
 //! It speaks enough of the Kafka wire protocol for real clients (librdkafka's `kcat`, the
 //! pull-log transport's own client) to produce, fetch and consume in groups: ApiVersions,
-//! Metadata, Produce, Fetch (with parking), ListOffsets, CreateTopics, and the classic consumer
-//! group APIs. Partitions are append-only logs of record batches kept as bytes, in memory or
+//! Metadata, Produce, Fetch (with parking), ListOffsets, CreateTopics, InitProducerId (idempotent
+//! producers), and the classic consumer group APIs. Partitions are append-only logs of record batches kept as bytes, in memory or
 //! in segment files.
 //!
 //! Concept → file: framing and limits `frame.rs`; hostile-count guard `guard.rs` + `schema.rs`;
-//! batches `batch.rs`; partition log `log.rs`; segment files `segment.rs`; topics `topics.rs`; topic ids `topic_id.rs`;
+//! batches `batch.rs`; partition log `log.rs`; idempotent producer state `producer_state.rs`; segment files `segment.rs`; topics `topics.rs`; topic ids `topic_id.rs`;
 //! dispatch `api/mod.rs`; fetch parking `api/fetch.rs`; group state machine `group.rs`;
 //! accept loop and shutdown `server.rs`.
 
@@ -19,6 +19,7 @@ mod frame;
 mod group;
 mod guard;
 mod log;
+mod producer_state;
 mod schema;
 mod segment;
 mod server;

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 
 use crate::batch::{self, BatchError};
+use crate::producer_state::{BatchSeq, ProducerStates, Verdict};
 use crate::segment::SegmentWriter;
 
 /// A stored batch and the offsets it spans.
@@ -25,6 +26,13 @@ pub(crate) enum AppendError {
     /// The produced bytes are not valid v2 batches.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// An idempotent resend of batches already appended at this base offset: nothing was
+    /// appended, and the producer is answered with success and this offset.
+    #[error("duplicate of the batch at offset {0}")]
+    Duplicate(i64),
+    /// The producer's sequence or epoch does not fit: this Kafka error code.
+    #[error("producer sequence refused with error {0}")]
+    Sequence(i16),
     /// Writing the segment file failed.
     #[error("segment write: {0}")]
     Io(#[from] std::io::Error),
@@ -50,6 +58,8 @@ pub(crate) struct PartitionLog {
     bytes: u64,
     retention_bytes: u64,
     segment: Option<SegmentWriter>,
+    /// Idempotent producers' recent batches (memory only, see [`crate::producer_state`]).
+    producers: ProducerStates,
 }
 
 impl PartitionLog {
@@ -62,6 +72,7 @@ impl PartitionLog {
             bytes: 0,
             retention_bytes,
             segment,
+            producers: ProducerStates::default(),
         }
     }
 
@@ -93,11 +104,36 @@ impl PartitionLog {
     }
 
     /// Appends every batch in `records`, assigning offsets; returns the first assigned offset.
-    /// Either all batches are appended or none.
+    /// Either all batches are appended or none. Batches of idempotent producers are checked
+    /// against their last sequences first: a resend of what is already here is
+    /// [`AppendError::Duplicate`], a gap [`AppendError::Sequence`].
     pub(crate) fn append(&mut self, records: &[u8]) -> Result<i64, AppendError> {
         let spans = batch::scan(records, false)?;
         if spans.is_empty() {
             return Err(AppendError::Batch(BatchError::Truncated));
+        }
+        let seqs: Vec<Option<BatchSeq>> = spans
+            .iter()
+            .map(|s| batch::producer_seq(records, s))
+            .collect();
+        for (i, seq) in seqs.iter().enumerate() {
+            let Some(seq) = seq else { continue };
+            let prev = seqs[..i]
+                .iter()
+                .rev()
+                .flatten()
+                .find(|p| p.producer_id == seq.producer_id);
+            match self.producers.check(seq, prev) {
+                Verdict::Append => {}
+                // Only a whole request can be a resend: a duplicate after new batches is not.
+                Verdict::Duplicate(base) if i == 0 => return Err(AppendError::Duplicate(base)),
+                Verdict::Duplicate(_) => {
+                    return Err(AppendError::Sequence(
+                        crate::producer_state::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                    ));
+                }
+                Verdict::Reject(code) => return Err(AppendError::Sequence(code)),
+            }
         }
         let first = self.next_offset;
         let mut next = first;
@@ -113,6 +149,11 @@ impl PartitionLog {
         }
         if let Some(seg) = &mut self.segment {
             seg.append(first, new.iter().map(|b| &b.data[..]))?;
+        }
+        for (seq, b) in seqs.iter().zip(&new) {
+            if let Some(seq) = seq {
+                self.producers.appended(seq, b.base);
+            }
         }
         for b in new {
             self.bytes += b.data.len() as u64;

@@ -167,6 +167,13 @@ pub(crate) static PRODUCE: Struct = obj(&[
     all(Ty::Arr(&Ty::Obj(&PRODUCE_TOPIC))),
 ]);
 
+pub(crate) static INIT_PRODUCER_ID: Struct = obj(&[
+    null_from(0, all(Ty::Str)),
+    all(Ty::I32),
+    from(3, Ty::I64),
+    from(3, Ty::I16),
+]);
+
 static FETCH_PARTITION: Struct = obj(&[
     all(Ty::I32),
     from(9, Ty::I32),

@@ -54,6 +54,7 @@ impl Broker {
             config,
             topics,
             counters: BrokerCounters::register(&ctx.counters),
+            producer_ids: crate::api::ProducerIds::new(),
             shutdown,
         });
         let tasks = tokio::spawn(accept_loop(listener, shared, ctx));

@@ -19,6 +19,8 @@ pub(crate) const NODE_ID: i32 = 0;
 pub(crate) struct BrokerCounters {
     pub(crate) produce_requests: Counter,
     pub(crate) produced_batches: Counter,
+    pub(crate) duplicate_batches: Counter,
+    pub(crate) sequence_errors: Counter,
     pub(crate) fetches: Counter,
     pub(crate) empty_fetches: Counter,
     pub(crate) parked_fetches: Counter,
@@ -32,6 +34,8 @@ impl BrokerCounters {
         BrokerCounters {
             produce_requests: c.counter("server_produce_requests"),
             produced_batches: c.counter("server_produced_batches"),
+            duplicate_batches: c.counter("server_duplicate_batches"),
+            sequence_errors: c.counter("server_sequence_errors"),
             fetches: c.counter("server_fetches"),
             empty_fetches: c.counter("server_empty_fetches"),
             parked_fetches: c.counter("server_parked_fetches"),
@@ -49,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) topics: Topics,
     pub(crate) groups: Coordinator,
     pub(crate) counters: BrokerCounters,
+    /// Hands out idempotent producer ids.
+    pub(crate) producer_ids: crate::api::ProducerIds,
     /// Becomes `true` when the broker shuts down; parked requests return at once.
     pub(crate) shutdown: watch::Receiver<bool>,
 }

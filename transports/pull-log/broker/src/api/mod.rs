@@ -7,6 +7,9 @@ mod groups;
 mod layout_tests;
 mod meta;
 mod produce;
+mod producer_id;
+
+pub(crate) use producer_id::ProducerIds;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
@@ -69,6 +72,8 @@ pub(crate) static APIS: &[ApiSpec] = &[
     spec(ApiKey::SyncGroup, 0, 5, 4, &schema::SYNC_GROUP),
     spec(ApiKey::ApiVersions, 0, 3, 3, &schema::API_VERSIONS),
     spec(ApiKey::CreateTopics, 2, 7, 5, &schema::CREATE_TOPICS),
+    // v6 adds two-phase-commit fields for transactions, which this broker does not implement.
+    spec(ApiKey::InitProducerId, 0, 5, 2, &schema::INIT_PRODUCER_ID),
 ];
 
 /// Error code for an unsupported version (KIP-511 answer to ApiVersions).
@@ -219,6 +224,12 @@ pub(crate) async fn handle(shared: &Shared, conn: &ConnInfo, frame_bytes: Bytes)
             version,
             cid,
             &groups::offset_fetch(shared, r)
+        )),
+        ApiKey::InitProducerId => run!(InitProducerIdRequest, |r| frame(
+            key,
+            version,
+            cid,
+            &producer_id::init_producer_id(shared, r)
         )),
         other => Reply::Close(format!("{other:?} not handled")),
     }

@@ -1,4 +1,5 @@
-//! Produce: appends each partition's batches to its log and wakes parked fetches.
+//! Produce: appends each partition's batches to its log and wakes parked fetches. Resends of
+//! an idempotent producer's batches are answered without appending (see `producer_state`).
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::*;
@@ -43,6 +44,15 @@ pub(super) fn produce(shared: &Shared, req: ProduceRequest) -> ProduceResponse {
                             appended = true;
                             topic_grew = true;
                             shared.counters.produced_batches.inc();
+                        }
+                        Err(AppendError::Duplicate(base)) => {
+                            // A resend whose answer was lost: the original answer again.
+                            pr.base_offset = base;
+                            shared.counters.duplicate_batches.inc();
+                        }
+                        Err(AppendError::Sequence(code)) => {
+                            pr.error_code = code;
+                            shared.counters.sequence_errors.inc();
                         }
                         Err(AppendError::Batch(_)) => pr.error_code = CORRUPT_MESSAGE,
                         Err(AppendError::Io(_)) => pr.error_code = KAFKA_STORAGE_ERROR,

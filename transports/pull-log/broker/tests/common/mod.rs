@@ -116,6 +116,12 @@ pub fn topic(name: &str) -> TopicName {
 
 /// One uncompressed v2 batch holding `values`.
 pub fn batch(values: &[&[u8]]) -> Bytes {
+    idempotent_batch(values, -1, -1, 0)
+}
+
+/// One uncompressed v2 batch holding `values`, from producer `pid` (`-1`: none) at `epoch`,
+/// its first record at sequence `first_seq`.
+pub fn idempotent_batch(values: &[&[u8]], pid: i64, epoch: i16, first_seq: i32) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()
@@ -124,11 +130,12 @@ pub fn batch(values: &[&[u8]]) -> Bytes {
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: i as i32,
+            // The encoder starts a new batch whenever offset - sequence changes.
+            sequence: first_seq + i as i32,
             timestamp: 1_700_000_000_000,
             key: None,
             value: Some(Bytes::copy_from_slice(v)),
