@@ -7,7 +7,8 @@
 //! (`empty_polls`), and implicit batching of whatever arrived in between
 //! (`messages_per_response`).
 //!
-//! - [`server`]: axum, per-topic bounded buffers ([`store`]), parked polls woken by publishes.
+//! - [`server`]: axum, per-topic bounded buffers ([`store`]), parked polls woken by publishes,
+//!   publisher sessions so a retried POST is stored once ([`server::session`]).
 //! - [`client`]: hyper HTTP/1.1 with keep-alive or a connection per poll, a minimal or browser
 //!   header profile, binary or JSON bodies ([`codec`]).
 //! - [`config`]: the `[transport.long-poll]` options.

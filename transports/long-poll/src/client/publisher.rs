@@ -8,8 +8,13 @@
 //! for each 200 before the next. A full window makes `publish` wait, which the harness
 //! sees as schedule lag — the cost of a round trip per request, shown rather than hidden.
 //!
-//! Transport failures and 5xx replies are retried on a new connection with capped exponential backoff and full jitter (`reconnect_*` options). A
-//! retry after a lost reply can store a batch twice; the harness's audit reports duplicates.
+//! Transport failures, 5xx and 409 replies are retried on a new connection with capped
+//! exponential backoff and full jitter (`reconnect_*` options). A retry after a lost reply
+//! stores nothing twice: the publisher has a random session id, and the first POST on each
+//! connection names it with the session position of its first message
+//! (`?session=S&seq=N`, [`crate::server::session`]); the server drops what it already
+//! accepted. Later POSTs on the connection continue the session without the query, so
+//! keep-alive requests cost no extra bytes.
 
 use bytes::Bytes;
 use http::header::HeaderMap;
@@ -44,6 +49,12 @@ struct Sender {
     addr: String,
     path: String,
     headers: HeaderMap,
+    /// This publisher's session id.
+    session: u64,
+    /// Messages the server acknowledged: the session position of the next batch.
+    acked: u64,
+    /// Whether the server bound `conn` to the session (a POST naming it got its 200).
+    conn_named: bool,
     encoding: Encoding,
     batch: usize,
     max_body: usize,
@@ -70,6 +81,9 @@ pub(crate) async fn connect(
         addr: addr.to_owned(),
         path: format!("/topics/{topic}/messages"),
         headers,
+        session: rand::random(),
+        acked: 0,
+        conn_named: false,
         encoding: config.encoding,
         batch: config.publish_batch as usize,
         max_body: config.max_body_bytes as usize,
@@ -135,16 +149,25 @@ impl Sender {
     async fn post(&mut self, batch: &[Bytes]) -> Result<(), TransportError> {
         let body = codec::encode_publish(self.encoding, batch);
         loop {
+            let conn = match self.conn.take() {
+                Some(c) if c.is_open() => Ok(c),
+                _ => {
+                    self.conn_named = false;
+                    Conn::open(&self.ctx, &self.addr, false).await
+                }
+            };
+            // Only the first POST of a connection names the session.
+            let uri = if self.conn_named {
+                self.path.clone()
+            } else {
+                format!("{}?session={}&seq={}", self.path, self.session, self.acked)
+            };
             let mut req = Request::builder()
                 .method(Method::POST)
-                .uri(&self.path)
+                .uri(uri)
                 .body(Full::new(body.clone()))
                 .map_err(|e| TransportError::Config(format!("bad request: {e}")))?;
             *req.headers_mut() = self.headers.clone();
-            let conn = match self.conn.take() {
-                Some(c) if c.is_open() => Ok(c),
-                _ => Conn::open(&self.ctx, &self.addr, false).await,
-            };
             let result = match conn {
                 Ok(mut c) => {
                     let r = c.exchange("publish", req, 64 * 1024).await;
@@ -160,6 +183,8 @@ impl Sender {
                     self.response_header_bytes.add(ex.response_header_bytes);
                     if ex.status == StatusCode::OK {
                         self.backoff.reset();
+                        self.conn_named = true;
+                        self.acked += batch.len() as u64;
                         return Ok(());
                     }
                     let (msg, _) = codec::decode_error(&ex.body);
@@ -167,7 +192,8 @@ impl Sender {
                         stage: "publish",
                         detail: format!("{}: {msg}", ex.status),
                     };
-                    if !ex.status.is_server_error() {
+                    // 409: another connection took over the session; a new one takes it back.
+                    if !ex.status.is_server_error() && ex.status != StatusCode::CONFLICT {
                         return Err(refused);
                     }
                     refused

@@ -9,6 +9,7 @@
 //! connection as a task it does not hand out, and aborting its future leaves them running.
 
 mod routes;
+pub mod session;
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,17 +17,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_service::Service;
 use transport_core::{
     CountingIo, ServerContext, ServerHandle, SocketOptions, TransportError, WireStats,
 };
 
 use crate::config::LongPollConfig;
+use session::ConnSession;
 
 /// How long shutdown waits for connections to finish after parked polls were released.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -100,15 +103,27 @@ async fn accept_loop(
 /// Serves one HTTP/1.1 connection until the peer closes it, a graceful shutdown completes,
 /// or the hard signal drops it (closing the socket, since the connection owns it).
 async fn serve_connection(io: CountingIo<TcpStream>, app: Router, stop: Stop) {
-    let service = TowerToHyperService::new(app);
+    // The publisher session this connection serves, if a POST names one; every request of the
+    // connection sees it as an extension.
+    let session = Arc::new(ConnSession::default());
+    let for_requests = session.clone();
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(for_requests.clone());
+        // The router is always ready (`poll_ready` is a no-op), as `TowerToHyperService` assumes.
+        app.clone().call(req)
+    });
     let conn =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    tokio::select! {
-        // Errors are the peer's (reset, malformed request): nothing to do but close.
-        _ = conn.as_mut() => return,
-        () = stop.drop_now.cancelled() => return,
-        () = stop.graceful.cancelled() => {}
+    loop {
+        tokio::select! {
+            // Errors are the peer's (reset, malformed request): nothing to do but close.
+            _ = conn.as_mut() => return,
+            () = stop.drop_now.cancelled() => return,
+            () = stop.graceful.cancelled() => break,
+            // Polled next to the connection, so the request in flight finishes first.
+            () = session.release_when_superseded() => {}
+        }
     }
     // Idle keep-alive connections close now; a request in flight gets its reply first.
     conn.as_mut().graceful_shutdown();

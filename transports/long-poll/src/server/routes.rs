@@ -1,6 +1,8 @@
 //! The HTTP API: routes, request validation, and the mapping from poll outcomes to statuses.
 //!
-//! - `POST /topics/{topic}/messages`: a batch of one or more messages → 200 with the next cursor.
+//! - `POST /topics/{topic}/messages?session=S&seq=N`: a batch of one or more messages → 200 with
+//!   the next cursor. The query is optional: it names a publisher session so a retried batch is
+//!   stored once ([`super::session`]).
 //! - `GET /topics/{topic}/poll?cursor=N&max=K&timeout_ms=T&epoch=E`: held until messages after
 //!   `N` exist (200) or `T` passes (empty, 204 by default); 410 if `N` is older than retention,
 //!   or at once if `E` (optional) is not this server's epoch ([`crate::epoch`]).
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +31,11 @@ use crate::config::{Encoding, LongPollConfig, MAX_HOLD};
 use crate::epoch;
 use crate::store::{PollOutcome, ReadLimits, Store, Topic};
 
+use super::session::SessionTable;
+
+mod publish;
+use publish::publish;
+
 /// Longest topic name accepted.
 const MAX_TOPIC_LEN: usize = 200;
 
@@ -40,6 +47,9 @@ struct ServerCounters {
     epoch_resets: Counter,
     publishes: Counter,
     published_messages: Counter,
+    /// Messages of named batches not stored again because the session had accepted them.
+    session_duplicates: Counter,
+    session_refusals: Counter,
     rejected: Counter,
 }
 
@@ -52,6 +62,7 @@ pub(crate) struct AppState {
     config: LongPollConfig,
     shutdown: CancellationToken,
     counters: ServerCounters,
+    sessions: SessionTable,
 }
 
 /// Builds the router for one server.
@@ -74,8 +85,11 @@ pub(crate) fn router(
             epoch_resets: counters.counter("server_epoch_resets"),
             publishes: counters.counter("server_publish_requests"),
             published_messages: counters.counter("server_published_messages"),
+            session_duplicates: counters.counter("server_session_duplicates"),
+            session_refusals: counters.counter("server_session_refusals"),
             rejected: counters.counter("server_rejected_requests"),
         },
+        sessions: SessionTable::default(),
     });
     Router::new()
         .route("/topics/{topic}/messages", post(publish))
@@ -160,48 +174,6 @@ fn topic(state: &AppState, name: &str) -> Result<Arc<Topic>, Box<Response>> {
             "too many topics on this server",
         ))
     })
-}
-
-async fn publish(
-    State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let topic = match topic(&state, &name) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let body = match body {
-        Ok(b) => b,
-        // 413 when the body exceeds `max_body_bytes`, 400 when it could not be read.
-        Err(rej) => return error(&state, rej.status(), &rej.body_text()),
-    };
-    let request_encoding = match headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) {
-        None => Encoding::Binary,
-        Some(Ok(ct)) if ct.starts_with(BINARY_TYPE) => Encoding::Binary,
-        Some(Ok(ct)) if ct.starts_with(JSON_TYPE) => Encoding::Json,
-        Some(_) => {
-            return error(
-                &state,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/octet-stream or application/json",
-            );
-        }
-    };
-    let msgs = match codec::decode_publish(request_encoding, &body) {
-        Ok(m) => m,
-        Err(e) => return error(&state, StatusCode::BAD_REQUEST, &e),
-    };
-    state.counters.publishes.inc();
-    state.counters.published_messages.add(msgs.len() as u64);
-    let next = topic.publish(msgs);
-    let encoding = reply_encoding(&headers);
-    reply(
-        StatusCode::OK,
-        encoding,
-        codec::encode_cursor(encoding, next),
-    )
 }
 
 /// Query of a poll. Unknown parameters are ignored: browsers add cache busters.
