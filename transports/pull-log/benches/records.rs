@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput};
-use transport_pull_log::records::{decode_records, encode_batch};
+use transport_pull_log::records::{ProducerSeq, decode_records, encode_batch};
 
 fn batches(c: &mut Criterion) {
     let mut g = c.benchmark_group("kafka_record_batch");
@@ -23,12 +23,17 @@ fn batches(c: &mut Criterion) {
         g.bench_function(format!("encode_{n}x100B"), |b| {
             b.iter(|| {
                 let mut buf = BytesMut::with_capacity(128 * n + 128);
-                encode_batch(&mut buf, black_box(&values), 1_700_000_000_000);
+                encode_batch(
+                    &mut buf,
+                    black_box(&values),
+                    1_700_000_000_000,
+                    ProducerSeq::NONE,
+                );
                 buf
             })
         });
         let mut buf = BytesMut::new();
-        encode_batch(&mut buf, &values, 1_700_000_000_000);
+        encode_batch(&mut buf, &values, 1_700_000_000_000, ProducerSeq::NONE);
         let data = buf.freeze();
         g.bench_function(format!("decode_{n}x100B"), |b| {
             b.iter(|| {

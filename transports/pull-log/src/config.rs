@@ -67,6 +67,12 @@ pub struct PullLogConfig {
     /// Produce requests a publisher keeps in flight on its connection (Kafka's
     /// `max.in.flight.requests.per.connection`); beyond that, messages queue into the next batch.
     pub max_in_flight_requests: usize,
+    /// Idempotent producer (Kafka's `enable.idempotence`): the publisher gets a producer id
+    /// and numbers its records, so a batch resent after a broken connection is not appended
+    /// twice. Needs `max_in_flight_requests` ≤ 5 (what a broker remembers per producer). An
+    /// external broker without InitProducerId gets non-idempotent batches instead (counted as
+    /// `idempotence_fallbacks`). Ignored with `acks = "none"`, where nothing is resent.
+    pub idempotent: bool,
     /// A fetch returns once this many bytes are available (or `fetch_max_wait` passes).
     pub fetch_min_bytes: u32,
     /// The longest the broker holds a fetch that has fewer than `fetch_min_bytes`.
@@ -116,6 +122,7 @@ impl Default for PullLogConfig {
             batch_max_bytes: 16 * 1024,
             acks: Acks::Leader,
             max_in_flight_requests: 5,
+            idempotent: true,
             fetch_min_bytes: 1,
             fetch_max_wait: Duration::from_millis(500),
             fetch_max_bytes: 50 * 1024 * 1024,
@@ -168,6 +175,9 @@ pub(crate) fn validate(c: &PullLogConfig) -> Result<(), String> {
     }
     if c.max_in_flight_requests == 0 {
         return Err("max_in_flight_requests must be > 0".into());
+    }
+    if c.idempotent && c.max_in_flight_requests > 5 {
+        return Err("idempotent needs max_in_flight_requests <= 5 (set idempotent = false)".into());
     }
     if c.fetch_max_bytes == 0 || c.fetch_max_bytes > (1 << 30) {
         return Err("fetch_max_bytes must be in 1..=1073741824".into());

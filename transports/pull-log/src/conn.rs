@@ -35,6 +35,7 @@ const WANTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::LeaveGroup, 0, 4),
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// The ApiVersions version sent first (flexible, and what current clients send).

@@ -120,6 +120,11 @@ const OPTIONS: &[OptionDoc] = &[
         help: "produce requests pipelined per publisher; beyond that messages queue (publish waits once 4096 are queued)",
     },
     OptionDoc {
+        key: "idempotent",
+        default: "true",
+        help: "idempotent producer (InitProducerId + sequences): a resend after a reset is not appended twice; at most 5 requests in flight",
+    },
+    OptionDoc {
         key: "fetch_min_bytes",
         default: "1",
         help: "a fetch returns once this many bytes are available",

@@ -15,7 +15,7 @@ use transport_core::{ClientContext, Counter, Distribution, TransportError};
 use crate::cluster;
 use crate::config::{Acks, PullLogConfig, wire_ms};
 use crate::conn::{Conn, decode_response};
-use crate::records::{BATCH_OVERHEAD, encode_batch, record_size};
+use crate::records::{BATCH_OVERHEAD, ProducerSeq, encode_batch, record_size};
 
 /// What `publish` and `flush` send to the task.
 pub(crate) enum Cmd {
@@ -41,6 +41,9 @@ pub(crate) struct Task {
     rx: mpsc::Receiver<Cmd>,
     topic: TopicName,
     partition: i32,
+    /// Producer id, epoch and the sequence of the next batch (`ProducerSeq::NONE` when not
+    /// idempotent). Kept across reconnects, so resent batches carry their original sequence.
+    producer: ProducerSeq,
     batch: Vec<Bytes>,
     batch_bytes: usize,
     deadline: Option<Instant>,
@@ -61,8 +64,8 @@ impl Task {
         addr: &str,
         topic: &str,
         ctx: ClientContext,
-        conn: Conn,
-        partition: i32,
+        (conn, partition): (Conn, i32),
+        producer: ProducerSeq,
         rx: mpsc::Receiver<Cmd>,
     ) -> Task {
         Task {
@@ -73,6 +76,7 @@ impl Task {
             rx,
             topic: cluster::topic_name(topic),
             partition,
+            producer,
             batch: Vec::new(),
             batch_bytes: BATCH_OVERHEAD,
             deadline: None,
@@ -216,7 +220,12 @@ impl Task {
             let now_ms = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            let size = encode_batch(&mut self.buf, &self.batch, now_ms);
+            let size = encode_batch(&mut self.buf, &self.batch, now_ms, self.producer);
+            if self.producer.producer_id >= 0 {
+                // Sequences wrap to 0 after i32::MAX, as Kafka's do.
+                let next = i64::from(self.producer.base_sequence) + self.batch.len() as i64;
+                self.producer.base_sequence = (next % (i64::from(i32::MAX) + 1)) as i32;
+            }
             self.batch.clear();
             self.batch_bytes = BATCH_OVERHEAD;
             self.batch_bytes_dist.record(size as u64);

@@ -23,8 +23,33 @@ const MAGIC_AT: usize = 16;
 /// Offset of the first CRC-covered byte (the attributes) from the start of the batch.
 const CRC_FROM: usize = 21;
 
+/// The idempotent producer fields of a batch header (KIP-98).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSeq {
+    /// Producer id from InitProducerId (`-1`: not idempotent).
+    pub producer_id: i64,
+    /// Its epoch.
+    pub epoch: i16,
+    /// Sequence number of the batch's first record in this partition.
+    pub base_sequence: i32,
+}
+
+impl ProducerSeq {
+    /// A non-idempotent batch: all three fields `-1`.
+    pub const NONE: ProducerSeq = ProducerSeq {
+        producer_id: -1,
+        epoch: -1,
+        base_sequence: -1,
+    };
+}
+
 /// Appends one batch holding `values` as records `0..n` to `buf`; returns its size in bytes.
-pub fn encode_batch(buf: &mut BytesMut, values: &[Bytes], timestamp_ms: i64) -> usize {
+pub fn encode_batch(
+    buf: &mut BytesMut,
+    values: &[Bytes],
+    timestamp_ms: i64,
+    producer: ProducerSeq,
+) -> usize {
     let start = buf.len();
     buf.put_i64(0); // base offset: the broker assigns offsets
     buf.put_i32(0); // batch length, patched below
@@ -35,9 +60,9 @@ pub fn encode_batch(buf: &mut BytesMut, values: &[Bytes], timestamp_ms: i64) -> 
     buf.put_i32(values.len().saturating_sub(1) as i32); // last offset delta
     buf.put_i64(timestamp_ms); // base timestamp
     buf.put_i64(timestamp_ms); // max timestamp
-    buf.put_i64(-1); // producer id: not idempotent
-    buf.put_i16(-1); // producer epoch
-    buf.put_i32(-1); // base sequence
+    buf.put_i64(producer.producer_id);
+    buf.put_i16(producer.epoch);
+    buf.put_i32(producer.base_sequence);
     buf.put_i32(values.len() as i32); // record count
     for (delta, value) in values.iter().enumerate() {
         put_varint(buf, record_body(delta, value.len()) as i64);

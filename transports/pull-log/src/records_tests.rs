@@ -8,7 +8,7 @@ use kafka_protocol::records::{
 #[test]
 fn golden_one_record_batch() {
     let mut buf = BytesMut::new();
-    let n = encode_batch(&mut buf, &[Bytes::from_static(b"hi")], 7);
+    let n = encode_batch(&mut buf, &[Bytes::from_static(b"hi")], 7, ProducerSeq::NONE);
     assert_eq!(n, buf.len());
     let crc = crc32c::crc32c(&buf[21..]).to_be_bytes();
     #[rustfmt::skip]
@@ -46,7 +46,7 @@ fn kafka_protocol_reads_what_we_write() {
         .map(|i| Bytes::from(vec![i as u8; (i % 200) as usize]))
         .collect();
     let mut buf = BytesMut::new();
-    let n = encode_batch(&mut buf, &values, 1_700_000_000_000);
+    let n = encode_batch(&mut buf, &values, 1_700_000_000_000, ProducerSeq::NONE);
     let sizes: usize = (0..values.len())
         .map(|i| record_size(i, values[i].len()))
         .sum();
@@ -170,4 +170,30 @@ fn random_bytes_never_panic() {
         let mut out = Vec::new();
         let _ = decode_records(&Bytes::from(v), 0, &mut out);
     }
+}
+
+#[test]
+fn idempotent_fields_reach_the_header_and_decode_as_kafka_sequences() {
+    let mut buf = BytesMut::new();
+    let seq = ProducerSeq {
+        producer_id: 0x0102_0304_0506_0708,
+        epoch: 3,
+        base_sequence: 41,
+    };
+    let values = [Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+    encode_batch(&mut buf, &values, 7, seq);
+    assert_eq!(&buf[43..51], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&buf[51..53], &[0, 3]);
+    assert_eq!(&buf[53..57], &[0, 0, 0, 41]);
+    let mut b = buf.freeze();
+    let sets = RecordBatchDecoder::decode_all(&mut b).unwrap();
+    let got: Vec<(i64, i16, i32)> = sets[0]
+        .records
+        .iter()
+        .map(|r| (r.producer_id, r.producer_epoch, r.sequence))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(seq.producer_id, 3, 41), (seq.producer_id, 3, 42)]
+    );
 }

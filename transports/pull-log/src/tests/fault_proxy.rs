@@ -1,7 +1,9 @@
 //! A Kafka-frame-aware relay for tests: it forwards whole request frames from clients to an
 //! upstream broker that can be switched, and can be armed to tamper with the next ListOffsets
 //! request (swallow it, or point it at another topic), so a reconnect's incarnation check
-//! fails in a chosen way while the connection itself stays up.
+//! fails in a chosen way while the connection itself stays up; or to lose the response to the
+//! next Produce request after the broker has handled it (the resend-after-reset case that an
+//! idempotent producer must not turn into a duplicate).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,6 +13,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// Kafka's ListOffsets api key.
 const LIST_OFFSETS: i16 = 2;
+/// Kafka's Produce api key.
+const PRODUCE: i16 = 0;
+/// Largest response frame relayed (test data is small).
+const MAX_RESPONSE: usize = 64 << 20;
 
 /// What happens to the next ListOffsets request once armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,12 +27,19 @@ pub enum Fault {
     /// Forwarded with the first byte of `topic` changed, so the broker answers for another
     /// topic and the client finds no offset for its own (a non-retriable failure).
     Mangle { topic: &'static str },
+    /// The next Produce request is forwarded; its response, once the broker sends it, is
+    /// dropped and the connection cut: the batch is in the log but the client never hears so.
+    LoseProduceResponse,
 }
 
 #[derive(Default)]
 struct State {
     upstream: String,
     armed: Option<Fault>,
+    /// Correlation id of the Produce whose response is to be lost.
+    lose: Option<i32>,
+    /// Responses lost so far.
+    lost: usize,
 }
 
 /// The relay; dropping it cuts every connection.
@@ -48,7 +61,7 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(State {
             upstream: upstream.to_owned(),
-            armed: None,
+            ..State::default()
         }));
         let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
         let (st, tasks) = (state.clone(), conns.clone());
@@ -82,6 +95,16 @@ impl FaultProxy {
         lock(&self.conns).abort_all();
     }
 
+    /// Arms `fault` for the next matching request, leaving connections up.
+    pub fn arm(&self, fault: Fault) {
+        lock(&self.state).armed = Some(fault);
+    }
+
+    /// How many Produce responses have been lost.
+    pub fn lost(&self) -> usize {
+        lock(&self.state).lost
+    }
+
     /// Whether the armed fault has been applied.
     pub fn fired(&self) -> bool {
         lock(&self.state).armed.is_none()
@@ -105,7 +128,32 @@ async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
     let (mut down_rd, mut down_wr) = down.into_split();
     let (mut up_rd, mut up_wr) = up.into_split();
     let responses = async {
-        let _ = tokio::io::copy(&mut up_rd, &mut down_wr).await;
+        loop {
+            let mut size = [0u8; 4];
+            if up_rd.read_exact(&mut size).await.is_err() {
+                return;
+            }
+            let Ok(len @ 4..=MAX_RESPONSE) = usize::try_from(i32::from_be_bytes(size)) else {
+                return;
+            };
+            let mut body = vec![0u8; len];
+            if up_rd.read_exact(&mut body).await.is_err() {
+                return;
+            }
+            let cid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+            {
+                let mut s = lock(&state);
+                if s.lose == Some(cid) {
+                    // The broker has answered, so the batch is appended: cut instead of relaying.
+                    s.lose = None;
+                    s.lost += 1;
+                    return;
+                }
+            }
+            if down_wr.write_all(&size).await.is_err() || down_wr.write_all(&body).await.is_err() {
+                return;
+            }
+        }
     };
     let requests = async {
         loop {
@@ -115,15 +163,30 @@ async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
             }
             let len = i32::from_be_bytes(size);
             // Test clients send small requests; anything else ends the relay.
-            let Ok(len @ 2..=1_048_576) = usize::try_from(len) else {
+            let Ok(len @ 8..=1_048_576) = usize::try_from(len) else {
                 return;
             };
             let mut body = vec![0u8; len];
             if down_rd.read_exact(&mut body).await.is_err() {
                 return;
             }
-            if i16::from_be_bytes([body[0], body[1]]) == LIST_OFFSETS {
-                match lock(&state).armed.take() {
+            let api_key = i16::from_be_bytes([body[0], body[1]]);
+            if api_key == PRODUCE {
+                let mut s = lock(&state);
+                if s.armed == Some(Fault::LoseProduceResponse) {
+                    s.armed = None;
+                    s.lose = Some(i32::from_be_bytes([body[4], body[5], body[6], body[7]]));
+                }
+            }
+            if api_key == LIST_OFFSETS {
+                let fault = {
+                    let mut s = lock(&state);
+                    match s.armed {
+                        Some(Fault::LoseProduceResponse) => None,
+                        _ => s.armed.take(),
+                    }
+                };
+                match fault {
                     Some(Fault::Swallow) => continue,
                     Some(Fault::Mangle { topic }) => {
                         let at = body
@@ -132,7 +195,7 @@ async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
                             .expect("the topic name is in its ListOffsets request");
                         body[at] ^= 0x01;
                     }
-                    None => {}
+                    Some(Fault::LoseProduceResponse) | None => {}
                 }
             }
             if up_wr.write_all(&size).await.is_err() || up_wr.write_all(&body).await.is_err() {

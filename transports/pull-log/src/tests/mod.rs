@@ -6,6 +6,7 @@ mod fault_proxy;
 mod faults;
 mod fetch_parking;
 mod groups;
+mod idempotence;
 mod incarnation;
 mod kcat;
 mod util;
