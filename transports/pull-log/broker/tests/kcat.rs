@@ -52,6 +52,68 @@ fn lines(s: &str) -> Vec<String> {
     s.lines().map(str::to_owned).collect()
 }
 
+/// librdkafka's idempotent producer: InitProducerId at the version it picks, then sequenced
+/// batches the broker accepts in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_produces_idempotently() {
+    let (broker, _ctx) = start(BrokerConfig::default()).await;
+    let addr = broker.local_addr().to_string();
+    for round in ["a", "b"] {
+        let input = format!("{round}-1\n{round}-2\n{round}-3\n");
+        kcat(
+            &[
+                "-b",
+                &addr,
+                "-P",
+                "-t",
+                "idem",
+                "-X",
+                "enable.idempotence=true",
+            ],
+            &input,
+        )
+        .await;
+    }
+    let out = kcat(
+        &[
+            "-b",
+            &addr,
+            "-C",
+            "-t",
+            "idem",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(lines(&out), ["a-1", "a-2", "a-3", "b-1", "b-2", "b-3"]);
+    // The batches really are sequenced: kcat got producer ids from InitProducerId.
+    let mut c = Conn::connect(&broker).await;
+    let r: kafka_protocol::messages::FetchResponse = c
+        .request(
+            kafka_protocol::messages::ApiKey::Fetch,
+            11,
+            &fetch_req("idem", 0, 0, 1),
+        )
+        .await;
+    let mut records = r.responses[0].partitions[0].records.clone().unwrap();
+    let sets = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
+    let ids: BTreeSet<(i64, i32)> = sets
+        .iter()
+        .flat_map(|s| &s.records)
+        .map(|r| (r.producer_id, r.sequence))
+        .collect();
+    assert!(
+        ids.iter().all(|&(pid, seq)| pid >= 0 && seq >= 0),
+        "{ids:?}"
+    );
+    assert_eq!(ids.len(), 6);
+    broker.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_produces_and_consumes_with_every_acks_setting() {
     let (broker, ctx) = start(BrokerConfig::default()).await;
