@@ -37,7 +37,8 @@ use crate::{cluster, with_timeout};
 const QUEUE: usize = 4096;
 
 /// Connects to `addr` and picks this publisher's partition: the handshake of every publisher
-/// connection, first or after a reconnect.
+/// connection, first or after a reconnect. The caller ends the handshake (the first connection
+/// also asks for a producer id before that).
 pub(crate) async fn open(
     config: &PullLogConfig,
     addr: &str,
@@ -50,7 +51,6 @@ pub(crate) async fn open(
         let parts = cluster::topic_meta(&mut conn, topic, config.request_timeout)
             .await?
             .partitions;
-        conn.end_handshake();
         Ok((conn, parts[ctx.client_index as usize % parts.len()]))
     })
     .await
@@ -116,6 +116,7 @@ impl PullLogPublisher {
     ) -> Result<Self, TransportError> {
         let (mut conn, partition) = open(config, addr, topic, &ctx).await?;
         let producer = init_producer(config, &mut conn, &ctx).await?;
+        conn.end_handshake();
         let (tx, rx) = mpsc::channel(QUEUE);
         let task = Task::new(config, addr, topic, ctx, (conn, partition), producer, rx);
         Ok(PullLogPublisher {

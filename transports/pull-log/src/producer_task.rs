@@ -163,6 +163,7 @@ impl Task {
             else {
                 continue;
             };
+            conn.end_handshake();
             self.conn = conn;
             self.partition = partition;
             self.reconnects.inc();

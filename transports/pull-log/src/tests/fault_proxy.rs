@@ -15,6 +15,8 @@ use tokio::task::{JoinHandle, JoinSet};
 const LIST_OFFSETS: i16 = 2;
 /// Kafka's Produce api key.
 const PRODUCE: i16 = 0;
+/// Kafka's InitProducerId api key.
+const INIT_PRODUCER_ID: i16 = 22;
 /// Largest response frame relayed (test data is small).
 const MAX_RESPONSE: usize = 64 << 20;
 
@@ -30,6 +32,9 @@ pub enum Fault {
     /// The next Produce request is forwarded; its response, once the broker sends it, is
     /// dropped and the connection cut: the batch is in the log but the client never hears so.
     LoseProduceResponse,
+    /// The next InitProducerId (flexible, v2+) asks for an empty transactional id instead of
+    /// null, which the broker refuses: the client's view of a broker without idempotence.
+    RefuseInitProducerId,
 }
 
 #[derive(Default)]
@@ -178,11 +183,23 @@ async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
                     s.lose = Some(i32::from_be_bytes([body[4], body[5], body[6], body[7]]));
                 }
             }
+            if api_key == INIT_PRODUCER_ID {
+                let mut s = lock(&state);
+                if s.armed == Some(Fault::RefuseInitProducerId) {
+                    s.armed = None;
+                    // Header: key, version, correlation id (8), client id (i16 length + bytes),
+                    // empty tag section (1); then the compact transactional id, 0 = null.
+                    let client_id = i16::from_be_bytes([body[8], body[9]]).max(0) as usize;
+                    let at = 10 + client_id + 1;
+                    assert_eq!(body[at], 0, "a null transactional id");
+                    body[at] = 1; // compact length 0 + 1: the empty string
+                }
+            }
             if api_key == LIST_OFFSETS {
                 let fault = {
                     let mut s = lock(&state);
                     match s.armed {
-                        Some(Fault::LoseProduceResponse) => None,
+                        Some(Fault::LoseProduceResponse | Fault::RefuseInitProducerId) => None,
                         _ => s.armed.take(),
                     }
                 };
@@ -195,7 +212,7 @@ async fn relay(down: TcpStream, state: Arc<Mutex<State>>) {
                             .expect("the topic name is in its ListOffsets request");
                         body[at] ^= 0x01;
                     }
-                    Some(Fault::LoseProduceResponse) | None => {}
+                    Some(Fault::LoseProduceResponse | Fault::RefuseInitProducerId) | None => {}
                 }
             }
             if up_wr.write_all(&size).await.is_err() || up_wr.write_all(&body).await.is_err() {

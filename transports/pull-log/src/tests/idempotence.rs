@@ -1,6 +1,7 @@
 //! The idempotent producer end to end: a Produce whose response is lost after the broker
 //! appended it is resent with the same sequence and stored once; without idempotence the same
-//! fault stores it twice (which shows the fault really forces a resend).
+//! fault stores it twice (which shows the fault really forces a resend); a broker refusing
+//! InitProducerId gets plain batches and the fallback is counted.
 
 use transport_core::{ClientContext, Envelope, ServerHandle, Subscriber, Transport};
 
@@ -68,4 +69,29 @@ async fn a_lost_produce_response_is_resent_and_stored_once() {
 async fn without_idempotence_the_same_fault_duplicates() {
     let (arrivals, _) = lose_one_produce_response(false).await;
     assert!(arrivals > 100, "the resent batch was appended again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_refusing_init_producer_id_gets_plain_batches() {
+    let config = config(1);
+    let (server, addr) = broker(&config).await;
+    let proxy = FaultProxy::start(&addr).await;
+    proxy.arm(Fault::RefuseInitProducerId);
+    let ctx = ClientContext::fresh(0);
+    let mut sub = subscriber(&config, &addr, "plain", 0).await;
+    let mut p = bounded(
+        "publisher",
+        PullLog::publisher(&config, proxy.addr(), "plain", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(proxy.fired());
+    publish(&mut p, 0, 0..10).await;
+    assert_eq!(receive(&mut sub, 10).await, (0..10).collect::<Vec<u64>>());
+    assert_eq!(ctx.counters.counter_values()["idempotence_fallbacks"], 1);
+    bounded("close", transport_core::Publisher::close(p))
+        .await
+        .unwrap();
+    bounded("close", sub.close()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
 }

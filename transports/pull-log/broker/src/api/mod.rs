@@ -80,8 +80,11 @@ pub(crate) static APIS: &[ApiSpec] = &[
 pub(crate) const UNSUPPORTED_VERSION: i16 = 35;
 
 /// Whether `api_key` is part of the connection handshake (counted apart from steady bytes).
+/// InitProducerId is a producer's setup too, sent once before its first batch.
 pub(crate) fn is_handshake(api_key: i16) -> bool {
-    api_key == ApiKey::ApiVersions as i16 || api_key == ApiKey::Metadata as i16
+    api_key == ApiKey::ApiVersions as i16
+        || api_key == ApiKey::Metadata as i16
+        || api_key == ApiKey::InitProducerId as i16
 }
 
 /// Encodes `body` with its response header into one size-prefixed frame.
