@@ -34,12 +34,9 @@ sync_every_messages = 1000000000
 sync_interval = "1h"
 "#;
 
-#[test]
-fn run_writes_a_results_folder_that_matches_the_schema() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write(dir.path(), "tiny.toml", TINY);
-    let out = dir.path().join("out");
-    let o = Command::new(BIN)
+/// `transport-bench run SCENARIO --out OUT -q`.
+fn run_quietly(scenario: &Path, out: &Path) -> std::process::Output {
+    Command::new(BIN)
         .args([
             "run",
             scenario.to_str().unwrap(),
@@ -48,7 +45,15 @@ fn run_writes_a_results_folder_that_matches_the_schema() {
             "-q",
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn run_writes_a_results_folder_that_matches_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("out");
+    let o = run_quietly(&scenario, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -326,16 +331,7 @@ kind = "reset-connections"
 "#,
     );
     let out = dir.path().join("out");
-    let o = Command::new(BIN)
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    let o = run_quietly(&scenario, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "stdout: {stdout}");
     let fault_line = stdout
