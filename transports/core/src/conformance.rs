@@ -80,7 +80,9 @@ async fn receive_seqs<S: Subscriber>(sub: &mut S, count: usize) -> (Vec<u64>, us
     (seqs, units)
 }
 
-fn message(seq: u64, payload_len: usize) -> Bytes {
+/// A message as the harness would send it: an envelope from publisher 0 with `seq` (also used
+/// as its timestamps), `payload_len` bytes in all. Transport tests build theirs with it.
+pub fn message(seq: u64, payload_len: usize) -> Bytes {
     Envelope {
         publisher: 0,
         seq,

@@ -15,7 +15,7 @@ use transport_long_poll::{Encoding, HeaderProfile, LongPoll, LongPollConfig, Lon
 
 mod common;
 
-use common::{frames, get, post, raw};
+use common::{frames, get, message, post, raw};
 
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -192,16 +192,6 @@ async fn oversized_bodies_get_413() {
     .await;
     assert_eq!(r.status, 200);
     server.shutdown().await.unwrap();
-}
-
-fn message(seq: u64) -> Bytes {
-    Envelope {
-        publisher: 0,
-        seq,
-        intended_ns: 0,
-        sent_ns: 0,
-    }
-    .encode(64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

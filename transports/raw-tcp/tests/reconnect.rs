@@ -18,13 +18,7 @@ async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
 }
 
 fn message(seq: u64) -> Bytes {
-    Envelope {
-        publisher: 0,
-        seq,
-        intended_ns: 0,
-        sent_ns: 0,
-    }
-    .encode(64)
+    transport_core::conformance::message(seq, 64)
 }
 
 /// Receives until `last` arrives; returns the seqs in arrival order.
@@ -235,15 +229,7 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
     let (mut sub, mut publisher) = clients(&config, &via, &via, &ctx).await;
-    let big = |seq| {
-        Envelope {
-            publisher: 0,
-            seq,
-            intended_ns: 0,
-            sent_ns: 0,
-        }
-        .encode(16 * 1024)
-    };
+    let big = |seq| transport_core::conformance::message(seq, 16 * 1024);
     let oversized = Bytes::from(vec![1u8; 40 * 1024]);
     assert!(publisher.publish(oversized).await.is_err());
     assert!(

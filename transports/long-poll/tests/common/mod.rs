@@ -23,13 +23,7 @@ pub async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
 
 /// A message the harness would send: an envelope with `seq`, 64 bytes in all.
 pub fn message(seq: u64) -> Bytes {
-    Envelope {
-        publisher: 0,
-        seq,
-        intended_ns: 0,
-        sent_ns: 0,
-    }
-    .encode(64)
+    transport_core::conformance::message(seq, 64)
 }
 
 /// Short holds and fast retries, so restarts and cuts resolve quickly.

@@ -63,16 +63,7 @@ pub async fn raw_subscriber(addr: &str, topic: &str) -> (Raw, u64) {
     }
 }
 
-/// A message the harness would send: envelope with `seq`, `len` bytes in all.
-pub fn message(seq: u64, len: usize) -> Bytes {
-    Envelope {
-        publisher: 0,
-        seq,
-        intended_ns: 0,
-        sent_ns: 0,
-    }
-    .encode(len)
-}
+pub use transport_core::conformance::message;
 
 /// The harness sequence numbers inside a data frame, and its first topic position.
 pub fn frame_seqs(frame: &Bytes) -> (u64, Vec<u64>) {
