@@ -28,7 +28,10 @@
 //! (what it had relayed arrives twice; the harness counts duplicates). What cannot be recovered
 //! (a subscriber away longer than the retention, or messages a restarted server took down with
 //! it) is counted (`resume_skipped`, `epoch_resets`, `publisher_epoch_resets`) and the harness's
-//! audit reports the missing messages as lost.
+//! audit reports the missing messages as lost. The other counters: `publisher_resent` (messages
+//! sent again after a reconnect), `publisher_session_resets` (a server that forgot the session),
+//! `publisher_window_waits` (a full `resend_buffer_bytes` held publishing), and on the server
+//! `server_resume_skipped`, `server_epoch_resets`, `server_protocol_errors`.
 
 mod client;
 mod log;
