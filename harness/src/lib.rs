@@ -4,11 +4,13 @@
 //! The harness owns time, payloads, schedules and accounting; transports (see
 //! `transport_core::Transport`) own only the wire. Modules, in the order a run flows through them:
 //! [`scenario`] (what to run) → [`registry`] (which transport type) → [`runner`] (how) → [`results`] → [`charts`], [`report`] and
-//! [`compare`]; [`cli`] ties them to the `transport-bench` binary.
+//! [`compare`]; [`cli`] ties them to the `transport-bench` binary, whose exit codes are in
+//! [`exit`].
 
 pub mod charts;
 pub mod cli;
 pub mod compare;
+pub mod exit;
 pub mod link;
 pub mod registry;
 pub mod report;

@@ -1,28 +1,31 @@
 //! The `transport-bench` binary: parse arguments, run, print the whole error chain, and map the
-//! outcome to an exit code (0 ok, 2 bad input, 3 run failed, 4 regression found).
+//! outcome to an exit code (0 ok, 2 bad input, 3 run failed, 4 regression found; the table is
+//! `transport_bench::exit::Exit`).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use transport_bench::cli::{self, Cli};
+use transport_bench::exit::Exit;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                cli::EXIT_BAD_INPUT
+            return if e.use_stderr() {
+                Exit::BadInput
             } else {
-                cli::EXIT_OK
-            });
+                Exit::Ok
+            }
+            .into();
         }
     };
     match cli::execute(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(cli::exit_code_for(&e))
+            cli::exit_for(&e).into()
         }
     }
 }

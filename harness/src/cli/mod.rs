@@ -1,5 +1,5 @@
-//! The `transport-bench` command line: clap definitions and the mapping from outcomes to exit
-//! codes (0 ok, 2 bad input, 3 run failed, 4 regression found).
+//! The `transport-bench` command line: clap definitions and the mapping from outcomes to the
+//! exit codes of [`crate::exit::Exit`].
 
 mod list;
 mod run;
@@ -11,14 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// Exit code: everything passed.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: bad input (scenario, arguments, results folder).
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code: a run failed (messages lost, a transport or harness error).
-pub const EXIT_RUN_FAILED: u8 = 3;
-/// Exit code: a comparison found a regression.
-pub const EXIT_REGRESSION: u8 = 4;
+use crate::exit::Exit;
 
 /// An error caused by what the user passed in (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -117,14 +110,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Runs the parsed command, returning the exit code for outcomes that are not errors.
-pub fn execute(cli: Cli) -> anyhow::Result<u8> {
+/// Runs the parsed command, returning how to exit for outcomes that are not errors.
+pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate { scenarios } => run::validate(&scenarios),
         Command::List => {
             list::print();
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Command::Serve(args) => serve::serve(args),
         Command::Report { dir } => {
@@ -149,16 +142,22 @@ pub fn execute(cli: Cli) -> anyhow::Result<u8> {
                 println!("{}", c.display());
             }
             println!("{}", out.report.display());
-            Ok(EXIT_OK)
+            Ok(Exit::Ok)
         }
         Command::Compare(args) => crate::compare::cli::execute(args),
     }
 }
 
-/// The exit code for an error: bad input (2) or a failed run (3).
-pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+/// How to exit after an error: bad input, or a failed run.
+pub fn exit_for(err: &anyhow::Error) -> Exit {
     let bad = err
         .chain()
         .any(|e| e.is::<BadInput>() || e.is::<crate::scenario::ScenarioError>());
-    if bad { EXIT_BAD_INPUT } else { EXIT_RUN_FAILED }
+    if bad {
+        return Exit::BadInput;
+    }
+    // A comparison's own errors know whether the user's input was at fault.
+    err.chain()
+        .find_map(|e| e.downcast_ref::<crate::compare::CompareError>())
+        .map_or(Exit::RunFailed, crate::compare::CompareError::exit)
 }

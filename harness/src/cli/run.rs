@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::{BadInput, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, RunArgs, table};
+use super::{BadInput, RunArgs, table};
+use crate::exit::Exit;
 use crate::registry::TransportKind;
 use crate::results::summary::{ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
@@ -55,7 +56,7 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 }
 
 /// `run SCENARIO`.
-pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     let started = SystemTime::now();
     let out_dir = args
@@ -171,17 +172,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     }
     let failed: Vec<_> = summary.runs.iter().filter(|r| r.status != "ok").collect();
     if failed.is_empty() {
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     for r in &failed {
         eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
     }
-    Ok(EXIT_RUN_FAILED)
+    Ok(Exit::RunFailed)
 }
 
 /// `validate SCENARIO...`.
-pub fn validate(files: &[String]) -> anyhow::Result<u8> {
-    let mut code = EXIT_OK;
+pub fn validate(files: &[String]) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Ok;
     for arg in files {
         match load(arg) {
             Ok(s) => println!(
@@ -191,9 +192,9 @@ pub fn validate(files: &[String]) -> anyhow::Result<u8> {
             ),
             Err(e) => {
                 eprintln!("{e:#}");
-                code = EXIT_BAD_INPUT;
+                exit = Exit::BadInput;
             }
         }
     }
-    Ok(code)
+    Ok(exit)
 }

@@ -7,7 +7,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use transport_core::{ServerContext, ServerHandle, Transport};
 
-use super::{BadInput, EXIT_OK, ServeArgs};
+use super::{BadInput, ServeArgs};
+use crate::exit::Exit;
 use crate::registry::{TransportKind, Visit};
 
 /// Parses `key=value` options (values in TOML syntax; bare words are taken as strings).
@@ -70,7 +71,7 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 }
 
 /// `serve --transport NAME`.
-pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let kind = TransportKind::from_name(&args.transport).ok_or_else(|| {
         BadInput::msg(format!(
             "unknown transport `{}`; allowed: {}",
@@ -82,5 +83,5 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         options: options_table(&args.options)?,
         bind: args.bind,
     })?;
-    Ok(EXIT_OK)
+    Ok(Exit::Ok)
 }

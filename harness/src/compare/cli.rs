@@ -1,14 +1,15 @@
 //! The `compare` subcommand's arguments and entry point, ready for the CLI to mount:
 //! `Command::Compare(compare::CompareArgs)` and `Command::Compare(a) => compare::cli::execute(a)`.
 //!
-//! Prints the Markdown report on stdout; returns exit code 4 when something regressed, 0
-//! otherwise; bad input comes back as an error wrapped in [`crate::cli::BadInput`] so the
-//! binary's `exit_code_for` maps it to 2.
+//! Prints the Markdown report on stdout; returns [`Exit::Regression`] when something regressed,
+//! [`Exit::Ok`] otherwise; errors come back as [`super::CompareError`], which says whether the
+//! input was at fault.
 
 use std::path::PathBuf;
 
 use super::metric::{Threshold, parse_threshold};
-use super::{CompareOptions, EXIT_REGRESSED, ThresholdOverride, run_compare};
+use super::{CompareOptions, ThresholdOverride, run_compare};
+use crate::exit::Exit;
 
 /// Arguments of `compare`.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,25 +77,15 @@ fn parse_confidence(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Run `compare`: print the report, return 4 on regression and 0 otherwise.
-pub fn execute(args: CompareArgs) -> anyhow::Result<u8> {
+/// Run `compare`: print the report, say whether something regressed.
+pub fn execute(args: CompareArgs) -> anyhow::Result<Exit> {
     let opts = args.options();
-    let outcome = run_compare(&args.baseline, &args.candidate, &opts).map_err(|e| {
-        if e.is_bad_input() {
-            anyhow::Error::new(crate::cli::BadInput(anyhow::Error::new(e)))
-        } else {
-            anyhow::Error::new(e)
-        }
-    })?;
+    let outcome = run_compare(&args.baseline, &args.candidate, &opts)?;
     if !args.quiet {
         println!("{}", outcome.report_markdown);
     }
     for f in &outcome.files {
         eprintln!("wrote {}", f.display());
     }
-    Ok(if outcome.regressed() {
-        EXIT_REGRESSED as u8
-    } else {
-        0
-    })
+    Ok(outcome.exit())
 }

@@ -3,8 +3,8 @@
 //! Flow: [`input`] loads both sides and pairs runs by name (repetitions grouped) →
 //! [`verdict`] applies the noise model per run and metric → [`report`] renders Markdown for a
 //! pull-request comment, [`chart`] a side-by-side PNG, [`export`] Bencher Metric Format and
-//! github-action-benchmark JSON. The CLI maps [`CompareOutcome::exit_code`] (0 or 4) and
-//! [`CompareError::exit_code`] (2 for bad input) to the process exit code.
+//! github-action-benchmark JSON. [`CompareOutcome::exit`] (ok or regression) and
+//! [`CompareError::exit`] (bad input or a failed write) say how the binary ends.
 
 pub mod chart;
 pub mod cli;
@@ -19,14 +19,11 @@ pub mod verdict;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::exit::Exit;
+
 pub use cli::CompareArgs;
 pub use metric::{Metric, Threshold, ThresholdOverride};
 pub use verdict::{Basis, MetricComparison, RunComparison, Verdict};
-
-/// Exit code when something regressed.
-pub const EXIT_REGRESSED: i32 = 4;
-/// Exit code for bad input (unreadable, incompatible or mismatched results, bad thresholds).
-pub const EXIT_BAD_INPUT: i32 = 2;
 
 /// Why a comparison could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +78,7 @@ pub enum CompareError {
     /// A threshold could not be parsed.
     #[error("bad threshold: {0}")]
     Threshold(String),
-    /// An output file could not be written (not bad input: exit 1).
+    /// An output file could not be written (not bad input: a failed run).
     #[error("cannot write {}: {source}", path.display())]
     Write {
         /// The file.
@@ -89,7 +86,7 @@ pub enum CompareError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The chart could not be drawn (not bad input: exit 1).
+    /// The chart could not be drawn (not bad input: a failed run).
     #[error("cannot draw chart {}: {message}", path.display())]
     Chart {
         /// The file.
@@ -100,7 +97,7 @@ pub enum CompareError {
 }
 
 impl CompareError {
-    /// Whether this is the user's input at fault (exit 2) rather than the environment (exit 1).
+    /// Whether this is the user's input at fault rather than the environment.
     pub fn is_bad_input(&self) -> bool {
         !matches!(
             self,
@@ -108,13 +105,18 @@ impl CompareError {
         )
     }
 
-    /// The process exit code for this error: 2 for bad input, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
+    /// How the binary ends on this error: bad input, or a failed run (an output not written).
+    pub fn exit(&self) -> Exit {
         if self.is_bad_input() {
-            EXIT_BAD_INPUT
+            Exit::BadInput
         } else {
-            1
+            Exit::RunFailed
         }
+    }
+
+    /// The process exit code of [`CompareError::exit`]: 2 or 3.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 }
 
@@ -222,9 +224,18 @@ impl CompareOutcome {
         self.comparison.regressed()
     }
 
-    /// 4 when something regressed, 0 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        if self.regressed() { EXIT_REGRESSED } else { 0 }
+    /// How the binary ends: a regression, or ok.
+    pub fn exit(&self) -> Exit {
+        if self.regressed() {
+            Exit::Regression
+        } else {
+            Exit::Ok
+        }
+    }
+
+    /// The process exit code of [`CompareOutcome::exit`]: 4 or 0.
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 }
 
@@ -266,8 +277,8 @@ pub fn compare(
 }
 
 /// The `compare` subcommand: compare, render the report, and write the outputs into
-/// `opts.out_dir` if set. The caller prints `report_markdown` and exits with
-/// [`CompareOutcome::exit_code`]; on error, with [`CompareError::exit_code`].
+/// `opts.out_dir` if set. The caller prints `report_markdown` and exits as
+/// [`CompareOutcome::exit`] says; on error, as [`CompareError::exit`] says.
 pub fn run_compare(
     baseline: &Path,
     candidate: &Path,
