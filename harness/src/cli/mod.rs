@@ -1,10 +1,13 @@
 //! The `transport-bench` command line: clap definitions and the mapping from outcomes to the
 //! exit codes of [`crate::exit::Exit`].
 
+mod compare;
 mod list;
 mod run;
 mod serve;
 pub mod table;
+
+pub use compare::CompareArgs;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,7 +59,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Compare two results (folders or summary.json) and gate on regressions (exit 4).
-    Compare(crate::compare::CompareArgs),
+    Compare(CompareArgs),
 }
 
 /// Arguments of `run`.
@@ -144,7 +147,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
             println!("{}", out.report.display());
             Ok(Exit::Ok)
         }
-        Command::Compare(args) => crate::compare::cli::execute(args),
+        Command::Compare(args) => compare::execute(args),
     }
 }
 

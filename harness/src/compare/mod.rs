@@ -7,7 +7,6 @@
 //! [`CompareError::exit`] (bad input or a failed write) say how the binary ends.
 
 pub mod chart;
-pub mod cli;
 pub mod export;
 pub mod input;
 pub mod judge;
@@ -21,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
 
-pub use cli::CompareArgs;
 pub use metric::{Metric, Threshold, ThresholdOverride};
 pub use verdict::{Basis, MetricComparison, RunComparison, Verdict};
 

@@ -1,14 +1,14 @@
-//! The `compare` subcommand's arguments and entry point, ready for the CLI to mount:
-//! `Command::Compare(compare::CompareArgs)` and `Command::Compare(a) => compare::cli::execute(a)`.
+//! `compare`: the subcommand's arguments and entry point over [`crate::compare`], which knows
+//! nothing of the command line (the arrow points one way: cli → compare).
 //!
 //! Prints the Markdown report on stdout; returns [`Exit::Regression`] when something regressed,
-//! [`Exit::Ok`] otherwise; errors come back as [`super::CompareError`], which says whether the
-//! input was at fault.
+//! [`Exit::Ok`] otherwise; errors come back as [`crate::compare::CompareError`], which says
+//! whether the input was at fault.
 
 use std::path::PathBuf;
 
-use super::metric::{Threshold, parse_threshold};
-use super::{CompareOptions, ThresholdOverride, run_compare};
+use crate::compare::metric::{Threshold, parse_threshold};
+use crate::compare::{CompareOptions, ThresholdOverride, run_compare};
 use crate::exit::Exit;
 
 /// Arguments of `compare`.
