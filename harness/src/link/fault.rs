@@ -88,12 +88,12 @@ impl FaultTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Fault {
     /// When it fires, from the start of the measured window.
-    #[serde(with = "crate::link::human")]
+    #[serde(with = "transport_core::duration")]
     pub at: Duration,
     /// What it does.
     pub kind: FaultKind,
     /// How long a blackhole lasts or a restarted server stays down (zero for resets).
-    #[serde(with = "crate::link::human")]
+    #[serde(with = "transport_core::duration")]
     pub duration: Duration,
     /// Whose connections it affects (resets only; a blackhole and a restart hit everyone).
     pub target: FaultTarget,

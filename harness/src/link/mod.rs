@@ -21,14 +21,3 @@ pub use fault::{Fault, FaultKind, FaultTarget, Fired, ServerSlot};
 pub use proxy::{LinkProxy, ProxyStats, Side};
 pub use shape::LinkConfig;
 pub use tally::{FaultTracker, SubscriberTally};
-
-/// Serialises durations as human strings in the effective scenario.
-pub(crate) mod human {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-}

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkConfig {
     /// Round-trip time added by the link; each direction gets half.
-    #[serde(with = "crate::link::human")]
+    #[serde(with = "transport_core::duration")]
     pub rtt: Duration,
     /// Variation of the round trip: each direction's delay varies uniformly by ± half of it,
     /// clamped so bytes are never reordered (TCP would hide a reordering anyway).
-    #[serde(with = "crate::link::human")]
+    #[serde(with = "transport_core::duration")]
     pub jitter: Duration,
     /// Bits per second in each direction of each client connection; `None` for unlimited.
     pub bandwidth_bits_per_sec: Option<u64>,

@@ -45,14 +45,14 @@ pub struct Scenario {
     /// Transports to compare, raw-tcp included unless the scenario set `baseline = false`.
     pub transports: Vec<TransportKind>,
     /// Measured window per run.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "transport_core::duration")]
     pub duration: Duration,
     /// Phase before the measured window whose samples are discarded (messages still audited).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "transport_core::duration")]
     pub warmup: Duration,
     /// How long after the last publish subscribers may take to catch up before the rest counts
     /// as lost.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "transport_core::duration")]
     pub drain_timeout: Duration,
     /// Publishers per run, spread round-robin over topics.
     pub publishers: u32,
@@ -70,7 +70,7 @@ pub struct Scenario {
     /// If true, lost messages are reported but do not fail the run.
     pub allow_loss: bool,
     /// Latency target for "max sustainable rate" reporting, if the scenario names one.
-    #[serde(with = "humantime_serde_compat::option")]
+    #[serde(with = "transport_core::duration::option")]
     pub p99_target: Option<Duration>,
     /// Regression thresholds from `[compare]` (`metric → "15%"` or bytes), used by `compare`
     /// below command-line overrides.
@@ -165,28 +165,6 @@ impl Scenario {
     /// Total planned time for the matrix (warm-up plus measured window per run), without drains.
     pub fn planned_time(&self) -> Duration {
         (self.duration + self.warmup) * self.expand().len() as u32
-    }
-}
-
-/// Serialises durations as human strings ("1s 500ms") in the effective scenario.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-            match d {
-                Some(d) => super::serialize(d, s),
-                None => s.serialize_none(),
-            }
-        }
     }
 }
 
