@@ -149,7 +149,7 @@ fn recorder(c: &mut Criterion) {
 }
 
 fn main() {
-    transport_bench::compare::chart::register_font();
+    transport_bench::charts::style::register_fonts().expect("the embedded font parses");
     let mut c = Criterion::default()
         // Short defaults so `cargo bench` stays quick on a shared 2-core machine; the command
         // line (`--measurement-time`, `--sample-size`) still overrides them.

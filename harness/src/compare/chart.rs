@@ -1,20 +1,20 @@
 //! The side-by-side chart: one panel per metric, a baseline bar (grey) and a candidate bar
 //! (coloured by verdict) per run, with the interval as whiskers.
 //!
-//! Drawn with plotters' bitmap backend and the embedded DejaVu Sans registered as
-//! "sans-serif", so no system font library is involved (see ANCHORS.md). Runs are numbered
+//! Drawn with plotters' bitmap backend and the embedded DejaVu Sans that
+//! [`crate::charts::style::register_fonts`] registers, so no system font library is involved
+//! (see ANCHORS.md). Runs are numbered
 //! `#1..#n` on the x axis; the report's tables use the same numbers.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
 use super::metric::{Metric, trim_float};
 use super::stats::Interval;
 use super::verdict::Verdict;
 use super::{CompareError, Comparison};
+use crate::charts::style::{FAMILY, register_fonts};
 
 /// Chart size in pixels.
 pub const SIZE: (u32, u32) = (1200, 720);
@@ -74,34 +74,20 @@ pub fn panels(c: &Comparison) -> Vec<Panel> {
         .collect()
 }
 
-/// Register DejaVu Sans as "sans-serif" once per process (plotters keeps a global font map).
-pub fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The embedded font is a valid TTF; if registration ever failed, text would be missing
-        // from the chart but the bars would still be drawn, which beats failing the gate.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
-    });
-}
-
 /// Draw the chart as a PNG at `path`.
 pub fn draw(c: &Comparison, path: &Path) -> Result<(), CompareError> {
-    register_font();
     let fail = |e: &dyn std::fmt::Display| CompareError::Chart {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    register_fonts().map_err(|e| fail(&e))?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let root = root
         .titled(
             "baseline (grey) vs candidate (red: regressed, green: improved, blue: within noise, orange: floor moved); \
              whiskers: interval; runs numbered as in the report",
-            ("sans-serif", 14),
+            (FAMILY, 14),
         )
         .map_err(|e| fail(&e))?;
     let panels = panels(c);
@@ -144,7 +130,7 @@ fn draw_panel(
         Metric::Lost => "lost messages",
     };
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 16))
+        .caption(caption, (FAMILY, 16))
         .margin(8)
         .x_label_area_size(22)
         .y_label_area_size(58)
@@ -157,7 +143,7 @@ fn draw_panel(
         .x_label_formatter(&|x| format!("#{}", x.round() as i64 + 1))
         .y_labels(5)
         .y_label_formatter(&|v| axis_text(metric, *v))
-        .label_style(("sans-serif", 12))
+        .label_style((FAMILY, 12))
         .draw()?;
     for (i, b) in panel.bars.iter().enumerate() {
         let x = i as f64;
