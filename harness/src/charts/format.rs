@@ -1,46 +1,54 @@
-//! Human number formats shared by chart tick labels and the report: durations from
-//! nanoseconds, counts with K/M suffixes, byte sizes, percentiles.
+//! Human number formats, one home for the whole harness: chart labels, `report.md`, the table
+//! printed after a run and `compare`'s report all format durations, counts and sizes here, so
+//! the same figure reads the same everywhere.
 
-/// A latency in nanoseconds as `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s` (three significant digits).
+/// How many digits [`nanos_with`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digits {
+    /// Three significant digits, trailing zeros dropped (`12.3 µs`, `1.2 s`): prose, chart
+    /// labels, reports.
+    Significant,
+    /// Fixed decimals per unit (none for ns, one for µs, two for ms and s: `12.35 ms`, `2.50 s`):
+    /// the terminal table, where figures of the same unit line up digit for digit.
+    Fixed,
+}
+
+/// A latency in nanoseconds as `850 ns`, `12.3 µs`, `4.56 ms`, `1.2 s` (three significant digits).
 pub fn nanos(ns: f64) -> String {
-    let (value, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
+    nanos_with(ns, Digits::Significant)
+}
+
+/// A latency in nanoseconds in the largest unit (ns, µs, ms, s) that keeps it at or above one,
+/// with `digits` deciding the decimals.
+pub fn nanos_with(ns: f64, digits: Digits) -> String {
+    let (value, step) = by_thousands(ns);
+    let unit = ["ns", "µs", "ms", "s"][step];
+    let text = match digits {
+        Digits::Significant => sig3(value),
+        Digits::Fixed => format!("{value:.*}", [0, 1, 2, 2][step]),
     };
-    format!("{} {unit}", sig3(value))
+    format!("{text} {unit}")
 }
 
 /// A count or rate as `950`, `12.5K`, `1.2M`, `3G` (three significant digits).
 pub fn count(n: f64) -> String {
-    let (value, suffix) = if n.abs() < 1e3 {
-        (n, "")
-    } else if n.abs() < 1e6 {
-        (n / 1e3, "K")
-    } else if n.abs() < 1e9 {
-        (n / 1e6, "M")
-    } else {
-        (n / 1e9, "G")
-    };
-    format!("{}{suffix}", sig3(value))
+    let (value, step) = by_thousands(n);
+    format!("{}{}", sig3(value), ["", "K", "M", "G"][step])
 }
 
 /// A byte count as `412 B`, `1.5 KB`, `2.3 MB` (decimal units, as throughput is quoted).
 pub fn bytes(n: f64) -> String {
-    let (value, unit) = if n.abs() < 1e3 {
-        (n, "B")
-    } else if n.abs() < 1e6 {
-        (n / 1e3, "KB")
-    } else if n.abs() < 1e9 {
-        (n / 1e6, "MB")
-    } else {
-        (n / 1e9, "GB")
-    };
-    format!("{} {unit}", sig3(value))
+    let (value, step) = by_thousands(n);
+    format!("{} {}", sig3(value), ["B", "KB", "MB", "GB"][step])
+}
+
+/// `v` divided by 1000 as often as its magnitude allows, at most three times, and how often.
+fn by_thousands(v: f64) -> (f64, usize) {
+    let step = [1e3, 1e6, 1e9]
+        .iter()
+        .take_while(|&&limit| v.abs() >= limit)
+        .count();
+    (v / 1e3_f64.powi(step as i32), step)
 }
 
 /// A quantile as a percentile: 0.5 → `50%`, 0.999 → `99.9%`, 0.9999 → `99.99%`.
@@ -67,13 +75,24 @@ pub fn sig3(v: f64) -> String {
         return format!("{v}");
     }
     let magnitude = v.abs().log10().floor() as i32;
-    let decimals = (2 - magnitude).max(0) as usize;
+    trimmed(v, (2 - magnitude).max(0) as usize)
+}
+
+/// At most three decimals, trailing zeros dropped (15.0 → `15`, 0.5 → `0.5`, 0.12345 →
+/// `0.123`): thresholds and exported figures, where the value is not scaled to a unit.
+pub fn trim_float(v: f64) -> String {
+    trimmed(v, 3)
+}
+
+/// `v` with `decimals` decimals, then without trailing zeros (and never `-0`).
+fn trimmed(v: f64, decimals: usize) -> String {
     let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
     } else {
-        text
-    }
+        &text
+    };
+    if text == "-0" { "0" } else { text }.to_owned()
 }
 
 #[cfg(test)]
@@ -96,5 +115,16 @@ mod tests {
         assert_eq!(percentile(0.9999), "99.99%");
         assert_eq!(ratio(8.123), "8.12×");
         assert_eq!(sig3(0.04217), "0.0422");
+        assert_eq!(trim_float(2.0), "2");
+        assert_eq!(trim_float(-0.0001), "0");
+    }
+
+    #[test]
+    fn fixed_digits_for_the_terminal_table() {
+        let fixed = |ns: u64| nanos_with(ns as f64, Digits::Fixed);
+        assert_eq!(fixed(999), "999 ns");
+        assert_eq!(fixed(12_345), "12.3 µs");
+        assert_eq!(fixed(12_345_678), "12.35 ms");
+        assert_eq!(fixed(2_500_000_000), "2.50 s");
     }
 }

@@ -2,17 +2,13 @@
 
 use std::fmt::Write;
 
+use crate::charts::format::{Digits, nanos_with};
 use crate::report::conditions::label;
 use crate::results::{RunResult, Summary};
 
-/// Formats nanoseconds with a unit that keeps three significant figures readable.
-pub fn format_ns(ns: u64) -> String {
-    match ns {
-        0..1_000 => format!("{ns} ns"),
-        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
-        _ => format!("{:.2} s", ns as f64 / 1e9),
-    }
+/// A latency as the table prints it: fixed decimals per unit, so a column's figures line up.
+fn latency(ns: u64) -> String {
+    nanos_with(ns as f64, Digits::Fixed)
 }
 
 /// One line summarising a finished run.
@@ -27,8 +23,8 @@ pub fn one_line(r: &RunResult) -> String {
         r.status,
         r.name,
         r.throughput.msgs_per_sec,
-        format_ns(r.latency_ns.p50),
-        format_ns(r.latency_ns.p99),
+        latency(r.latency_ns.p50),
+        latency(r.latency_ns.p99),
         r.lost
     )
 }
@@ -62,10 +58,10 @@ pub fn render(s: &Summary) -> String {
             name,
             format!("{:.0}", r.throughput.msgs_per_sec),
             format!("{:.2}", r.throughput.payload_bytes_per_sec / 1e6),
-            format_ns(r.latency_ns.p50),
-            format_ns(r.latency_ns.p99),
-            format_ns(r.latency_ns.p999),
-            format_ns(r.latency_ns.max),
+            latency(r.latency_ns.p50),
+            latency(r.latency_ns.p99),
+            latency(r.latency_ns.p999),
+            latency(r.latency_ns.max),
             format!("{:.1}", r.wire.overhead_bytes_per_msg),
             r.lost.to_string(),
             r.duplicated.to_string(),
@@ -131,17 +127,4 @@ fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
         line(r.iter().map(String::as_str).collect(), &mut out);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn units() {
-        assert_eq!(format_ns(999), "999 ns");
-        assert_eq!(format_ns(12_345), "12.3 µs");
-        assert_eq!(format_ns(12_345_678), "12.35 ms");
-        assert_eq!(format_ns(2_500_000_000), "2.50 s");
-    }
 }

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::metric::{Metric, trim_float};
+use super::metric::Metric;
 use super::stats::Interval;
 use super::verdict::Verdict;
 use super::{CompareError, Comparison};
+use crate::charts::format::{count, nanos, trim_float};
 use crate::charts::style::{FAMILY, register_fonts};
 
 /// Chart size in pixels.
@@ -176,23 +177,12 @@ fn draw_panel(
     Ok(())
 }
 
-/// Compact axis labels (the tables carry the exact figures).
+/// Axis labels in the units the rest of the tool uses (the tables carry the exact figures).
 fn axis_text(metric: Metric, v: f64) -> String {
     match metric {
-        Metric::P50 | Metric::P99 | Metric::P999 => {
-            if v >= 1e9 {
-                format!("{:.1}s", v / 1e9)
-            } else if v >= 1e6 {
-                format!("{:.1}ms", v / 1e6)
-            } else if v >= 1e3 {
-                format!("{:.0}µs", v / 1e3)
-            } else {
-                format!("{v:.0}ns")
-            }
-        }
-        Metric::Throughput if v >= 1e6 => format!("{:.1}M", v / 1e6),
-        Metric::Throughput if v >= 1e3 => format!("{:.0}k", v / 1e3),
+        Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
+        Metric::Throughput => count(v),
         Metric::OverheadBytes => format!("{v:.1}"),
-        _ => trim_float(v),
+        Metric::Lost => trim_float(v),
     }
 }

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::charts::format::trim_float;
 use crate::results::RunResult;
 
 use super::CompareError;
@@ -251,17 +252,6 @@ impl FromStr for ThresholdOverride {
     }
 }
 
-/// Format a float without trailing zeros (15.0 → "15", 0.5 → "0.5").
-pub(crate) fn trim_float(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_owned()
-    } else {
-        s.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +286,5 @@ mod tests {
     fn formats() {
         assert_eq!(Threshold::Relative(0.15).to_string(), "15%");
         assert_eq!(Threshold::Absolute(0.5).to_string(), "0.5");
-        assert_eq!(trim_float(2.0), "2");
     }
 }

@@ -6,10 +6,11 @@
 
 use std::fmt::Write as _;
 
-use super::metric::{Metric, Threshold, trim_float};
+use super::metric::{Metric, Threshold};
 use super::stats::Interval;
 use super::verdict::{Basis, MetricComparison, RunComparison, Verdict};
 use super::{Comparison, metric::Kind};
+use crate::charts::format::{nanos, trim_float};
 
 /// Render the report; `chart` is the chart's file name relative to the report, if drawn.
 pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
@@ -299,7 +300,7 @@ pub fn value_text(metric: Metric, v: f64) -> String {
         return "n/a".to_owned();
     }
     match metric {
-        Metric::P50 | Metric::P99 | Metric::P999 => duration_text(v),
+        Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
         Metric::Throughput => format!("{} msg/s", thousands(v.round() as i64)),
         Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
         Metric::Lost => thousands(v.round() as i64),
@@ -313,26 +314,6 @@ fn bare_text(metric: Metric, v: f64) -> String {
         Metric::OverheadBytes => trim_float((v * 10.0).round() / 10.0),
         _ => value_text(metric, v),
     }
-}
-
-fn duration_text(ns: f64) -> String {
-    let (scaled, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    let digits = if scaled >= 100.0 {
-        0
-    } else if scaled >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{scaled:.digits$} {unit}")
 }
 
 fn thousands(v: i64) -> String {
