@@ -1,0 +1,11 @@
+//! The server side of a run when it lives outside the load generator's process: the
+//! `serve --metrics` endpoint ([`metrics`]), the `/proc` reader behind its process figures
+//! ([`resources`]), the typed [`snapshot`] a scrape yields ([`parse`], [`scrape`]), and the owner
+//! of a child `serve` process ([`child`]).
+//!
+//! In-process, child and remote servers differ only in who started them; the runner reads
+//! child and remote servers through the same endpoint.
+
+pub mod resources;
+
+pub use resources::ProcessResources;
