@@ -6,6 +6,11 @@
 //! In-process, child and remote servers differ only in who started them; the runner reads
 //! child and remote servers through the same endpoint.
 
+pub mod metrics;
+pub mod parse;
 pub mod resources;
+pub mod snapshot;
 
+pub use metrics::{MetricsServer, MetricsSource};
 pub use resources::ProcessResources;
+pub use snapshot::ServerSnapshot;
