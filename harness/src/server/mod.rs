@@ -9,8 +9,10 @@
 pub mod metrics;
 pub mod parse;
 pub mod resources;
+pub mod scrape;
 pub mod snapshot;
 
 pub use metrics::{MetricsServer, MetricsSource};
 pub use resources::ProcessResources;
+pub use scrape::{ScrapeError, scrape};
 pub use snapshot::ServerSnapshot;

@@ -76,6 +76,11 @@ pub(crate) fn wire_value(wire: &WireSnapshot, direction: &str, phase: &str) -> u
 }
 
 impl ServerSnapshot {
+    /// Reads exposition text (a `GET /metrics` body) into a snapshot.
+    pub fn from_text(text: &str) -> Result<ServerSnapshot, ParseError> {
+        Self::from_samples(&super::parse::parse(text)?)
+    }
+
     /// Builds a snapshot from parsed exposition samples. Wire bytes and connections are required
     /// (without them this is not a transport-bench server); process figures are all-or-nothing.
     pub fn from_samples(samples: &[Sample]) -> Result<ServerSnapshot, ParseError> {
