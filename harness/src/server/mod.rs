@@ -6,12 +6,15 @@
 //! In-process, child and remote servers differ only in who started them; the runner reads
 //! child and remote servers through the same endpoint.
 
+pub mod child;
 pub mod metrics;
+pub mod os;
 pub mod parse;
 pub mod resources;
 pub mod scrape;
 pub mod snapshot;
 
+pub use child::{ChildError, ChildServer, ChildSpec, Stopped};
 pub use metrics::{MetricsServer, MetricsSource};
 pub use resources::ProcessResources;
 pub use scrape::{ScrapeError, scrape};
