@@ -50,7 +50,11 @@ async fn child_wire_bytes_equal_client_counts<T: Transport>(kind: TransportKind)
     // The child reads the clients' last bytes (their close) on its own schedule: poll, bounded.
     let end = Instant::now() + Duration::from_secs(10);
     let snap = loop {
-        let snap = server.snapshot(Duration::from_secs(5)).await.unwrap();
+        let snap = server
+            .probe(Duration::from_secs(5))
+            .snapshot()
+            .await
+            .unwrap();
         let settled = snap.wire.total_read() == clients.total_written()
             && snap.wire.total_written() == clients.total_read();
         if settled || Instant::now() > end {
@@ -190,4 +194,25 @@ fn killing_the_owner_with_sigkill_kills_the_child() {
             .status();
     }
     assert!(gone, "child server {pid} outlived its SIGKILLed owner");
+}
+
+#[test]
+fn serve_refuses_an_unusable_metrics_address_with_exit_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_transport-bench"))
+        .args([
+            "serve",
+            "--transport",
+            "raw-tcp",
+            "--metrics",
+            "256.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot bind metrics address 256.0.0.1:0"),
+        "{stderr}"
+    );
 }

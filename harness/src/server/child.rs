@@ -234,6 +234,14 @@ impl ChildServer {
         scrape(&self.metrics_url, timeout).await
     }
 
+    /// A probe reading this child's metrics endpoint, each scrape bounded by `timeout`.
+    pub fn probe(&self, timeout: Duration) -> super::probe::ServerProbe {
+        super::probe::ServerProbe::Metrics {
+            url: self.metrics_url.clone(),
+            timeout,
+        }
+    }
+
     /// The child's last stderr lines (its own error messages end up here).
     pub fn stderr_tail(&self) -> Vec<String> {
         tail(&self.stderr)
