@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// Transport option as `key=value`, value in TOML syntax (repeatable), e.g. `--set hold='"5s"'`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
+    /// Also serve Prometheus metrics (`GET /metrics`: CPU, memory, fds, wire bytes, counters)
+    /// on this address, e.g. `127.0.0.1:0`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

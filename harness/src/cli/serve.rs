@@ -1,15 +1,19 @@
 //! `serve`: one transport's server, standalone, so real clients (curl, websocat, kcat) and
 //! clients on a second host can use it. Prints the bound address, runs until Ctrl-C or SIGTERM.
+//! With `--metrics ADDR` it also serves its figures for Prometheus and for a harness that
+//! started it as a child or reaches it on another host (see `crate::server`).
 
 use std::io::Write;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use transport_core::{ServerContext, ServerHandle, Transport};
 
 use super::{BadInput, ServeArgs};
 use crate::exit::Exit;
 use crate::registry::{TransportKind, Visit};
+use crate::server::{MetricsServer, MetricsSource};
 
 /// Parses `key=value` options (values in TOML syntax; bare words are taken as strings).
 fn options_table(options: &[String]) -> anyhow::Result<toml::Table> {
@@ -30,6 +34,7 @@ fn options_table(options: &[String]) -> anyhow::Result<toml::Table> {
 struct Serve {
     options: toml::Table,
     bind: String,
+    metrics: Option<String>,
 }
 
 impl Visit for Serve {
@@ -48,21 +53,47 @@ impl Visit for Serve {
             let listener = TcpListener::bind(&self.bind)
                 .await
                 .map_err(|e| BadInput::msg(format!("cannot bind {}: {e}", self.bind)))?;
-            let server = T::serve(&config, listener, ServerContext::fresh())
+            // Listen for SIGTERM before announcing anything, so a parent that stops the server
+            // right after reading the addresses gets a clean shutdown, not the default kill.
+            let mut term = signal(SignalKind::terminate())?;
+            let ctx = ServerContext::fresh();
+            let source = MetricsSource {
+                wire: ctx.wire.clone(),
+                counters: ctx.counters.clone(),
+            };
+            let server = T::serve(&config, listener, ctx)
                 .await
                 .context("starting server")?;
+            // One line per endpoint, in this order: a parent process parses both.
             println!("{} listening on {}", T::NAME, server.local_addr());
+            let metrics = match &self.metrics {
+                Some(addr) => Some(start_metrics(addr, source).await?),
+                None => None,
+            };
             let _ = std::io::stdout().flush();
-            wait_for_signal().await?;
+            wait_for_signal(&mut term).await?;
             eprintln!("shutting down");
             server.shutdown().await.context("shutting down")?;
+            if let Some(m) = metrics {
+                m.shutdown()
+                    .await
+                    .context("stopping the metrics endpoint")?;
+            }
             anyhow::Ok(())
         })
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+async fn start_metrics(addr: &str, source: MetricsSource) -> anyhow::Result<MetricsServer> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| BadInput::msg(format!("cannot bind metrics address {addr}: {e}")))?;
+    let metrics = MetricsServer::start(listener, source).context("starting metrics endpoint")?;
+    println!("metrics on {}", metrics.url());
+    Ok(metrics)
+}
+
+async fn wait_for_signal(term: &mut Signal) -> anyhow::Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,
         _ = term.recv() => {}
@@ -82,6 +113,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     kind.visit(Serve {
         options: options_table(&args.options)?,
         bind: args.bind,
+        metrics: args.metrics,
     })?;
     Ok(Exit::Ok)
 }
