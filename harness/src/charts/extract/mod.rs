@@ -72,6 +72,43 @@ fn flagged(c: &Cell<'_>) -> bool {
     !select::sustained(c.run)
 }
 
+/// One single-segment bar per cell, in the cells' order.
+fn one_bar_each(cells: &[&Cell<'_>], value: impl Fn(&Cell<'_>) -> f64) -> Vec<BarGroup> {
+    cells
+        .iter()
+        .map(|c| BarGroup {
+            transport: c.transport.clone(),
+            bars: vec![Bar {
+                label: String::new(),
+                segments: vec![value(c)],
+            }],
+        })
+        .collect()
+}
+
+/// One line per transport: `value` against offered rate, over open-loop cells whose value is
+/// positive (the axes are logarithmic).
+fn against_rate(v: &Variant<'_>, value: impl Fn(&Cell<'_>) -> f64) -> Vec<LineSeries> {
+    v.transports
+        .iter()
+        .map(|t| LineSeries {
+            transport: t.clone(),
+            points: v
+                .cells
+                .iter()
+                .filter(|c| &c.transport == t && value(c) > 0.0)
+                .filter_map(|c| {
+                    Some(Point {
+                        x: c.rate.per_sec()?,
+                        y: value(c),
+                        flagged: flagged(c),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Chart 1: The "nines" plot: latency from intended send at each percentile, per transport.
 pub fn spectrum(v: &Variant<'_>) -> Figure {
     let rate = v.comparison_rate();
@@ -147,16 +184,7 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
         Panel::Bars(BarPanel {
             title: title.to_owned(),
             y: axis(label, Scale::Linear, unit),
-            groups: cells
-                .iter()
-                .map(|c| BarGroup {
-                    transport: c.transport.clone(),
-                    bars: vec![Bar {
-                        label: String::new(),
-                        segments: vec![value(c)],
-                    }],
-                })
-                .collect(),
+            groups: one_bar_each(&cells, value),
             reference: floor.into_iter().collect(),
             segment_legend: Vec::new(),
         })

@@ -1,11 +1,10 @@
 //! Charts over a second dimension: offered rate (the hockey stick, batching against rate) and
 //! time (per-second throughput and p99).
 
-use super::{axis, file, flagged, rate_phrase, subtitle};
+use super::{against_rate, axis, file, one_bar_each, rate_phrase, subtitle};
 use crate::charts::format;
 use crate::charts::model::{
-    Bar, BarGroup, BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine, Scale,
-    Unit,
+    BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine, Scale, Unit,
 };
 use crate::charts::select::{Cell, Variant};
 
@@ -15,26 +14,7 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
     if v.open_rates().len() < 2 {
         return None;
     }
-    let line = |pick: fn(&Cell<'_>) -> u64| -> Vec<LineSeries> {
-        v.transports
-            .iter()
-            .map(|t| LineSeries {
-                transport: t.clone(),
-                points: v
-                    .cells
-                    .iter()
-                    .filter(|c| &c.transport == t && pick(c) > 0)
-                    .filter_map(|c| {
-                        Some(Point {
-                            x: c.rate.per_sec()?,
-                            y: pick(c) as f64,
-                            flagged: flagged(c),
-                        })
-                    })
-                    .collect(),
-            })
-            .collect()
-    };
+    let line = |pick: fn(&Cell<'_>) -> u64| against_rate(v, |c| pick(c) as f64);
     let x = || axis("offered rate (msgs/s, log scale)", Scale::Log, Unit::Count);
     let y = || {
         axis(
@@ -169,16 +149,7 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
             Scale::Linear,
             Unit::Count,
         ),
-        groups: cells
-            .iter()
-            .map(|c| BarGroup {
-                transport: c.transport.clone(),
-                bars: vec![Bar {
-                    label: String::new(),
-                    segments: vec![c.run.messages_per_delivery_unit.mean],
-                }],
-            })
-            .collect(),
+        groups: one_bar_each(&cells, |c| c.run.messages_per_delivery_unit.mean),
         reference: Vec::new(),
         segment_legend: Vec::new(),
     })];
@@ -191,27 +162,7 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
                 Scale::Log,
                 Unit::Count,
             ),
-            series: v
-                .transports
-                .iter()
-                .map(|t| LineSeries {
-                    transport: t.clone(),
-                    points: v
-                        .cells
-                        .iter()
-                        .filter(|c| {
-                            &c.transport == t && c.run.messages_per_delivery_unit.mean > 0.0
-                        })
-                        .filter_map(|c| {
-                            Some(Point {
-                                x: c.rate.per_sec()?,
-                                y: c.run.messages_per_delivery_unit.mean,
-                                flagged: flagged(c),
-                            })
-                        })
-                        .collect(),
-                })
-                .collect(),
+            series: against_rate(v, |c| c.run.messages_per_delivery_unit.mean),
             reference: Vec::new(),
         }));
     }
