@@ -152,7 +152,7 @@ pub fn compare_run(
         })
         .collect();
     let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
-    let failed = |runs: &[&RunResult]| runs.iter().filter(|r| r.status != "ok").count();
+    let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let mut notes = Vec::new();
     if bs > 0 {

@@ -7,17 +7,15 @@
 //! - `server-restart`: the server is shut down, stays down for `duration`, and a new one is
 //!   started on the same address with the same options (so file storage is reopened).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
-use transport_core::{Counters, ServerContext, ServerHandle, Transport, TransportError, clock};
+use transport_core::{ServerContext, ServerHandle, Transport, TransportError};
 
-use super::proxy::{LinkProxy, Side};
-use super::tally::FaultTracker;
+use super::proxy::LinkProxy;
 
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -180,64 +178,4 @@ async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     None
-}
-
-/// What firing a fault produced, before per-fault accounting.
-#[derive(Debug, Clone)]
-pub struct Fired {
-    /// The fault.
-    pub fault: Fault,
-    /// When it fired ([`clock`] ns); `None` if the run ended first.
-    pub fired_ns: Option<u64>,
-    /// Transport counters at the moment it fired.
-    pub counters: BTreeMap<String, u64>,
-    /// Why it could not be carried out, if it could not.
-    pub error: Option<String>,
-}
-
-/// Fires `faults` in time order, each at `measure_start_ns + at`, until `stop` is cancelled.
-pub async fn fire<T: Transport>(
-    faults: Vec<Fault>,
-    measure_start_ns: u64,
-    proxy: Arc<LinkProxy>,
-    server: Option<Arc<ServerSlot<T>>>,
-    tracker: Arc<FaultTracker>,
-    counters: Arc<Counters>,
-    stop: tokio_util::sync::CancellationToken,
-) -> Vec<Fired> {
-    let mut out: Vec<Fired> = faults
-        .iter()
-        .map(|&fault| Fired {
-            fault,
-            fired_ns: None,
-            counters: BTreeMap::new(),
-            error: None,
-        })
-        .collect();
-    for (i, fired) in out.iter_mut().enumerate() {
-        let at = clock::instant_at(measure_start_ns + fired.fault.at.as_nanos() as u64);
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep_until(at.into()) => {}
-        }
-        let now = clock::now_ns();
-        fired.fired_ns = Some(now);
-        fired.counters = counters.counter_values();
-        tracker.fire(i, now);
-        match fired.fault.kind {
-            FaultKind::ResetConnections => match fired.fault.target {
-                FaultTarget::All => proxy.cut_all(),
-                FaultTarget::Subscribers => proxy.cut(Side::Subscribers),
-                FaultTarget::Publishers => proxy.cut(Side::Publishers),
-            },
-            FaultKind::Blackhole => proxy.blackhole(fired.fault.duration),
-            FaultKind::ServerRestart => {
-                fired.error = match &server {
-                    Some(s) => s.restart(fired.fault.duration, &proxy).await.err(),
-                    None => Some("the server is external; it cannot be restarted".into()),
-                };
-            }
-        }
-    }
-    out
 }

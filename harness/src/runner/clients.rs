@@ -9,8 +9,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use transport_core::{Publisher, Subscriber, Transport, clock};
 
+use super::faults::{FaultTracker, SubscriberTally};
 use super::recorder::SubscriberRecorder;
-use crate::link::{FaultTracker, SubscriberTally};
 
 /// Bound on stopping subscribers, and on closing every client.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,13 +48,17 @@ impl Drain {
     }
 }
 
+/// What a receive loop hands back: the subscriber (for closing), its recorder and fault tally,
+/// and the error that ended it, if any.
+pub type Receipt<S> = (S, (SubscriberRecorder, SubscriberTally), Option<String>);
+
 pub async fn receive<S: Subscriber>(
     mut sub: S,
     (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
     i: usize,
     drain: Arc<Drain>,
     stop: CancellationToken,
-) -> (S, (SubscriberRecorder, SubscriberTally), Option<String>) {
+) -> Receipt<S> {
     let mut buf = Vec::with_capacity(64);
     let err = loop {
         buf.clear();
