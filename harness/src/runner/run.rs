@@ -9,16 +9,14 @@
 //! phase instead of hanging the tool.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 
-use super::clients::{CLOSE_TIMEOUT, Drain, Receipt, SubProgress, close_all, receive};
-use super::faults::{self, FaultTracker, SubscriberTally};
+use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
+use super::faults;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::schedule::Window;
@@ -61,7 +59,7 @@ pub async fn run_one<T: Transport>(
 
     let timeline = Timeline::new(scenario);
     let shared = run.shared(&timeline);
-    let receiving = run.start_receiving(subscribers, &shared);
+    let receiving = start_receiving(subscribers, &shared, scenario);
     let fault_task = link.proxy.as_ref().map(|proxy| {
         tokio::spawn(faults::fire::<T>(
             scenario.faults.clone(),
@@ -84,7 +82,7 @@ pub async fn run_one<T: Transport>(
     receiving.stop.cancel();
     ticker.finish();
     let fired = run.await_faults(fault_task).await;
-    let received = run.stop_receiving(receiving.tasks).await;
+    let received = stop_receiving(receiving.tasks, &mut run.failures).await;
     let closed = run.close(received, published, &fired).await;
     drop(link);
     server.shutdown(CLOSE_TIMEOUT, &mut run.failures).await;
@@ -141,21 +139,6 @@ impl Timeline {
             overrun: Duration::from_secs(1).max(scenario.duration / 10),
         }
     }
-}
-
-/// The subscribers' receive loops, and what the coordinator uses to drain and stop them.
-struct Receiving<S> {
-    tasks: Vec<JoinHandle<Receipt<S>>>,
-    drain: Arc<Drain>,
-    tracker: Arc<FaultTracker>,
-    stop: CancellationToken,
-}
-
-/// What the subscribers' tasks handed back.
-struct Received<S> {
-    recorders: Vec<Option<SubscriberRecorder>>,
-    subs: Vec<S>,
-    tallies: Vec<(usize, SubscriberTally)>,
 }
 
 /// Totals left once every client is closed.
@@ -279,48 +262,6 @@ impl<'a, T: Transport> Run<'a, T> {
         )
     }
 
-    /// Spawns one receive loop per subscriber.
-    fn start_receiving(
-        &self,
-        subscribers: Vec<T::Subscriber>,
-        shared: &Arc<RunShared>,
-    ) -> Receiving<T::Subscriber> {
-        let drain = Arc::new(Drain {
-            subs: (0..self.spec.subscribers)
-                .map(|_| SubProgress {
-                    target: AtomicU64::new(u64::MAX),
-                    ..Default::default()
-                })
-                .collect(),
-            done: AtomicU64::new(0),
-            wake: Notify::new(),
-        });
-        let tracker = Arc::new(FaultTracker::new(self.scenario.faults.len()));
-        let stop = CancellationToken::new();
-        let tasks = subscribers
-            .into_iter()
-            .enumerate()
-            .map(|(i, sub)| {
-                let rec = SubscriberRecorder::new(shared.clone(), i as u32);
-                let tally =
-                    SubscriberTally::new(self.scenario.publishers, self.scenario.faults.len());
-                tokio::spawn(receive(
-                    sub,
-                    (rec, tally, tracker.clone()),
-                    i,
-                    drain.clone(),
-                    stop.clone(),
-                ))
-            })
-            .collect();
-        Receiving {
-            tasks,
-            drain,
-            tracker,
-            stop,
-        }
-    }
-
     /// Warm-up then the measured window: runs every publisher to its end and collects what
     /// each did (see [`super::publish::run_publishers`]).
     async fn publish(
@@ -391,44 +332,6 @@ impl<'a, T: Transport> Run<'a, T> {
                 Vec::new()
             }
         }
-    }
-
-    /// Collects every subscriber's recorder (the tasks were told to stop), under one deadline.
-    async fn stop_receiving(
-        &mut self,
-        tasks: Vec<JoinHandle<Receipt<T::Subscriber>>>,
-    ) -> Received<T::Subscriber> {
-        let mut out = Received {
-            recorders: Vec::new(),
-            subs: Vec::new(),
-            tallies: Vec::new(),
-        };
-        let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-        for (i, mut task) in tasks.into_iter().enumerate() {
-            let rec = match tokio::time::timeout_at(deadline, &mut task).await {
-                Ok(Ok((sub, (rec, tally), err))) => {
-                    if let Some(e) = err {
-                        self.failures.push(format!("subscriber {i}: {e}"));
-                    }
-                    out.subs.push(sub);
-                    out.tallies.push((i, tally));
-                    Some(rec)
-                }
-                Ok(Err(join)) => {
-                    self.failures
-                        .push(format!("subscriber {i} task failed: {join}"));
-                    None
-                }
-                Err(_) => {
-                    task.abort();
-                    self.failures
-                        .push(format!("subscriber {i} did not stop in time"));
-                    None
-                }
-            };
-            out.recorders.push(rec);
-        }
-        out
     }
 
     /// Closes every client, and attributes losses to the faults that fired.
