@@ -21,7 +21,7 @@ use super::metric::{Kind, Metric, Threshold};
 use super::stats::Interval;
 
 /// The transport every other one is measured against within a run.
-pub const FLOOR_TRANSPORT: &str = "raw-tcp";
+pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
 
 /// The outcome for one metric of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
