@@ -18,8 +18,7 @@ use transport_core::{ServerContext, ServerHandle, Transport, TransportError};
 use super::proxy::LinkProxy;
 
 /// What a fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// Reset every connection through the link.
     ResetConnections,
@@ -30,22 +29,26 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 3] = [
+        FaultKind::ResetConnections,
+        FaultKind::ServerRestart,
+        FaultKind::Blackhole,
+    ];
     /// Every kind's scenario name, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["reset-connections", "server-restart", "blackhole"];
+    pub const NAMES: &'static [&'static str] = &[
+        FaultKind::ALL[0].name(),
+        FaultKind::ALL[1].name(),
+        FaultKind::ALL[2].name(),
+    ];
 
     /// Looks a kind up by its scenario name.
     pub fn from_name(name: &str) -> Option<FaultKind> {
-        match name {
-            "reset-connections" => Some(FaultKind::ResetConnections),
-            "server-restart" => Some(FaultKind::ServerRestart),
-            "blackhole" => Some(FaultKind::Blackhole),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The scenario name.
-    pub fn name(self) -> &'static str {
+    /// The scenario name (the only place it is spelled).
+    pub const fn name(self) -> &'static str {
         match self {
             FaultKind::ResetConnections => "reset-connections",
             FaultKind::ServerRestart => "server-restart",
@@ -55,8 +58,7 @@ impl FaultKind {
 }
 
 /// Whose connections a `reset-connections` or `blackhole` fault affects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FaultTarget {
     /// Publishers and subscribers.
     #[default]
@@ -68,19 +70,45 @@ pub enum FaultTarget {
 }
 
 impl FaultTarget {
+    /// Every target.
+    pub const ALL: [FaultTarget; 3] = [
+        FaultTarget::All,
+        FaultTarget::Subscribers,
+        FaultTarget::Publishers,
+    ];
     /// Every target's scenario name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["all", "subscribers", "publishers"];
+    pub const NAMES: &'static [&'static str] = &[
+        FaultTarget::ALL[0].name(),
+        FaultTarget::ALL[1].name(),
+        FaultTarget::ALL[2].name(),
+    ];
 
     /// Looks a target up by its scenario name.
     pub fn from_name(name: &str) -> Option<FaultTarget> {
-        match name {
-            "all" => Some(FaultTarget::All),
-            "subscribers" => Some(FaultTarget::Subscribers),
-            "publishers" => Some(FaultTarget::Publishers),
-            _ => None,
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The scenario name (the only place it is spelled).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultTarget::All => "all",
+            FaultTarget::Subscribers => "subscribers",
+            FaultTarget::Publishers => "publishers",
         }
     }
 }
+
+/// Both serialize as their scenario name, so the effective scenario reads like the input.
+macro_rules! serialize_by_name {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    )*};
+}
+serialize_by_name!(FaultKind, FaultTarget);
 
 /// One scheduled fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,4 +206,26 @@ async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_what_serde_writes() {
+        for k in FaultKind::ALL {
+            assert_eq!(FaultKind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+        for t in FaultTarget::ALL {
+            assert_eq!(FaultTarget::from_name(t.name()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+        assert_eq!(
+            FaultKind::NAMES,
+            ["reset-connections", "server-restart", "blackhole"]
+        );
+        assert_eq!(FaultTarget::NAMES, ["all", "subscribers", "publishers"]);
+    }
 }

@@ -225,11 +225,11 @@ fn is_reconnect_counter(name: &str) -> bool {
     name.contains("reconnect") || name.contains("retries") || name == "poll_errors"
 }
 
+/// Only resets pick a side; a blackhole and a restart hit everyone.
 fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
-    match (kind, target) {
-        (FaultKind::ResetConnections, FaultTarget::Subscribers) => "subscribers",
-        (FaultKind::ResetConnections, FaultTarget::Publishers) => "publishers",
-        _ => "all",
+    match kind {
+        FaultKind::ResetConnections => target.name(),
+        _ => FaultTarget::All.name(),
     }
 }
 
