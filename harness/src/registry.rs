@@ -33,6 +33,11 @@ pub trait Visit {
     fn visit<T: Transport>(self) -> Self::Output;
 }
 
+/// The physical floor every other transport is read against (run first, compared to).
+pub const FLOOR: TransportKind = TransportKind::RawTcp;
+/// [`FLOOR`]'s registered name, usable in constants and patterns.
+pub const FLOOR_NAME: &str = <transport_raw_tcp::RawTcp as Transport>::NAME;
+
 impl TransportKind {
     /// All registered transports, in report order (the raw-TCP floor first).
     pub const ALL: &'static [TransportKind] = &[
@@ -92,5 +97,11 @@ mod tests {
             let json = serde_json::to_string(&k).unwrap();
             assert_eq!(json, format!("\"{}\"", k.name()));
         }
+    }
+
+    #[test]
+    fn the_floor_is_registered_first_under_its_name() {
+        assert_eq!(TransportKind::ALL[0], FLOOR);
+        assert_eq!(FLOOR.name(), FLOOR_NAME);
     }
 }

@@ -325,7 +325,7 @@ fn empty_and_degenerate_summaries_still_render() {
     r.latency_ns = Default::default();
     r.throughput = Default::default();
     r.lost = 5_000;
-    r.status = "failed".to_owned();
+    r.status = transport_bench::results::summary::RunStatus::Failed;
     s.runs.push(r);
     let out = report::write_outputs(&s, dir.path()).unwrap();
     assert!(!out.charts.is_empty());

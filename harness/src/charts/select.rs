@@ -77,7 +77,7 @@ pub struct Variant<'a> {
 
 /// True if the run kept up with its offered load: not saturated, nothing lost, status ok.
 pub fn sustained(run: &RunResult) -> bool {
-    !run.saturated && run.lost == 0 && run.status == "ok"
+    !run.saturated && run.lost == 0 && run.status.is_ok()
 }
 
 /// The scenario's p99 target, read from the effective scenario (`p99_target`, a human duration).

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::{BadInput, RunArgs, table};
 use crate::exit::Exit;
 use crate::registry::TransportKind;
-use crate::results::summary::{ScenarioInfo, Summary};
+use crate::results::summary::{RunStatus, ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
 use crate::runner::{self, Progress};
 use crate::scenario::{self, Scenario};
@@ -122,7 +122,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             ) {
                 Ok(files) => cell.result.files = files,
                 Err(e) => {
-                    cell.result.status = "failed".into();
+                    cell.result.status = RunStatus::Failed;
                     cell.result
                         .failures
                         .push(format!("writing histogram files: {e:#}"));
@@ -170,7 +170,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         print!("{}", table::conditions(&summary));
         println!("results: {}", path.display());
     }
-    let failed: Vec<_> = summary.runs.iter().filter(|r| r.status != "ok").collect();
+    let failed: Vec<_> = summary.runs.iter().filter(|r| !r.status.is_ok()).collect();
     if failed.is_empty() {
         return Ok(Exit::Ok);
     }

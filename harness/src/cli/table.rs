@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::charts::format::{Digits, nanos_with};
 use crate::report::conditions::label;
+use crate::results::summary::RunStatus;
 use crate::results::{RunResult, Summary};
 
 /// A latency as the table prints it: fixed decimals per unit, so a column's figures line up.
@@ -48,11 +49,11 @@ pub fn render(s: &Summary) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &s.runs {
         let name = label(s, r);
-        let status = match (r.status.as_str(), r.valid, r.saturated) {
-            ("ok", false, _) => "INVALID".to_owned(),
-            ("ok", true, false) => "ok".to_owned(),
-            ("ok", true, true) => "saturated".to_owned(),
-            (other, _, _) => other.to_owned(),
+        let status = match (r.status, r.valid, r.saturated) {
+            (RunStatus::Ok, false, _) => "INVALID".to_owned(),
+            (RunStatus::Ok, true, false) => "ok".to_owned(),
+            (RunStatus::Ok, true, true) => "saturated".to_owned(),
+            (other, _, _) => other.to_string(),
         };
         rows.push(vec![
             name,

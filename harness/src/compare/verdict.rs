@@ -21,7 +21,7 @@ use super::metric::{Kind, Metric, Threshold};
 use super::stats::Interval;
 
 /// The transport every other one is measured against within a run.
-pub const FLOOR_TRANSPORT: &str = "raw-tcp";
+pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
 
 /// The outcome for one metric of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ pub fn compare_run(
         })
         .collect();
     let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
-    let failed = |runs: &[&RunResult]| runs.iter().filter(|r| r.status != "ok").count();
+    let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let mut notes = Vec::new();
     if bs > 0 {

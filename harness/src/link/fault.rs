@@ -7,21 +7,18 @@
 //! - `server-restart`: the server is shut down, stays down for `duration`, and a new one is
 //!   started on the same address with the same options (so file storage is reopened).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
-use transport_core::{Counters, ServerContext, ServerHandle, Transport, TransportError, clock};
+use transport_core::{ServerContext, ServerHandle, Transport, TransportError};
 
-use super::proxy::{LinkProxy, Side};
-use super::tally::FaultTracker;
+use super::proxy::LinkProxy;
 
 /// What a fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// Reset every connection through the link.
     ResetConnections,
@@ -32,22 +29,26 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 3] = [
+        FaultKind::ResetConnections,
+        FaultKind::ServerRestart,
+        FaultKind::Blackhole,
+    ];
     /// Every kind's scenario name, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["reset-connections", "server-restart", "blackhole"];
+    pub const NAMES: &'static [&'static str] = &[
+        FaultKind::ALL[0].name(),
+        FaultKind::ALL[1].name(),
+        FaultKind::ALL[2].name(),
+    ];
 
     /// Looks a kind up by its scenario name.
     pub fn from_name(name: &str) -> Option<FaultKind> {
-        match name {
-            "reset-connections" => Some(FaultKind::ResetConnections),
-            "server-restart" => Some(FaultKind::ServerRestart),
-            "blackhole" => Some(FaultKind::Blackhole),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The scenario name.
-    pub fn name(self) -> &'static str {
+    /// The scenario name (the only place it is spelled).
+    pub const fn name(self) -> &'static str {
         match self {
             FaultKind::ResetConnections => "reset-connections",
             FaultKind::ServerRestart => "server-restart",
@@ -57,8 +58,7 @@ impl FaultKind {
 }
 
 /// Whose connections a `reset-connections` or `blackhole` fault affects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FaultTarget {
     /// Publishers and subscribers.
     #[default]
@@ -70,19 +70,45 @@ pub enum FaultTarget {
 }
 
 impl FaultTarget {
+    /// Every target.
+    pub const ALL: [FaultTarget; 3] = [
+        FaultTarget::All,
+        FaultTarget::Subscribers,
+        FaultTarget::Publishers,
+    ];
     /// Every target's scenario name, for error messages.
-    pub const NAMES: &'static [&'static str] = &["all", "subscribers", "publishers"];
+    pub const NAMES: &'static [&'static str] = &[
+        FaultTarget::ALL[0].name(),
+        FaultTarget::ALL[1].name(),
+        FaultTarget::ALL[2].name(),
+    ];
 
     /// Looks a target up by its scenario name.
     pub fn from_name(name: &str) -> Option<FaultTarget> {
-        match name {
-            "all" => Some(FaultTarget::All),
-            "subscribers" => Some(FaultTarget::Subscribers),
-            "publishers" => Some(FaultTarget::Publishers),
-            _ => None,
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The scenario name (the only place it is spelled).
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultTarget::All => "all",
+            FaultTarget::Subscribers => "subscribers",
+            FaultTarget::Publishers => "publishers",
         }
     }
 }
+
+/// Both serialize as their scenario name, so the effective scenario reads like the input.
+macro_rules! serialize_by_name {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    )*};
+}
+serialize_by_name!(FaultKind, FaultTarget);
 
 /// One scheduled fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,62 +208,24 @@ async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
     None
 }
 
-/// What firing a fault produced, before per-fault accounting.
-#[derive(Debug, Clone)]
-pub struct Fired {
-    /// The fault.
-    pub fault: Fault,
-    /// When it fired ([`clock`] ns); `None` if the run ended first.
-    pub fired_ns: Option<u64>,
-    /// Transport counters at the moment it fired.
-    pub counters: BTreeMap<String, u64>,
-    /// Why it could not be carried out, if it could not.
-    pub error: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Fires `faults` in time order, each at `measure_start_ns + at`, until `stop` is cancelled.
-pub async fn fire<T: Transport>(
-    faults: Vec<Fault>,
-    measure_start_ns: u64,
-    proxy: Arc<LinkProxy>,
-    server: Option<Arc<ServerSlot<T>>>,
-    tracker: Arc<FaultTracker>,
-    counters: Arc<Counters>,
-    stop: tokio_util::sync::CancellationToken,
-) -> Vec<Fired> {
-    let mut out: Vec<Fired> = faults
-        .iter()
-        .map(|&fault| Fired {
-            fault,
-            fired_ns: None,
-            counters: BTreeMap::new(),
-            error: None,
-        })
-        .collect();
-    for (i, fired) in out.iter_mut().enumerate() {
-        let at = clock::instant_at(measure_start_ns + fired.fault.at.as_nanos() as u64);
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep_until(at.into()) => {}
+    #[test]
+    fn names_round_trip_and_are_what_serde_writes() {
+        for k in FaultKind::ALL {
+            assert_eq!(FaultKind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
-        let now = clock::now_ns();
-        fired.fired_ns = Some(now);
-        fired.counters = counters.counter_values();
-        tracker.fire(i, now);
-        match fired.fault.kind {
-            FaultKind::ResetConnections => match fired.fault.target {
-                FaultTarget::All => proxy.cut_all(),
-                FaultTarget::Subscribers => proxy.cut(Side::Subscribers),
-                FaultTarget::Publishers => proxy.cut(Side::Publishers),
-            },
-            FaultKind::Blackhole => proxy.blackhole(fired.fault.duration),
-            FaultKind::ServerRestart => {
-                fired.error = match &server {
-                    Some(s) => s.restart(fired.fault.duration, &proxy).await.err(),
-                    None => Some("the server is external; it cannot be restarted".into()),
-                };
-            }
+        for t in FaultTarget::ALL {
+            assert_eq!(FaultTarget::from_name(t.name()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
         }
+        assert_eq!(
+            FaultKind::NAMES,
+            ["reset-connections", "server-restart", "blackhole"]
+        );
+        assert_eq!(FaultTarget::NAMES, ["all", "subscribers", "publishers"]);
     }
-    out
 }

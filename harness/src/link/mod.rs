@@ -8,16 +8,17 @@
 //!
 //! - [`shape`]: delay, jitter and bandwidth arithmetic.
 //! - [`proxy`]: the TCP relay that applies it, and resets or blackholes connections on command.
-//! - [`fault`]: the fault schedule's model, the task that fires it (including restarting the
-//!   server on the same port), and per-fault accounting (recovery time, reconnects, lost and
-//!   duplicated messages attributed to the fault).
+//! - [`fault`]: the fault schedule's model (kinds, targets) and the restartable server slot a
+//!   `server-restart` fault acts on.
+//!
+//! Firing the schedule during a run and the per-fault accounting (recovery time, reconnects,
+//! lost and duplicated messages attributed to each fault) belong to the runner:
+//! `runner/faults.rs`. This folder knows nothing of the runner.
 
 pub mod fault;
 pub mod proxy;
 pub mod shape;
-pub mod tally;
 
-pub use fault::{Fault, FaultKind, FaultTarget, Fired, ServerSlot};
+pub use fault::{Fault, FaultKind, FaultTarget, ServerSlot};
 pub use proxy::{LinkProxy, ProxyStats, Side};
 pub use shape::LinkConfig;
-pub use tally::{FaultTracker, SubscriberTally};

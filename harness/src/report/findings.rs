@@ -179,7 +179,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
     // Problems, always reported.
     for c in &v.cells {
         let r = c.run;
-        if r.lost + r.duplicated + r.reordered > 0 || r.status != "ok" {
+        if r.lost + r.duplicated + r.reordered > 0 || !r.status.is_ok() {
             out.push(format!(
                 "**{}** {}: {} lost, {} duplicated, {} reordered, status {}{}.",
                 c.transport,

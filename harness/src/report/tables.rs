@@ -71,7 +71,7 @@ pub fn runs(v: &Variant<'_>) -> String {
             let mut status = if r.saturated {
                 "saturated".to_owned()
             } else {
-                r.status.clone()
+                r.status.to_string()
             };
             if c.repetitions > 1 {
                 let _ = write!(status, " (median of {})", c.repetitions);

@@ -6,4 +6,4 @@ pub mod hgrm;
 pub mod summary;
 pub mod write;
 
-pub use summary::{RunResult, SCHEMA_VERSION, Summary};
+pub use summary::{RunResult, RunStatus, SCHEMA_VERSION, Summary};

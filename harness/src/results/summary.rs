@@ -171,6 +171,54 @@ pub struct IntervalPoint {
     pub max_ns: u64,
 }
 
+/// Whether a run passed: serialized as `"ok"` or `"failed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Nothing failed.
+    Ok,
+    /// Something failed; the reasons are in `failures`.
+    Failed,
+}
+
+impl RunStatus {
+    /// `Ok` when there are no failures.
+    pub fn from_failures(failures: &[String]) -> RunStatus {
+        if failures.is_empty() {
+            RunStatus::Ok
+        } else {
+            RunStatus::Failed
+        }
+    }
+
+    /// The serialized spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether the run passed.
+    pub fn is_ok(self) -> bool {
+        self == RunStatus::Ok
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so width and alignment in format strings apply.
+        f.pad(self.as_str())
+    }
+}
+
+/// Compares with the serialized spelling, as tests and reports read it.
+impl PartialEq<&str> for RunStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The result of one cell of the run matrix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
@@ -219,7 +267,7 @@ pub struct RunResult {
     /// Why the run is saturated, if it is.
     pub saturation_reason: Option<String>,
     /// "ok", or "failed" with reasons in `failures`.
-    pub status: String,
+    pub status: RunStatus,
     /// Reasons the run failed (lost messages, harness problems).
     pub failures: Vec<String>,
     /// Delivered throughput in the measured window.

@@ -8,10 +8,11 @@ use transport_core::WireSnapshot;
 use transport_core::counters::DistributionSummary;
 
 use super::audit::PairCounts;
-use super::recorder::latency_histogram;
+use super::recorder::{SubscriberRecorder, latency_histogram};
 use super::{CellResult, RunOutput};
 use crate::results::summary::{
-    IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, Throughput, Wire,
+    IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, RunStatus,
+    Throughput, Wire,
 };
 use crate::scenario::{Rate, RunSpec};
 
@@ -56,58 +57,154 @@ fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
 /// Turns a finished run into its result.
 pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let spec = &out.spec;
-    let latency = merged(out.recorders.iter().flatten().map(|r| &r.latency));
-    let from_send = merged(out.recorders.iter().flatten().map(|r| &r.from_send));
-    let mut units = Histogram::<u64>::new(3).expect("valid precision");
-    for r in out.recorders.iter().flatten() {
-        let _ = units.add(&r.units);
-    }
-    let empty_units: u64 = out.recorders.iter().flatten().map(|r| r.empty_units).sum();
-    let corrupt: u64 = out.recorders.iter().flatten().map(|r| r.corrupt).sum();
-    let misrouted: u64 = out.recorders.iter().flatten().map(|r| r.misrouted).sum();
-    let overflow: u64 = out.recorders.iter().flatten().map(|r| r.overflow).sum();
-    let delivered_in_window: u64 = out
-        .recorders
-        .iter()
-        .flatten()
-        .map(|r| r.delivered_in_window)
-        .sum();
-
-    // Audit: every subscriber against every publisher of its topic; subscribers that never
-    // finished (setup or task failure) lose everything they should have received.
-    let mut totals = PairCounts::default();
-    let mut expected_in_window_share = 0.0;
-    let published_total: u64 = out.published.iter().sum();
-    for s in 0..spec.subscribers as usize {
-        for (p, &published) in out.published.iter().enumerate() {
-            if p as u32 % out.topics != s as u32 % out.topics {
-                continue;
-            }
-            let c = match out.recorders.get(s).and_then(Option::as_ref) {
-                Some(r) => r.audits[p].finish(published),
-                None => PairCounts {
-                    lost: published,
-                    ..PairCounts::default()
-                },
-            };
-            totals.delivered += c.delivered;
-            totals.lost += c.lost;
-            totals.duplicated += c.duplicated;
-            totals.reordered += c.reordered;
-            if published_total > 0 {
-                expected_in_window_share += published as f64 / published_total as f64;
-            }
-        }
-    }
-    let expected_in_window = out.published_in_window as f64 * expected_in_window_share;
-
+    let rec = Recorded::merge(&out.recorders);
+    let audit = Audit::of(&out);
     let secs = out.measured.as_secs_f64();
-    let offered_rate = match spec.rate {
-        Rate::PerSec(r) => Some(r),
-        Rate::Max => None,
-    };
     let lag = percentiles(&out.schedule_lag);
     let generator_lag = percentiles(&out.generator_lag);
+    let reasons = saturation_reasons(&out, &rec, &audit, &lag, &generator_lag);
+    let failures = failures(out.failures.clone(), &rec, audit.totals.lost, allow_loss);
+    let (wire, overhead_bytes) = wire(&out, audit.published, audit.totals.delivered);
+    let invalid_reason = (generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS).then(|| {
+        format!(
+            "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
+            generator_lag.p99 as f64 / 1e6
+        )
+    });
+    let msgs_per_sec = rec.delivered_in_window as f64 / secs;
+    let result = RunResult {
+        measured_secs: secs,
+        published: audit.published,
+        delivered: audit.totals.delivered,
+        lost: audit.totals.lost,
+        duplicated: audit.totals.duplicated,
+        reordered: audit.totals.reordered,
+        valid: invalid_reason.is_none(),
+        invalid_reason,
+        generator_lag_ns: generator_lag,
+        saturated: !reasons.is_empty(),
+        saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        throughput: Throughput {
+            msgs_per_sec,
+            payload_bytes_per_sec: msgs_per_sec * spec.payload_bytes as f64,
+            published_per_sec: out.published_in_window as f64 / secs,
+        },
+        latency_ns: percentiles(&rec.latency),
+        latency_from_send_ns: percentiles(&rec.from_send),
+        schedule_lag_ns: lag,
+        latency_spectrum: spectrum(&rec.latency),
+        wire,
+        messages_per_delivery_unit: if rec.units.is_empty() {
+            DistributionSummary::default()
+        } else {
+            DistributionSummary::of(&rec.units)
+        },
+        empty_delivery_units: rec.empty_units,
+        counters: counters(&out, &rec),
+        distributions: out
+            .distributions
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
+            .collect(),
+        timeseries: timeseries(&out.intervals),
+        idle_cost: idle_cost(overhead_bytes, &out.counters, spec.subscribers, out.elapsed),
+        faults: out.faults,
+        ..unmeasured(spec, failures)
+    };
+    CellResult {
+        result,
+        latency: rec.latency,
+        intervals: out.intervals,
+    }
+}
+
+/// What the subscribers' recorders hold, merged.
+struct Recorded {
+    latency: Histogram<u64>,
+    from_send: Histogram<u64>,
+    units: Histogram<u64>,
+    empty_units: u64,
+    corrupt: u64,
+    misrouted: u64,
+    overflow: u64,
+    delivered_in_window: u64,
+}
+
+impl Recorded {
+    fn merge(recorders: &[Option<SubscriberRecorder>]) -> Recorded {
+        let all = || recorders.iter().flatten();
+        let mut units = Histogram::<u64>::new(3).expect("valid precision");
+        for r in all() {
+            let _ = units.add(&r.units);
+        }
+        Recorded {
+            latency: merged(all().map(|r| &r.latency)),
+            from_send: merged(all().map(|r| &r.from_send)),
+            units,
+            empty_units: all().map(|r| r.empty_units).sum(),
+            corrupt: all().map(|r| r.corrupt).sum(),
+            misrouted: all().map(|r| r.misrouted).sum(),
+            overflow: all().map(|r| r.overflow).sum(),
+            delivered_in_window: all().map(|r| r.delivered_in_window).sum(),
+        }
+    }
+}
+
+/// The delivery audit's totals over every (subscriber, publisher) pair sharing a topic.
+struct Audit {
+    totals: PairCounts,
+    /// Messages published, all publishers.
+    published: u64,
+    /// Deliveries the measured window's publishes call for (each counted once per subscriber).
+    expected_in_window: f64,
+}
+
+impl Audit {
+    /// Every subscriber against every publisher of its topic; subscribers that never finished
+    /// (setup or task failure) lose everything they should have received.
+    fn of(out: &RunOutput) -> Audit {
+        let mut totals = PairCounts::default();
+        let mut expected_in_window_share = 0.0;
+        let published_total: u64 = out.published.iter().sum();
+        for s in 0..out.spec.subscribers as usize {
+            for (p, &published) in out.published.iter().enumerate() {
+                if !super::shares_topic(p as u32, s as u32, out.topics) {
+                    continue;
+                }
+                let c = match out.recorders.get(s).and_then(Option::as_ref) {
+                    Some(r) => r.audits[p].finish(published),
+                    None => PairCounts {
+                        lost: published,
+                        ..PairCounts::default()
+                    },
+                };
+                totals.delivered += c.delivered;
+                totals.lost += c.lost;
+                totals.duplicated += c.duplicated;
+                totals.reordered += c.reordered;
+                if published_total > 0 {
+                    expected_in_window_share += published as f64 / published_total as f64;
+                }
+            }
+        }
+        Audit {
+            totals,
+            published: published_total,
+            expected_in_window: out.published_in_window as f64 * expected_in_window_share,
+        }
+    }
+}
+
+/// Why the offered load was not applied or not delivered on time (empty: not saturated).
+fn saturation_reasons(
+    out: &RunOutput,
+    rec: &Recorded,
+    audit: &Audit,
+    lag: &Percentiles,
+    generator_lag: &Percentiles,
+) -> Vec<String> {
+    let secs = out.measured.as_secs_f64();
     let mut reasons = Vec::new();
     if out.unsent > 0 {
         reasons.push(format!(
@@ -115,7 +212,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             out.unsent
         ));
     }
-    if let Some(rate) = offered_rate {
+    if let Rate::PerSec(rate) = out.spec.rate {
         // Against what the schedule put in the window, not rate × seconds: at low rates the
         // rounding of a handful of messages must not look like saturation.
         let scheduled = out.scheduled_in_window.unwrap_or((rate * secs) as u64);
@@ -139,36 +236,46 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             ));
         }
     }
-    if expected_in_window > 0.0
-        && (delivered_in_window as f64) < expected_in_window * MIN_ACHIEVED_SHARE
-    {
+    let expected = audit.expected_in_window;
+    if expected > 0.0 && (rec.delivered_in_window as f64) < expected * MIN_ACHIEVED_SHARE {
         reasons.push(format!(
             "subscribers received {:.0}% of the window's messages within the window",
-            100.0 * delivered_in_window as f64 / expected_in_window
+            100.0 * rec.delivered_in_window as f64 / expected
         ));
     }
+    reasons
+}
 
-    let mut failures = out.failures.clone();
-    if totals.lost > 0 && !allow_loss {
-        failures.push(format!("{} messages lost", totals.lost));
+/// The run's failures: the harness's and the transport's, then what the audit found.
+fn failures(mut failures: Vec<String>, rec: &Recorded, lost: u64, allow_loss: bool) -> Vec<String> {
+    if lost > 0 && !allow_loss {
+        failures.push(format!("{lost} messages lost"));
     }
-    if misrouted > 0 {
+    if rec.misrouted > 0 {
         failures.push(format!(
-            "{misrouted} messages reached a subscriber of another topic"
+            "{} messages reached a subscriber of another topic",
+            rec.misrouted
         ));
     }
-    if corrupt > 0 {
+    if rec.corrupt > 0 {
         failures.push(format!(
-            "{corrupt} messages arrived damaged (bad envelope, sequence or length)"
+            "{} messages arrived damaged (bad envelope, sequence or length)",
+            rec.corrupt
         ));
     }
-    if overflow > 0 {
+    if rec.overflow > 0 {
         failures.push(format!(
-            "{overflow} latency samples exceeded the histogram's range"
+            "{} latency samples exceeded the histogram's range",
+            rec.overflow
         ));
     }
+    failures
+}
 
-    let payload = spec.payload_bytes;
+/// Bytes on the wire and overhead per message; also the steady-state overhead bytes (all
+/// non-handshake bytes that were not payload), which idle cost is made of.
+fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
+    let payload = out.spec.payload_bytes;
     let (pw, sw) = (out.publisher_wire, out.subscriber_wire);
     let c = WireSnapshot {
         read: pw.read + sw.read,
@@ -177,15 +284,10 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         handshake_written: pw.handshake_written + sw.handshake_written,
         connections: pw.connections + sw.connections,
     };
-    let invalid_reason = (generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS).then(|| {
-        format!(
-            "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
-            generator_lag.p99 as f64 / 1e6
-        )
-    });
-    let payload_published = published_total * payload;
-    let payload_delivered = totals.delivered * payload;
+    let payload_published = published * payload;
+    let payload_delivered = delivered * payload;
     let steady = c.read + c.written;
+    let overhead = steady as f64 - (payload_published + payload_delivered) as f64;
     let per = |bytes: f64, n: u64| if n == 0 { 0.0 } else { bytes / n as f64 };
     let wire = Wire {
         client_to_server_bytes: c.total_written(),
@@ -193,20 +295,14 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         handshake_bytes: c.handshake_read + c.handshake_written,
         payload_bytes_published: payload_published,
         payload_bytes_delivered: payload_delivered,
-        overhead_bytes_per_msg: per(
-            steady as f64 - (payload_published + payload_delivered) as f64,
-            totals.delivered,
-        ),
+        overhead_bytes_per_msg: per(overhead, delivered),
         overhead_c2s_bytes_per_published: per(
             pw.written as f64 - payload_published as f64,
-            published_total,
+            published,
         ),
-        overhead_s2c_bytes_per_delivered: per(
-            sw.read as f64 - payload_delivered as f64,
-            totals.delivered,
-        ),
-        subscriber_c2s_bytes_per_delivered: per(sw.written as f64, totals.delivered),
-        publisher_s2c_bytes_per_published: per(pw.read as f64, published_total),
+        overhead_s2c_bytes_per_delivered: per(sw.read as f64 - payload_delivered as f64, delivered),
+        subscriber_c2s_bytes_per_delivered: per(sw.written as f64, delivered),
+        publisher_s2c_bytes_per_published: per(pw.read as f64, published),
         efficiency: if steady == 0 {
             0.0
         } else {
@@ -217,102 +313,53 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         publisher: pw,
         subscriber: sw,
     };
+    (wire, overhead)
+}
 
-    let idle_cost = idle_cost(
-        steady as f64 - (payload_published + payload_delivered) as f64,
-        &out.counters,
-        spec.subscribers,
-        out.elapsed,
-    );
+/// The transport's counters plus the harness's own.
+fn counters(out: &RunOutput, rec: &Recorded) -> BTreeMap<String, u64> {
     let mut counters = out.counters.clone();
     counters.insert("harness_unsent".into(), out.unsent);
-    counters.insert("harness_corrupt".into(), corrupt);
-    counters.insert("harness_misrouted".into(), misrouted);
-    counters.insert("harness_histogram_overflow".into(), overflow);
-    let msgs_per_sec = delivered_in_window as f64 / secs;
-    let result = RunResult {
-        name: spec.name(),
-        transport: spec.transport.name().to_owned(),
-        repetition: 0,
-        tags: spec.tags.clone(),
-        offered_rate,
-        subscribers: spec.subscribers,
-        payload_bytes: payload,
-        measured_secs: secs,
-        published: published_total,
-        delivered: totals.delivered,
-        lost: totals.lost,
-        duplicated: totals.duplicated,
-        reordered: totals.reordered,
-        valid: invalid_reason.is_none(),
-        invalid_reason,
-        generator_lag_ns: generator_lag,
-        saturated: !reasons.is_empty(),
-        saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        status: if failures.is_empty() { "ok" } else { "failed" }.to_owned(),
-        failures,
-        throughput: Throughput {
-            msgs_per_sec,
-            payload_bytes_per_sec: msgs_per_sec * payload as f64,
-            published_per_sec: out.published_in_window as f64 / secs,
-        },
-        latency_ns: percentiles(&latency),
-        latency_from_send_ns: percentiles(&from_send),
-        schedule_lag_ns: lag,
-        latency_spectrum: if latency.is_empty() {
-            Vec::new()
-        } else {
-            SPECTRUM
-                .iter()
-                .map(|&q| QuantilePoint {
-                    quantile: q,
-                    value_ns: latency.value_at_quantile(q),
-                })
-                .collect()
-        },
-        wire,
-        messages_per_delivery_unit: if units.is_empty() {
-            DistributionSummary::default()
-        } else {
-            DistributionSummary::of(&units)
-        },
-        empty_delivery_units: empty_units,
-        counters,
-        distributions: out
-            .distributions
-            .iter()
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
-            .collect(),
-        timeseries: out
-            .intervals
-            .iter()
-            .enumerate()
-            .map(|(i, h)| IntervalPoint {
-                second: i as u32,
-                delivered: h.len(),
-                p50_ns: if h.is_empty() {
-                    0
-                } else {
-                    h.value_at_quantile(0.5)
-                },
-                p99_ns: if h.is_empty() {
-                    0
-                } else {
-                    h.value_at_quantile(0.99)
-                },
-                max_ns: h.max(),
-            })
-            .collect(),
-        files: RunFiles::default(),
-        faults: out.faults,
-        idle_cost,
-    };
-    CellResult {
-        result,
-        latency,
-        intervals: out.intervals,
+    counters.insert("harness_corrupt".into(), rec.corrupt);
+    counters.insert("harness_misrouted".into(), rec.misrouted);
+    counters.insert("harness_histogram_overflow".into(), rec.overflow);
+    counters
+}
+
+/// Latency at each of [`SPECTRUM`]'s quantiles (empty without samples).
+fn spectrum(latency: &Histogram<u64>) -> Vec<QuantilePoint> {
+    if latency.is_empty() {
+        return Vec::new();
     }
+    SPECTRUM
+        .iter()
+        .map(|&q| QuantilePoint {
+            quantile: q,
+            value_ns: latency.value_at_quantile(q),
+        })
+        .collect()
+}
+
+/// One point per second of the measured window.
+fn timeseries(intervals: &[Histogram<u64>]) -> Vec<IntervalPoint> {
+    let at = |h: &Histogram<u64>, q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
+    intervals
+        .iter()
+        .enumerate()
+        .map(|(i, h)| IntervalPoint {
+            second: i as u32,
+            delivered: h.len(),
+            p50_ns: at(h, 0.5),
+            p99_ns: at(h, 0.99),
+            max_ns: h.max(),
+        })
+        .collect()
 }
 
 /// Counters that are requests made to stay current (a re-poll, a ping, a fetch).
@@ -342,7 +389,17 @@ fn idle_cost(
 
 /// The result of a run that never got to measure (server or clients failed to start).
 pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
-    let result = RunResult {
+    CellResult {
+        result: unmeasured(spec, vec![error]),
+        latency: latency_histogram(),
+        intervals: Vec::new(),
+    }
+}
+
+/// A run's entry with what the spec says and nothing measured: the base [`reduce`] fills in,
+/// and the whole entry of a run whose set-up failed.
+fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
+    RunResult {
         name: spec.name(),
         transport: spec.transport.name().to_owned(),
         repetition: 0,
@@ -364,8 +421,8 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         valid: true,
         invalid_reason: None,
         generator_lag_ns: Percentiles::default(),
-        status: "failed".into(),
-        failures: vec![error],
+        status: RunStatus::from_failures(&failures),
+        failures,
         throughput: Throughput::default(),
         latency_ns: Percentiles::default(),
         latency_from_send_ns: Percentiles::default(),
@@ -380,10 +437,5 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         files: RunFiles::default(),
         faults: Vec::new(),
         idle_cost: IdleCost::default(),
-    };
-    CellResult {
-        result,
-        latency: latency_histogram(),
-        intervals: Vec::new(),
     }
 }

@@ -1,16 +1,18 @@
-//! The client side of a run after setup: each subscriber's receive loop, the drain bookkeeping
-//! the coordinator waits on, and closing every client under one deadline.
+//! The client side of a run after setup: starting and stopping the subscribers' receive loops,
+//! the drain bookkeeping the coordinator waits on, and closing every client under one deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transport_core::{Publisher, Subscriber, Transport, clock};
 
-use super::recorder::SubscriberRecorder;
-use crate::link::{FaultTracker, SubscriberTally};
+use super::faults::{FaultTracker, SubscriberTally};
+use super::recorder::{RunShared, SubscriberRecorder};
+use crate::scenario::Scenario;
 
 /// Bound on stopping subscribers, and on closing every client.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,13 +50,17 @@ impl Drain {
     }
 }
 
+/// What a receive loop hands back: the subscriber (for closing), its recorder and fault tally,
+/// and the error that ended it, if any.
+pub type Receipt<S> = (S, (SubscriberRecorder, SubscriberTally), Option<String>);
+
 pub async fn receive<S: Subscriber>(
     mut sub: S,
     (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
     i: usize,
     drain: Arc<Drain>,
     stop: CancellationToken,
-) -> (S, (SubscriberRecorder, SubscriberTally), Option<String>) {
+) -> Receipt<S> {
     let mut buf = Vec::with_capacity(64);
     let err = loop {
         buf.clear();
@@ -83,6 +89,106 @@ pub async fn receive<S: Subscriber>(
     (sub, (rec, tally), err)
 }
 
+/// The subscribers' receive loops, and what the coordinator uses to drain and stop them.
+pub struct Receiving<S> {
+    /// One per subscriber, by id.
+    pub tasks: Vec<JoinHandle<Receipt<S>>>,
+    /// What the drain phase waits on.
+    pub drain: Arc<Drain>,
+    /// Which faults fired when, as the receive loops see it.
+    pub tracker: Arc<FaultTracker>,
+    /// Cancelled to end every receive loop.
+    pub stop: CancellationToken,
+}
+
+/// What the subscribers' tasks handed back.
+pub struct Received<S> {
+    /// By subscriber id; `None` where its task failed or hung.
+    pub recorders: Vec<Option<SubscriberRecorder>>,
+    /// The subscribers that came back, for closing.
+    pub subs: Vec<S>,
+    /// Fault tallies by subscriber id.
+    pub tallies: Vec<(usize, SubscriberTally)>,
+}
+
+/// Spawns one receive loop per subscriber.
+pub fn start_receiving<S: Subscriber>(
+    subscribers: Vec<S>,
+    shared: &Arc<RunShared>,
+    scenario: &Scenario,
+) -> Receiving<S> {
+    let drain = Arc::new(Drain {
+        subs: (0..subscribers.len())
+            .map(|_| SubProgress {
+                target: AtomicU64::new(u64::MAX),
+                ..Default::default()
+            })
+            .collect(),
+        done: AtomicU64::new(0),
+        wake: Notify::new(),
+    });
+    let tracker = Arc::new(FaultTracker::new(scenario.faults.len()));
+    let stop = CancellationToken::new();
+    let tasks = subscribers
+        .into_iter()
+        .enumerate()
+        .map(|(i, sub)| {
+            let rec = SubscriberRecorder::new(shared.clone(), i as u32);
+            let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
+            tokio::spawn(receive(
+                sub,
+                (rec, tally, tracker.clone()),
+                i,
+                drain.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    Receiving {
+        tasks,
+        drain,
+        tracker,
+        stop,
+    }
+}
+
+/// Collects every subscriber's recorder (the tasks were told to stop), under one deadline.
+pub async fn stop_receiving<S>(
+    tasks: Vec<JoinHandle<Receipt<S>>>,
+    failures: &mut Vec<String>,
+) -> Received<S> {
+    let mut out = Received {
+        recorders: Vec::new(),
+        subs: Vec::new(),
+        tallies: Vec::new(),
+    };
+    let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+    for (i, mut task) in tasks.into_iter().enumerate() {
+        let rec = match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok((sub, (rec, tally), err))) => {
+                if let Some(e) = err {
+                    failures.push(format!("subscriber {i}: {e}"));
+                }
+                out.subs.push(sub);
+                out.tallies.push((i, tally));
+                Some(rec)
+            }
+            Ok(Err(join)) => {
+                failures.push(format!("subscriber {i} task failed: {join}"));
+                None
+            }
+            Err(_) => {
+                task.abort();
+                failures.push(format!("subscriber {i} did not stop in time"));
+                None
+            }
+        };
+        out.recorders.push(rec);
+    }
+    out
+}
+
+/// Closes every client concurrently under one deadline; problems are added to `failures`.
 pub async fn close_all<T: Transport>(
     subs: Vec<T::Subscriber>,
     pubs: Vec<T::Publisher>,

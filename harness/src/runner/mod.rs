@@ -1,17 +1,23 @@
 //! Runs a scenario's matrix, one transport at a time, and turns raw recordings into results.
 //!
-//! The flow of one cell lives in `run.rs` (generic over the transport); the open-loop timetable
-//! in `schedule.rs`; publisher loops in `publish.rs`; per-subscriber recording in `recorder.rs`;
-//! the delivery audit in `audit.rs`; and the reduction to a [`RunResult`] in `aggregate.rs`.
+//! The phases of one cell live in `run.rs` (generic over the transport); the run's server
+//! handle in `server.rs`; the open-loop timetable in `schedule.rs`; the publish phase and the
+//! publisher loops (where messages are stamped) in `publish.rs`; receive loops, drain and close
+//! in `clients.rs`; per-subscriber recording in `recorder.rs` (histogram shape in
+//! `histogram.rs`); the delivery audit in `audit.rs`; firing faults and per-fault accounting in
+//! `faults.rs`; and the reduction to a [`RunResult`] in `aggregate.rs`.
 
 pub mod aggregate;
 pub mod audit;
 mod clients;
+pub mod faults;
+pub mod histogram;
 mod progress;
 mod publish;
 pub mod recorder;
 mod run;
 pub mod schedule;
+mod server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -27,6 +33,17 @@ pub use recorder::SubscriberRecorder;
 use crate::registry::Visit;
 use crate::results::RunResult;
 use crate::scenario::{RunSpec, Scenario};
+
+/// The topic client `client` (publisher or subscriber id) uses, of `topics`: publisher `p` and
+/// subscriber `s` share a topic when their ids agree modulo the topic count.
+pub fn topic_of(client: u32, topics: u32) -> u32 {
+    client % topics.max(1)
+}
+
+/// Whether publisher `p` and subscriber `s` share a topic (see [`topic_of`]).
+pub fn shares_topic(p: u32, s: u32, topics: u32) -> bool {
+    topic_of(p, topics) == topic_of(s, topics)
+}
 
 /// Everything one run recorded, before reduction to a [`RunResult`].
 #[derive(Debug)]
@@ -48,7 +65,7 @@ pub struct RunOutput {
     pub published_in_window: u64,
     /// Scheduled messages publishers never sent.
     pub unsent: u64,
-    /// Topics in the run (publisher p and subscriber s share a topic when p % topics == s % topics).
+    /// Topics in the run (see [`topic_of`]).
     pub topics: u32,
     /// Length of the measured window.
     pub measured: Duration,

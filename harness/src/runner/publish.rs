@@ -1,13 +1,19 @@
-//! Publisher loops: open loop (send what the schedule released, stamped with its intended time)
-//! and closed loop (send as fast as the in-flight window allows).
+//! The publish phase (warm-up and measured window) and the publisher loops it runs: open loop
+//! (send what the schedule released, stamped with its intended time) and closed loop (send as
+//! fast as the in-flight window allows). This is where every message is stamped.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use tokio::task::JoinHandle;
 use transport_core::{Envelope, Publisher, clock};
 
-use super::recorder::latency_histogram;
+use super::histogram::latency_histogram;
+use super::recorder::RunShared;
 use super::schedule::{Schedule, Window};
+use crate::scenario::Rate;
 
 /// How long to wait after the last publish for acknowledgements of everything sent.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,4 +155,149 @@ pub async fn closed_loop<P: Publisher>(
         }
     }
     out.finish().await
+}
+
+/// When and how a run publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Open loop at a rate, or closed loop as fast as the window allows.
+    pub rate: Rate,
+    /// The first scheduled message.
+    pub start: Instant,
+    /// `start` in [`clock`] ns.
+    pub start_ns: u64,
+    /// End of the measured window.
+    pub end: Instant,
+    /// Warm-up plus measured window.
+    pub total: Duration,
+    /// Publishers still running this long after `end` are abandoned.
+    pub deadline_after_end: Duration,
+}
+
+/// What the publish phase produced.
+#[derive(Debug)]
+pub struct Published<P> {
+    /// One per publisher; `None` where its task failed or hung.
+    pub outcomes: Vec<Option<PublishOutcome<P>>>,
+    /// Messages each publisher had accepted (index = publisher id), even those that hung.
+    pub published: Vec<u64>,
+    /// How late the open-loop generator thread woke (empty for closed loop).
+    pub generator_lag: Histogram<u64>,
+    /// Messages the schedule intended inside the measured window (open loop only).
+    pub scheduled_in_window: Option<u64>,
+}
+
+/// Runs every publisher through warm-up and the measured window under one deadline; problems
+/// are added to `failures`.
+pub async fn run_publishers<P: Publisher>(
+    publishers: Vec<P>,
+    shared: &Arc<RunShared>,
+    publishing: Publishing,
+    plan: Plan,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<Published<P>> {
+    let count = publishers.len() as u32;
+    let schedule = match plan.rate {
+        Rate::PerSec(rate) => Some(Schedule::new(plan.start_ns, rate, count, plan.total)),
+        Rate::Max => None,
+    };
+    let window = publishing.measure_start_ns..publishing.measure_end_ns;
+    let generator = match &schedule {
+        Some(s) => Some(s.spawn_generator(window.clone())?),
+        None => None,
+    };
+    let sent_so_far: Vec<Arc<AtomicU64>> = (0..count).map(|_| Arc::default()).collect();
+    let tasks: Vec<_> = publishers
+        .into_iter()
+        .enumerate()
+        .map(|(p, publisher)| {
+            let publishing = Publishing {
+                progress: sent_so_far[p].clone(),
+                ..publishing.clone()
+            };
+            spawn_one(publisher, p as u32, &schedule, shared, publishing, plan)
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now()
+        + plan.end.saturating_duration_since(Instant::now())
+        + plan.deadline_after_end;
+    let outcomes = collect(tasks, deadline, failures).await;
+    if let Some(s) = &schedule {
+        s.stop();
+    }
+    let generator_lag = match generator {
+        Some(g) => tokio::task::spawn_blocking(move || g.join())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(latency_histogram),
+        None => latency_histogram(),
+    };
+    Ok(Published {
+        outcomes,
+        published: sent_so_far
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .collect(),
+        generator_lag,
+        scheduled_in_window: schedule
+            .as_ref()
+            .map(|s| s.scheduled_between(window.start, window.end)),
+    })
+}
+
+fn spawn_one<P: Publisher>(
+    publisher: P,
+    p: u32,
+    schedule: &Option<Arc<Schedule>>,
+    shared: &Arc<RunShared>,
+    publishing: Publishing,
+    plan: Plan,
+) -> JoinHandle<PublishOutcome<P>> {
+    match schedule {
+        Some(s) => tokio::spawn(open_loop(publisher, p, s.clone(), publishing)),
+        None => {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(plan.start.into()).await;
+                closed_loop(
+                    publisher,
+                    p,
+                    &shared.windows[p as usize],
+                    publishing,
+                    plan.end,
+                )
+                .await
+            })
+        }
+    }
+}
+
+/// Waits for every publisher until `deadline`, aborting those still running.
+async fn collect<P>(
+    tasks: Vec<JoinHandle<PublishOutcome<P>>>,
+    deadline: tokio::time::Instant,
+    failures: &mut Vec<String>,
+) -> Vec<Option<PublishOutcome<P>>> {
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for (p, mut task) in tasks.into_iter().enumerate() {
+        outcomes.push(match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(o)) => {
+                if let Some(e) = &o.error {
+                    failures.push(format!("publisher {p}: {e}"));
+                }
+                Some(o)
+            }
+            Ok(Err(join)) => {
+                failures.push(format!("publisher {p} task failed: {join}"));
+                None
+            }
+            Err(_) => {
+                task.abort();
+                failures.push(format!("publisher {p} did not finish publishing in time"));
+                None
+            }
+        });
+    }
+    outcomes
 }

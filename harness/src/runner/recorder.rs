@@ -14,14 +14,7 @@ use transport_core::Envelope;
 use super::audit::{Arrival, PairAudit};
 use super::schedule::Window;
 
-/// Largest latency or lag a histogram tracks (10 minutes); anything above is clamped and
-/// counted as an overflow, which fails the run: no phase can legitimately take that long.
-pub const MAX_TRACKABLE_NS: u64 = 600_000_000_000;
-
-/// A latency histogram: 1 ns to [`MAX_TRACKABLE_NS`], 3 significant digits.
-pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3).expect("static histogram bounds are valid")
-}
+pub use super::histogram::{MAX_TRACKABLE_NS, latency_histogram};
 
 /// State every subscriber of a run shares.
 #[derive(Debug)]
@@ -33,8 +26,7 @@ pub struct RunShared {
     pub measure_end_ns: u64,
     /// Publishers in the run (valid envelope publisher ids are below this).
     pub publishers: u32,
-    /// Topics in the run: publisher `p` and subscriber `s` share a topic when
-    /// `p % topics == s % topics`.
+    /// Topics in the run (see [`super::topic_of`]).
     pub topics: u32,
     /// Exact size of every message; anything else arrived damaged.
     pub payload_len: usize,
@@ -142,7 +134,7 @@ impl SubscriberRecorder {
             delivered_in_window: 0,
             interval: latency_histogram(),
             interval_second: 0,
-            topic: subscriber % shared.topics.max(1),
+            topic: super::topic_of(subscriber, shared.topics),
             shared,
         }
     }
@@ -181,7 +173,7 @@ impl SubscriberRecorder {
                 self.corrupt += 1;
                 continue;
             };
-            if env.publisher % shared.topics.max(1) != self.topic {
+            if super::topic_of(env.publisher, shared.topics) != self.topic {
                 self.misrouted += 1;
                 continue;
             }

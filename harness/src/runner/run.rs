@@ -1,28 +1,31 @@
-//! One cell of the run matrix, generic over the transport: start the server, connect and
-//! confirm subscribers, then warm-up → measured window → bounded drain → shutdown.
+//! One cell of the run matrix, generic over the transport, as a sequence of named phases:
+//! start the server ([`RunServer::start`]), put the link emulator in front of it
+//! ([`Run::start_link`]), connect subscribers then publishers ([`Run::connect`]), start
+//! receiving and the fault schedule, publish through warm-up and the measured window
+//! ([`Run::publish`]), drain ([`Run::drain`]), stop the receivers ([`Run::stop_receiving`]) and
+//! close everything ([`Run::close`]).
 //!
 //! Every phase has a bound, so a transport that hangs fails the run with a message naming the
 //! phase instead of hanging the tool.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use transport_core::{
-    ClientContext, Counters, ServerContext, Transport, WireSnapshot, WireStats, clock,
-};
+use tokio::task::JoinHandle;
+use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 
-use super::clients::{CLOSE_TIMEOUT, Drain, SubProgress, close_all, receive};
-use super::publish::{PublishOutcome, Publishing, closed_loop, open_loop};
+use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
+use super::faults;
+use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
-use super::schedule::{Schedule, Window};
-use super::{Progress, RunOutput};
-use crate::link::{self, FaultTracker, LinkProxy, ServerSlot, Side, SubscriberTally};
+use super::schedule::Window;
+use super::server::RunServer;
+use super::{Progress, RunOutput, shares_topic, topic_of};
+use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
+/// Bound on each set-up phase (server start, connecting subscribers, connecting publishers).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time between connecting the last client and the first scheduled message.
 const START_LEAD: Duration = Duration::from_millis(50);
@@ -48,395 +51,374 @@ pub async fn run_one<T: Transport>(
     nonce: &str,
     progress: &Progress,
 ) -> anyhow::Result<RunOutput> {
-    let config = config_for::<T>(scenario, spec)?;
-    let counters = Counters::new();
-    // Publishers and subscribers count separately, so each direction's overhead is charged to
-    // the side that causes it (a poll request is subscriber cost, an ack publisher cost).
-    let publisher_wire = WireStats::new();
-    let subscriber_wire = WireStats::new();
-    let server_ctx = ServerContext {
-        wire: WireStats::new(),
-        counters: counters.clone(),
-        socket: scenario.socket,
-    };
-    let server_wire = server_ctx.wire.clone();
+    let mut run = Run::<T>::new(scenario, spec)?;
+    let server =
+        RunServer::<T>::start(&run.config, scenario.socket, &run.counters, SETUP_TIMEOUT).await?;
+    let link = run.start_link(server.addr()).await?;
+    let (subscribers, publishers) = run.connect(&link, nonce).await?;
 
-    let (server, addr) = match T::external_address(&config) {
-        Some(addr) => (None, addr),
-        None => {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let server = bounded(
-                "server start",
-                SETUP_TIMEOUT,
-                T::serve(&config, listener, server_ctx.clone()),
-            )
-            .await??;
-            let server = ServerSlot::<T>::new(server, config.clone(), server_ctx);
-            let addr = server.addr().to_string();
-            (Some(server), addr)
+    let timeline = Timeline::new(scenario);
+    let shared = run.shared(&timeline);
+    let receiving = start_receiving(subscribers, &shared, scenario);
+    let fault_task = link.proxy.as_ref().map(|proxy| {
+        tokio::spawn(faults::fire::<T>(
+            scenario.faults.clone(),
+            timeline.measure_start_ns,
+            proxy.clone(),
+            server.restartable(),
+            receiving.tracker.clone(),
+            run.counters.clone(),
+            receiving.stop.clone(),
+        ))
+    });
+    let ticker = progress.start_run(
+        spec,
+        shared.clone(),
+        timeline.measure_start_ns,
+        timeline.measure_end_ns,
+    );
+    let published = run.publish(publishers, &shared, &timeline).await?;
+    run.drain(&receiving.drain, &published.published).await;
+    receiving.stop.cancel();
+    ticker.finish();
+    let fired = run.await_faults(fault_task).await;
+    let received = stop_receiving(receiving.tasks, &mut run.failures).await;
+    let closed = run.close(received, published, &fired).await;
+    drop(link);
+    server.shutdown(CLOSE_TIMEOUT, &mut run.failures).await;
+    // Counters are read here, after every client closed: idle cost is per this whole span.
+    run.output(&server, &shared, &timeline, closed)
+}
+
+/// What one run holds across its phases.
+struct Run<'a, T: Transport> {
+    scenario: &'a Scenario,
+    spec: &'a RunSpec,
+    config: T::Config,
+    counters: Arc<Counters>,
+    /// Publishers and subscribers count separately, so each direction's overhead is charged to
+    /// the side that causes it (a poll request is subscriber cost, an ack publisher cost).
+    publisher_wire: Arc<WireStats>,
+    subscriber_wire: Arc<WireStats>,
+    /// Harness problems and transport errors, in the order they were found.
+    failures: Vec<String>,
+}
+
+/// Where clients connect: straight to the server, or through the link emulator.
+struct Link {
+    proxy: Option<Arc<LinkProxy>>,
+    publishers: String,
+    subscribers: String,
+}
+
+/// The instants one run is laid out on.
+struct Timeline {
+    /// The first scheduled message (warm-up starts here).
+    start: Instant,
+    start_ns: u64,
+    measure_start_ns: u64,
+    measure_end_ns: u64,
+    /// End of the measured window.
+    end: Instant,
+    /// A publisher that falls this far behind stops: what it never sent is reported as unsent.
+    overrun: Duration,
+}
+
+impl Timeline {
+    fn new(scenario: &Scenario) -> Timeline {
+        let start = Instant::now() + START_LEAD;
+        let start_ns = clock::as_ns(start);
+        let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
+        let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
+        Timeline {
+            start,
+            start_ns,
+            measure_start_ns,
+            measure_end_ns,
+            end: clock::instant_at(measure_end_ns),
+            overrun: Duration::from_secs(1).max(scenario.duration / 10),
         }
-    };
-    // With a link or faults, every client connects through the emulator (publishers and
-    // subscribers on separate ports, so a fault can target one side).
-    let proxy = if scenario.link.is_some() || !scenario.faults.is_empty() {
-        let upstream = tokio::net::lookup_host(&addr)
+    }
+}
+
+/// Totals left once every client is closed.
+struct Closed {
+    recorders: Vec<Option<SubscriberRecorder>>,
+    published: Vec<u64>,
+    generator_lag: hdrhistogram::Histogram<u64>,
+    scheduled_in_window: Option<u64>,
+    schedule_lag: hdrhistogram::Histogram<u64>,
+    published_in_window: u64,
+    unsent: u64,
+    faults: Vec<crate::results::summary::FaultResult>,
+}
+
+impl<'a, T: Transport> Run<'a, T> {
+    fn new(scenario: &'a Scenario, spec: &'a RunSpec) -> anyhow::Result<Self> {
+        Ok(Run {
+            scenario,
+            spec,
+            config: config_for::<T>(scenario, spec)?,
+            counters: Counters::new(),
+            publisher_wire: WireStats::new(),
+            subscriber_wire: WireStats::new(),
+            failures: Vec::new(),
+        })
+    }
+
+    /// With a link or faults, every client connects through the emulator (publishers and
+    /// subscribers on separate ports, so a fault can target one side).
+    async fn start_link(&self, addr: &str) -> anyhow::Result<Link> {
+        let scenario = self.scenario;
+        if scenario.link.is_none() && scenario.faults.is_empty() {
+            return Ok(Link {
+                proxy: None,
+                publishers: addr.to_owned(),
+                subscribers: addr.to_owned(),
+            });
+        }
+        let upstream = tokio::net::lookup_host(addr)
             .await?
             .next()
             .ok_or_else(|| anyhow::anyhow!("server address {addr} does not resolve"))?;
         let link = scenario.link.unwrap_or_default();
-        Some(Arc::new(LinkProxy::start(upstream, link).await?))
-    } else {
-        None
-    };
-    let pub_addr = proxy
-        .as_ref()
-        .map_or(addr.clone(), |p| p.addr(Side::Publishers).to_string());
-    let sub_addr = proxy
-        .as_ref()
-        .map_or(addr.clone(), |p| p.addr(Side::Subscribers).to_string());
-    let tracker = Arc::new(FaultTracker::new(scenario.faults.len()));
-    let client_ctx = |i: u32, wire: &Arc<WireStats>| ClientContext {
-        wire: wire.clone(),
-        counters: counters.clone(),
-        socket: scenario.socket,
-        client_index: i,
-    };
-    let topics: Vec<String> = (0..scenario.topics)
-        .map(|t| format!("tb-{nonce}-{t}"))
-        .collect();
-    let topic_of = |client: u32| topics[(client % scenario.topics) as usize].as_str();
-
-    // Subscribers first: each resolves only once live, so nothing published later is missed.
-    let subscribers = bounded("connecting subscribers", SETUP_TIMEOUT, async {
-        let mut subs = Vec::with_capacity(spec.subscribers as usize);
-        for i in 0..spec.subscribers {
-            subs.push(
-                T::subscriber(
-                    &config,
-                    &sub_addr,
-                    topic_of(i),
-                    client_ctx(i, &subscriber_wire),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
-            );
-        }
-        anyhow::Ok(subs)
-    })
-    .await??;
-    let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
-        let mut pubs = Vec::with_capacity(scenario.publishers as usize);
-        for p in 0..scenario.publishers {
-            pubs.push(
-                T::publisher(
-                    &config,
-                    &pub_addr,
-                    topic_of(p),
-                    client_ctx(p, &publisher_wire),
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
-            );
-        }
-        anyhow::Ok(pubs)
-    })
-    .await??;
-
-    let fanout = |p: u32| {
-        (0..spec.subscribers)
-            .filter(|s| s % scenario.topics == p % scenario.topics)
-            .count() as u32
-    };
-    let start = Instant::now() + START_LEAD;
-    let start_ns = clock::as_ns(start);
-    let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
-    let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
-    let windows = match spec.rate {
-        Rate::Max => (0..scenario.publishers)
-            .map(|p| Window::new(scenario.max_in_flight, fanout(p)))
-            .collect(),
-        Rate::PerSec(_) => Vec::new(),
-    };
-    let shared = RunShared::new(
-        measure_start_ns..measure_end_ns,
-        scenario.publishers,
-        scenario.topics,
-        spec.payload_bytes as usize,
-        windows,
-    );
-    let drain = Arc::new(Drain {
-        subs: (0..spec.subscribers)
-            .map(|_| SubProgress {
-                target: AtomicU64::new(u64::MAX),
-                ..Default::default()
-            })
-            .collect(),
-        done: AtomicU64::new(0),
-        wake: Notify::new(),
-    });
-    let stop = CancellationToken::new();
-    let mut sub_tasks = Vec::new();
-    for (i, sub) in subscribers.into_iter().enumerate() {
-        let rec = SubscriberRecorder::new(shared.clone(), i as u32);
-        let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
-        sub_tasks.push(tokio::spawn(receive(
-            sub,
-            (rec, tally, tracker.clone()),
-            i,
-            drain.clone(),
-            stop.clone(),
-        )));
+        let proxy = Arc::new(LinkProxy::start(upstream, link).await?);
+        Ok(Link {
+            publishers: proxy.addr(Side::Publishers).to_string(),
+            subscribers: proxy.addr(Side::Subscribers).to_string(),
+            proxy: Some(proxy),
+        })
     }
-    let fault_task = proxy.as_ref().map(|proxy| {
-        tokio::spawn(link::fault::fire::<T>(
-            scenario.faults.clone(),
-            measure_start_ns,
-            proxy.clone(),
-            server.clone(),
-            tracker.clone(),
-            counters.clone(),
-            stop.clone(),
-        ))
-    });
 
-    let total = scenario.warmup + scenario.duration;
-    let end = clock::instant_at(measure_end_ns);
-    // A publisher that falls this far behind stops: what it never sent is reported as unsent.
-    let overrun = Duration::from_secs(1).max(scenario.duration / 10);
-    let sent_so_far: Vec<Arc<AtomicU64>> =
-        (0..scenario.publishers).map(|_| Arc::default()).collect();
-    let publishing = Publishing {
-        payload_len: spec.payload_bytes as usize,
-        measure_start_ns,
-        measure_end_ns,
-        stop_at: end + overrun,
-        progress: Arc::default(),
-    };
-    let schedule = match spec.rate {
-        Rate::PerSec(rate) => Some(Schedule::new(start_ns, rate, scenario.publishers, total)),
-        Rate::Max => None,
-    };
-    let generator = match &schedule {
-        Some(s) => Some(s.spawn_generator(measure_start_ns..measure_end_ns)?),
-        None => None,
-    };
-    let mut pub_tasks = Vec::new();
-    for (p, publisher) in publishers.into_iter().enumerate() {
-        let p = p as u32;
-        let publishing = Publishing {
-            progress: sent_so_far[p as usize].clone(),
-            ..publishing.clone()
-        };
-        pub_tasks.push(match &schedule {
-            Some(s) => tokio::spawn(open_loop(publisher, p, s.clone(), publishing)),
-            None => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(start.into()).await;
-                    closed_loop(publisher, p, &shared.windows[p as usize], publishing, end).await
-                })
+    fn client_ctx(&self, i: u32, wire: &Arc<WireStats>) -> ClientContext {
+        ClientContext {
+            wire: wire.clone(),
+            counters: self.counters.clone(),
+            socket: self.scenario.socket,
+            client_index: i,
+        }
+    }
+
+    /// Connects subscribers, then publishers. Subscribers come first: each resolves only once
+    /// live, so nothing published later is missed.
+    async fn connect(
+        &self,
+        link: &Link,
+        nonce: &str,
+    ) -> anyhow::Result<(Vec<T::Subscriber>, Vec<T::Publisher>)> {
+        let topics: Vec<String> = (0..self.scenario.topics)
+            .map(|t| format!("tb-{nonce}-{t}"))
+            .collect();
+        let topic = |client: u32| topics[topic_of(client, self.scenario.topics) as usize].as_str();
+        let subscribers = bounded("connecting subscribers", SETUP_TIMEOUT, async {
+            let mut subs = Vec::with_capacity(self.spec.subscribers as usize);
+            for i in 0..self.spec.subscribers {
+                let ctx = self.client_ctx(i, &self.subscriber_wire);
+                subs.push(
+                    T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
+                );
             }
-        });
+            anyhow::Ok(subs)
+        })
+        .await??;
+        let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
+            let mut pubs = Vec::with_capacity(self.scenario.publishers as usize);
+            for p in 0..self.scenario.publishers {
+                let ctx = self.client_ctx(p, &self.publisher_wire);
+                pubs.push(
+                    T::publisher(&self.config, &link.publishers, topic(p), ctx)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("publisher {p} could not connect: {e}"))?,
+                );
+            }
+            anyhow::Ok(pubs)
+        })
+        .await??;
+        Ok((subscribers, publishers))
     }
 
-    let ticker = progress.start_run(spec, shared.clone(), measure_start_ns, measure_end_ns);
-    let mut failures = Vec::new();
-    // One deadline for all publishers together, however many there are.
-    let publish_deadline = tokio::time::Instant::now()
-        + end.saturating_duration_since(Instant::now())
-        + overrun
-        + SETUP_TIMEOUT;
-    let mut outcomes: Vec<Option<PublishOutcome<T::Publisher>>> = Vec::new();
-    for (p, mut task) in pub_tasks.into_iter().enumerate() {
-        outcomes.push(
-            match tokio::time::timeout_at(publish_deadline, &mut task).await {
-                Ok(Ok(o)) => {
-                    if let Some(e) = &o.error {
-                        failures.push(format!("publisher {p}: {e}"));
-                    }
-                    Some(o)
-                }
-                Ok(Err(join)) => {
-                    failures.push(format!("publisher {p} task failed: {join}"));
-                    None
-                }
-                Err(_) => {
-                    task.abort();
-                    failures.push(format!("publisher {p} did not finish publishing in time"));
-                    None
-                }
-            },
-        );
+    /// State every subscriber shares; closed-loop runs get one in-flight window per publisher.
+    fn shared(&self, timeline: &Timeline) -> Arc<RunShared> {
+        let (scenario, spec) = (self.scenario, self.spec);
+        let fanout = |p: u32| {
+            (0..spec.subscribers)
+                .filter(|&s| shares_topic(p, s, scenario.topics))
+                .count() as u32
+        };
+        let windows = match spec.rate {
+            Rate::Max => (0..scenario.publishers)
+                .map(|p| Window::new(scenario.max_in_flight, fanout(p)))
+                .collect(),
+            Rate::PerSec(_) => Vec::new(),
+        };
+        RunShared::new(
+            timeline.measure_start_ns..timeline.measure_end_ns,
+            scenario.publishers,
+            scenario.topics,
+            spec.payload_bytes as usize,
+            windows,
+        )
     }
-    if let Some(s) = &schedule {
-        s.stop();
-    }
-    let generator_lag = match generator {
-        Some(g) => tokio::task::spawn_blocking(move || g.join())
+
+    /// Warm-up then the measured window: runs every publisher to its end and collects what
+    /// each did (see [`super::publish::run_publishers`]).
+    async fn publish(
+        &mut self,
+        publishers: Vec<T::Publisher>,
+        shared: &Arc<RunShared>,
+        timeline: &Timeline,
+    ) -> anyhow::Result<Published<T::Publisher>> {
+        let publishing = Publishing {
+            payload_len: self.spec.payload_bytes as usize,
+            measure_start_ns: timeline.measure_start_ns,
+            measure_end_ns: timeline.measure_end_ns,
+            stop_at: timeline.end + timeline.overrun,
+            progress: Arc::default(),
+        };
+        let plan = super::publish::Plan {
+            rate: self.spec.rate,
+            start: timeline.start,
+            start_ns: timeline.start_ns,
+            end: timeline.end,
+            total: self.scenario.warmup + self.scenario.duration,
+            // One deadline for all publishers together, however many there are.
+            deadline_after_end: timeline.overrun + SETUP_TIMEOUT,
+        };
+        super::publish::run_publishers(publishers, shared, publishing, plan, &mut self.failures)
             .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_else(super::recorder::latency_histogram),
-        None => super::recorder::latency_histogram(),
-    };
-    let scheduled_in_window = schedule
-        .as_ref()
-        .map(|s| s.scheduled_between(measure_start_ns, measure_end_ns));
+    }
 
-    // Drain: every subscriber should get everything its topic's publishers published.
-    // Counted by the publishers as they went, so a publisher that failed or hung still has its
-    // messages expected (and audited) under its own id.
-    let published: Vec<u64> = sent_so_far
-        .iter()
-        .map(|p| p.load(Ordering::Relaxed))
-        .collect();
-    for (i, s) in drain.subs.iter().enumerate() {
-        let expected: u64 = (0..published.len())
-            .filter(|&p| p as u32 % scenario.topics == i as u32 % scenario.topics)
-            .map(|p| published[p])
-            .sum();
-        s.target.store(expected, Ordering::SeqCst);
-        drain.check(i);
-    }
-    let drain_deadline = Instant::now() + scenario.drain_timeout;
-    while drain.done.load(Ordering::SeqCst) < u64::from(spec.subscribers) {
-        let left = drain_deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
+    /// Waits, up to the drain timeout, until every subscriber has everything its topic's
+    /// publishers published. Counted by the publishers as they went, so a publisher that failed
+    /// or hung still has its messages expected (and audited) under its own id.
+    async fn drain(&self, drain: &Drain, published: &[u64]) {
+        let topics = self.scenario.topics;
+        for (i, s) in drain.subs.iter().enumerate() {
+            let expected: u64 = (0..published.len())
+                .filter(|&p| shares_topic(p as u32, i as u32, topics))
+                .map(|p| published[p])
+                .sum();
+            s.target.store(expected, Ordering::SeqCst);
+            drain.check(i);
         }
-        let _ = tokio::time::timeout(left, drain.wake.notified()).await;
+        let deadline = Instant::now() + self.scenario.drain_timeout;
+        while drain.done.load(Ordering::SeqCst) < u64::from(self.spec.subscribers) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let _ = tokio::time::timeout(left, drain.wake.notified()).await;
+        }
     }
-    stop.cancel();
-    ticker.finish();
-    let fired = match fault_task {
-        Some(task) => match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
+
+    /// Waits for the fault schedule (already told to stop) to hand back what it fired.
+    async fn await_faults(
+        &mut self,
+        task: Option<JoinHandle<Vec<faults::Fired>>>,
+    ) -> Vec<faults::Fired> {
+        let Some(task) = task else {
+            return Vec::new();
+        };
+        match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
             Ok(Ok(fired)) => fired,
             Ok(Err(join)) => {
-                failures.push(format!("fault task failed: {join}"));
+                self.failures.push(format!("fault task failed: {join}"));
                 Vec::new()
             }
             Err(e) => {
-                failures.push(e.to_string());
+                self.failures.push(e.to_string());
                 Vec::new()
             }
-        },
-        None => Vec::new(),
-    };
+        }
+    }
 
-    let mut recorders = Vec::new();
-    let mut subs = Vec::new();
-    let mut tallies = Vec::new();
-    let stop_deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
-    for (i, mut task) in sub_tasks.into_iter().enumerate() {
-        recorders.push(
-            match tokio::time::timeout_at(stop_deadline, &mut task).await {
-                Ok(Ok((sub, (rec, tally), err))) => {
-                    if let Some(e) = err {
-                        failures.push(format!("subscriber {i}: {e}"));
-                    }
-                    subs.push(sub);
-                    tallies.push((i, tally));
-                    Some(rec)
-                }
-                Ok(Err(join)) => {
-                    failures.push(format!("subscriber {i} task failed: {join}"));
-                    None
-                }
-                Err(_) => {
-                    task.abort();
-                    failures.push(format!("subscriber {i} did not stop in time"));
-                    None
-                }
-            },
+    /// Closes every client, and attributes losses to the faults that fired.
+    async fn close(
+        &mut self,
+        received: Received<T::Subscriber>,
+        published: Published<T::Publisher>,
+        fired: &[faults::Fired],
+    ) -> Closed {
+        let mut schedule_lag = super::recorder::latency_histogram();
+        let (mut published_in_window, mut unsent) = (0, 0);
+        let mut pubs = Vec::new();
+        for o in published.outcomes.into_iter().flatten() {
+            let PublishOutcome {
+                publisher,
+                sent_in_window,
+                unsent: never_sent,
+                lag,
+                ..
+            } = o;
+            let _ = schedule_lag.add(&lag);
+            published_in_window += sent_in_window;
+            unsent += never_sent;
+            pubs.push(publisher);
+        }
+        close_all::<T>(received.subs, pubs, &mut self.failures).await;
+        let faults = faults::results_for_run(
+            fired,
+            received.tallies,
+            &published.published,
+            self.scenario.topics,
+            &self.counters,
         );
-    }
-    let mut lag = super::recorder::latency_histogram();
-    let mut published_in_window = 0;
-    let mut unsent = 0;
-    let mut pubs = Vec::new();
-    for o in outcomes.into_iter().flatten() {
-        let _ = lag.add(&o.lag);
-        published_in_window += o.sent_in_window;
-        unsent += o.unsent;
-        pubs.push(o.publisher);
-    }
-    close_all::<T>(subs, pubs, &mut failures).await;
-    let faults = fault_results(&fired, tallies, &published, scenario.topics, &counters);
-    for f in &faults {
-        if let Some(e) = &f.error {
-            failures.push(format!("fault {} at {}s: {e}", f.kind, f.at_secs));
+        for f in &faults {
+            if let Some(e) = &f.error {
+                self.failures
+                    .push(format!("fault {} at {}s: {e}", f.kind, f.at_secs));
+            }
         }
-    }
-    drop(proxy);
-    if let Some(server) = server {
-        match bounded("server shutdown", CLOSE_TIMEOUT, server.shutdown()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failures.push(format!("server shutdown: {e}")),
-            Err(e) => failures.push(e.to_string()),
+        Closed {
+            recorders: received.recorders,
+            published: published.published,
+            generator_lag: published.generator_lag,
+            scheduled_in_window: published.scheduled_in_window,
+            schedule_lag,
+            published_in_window,
+            unsent,
+            faults,
         }
     }
 
-    // Counters are read below, after every client closed: idle cost is per this whole span.
-    let elapsed = start.elapsed();
-    Ok(RunOutput {
-        spec: spec.clone(),
-        effective_config: serde_json::to_value(&config)?,
-        recorders,
-        intervals: std::mem::take(
+    /// Everything the run recorded, for [`super::aggregate::reduce`].
+    fn output(
+        self,
+        server: &RunServer<T>,
+        shared: &RunShared,
+        timeline: &Timeline,
+        closed: Closed,
+    ) -> anyhow::Result<RunOutput> {
+        let intervals = std::mem::take(
             &mut *shared
                 .intervals
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
-        ),
-        schedule_lag: lag,
-        published,
-        published_in_window,
-        unsent,
-        topics: scenario.topics,
-        measured: scenario.duration,
-        publisher_wire: publisher_wire.snapshot(),
-        subscriber_wire: subscriber_wire.snapshot(),
-        generator_lag,
-        scheduled_in_window,
-        server_wire: if T::external_address(&config).is_some() {
-            WireSnapshot::default()
-        } else {
-            server_wire.snapshot()
-        },
-        counters: counters.counter_values(),
-        distributions: counters.distributions(),
-        failures,
-        measure_start_ns,
-        elapsed,
-        faults,
-    })
-}
-
-/// Per-fault results: each subscriber's never-delivered tail is charged to the last fault that
-/// fired, then [`link::tally::results`] attributes the rest.
-fn fault_results(
-    fired: &[link::Fired],
-    tallies: Vec<(usize, SubscriberTally)>,
-    published: &[u64],
-    topics: u32,
-    counters: &Counters,
-) -> Vec<crate::results::summary::FaultResult> {
-    if fired.is_empty() {
-        return Vec::new();
-    }
-    let fired_count = fired.iter().filter(|f| f.fired_ns.is_some()).count();
-    let tallies: Vec<SubscriberTally> = tallies
-        .into_iter()
-        .map(|(i, mut t)| {
-            let mine: Vec<(usize, u64)> = published
-                .iter()
-                .enumerate()
-                .filter(|&(p, _)| p as u32 % topics == i as u32 % topics)
-                .map(|(p, &n)| (p, n))
-                .collect();
-            t.finish(&mine, fired_count);
-            t
+        );
+        Ok(RunOutput {
+            spec: self.spec.clone(),
+            effective_config: serde_json::to_value(&self.config)?,
+            recorders: closed.recorders,
+            intervals,
+            schedule_lag: closed.schedule_lag,
+            published: closed.published,
+            published_in_window: closed.published_in_window,
+            unsent: closed.unsent,
+            topics: self.scenario.topics,
+            measured: self.scenario.duration,
+            publisher_wire: self.publisher_wire.snapshot(),
+            subscriber_wire: self.subscriber_wire.snapshot(),
+            generator_lag: closed.generator_lag,
+            scheduled_in_window: closed.scheduled_in_window,
+            server_wire: server.wire(),
+            counters: self.counters.counter_values(),
+            distributions: self.counters.distributions(),
+            failures: self.failures,
+            measure_start_ns: timeline.measure_start_ns,
+            elapsed: timeline.start.elapsed(),
+            faults: closed.faults,
         })
-        .collect();
-    link::tally::results(fired, &tallies, &counters.counter_values())
+    }
 }

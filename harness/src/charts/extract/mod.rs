@@ -14,7 +14,7 @@ mod over;
 pub use over::{delivery_units, rate_sweep, timeseries};
 
 /// The transport whose figures are the physical floor.
-pub const FLOOR: &str = "raw-tcp";
+pub const FLOOR: &str = crate::registry::FLOOR_NAME;
 /// Spectra stop at 99.999%: beyond it a one-minute run has too few samples to mean anything.
 const MAX_NINES: f64 = 5.0;
 

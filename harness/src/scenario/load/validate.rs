@@ -18,7 +18,7 @@ use crate::registry::TransportKind;
 use crate::scenario::model::{Rate, Scenario, format_bytes};
 
 /// The transport that is the physical floor, run first unless `baseline = false`.
-const BASELINE: &str = "raw-tcp";
+const BASELINE: &str = crate::registry::FLOOR_NAME;
 /// Largest message a scenario may ask for.
 const MAX_PAYLOAD: i64 = 16 << 20;
 

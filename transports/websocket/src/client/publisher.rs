@@ -38,6 +38,24 @@ use crate::WebSocketConfig;
 use crate::proto;
 use crate::ws;
 
+/// Why a reconnect attempt failed, and whether another attempt could succeed.
+enum Reopen {
+    /// Worth retrying after backoff (the server was down, the connection dropped).
+    Retry,
+    /// Would fail the same way again: bad configuration, or a resume count that contradicts
+    /// what was sent or proven.
+    GiveUp(TransportError),
+}
+
+impl From<TransportError> for Reopen {
+    fn from(e: TransportError) -> Reopen {
+        match e {
+            TransportError::Config(_) => Reopen::GiveUp(e),
+            _ => Reopen::Retry,
+        }
+    }
+}
+
 /// Messages between two delivery marks (pings).
 pub const MARK_EVERY: u64 = 256;
 /// Longest time messages wait unproven before the next `publish` sends a mark.
@@ -170,24 +188,17 @@ impl WebSocketPublisher {
                     self.counters.reconnects.inc();
                     return Ok(());
                 }
-                // A count that contradicts what was sent or proven would only repeat.
-                Err(
-                    e @ (TransportError::Config(_)
-                    | TransportError::Protocol {
-                        stage: "resume", ..
-                    }),
-                ) => {
-                    return Err(e);
-                }
-                Err(_) => self.counters.reconnect_failures.inc(),
+                Err(Reopen::GiveUp(e)) => return Err(e),
+                Err(Reopen::Retry) => self.counters.reconnect_failures.inc(),
             }
         }
     }
 
-    async fn reopen(&mut self) -> Result<Link, TransportError> {
+    async fn reopen(&mut self) -> Result<Link, Reopen> {
         let control = self.counters.control.clone();
         let mut link = Link::open(&self.config, &self.ctx, &self.addr, &self.path, control).await?;
-        let held = self.resume_point(link.notice)?;
+        // A count that contradicts what was sent or proven would only repeat.
+        let held = self.resume_point(link.notice).map_err(Reopen::GiveUp)?;
         self.counters.resend_avoided.add(held - self.first);
         self.drop_until(held);
         for msg in &self.unproven {

@@ -8,16 +8,22 @@
 //! to the fault current then). At the end, messages published beyond the high-water mark are
 //! charged to the last fault that fired. The charges add up to the run's totals; which fault
 //! gets them is an approximation that is exact with one fault per run.
+//!
+//! The task that fires the schedule ([`fire`]) lives here too: it drives the link emulator and
+//! the server slot, and stamps each fault into the [`FaultTracker`] the subscribers read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use transport_core::envelope::Envelope;
+use transport_core::{Counters, Transport, clock};
 
-use super::fault::{FaultKind, FaultTarget, Fired};
+use super::recorder::SubscriberRecorder;
+use super::shares_topic;
+use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, ServerSlot, Side};
 use crate::results::summary::FaultResult;
-use crate::runner::SubscriberRecorder;
 
 /// Shared between the fault task (which fires) and the subscriber tasks (which observe).
 #[derive(Debug)]
@@ -184,26 +190,114 @@ pub fn results(
         .collect()
 }
 
+/// Per-fault results of a finished run: each subscriber's never-delivered tail (`tallies` are
+/// by subscriber id) is charged to the last fault that fired, then [`results`] attributes the
+/// rest.
+pub fn results_for_run(
+    fired: &[Fired],
+    tallies: Vec<(usize, SubscriberTally)>,
+    published: &[u64],
+    topics: u32,
+    counters: &Counters,
+) -> Vec<FaultResult> {
+    if fired.is_empty() {
+        return Vec::new();
+    }
+    let fired_count = fired.iter().filter(|f| f.fired_ns.is_some()).count();
+    let tallies: Vec<SubscriberTally> = tallies
+        .into_iter()
+        .map(|(i, mut t)| {
+            let mine: Vec<(usize, u64)> = published
+                .iter()
+                .enumerate()
+                .filter(|&(p, _)| shares_topic(p as u32, i as u32, topics))
+                .map(|(p, &n)| (p, n))
+                .collect();
+            t.finish(&mine, fired_count);
+            t
+        })
+        .collect();
+    results(fired, &tallies, &counters.counter_values())
+}
+
 /// Counters that count reconnect attempts or retries, whatever the transport calls them.
 fn is_reconnect_counter(name: &str) -> bool {
     name.contains("reconnect") || name.contains("retries") || name == "poll_errors"
 }
 
+/// Only resets pick a side; a blackhole and a restart hit everyone.
 fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
-    match (kind, target) {
-        (FaultKind::ResetConnections, FaultTarget::Subscribers) => "subscribers",
-        (FaultKind::ResetConnections, FaultTarget::Publishers) => "publishers",
-        _ => "all",
+    match kind {
+        FaultKind::ResetConnections => target.name(),
+        _ => FaultTarget::All.name(),
     }
+}
+
+/// What firing a fault produced, before per-fault accounting.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    /// The fault.
+    pub fault: Fault,
+    /// When it fired ([`clock`] ns); `None` if the run ended first.
+    pub fired_ns: Option<u64>,
+    /// Transport counters at the moment it fired.
+    pub counters: BTreeMap<String, u64>,
+    /// Why it could not be carried out, if it could not.
+    pub error: Option<String>,
+}
+
+/// Fires `faults` in time order, each at `measure_start_ns + at`, until `stop` is cancelled.
+pub async fn fire<T: Transport>(
+    faults: Vec<Fault>,
+    measure_start_ns: u64,
+    proxy: Arc<LinkProxy>,
+    server: Option<Arc<ServerSlot<T>>>,
+    tracker: Arc<FaultTracker>,
+    counters: Arc<Counters>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Vec<Fired> {
+    let mut out: Vec<Fired> = faults
+        .iter()
+        .map(|&fault| Fired {
+            fault,
+            fired_ns: None,
+            counters: BTreeMap::new(),
+            error: None,
+        })
+        .collect();
+    for (i, fired) in out.iter_mut().enumerate() {
+        let at = clock::instant_at(measure_start_ns + fired.fault.at.as_nanos() as u64);
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep_until(at.into()) => {}
+        }
+        let now = clock::now_ns();
+        fired.fired_ns = Some(now);
+        fired.counters = counters.counter_values();
+        tracker.fire(i, now);
+        match fired.fault.kind {
+            FaultKind::ResetConnections => match fired.fault.target {
+                FaultTarget::All => proxy.cut_all(),
+                FaultTarget::Subscribers => proxy.cut(Side::Subscribers),
+                FaultTarget::Publishers => proxy.cut(Side::Publishers),
+            },
+            FaultKind::Blackhole => proxy.blackhole(fired.fault.duration),
+            FaultKind::ServerRestart => {
+                fired.error = match &server {
+                    Some(s) => s.restart(fired.fault.duration, &proxy).await.err(),
+                    None => Some("the server is external; it cannot be restarted".into()),
+                };
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::AtomicU64;
 
     use super::*;
-    use crate::link::{Fault, FaultTarget};
     use crate::runner::recorder::RunShared;
 
     fn msg(seq: u64, sent_ns: u64) -> Bytes {
