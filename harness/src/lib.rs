@@ -9,6 +9,7 @@
 pub mod charts;
 pub mod cli;
 pub mod compare;
+pub mod limits;
 pub mod link;
 pub mod registry;
 pub mod report;

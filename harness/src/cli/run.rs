@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::{BadInput, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, RunArgs, table};
+use crate::limits;
 use crate::registry::TransportKind;
 use crate::results::summary::{ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
@@ -57,6 +58,7 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 /// `run SCENARIO`.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
+    check_descriptors(&scenario, &scenario.expand())?;
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -177,6 +179,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
     }
     Ok(EXIT_RUN_FAILED)
+}
+
+/// Raises the open-file limit as far as the largest run needs and refuses (exit 2) a scenario
+/// whose runs cannot get their descriptors, before anything connects.
+fn check_descriptors(scenario: &Scenario, specs: &[scenario::RunSpec]) -> anyhow::Result<()> {
+    let clients = specs
+        .iter()
+        .map(|s| u64::from(s.subscribers) + u64::from(scenario.publishers))
+        .max()
+        .unwrap_or(0);
+    let proxied = scenario.link.is_some() || !scenario.faults.is_empty();
+    let need = limits::descriptors_needed(clients, true, proxied);
+    limits::raise_nofile(need).map_err(BadInput::msg)?;
+    Ok(())
 }
 
 /// `validate SCENARIO...`.

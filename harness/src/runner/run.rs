@@ -100,6 +100,7 @@ pub async fn run_one<T: Transport>(
         counters: counters.clone(),
         socket: scenario.socket,
         client_index: i,
+        source: None,
     };
     let topics: Vec<String> = (0..scenario.topics)
         .map(|t| format!("tb-{nonce}-{t}"))
