@@ -343,3 +343,37 @@ fn compare_thresholds_are_checked_when_the_scenario_loads() {
     let (_, _, message) = bad("[compare]\np99 = [1]\n");
     assert!(message.contains("15%"), "{message}");
 }
+
+#[test]
+fn server_placement_defaults_to_its_own_process_and_takes_cpus() {
+    use transport_bench::scenario::ServerMode;
+    let s = ok("");
+    assert_eq!(s.server.mode, ServerMode::Process);
+    assert_eq!(s.server.cpus, None);
+    assert_eq!(s.load.cpus, None);
+    let s = ok("[server]\nmode = \"process\"\ncpus = [0]\n[load]\ncpus = [0]\n");
+    assert_eq!(s.server.cpus, Some(vec![0]));
+    assert_eq!(s.load.cpus, Some(vec![0]));
+    assert_eq!(
+        ok("[server]\nmode = \"in-process\"\n").server.mode,
+        ServerMode::InProcess
+    );
+}
+
+#[test]
+fn bad_placement_is_located_with_the_allowed_values() {
+    let (line, col, msg) = bad("[server]\nmode = \"thread\"\n");
+    assert_eq!((line, col), (5, 8));
+    assert_contains(&msg, &["thread", "process", "in-process"]);
+    let (line, _, msg) = bad("[server]\ncpus = [0, 4096]\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["CPU 4096", "allowed: 0"]);
+    let (line, _, msg) = bad("[load]\ncpus = [0, 0]\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["twice"]);
+    let (line, _, msg) = bad("[server]\nport = 1\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["port"]);
+    let (_, _, msg) = bad("[load]\nmode = \"process\"\n");
+    assert_contains(&msg, &["mode"]);
+}

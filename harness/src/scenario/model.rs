@@ -85,6 +85,52 @@ pub struct Scenario {
     pub link: Option<LinkConfig>,
     /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
     pub faults: Vec<Fault>,
+    /// Where the server runs (`[server]`).
+    pub server: ServerPlacement,
+    /// Where the load generator runs (`[load]`).
+    pub load: LoadPlacement,
+}
+
+/// Where a run's server lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerMode {
+    /// A child process of this binary (`transport-bench serve`), so its CPU, memory and
+    /// descriptors are its own and can be measured apart from the load generator's.
+    #[default]
+    Process,
+    /// Inside the load generator's process, on its runtime (no server resources measured).
+    InProcess,
+}
+
+impl ServerMode {
+    /// Every mode's scenario name, for error messages.
+    pub const NAMES: &'static [&'static str] = &["process", "in-process"];
+
+    /// Looks a mode up by its scenario name.
+    pub fn from_name(name: &str) -> Option<ServerMode> {
+        match name {
+            "process" => Some(ServerMode::Process),
+            "in-process" => Some(ServerMode::InProcess),
+            _ => None,
+        }
+    }
+}
+
+/// `[server]`: placement of the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerPlacement {
+    /// Child process or in-process.
+    pub mode: ServerMode,
+    /// CPUs the server process may run on (`None`: the scheduler's choice).
+    pub cpus: Option<Vec<u32>>,
+}
+
+/// `[load]`: placement of the load generator (this process).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoadPlacement {
+    /// CPUs the load generator's threads may run on (`None`: the scheduler's choice).
+    pub cpus: Option<Vec<u32>>,
 }
 
 /// One cell of the run matrix.

@@ -100,6 +100,9 @@ pub(super) fn scenario(
     let link = super::network::link(raw.link)?;
     let faults = super::network::faults(raw.faults, duration)?;
     let compare = compare_thresholds(raw.compare)?;
+    let online = super::placement::online_cpus();
+    let server = super::placement::server(raw.server, &online)?;
+    let load = super::placement::load(raw.load, &online)?;
 
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
@@ -145,6 +148,8 @@ pub(super) fn scenario(
         transport_options,
         link,
         faults,
+        server,
+        load,
     })
 }
 
