@@ -6,6 +6,7 @@
 //! [`scenario`] (what to run) → [`registry`] (which transport type) → [`runner`] (how) → [`results`] → [`charts`], [`report`] and
 //! [`compare`]; [`cli`] ties them to the `transport-bench` binary.
 
+pub mod affinity;
 pub mod charts;
 pub mod cli;
 pub mod compare;

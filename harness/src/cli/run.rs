@@ -7,10 +7,10 @@ use std::time::SystemTime;
 use super::{BadInput, EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, RunArgs, table};
 use crate::limits;
 use crate::registry::TransportKind;
-use crate::results::summary::{ScenarioInfo, Summary};
+use crate::results::summary::{Environment, Placement, ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
 use crate::runner::{self, Progress};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Scenario, ServerMode};
 
 /// Applies command-line overrides to a loaded scenario.
 fn apply_overrides(mut s: Scenario, args: &RunArgs) -> anyhow::Result<Scenario> {
@@ -71,6 +71,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         ))
     })?;
 
+    // Pinned before the runtime starts, so every worker and the generator thread inherit it;
+    // the runtime then gets one worker per CPU it may use.
+    if let Some(cpus) = &scenario.load.cpus {
+        crate::affinity::pin_current(cpus).map_err(BadInput::msg)?;
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -145,12 +150,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             file: scenario.source.display().to_string(),
             effective,
         },
-        environment: environment::collect(
-            "multi-thread",
-            threads,
-            scenario.socket,
-            humantime::format_rfc3339_seconds(started).to_string(),
-        ),
+        environment: Environment {
+            placement: Some(placement(&scenario)),
+            ..environment::collect(
+                "multi-thread",
+                threads,
+                scenario.socket,
+                humantime::format_rfc3339_seconds(started).to_string(),
+            )
+        },
         runs,
     };
     let path = write::write_summary(&out_dir, &summary)?;
@@ -179,6 +187,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
     }
     Ok(EXIT_RUN_FAILED)
+}
+
+/// Where this scenario's server and load generator ran, for the environment block.
+fn placement(scenario: &Scenario) -> Placement {
+    Placement {
+        server_mode: match scenario.server.mode {
+            ServerMode::Process => "process",
+            ServerMode::InProcess => "in-process",
+        }
+        .to_owned(),
+        server_cpus: scenario.server.cpus.clone(),
+        load_cpus: scenario.load.cpus.clone(),
+    }
 }
 
 /// Raises the open-file limit as far as the largest run needs and refuses (exit 2) a scenario

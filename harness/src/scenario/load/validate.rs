@@ -100,7 +100,7 @@ pub(super) fn scenario(
     let link = super::network::link(raw.link)?;
     let faults = super::network::faults(raw.faults, duration)?;
     let compare = compare_thresholds(raw.compare)?;
-    let online = super::placement::online_cpus();
+    let online = crate::affinity::online();
     let server = super::placement::server(raw.server, &online)?;
     let load = super::placement::load(raw.load, &online)?;
 
