@@ -31,6 +31,7 @@ pub(super) struct RawScenario {
     pub topics: Option<Spanned<Count>>,
     pub payload: Option<Spanned<OneOrMany<Size>>>,
     pub rate_per_sec: Option<Spanned<OneOrMany<RateItem>>>,
+    pub deliveries_per_sec: Option<Spanned<OneOrMany<RateItem>>>,
     pub max_in_flight: Option<Spanned<Count>>,
     pub allow_loss: Option<bool>,
     pub p99_target: Option<Spanned<Dur>>,
