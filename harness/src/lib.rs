@@ -7,10 +7,12 @@
 //! [`compare`]; [`cli`] ties them to the `transport-bench` binary, whose exit codes are in
 //! [`exit`].
 
+pub mod affinity;
 pub mod charts;
 pub mod cli;
 pub mod compare;
 pub mod exit;
+pub mod limits;
 pub mod link;
 pub mod registry;
 pub mod report;

@@ -169,6 +169,16 @@ fn report_names_every_transport_and_judges_the_claims() {
         "does not hold: 25× above the claimed ceiling (understated)"
     );
     assert_eq!(row("websocket", "low latency"), "holds");
+    // The floor's ratio is about p50; the p99 shown is the transport's own.
+    let measured = &verdicts
+        .iter()
+        .find(|r| r.transport == "websocket" && r.claim.starts_with("low latency"))
+        .unwrap()
+        .measured;
+    assert!(
+        measured.contains("the raw-TCP floor's p50)") && measured.contains("this transport's p99"),
+        "{measured}"
+    );
     assert_eq!(row("pull-log", "100K–1M+"), "holds");
     assert_eq!(
         row("pull-log", "very high"),

@@ -351,3 +351,43 @@ kind = "reset-connections"
     // Lost, duplicated: the floor resumes exactly.
     assert!(row.contains("| reset all | 0.5s | 0 | 0 |"), "{row}");
 }
+
+/// A run whose clients cannot get their descriptors is refused before anything connects:
+/// exit 2 naming the need and the limit. The child gets a limit of 1024 and, when the test
+/// runs as root, drops root first (root could raise the limit again).
+#[test]
+fn a_run_that_cannot_get_its_descriptors_exits_2_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut perms = std::fs::metadata(dir.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(dir.path(), perms).unwrap();
+    let scenario = write(
+        dir.path(),
+        "many.toml",
+        &TINY.replace("subscribers = [1, 2]", "subscribers = 2000"),
+    );
+    let as_root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let mut argv: Vec<String> = Vec::new();
+    if as_root {
+        argv.extend(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(String::from),
+        );
+    }
+    argv.extend([BIN, "run", scenario.to_str().unwrap(), "-q"].map(String::from));
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -n 1024 && exec \"$@\"", "sh"])
+        .args(&argv)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("open files"), "{stderr}");
+    assert!(stderr.contains("1024"), "names the limit: {stderr}");
+    assert!(stderr.contains("ulimit -n"), "names the fix: {stderr}");
+}

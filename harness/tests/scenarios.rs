@@ -343,3 +343,66 @@ fn compare_thresholds_are_checked_when_the_scenario_loads() {
     let (_, _, message) = bad("[compare]\np99 = [1]\n");
     assert!(message.contains("15%"), "{message}");
 }
+
+#[test]
+fn server_placement_defaults_to_its_own_process_and_takes_cpus() {
+    use transport_bench::scenario::ServerMode;
+    let s = ok("");
+    assert_eq!(s.server.mode, ServerMode::Process);
+    assert_eq!(s.server.cpus, None);
+    assert_eq!(s.load.cpus, None);
+    let s = ok("[server]\nmode = \"process\"\ncpus = [0]\n[load]\ncpus = [0]\n");
+    assert_eq!(s.server.cpus, Some(vec![0]));
+    assert_eq!(s.load.cpus, Some(vec![0]));
+    assert_eq!(
+        ok("[server]\nmode = \"in-process\"\n").server.mode,
+        ServerMode::InProcess
+    );
+}
+
+#[test]
+fn bad_placement_is_located_with_the_allowed_values() {
+    let (line, col, msg) = bad("[server]\nmode = \"thread\"\n");
+    assert_eq!((line, col), (5, 8));
+    assert_contains(&msg, &["thread", "process", "in-process"]);
+    let (line, _, msg) = bad("[server]\ncpus = [0, 4096]\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["CPU 4096", "allowed: 0"]);
+    let (line, _, msg) = bad("[load]\ncpus = [0, 0]\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["twice"]);
+    let (line, _, msg) = bad("[server]\nport = 1\n");
+    assert_eq!(line, 5);
+    assert_contains(&msg, &["port"]);
+    let (_, _, msg) = bad("[load]\nmode = \"process\"\n");
+    assert_contains(&msg, &["mode"]);
+}
+
+#[test]
+fn deliveries_per_sec_fixes_the_total_delivery_rate_across_subscriber_counts() {
+    let s =
+        ok("transports = [\"websocket\"]\nsubscribers = [100, 1000]\ndeliveries_per_sec = 10000\n");
+    let runs = s.expand();
+    let names: Vec<String> = runs.iter().map(|r| r.name()).collect();
+    assert!(
+        names.iter().all(|n| n.contains("deliveries=10000")),
+        "{names:?}"
+    );
+    let by_subs: Vec<(u32, Rate)> = runs
+        .iter()
+        .filter(|r| r.transport == TransportKind::WebSocket)
+        .map(|r| (r.subscribers, r.rate))
+        .collect();
+    assert!(by_subs.contains(&(100, Rate::PerSec(100.0))), "{by_subs:?}");
+    assert!(by_subs.contains(&(1000, Rate::PerSec(10.0))), "{by_subs:?}");
+    // Both dimensions together: offered rates first, then fixed deliveries.
+    let both = ok("subscribers = 10\nrate_per_sec = 5\ndeliveries_per_sec = 100\n").expand();
+    assert!(both.iter().any(|r| r.name().contains("rate=5")));
+    assert!(
+        both.iter()
+            .any(|r| r.rate == Rate::PerSec(10.0) && r.name().contains("deliveries=100"))
+    );
+    let (line, _, msg) = bad("deliveries_per_sec = \"max\"\n");
+    assert_eq!(line, 4);
+    assert_contains(&msg, &["deliveries_per_sec", "number"]);
+}

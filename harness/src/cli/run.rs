@@ -6,11 +6,12 @@ use std::time::SystemTime;
 
 use super::{BadInput, RunArgs, table};
 use crate::exit::Exit;
+use crate::limits;
 use crate::registry::TransportKind;
-use crate::results::summary::{RunStatus, ScenarioInfo, Summary};
+use crate::results::summary::{Environment, Placement, RunStatus, ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
 use crate::runner::{self, Progress};
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Scenario, ServerMode};
 
 /// Applies command-line overrides to a loaded scenario.
 fn apply_overrides(mut s: Scenario, args: &RunArgs) -> anyhow::Result<Scenario> {
@@ -58,6 +59,7 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 /// `run SCENARIO`.
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
+    check_descriptors(&scenario, &scenario.expand())?;
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -70,6 +72,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         ))
     })?;
 
+    // Pinned before the runtime starts, so every worker and the generator thread inherit it;
+    // the runtime then gets one worker per CPU it may use.
+    if let Some(cpus) = &scenario.load.cpus {
+        crate::affinity::pin_current(cpus).map_err(BadInput::msg)?;
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -144,12 +151,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             file: scenario.source.display().to_string(),
             effective,
         },
-        environment: environment::collect(
-            "multi-thread",
-            threads,
-            scenario.socket,
-            humantime::format_rfc3339_seconds(started).to_string(),
-        ),
+        environment: Environment {
+            placement: Some(placement(&scenario)),
+            ..environment::collect(
+                "multi-thread",
+                threads,
+                scenario.socket,
+                humantime::format_rfc3339_seconds(started).to_string(),
+            )
+        },
         runs,
     };
     let path = write::write_summary(&out_dir, &summary)?;
@@ -178,6 +188,33 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
     }
     Ok(Exit::RunFailed)
+}
+
+/// Where this scenario's server and load generator ran, for the environment block.
+fn placement(scenario: &Scenario) -> Placement {
+    Placement {
+        server_mode: match scenario.server.mode {
+            ServerMode::Process => "process",
+            ServerMode::InProcess => "in-process",
+        }
+        .to_owned(),
+        server_cpus: scenario.server.cpus.clone(),
+        load_cpus: scenario.load.cpus.clone(),
+    }
+}
+
+/// Raises the open-file limit as far as the largest run needs and refuses (exit 2) a scenario
+/// whose runs cannot get their descriptors, before anything connects.
+fn check_descriptors(scenario: &Scenario, specs: &[scenario::RunSpec]) -> anyhow::Result<()> {
+    let clients = specs
+        .iter()
+        .map(|s| u64::from(s.subscribers) + u64::from(scenario.publishers))
+        .max()
+        .unwrap_or(0);
+    let proxied = scenario.link.is_some() || !scenario.faults.is_empty();
+    let need = limits::descriptors_needed(clients, true, proxied);
+    limits::raise_nofile(need).map_err(BadInput::msg)?;
+    Ok(())
 }
 
 /// `validate SCENARIO...`.

@@ -274,12 +274,12 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         let floor = floor_p50(v, rep.rate);
         let measured_class = LatencyClass::of(p50, floor);
         let vs_floor = floor
-            .map(|f| format!(", {} the raw-TCP floor's", format::ratio(p50 / f)))
+            .map(|f| format!(" ({} the raw-TCP floor's p50)", format::ratio(p50 / f)))
             .unwrap_or_default();
         out.push(row(
             format!("{} latency", claim.latency.name()),
             format!(
-                "p50 {}{vs_floor} (p99 {}){at} → {}",
+                "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
                 format::nanos(p50),
                 format::nanos(p99),
                 measured_class.name()

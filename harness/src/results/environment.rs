@@ -53,7 +53,9 @@ pub fn collect(
         }
         .into(),
         cpu_model: cpu_model(),
-        cpu_count: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        // The machine's CPUs, not this process's affinity: a pinned load generator still ran
+        // on a machine of this size.
+        cpu_count: crate::affinity::online().len(),
         kernel: command_output("uname", &["-r"]).unwrap_or_else(|| "unknown".into()),
         os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
         hostname: command_output("hostname", &[]).unwrap_or_else(|| "unknown".into()),
@@ -61,5 +63,6 @@ pub fn collect(
         worker_threads,
         socket,
         started_at,
+        placement: None,
     }
 }

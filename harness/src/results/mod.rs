@@ -3,6 +3,7 @@
 
 pub mod environment;
 pub mod hgrm;
+pub mod resources;
 pub mod summary;
 pub mod write;
 

@@ -72,6 +72,22 @@ pub struct Environment {
     pub socket: transport_core::SocketOptions,
     /// When the scenario started, UTC, RFC 3339.
     pub started_at: String,
+    /// Where the server and the load generator ran (absent in results from before placement
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Where a scenario's server and load generator ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// `process` (a child process per run), `in-process` (on the load generator's runtime) or
+    /// `remote` (started by the user).
+    pub server_mode: String,
+    /// CPUs the server was pinned to; `None` when the scheduler chose.
+    pub server_cpus: Option<Vec<u32>>,
+    /// CPUs the load generator was pinned to; `None` when the scheduler chose.
+    pub load_cpus: Option<Vec<u32>>,
 }
 
 /// Latency or lag percentiles in nanoseconds.

@@ -196,6 +196,7 @@ impl<'a, T: Transport> Run<'a, T> {
             counters: self.counters.clone(),
             socket: self.scenario.socket,
             client_index: i,
+            source: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! checked by that transport's own config type).
 
 mod network;
+mod placement;
 mod raw;
 mod transport;
 mod validate;

@@ -4,4 +4,6 @@ mod load;
 mod model;
 
 pub use load::{ScenarioError, load, load_str, resolve_path};
-pub use model::{Rate, RunSpec, Scenario, format_bytes};
+pub use model::{
+    LoadPlacement, Rate, RunSpec, Scenario, ServerMode, ServerPlacement, format_bytes,
+};

@@ -33,6 +33,15 @@ impl fmt::Display for Rate {
     }
 }
 
+/// One value of the matrix's load dimension.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    /// An offered publish rate.
+    Rate(Rate),
+    /// A total delivery rate, turned into a publish rate per subscriber count.
+    Deliveries(f64),
+}
+
 /// A validated scenario file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
@@ -64,6 +73,10 @@ pub struct Scenario {
     pub payload_bytes: Vec<u64>,
     /// Offered rates to sweep.
     pub rates: Vec<Rate>,
+    /// Total delivery rates to sweep (`deliveries_per_sec`): each run publishes
+    /// `deliveries × topics / subscribers` msg/s, so every subscriber count gets the same
+    /// deliveries per second and a scale sweep compares like with like.
+    pub deliveries: Vec<f64>,
     /// In closed-loop (`max`) runs, messages per topic a publisher may have outstanding
     /// (published but not yet delivered to every subscriber).
     pub max_in_flight: u32,
@@ -85,6 +98,52 @@ pub struct Scenario {
     pub link: Option<LinkConfig>,
     /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
     pub faults: Vec<Fault>,
+    /// Where the server runs (`[server]`).
+    pub server: ServerPlacement,
+    /// Where the load generator runs (`[load]`).
+    pub load: LoadPlacement,
+}
+
+/// Where a run's server lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerMode {
+    /// A child process of this binary (`transport-bench serve`), so its CPU, memory and
+    /// descriptors are its own and can be measured apart from the load generator's.
+    #[default]
+    Process,
+    /// Inside the load generator's process, on its runtime (no server resources measured).
+    InProcess,
+}
+
+impl ServerMode {
+    /// Every mode's scenario name, for error messages.
+    pub const NAMES: &'static [&'static str] = &["process", "in-process"];
+
+    /// Looks a mode up by its scenario name.
+    pub fn from_name(name: &str) -> Option<ServerMode> {
+        match name {
+            "process" => Some(ServerMode::Process),
+            "in-process" => Some(ServerMode::InProcess),
+            _ => None,
+        }
+    }
+}
+
+/// `[server]`: placement of the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerPlacement {
+    /// Child process or in-process.
+    pub mode: ServerMode,
+    /// CPUs the server process may run on (`None`: the scheduler's choice).
+    pub cpus: Option<Vec<u32>>,
+}
+
+/// `[load]`: placement of the load generator (this process).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoadPlacement {
+    /// CPUs the load generator's threads may run on (`None`: the scheduler's choice).
+    pub cpus: Option<Vec<u32>>,
 }
 
 /// One cell of the run matrix.
@@ -140,11 +199,18 @@ impl Scenario {
         let mut runs = Vec::new();
         for &transport in &self.transports {
             for &payload_bytes in &self.payload_bytes {
-                for &rate in &self.rates {
+                for load in self.loads() {
                     for &subscribers in &self.subscribers {
+                        let (rate, load_tag) = match load {
+                            Load::Rate(rate) => (rate, ("rate", rate.to_string())),
+                            Load::Deliveries(d) => (
+                                Rate::PerSec(d * f64::from(self.topics) / f64::from(subscribers)),
+                                ("deliveries", d.to_string()),
+                            ),
+                        };
                         let tags = BTreeMap::from([
                             ("payload".to_owned(), format_bytes(payload_bytes)),
-                            ("rate".to_owned(), rate.to_string()),
+                            (load_tag.0.to_owned(), load_tag.1),
                             ("subscribers".to_owned(), subscribers.to_string()),
                             ("transport".to_owned(), transport.name().to_owned()),
                         ]);
@@ -160,6 +226,12 @@ impl Scenario {
             }
         }
         runs
+    }
+
+    /// The load dimension of the matrix: offered rates, then fixed delivery rates.
+    fn loads(&self) -> impl Iterator<Item = Load> + '_ {
+        let rates = self.rates.iter().map(|&r| Load::Rate(r));
+        rates.chain(self.deliveries.iter().map(|&d| Load::Deliveries(d)))
     }
 
     /// Total planned time for the matrix (warm-up plus measured window per run), without drains.

@@ -176,6 +176,7 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
             worker_threads: 2,
             socket: Default::default(),
             started_at: "2026-11-27T19:30:00Z".to_owned(),
+            placement: None,
         },
         runs,
     }

@@ -4,8 +4,10 @@
 //! comparison (tokio-tungstenite's `connect_async` leaves it on), so no transport relies on
 //! defaults: each calls [`SocketOptions::apply`] on every accepted and connected stream.
 
+use std::net::{IpAddr, SocketAddr};
+
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::TransportError;
 
@@ -33,10 +35,78 @@ impl SocketOptions {
 
     /// Connects to `addr` and applies the options.
     pub async fn connect(&self, addr: &str) -> Result<TcpStream, TransportError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(TransportError::io("connect"))?;
+        self.connect_from(addr, None).await
+    }
+
+    /// Connects to `addr` from the local address `source` (any port), or from whatever the
+    /// kernel picks when `None`, and applies the options.
+    ///
+    /// Binding the source is how one host opens more connections to one server than its
+    /// ephemeral port range allows (~28K per source/destination address pair): each further
+    /// loopback source (127.0.0.2, …) brings its own range.
+    pub async fn connect_from(
+        &self,
+        addr: &str,
+        source: Option<IpAddr>,
+    ) -> Result<TcpStream, TransportError> {
+        let stream = match source {
+            None => TcpStream::connect(addr)
+                .await
+                .map_err(TransportError::io("connect"))?,
+            Some(source) => bound_connect(addr, source).await?,
+        };
         self.apply(&stream)?;
         Ok(stream)
+    }
+}
+
+/// Binds a socket to `source` (port 0) and connects it to the first address of `addr` in the
+/// same family.
+async fn bound_connect(addr: &str, source: IpAddr) -> Result<TcpStream, TransportError> {
+    let target = tokio::net::lookup_host(addr)
+        .await
+        .map_err(TransportError::io("resolve"))?
+        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .ok_or_else(|| {
+            TransportError::io("resolve")(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{addr} has no address in the family of source {source}"),
+            ))
+        })?;
+    let socket = if source.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(TransportError::io("socket"))?;
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(TransportError::io("bind source address"))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(TransportError::io("connect"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connects_from_the_chosen_loopback_source() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let source: IpAddr = "127.0.0.7".parse().unwrap();
+        let options = SocketOptions::default();
+        let (client, accepted) =
+            tokio::join!(options.connect_from(&addr, Some(source)), listener.accept());
+        let client = client.unwrap();
+        assert_eq!(client.local_addr().unwrap().ip(), source);
+        assert_eq!(
+            accepted.unwrap().1.ip(),
+            source,
+            "the server sees the source"
+        );
+        assert!(client.nodelay().unwrap(), "options still apply");
     }
 }

@@ -16,13 +16,13 @@
 
 use std::fmt::Debug;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::{Counters, SocketOptions, TransportError, WireStats};
 
@@ -48,6 +48,9 @@ pub struct ClientContext {
     pub socket: SocketOptions,
     /// This client's index among clients of its kind (for client ids, group member names).
     pub client_index: u32,
+    /// The local address to connect from (`None`: the kernel's choice). The runner spreads
+    /// very many clients over several loopback sources so no source runs out of ports.
+    pub source: Option<IpAddr>,
 }
 
 impl ServerContext {
@@ -69,7 +72,13 @@ impl ClientContext {
             counters: Counters::new(),
             socket: SocketOptions::default(),
             client_index,
+            source: None,
         }
+    }
+
+    /// Connects to `addr` from this client's source address, with its socket options.
+    pub async fn connect(&self, addr: &str) -> Result<TcpStream, TransportError> {
+        self.socket.connect_from(addr, self.source).await
     }
 }
 

@@ -215,7 +215,7 @@ impl Conn {
         client_id: String,
         max_frame: usize,
     ) -> Result<Conn, TransportError> {
-        let stream = ctx.socket.connect(addr).await?;
+        let stream = ctx.connect(addr).await?;
         let io = CountingIo::with_handshake(stream, ctx.wire.clone());
         let handshake = io.handshake_flag();
         let (rd, wr) = tokio::io::split(io);

@@ -61,7 +61,7 @@ pub(crate) async fn connect(
     bound: Duration,
 ) -> Result<(Ws, HandshakeFlag), TransportError> {
     let upgrade = async {
-        let stream = ctx.socket.connect(addr).await?;
+        let stream = ctx.connect(addr).await?;
         let io = CountingIo::with_handshake(stream, ctx.wire.clone());
         let flag = io.handshake_flag();
         let config = WsConfig::default()

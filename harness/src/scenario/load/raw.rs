@@ -31,10 +31,13 @@ pub(super) struct RawScenario {
     pub topics: Option<Spanned<Count>>,
     pub payload: Option<Spanned<OneOrMany<Size>>>,
     pub rate_per_sec: Option<Spanned<OneOrMany<RateItem>>>,
+    pub deliveries_per_sec: Option<Spanned<OneOrMany<RateItem>>>,
     pub max_in_flight: Option<Spanned<Count>>,
     pub allow_loss: Option<bool>,
     pub p99_target: Option<Spanned<Dur>>,
     pub socket: Option<RawSocket>,
+    pub server: Option<RawServer>,
+    pub load: Option<RawLoad>,
     /// Checked per transport against its own config type; kept as written for the results.
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,
@@ -50,6 +53,21 @@ pub(super) struct RawLink {
     pub rtt: Option<Spanned<Dur>>,
     pub jitter: Option<Spanned<Dur>>,
     pub bandwidth: Option<Spanned<String>>,
+}
+
+/// `[server]`: where the server runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub mode: Option<Spanned<String>>,
+    pub cpus: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// `[load]`: where the load generator runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLoad {
+    pub cpus: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 /// One `[[faults]]` entry.

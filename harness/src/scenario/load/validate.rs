@@ -81,6 +81,16 @@ pub(super) fn scenario(
         Some(list) => distinct(list, "payload", payload)?,
         None => vec![100],
     };
+    let deliveries = match &raw.deliveries_per_sec {
+        Some(list) => distinct(list, "deliveries_per_sec", |r, span| match *r {
+            RateItem::PerSec(v) => Ok(v),
+            RateItem::Max => Err(Located::at(
+                span,
+                "deliveries_per_sec must be a number > 0; for closed loop use rate_per_sec = \"max\"",
+            )),
+        })?,
+        None => Vec::new(),
+    };
     let rates = match &raw.rate_per_sec {
         Some(list) => distinct(list, "rate_per_sec", |r, _| {
             Ok(match *r {
@@ -88,6 +98,8 @@ pub(super) fn scenario(
                 RateItem::Max => Rate::Max,
             })
         })?,
+        // A scenario that fixes deliveries instead runs only those.
+        None if !deliveries.is_empty() => Vec::new(),
         None => vec![Rate::PerSec(1000.0)],
     };
     let max_in_flight = count(
@@ -100,6 +112,9 @@ pub(super) fn scenario(
     let link = super::network::link(raw.link)?;
     let faults = super::network::faults(raw.faults, duration)?;
     let compare = compare_thresholds(raw.compare)?;
+    let online = crate::affinity::online();
+    let server = super::placement::server(raw.server, &online)?;
+    let load = super::placement::load(raw.load, &online)?;
 
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
@@ -137,6 +152,7 @@ pub(super) fn scenario(
         topics,
         payload_bytes,
         rates,
+        deliveries,
         max_in_flight,
         allow_loss: raw.allow_loss.unwrap_or(false),
         p99_target,
@@ -145,6 +161,8 @@ pub(super) fn scenario(
         transport_options,
         link,
         faults,
+        server,
+        load,
     })
 }
 

@@ -46,7 +46,7 @@ impl Conn {
         addr: &str,
         handshake: bool,
     ) -> Result<Conn, TransportError> {
-        let stream = ctx.socket.connect(addr).await?;
+        let stream = ctx.connect(addr).await?;
         let counted = if handshake {
             CountingIo::with_handshake(stream, ctx.wire.clone())
         } else {

@@ -50,7 +50,7 @@ async fn connect(
     topic: &str,
     ctx: &ClientContext,
 ) -> Result<(Conn, Accepted), TransportError> {
-    let stream = ctx.socket.connect(addr).await?;
+    let stream = ctx.connect(addr).await?;
     let io = CountingIo::with_handshake(stream, ctx.wire.clone());
     let flag = io.handshake_flag();
     let mut conn = Framed::new(io, proto::codec(config.max_frame_bytes));

@@ -1,0 +1,166 @@
+//! What a run cost the server and the load generator, each measured in its own process: CPU
+//! inside the measured window, memory before and after subscribers connected, threads and
+//! descriptors. A side that could not be measured (an in-process server shares the load
+//! generator's process; a remote server without a metrics endpoint) is reported unavailable,
+//! with every figure null, never as zero.
+
+use serde::{Deserialize, Serialize};
+
+/// One process's figures at one instant, as read from `/proc` or a metrics endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSample {
+    /// CPU time in user mode since the process started, seconds.
+    pub cpu_user_s: f64,
+    /// CPU time in kernel mode since the process started, seconds.
+    pub cpu_system_s: f64,
+    /// Resident memory now, bytes.
+    pub rss_bytes: u64,
+    /// Largest resident memory so far, bytes.
+    pub rss_peak_bytes: u64,
+    /// Threads now.
+    pub threads: u64,
+    /// Open descriptors now.
+    pub open_fds: u64,
+}
+
+/// The samples one run takes of one process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSamples {
+    /// Before any subscriber connected.
+    pub before: ProcessSample,
+    /// With every client connected, before the first message.
+    pub connected: ProcessSample,
+    /// At the start of the measured window.
+    pub window_start: ProcessSample,
+    /// At the end of the measured window.
+    pub window_end: ProcessSample,
+    /// After the drain, before clients close: the peak covers the whole run.
+    pub end: ProcessSample,
+}
+
+/// The per-run figures of one process (`resources.server` or `resources.load`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessResources {
+    /// False when this side could not be measured; every figure is then null.
+    pub available: bool,
+    /// Why it is unavailable, if it is.
+    #[serde(default)]
+    pub unavailable_reason: Option<String>,
+    /// The host it ran on.
+    pub host: Option<String>,
+    /// User CPU inside the measured window, seconds.
+    pub cpu_user_s: Option<f64>,
+    /// System CPU inside the measured window, seconds.
+    pub cpu_system_s: Option<f64>,
+    /// CPU (user + system) inside the measured window per message delivered in it, ns.
+    pub cpu_ns_per_delivered: Option<f64>,
+    /// Resident memory before subscribers connected, bytes.
+    pub rss_bytes_before: Option<u64>,
+    /// Resident memory with every client connected and idle, bytes.
+    pub rss_bytes_connected: Option<u64>,
+    /// Peak resident memory over the run, bytes.
+    pub rss_bytes_peak: Option<u64>,
+    /// (connected − before) / subscribers: what one connected subscriber costs, bytes.
+    pub rss_bytes_per_subscriber: Option<f64>,
+    /// Threads with every client connected.
+    pub threads: Option<u64>,
+    /// Open descriptors with every client connected (sockets included).
+    pub open_fds: Option<u64>,
+}
+
+/// `resources` of a run: the server's and the load generator's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// The server process.
+    pub server: ProcessResources,
+    /// The load generator (this process).
+    pub load: ProcessResources,
+}
+
+impl ProcessResources {
+    /// A side that could not be measured, and why.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        ProcessResources {
+            unavailable_reason: Some(reason.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The figures of one run from its samples.
+    pub fn measured(s: &RunSamples, delivered: u64, subscribers: u32, host: String) -> Self {
+        let user = (s.window_end.cpu_user_s - s.window_start.cpu_user_s).max(0.0);
+        let system = (s.window_end.cpu_system_s - s.window_start.cpu_system_s).max(0.0);
+        let grown = s.connected.rss_bytes as f64 - s.before.rss_bytes as f64;
+        ProcessResources {
+            available: true,
+            unavailable_reason: None,
+            host: Some(host),
+            cpu_user_s: Some(user),
+            cpu_system_s: Some(system),
+            cpu_ns_per_delivered: (delivered > 0).then(|| (user + system) * 1e9 / delivered as f64),
+            rss_bytes_before: Some(s.before.rss_bytes),
+            rss_bytes_connected: Some(s.connected.rss_bytes),
+            rss_bytes_peak: Some(s.end.rss_peak_bytes.max(s.end.rss_bytes)),
+            rss_bytes_per_subscriber: (subscribers > 0).then(|| grown / f64::from(subscribers)),
+            threads: Some(s.connected.threads),
+            open_fds: Some(s.connected.open_fds),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(cpu: f64, rss: u64) -> ProcessSample {
+        ProcessSample {
+            cpu_user_s: cpu,
+            cpu_system_s: cpu / 2.0,
+            rss_bytes: rss,
+            rss_peak_bytes: rss,
+            threads: 3,
+            open_fds: 10,
+        }
+    }
+
+    #[test]
+    fn figures_are_window_deltas_and_per_unit_ratios() {
+        let s = RunSamples {
+            before: sample(1.0, 10_000_000),
+            connected: sample(1.5, 30_000_000),
+            window_start: sample(2.0, 30_000_000),
+            window_end: sample(4.0, 31_000_000),
+            end: sample(4.5, 31_000_000),
+        };
+        let r = ProcessResources::measured(&s, 1_000_000, 1000, "h".into());
+        assert!(r.available);
+        assert_eq!(r.cpu_user_s, Some(2.0));
+        assert_eq!(r.cpu_system_s, Some(1.0));
+        assert_eq!(r.cpu_ns_per_delivered, Some(3000.0));
+        assert_eq!(r.rss_bytes_per_subscriber, Some(20_000.0));
+        assert_eq!(r.rss_bytes_peak, Some(31_000_000));
+    }
+
+    #[test]
+    fn nothing_measured_is_null_not_zero() {
+        let r = ProcessResources::unavailable("in-process server");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["available"], false);
+        assert!(json["cpu_ns_per_delivered"].is_null());
+        assert!(json["rss_bytes_per_subscriber"].is_null());
+        let idle = ProcessResources::measured(
+            &RunSamples {
+                before: sample(0.0, 1),
+                connected: sample(0.0, 1),
+                window_start: sample(0.0, 1),
+                window_end: sample(0.0, 1),
+                end: sample(0.0, 1),
+            },
+            0,
+            0,
+            "h".into(),
+        );
+        assert_eq!(idle.cpu_ns_per_delivered, None, "no deliveries: no ratio");
+        assert_eq!(idle.rss_bytes_per_subscriber, None);
+    }
+}
