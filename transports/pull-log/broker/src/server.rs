@@ -54,7 +54,7 @@ impl Broker {
             config,
             topics,
             counters: BrokerCounters::register(&ctx.counters),
-            producer_ids: crate::api::ProducerIds::new(),
+            producer_ids: crate::state::ProducerIds::new(),
             shutdown,
         });
         let tasks = tokio::spawn(accept_loop(listener, shared, ctx));

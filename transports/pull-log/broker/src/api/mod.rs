@@ -9,8 +9,6 @@ mod meta;
 mod produce;
 mod producer_id;
 
-pub(crate) use producer_id::ProducerIds;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
