@@ -9,10 +9,12 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, socket options, the reconnect [`backoff`] every client uses, the
-//! server-side table of publisher [`session`]s that lets a reconnecting publisher resend exactly
-//! what never arrived, and a [`conformance`] kit each transport runs.
+//! pattern-specific events, socket options, the [`accept`] loop every server shares, the
+//! reconnect [`backoff`] every client uses, the server-side table of publisher [`session`]s that
+//! lets a reconnecting publisher resend exactly what never arrived, and a [`conformance`] kit
+//! each transport runs.
 
+pub mod accept;
 pub mod backoff;
 pub mod clock;
 pub mod conformance;
@@ -25,6 +27,7 @@ pub mod socket;
 pub mod transport;
 pub mod wire;
 
+pub use accept::Acceptor;
 pub use backoff::{Backoff, BackoffConfig};
 pub use counters::{Counter, Counters, Distribution};
 pub use envelope::Envelope;

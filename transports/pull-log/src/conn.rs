@@ -1,5 +1,6 @@
-//! One client connection to a Kafka-protocol broker: size-prefixed frames, request headers with
-//! correlation ids, and version negotiation through ApiVersions.
+//! One client connection to a Kafka-protocol broker: size-prefixed frames (the codec shared
+//! with the broker, `transport_pull_log_broker::frame`), request headers with correlation ids,
+//! and version negotiation through ApiVersions.
 //!
 //! Requests may be pipelined: [`Conn::send`] queues the correlation id and [`Conn::recv`] takes
 //! the next response, which a Kafka broker returns in request order on one connection. The
@@ -8,14 +9,15 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError};
+use transport_pull_log_broker::frame::{self, FrameError};
 
 type Io = CountingIo<TcpStream>;
 
@@ -77,48 +79,30 @@ impl Versions {
     }
 }
 
-/// Reads size-prefixed frames; [`FrameReader::next_frame`] is cancel-safe because partial
-/// input stays in `buf`.
+/// Reads size-prefixed response frames through the broker crate's shared codec;
+/// [`FrameReader::next_frame`] is cancel-safe because partial input stays in the codec's buffer.
 pub(crate) struct FrameReader {
     io: ReadHalf<Io>,
-    buf: BytesMut,
-    max_frame: usize,
+    frames: frame::FrameReader,
 }
 
 impl FrameReader {
     /// The next whole frame (without its size prefix).
     pub(crate) async fn next_frame(&mut self) -> Result<Bytes, TransportError> {
-        loop {
-            if self.buf.len() >= 4 {
-                let size = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-                let size = usize::try_from(size)
-                    .ok()
-                    .filter(|s| *s <= self.max_frame && *s >= 4)
-                    .ok_or_else(|| {
-                        TransportError::protocol(
-                            "read response",
-                            format!("frame size {size} outside 4..={}", self.max_frame),
-                        )
-                    })?;
-                if self.buf.len() >= 4 + size {
-                    self.buf.advance(4);
-                    return Ok(self.buf.split_to(size).freeze());
-                }
-                // Reserve only what this frame still needs, bounded by max_frame above.
-                self.buf.reserve(4 + size - self.buf.len());
-            } else {
-                self.buf.reserve(64 * 1024);
+        const STAGE: &str = "read response";
+        let limit = self.frames.limit();
+        let outside = |size: i64| {
+            TransportError::protocol(STAGE, format!("frame size {size} outside 4..={limit}"))
+        };
+        match self.frames.next(&mut self.io).await {
+            // Every response starts with its 4-byte correlation id.
+            Ok(f) if f.len() >= 4 => Ok(f),
+            Ok(f) => Err(outside(f.len() as i64)),
+            Err(FrameError::Size { size, .. }) => Err(outside(size)),
+            Err(FrameError::Closed | FrameError::Truncated) => {
+                Err(TransportError::Closed { stage: STAGE })
             }
-            let n = self
-                .io
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(TransportError::io("read response"))?;
-            if n == 0 {
-                return Err(TransportError::Closed {
-                    stage: "read response",
-                });
-            }
+            Err(FrameError::Io(e)) => Err(TransportError::io(STAGE)(e)),
         }
     }
 }
@@ -149,13 +133,13 @@ impl FrameWriter {
         header.correlation_id = correlation;
         header.client_id = Some(self.client_id.clone());
         self.buf.clear();
-        self.buf.put_i32(0); // size, patched below
+        let start = frame::start_frame(&mut self.buf);
         let encoded = header
             .encode(&mut self.buf, key.request_header_version(version))
             .and_then(|()| req.encode(&mut self.buf, version));
         encoded.map_err(|e| TransportError::protocol("encode request", format!("{key:?}: {e}")))?;
-        let size = (self.buf.len() - 4) as i32;
-        self.buf[..4].copy_from_slice(&size.to_be_bytes());
+        frame::finish_frame(&mut self.buf, start)
+            .map_err(|e| TransportError::protocol("encode request", format!("{key:?}: {e}")))?;
         self.io
             .write_all(&self.buf)
             .await
@@ -222,8 +206,8 @@ impl Conn {
         let mut conn = Conn {
             reader: FrameReader {
                 io: rd,
-                buf: BytesMut::new(),
-                max_frame,
+                // Kafka sizes are i32: a larger limit than that could never be reached anyway.
+                frames: frame::FrameReader::new(u32::try_from(max_frame).unwrap_or(u32::MAX)),
             },
             writer: FrameWriter {
                 io: wr,

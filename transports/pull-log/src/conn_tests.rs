@@ -2,6 +2,7 @@
 
 use super::*;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 const STEP: Duration = Duration::from_secs(5);

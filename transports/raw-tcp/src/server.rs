@@ -14,7 +14,7 @@ use tokio_util::codec::{Framed, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
-use transport_core::{Counter, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{Acceptor, Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
 use crate::log::{MAX_TOPICS, Subscription, Topic, Topics};
@@ -71,24 +71,22 @@ impl RawTcpServer {
             sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
+        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone());
         let spawner = tasks.clone();
+        let stop = cancel.clone();
         tasks.spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = shared.cancel.cancelled() => break,
-                    a = listener.accept() => a,
-                };
-                // Accept errors (e.g. too many open files) are transient: keep serving.
-                let Ok((stream, _)) = accepted else { continue };
+            let serve = move |io| {
                 let shared = shared.clone();
-                spawner.spawn(async move {
+                async move {
                     // Errors end only this connection. Malformed input is counted where it is
                     // detected (while the connection is still open, so a peer that sees the
                     // close also sees the count); nothing is printed, so a hostile client
                     // cannot flood the output.
-                    let _ = serve_connection(&shared, stream).await;
-                });
-            }
+                    let _ = serve_connection(&shared, io).await;
+                }
+            };
+            let acceptor = acceptor.with_handshake();
+            acceptor.run(stop.cancelled(), &spawner, serve).await;
         });
         Ok(RawTcpServer {
             addr,
@@ -115,9 +113,10 @@ impl ServerHandle for RawTcpServer {
     }
 }
 
-async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), TransportError> {
-    shared.ctx.socket.apply(&stream)?;
-    let io = CountingIo::with_handshake(stream, shared.ctx.wire.clone());
+async fn serve_connection(
+    shared: &Shared,
+    io: CountingIo<TcpStream>,
+) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
     // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
     // buffer space for whatever length a frame header declares.

@@ -1,5 +1,6 @@
 //! The long-poll server: the axum router served over hyper connections that this module
-//! accepts and tracks itself, with a listener that counts every byte and sets socket options.
+//! accepts (through the shared [`Acceptor`], which counts every byte and sets socket options)
+//! and tracks itself.
 //!
 //! Shutdown is in two steps. First graceful: parked polls are released at once, accepting
 //! stops, idle keep-alive connections close, in-flight replies finish. Whatever is still
@@ -11,7 +12,6 @@
 mod routes;
 pub mod session;
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
-use transport_core::{
-    CountingIo, ServerContext, ServerHandle, SocketOptions, TransportError, WireStats,
-};
+use transport_core::{Acceptor, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::config::LongPollConfig;
 use session::ConnSession;
@@ -38,42 +36,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// so this bound is only reached if the runtime itself is stuck.
 const DROP_BOUND: Duration = Duration::from_secs(1);
 
-/// A listener whose connections are counted and get the run's socket options.
-struct CountingListener {
-    inner: TcpListener,
-    wire: Arc<WireStats>,
-    socket: SocketOptions,
-}
-
-impl CountingListener {
-    /// The next connection that took the socket options.
-    async fn accept(&mut self) -> CountingIo<TcpStream> {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, _addr)) => {
-                    // A socket that cannot take the options (the peer already reset it) is
-                    // dropped rather than served with different settings.
-                    if self.socket.apply(&stream).is_ok() {
-                        return CountingIo::new(stream, self.wire.clone());
-                    }
-                }
-                Err(e) if is_per_connection(&e) => {}
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-}
-
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
 /// The two shutdown signals every task watches.
 #[derive(Clone)]
 struct Stop {
@@ -84,20 +46,10 @@ struct Stop {
 }
 
 /// Accepts until the graceful signal, serving each connection in a task of `tracker`.
-async fn accept_loop(
-    mut listener: CountingListener,
-    app: Router,
-    stop: Stop,
-    tracker: TaskTracker,
-) {
-    loop {
-        tokio::select! {
-            io = listener.accept() => {
-                tracker.spawn(serve_connection(io, app.clone(), stop.clone()));
-            }
-            () = stop.graceful.cancelled() => break,
-        }
-    }
+async fn accept_loop(acceptor: Acceptor, app: Router, stop: Stop, tracker: TaskTracker) {
+    let graceful = stop.graceful.clone();
+    let serve = move |io| serve_connection(io, app.clone(), stop.clone());
+    acceptor.run(graceful.cancelled(), &tracker, serve).await;
 }
 
 /// Serves one HTTP/1.1 connection until the peer closes it, a graceful shutdown completes,
@@ -161,13 +113,10 @@ pub(crate) fn start(
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
     let app = routes::router(config, &ctx.counters, stop.graceful.clone());
-    let listener = CountingListener {
-        inner: listener,
-        wire: ctx.wire,
-        socket: ctx.socket,
-    };
+    // Long-poll has no handshake to split off: every byte counts as steady state.
+    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire);
     let tracker = TaskTracker::new();
-    let accept = tracker.spawn(accept_loop(listener, app, stop.clone(), tracker.clone()));
+    let accept = tracker.spawn(accept_loop(acceptor, app, stop.clone(), tracker.clone()));
     Ok(LongPollServer {
         addr,
         graceful: stop.graceful,

@@ -20,6 +20,17 @@ const PRODUCER_EPOCH_AT: usize = 51;
 const BASE_SEQUENCE_AT: usize = 53;
 const RECORD_COUNT_AT: usize = 57;
 
+/// A stored batch and the offsets it spans.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredBatch {
+    /// First offset in the batch.
+    pub(crate) base: i64,
+    /// One past its last offset.
+    pub(crate) end: i64,
+    /// The batch bytes, base offset already rewritten.
+    pub(crate) data: Bytes,
+}
+
 /// Why produced bytes are not acceptable batches.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {

@@ -1,27 +1,27 @@
-//! Size-prefixed framing and request headers.
+//! Size-prefixed Kafka frames, read and written: the one codec the broker and the pull-log
+//! client share.
 //!
-//! Every Kafka request is an i32 length followed by that many bytes: a header (api key,
-//! version, correlation id, client id, and tagged fields in flexible versions) and the body.
-//! The length is checked against the configured limit, and even a length within it reserves
-//! nothing up front: the buffer grows as the frame's bytes actually arrive, so a peer that
-//! claims a large frame and sends a few bytes costs a few bytes. A frame is only handed on
-//! once all of it has arrived.
+//! Every Kafka request and response is an i32 length followed by that many bytes. The length
+//! comes from the peer, so it is untrusted: it is checked against the reader's limit, and even
+//! a length within it reserves nothing up front: the buffer grows as the frame's bytes actually
+//! arrive, so a peer that claims a large frame and sends a few bytes costs a few bytes. A frame
+//! is only handed on once all of it has arrived. What is inside a frame (headers, bodies) is
+//! the caller's business.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
-
-use crate::guard::{Cursor, GuardError};
 
 /// Why a connection's input cannot be read as frames any more.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// The peer closed the connection between frames.
     #[error("connection closed")]
     Closed,
     /// The peer closed the connection in the middle of a frame.
     #[error("connection closed mid-frame")]
     Truncated,
-    /// The size prefix is negative or over the limit.
+    /// The size prefix is negative or over the limit (or, writing, the frame is too large for
+    /// its size prefix).
     #[error("frame size {size} outside 0..={limit}")]
     Size {
         /// The size the peer claimed.
@@ -38,14 +38,15 @@ pub(crate) enum FrameError {
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Reads whole frames from a stream, with a bounded buffer.
-pub(crate) struct FrameReader {
+#[derive(Debug)]
+pub struct FrameReader {
     buf: BytesMut,
     limit: u32,
 }
 
 impl FrameReader {
     /// A reader that refuses frames larger than `limit` bytes.
-    pub(crate) fn new(limit: u32) -> Self {
+    pub fn new(limit: u32) -> Self {
         FrameReader {
             buf: BytesMut::with_capacity(READ_CHUNK),
             limit,
@@ -54,8 +55,13 @@ impl FrameReader {
 
     /// Whether a complete frame is already buffered (so the caller can answer it before
     /// flushing earlier responses).
-    pub(crate) fn has_frame(&self) -> bool {
+    pub fn has_frame(&self) -> bool {
         matches!(self.frame_len(), Ok(Some(n)) if self.buf.len() >= 4 + n)
+    }
+
+    /// The largest frame this reader accepts.
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
     fn frame_len(&self) -> Result<Option<usize>, FrameError> {
@@ -73,25 +79,19 @@ impl FrameReader {
     }
 
     /// Whether reading ahead is still within bounds: at most one maximal frame is buffered.
-    pub(crate) fn wants_more(&self) -> bool {
+    pub fn wants_more(&self) -> bool {
         self.buf.len() < self.limit as usize + 4
     }
 
     /// Reads whatever is available into the buffer (cancel-safe); `Ok(0)` means end of
     /// stream. Used while a request is being handled, to notice a peer that went away.
-    pub(crate) async fn fill<R: AsyncRead + Unpin>(
-        &mut self,
-        io: &mut R,
-    ) -> std::io::Result<usize> {
+    pub async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> std::io::Result<usize> {
         self.buf.reserve(4096);
         io.read_buf(&mut self.buf).await
     }
 
     /// The next frame's payload (without its size prefix).
-    pub(crate) async fn next<R: AsyncRead + Unpin>(
-        &mut self,
-        io: &mut R,
-    ) -> Result<Bytes, FrameError> {
+    pub async fn next<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<Bytes, FrameError> {
         loop {
             if let Some(n) = self.frame_len()? {
                 if self.buf.len() >= 4 + n {
@@ -115,44 +115,24 @@ impl FrameReader {
     }
 }
 
-/// A parsed request header; the body follows it in the frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RequestHeader {
-    /// The API key.
-    pub(crate) api_key: i16,
-    /// The API version.
-    pub(crate) api_version: i16,
-    /// Echoed in the response.
-    pub(crate) correlation_id: i32,
+/// Starts a frame at the end of `buf` with a placeholder size, for [`finish_frame`] to patch
+/// once the frame's bytes follow it. Returns where the frame starts.
+pub fn start_frame(buf: &mut BytesMut) -> usize {
+    let start = buf.len();
+    buf.put_i32(0);
+    start
 }
 
-/// Reads the fixed header fields (key, version, correlation id, client id). Tagged fields of a
-/// v2 header are read by [`skip_header_tags`] once the caller knows the header version.
-pub(crate) fn parse_header(frame: &[u8]) -> Result<(RequestHeader, usize), GuardError> {
-    let mut c = Cursor::new(frame);
-    let api_key = c.i16()?;
-    let api_version = c.i16()?;
-    let correlation_id = c.i32()?;
-    // The client id is a classic nullable string even in flexible headers.
-    let len = c.i16()?;
-    if len > 0 {
-        c.take(len as usize)?;
-    }
-    let header = RequestHeader {
-        api_key,
-        api_version,
-        correlation_id,
-    };
-    Ok((header, c.pos()))
-}
-
-/// Skips the tagged-field section of a v2 (flexible) request header starting at `at`,
-/// returning where the body starts.
-pub(crate) fn skip_header_tags(frame: &[u8], at: usize) -> Result<usize, GuardError> {
-    let rest = frame.get(at..).unwrap_or_default();
-    let mut c = Cursor::new(rest);
-    c.skip_tags(&[], 0)?;
-    Ok(at + c.pos())
+/// Writes the size of the frame begun at `start` by [`start_frame`] (everything after its
+/// size prefix up to the end of `buf`); a frame too large for the i32 size is refused.
+pub fn finish_frame(buf: &mut BytesMut, start: usize) -> Result<(), FrameError> {
+    let len = buf.len() - start - 4;
+    let size = i32::try_from(len).map_err(|_| FrameError::Size {
+        size: len as i64,
+        limit: i32::MAX as u32,
+    })?;
+    buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -201,11 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn parses_header() {
-        let frame = [0, 18, 0, 3, 0, 0, 0, 42, 0, 2, b'k', b'c', 0, 0xAA];
-        let (h, at) = parse_header(&frame).unwrap();
-        assert_eq!((h.api_key, h.api_version, h.correlation_id), (18, 3, 42));
-        assert_eq!(skip_header_tags(&frame, at).unwrap(), 13);
-        assert!(parse_header(&frame[..5]).is_err());
+    fn written_frames_read_back() {
+        let mut buf = BytesMut::from(&b"xy"[..]);
+        let start = start_frame(&mut buf);
+        buf.extend_from_slice(&[1, 2, 3]);
+        finish_frame(&mut buf, start).unwrap();
+        assert_eq!(&buf[..], &[b'x', b'y', 0, 0, 0, 3, 1, 2, 3]);
     }
 }

@@ -6,7 +6,8 @@
 //! producers), and the classic consumer group APIs. Partitions are append-only logs of record batches kept as bytes, in memory or
 //! in segment files.
 //!
-//! Concept → file: framing and limits `frame.rs`; hostile-count guard `guard.rs` + `schema.rs`;
+//! Concept → file: size-prefixed frames (shared with the client) `frame.rs`; request headers
+//! `header.rs`; hostile-count guard `guard.rs` + `schema.rs`;
 //! batches `batch.rs`; partition log `log.rs`; idempotent producer state `producer_state.rs`; segment files `segment.rs`; topics `topics.rs`; topic ids `topic_id.rs`;
 //! dispatch `api/mod.rs`; fetch parking `api/fetch.rs`; group state machine `group.rs`;
 //! accept loop and shutdown `server.rs`.
@@ -15,9 +16,10 @@ mod api;
 mod batch;
 mod config;
 mod error;
-mod frame;
+pub mod frame;
 mod group;
 mod guard;
+mod header;
 mod log;
 mod producer_state;
 mod schema;

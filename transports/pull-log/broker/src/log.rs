@@ -5,20 +5,9 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::batch::{self, BatchError};
+use crate::batch::{self, BatchError, StoredBatch};
 use crate::producer_state::{BatchSeq, ProducerStates, Verdict};
 use crate::segment::SegmentWriter;
-
-/// A stored batch and the offsets it spans.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredBatch {
-    /// First offset in the batch.
-    pub(crate) base: i64,
-    /// One past its last offset.
-    pub(crate) end: i64,
-    /// The batch bytes, base offset already rewritten.
-    pub(crate) data: Bytes,
-}
 
 /// Why an append failed.
 #[derive(Debug, thiserror::Error)]
@@ -280,3 +269,7 @@ mod tests {
         assert!(log.read(0, 100, true).is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "log_segment_tests.rs"]
+mod segment_tests;

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::BrokerError;
-use crate::batch;
-use crate::log::StoredBatch;
+use crate::batch::{self, StoredBatch};
 
 /// Appends batches to a partition's active segment, rolling to a new file when it is full.
 #[derive(Debug)]
@@ -100,7 +99,8 @@ impl SegmentWriter {
     }
 }
 
-fn list_segments(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The segment files of the partition directory `dir`, in offset order.
+pub(crate) fn list_segments(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut segs: Vec<PathBuf> = fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
@@ -140,7 +140,8 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<StoredBatch>, BrokerError> {
     Ok(out)
 }
 
-/// Topics found under `data_dir`, with their partition counts.
+/// Directories under `data_dir` named `<name>-<partition>`, as (name, partition count); the
+/// caller decides which names are topics.
 pub(crate) fn discover(data_dir: &Path) -> Result<Vec<(String, u32)>, BrokerError> {
     let mut found: std::collections::BTreeMap<String, u32> = Default::default();
     if !data_dir.exists() {
@@ -155,66 +156,10 @@ pub(crate) fn discover(data_dir: &Path) -> Result<Vec<(String, u32)>, BrokerErro
         if let Some((topic, p)) = name.rsplit_once('-')
             && let Ok(p) = p.parse::<u32>()
             && p < 10_000
-            && crate::topics::valid_topic_name(topic)
         {
             let n = found.entry(topic.to_owned()).or_default();
             *n = (*n).max(p + 1);
         }
     }
     Ok(found.into_iter().collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::batch::tests::fake_batch;
-    use crate::log::PartitionLog;
-
-    #[test]
-    fn survives_reopen_and_rolls_and_truncates_partial_tail() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = partition_dir(tmp.path(), "t", 0);
-        let w = SegmentWriter::open(dir.clone(), 100).unwrap();
-        let mut log = PartitionLog::new(u64::MAX, Some(w));
-        for _ in 0..3 {
-            log.append(&fake_batch(2, 40)).unwrap();
-        }
-        // 101-byte batches against a 100-byte segment limit: one segment each.
-        assert_eq!(list_segments(&dir).unwrap().len(), 3);
-        // Simulate a crash mid-write.
-        let last = list_segments(&dir).unwrap().pop().unwrap();
-        let mut f = OpenOptions::new().append(true).open(&last).unwrap();
-        f.write_all(&fake_batch(1, 0)[..30]).unwrap();
-        let stored = load(&dir).unwrap();
-        assert_eq!(
-            stored.iter().map(|b| b.base).collect::<Vec<_>>(),
-            vec![0, 2, 4]
-        );
-        let mut log = PartitionLog::new(u64::MAX, Some(SegmentWriter::open(dir, 100).unwrap()));
-        log.restore(stored);
-        assert_eq!(log.append(&fake_batch(1, 0)).unwrap(), 6);
-        assert_eq!(discover(tmp.path()).unwrap(), vec![("t".to_owned(), 1)]);
-    }
-
-    #[test]
-    fn retention_deletes_whole_segments_only() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = partition_dir(tmp.path(), "r", 0);
-        let w = SegmentWriter::open(dir.clone(), 100).unwrap();
-        // Each 101-byte batch gets its own segment; keep about two batches in memory.
-        let mut log = PartitionLog::new(250, Some(w));
-        for _ in 0..5 {
-            log.append(&fake_batch(1, 40)).unwrap();
-        }
-        assert_eq!(log.log_start(), 3);
-        let names: Vec<String> = list_segments(&dir)
-            .unwrap()
-            .iter()
-            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["00000000000000000003", "00000000000000000004"]);
-        let mut log = PartitionLog::new(250, None);
-        log.restore(load(&dir).unwrap());
-        assert_eq!((log.log_start(), log.high_watermark()), (3, 5));
-    }
 }

@@ -1,4 +1,5 @@
-//! The accept loop, one task per connection, and shutdown.
+//! Serving connections (accepted by the shared [`Acceptor`]), one task per connection, and
+//! shutdown.
 //!
 //! A connection handles its requests strictly one after another: Kafka clients match
 //! responses to requests by order as well as by correlation id, so a parked Fetch must delay
@@ -13,8 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
-use transport_core::{CountingIo, ServerContext};
+use tokio_util::task::TaskTracker;
+use transport_core::{Acceptor, CountingIo, ServerContext};
 
 use crate::BrokerError;
 use crate::api::{self, Reply};
@@ -54,7 +55,7 @@ impl Broker {
             config,
             topics,
             counters: BrokerCounters::register(&ctx.counters),
-            producer_ids: crate::api::ProducerIds::new(),
+            producer_ids: crate::state::ProducerIds::new(),
             shutdown,
         });
         let tasks = tokio::spawn(accept_loop(listener, shared, ctx));
@@ -88,39 +89,28 @@ impl Broker {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, ctx: ServerContext) {
-    let mut conns = JoinSet::new();
+    let tracker = TaskTracker::new();
+    tracker.spawn(crate::group::expiry_task(shared.clone()));
     let mut shutdown = shared.shutdown.clone();
-    conns.spawn(crate::group::expiry_task(shared.clone()));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    if ctx.socket.apply(&stream).is_err() {
-                        continue;
-                    }
-                    conns.spawn(serve_connection(shared.clone(), stream, ctx.clone()));
-                }
-                // Out of file descriptors and the like: back off briefly instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            // Reap finished connections so the set does not grow with churn.
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            () = crate::state::stopped(&mut shutdown) => break,
-        }
-    }
-    drop(listener);
-    while conns.join_next().await.is_some() {}
+    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire).with_handshake();
+    let conns = shared.clone();
+    let serve = move |io| serve_connection(conns.clone(), io);
+    acceptor
+        .run(crate::state::stopped(&mut shutdown), &tracker, serve)
+        .await;
+    // The listener is closed; wait for the connections (they see the same shutdown signal).
+    tracker.close();
+    tracker.wait().await;
 }
 
 /// Metadata's API key.
 const METADATA_KEY: i16 = 3;
 
-async fn serve_connection(shared: Arc<Shared>, stream: TcpStream, ctx: ServerContext) {
-    let Ok(local) = stream.local_addr() else {
+async fn serve_connection(shared: Arc<Shared>, io: CountingIo<TcpStream>) {
+    let Ok(local) = io.get_ref().local_addr() else {
         return;
     };
     let conn = ConnInfo { local };
-    let io = CountingIo::with_handshake(stream, ctx.wire.clone());
     let handshake = io.handshake_flag();
     let mut io = BufWriter::with_capacity(64 * 1024, io);
     let mut reader = FrameReader::new(shared.config.max_request_bytes);

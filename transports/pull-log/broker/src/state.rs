@@ -1,7 +1,9 @@
-//! What every connection shares: options, topics, the group coordinator, counters and the
-//! shutdown signal.
+//! What every connection shares: options, topics, the group coordinator, counters, the
+//! producer id allocator and the shutdown signal.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 use transport_core::{Counter, Counters};
@@ -54,9 +56,41 @@ pub(crate) struct Shared {
     pub(crate) groups: Coordinator,
     pub(crate) counters: BrokerCounters,
     /// Hands out idempotent producer ids.
-    pub(crate) producer_ids: crate::api::ProducerIds,
+    pub(crate) producer_ids: ProducerIds,
     /// Becomes `true` when the broker shuts down; parked requests return at once.
     pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// The producer id allocator.
+#[derive(Debug)]
+pub(crate) struct ProducerIds {
+    /// The first id this broker process handed out.
+    first: i64,
+    next: AtomicI64,
+}
+
+impl ProducerIds {
+    /// Starts at the wall clock in milliseconds, so a restarted broker (which has forgotten all
+    /// producer state) does not hand out an id an earlier run gave to a producer still running.
+    pub(crate) fn new() -> Self {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        ProducerIds {
+            first: now_ms,
+            next: AtomicI64::new(now_ms),
+        }
+    }
+
+    /// A new producer id.
+    pub(crate) fn fresh(&self) -> i64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether `id` was handed out by this process.
+    pub(crate) fn ours(&self, id: i64) -> bool {
+        id >= self.first && id < self.next.load(Ordering::Relaxed)
+    }
 }
 
 /// Per-connection facts handlers need.

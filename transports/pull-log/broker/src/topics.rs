@@ -102,7 +102,9 @@ impl Topics {
         };
         if let (Storage::File, Some(dir)) = (config.storage, &config.data_dir) {
             std::fs::create_dir_all(dir).map_err(BrokerError::io("create data_dir"))?;
-            for (name, partitions) in segment::discover(dir)? {
+            // A directory whose name is not a valid topic is not ours: skip it.
+            let found = segment::discover(dir)?.into_iter();
+            for (name, partitions) in found.filter(|(name, _)| valid_topic_name(name)) {
                 let topic = topics
                     .build(&name, partitions)
                     .map_err(|e| BrokerError::Storage(format!("{name}: {e}")))?;

@@ -5,52 +5,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
-use std::time::Duration;
 
 use common::*;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 use transport_pull_log_broker::BrokerConfig;
-
-const KCAT_BOUND: Duration = Duration::from_secs(30);
-
-/// Runs kcat with `args`, feeding `stdin`; returns stdout. Fails clearly if kcat is missing.
-#[allow(clippy::unwrap_used)] // test helper: a failure here is the test failing
-async fn kcat(args: &[&str], stdin: &str) -> String {
-    let mut child = match Command::new("kcat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "kcat is not installed; the interop tests need it: \
-             `apt-get update && apt-get install -y kcat`"
-        ),
-        Err(e) => panic!("cannot run kcat: {e}"),
-    };
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = tokio::time::timeout(KCAT_BOUND, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {KCAT_BOUND:?}"))
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::to_owned).collect()
-}
+use transport_test_support::{kcat, lines};
 
 /// librdkafka's idempotent producer: InitProducerId at the version it picks, then sequenced
 /// batches the broker accepts in order.

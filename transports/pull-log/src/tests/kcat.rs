@@ -2,48 +2,13 @@
 //! what kcat writes, our consumer reads. kcat must be installed (`apt-get install -y kcat`);
 //! without it these tests fail and say so.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 use transport_core::{Publisher, ServerHandle, Subscriber};
+use transport_test_support::kcat;
 
 use super::util::*;
-
-const KCAT_BOUND: Duration = Duration::from_secs(30);
-
-/// Runs kcat with `args`, feeding `stdin`; returns stdout.
-async fn kcat(args: &[&str], stdin: &str) -> String {
-    let mut child = match Command::new("kcat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("kcat is not installed: `apt-get update && apt-get install -y kcat`")
-        }
-        Err(e) => panic!("cannot run kcat: {e}"),
-    };
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = tokio::time::timeout(KCAT_BOUND, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("kcat {args:?} did not finish within {KCAT_BOUND:?}"))
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_reads_what_our_producer_batches() {

@@ -18,7 +18,9 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::Sessions;
-use transport_core::{Counter, Counters, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{
+    Acceptor, Counter, Counters, CountingIo, ServerContext, ServerHandle, TransportError,
+};
 
 use crate::WebSocketConfig;
 use crate::proto::{Route, parse_route};
@@ -119,24 +121,22 @@ impl WebSocketServer {
             sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
+        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone());
         let spawner = tasks.clone();
+        let stop = cancel.clone();
         tasks.spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = shared.cancel.cancelled() => break,
-                    a = listener.accept() => a,
-                };
-                // Accept errors (e.g. too many open files) are transient: keep serving.
-                let Ok((stream, _)) = accepted else { continue };
+            let serve = move |io| {
                 let shared = shared.clone();
-                spawner.spawn(async move {
+                async move {
                     // A failed upgrade ends only that connection; it is counted, not printed,
                     // so a hostile client cannot flood the output.
-                    if serve_connection(&shared, stream).await.is_err() {
+                    if serve_connection(&shared, io).await.is_err() {
                         shared.counters.rejected_upgrades.inc();
                     }
-                });
-            }
+                }
+            };
+            let acceptor = acceptor.with_handshake();
+            acceptor.run(stop.cancelled(), &spawner, serve).await;
         });
         Ok(WebSocketServer {
             addr,
@@ -187,9 +187,10 @@ fn refuse(status: StatusCode, reason: String) -> ErrorResponse {
 // The upgrade callback's error type is tungstenite's HTTP response; it is built once per
 // refused upgrade, so its size does not matter.
 #[allow(clippy::result_large_err)]
-async fn serve_connection(shared: &Shared, stream: TcpStream) -> Result<(), TransportError> {
-    shared.ctx.socket.apply(&stream)?;
-    let io = CountingIo::with_handshake(stream, shared.ctx.wire.clone());
+async fn serve_connection(
+    shared: &Shared,
+    io: CountingIo<TcpStream>,
+) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
     let mut route = None;
     let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {

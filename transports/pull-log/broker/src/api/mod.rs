@@ -9,14 +9,13 @@ mod meta;
 mod produce;
 mod producer_id;
 
-pub(crate) use producer_id::ProducerIds;
-
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use crate::frame::{parse_header, skip_header_tags};
+use crate::frame::{finish_frame, start_frame};
 use crate::guard::check_body;
+use crate::header::{parse_header, skip_header_tags};
 use crate::schema::{self, Struct};
 use crate::state::{ConnInfo, Shared};
 
@@ -90,7 +89,7 @@ pub(crate) fn is_handshake(api_key: i16) -> bool {
 /// Encodes `body` with its response header into one size-prefixed frame.
 fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Reply {
     let mut buf = BytesMut::with_capacity(256);
-    buf.put_i32(0);
+    let start = start_frame(&mut buf);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     let encoded = header
@@ -99,8 +98,9 @@ fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R)
     if let Err(e) = encoded {
         return Reply::Close(format!("encode {key:?} v{version}: {e}"));
     }
-    let len = (buf.len() - 4) as i32;
-    buf[..4].copy_from_slice(&len.to_be_bytes());
+    if let Err(e) = finish_frame(&mut buf, start) {
+        return Reply::Close(format!("encode {key:?} v{version}: {e}"));
+    }
     Reply::Frame(buf.freeze())
 }
 

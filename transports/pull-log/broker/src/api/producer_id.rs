@@ -1,46 +1,12 @@
 //! InitProducerId (API key 22) for idempotent producers: a fresh producer id with epoch 0, or
 //! the caller's own id with its epoch bumped (v3+). Transactions are not implemented.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use kafka_protocol::messages::*;
 
 use crate::state::Shared;
 
 /// Kafka's INVALID_REQUEST: what a transactional producer gets here.
 const INVALID_REQUEST: i16 = 42;
-
-/// The producer id allocator.
-#[derive(Debug)]
-pub(crate) struct ProducerIds {
-    /// The first id this broker process handed out.
-    first: i64,
-    next: AtomicI64,
-}
-
-impl ProducerIds {
-    /// Starts at the wall clock in milliseconds, so a restarted broker (which has forgotten all
-    /// producer state) does not hand out an id an earlier run gave to a producer still running.
-    pub(crate) fn new() -> Self {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        ProducerIds {
-            first: now_ms,
-            next: AtomicI64::new(now_ms),
-        }
-    }
-
-    fn fresh(&self) -> i64 {
-        self.next.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Whether `id` was handed out by this process.
-    fn ours(&self, id: i64) -> bool {
-        id >= self.first && id < self.next.load(Ordering::Relaxed)
-    }
-}
 
 /// Handles InitProducerId.
 pub(super) fn init_producer_id(

@@ -1,0 +1,65 @@
+//! Helpers the transports' tests share across crates, so each exists once: bounded waits and
+//! the `kcat` runner the pull-log client's and the broker's interop tests both use.
+//!
+//! A dev-dependency only: nothing here may end up in a benchmark binary. Test helpers panic
+//! on failure, because a failure here is the test failing.
+
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// How long one kcat invocation may take before the test fails.
+pub const KCAT_BOUND: Duration = Duration::from_secs(30);
+
+/// Awaits `f` for at most `limit`, panicking with `what` otherwise.
+pub async fn bounded_for<F: Future>(limit: Duration, what: &str, f: F) -> F::Output {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
+}
+
+/// Runs kcat (librdkafka's command-line client) with `args`, feeding it `stdin`; returns its
+/// stdout. Fails the test clearly when kcat is missing, fails, or runs past [`KCAT_BOUND`].
+pub async fn kcat(args: &[&str], stdin: &str) -> String {
+    let mut child = match Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "kcat is not installed; the interop tests need it: \
+             `apt-get update && apt-get install -y kcat`"
+        ),
+        Err(e) => panic!("cannot run kcat: {e}"),
+    };
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = bounded_for(
+        KCAT_BOUND,
+        &format!("kcat {args:?}"),
+        child.wait_with_output(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "kcat {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The lines of `s`, owned (kcat prints one record per line).
+pub fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_owned).collect()
+}
