@@ -311,6 +311,10 @@ pub struct RunFiles {
     pub hgrm: String,
     /// HdrHistogram interval log (V2 + DEFLATE), one interval per second.
     pub interval_log: String,
+    /// The whole latency-from-intended-send histogram of the measured window, V2 + DEFLATE
+    /// (re-readable exactly; what `merge` adds). Absent in results from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
 }
 
 fn yes() -> bool {
