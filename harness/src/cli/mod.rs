@@ -4,6 +4,7 @@
 mod list;
 mod run;
 mod serve;
+mod sharding;
 pub mod table;
 
 use std::path::PathBuf;
@@ -92,6 +93,12 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only shard I of N (0 <= I < N): the topics t with t % N == I and their clients.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Start warm-up at this wall-clock instant (RFC 3339 UTC, e.g. 2026-12-04T13:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<crate::shard::StartAt>,
 }
 
 /// Arguments of `serve`.

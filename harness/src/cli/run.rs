@@ -57,6 +57,7 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 /// `run SCENARIO`.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
+    let shard = super::sharding::record(&args, &scenario)?;
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -150,6 +151,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             humantime::format_rfc3339_seconds(started).to_string(),
         ),
         runs,
+        shard,
+        merge: None,
     };
     let path = write::write_summary(&out_dir, &summary)?;
     // Charts and the report are derived from summary.json and can be redrawn with `report`,

@@ -3,6 +3,7 @@
 
 pub mod environment;
 pub mod hgrm;
+pub mod shards;
 pub mod summary;
 pub mod write;
 

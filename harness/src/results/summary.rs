@@ -26,6 +26,12 @@ pub struct Summary {
     pub environment: Environment,
     /// One entry per cell of the run matrix, in the order they ran.
     pub runs: Vec<RunResult>,
+    /// The share of the scenario this folder holds, when run with `--shard` or `--start-at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shards::ShardRecord>,
+    /// The shards this folder was merged from, when written by `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::shards::MergeRecord>,
 }
 
 /// The scenario as it ran.

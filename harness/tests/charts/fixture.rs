@@ -179,6 +179,8 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
             started_at: "2026-11-27T19:30:00Z".to_owned(),
         },
         runs,
+        shard: None,
+        merge: None,
     }
 }
 
