@@ -10,6 +10,7 @@ pub mod charts;
 pub mod cli;
 pub mod compare;
 pub mod link;
+pub mod merge;
 pub mod registry;
 pub mod report;
 pub mod results;

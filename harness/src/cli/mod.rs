@@ -65,6 +65,8 @@ pub enum Command {
     },
     /// Compare two results (folders or summary.json) and gate on regressions (exit 4).
     Compare(crate::compare::CompareArgs),
+    /// Merge the results folders of one scenario's shards (`run --shard I/N`) into one.
+    Merge(crate::merge::MergeArgs),
 }
 
 /// Arguments of `run`.
@@ -159,6 +161,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Compare(args) => crate::compare::cli::execute(args),
+        Command::Merge(args) => crate::merge::execute(args),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod environment;
 pub mod hgrm;
 pub mod shards;
 pub mod summary;
+pub mod wire;
 pub mod write;
 
 pub use summary::{RunResult, SCHEMA_VERSION, Summary};
