@@ -31,6 +31,18 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// An error caused by what the user passed in (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BadInput(#[from] pub anyhow::Error);
+
+impl BadInput {
+    /// A bad-input error from a message.
+    pub fn msg(m: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::Error::new(BadInput(anyhow::anyhow!("{m}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

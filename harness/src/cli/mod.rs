@@ -5,6 +5,7 @@ mod compare;
 mod list;
 mod run;
 mod serve;
+mod sharding;
 pub mod table;
 
 pub use compare::CompareArgs;
@@ -14,19 +15,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::exit::BadInput;
 use crate::exit::Exit;
-
-/// An error caused by what the user passed in (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct BadInput(#[from] pub anyhow::Error);
-
-impl BadInput {
-    /// A bad-input error from a message.
-    pub fn msg(m: impl std::fmt::Display) -> anyhow::Error {
-        anyhow::Error::new(BadInput(anyhow::anyhow!("{m}")))
-    }
-}
 
 /// Measures HTTP long polling, WebSockets and a Kafka-style pull log under one open-loop
 /// workload, next to a raw-TCP floor.
@@ -60,6 +50,8 @@ pub enum Command {
     },
     /// Compare two results (folders or summary.json) and gate on regressions (exit 4).
     Compare(CompareArgs),
+    /// Merge the results folders of one scenario's shards (`run --shard I/N`) into one.
+    Merge(crate::merge::MergeArgs),
 }
 
 /// Arguments of `run`.
@@ -88,6 +80,12 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only shard I of N (0 <= I < N): the topics t with t % N == I and their clients.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Start warm-up at this wall-clock instant (RFC 3339 UTC, e.g. 2026-12-04T13:00:00Z).
+    #[arg(long, value_name = "RFC3339")]
+    pub start_at: Option<crate::shard::StartAt>,
 }
 
 /// Arguments of `serve`.
@@ -152,6 +150,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Compare(args) => compare::execute(args),
+        Command::Merge(args) => crate::merge::execute(args),
     }
 }
 

@@ -60,6 +60,7 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     check_descriptors(&scenario, &scenario.expand())?;
+    let shard = super::sharding::record(&args, &scenario)?;
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -161,6 +162,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             )
         },
         runs,
+        shard,
+        merge: None,
     };
     let path = write::write_summary(&out_dir, &summary)?;
     // Charts and the report are derived from summary.json and can be redrawn with `report`,

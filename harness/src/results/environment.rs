@@ -35,6 +35,11 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// This machine's host name ("unknown" when `hostname` cannot be run).
+pub fn hostname() -> String {
+    command_output("hostname", &[]).unwrap_or_else(|| "unknown".into())
+}
+
 /// Collects the environment for a run on a runtime of `worker_threads` threads.
 pub fn collect(
     runtime_flavor: &str,
@@ -58,7 +63,7 @@ pub fn collect(
         cpu_count: crate::affinity::online().len(),
         kernel: command_output("uname", &["-r"]).unwrap_or_else(|| "unknown".into()),
         os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
-        hostname: command_output("hostname", &[]).unwrap_or_else(|| "unknown".into()),
+        hostname: hostname(),
         runtime_flavor: runtime_flavor.into(),
         worker_threads,
         socket,

@@ -4,7 +4,9 @@
 pub mod environment;
 pub mod hgrm;
 pub mod resources;
+pub mod shards;
 pub mod summary;
+pub mod wire;
 pub mod write;
 
 pub use summary::{RunResult, RunStatus, SCHEMA_VERSION, Summary};

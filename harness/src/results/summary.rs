@@ -26,6 +26,12 @@ pub struct Summary {
     pub environment: Environment,
     /// One entry per cell of the run matrix, in the order they ran.
     pub runs: Vec<RunResult>,
+    /// The share of the scenario this folder holds, when run with `--shard` or `--start-at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shards::ShardRecord>,
+    /// The shards this folder was merged from, when written by `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::shards::MergeRecord>,
 }
 
 /// The scenario as it ran.
@@ -375,6 +381,10 @@ pub struct RunFiles {
     pub hgrm: String,
     /// HdrHistogram interval log (V2 + DEFLATE), one interval per second.
     pub interval_log: String,
+    /// The whole latency-from-intended-send histogram of the measured window, V2 + DEFLATE
+    /// (re-readable exactly; what `merge` adds). Absent in results from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
 }
 
 fn yes() -> bool {

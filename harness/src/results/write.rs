@@ -1,5 +1,6 @@
-//! Writes a results folder: `summary.json`, and per run a `.hgrm` percentile file and an
-//! HdrHistogram interval log (V2 + DEFLATE, readable by the Java HdrHistogram tools). Every file
+//! Writes a results folder: `summary.json`, and per run a `.hgrm` percentile file, an
+//! HdrHistogram interval log (V2 + DEFLATE, readable by the Java HdrHistogram tools) and the
+//! whole latency histogram (`.hdr`, V2 + DEFLATE, so `merge` can add it exactly). Every file
 //! is written to a temporary name and renamed, so a reader never sees half a file.
 
 use std::io::Write;
@@ -8,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
 use super::hgrm;
 use super::summary::{RunFiles, Summary};
@@ -81,10 +82,30 @@ pub fn write_run_files(
     }
     let hlog_rel = format!("runs/{slug}.hlog");
     atomic_write(&dir.join(&hlog_rel), &log)?;
+    let hdr_rel = format!("runs/{slug}.hdr");
+    write_histogram(&dir.join(&hdr_rel), latency)?;
     Ok(RunFiles {
         hgrm: hgrm_rel,
         interval_log: hlog_rel,
+        latency_hdr: Some(hdr_rel),
     })
+}
+
+/// Writes one histogram, V2 + DEFLATE encoded (the Java tools' compressed form).
+pub fn write_histogram(path: &Path, h: &Histogram<u64>) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .map_err(|e| anyhow::anyhow!("encoding {}: {e:?}", path.display()))?;
+    atomic_write(path, &bytes)
+}
+
+/// Reads a histogram written by [`write_histogram`] (V2, compressed or not).
+pub fn read_histogram(path: &Path) -> anyhow::Result<Histogram<u64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| anyhow::anyhow!("decoding {}: {e:?}", path.display()))
 }
 
 /// Writes `summary.json` into `dir`.
@@ -132,5 +153,7 @@ mod tests {
             .filter(|e| matches!(e, Ok(LogEntry::Interval(_))))
             .count();
         assert_eq!(intervals, 2);
+        let back = read_histogram(&dir.path().join(files.latency_hdr.unwrap())).unwrap();
+        assert_eq!(back, h, "the .hdr file holds the whole histogram exactly");
     }
 }

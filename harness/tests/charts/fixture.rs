@@ -143,6 +143,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
         "files": RunFiles {
             hgrm: format!("{transport}-{rate_tag}.hgrm"),
             interval_log: format!("{transport}-{rate_tag}.hlog"),
+            latency_hdr: None,
         },
 
     });
@@ -179,6 +180,8 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
             placement: None,
         },
         runs,
+        shard: None,
+        merge: None,
     }
 }
 

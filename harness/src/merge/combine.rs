@@ -1,0 +1,249 @@
+//! One merged `runs[]` entry from the same run of every shard. Counts, bytes and the audit add
+//! (the shards' publisher-subscriber pairs are disjoint, so the sums are the per-pair audit of the
+//! whole); latency comes from the exactly added histograms. Figures whose histograms no shard
+//! persisted (lag, latency from actual send, transport distributions) become bounds: count and
+//! mean exact, percentiles and max the worst shard's (the merged percentile cannot exceed it),
+//! min the best's; their names are recorded in `merge.bounds`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hdrhistogram::Histogram;
+use transport_core::counters::DistributionSummary;
+
+use crate::results::RunResult;
+use crate::results::summary::{
+    FaultResult, IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, Throughput,
+};
+use crate::results::wire::WireCounts;
+use crate::runner::aggregate::{SPECTRUM, percentiles};
+
+/// Merges one run over its shards (`runs[i]` is shard `i`'s), given the exact sum of their
+/// latency histograms and their aligned per-second histograms. Adds to `bounds` the fields that
+/// are bounds rather than exact.
+pub fn run(
+    runs: &[&RunResult],
+    latency: &Histogram<u64>,
+    seconds: &[Histogram<u64>],
+    bounds: &mut BTreeSet<String>,
+) -> RunResult {
+    let first = runs[0];
+    let sum = |f: fn(&RunResult) -> u64| runs.iter().map(|r| f(r)).sum::<u64>();
+    let tagged = |f: fn(&RunResult) -> Option<String>| -> Option<String> {
+        let v: Vec<String> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| f(r).map(|s| format!("shard {i}: {s}")))
+            .collect();
+        (!v.is_empty()).then(|| v.join("; "))
+    };
+    let mut bound = |name: &str, f: fn(&RunResult) -> Percentiles| {
+        let ps: Vec<Percentiles> = runs.iter().map(|r| f(r)).collect();
+        if ps.iter().filter(|p| p.count > 0).count() > 1 {
+            bounds.insert(format!("runs[].{name}"));
+        }
+        percentile_bound(&ps)
+    };
+    let generator_lag_ns = bound("generator_lag_ns", |r| r.generator_lag_ns);
+    let latency_from_send_ns = bound("latency_from_send_ns", |r| r.latency_from_send_ns);
+    let schedule_lag_ns = bound("schedule_lag_ns", |r| r.schedule_lag_ns);
+    let units: Vec<DistributionSummary> =
+        runs.iter().map(|r| r.messages_per_delivery_unit).collect();
+    if units.iter().filter(|d| d.count > 0).count() > 1 {
+        bounds.insert("runs[].messages_per_delivery_unit".into());
+    }
+    let distributions = distributions(runs, bounds);
+    let failed = runs.iter().find(|r| r.status != "ok").copied();
+    RunResult {
+        offered_rate: runs.iter().map(|r| r.offered_rate).sum(),
+        subscribers: runs.iter().map(|r| r.subscribers).sum(),
+        measured_secs: runs.iter().map(|r| r.measured_secs).fold(0.0, f64::max),
+        published: sum(|r| r.published),
+        delivered: sum(|r| r.delivered),
+        lost: sum(|r| r.lost),
+        duplicated: sum(|r| r.duplicated),
+        reordered: sum(|r| r.reordered),
+        valid: runs.iter().all(|r| r.valid),
+        invalid_reason: tagged(|r| r.invalid_reason.clone()),
+        generator_lag_ns,
+        saturated: runs.iter().any(|r| r.saturated),
+        saturation_reason: tagged(|r| r.saturation_reason.clone()),
+        status: failed.unwrap_or(first).status.clone(),
+        failures: runs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.failures.iter().map(move |f| format!("shard {i}: {f}")))
+            .collect(),
+        throughput: Throughput {
+            msgs_per_sec: runs.iter().map(|r| r.throughput.msgs_per_sec).sum(),
+            payload_bytes_per_sec: runs
+                .iter()
+                .map(|r| r.throughput.payload_bytes_per_sec)
+                .sum(),
+            published_per_sec: runs.iter().map(|r| r.throughput.published_per_sec).sum(),
+        },
+        latency_ns: percentiles(latency),
+        latency_from_send_ns,
+        schedule_lag_ns,
+        latency_spectrum: spectrum(latency),
+        wire: wire(runs),
+        messages_per_delivery_unit: distribution_bound(&units),
+        empty_delivery_units: sum(|r| r.empty_delivery_units),
+        counters: counters(runs),
+        distributions,
+        timeseries: timeseries(seconds),
+        files: RunFiles::default(),
+        faults: faults(runs),
+        idle_cost: idle_cost(runs),
+        ..first.clone()
+    }
+}
+
+fn spectrum(h: &Histogram<u64>) -> Vec<QuantilePoint> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    SPECTRUM
+        .iter()
+        .map(|&q| QuantilePoint {
+            quantile: q,
+            value_ns: h.value_at_quantile(q),
+        })
+        .collect()
+}
+
+/// Count-weighted mean of `(count, mean)` pairs: exact, since each mean is its samples' sum
+/// over their count.
+fn weighted_mean(parts: impl Iterator<Item = (u64, f64)>) -> f64 {
+    let (n, total) = parts.fold((0u64, 0.0), |(n, t), (c, m)| (n + c, t + c as f64 * m));
+    if n == 0 { 0.0 } else { total / n as f64 }
+}
+
+/// Upper bound of the merged percentiles (each the worst shard's); count, mean and min exact.
+pub fn percentile_bound(ps: &[Percentiles]) -> Percentiles {
+    let seen: Vec<&Percentiles> = ps.iter().filter(|p| p.count > 0).collect();
+    let top = |f: fn(&Percentiles) -> u64| seen.iter().map(|p| f(p)).max().unwrap_or(0);
+    Percentiles {
+        count: seen.iter().map(|p| p.count).sum(),
+        p50: top(|p| p.p50),
+        p90: top(|p| p.p90),
+        p99: top(|p| p.p99),
+        p999: top(|p| p.p999),
+        max: top(|p| p.max),
+        mean: weighted_mean(seen.iter().map(|p| (p.count, p.mean))),
+        min: seen.iter().map(|p| p.min).min().unwrap_or(0),
+    }
+}
+
+fn distribution_bound(ds: &[DistributionSummary]) -> DistributionSummary {
+    let seen: Vec<&DistributionSummary> = ds.iter().filter(|d| d.count > 0).collect();
+    DistributionSummary {
+        count: seen.iter().map(|d| d.count).sum(),
+        mean: weighted_mean(seen.iter().map(|d| (d.count, d.mean))),
+        p50: seen.iter().map(|d| d.p50).max().unwrap_or(0),
+        p99: seen.iter().map(|d| d.p99).max().unwrap_or(0),
+        max: seen.iter().map(|d| d.max).max().unwrap_or(0),
+    }
+}
+
+fn distributions(
+    runs: &[&RunResult],
+    bounds: &mut BTreeSet<String>,
+) -> BTreeMap<String, DistributionSummary> {
+    let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.distributions.keys()).collect();
+    names
+        .into_iter()
+        .map(|k| {
+            let ds: Vec<DistributionSummary> = runs
+                .iter()
+                .filter_map(|r| r.distributions.get(k).copied())
+                .collect();
+            if ds.len() > 1 {
+                bounds.insert(format!("runs[].distributions.{k}"));
+            }
+            (k.clone(), distribution_bound(&ds))
+        })
+        .collect()
+}
+
+fn counters(runs: &[&RunResult]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (k, v) in runs.iter().flat_map(|r| r.counters.iter()) {
+        *out.entry(k.clone()).or_insert(0) += v;
+    }
+    out
+}
+
+fn wire(runs: &[&RunResult]) -> crate::results::summary::Wire {
+    runs.iter()
+        .map(|r| WireCounts {
+            publisher: r.wire.publisher,
+            subscriber: r.wire.subscriber,
+            server: r.wire.server,
+            payload_bytes: r.payload_bytes,
+            published: r.published,
+            delivered: r.delivered,
+        })
+        .reduce(WireCounts::combined)
+        .unwrap_or_default()
+        .wire()
+}
+
+fn timeseries(seconds: &[Histogram<u64>]) -> Vec<IntervalPoint> {
+    let at = |h: &Histogram<u64>, q: f64| {
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(q)
+        }
+    };
+    seconds
+        .iter()
+        .enumerate()
+        .map(|(i, h)| IntervalPoint {
+            second: i as u32,
+            delivered: h.len(),
+            p50_ns: at(h, 0.5),
+            p99_ns: at(h, 0.99),
+            max_ns: h.max(),
+        })
+        .collect()
+}
+
+/// Faults fire on every shard at the same scheduled time: counts add, recovery is the slowest.
+fn faults(runs: &[&RunResult]) -> Vec<FaultResult> {
+    let mut out = runs[0].faults.clone();
+    for r in &runs[1..] {
+        for (m, f) in out.iter_mut().zip(&r.faults) {
+            m.fired |= f.fired;
+            m.recovery_ns = m.recovery_ns.max(f.recovery_ns);
+            m.unrecovered_subscribers += f.unrecovered_subscribers;
+            m.reconnects += f.reconnects;
+            m.lost += f.lost;
+            m.duplicated += f.duplicated;
+            m.error = match (m.error.take(), &f.error) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b.clone()),
+            };
+        }
+    }
+    out
+}
+
+/// Per subscriber per minute: the shards' figures weighted by their subscribers.
+fn idle_cost(runs: &[&RunResult]) -> IdleCost {
+    let weighted = |f: fn(&IdleCost) -> f64| {
+        weighted_mean(
+            runs.iter()
+                .map(|r| (u64::from(r.subscribers), f(&r.idle_cost))),
+        )
+    };
+    let mut requests = BTreeMap::new();
+    for (k, v) in runs.iter().flat_map(|r| r.idle_cost.requests.iter()) {
+        *requests.entry(k.clone()).or_insert(0) += v;
+    }
+    IdleCost {
+        bytes_per_subscriber_per_min: weighted(|c| c.bytes_per_subscriber_per_min),
+        requests_per_subscriber_per_min: weighted(|c| c.requests_per_subscriber_per_min),
+        requests,
+    }
+}
