@@ -11,6 +11,8 @@
 mod routes;
 pub mod session;
 
+pub use routes::valid_topic;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use transport_core::{
 };
 
 use crate::config::LongPollConfig;
+use crate::store::Store;
 use session::ConnSession;
 
 /// How long shutdown waits for connections to finish after parked polls were released.
@@ -145,11 +148,34 @@ pub struct LongPollServer {
     accept: Option<JoinHandle<()>>,
 }
 
+/// What a transport that adds routes to this server (SSE) shares with the long-poll routes:
+/// the topics, the server's epoch, and the graceful-shutdown signal its handlers must watch.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    /// Every topic's retained messages; publishes through the long-poll routes land here.
+    pub store: Arc<Store>,
+    /// This server's epoch ([`crate::epoch`]).
+    pub epoch: u64,
+    /// Cancelled when shutdown starts: held requests and streams end at once.
+    pub shutdown: CancellationToken,
+}
+
 /// Starts serving on `listener`.
 pub(crate) fn start(
     config: &LongPollConfig,
     listener: TcpListener,
     ctx: ServerContext,
+) -> Result<LongPollServer, TransportError> {
+    start_extended(config, listener, ctx, |_| Router::new())
+}
+
+/// Starts serving on `listener` the long-poll routes plus those `extra` builds (which must not
+/// overlap them), with the same connections, byte counting, sessions and shutdown.
+pub fn start_extended(
+    config: &LongPollConfig,
+    listener: TcpListener,
+    ctx: ServerContext,
+    extra: impl FnOnce(Extension) -> Router,
 ) -> Result<LongPollServer, TransportError> {
     let addr = listener
         .local_addr()
@@ -160,7 +186,19 @@ pub(crate) fn start(
     };
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
-    let app = routes::router(config, &ctx.counters, stop.graceful.clone());
+    let ext = Extension {
+        store: Arc::new(Store::new(config.retention_messages as usize)),
+        epoch: crate::epoch::generate(),
+        shutdown: stop.graceful.clone(),
+    };
+    let app = routes::router_with(
+        config,
+        &ctx.counters,
+        stop.graceful.clone(),
+        ext.store.clone(),
+        ext.epoch,
+    );
+    let app = extra(ext).merge(app);
     let listener = CountingListener {
         inner: listener,
         wire: ctx.wire,
