@@ -23,6 +23,9 @@ pub enum TransportKind {
     WebSocket,
     /// A Kafka-protocol partitioned log: producers append batches, consumers fetch.
     PullLog,
+    /// Server-Sent Events: one held `text/event-stream` response per subscriber, resumable
+    /// with `Last-Event-ID`; publishing as for long polling.
+    Sse,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -45,6 +48,7 @@ impl TransportKind {
         TransportKind::LongPoll,
         TransportKind::WebSocket,
         TransportKind::PullLog,
+        TransportKind::Sse,
     ];
 
     /// Runs `v` with the concrete transport type of `self`.
@@ -54,6 +58,7 @@ impl TransportKind {
             TransportKind::LongPoll => v.visit::<transport_long_poll::LongPoll>(),
             TransportKind::WebSocket => v.visit::<transport_websocket::WebSocket>(),
             TransportKind::PullLog => v.visit::<transport_pull_log::PullLog>(),
+            TransportKind::Sse => v.visit::<transport_sse::Sse>(),
         }
     }
 

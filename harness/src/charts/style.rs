@@ -25,6 +25,7 @@ pub fn colour(transport: &str) -> RGBColor {
         "long-poll" => RGBColor(230, 120, 20),
         "websocket" => RGBColor(31, 119, 180),
         "pull-log" => RGBColor(44, 160, 44),
+        "sse" => RGBColor(148, 103, 189),
         other => {
             let hash = other.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))

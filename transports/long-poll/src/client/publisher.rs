@@ -67,7 +67,9 @@ struct Sender {
 }
 
 /// Connects a publisher for `topic`.
-pub(crate) async fn connect(
+/// Connects a publisher for `topic` at `addr` (also used by transports that publish the way
+/// long polling does, such as SSE).
+pub async fn connect(
     config: &LongPollConfig,
     addr: &str,
     topic: &str,

@@ -12,6 +12,8 @@
 mod routes;
 pub mod session;
 
+pub use routes::valid_topic;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,7 @@ use tower_service::Service;
 use transport_core::{Acceptor, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::config::LongPollConfig;
+use crate::store::Store;
 use session::ConnSession;
 
 /// How long shutdown waits for connections to finish after parked polls were released.
@@ -97,11 +100,34 @@ pub struct LongPollServer {
     accept: Option<JoinHandle<()>>,
 }
 
+/// What a transport that adds routes to this server (SSE) shares with the long-poll routes:
+/// the topics, the server's epoch, and the graceful-shutdown signal its handlers must watch.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    /// Every topic's retained messages; publishes through the long-poll routes land here.
+    pub store: Arc<Store>,
+    /// This server's epoch ([`crate::epoch`]).
+    pub epoch: u64,
+    /// Cancelled when shutdown starts: held requests and streams end at once.
+    pub shutdown: CancellationToken,
+}
+
 /// Starts serving on `listener`.
 pub(crate) fn start(
     config: &LongPollConfig,
     listener: TcpListener,
     ctx: ServerContext,
+) -> Result<LongPollServer, TransportError> {
+    start_extended(config, listener, ctx, |_| Router::new())
+}
+
+/// Starts serving on `listener` the long-poll routes plus those `extra` builds (which must not
+/// overlap them), with the same connections, byte counting, sessions and shutdown.
+pub fn start_extended(
+    config: &LongPollConfig,
+    listener: TcpListener,
+    ctx: ServerContext,
+    extra: impl FnOnce(Extension) -> Router,
 ) -> Result<LongPollServer, TransportError> {
     let addr = listener
         .local_addr()
@@ -112,7 +138,19 @@ pub(crate) fn start(
     };
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
-    let app = routes::router(config, &ctx.counters, stop.graceful.clone());
+    let ext = Extension {
+        store: Arc::new(Store::new(config.retention_messages as usize)),
+        epoch: crate::epoch::generate(),
+        shutdown: stop.graceful.clone(),
+    };
+    let app = routes::router_with(
+        config,
+        &ctx.counters,
+        stop.graceful.clone(),
+        ext.store.clone(),
+        ext.epoch,
+    );
+    let app = extra(ext).merge(app);
     // Long-poll has no handshake to split off: every byte counts as steady state.
     let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire);
     let tracker = TaskTracker::new();

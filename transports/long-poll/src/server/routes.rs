@@ -55,7 +55,7 @@ struct ServerCounters {
 
 /// What every handler shares.
 pub(crate) struct AppState {
-    store: Store,
+    store: Arc<Store>,
     /// This server's epoch, and the same as a header value (built once, sent per head reply).
     epoch: u64,
     epoch_header: HeaderValue,
@@ -65,15 +65,27 @@ pub(crate) struct AppState {
     sessions: SessionTable,
 }
 
-/// Builds the router for one server.
+/// Builds the router for one server, with a fresh store and epoch.
+#[cfg(test)]
 pub(crate) fn router(
     config: &LongPollConfig,
     counters: &Counters,
     shutdown: CancellationToken,
 ) -> Router {
-    let epoch = epoch::generate();
+    let store = Arc::new(Store::new(config.retention_messages as usize));
+    router_with(config, counters, shutdown, store, epoch::generate())
+}
+
+/// Builds the router for one server over `store`, as the server of `epoch`.
+pub(crate) fn router_with(
+    config: &LongPollConfig,
+    counters: &Counters,
+    shutdown: CancellationToken,
+    store: Arc<Store>,
+    epoch: u64,
+) -> Router {
     let state = Arc::new(AppState {
-        store: Store::new(config.retention_messages as usize),
+        store,
         epoch,
         epoch_header: HeaderValue::from(epoch),
         config: config.clone(),
@@ -153,14 +165,18 @@ fn reply(status: StatusCode, encoding: Encoding, body: Bytes) -> Response {
         .into_response()
 }
 
-/// Validates the topic name and finds (or creates) the topic; the error reply otherwise.
-fn topic(state: &AppState, name: &str) -> Result<Arc<Topic>, Box<Response>> {
-    let valid = !name.is_empty()
+/// Whether `name` is a valid topic name: 1 to 200 characters of A-Z, a-z, 0-9, '-', '_', '.'.
+pub fn valid_topic(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= MAX_TOPIC_LEN
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !valid {
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Validates the topic name and finds (or creates) the topic; the error reply otherwise.
+fn topic(state: &AppState, name: &str) -> Result<Arc<Topic>, Box<Response>> {
+    if !valid_topic(name) {
         return Err(Box::new(error(
             state,
             StatusCode::BAD_REQUEST,

@@ -38,7 +38,10 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 pub(crate) enum End {
     /// Close with this code and reason; `drain` waits for the peer's close frame.
     Close(CloseCode, String, bool),
-    /// The peer is gone or closed first: nothing more to send.
+    /// The peer sent a Close frame: tungstenite has queued the echo of its code (RFC 6455
+    /// §5.5.1); flush it, then close TCP.
+    Echo,
+    /// The peer is gone: nothing more to send.
     Gone,
 }
 
@@ -119,7 +122,7 @@ pub(crate) fn incoming_control(
             shared.counters.control_bytes.add(len as u64);
             Ok(None)
         }
-        Some(Ok(Message::Close(_))) => Err(End::Close(CloseCode::Normal, String::new(), true)),
+        Some(Ok(Message::Close(_))) => Err(End::Echo),
         Some(Ok(Message::Frame(_))) => Ok(None),
         Some(Ok(m)) => Ok(Some(m)),
         Some(Err(WsError::Capacity(e))) => {
@@ -132,8 +135,17 @@ pub(crate) fn incoming_control(
 }
 
 pub(crate) async fn finish(shared: &Shared, mut ws: Ws, end: End) {
-    if let End::Close(code, reason, drain) = end {
-        close_with(&mut ws, code, &reason, shared.config.close_timeout, drain).await;
+    match end {
+        End::Close(code, reason, drain) => {
+            close_with(&mut ws, code, &reason, shared.config.close_timeout, drain).await;
+        }
+        // Sending a Close of our own now would fail (tungstenite refuses to write after the
+        // peer's Close), and the queued echo would never leave: a browser then sees 1006.
+        // Flushing writes the echo; dropping `ws` closes TCP, server first as §7.1.1 asks.
+        End::Echo => {
+            let _ = tokio::time::timeout(shared.config.close_timeout, ws.flush()).await;
+        }
+        End::Gone => {}
     }
 }
 

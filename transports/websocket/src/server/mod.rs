@@ -1,10 +1,11 @@
 //! The WebSocket server: accepts TCP connections, counts every byte through `CountingIo`
-//! (the HTTP upgrade as handshake), routes the upgrade by path, and hands each connection to its
+//! (the HTTP upgrade as handshake), reads and answers the upgrade ([`handshake`], every refusal an HTTP response), and hands each connection to its
 //! subscriber loop ([`conn`]) or publisher loop ([`publish`]). Topic state lives in [`topic`],
 //! publisher sessions in [`transport_core::session`]. Each server picks a random epoch at start, named in every
 //! notice ([`crate::proto`]).
 
 mod conn;
+mod handshake;
 mod publish;
 mod topic;
 
@@ -13,8 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::Sessions;
@@ -23,7 +22,7 @@ use transport_core::{
 };
 
 use crate::WebSocketConfig;
-use crate::proto::{Route, parse_route};
+use crate::proto::Route;
 use topic::{FanoutCounters, Topics};
 
 /// How long shutdown waits for connection tasks beyond their `close_timeout`.
@@ -177,53 +176,21 @@ fn new_epoch() -> u64 {
     }
 }
 
-fn refuse(status: StatusCode, reason: String) -> ErrorResponse {
-    let mut resp = ErrorResponse::new(Some(reason));
-    *resp.status_mut() = status;
-    resp
-}
-
 /// Upgrades one TCP connection and runs its loop until it ends.
-// The upgrade callback's error type is tungstenite's HTTP response; it is built once per
-// refused upgrade, so its size does not matter.
-#[allow(clippy::result_large_err)]
 async fn serve_connection(
     shared: &Shared,
     io: CountingIo<TcpStream>,
 ) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
-    let mut route = None;
-    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-        match parse_route(req.uri().path(), req.uri().query()) {
-            Ok(r) => {
-                route = Some(r);
-                Ok(resp)
-            }
-            Err(None) => Err(refuse(
-                StatusCode::NOT_FOUND,
-                "paths: /topics/{topic}?from=SEQ&epoch=E (subscribe), /topics/{topic}/publish?session=S\n"
-                    .into(),
-            )),
-            Err(Some(reason)) => Err(refuse(StatusCode::BAD_REQUEST, reason + "\n")),
-        }
-    };
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(
-        io,
-        callback,
-        Some(conn::ws_config(shared.config.max_message_bytes)),
-    );
+    let upgrade = handshake::accept(io, shared.config.max_message_bytes);
     // A peer that connects and never finishes the upgrade must not hold a task forever.
-    let ws = tokio::select! {
+    let (ws, route) = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
         r = tokio::time::timeout(shared.config.dead_after(), upgrade) => r
             .map_err(|_| TransportError::Timeout {
                 stage: "upgrade",
                 after_ms: shared.config.dead_after().as_millis() as u64,
-            })?
-            .map_err(|e| TransportError::protocol("upgrade", e.to_string()))?,
-    };
-    let Some(route) = route else {
-        return Err(TransportError::protocol("upgrade", "no route"));
+            })??,
     };
     match route {
         Route::Subscribe { topic, from, epoch } => {

@@ -1,0 +1,129 @@
+//! The `[transport.sse]` options: the event stream's own (keep-alive, `retry:`, payload
+//! encoding) and the ones it shares with long polling, whose server and publisher it reuses.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use transport_core::OptionDoc;
+use transport_core::backoff;
+use transport_long_poll::LongPollConfig;
+
+/// How a payload is carried in an event's `data:` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataEncoding {
+    /// Standard base64: any bytes, a third larger.
+    #[default]
+    Base64,
+    /// The payload as text, for UTF-8 payloads without CR or LF (the server refuses others
+    /// with a `bad-payload` event, which the client counts as lost).
+    Text,
+}
+
+/// Options of the SSE transport (`[transport.sse]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SseConfig {
+    /// A comment line (`:`) is sent when nothing else was for this long, so proxies and
+    /// clients see a live stream; its bytes are idle cost.
+    #[serde(with = "transport_core::duration")]
+    pub keepalive_interval: Duration,
+    /// The `retry:` the server announces: how long a client waits before reconnecting.
+    #[serde(with = "transport_core::duration")]
+    pub retry: Duration,
+    /// How payloads are carried in `data:`.
+    pub data_encoding: DataEncoding,
+    /// Messages retained per topic; a `Last-Event-ID` older than that gets a `gone` event.
+    pub retention_messages: u32,
+    /// Largest publish body the server accepts.
+    pub max_body_bytes: u32,
+    /// Most messages a publisher puts in one POST (as `long-poll`'s `publish_batch`).
+    pub publish_batch: u32,
+    /// Most events the server writes with one flush.
+    pub max_events_per_write: u32,
+    /// Consecutive failed reconnects after which a client gives up (0: never).
+    pub reconnect_max_attempts: u32,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            keepalive_interval: Duration::from_secs(15),
+            retry: Duration::from_millis(100),
+            data_encoding: DataEncoding::Base64,
+            retention_messages: 100_000,
+            max_body_bytes: 1 << 20,
+            publish_batch: 256,
+            max_events_per_write: 256,
+            reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl SseConfig {
+    /// Checks ranges serde cannot; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keepalive_interval.is_zero() {
+            return Err("keepalive_interval: must be more than 0".into());
+        }
+        if self.max_events_per_write == 0 {
+            return Err("max_events_per_write: must be at least 1".into());
+        }
+        self.long_poll().validate()
+    }
+
+    /// The long-poll options of the server and publisher this transport reuses.
+    pub fn long_poll(&self) -> LongPollConfig {
+        LongPollConfig {
+            retention_messages: self.retention_messages,
+            max_body_bytes: self.max_body_bytes,
+            publish_batch: self.publish_batch,
+            reconnect_max_attempts: self.reconnect_max_attempts,
+            ..LongPollConfig::default()
+        }
+    }
+}
+
+/// Every option, for `transport-bench list`.
+pub const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "keepalive_interval",
+        default: "\"15s\"",
+        help: "a comment line after this much silence (idle cost)",
+    },
+    OptionDoc {
+        key: "retry",
+        default: "\"100ms\"",
+        help: "the retry: the server announces; clients wait this long before reconnecting",
+    },
+    OptionDoc {
+        key: "data_encoding",
+        default: "\"base64\"",
+        help: "payload in data:: base64 | text (UTF-8 payloads without CR/LF)",
+    },
+    OptionDoc {
+        key: "retention_messages",
+        default: "100000",
+        help: "messages retained per topic; an older Last-Event-ID gets a gone event",
+    },
+    OptionDoc {
+        key: "max_body_bytes",
+        default: "1048576",
+        help: "largest publish body (413 above it)",
+    },
+    OptionDoc {
+        key: "publish_batch",
+        default: "256",
+        help: "most messages per publish POST (as long-poll's)",
+    },
+    OptionDoc {
+        key: "max_events_per_write",
+        default: "256",
+        help: "most events the server writes with one flush",
+    },
+    OptionDoc {
+        key: "reconnect_max_attempts",
+        default: "25",
+        help: "consecutive failed reconnects before a client gives up (0: never)",
+    },
+];

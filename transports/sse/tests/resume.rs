@@ -1,0 +1,108 @@
+//! Reconnects as `EventSource` does: after a cut the subscriber resumes with `Last-Event-ID`
+//! (or from cursor 0 when the stream broke before its first event), and a resume point that
+//! retention has dropped arrives as a `gone` event the client counts as lost, never as silence.
+//! The client reconnects only inside `recv`, so each test publishes while it is cut off
+//! without any timing.
+
+use std::time::Duration;
+
+use transport_core::conformance::{CutProxy, message};
+use transport_core::envelope::Envelope;
+use transport_core::{
+    ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
+};
+use transport_sse::{Sse, SseConfig};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {BOUND:?}"))
+}
+
+async fn publish(p: &mut impl Publisher, seqs: std::ops::Range<u64>) {
+    for seq in seqs {
+        bounded("publish", p.publish(message(seq, 32)))
+            .await
+            .expect("publish");
+    }
+    bounded("flush", p.flush()).await.expect("flush");
+}
+
+async fn receive(s: &mut impl Subscriber, n: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        bounded("recv", s.recv(&mut out)).await.expect("recv");
+    }
+    out.iter()
+        .map(|m| Envelope::decode(m).expect("envelope").seq)
+        .collect()
+}
+
+/// A server, a proxy that can cut, a subscriber through the proxy and a direct publisher.
+async fn setup(
+    config: &SseConfig,
+) -> (
+    impl ServerHandle,
+    CutProxy,
+    impl Subscriber,
+    impl Publisher,
+    ClientContext,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let server = Sse::serve(config, listener, ServerContext::fresh())
+        .await
+        .expect("serve");
+    let proxy = CutProxy::start(server.local_addr()).await;
+    let ctx = ClientContext::fresh(0);
+    let sub = Sse::subscriber(config, &proxy.addr().to_string(), "t", ctx.clone())
+        .await
+        .expect("subscribe");
+    let direct = server.local_addr().to_string();
+    let publisher = Sse::publisher(config, &direct, "t", ClientContext::fresh(1))
+        .await
+        .expect("publisher");
+    (server, proxy, sub, publisher, ctx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_point_past_retention_is_counted_lost() {
+    let config = SseConfig {
+        retention_messages: 10,
+        ..SseConfig::default()
+    };
+    let (server, proxy, mut sub, mut publisher, ctx) = setup(&config).await;
+    publish(&mut publisher, 0..2).await;
+    assert_eq!(receive(&mut sub, 2).await, vec![0, 1]);
+    proxy.cut_all();
+    // 30 more while cut off: retention keeps 22..32, so 2..22 are gone.
+    publish(&mut publisher, 2..32).await;
+    assert_eq!(receive(&mut sub, 10).await, (22..32).collect::<Vec<_>>());
+    let counters = ctx.counters.counter_values();
+    assert_eq!(counters["gone_messages"], 20, "{counters:?}");
+    assert_eq!(counters["reconnects"], 1, "{counters:?}");
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_before_its_first_event_resumes_at_its_start() {
+    let (server, proxy, mut sub, mut publisher, ctx) = setup(&SseConfig::default()).await;
+    proxy.cut_all();
+    publish(&mut publisher, 0..3).await;
+    assert_eq!(receive(&mut sub, 3).await, vec![0, 1, 2]);
+    // And after a cut with an id, Last-Event-ID resumes right after it.
+    proxy.cut_all();
+    publish(&mut publisher, 3..6).await;
+    assert_eq!(receive(&mut sub, 3).await, vec![3, 4, 5]);
+    let counters = ctx.counters.counter_values();
+    assert_eq!(counters["reconnects"], 2, "{counters:?}");
+    assert_eq!(counters.get("gone_messages").copied().unwrap_or(0), 0);
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
