@@ -55,12 +55,27 @@ pub struct Topic(tokio::sync::Mutex<State>);
 impl Topic {
     /// Appends `msg` and hands it to every live subscriber, waiting while a queue is full
     /// (backpressure, never a drop). Returns false if `cancelled` fired while waiting.
+    #[cfg(test)]
     pub async fn append(
         &self,
         msg: Bytes,
         retain_bytes: usize,
         cancelled: &mut std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
     ) -> bool {
+        self.append_all(std::slice::from_ref(&msg), retain_bytes, cancelled)
+            .await
+    }
+
+    /// Appends `msgs` in order and hands them to every live subscriber under one lock, waiting
+    /// until every queue has room for all of them (backpressure, never a drop). `msgs` must
+    /// not outnumber a queue's capacity. Returns false if `cancelled` fired while waiting.
+    pub async fn append_all(
+        &self,
+        msgs: &[Bytes],
+        retain_bytes: usize,
+        cancelled: &mut std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        let n = msgs.len();
         loop {
             let mut st = self.0.lock().await;
             // Only publishers, all under this lock, fill these queues: a queue with room now
@@ -69,18 +84,20 @@ impl Topic {
             let full = st
                 .subs
                 .iter()
-                .find(|tx| tx.capacity() == 0 && !tx.is_closed())
+                .find(|tx| tx.capacity() < n && !tx.is_closed())
                 .cloned();
             if let Some(tx) = full {
                 drop(st);
                 tokio::select! {
                     _ = cancelled.as_mut() => return false,
-                    permit = tx.reserve() => drop(permit),
+                    permits = tx.reserve_many(n) => drop(permits),
                 }
                 continue;
             }
-            st.ring_bytes += msg.len() + ENTRY_OVERHEAD;
-            st.ring.push_back(msg.clone());
+            for msg in msgs {
+                st.ring_bytes += msg.len() + ENTRY_OVERHEAD;
+                st.ring.push_back(msg.clone());
+            }
             while st.ring_bytes > retain_bytes && st.ring.len() > 1 {
                 if let Some(old) = st.ring.pop_front() {
                     st.ring_bytes -= old.len() + ENTRY_OVERHEAD;
@@ -89,7 +106,9 @@ impl Topic {
             }
             let mut gone = false;
             for tx in &st.subs {
-                gone |= tx.try_send(msg.clone()).is_err();
+                for msg in msgs {
+                    gone |= tx.try_send(msg.clone()).is_err();
+                }
             }
             if gone {
                 st.subs.retain(|tx| !tx.is_closed());

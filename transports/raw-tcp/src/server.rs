@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncReadExt;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::codec::{Framed, FramedWrite};
+use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
@@ -24,8 +24,8 @@ type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCode
 
 /// How long shutdown waits for connection tasks after cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Messages a subscriber writer batches into one flush at most.
-const MAX_BATCH: usize = 256;
+/// Messages relayed under one lock, and written to a subscriber in one write, at most.
+const MAX_BATCH: usize = 1024;
 
 struct Shared {
     config: RawTcpConfig,
@@ -203,6 +203,42 @@ async fn serve_connection(
     }
 }
 
+/// What a publisher's next frames were: messages to relay, then what ended the batch.
+enum Batch {
+    /// The batch filled up, or nothing more was buffered.
+    More,
+    /// A sync followed the messages.
+    Sync,
+    /// The connection ended (cleanly, or with the error).
+    End(Option<std::io::Error>),
+}
+
+/// Reads the next frame (waiting for it) and every frame after it that is already buffered, up
+/// to `max` messages, stopping at a sync.
+fn read_batch(
+    conn: &mut Conn,
+    first: Option<std::io::Result<bytes::BytesMut>>,
+    max: usize,
+    msgs: &mut Vec<Bytes>,
+) -> Batch {
+    let mut frame = first;
+    loop {
+        match frame {
+            Some(Ok(m)) if m.is_empty() => return Batch::Sync,
+            Some(Ok(m)) => msgs.push(m.freeze()),
+            Some(Err(e)) => return Batch::End(Some(e)),
+            None => return Batch::End(None),
+        }
+        if msgs.len() >= max {
+            return Batch::More;
+        }
+        frame = match conn.next().now_or_never() {
+            Some(f) => f,
+            None => return Batch::More,
+        };
+    }
+}
+
 async fn relay_publisher(
     shared: &Shared,
     mut conn: Conn,
@@ -216,40 +252,59 @@ async fn relay_publisher(
     let superseded = superseded.cancelled();
     tokio::pin!(superseded);
     let retain = shared.config.retain_bytes;
+    // Frames already read together are relayed under one lock; a batch never outnumbers a
+    // subscriber queue, which must find room for all of it at once.
+    let max = MAX_BATCH.min(shared.config.queue_capacity);
+    let mut msgs = Vec::with_capacity(max);
     loop {
-        let frame = tokio::select! {
+        let first = tokio::select! {
             // A successor waits for this connection: stop before relaying anything more.
             biased;
             _ = &mut cancelled => return Ok(()),
             _ = &mut superseded => return Ok(()),
             f = conn.next() => f,
         };
-        let msg = match frame {
-            Some(Ok(m)) => m.freeze(),
-            Some(Err(e)) => {
+        msgs.clear();
+        let ended = read_batch(&mut conn, first, max, &mut msgs);
+        if !msgs.is_empty() {
+            if !topic.append_all(&msgs, retain, &mut cancelled).await {
+                return Ok(());
+            }
+            *relayed += msgs.len() as u64;
+        }
+        match ended {
+            Batch::More => {}
+            Batch::Sync => {
+                // Everything before the sync has been relayed: say how much.
+                let reply = Bytes::copy_from_slice(&relayed.to_be_bytes());
+                // A peer that stops reading its answers must not keep the session from a
+                // successor.
+                tokio::select! {
+                    _ = &mut cancelled => return Ok(()),
+                    _ = &mut superseded => return Ok(()),
+                    r = conn.send(reply) => r.map_err(TransportError::io("sync reply"))?,
+                }
+            }
+            Batch::End(None) => return Ok(()),
+            Batch::End(Some(e)) => {
                 shared.protocol_errors.inc();
                 return Err(TransportError::Io {
                     stage: "read message",
                     source: e,
                 });
             }
-            None => return Ok(()),
-        };
-        if msg.is_empty() {
-            // A sync: everything before it has been relayed, say how much.
-            let reply = Bytes::copy_from_slice(&relayed.to_be_bytes());
-            // A peer that stops reading its answers must not keep the session from a successor.
-            tokio::select! {
-                _ = &mut cancelled => return Ok(()),
-                _ = &mut superseded => return Ok(()),
-                r = conn.send(reply) => r.map_err(TransportError::io("sync reply"))?,
-            }
-            continue;
         }
-        if !topic.append(msg, retain, &mut cancelled).await {
-            return Ok(());
-        }
-        *relayed += 1;
+    }
+}
+
+/// Appends `msgs` to `out` as frames.
+fn encode(msgs: &[Bytes], out: &mut BytesMut) {
+    let len: usize = msgs.iter().map(|m| proto::FRAME_HEADER_LEN + m.len()).sum();
+    out.reserve(len);
+    for m in msgs {
+        // Messages were read under the same frame limit, so the length fits.
+        out.put_u32(m.len() as u32);
+        out.put_slice(m);
     }
 }
 
@@ -261,47 +316,41 @@ async fn feed_subscriber(
     let Subscription {
         backlog, mut rx, ..
     } = sub;
-    // Owned halves: writing and watching for the subscriber's EOF share no lock.
-    let codec = conn.codec().clone();
-    let (mut read_half, write_half) = conn.into_inner().into_split();
-    let mut sink = FramedWrite::new(write_half, codec);
+    // Owned halves: writing and watching for the subscriber's EOF share no lock. The hello
+    // was its only frame, so nothing is left in the read buffer.
+    let (mut read_half, mut write_half) = conn.into_inner().into_split();
     let mut probe = [0u8; 64];
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let mut out = BytesMut::new();
     for chunk in backlog.chunks(MAX_BATCH) {
-        let write = async {
-            for msg in chunk {
-                sink.feed(msg.clone()).await?;
-            }
-            SinkExt::<Bytes>::flush(&mut sink).await
-        };
+        out.clear();
+        encode(chunk, &mut out);
         tokio::select! {
             _ = &mut cancelled => return Ok(()),
             _ = read_half.read(&mut probe) => return Ok(()),
-            r = write => r.map_err(TransportError::io("write backlog"))?,
+            r = write_half.write_all(&out) => r.map_err(TransportError::io("write backlog"))?,
         }
     }
+    let mut msgs = Vec::with_capacity(MAX_BATCH);
     loop {
         tokio::select! {
             _ = &mut cancelled => return Ok(()),
             // Subscribers send nothing after the hello: data or EOF both end the subscription.
             _ = read_half.read(&mut probe) => return Ok(()),
-            msg = rx.recv() => {
-                let Some(msg) = msg else { return Ok(()) };
-                let write = async {
-                    sink.feed(msg).await?;
-                    // Whatever queued up meanwhile goes out in the same flush, as any push
-                    // server under load would do.
-                    for _ in 1..MAX_BATCH {
-                        let Ok(more) = rx.try_recv() else { break };
-                        sink.feed(more).await?;
-                    }
-                    SinkExt::<Bytes>::flush(&mut sink).await
-                };
+            // Whatever queued up meanwhile goes out in the same write, as any push server
+            // under load would do.
+            n = rx.recv_many(&mut msgs, MAX_BATCH) => {
+                if n == 0 {
+                    return Ok(());
+                }
+                out.clear();
+                encode(&msgs, &mut out);
+                msgs.clear();
                 // A subscriber that stopped reading must not hold shutdown hostage.
                 tokio::select! {
                     _ = &mut cancelled => return Ok(()),
-                    r = write => r.map_err(TransportError::io("write messages"))?,
+                    r = write_half.write_all(&out) => r.map_err(TransportError::io("write messages"))?,
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 mod publisher;
 mod subscriber;
+mod writer;
 
 pub use publisher::RawTcpPublisher;
 pub use subscriber::RawTcpSubscriber;
@@ -30,11 +31,11 @@ struct Accepted {
     position: u64,
 }
 
-/// Reads one frame, naming `stage` in the error.
-async fn read_frame(
-    conn: &mut Conn,
-    stage: &'static str,
-) -> Result<bytes::BytesMut, TransportError> {
+/// Reads one frame from a connection or its read half, naming `stage` in the error.
+async fn read_frame<S>(conn: &mut S, stage: &'static str) -> Result<bytes::BytesMut, TransportError>
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::BytesMut>> + Unpin,
+{
     match conn.next().await {
         Some(Ok(frame)) => Ok(frame),
         Some(Err(e)) => Err(TransportError::Io { stage, source: e }),

@@ -1,4 +1,6 @@
-//! The raw-TCP publisher: each message is one frame, flushed at once (no client-side batching).
+//! The raw-TCP publisher: each message is one frame, queued for the connection's writing task,
+//! which writes whatever queued since its last write at once ([`super::writer`]): one frame per
+//! write at low rates, many under load, with the same bytes on the wire either way.
 //! It keeps every message the server has not confirmed, so a broken connection loses nothing:
 //! on reconnect the server says how many of this session's messages it relayed and the rest go
 //! out again. Confirmations come from syncs sent now and then without waiting for the answer;
@@ -10,9 +12,12 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
-use transport_core::{ClientContext, Counter, Publisher, TransportError};
+use futures_util::{FutureExt, StreamExt};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use transport_core::{ClientContext, Counter, CountingIo, Publisher, TransportError};
 
+use super::writer::Writer;
 use super::{Accepted, Conn, Redial, read_frame};
 use crate::RawTcpConfig;
 use crate::proto::{self, Hello};
@@ -21,9 +26,23 @@ use crate::proto::{self, Hello};
 /// that vanished without a reset would otherwise hold the publisher forever).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The read half of a publisher's connection: only sync answers arrive on it.
+type Replies = FramedRead<CountingIo<OwnedReadHalf>, LengthDelimitedCodec>;
+
+/// Splits a connection after its handshake into the reader of sync answers and the writer.
+fn split(conn: Conn) -> (Replies, Writer) {
+    let parts = conn.into_parts();
+    let (read, write) = parts.io.into_split();
+    let mut replies = FramedRead::new(read, parts.codec);
+    // Whatever arrived behind the hello reply is not lost in the split.
+    replies.read_buffer_mut().extend_from_slice(&parts.read_buf);
+    (replies, Writer::spawn(write))
+}
+
 /// Sends each message as one frame and resends what a broken connection swallowed.
 pub struct RawTcpPublisher {
-    conn: Conn,
+    replies: Replies,
+    writer: Writer,
     redial: Redial,
     session: u64,
     epoch: u64,
@@ -65,8 +84,10 @@ impl RawTcpPublisher {
         let counters = ctx.counters.clone();
         let redial = Redial::new(config, addr, topic, "publisher_", ctx);
         let (conn, accepted) = redial.first(Hello::Publisher { session }).await?;
+        let (replies, writer) = split(conn);
         Ok(RawTcpPublisher {
-            conn,
+            replies,
+            writer,
             redial,
             session,
             epoch: accepted.epoch,
@@ -110,7 +131,11 @@ impl RawTcpPublisher {
                 session: self.session,
             };
             let (conn, accepted) = self.redial.again(hello, cause).await?;
-            self.conn = conn;
+            let (replies, writer) = split(conn);
+            self.replies = replies;
+            // What the old connection had not written yet is among the unconfirmed messages
+            // resent below.
+            std::mem::replace(&mut self.writer, writer).abort();
             match self.resend(accepted).await {
                 Ok(()) => {
                     self.redial.settled();
@@ -156,16 +181,11 @@ impl RawTcpPublisher {
             relayed
         };
         self.confirmed(relayed);
-        for msg in &self.recent {
-            self.conn
-                .feed(msg.clone())
-                .await
-                .map_err(TransportError::io("resend"))?;
-        }
+        self.writer
+            .queue(self.recent.iter().map(|m| &m[..]))
+            .map_err(TransportError::io("resend"))?;
         self.resent.add(self.recent.len() as u64);
-        SinkExt::<Bytes>::flush(&mut self.conn)
-            .await
-            .map_err(TransportError::io("resend"))
+        Ok(())
     }
 
     /// Handles a sync answer: everything up to its count has been relayed.
@@ -184,7 +204,10 @@ impl RawTcpPublisher {
     /// Reads whatever sync answers already arrived, without waiting. An end of stream here is
     /// the earliest sign of a broken connection: the server never closes a publisher otherwise.
     fn poll_replies(&mut self) -> Result<(), TransportError> {
-        while let Some(frame) = self.conn.next().now_or_never() {
+        self.writer
+            .failed()
+            .map_err(TransportError::io("publish"))?;
+        while let Some(frame) = self.replies.next().now_or_never() {
             match frame {
                 Some(Ok(f)) => self.on_sync_reply(&f)?,
                 Some(Err(e)) => {
@@ -205,30 +228,30 @@ impl RawTcpPublisher {
         self.last_sync = Instant::now();
     }
 
-    /// Sends one message, and a sync after it when one is due, in a single write.
-    async fn send(&mut self, msg: Bytes) -> Result<(), io::Error> {
-        self.conn.feed(msg).await?;
+    /// Queues one message, and a sync after it when one is due, for the same write.
+    fn send(&mut self, msg: &[u8]) -> Result<(), io::Error> {
         self.since_sync += 1;
         if self.since_sync >= self.sync_every
             || self.recent_bytes >= self.resend_limit / 2
             || self.last_sync.elapsed() >= self.sync_interval
         {
-            self.conn.feed(Bytes::new()).await?;
+            self.writer.queue([msg, &[]])?;
             self.sync_sent();
+            Ok(())
+        } else {
+            self.writer.queue([msg])
         }
-        SinkExt::<Bytes>::flush(&mut self.conn).await
     }
 
     /// Asks for a sync unless one is on its way, and waits for the next answer.
     async fn await_sync(&mut self) -> Result<(), TransportError> {
         if self.syncs_outstanding == 0 {
-            self.conn
-                .send(Bytes::new())
-                .await
+            self.writer
+                .queue([&[][..]])
                 .map_err(TransportError::io("sync"))?;
             self.sync_sent();
         }
-        let reply = tokio::time::timeout(SYNC_TIMEOUT, read_frame(&mut self.conn, "sync reply"))
+        let reply = tokio::time::timeout(SYNC_TIMEOUT, read_frame(&mut self.replies, "sync reply"))
             .await
             .map_err(|_| TransportError::Timeout {
                 stage: "sync reply",
@@ -282,9 +305,10 @@ impl Publisher for RawTcpPublisher {
                 .await?;
         }
         self.recent_bytes += len;
-        self.recent.push_back(msg.clone());
         self.sent += 1;
-        if let Err(e) = self.send(msg).await {
+        let sent = self.send(&msg);
+        self.recent.push_back(msg);
+        if let Err(e) = sent {
             let cause = TransportError::Io {
                 stage: "publish",
                 source: e,
@@ -302,8 +326,9 @@ impl Publisher for RawTcpPublisher {
         self.sync_until(|p| p.recent.is_empty()).await
     }
 
-    async fn close(mut self) -> Result<(), TransportError> {
-        SinkExt::<Bytes>::close(&mut self.conn)
+    async fn close(self) -> Result<(), TransportError> {
+        self.writer
+            .close()
             .await
             .map_err(TransportError::io("close"))
     }

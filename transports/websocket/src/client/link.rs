@@ -1,12 +1,20 @@
-//! One publisher connection: the session notice read right after the upgrade, the write half,
-//! and a reader task that answers server pings, collects the pongs that prove which messages
+//! One publisher connection: the session notice read right after the upgrade, a writer task
+//! that owns the write half, and a reader task that answers server pings, collects the pongs that prove which messages
 //! the server has taken, and notices the end of the connection (a close frame, a reset, end of
 //! stream).
+//!
+//! The writer task takes every frame queued since its last flush, feeds them all and flushes
+//! once: each message is still its own frame, but frames queued together share one write
+//! instead of one syscall each. Its queue needs no bound of its own: every data frame in it is
+//! also an unproven message, which the publisher's window bounds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -87,12 +95,19 @@ pub(crate) struct Notice {
     pub epoch: u64,
 }
 
+/// Frames fed between two flushes at most.
+const WRITE_BATCH: usize = 256;
+
 /// A live publisher connection.
 pub(crate) struct Link {
-    pub sink: SplitSink<Ws, Message>,
+    /// Frames for the writer task, in order; `None` once closed.
+    frames: Option<mpsc::UnboundedSender<Message>>,
+    /// Set by the writer task when a write failed: the connection is unusable.
+    write_failed: Arc<AtomicBool>,
     pub state: watch::Receiver<LinkState>,
     pub notice: Notice,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
 }
 
 impl Link {
@@ -121,12 +136,23 @@ impl Link {
         let (sink, stream) = ws.split();
         let (tx, state) = watch::channel(LinkState::default());
         let reader = tokio::spawn(read_control(stream, tx, counters));
+        let (frames, queued) = mpsc::unbounded_channel();
+        let write_failed = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn(write_queued(sink, queued, write_failed.clone()));
         Ok(Link {
-            sink,
+            frames: Some(frames),
+            write_failed,
             state,
             notice,
             reader,
+            writer,
         })
+    }
+
+    /// Queues `frame` for the writer task; false if the connection can no longer write.
+    pub fn queue(&self, frame: Message) -> bool {
+        !self.write_failed.load(Ordering::Relaxed)
+            && self.frames.as_ref().is_some_and(|f| f.send(frame).is_ok())
     }
 
     /// How the connection ended, if it has.
@@ -139,26 +165,53 @@ impl Link {
         self.state.borrow().proven
     }
 
-    /// Sends a ping carrying `mark`; its pong proves every message before `mark`.
-    pub async fn send_mark(
-        &mut self,
-        mark: u64,
-    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    /// Queues a ping carrying `mark` behind the messages queued so far; its pong proves every
+    /// message before `mark`. False if the connection can no longer write.
+    pub fn send_mark(&self, mark: u64) -> bool {
         let payload = Bytes::copy_from_slice(&mark.to_be_bytes());
-        self.sink.send(Message::Ping(payload)).await
+        self.queue(Message::Ping(payload))
     }
 
-    /// Waits for the reader task, at most `bound`, then stops it.
-    pub async fn finish(mut self, bound: std::time::Duration) {
-        if tokio::time::timeout(bound, &mut self.reader).await.is_err() {
-            self.reader.abort();
-        }
+    /// Queues `last` as the final frame, then waits for both tasks, at most `bound` in all, and
+    /// stops whatever is still running.
+    pub async fn finish(mut self, last: Message, bound: std::time::Duration) {
+        self.queue(last);
+        // The writer ends once it has written everything queued.
+        self.frames = None;
+        let tasks = async {
+            let _ = (&mut self.writer).await;
+            let _ = (&mut self.reader).await;
+        };
+        let _ = tokio::time::timeout(bound, tasks).await;
     }
 }
 
 impl Drop for Link {
+    /// Whatever the writer had not written is unproven, so the next connection sends it again.
     fn drop(&mut self) {
         self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+/// The writer task: feeds every queued frame, flushing once per batch.
+async fn write_queued(
+    mut sink: SplitSink<Ws, Message>,
+    mut queued: mpsc::UnboundedReceiver<Message>,
+    failed: Arc<AtomicBool>,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let write = async {
+            for frame in batch.drain(..) {
+                sink.feed(frame).await?;
+            }
+            sink.flush().await
+        };
+        if write.await.is_err() {
+            failed.store(true, Ordering::Relaxed);
+            return;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The publishing client: one connection to `/topics/{topic}/publish?session=S`, one binary
-//! frame per message, written and flushed at once (no client-side batching, so latency is the
-//! pattern's).
+//! frame per message, queued for the connection's writer task, which flushes whatever frames
+//! queued since its last flush at once ([`super::link`]): one frame per write at low rates, so
+//! latency is the pattern's, and no syscall per frame under load.
 //!
 //! WebSocket has no publish acknowledgement, so the publisher proves delivery to the server with
 //! the protocol's own ping/pong: the server reads a publisher's frames in order and puts each
@@ -26,7 +27,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::SinkExt;
+
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -36,7 +37,6 @@ use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError}
 use super::link::{ControlCounters, Ended, Link, Notice};
 use crate::WebSocketConfig;
 use crate::proto;
-use crate::ws;
 
 /// Why a reconnect attempt failed, and whether another attempt could succeed.
 enum Reopen {
@@ -196,24 +196,24 @@ impl WebSocketPublisher {
 
     async fn reopen(&mut self) -> Result<Link, Reopen> {
         let control = self.counters.control.clone();
-        let mut link = Link::open(&self.config, &self.ctx, &self.addr, &self.path, control).await?;
+        let link = Link::open(&self.config, &self.ctx, &self.addr, &self.path, control).await?;
         // A count that contradicts what was sent or proven would only repeat.
         let held = self.resume_point(link.notice).map_err(Reopen::GiveUp)?;
         self.counters.resend_avoided.add(held - self.first);
         self.drop_until(held);
+        let broken = || TransportError::Closed { stage: "resend" };
         for msg in &self.unproven {
-            link.sink
-                .feed(Message::Binary(msg.clone()))
-                .await
-                .map_err(ws::ws_error("resend"))?;
+            if !link.queue(Message::Binary(msg.clone())) {
+                return Err(broken().into());
+            }
         }
         self.counters.resent.add(self.unproven.len() as u64);
         let next = self.next();
         if !self.unproven.is_empty() {
-            link.send_mark(next).await.map_err(ws::ws_error("resend"))?;
+            if !link.send_mark(next) {
+                return Err(broken().into());
+            }
             self.counters.marks.inc();
-        } else {
-            link.sink.flush().await.map_err(ws::ws_error("resend"))?;
         }
         self.marked = (next, Instant::now());
         Ok(link)
@@ -265,7 +265,7 @@ impl WebSocketPublisher {
         let Some(link) = self.link.as_mut() else {
             return;
         };
-        if link.send_mark(next).await.is_ok() {
+        if link.send_mark(next) {
             self.counters.marks.inc();
             self.marked = (next, Instant::now());
         } else {
@@ -321,7 +321,7 @@ impl Publisher for WebSocketPublisher {
         self.unproven.push_back(msg.clone());
         let sent = match self.link.as_mut() {
             Some(link) => {
-                let ok = link.sink.send(Message::Binary(msg)).await.is_ok();
+                let ok = link.queue(Message::Binary(msg));
                 if !ok {
                     // Give the reader a moment to see the server's close (1009 must be
                     // reported, not retried).
@@ -363,14 +363,13 @@ impl Publisher for WebSocketPublisher {
         }
         self.flush().await?;
         let bound = self.config.close_timeout;
-        if let Some(mut link) = self.link.take() {
+        if let Some(link) = self.link.take() {
             let bye = CloseFrame {
                 code: CloseCode::Normal,
                 reason: "".into(),
             };
             // The reader task sees the server's reply and ends.
-            let _ = link.sink.send(Message::Close(Some(bye))).await;
-            link.finish(bound).await;
+            link.finish(Message::Close(Some(bye)), bound).await;
         }
         Ok(())
     }
