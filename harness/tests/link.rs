@@ -273,7 +273,9 @@ fn bad_faults_are_located() {
 // ---- faults in real runs ----
 
 fn run_scenario(text: &str, kind: TransportKind) -> transport_bench::runner::CellResult {
-    let s = scenario::load_str(text, Path::new("fault.toml")).expect("valid scenario");
+    // In-process: these tests are about faults, and a server-restart needs it.
+    let text = format!("{text}\n[server]\nmode = \"in-process\"\n");
+    let s = scenario::load_str(&text, Path::new("fault.toml")).expect("valid scenario");
     let spec = s
         .expand()
         .into_iter()

@@ -138,7 +138,8 @@ impl Transport for Faulty {
 fn scenario(extra: &str) -> (Scenario, RunSpec) {
     let text = format!(
         "name = \"t\"\ndescription = \"test\"\ntransports = [\"raw-tcp\"]\nwarmup = \"200ms\"\nduration = \"2s\"\n\
-         drain_timeout = \"2s\"\npayload = \"64B\"\nrate_per_sec = 1000\n{extra}"
+         drain_timeout = \"2s\"\npayload = \"64B\"\nrate_per_sec = 1000\n{extra}\n\
+         [server]\nmode = \"in-process\"\n"
     );
     let s = scenario::load_str(&text, Path::new("test.toml")).expect("test scenario is valid");
     let spec = s.expand().remove(0);

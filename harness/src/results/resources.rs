@@ -6,22 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One process's figures at one instant, as read from `/proc` or a metrics endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProcessSample {
-    /// CPU time in user mode since the process started, seconds.
-    pub cpu_user_s: f64,
-    /// CPU time in kernel mode since the process started, seconds.
-    pub cpu_system_s: f64,
-    /// Resident memory now, bytes.
-    pub rss_bytes: u64,
-    /// Largest resident memory so far, bytes.
-    pub rss_peak_bytes: u64,
-    /// Threads now.
-    pub threads: u64,
-    /// Open descriptors now.
-    pub open_fds: u64,
-}
+use crate::server::resources::ProcessResources as ProcessSample;
 
 /// The samples one run takes of one process.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,7 +25,7 @@ pub struct RunSamples {
 
 /// The per-run figures of one process (`resources.server` or `resources.load`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProcessResources {
+pub struct ProcessFigures {
     /// False when this side could not be measured; every figure is then null.
     pub available: bool,
     /// Why it is unavailable, if it is.
@@ -72,15 +57,15 @@ pub struct ProcessResources {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
     /// The server process.
-    pub server: ProcessResources,
+    pub server: ProcessFigures,
     /// The load generator (this process).
-    pub load: ProcessResources,
+    pub load: ProcessFigures,
 }
 
-impl ProcessResources {
+impl ProcessFigures {
     /// A side that could not be measured, and why.
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        ProcessResources {
+        ProcessFigures {
             unavailable_reason: Some(reason.into()),
             ..Default::default()
         }
@@ -91,7 +76,7 @@ impl ProcessResources {
         let user = (s.window_end.cpu_user_s - s.window_start.cpu_user_s).max(0.0);
         let system = (s.window_end.cpu_system_s - s.window_start.cpu_system_s).max(0.0);
         let grown = s.connected.rss_bytes as f64 - s.before.rss_bytes as f64;
-        ProcessResources {
+        ProcessFigures {
             available: true,
             unavailable_reason: None,
             host: Some(host),
@@ -120,6 +105,7 @@ mod tests {
             rss_peak_bytes: rss,
             threads: 3,
             open_fds: 10,
+            open_sockets: 4,
         }
     }
 
@@ -132,7 +118,7 @@ mod tests {
             window_end: sample(4.0, 31_000_000),
             end: sample(4.5, 31_000_000),
         };
-        let r = ProcessResources::measured(&s, 1_000_000, 1000, "h".into());
+        let r = ProcessFigures::measured(&s, 1_000_000, 1000, "h".into());
         assert!(r.available);
         assert_eq!(r.cpu_user_s, Some(2.0));
         assert_eq!(r.cpu_system_s, Some(1.0));
@@ -143,12 +129,12 @@ mod tests {
 
     #[test]
     fn nothing_measured_is_null_not_zero() {
-        let r = ProcessResources::unavailable("in-process server");
+        let r = ProcessFigures::unavailable("in-process server");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["available"], false);
         assert!(json["cpu_ns_per_delivered"].is_null());
         assert!(json["rss_bytes_per_subscriber"].is_null());
-        let idle = ProcessResources::measured(
+        let idle = ProcessFigures::measured(
             &RunSamples {
                 before: sample(0.0, 1),
                 connected: sample(0.0, 1),

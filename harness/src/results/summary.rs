@@ -323,6 +323,10 @@ pub struct RunResult {
     /// flow; always reported).
     #[serde(default)]
     pub idle_cost: IdleCost,
+    /// What the run cost the server and the load generator, each in its own process
+    /// (unavailable sides carry null figures).
+    #[serde(default)]
+    pub resources: super::resources::Resources,
 }
 
 /// What one fault did to a run.

@@ -109,6 +109,9 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             .collect(),
         timeseries: timeseries(&out.intervals),
         idle_cost: idle_cost(overhead_bytes, &out.counters, spec.subscribers, out.elapsed),
+        resources: out
+            .resources
+            .figures(rec.delivered_in_window, spec.subscribers),
         faults: out.faults,
         ..unmeasured(spec, failures)
     };
@@ -437,5 +440,6 @@ fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
         files: RunFiles::default(),
         faults: Vec::new(),
         idle_cost: IdleCost::default(),
+        resources: Default::default(),
     }
 }

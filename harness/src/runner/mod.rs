@@ -15,9 +15,10 @@ pub mod histogram;
 mod progress;
 mod publish;
 pub mod recorder;
+pub mod resources;
 mod run;
 pub mod schedule;
-mod server;
+pub mod server;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -89,6 +90,8 @@ pub struct RunOutput {
     pub measure_start_ns: u64,
     /// From the first scheduled message to the end of the drain (what idle cost is per).
     pub elapsed: Duration,
+    /// Samples of the server's and the load generator's processes.
+    pub resources: resources::ResourceLog,
     /// One result per scheduled fault (empty without `[[faults]]`).
     pub faults: Vec<crate::results::summary::FaultResult>,
 }

@@ -19,8 +19,9 @@ use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving,
 use super::faults;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
+use super::resources::ResourceLog;
 use super::schedule::Window;
-use super::server::RunServer;
+use super::server::{RunServer, ServerFigures};
 use super::{Progress, RunOutput, shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
@@ -52,10 +53,20 @@ pub async fn run_one<T: Transport>(
     progress: &Progress,
 ) -> anyhow::Result<RunOutput> {
     let mut run = Run::<T>::new(scenario, spec)?;
-    let server =
-        RunServer::<T>::start(&run.config, scenario.socket, &run.counters, SETUP_TIMEOUT).await?;
+    let server = RunServer::<T>::start(
+        &run.config,
+        scenario.transport_options.get(&spec.transport),
+        &scenario.server,
+        scenario.socket,
+        &run.counters,
+        SETUP_TIMEOUT,
+    )
+    .await?;
+    let mut resources = ResourceLog::new(&server);
+    resources.take(&server).await;
     let link = run.start_link(server.addr()).await?;
     let (subscribers, publishers) = run.connect(&link, nonce).await?;
+    resources.take(&server).await;
 
     let timeline = Timeline::new(scenario);
     let shared = run.shared(&timeline);
@@ -77,17 +88,25 @@ pub async fn run_one<T: Transport>(
         timeline.measure_start_ns,
         timeline.measure_end_ns,
     );
-    let published = run.publish(publishers, &shared, &timeline).await?;
+    // The measured window's edges are sampled while publishers run.
+    let window_start = clock::instant_at(timeline.measure_start_ns);
+    let (published, ()) = tokio::join!(run.publish(publishers, &shared, &timeline), async {
+        resources.take_at(&server, window_start).await;
+        resources.take_at(&server, timeline.end).await;
+    });
+    let published = published?;
     run.drain(&receiving.drain, &published.published).await;
+    resources.take(&server).await;
     receiving.stop.cancel();
     ticker.finish();
     let fired = run.await_faults(fault_task).await;
     let received = stop_receiving(receiving.tasks, &mut run.failures).await;
     let closed = run.close(received, published, &fired).await;
     drop(link);
+    let figures = server.figures(&mut run.failures).await;
     server.shutdown(CLOSE_TIMEOUT, &mut run.failures).await;
     // Counters are read here, after every client closed: idle cost is per this whole span.
-    run.output(&server, &shared, &timeline, closed)
+    run.output(figures, resources, &shared, &timeline, closed)
 }
 
 /// What one run holds across its phases.
@@ -387,7 +406,8 @@ impl<'a, T: Transport> Run<'a, T> {
     /// Everything the run recorded, for [`super::aggregate::reduce`].
     fn output(
         self,
-        server: &RunServer<T>,
+        server: ServerFigures,
+        resources: ResourceLog,
         shared: &RunShared,
         timeline: &Timeline,
         closed: Closed,
@@ -413,8 +433,15 @@ impl<'a, T: Transport> Run<'a, T> {
             subscriber_wire: self.subscriber_wire.snapshot(),
             generator_lag: closed.generator_lag,
             scheduled_in_window: closed.scheduled_in_window,
-            server_wire: server.wire(),
-            counters: self.counters.counter_values(),
+            server_wire: server.wire,
+            // A child server's counters join the clients' (an in-process one counted into them).
+            counters: self
+                .counters
+                .counter_values()
+                .into_iter()
+                .chain(server.counters)
+                .collect(),
+            resources,
             distributions: self.counters.distributions(),
             failures: self.failures,
             measure_start_ns: timeline.measure_start_ns,

@@ -1,17 +1,39 @@
 //! The run's server, however it is reached: the "start server" phase and the handle the rest of
 //! the run uses (its address, its server-side wire bytes, restarting it, shutting it down).
 //!
-//! Today a server is either started in-process on `127.0.0.1:0` or external (the transport's
-//! options name an address, e.g. a real Kafka). A server in a child process or on another host
-//! is another [`Reach`] variant: the run only sees [`RunServer`].
+//! A server is started as a child process (`transport-bench serve`, the default `[server] mode`:
+//! its CPU, memory and descriptors are then its own, read from its metrics endpoint), started
+//! in-process on `127.0.0.1:0`, or external (the transport's options name an address, e.g. a
+//! real Kafka). The run only sees [`RunServer`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::Mutex;
 use transport_core::{Counters, ServerContext, SocketOptions, Transport, WireSnapshot, WireStats};
 
+use crate::exit::BadInput;
 use crate::link::ServerSlot;
+use crate::registry::TransportKind;
+use crate::scenario::{ServerMode, ServerPlacement};
+use crate::server::child::{ChildError, ChildServer, ChildSpec};
+use crate::server::resources::ProcessResources;
+
+/// Bound on one scrape of a child server's metrics endpoint.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the run reads from its server when it ends: server-side bytes and, for a server in its
+/// own process, the transport's server-side counters (an in-process server counts into the
+/// run's own [`Counters`]).
+#[derive(Debug, Default)]
+pub struct ServerFigures {
+    /// Bytes at the server's sockets.
+    pub wire: WireSnapshot,
+    /// Counters the server process kept (empty when they are already in the run's counters).
+    pub counters: BTreeMap<String, u64>,
+}
 
 /// How the run reaches its server.
 enum Reach<T: Transport> {
@@ -20,6 +42,8 @@ enum Reach<T: Transport> {
         slot: Arc<ServerSlot<T>>,
         wire: Arc<WireStats>,
     },
+    /// A `transport-bench serve` child process, read through its metrics endpoint.
+    Child(Mutex<Option<ChildServer>>),
     /// Someone else's server: nothing to read server-side, nothing to stop.
     External,
 }
@@ -31,10 +55,12 @@ pub struct RunServer<T: Transport> {
 }
 
 impl<T: Transport> RunServer<T> {
-    /// Starts the server (or, when the options name one, uses the external server), with its
-    /// start bounded by `bound`.
+    /// Starts the server where `placement` says (or, when the options name one, uses the
+    /// external server), with its start bounded by `bound`.
     pub async fn start(
         config: &T::Config,
+        options: Option<&toml::Table>,
+        placement: &ServerPlacement,
         socket: SocketOptions,
         counters: &Arc<Counters>,
         bound: Duration,
@@ -44,6 +70,11 @@ impl<T: Transport> RunServer<T> {
                 addr,
                 reach: Reach::External,
             });
+        }
+        // A transport that is not registered (a test's own) cannot be started by `serve`.
+        let kind = TransportKind::from_name(T::NAME);
+        if let (ServerMode::Process, Some(kind)) = (placement.mode, kind) {
+            return Self::start_child(kind, options, placement, bound).await;
         }
         let ctx = ServerContext {
             wire: WireStats::new(),
@@ -62,6 +93,50 @@ impl<T: Transport> RunServer<T> {
         })
     }
 
+    /// Starts `transport-bench serve` as a child process with the scenario's options.
+    async fn start_child(
+        kind: TransportKind,
+        options: Option<&toml::Table>,
+        placement: &ServerPlacement,
+        bound: Duration,
+    ) -> anyhow::Result<RunServer<T>> {
+        let mut spec = ChildSpec::new(kind)?;
+        spec.options = options.cloned().unwrap_or_default();
+        spec.cpus = placement
+            .cpus
+            .as_ref()
+            .map(|c| c.iter().map(|&c| c as usize).collect());
+        spec.startup_timeout = bound;
+        let child = ChildServer::start(&spec).await.map_err(|e| match e {
+            ChildError::Cpus(_) => BadInput::msg(e),
+            e => anyhow::Error::new(e).context("starting the server process"),
+        })?;
+        Ok(RunServer {
+            addr: child.addr().to_string(),
+            reach: Reach::Child(Mutex::new(Some(child))),
+        })
+    }
+
+    /// Why the server's process cannot be measured, or `None` when it can (a child process).
+    pub fn unmeasured_reason(&self) -> Option<&'static str> {
+        match &self.reach {
+            Reach::Child(_) => None,
+            Reach::InProcess { .. } => Some(
+                "the server runs inside the load generator's process ([server] mode = \"in-process\")",
+            ),
+            Reach::External => Some("the server is external and has no metrics endpoint"),
+        }
+    }
+
+    /// The server process's figures now; `None` unless the server runs in its own process.
+    pub async fn sample(&self) -> Option<ProcessResources> {
+        let Reach::Child(child) = &self.reach else {
+            return None;
+        };
+        let guard = child.lock().await;
+        guard.as_ref()?.snapshot(SCRAPE_TIMEOUT).await.ok()?.process
+    }
+
     /// The address clients connect to (before any link emulator).
     pub fn addr(&self) -> &str {
         &self.addr
@@ -71,27 +146,62 @@ impl<T: Transport> RunServer<T> {
     pub fn restartable(&self) -> Option<Arc<ServerSlot<T>>> {
         match &self.reach {
             Reach::InProcess { slot, .. } => Some(slot.clone()),
-            Reach::External => None,
+            Reach::Child(_) | Reach::External => None,
         }
     }
 
-    /// Bytes at the server's sockets (zero where they cannot be read).
-    pub fn wire(&self) -> WireSnapshot {
+    /// Bytes and counters at the server, read before it stops (zero bytes where they cannot
+    /// be read: an external server, or a child whose endpoint did not answer, which `failures`
+    /// then says).
+    pub async fn figures(&self, failures: &mut Vec<String>) -> ServerFigures {
         match &self.reach {
-            Reach::InProcess { wire, .. } => wire.snapshot(),
-            Reach::External => WireSnapshot::default(),
+            Reach::InProcess { wire, .. } => ServerFigures {
+                wire: wire.snapshot(),
+                counters: BTreeMap::new(),
+            },
+            Reach::Child(child) => {
+                let guard = child.lock().await;
+                let Some(child) = guard.as_ref() else {
+                    return ServerFigures::default();
+                };
+                match child.snapshot(SCRAPE_TIMEOUT).await {
+                    Ok(s) => ServerFigures {
+                        wire: s.wire,
+                        counters: s.counters,
+                    },
+                    Err(e) => {
+                        failures.push(format!("reading the server's figures: {e}"));
+                        ServerFigures::default()
+                    }
+                }
+            }
+            Reach::External => ServerFigures::default(),
         }
     }
 
     /// Shuts the server down within `bound`; problems are added to `failures`.
     pub async fn shutdown(&self, bound: Duration, failures: &mut Vec<String>) {
-        let Reach::InProcess { slot, .. } = &self.reach else {
-            return;
-        };
-        match tokio::time::timeout(bound, slot.shutdown()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failures.push(format!("server shutdown: {e}")),
-            Err(_) => failures.push(format!("server shutdown did not finish within {bound:?}")),
+        match &self.reach {
+            Reach::InProcess { slot, .. } => match tokio::time::timeout(bound, slot.shutdown())
+                .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(format!("server shutdown: {e}")),
+                Err(_) => failures.push(format!("server shutdown did not finish within {bound:?}")),
+            },
+            Reach::Child(child) => {
+                let Some(child) = child.lock().await.take() else {
+                    return;
+                };
+                match child.shutdown(bound).await {
+                    Ok(stopped) if stopped.forced => failures.push(format!(
+                        "server process did not stop within {bound:?} of SIGTERM and was killed"
+                    )),
+                    Ok(_) => {}
+                    Err(e) => failures.push(format!("server process shutdown: {e}")),
+                }
+            }
+            Reach::External => {}
         }
     }
 }

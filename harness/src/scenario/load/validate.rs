@@ -110,11 +110,25 @@ pub(super) fn scenario(
     )?;
 
     let link = super::network::link(raw.link)?;
+    let restart_fault = raw
+        .faults
+        .iter()
+        .flatten()
+        .find(|f| f.get_ref().kind.get_ref() == "server-restart")
+        .map(|f| f.span());
     let faults = super::network::faults(raw.faults, duration)?;
     let compare = compare_thresholds(raw.compare)?;
     let online = crate::affinity::online();
     let server = super::placement::server(raw.server, &online)?;
     let load = super::placement::load(raw.load, &online)?;
+    if let (crate::scenario::ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
+        // The restart keeps the server's address and reopens its files in place, which only
+        // the in-process server supports today.
+        return Err(Located::at(
+            span,
+            "a server-restart fault needs [server] mode = \"in-process\"; allowed modes for it: in-process",
+        ));
+    }
 
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
