@@ -41,6 +41,8 @@ pub fn render(s: &Summary) -> String {
         "p99.9",
         "max",
         "overhead B/msg",
+        "srv CPU µs/msg",
+        "srv KiB/sub",
         "lost",
         "dup",
         "reord",
@@ -64,6 +66,17 @@ pub fn render(s: &Summary) -> String {
             latency(r.latency_ns.p999),
             latency(r.latency_ns.max),
             format!("{:.1}", r.wire.overhead_bytes_per_msg),
+            or_dash(
+                r.resources.server.cpu_ns_per_delivered.map(|ns| ns / 1e3),
+                2,
+            ),
+            or_dash(
+                r.resources
+                    .server
+                    .rss_bytes_per_subscriber
+                    .map(|b| b / 1024.0),
+                1,
+            ),
             r.lost.to_string(),
             r.duplicated.to_string(),
             r.reordered.to_string(),
@@ -73,9 +86,15 @@ pub fn render(s: &Summary) -> String {
     let mut out = aligned(&header, &rows);
     let _ = write!(
         out,
-        "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message"
+        "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message; \
+         srv columns: the server process's CPU per delivered message in the measured window and its memory per connected subscriber (– when the server shares the load generator's process)"
     );
     out
+}
+
+/// A figure with `decimals`, or "–" where it could not be measured (never a 0 that was not).
+fn or_dash(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
 /// Fault and idle-cost rows, when the scenario has any; empty otherwise.

@@ -58,10 +58,14 @@ pub fn allowed_cpus() -> io::Result<Vec<usize>> {
 }
 
 impl CpuSet {
-    /// A set of the given CPUs. Fails naming the first CPU this process may not use (absent
-    /// from the machine, or outside its own affinity), and on an empty list.
+    /// A set of the given CPUs. Fails naming the first CPU the machine does not have online,
+    /// and on an empty list. The machine's CPUs, not this process's affinity: a load generator
+    /// pinned to CPU 1 still places its server on CPU 0.
     pub fn new(cpus: &[usize]) -> Result<CpuSet, String> {
-        let allowed = allowed_cpus().map_err(|e| format!("reading CPU affinity: {e}"))?;
+        let allowed: Vec<usize> = crate::affinity::online()
+            .into_iter()
+            .map(|c| c as usize)
+            .collect();
         if cpus.is_empty() {
             return Err("an empty CPU list".into());
         }
