@@ -2,6 +2,8 @@
 //! measures its CPU and memory in that process, and leaves no server process behind; an
 //! in-process server reports its resources as unavailable (null), never as zero.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 

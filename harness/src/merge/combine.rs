@@ -67,7 +67,7 @@ pub fn run(
         generator_lag_ns,
         saturated: runs.iter().any(|r| r.saturated),
         saturation_reason: tagged(|r| r.saturation_reason.clone()),
-        status: failed.unwrap_or(first).status.clone(),
+        status: failed.unwrap_or(first).status,
         failures: runs
             .iter()
             .enumerate()

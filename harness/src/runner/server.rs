@@ -43,7 +43,7 @@ enum Reach<T: Transport> {
         wire: Arc<WireStats>,
     },
     /// A `transport-bench serve` child process, read through its metrics endpoint.
-    Child(Mutex<Option<ChildServer>>),
+    Child(Box<Mutex<Option<ChildServer>>>),
     /// Someone else's server: nothing to read server-side, nothing to stop.
     External,
 }
@@ -113,7 +113,7 @@ impl<T: Transport> RunServer<T> {
         })?;
         Ok(RunServer {
             addr: child.addr().to_string(),
-            reach: Reach::Child(Mutex::new(Some(child))),
+            reach: Reach::Child(Box::new(Mutex::new(Some(child)))),
         })
     }
 
