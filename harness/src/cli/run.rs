@@ -215,7 +215,9 @@ fn check_descriptors(scenario: &Scenario, specs: &[scenario::RunSpec]) -> anyhow
         .max()
         .unwrap_or(0);
     let proxied = scenario.link.is_some() || !scenario.faults.is_empty();
-    let need = limits::descriptors_needed(clients, true, proxied);
+    // A server in its own process holds its own descriptors.
+    let in_process = scenario.server.mode == ServerMode::InProcess;
+    let need = limits::descriptors_needed(clients, in_process, proxied);
     limits::raise_nofile(need).map_err(BadInput::msg)?;
     Ok(())
 }

@@ -28,6 +28,11 @@ use crate::scenario::{Rate, RunSpec, Scenario};
 
 /// Bound on each set-up phase (server start, connecting subscribers, connecting publishers).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Subscribers connecting at once: enough to set up 10,000 in seconds, few enough not to
+/// overflow the server's accept backlog (`somaxconn` is 4096 here).
+const CONNECTING: usize = 256;
+/// Extra set-up time per subscriber, so the bound grows with the count.
+const SETUP_PER_CLIENT: Duration = Duration::from_millis(5);
 /// Time between connecting the last client and the first scheduled message.
 const START_LEAD: Duration = Duration::from_millis(50);
 
@@ -209,44 +214,51 @@ impl<'a, T: Transport> Run<'a, T> {
         })
     }
 
-    fn client_ctx(&self, i: u32, wire: &Arc<WireStats>) -> ClientContext {
+    /// The context of client `i` of its kind; `ordinal` numbers all of the run's clients
+    /// (subscribers first), which picks its loopback source when one source lacks the ports.
+    fn client_ctx(&self, i: u32, ordinal: u32, wire: &Arc<WireStats>, addr: &str) -> ClientContext {
+        let total = self.spec.subscribers + self.scenario.publishers;
         ClientContext {
             wire: wire.clone(),
             counters: self.counters.clone(),
             socket: self.scenario.socket,
             client_index: i,
-            source: None,
+            source: addr
+                .starts_with("127.")
+                .then(|| crate::limits::loopback_source(ordinal, total))
+                .flatten(),
         }
     }
 
     /// Connects subscribers, then publishers. Subscribers come first: each resolves only once
-    /// live, so nothing published later is missed.
+    /// live, so nothing published later is missed. Up to [`CONNECTING`] connect at once, so
+    /// thousands of clients are set up in seconds; the bound grows with the count.
     async fn connect(
         &self,
         link: &Link,
         nonce: &str,
     ) -> anyhow::Result<(Vec<T::Subscriber>, Vec<T::Publisher>)> {
+        use futures_util::{StreamExt, TryStreamExt};
         let topics: Vec<String> = (0..self.scenario.topics)
             .map(|t| format!("tb-{nonce}-{t}"))
             .collect();
         let topic = |client: u32| topics[topic_of(client, self.scenario.topics) as usize].as_str();
-        let subscribers = bounded("connecting subscribers", SETUP_TIMEOUT, async {
-            let mut subs = Vec::with_capacity(self.spec.subscribers as usize);
-            for i in 0..self.spec.subscribers {
-                let ctx = self.client_ctx(i, &self.subscriber_wire);
-                subs.push(
-                    T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?,
-                );
-            }
-            anyhow::Ok(subs)
-        })
-        .await??;
+        let subs = self.spec.subscribers;
+        let bound = SETUP_TIMEOUT + SETUP_PER_CLIENT * subs;
+        let subscribers = futures_util::stream::iter(0..subs)
+            .map(|i| async move {
+                let ctx = self.client_ctx(i, i, &self.subscriber_wire, &link.subscribers);
+                T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))
+            })
+            .buffered(CONNECTING)
+            .try_collect::<Vec<_>>();
+        let subscribers = bounded("connecting subscribers", bound, subscribers).await??;
         let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
             let mut pubs = Vec::with_capacity(self.scenario.publishers as usize);
             for p in 0..self.scenario.publishers {
-                let ctx = self.client_ctx(p, &self.publisher_wire);
+                let ctx = self.client_ctx(p, subs + p, &self.publisher_wire, &link.publishers);
                 pubs.push(
                     T::publisher(&self.config, &link.publishers, topic(p), ctx)
                         .await
