@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use transport_core::WireSnapshot;
 use transport_core::counters::DistributionSummary;
 
 use super::audit::PairCounts;
@@ -278,45 +277,19 @@ fn failures(mut failures: Vec<String>, rec: &Recorded, lost: u64, allow_loss: bo
 /// Bytes on the wire and overhead per message; also the steady-state overhead bytes (all
 /// non-handshake bytes that were not payload), which idle cost is made of.
 fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
-    let payload = out.spec.payload_bytes;
-    let (pw, sw) = (out.publisher_wire, out.subscriber_wire);
-    let c = WireSnapshot {
-        read: pw.read + sw.read,
-        written: pw.written + sw.written,
-        handshake_read: pw.handshake_read + sw.handshake_read,
-        handshake_written: pw.handshake_written + sw.handshake_written,
-        connections: pw.connections + sw.connections,
-    };
-    let payload_published = published * payload;
-    let payload_delivered = delivered * payload;
-    let steady = c.read + c.written;
-    let overhead = steady as f64 - (payload_published + payload_delivered) as f64;
-    let per = |bytes: f64, n: u64| if n == 0 { 0.0 } else { bytes / n as f64 };
-    let wire = Wire {
-        client_to_server_bytes: c.total_written(),
-        server_to_client_bytes: c.total_read(),
-        handshake_bytes: c.handshake_read + c.handshake_written,
-        payload_bytes_published: payload_published,
-        payload_bytes_delivered: payload_delivered,
-        overhead_bytes_per_msg: per(overhead, delivered),
-        overhead_c2s_bytes_per_published: per(
-            pw.written as f64 - payload_published as f64,
-            published,
-        ),
-        overhead_s2c_bytes_per_delivered: per(sw.read as f64 - payload_delivered as f64, delivered),
-        subscriber_c2s_bytes_per_delivered: per(sw.written as f64, delivered),
-        publisher_s2c_bytes_per_published: per(pw.read as f64, published),
-        efficiency: if steady == 0 {
-            0.0
-        } else {
-            (payload_published + payload_delivered) as f64 / steady as f64
-        },
-        client: c,
+    let wire = crate::results::wire::WireCounts {
+        publisher: out.publisher_wire,
+        subscriber: out.subscriber_wire,
         server: out.server_wire,
-        publisher: pw,
-        subscriber: sw,
-    };
-    (wire, overhead)
+        payload_bytes: out.spec.payload_bytes,
+        published,
+        delivered,
+    }
+    .wire();
+    // Non-payload steady-state bytes in total (what idle cost is made of).
+    let steady = (wire.client.read + wire.client.written) as f64;
+    let payload = (wire.payload_bytes_published + wire.payload_bytes_delivered) as f64;
+    (wire, steady - payload)
 }
 
 /// The transport's counters plus the harness's own.
