@@ -109,7 +109,14 @@ fn run_writes_a_results_folder_that_matches_the_schema() {
             r["wire"]["subscriber_c2s_bytes_per_delivered"].as_f64(),
             Some(0.0)
         );
-        assert_eq!(r["valid"], true, "{}", r["invalid_reason"]);
+        // Whether the generator kept up depends on the machine at that moment (a debug-build
+        // server process shares the 2 cores): not asserted here. What must hold is that an
+        // invalid run says why, and a valid one has no reason.
+        match r["valid"].as_bool() {
+            Some(true) => assert!(r["invalid_reason"].is_null(), "{r}"),
+            Some(false) => assert!(r["invalid_reason"].as_str().is_some_and(|s| !s.is_empty())),
+            None => panic!("valid must be a bool: {r}"),
+        }
         for f in [&r["files"]["hgrm"], &r["files"]["interval_log"]] {
             let path = out.join(f.as_str().unwrap());
             assert!(
