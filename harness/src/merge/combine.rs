@@ -11,11 +11,9 @@ use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
 use crate::results::RunResult;
-use crate::results::summary::{
-    FaultResult, IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, Throughput,
-};
+use crate::results::summary::{FaultResult, IdleCost, Percentiles, RunFiles, Throughput};
 use crate::results::wire::WireCounts;
-use crate::runner::aggregate::{SPECTRUM, percentiles};
+use crate::runner::aggregate::{percentiles, spectrum, timeseries};
 
 /// Merges one run over its shards (`runs[i]` is shard `i`'s), given the exact sum of their
 /// latency histograms and their aligned per-second histograms. Adds to `bounds` the fields that
@@ -98,19 +96,6 @@ pub fn run(
     }
 }
 
-fn spectrum(h: &Histogram<u64>) -> Vec<QuantilePoint> {
-    if h.is_empty() {
-        return Vec::new();
-    }
-    SPECTRUM
-        .iter()
-        .map(|&q| QuantilePoint {
-            quantile: q,
-            value_ns: h.value_at_quantile(q),
-        })
-        .collect()
-}
-
 /// Count-weighted mean of `(count, mean)` pairs: exact, since each mean is its samples' sum
 /// over their count.
 fn weighted_mean(parts: impl Iterator<Item = (u64, f64)>) -> f64 {
@@ -186,27 +171,6 @@ fn wire(runs: &[&RunResult]) -> crate::results::summary::Wire {
         .reduce(WireCounts::combined)
         .unwrap_or_default()
         .wire()
-}
-
-fn timeseries(seconds: &[Histogram<u64>]) -> Vec<IntervalPoint> {
-    let at = |h: &Histogram<u64>, q: f64| {
-        if h.is_empty() {
-            0
-        } else {
-            h.value_at_quantile(q)
-        }
-    };
-    seconds
-        .iter()
-        .enumerate()
-        .map(|(i, h)| IntervalPoint {
-            second: i as u32,
-            delivered: h.len(),
-            p50_ns: at(h, 0.5),
-            p99_ns: at(h, 0.99),
-            max_ns: h.max(),
-        })
-        .collect()
 }
 
 /// Faults fire on every shard at the same scheduled time: counts add, recovery is the slowest.

@@ -303,7 +303,7 @@ fn counters(out: &RunOutput, rec: &Recorded) -> BTreeMap<String, u64> {
 }
 
 /// Latency at each of [`SPECTRUM`]'s quantiles (empty without samples).
-fn spectrum(latency: &Histogram<u64>) -> Vec<QuantilePoint> {
+pub fn spectrum(latency: &Histogram<u64>) -> Vec<QuantilePoint> {
     if latency.is_empty() {
         return Vec::new();
     }
@@ -317,7 +317,7 @@ fn spectrum(latency: &Histogram<u64>) -> Vec<QuantilePoint> {
 }
 
 /// One point per second of the measured window.
-fn timeseries(intervals: &[Histogram<u64>]) -> Vec<IntervalPoint> {
+pub fn timeseries(intervals: &[Histogram<u64>]) -> Vec<IntervalPoint> {
     let at = |h: &Histogram<u64>, q: f64| {
         if h.is_empty() {
             0
