@@ -2,39 +2,13 @@
 //! outputs stay true. Each command runs with `sh -c` and `ADDR` set; its output must match the
 //! `# →` lines after it, whitespace-normalised. Skipped (with a note) where curl is missing.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use transport_core::{ServerContext, ServerHandle, Transport};
 use transport_long_poll::{LongPoll, LongPollConfig};
-
-/// Commands of the README's curl session, each with its expected output.
-fn session() -> Vec<(String, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md is readable");
-    let block = readme
-        .split("<!-- curl-session -->\n```sh\n")
-        .nth(1)
-        .and_then(|rest| rest.split("\n```").next())
-        .expect("README.md has a curl session block");
-    let mut steps: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
-        if let Some(out) = line.strip_prefix("# → ") {
-            let (_, expected) = steps.last_mut().expect("output follows a command");
-            expected.push_str(out);
-            expected.push(' ');
-        } else if !line.starts_with('#') && !line.trim().is_empty() {
-            steps.push((line.to_owned(), String::new()));
-        }
-    }
-    steps
-}
-
-fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use transport_test_support::{normalise, readme_curl_session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_curl_session_works() {
@@ -47,7 +21,7 @@ async fn readme_curl_session_works() {
         .await
         .expect("server starts");
     let addr = server.local_addr().to_string();
-    let steps = session();
+    let steps = readme_curl_session(env!("CARGO_MANIFEST_DIR"));
     assert!(steps.len() >= 8, "{steps:?}");
     for (command, expected) in steps {
         let mut cmd = tokio::process::Command::new("sh");

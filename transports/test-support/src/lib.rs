@@ -63,3 +63,31 @@ pub async fn kcat(args: &[&str], stdin: &str) -> String {
 pub fn lines(s: &str) -> Vec<String> {
     s.lines().map(str::to_owned).collect()
 }
+
+/// The commands of the `<!-- curl-session -->` block in `crate_dir/README.md`, each with the
+/// output its `# →` lines promise (transport READMEs document their HTTP API as curl sessions).
+pub fn readme_curl_session(crate_dir: &str) -> Vec<(String, String)> {
+    let path = std::path::Path::new(crate_dir).join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md is readable");
+    let block = readme
+        .split("<!-- curl-session -->\n```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README.md has a curl session block");
+    let mut steps: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if let Some(out) = line.strip_prefix("# → ") {
+            let (_, expected) = steps.last_mut().expect("output follows a command");
+            expected.push_str(out);
+            expected.push(' ');
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            steps.push((line.to_owned(), String::new()));
+        }
+    }
+    steps
+}
+
+/// `s` with every run of whitespace made one space, for comparing command output.
+pub fn normalise(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
