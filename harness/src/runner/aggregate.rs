@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
 use super::audit::PairCounts;
-use super::recorder::{SubscriberRecorder, latency_histogram};
+use super::recorder::{Latencies, SubscriberRecorder, latency_histogram};
 use super::{CellResult, RunOutput};
 use crate::results::summary::{
     IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, RunStatus,
@@ -24,8 +24,20 @@ pub const MAX_LAG_P99_NS: u64 = 10_000_000;
 /// A run that achieved less than this share of its offered rate is saturated.
 pub const MIN_ACHIEVED_SHARE: f64 = 0.95;
 /// The generator thread waking later than this at p99 makes a run invalid: its latencies
-/// include the harness's own delay.
+/// include the harness's own delay (see [`generator_distorts`]).
 pub const MAX_GENERATOR_LAG_P99_NS: u64 = 5_000_000;
+/// ...unless that delay is at most this share of the run's median latency: then it moves no
+/// latency figure at or above the median by more than this share.
+pub const MAX_GENERATOR_SHARE_OF_P50: f64 = 0.05;
+
+/// Whether the generator's own lag distorts the run's latencies: above
+/// [`MAX_GENERATOR_LAG_P99_NS`] at p99, and not small beside the median latency (thousands of
+/// subscribers take hundreds of milliseconds per fan-out, where a few milliseconds of
+/// generator delay on a busy load core change nothing measurable).
+pub fn generator_distorts(generator_lag_p99: u64, latency_p50: u64) -> bool {
+    generator_lag_p99 > MAX_GENERATOR_LAG_P99_NS
+        && generator_lag_p99 as f64 > latency_p50 as f64 * MAX_GENERATOR_SHARE_OF_P50
+}
 
 /// Percentiles of a histogram.
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
@@ -44,19 +56,10 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-fn merged<'a>(hs: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
-    let mut out = latency_histogram();
-    for h in hs {
-        // Same bounds everywhere, so this cannot fail.
-        let _ = out.add(h);
-    }
-    out
-}
-
 /// Turns a finished run into its result.
 pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let spec = &out.spec;
-    let rec = Recorded::merge(&out.recorders);
+    let rec = Recorded::merge(&out.recorders, &out.latencies);
     let audit = Audit::of(&out);
     let secs = out.measured.as_secs_f64();
     let lag = percentiles(&out.schedule_lag);
@@ -64,7 +67,8 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
     let reasons = saturation_reasons(&out, &rec, &audit, &lag, &generator_lag);
     let failures = failures(out.failures.clone(), &rec, audit.totals.lost, allow_loss);
     let (wire, overhead_bytes) = wire(&out, audit.published, audit.totals.delivered);
-    let invalid_reason = (generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS).then(|| {
+    let latency = percentiles(&rec.latency);
+    let invalid_reason = generator_distorts(generator_lag.p99, latency.p50).then(|| {
         format!(
             "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
             generator_lag.p99 as f64 / 1e6
@@ -88,7 +92,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             payload_bytes_per_sec: msgs_per_sec * spec.payload_bytes as f64,
             published_per_sec: out.published_in_window as f64 / secs,
         },
-        latency_ns: percentiles(&rec.latency),
+        latency_ns: latency,
         latency_from_send_ns: percentiles(&rec.from_send),
         schedule_lag_ns: lag,
         latency_spectrum: spectrum(&rec.latency),
@@ -134,15 +138,15 @@ struct Recorded {
 }
 
 impl Recorded {
-    fn merge(recorders: &[Option<SubscriberRecorder>]) -> Recorded {
+    fn merge(recorders: &[Option<SubscriberRecorder>], latencies: &Latencies) -> Recorded {
         let all = || recorders.iter().flatten();
         let mut units = Histogram::<u64>::new(3).expect("valid precision");
         for r in all() {
             let _ = units.add(&r.units);
         }
         Recorded {
-            latency: merged(all().map(|r| &r.latency)),
-            from_send: merged(all().map(|r| &r.from_send)),
+            latency: latencies.latency.clone(),
+            from_send: latencies.from_send.clone(),
             units,
             empty_units: all().map(|r| r.empty_units).sum(),
             corrupt: all().map(|r| r.corrupt).sum(),
@@ -224,7 +228,9 @@ fn saturation_reasons(
         }
         if lag.p99 > MAX_LAG_P99_NS {
             // Either way the offered load was not applied on time; say whose delay it was.
-            let whose = if generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS {
+            let whose = if generator_lag.p99 > MAX_GENERATOR_LAG_P99_NS
+                && generator_lag.p99 >= lag.p99 / 2
+            {
                 "mostly the load generator's own: the machine could not keep up"
             } else if out.faults.iter().any(|f| f.fired) {
                 // Publishers that wait for a reconnect hold the schedule back by the outage.
@@ -414,5 +420,21 @@ fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
         faults: Vec::new(),
         idle_cost: IdleCost::default(),
         resources: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_lag_invalidates_only_when_it_can_distort_latency() {
+        // 6 ms late against a 200 µs median: a third of the figures could be the harness's.
+        assert!(generator_distorts(6_000_000, 200_000));
+        // 6 ms late against a 300 ms median (10,000 subscribers): 2%, no distortion.
+        assert!(!generator_distorts(6_000_000, 300_000_000));
+        // Under 5 ms is never a distortion; no latency samples at all still judges the lag.
+        assert!(!generator_distorts(4_000_000, 0));
+        assert!(generator_distorts(6_000_000, 0));
     }
 }

@@ -80,7 +80,7 @@ pub async fn receive<S: Subscriber>(
             Err(e) => break Some(e.to_string()),
         }
     };
-    rec.flush_interval();
+    rec.flush();
     // A subscriber that failed counts as done: waiting for it would only stretch the drain.
     drain.subs[i].unique.store(u64::MAX, Ordering::SeqCst);
     if err.is_some() {

@@ -295,7 +295,6 @@ pub async fn fire<T: Transport>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
 
     use super::*;
     use crate::runner::recorder::RunShared;
@@ -328,16 +327,7 @@ mod tests {
     /// the audit noticed them, and add up to the run's loss.
     #[test]
     fn charges_follow_the_latest_fault_and_add_up() {
-        let shared = Arc::new(RunShared {
-            measure_start_ns: 0,
-            measure_end_ns: u64::MAX,
-            publishers: 1,
-            topics: 1,
-            payload_len: 64,
-            windows: Vec::new(),
-            delivered_total: AtomicU64::new(0),
-            intervals: Default::default(),
-        });
+        let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
         let mut rec = SubscriberRecorder::new(shared, 0);
         let tracker = FaultTracker::new(2);
         let mut tally = SubscriberTally::new(1, 2);

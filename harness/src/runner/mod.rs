@@ -56,6 +56,8 @@ pub struct RunOutput {
     /// One per subscriber, by subscriber id; `None` where its task failed or hung (everything
     /// it should have received then counts as lost).
     pub recorders: Vec<Option<SubscriberRecorder>>,
+    /// Latency histograms of the measured window, all subscribers.
+    pub latencies: recorder::Latencies,
     /// Latency per second of the measured window, all subscribers.
     pub intervals: Vec<Histogram<u64>>,
     /// Actual minus intended send time, all publishers.

@@ -1,8 +1,10 @@
-//! What each subscriber records as messages arrive: latency histograms, the delivery audit,
-//! messages per delivery unit, and per-second interval histograms shared across subscribers.
+//! What each subscriber records as messages arrive: latency samples, the delivery audit and
+//! messages per delivery unit, plus the latency histograms all subscribers of a run share.
 //!
-//! Each subscriber owns its recorder (no locks per message); the run merges them at the end.
-//! Only the per-second flush touches shared state, once per subscriber per second.
+//! Each subscriber owns its recorder (no locks per message). Latency samples wait in a short
+//! buffer and are added to the run's histograms a batch at a time: one lock per batch, and no
+//! histogram per subscriber, which at 10,000 subscribers would cost gigabytes of memory and
+//! seconds of page faults inside the measured window.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,7 +38,44 @@ pub struct RunShared {
     pub delivered_total: AtomicU64,
     /// Latency per second of the measured window (by receive time), merged over subscribers.
     pub intervals: Mutex<Vec<Histogram<u64>>>,
+    /// The measured window's latency histograms, in a few shards so subscribers on different
+    /// threads rarely wait for one another.
+    latencies: Vec<Mutex<Latencies>>,
 }
+
+/// The latency histograms of the measured window.
+#[derive(Debug)]
+pub struct Latencies {
+    /// Latency from intended send.
+    pub latency: Histogram<u64>,
+    /// Latency from actual send.
+    pub from_send: Histogram<u64>,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies {
+            latency: latency_histogram(),
+            from_send: latency_histogram(),
+        }
+    }
+}
+
+impl Latencies {
+    /// Adds `other`; both have the run's one histogram shape, so this cannot fail.
+    pub fn add(&mut self, other: &Latencies) {
+        let _ = self.latency.add(&other.latency);
+        let _ = self.from_send.add(&other.from_send);
+    }
+}
+
+/// Shards of [`Latencies`]: more than the worker threads of most machines.
+const LATENCY_SHARDS: usize = 8;
+/// Samples a subscriber buffers before adding them to the shared histograms.
+const PENDING_SAMPLES: usize = 256;
+
+/// One message's latencies: from intended send, and from actual send.
+type Sample = (u64, u64);
 
 impl RunShared {
     /// Shared state for a run measuring messages intended in `window` (clock ns), with nothing
@@ -57,10 +96,19 @@ impl RunShared {
             windows,
             delivered_total: AtomicU64::new(0),
             intervals: Mutex::new(Vec::new()),
+            latencies: (0..LATENCY_SHARDS).map(|_| Mutex::default()).collect(),
         })
     }
 
-    fn merge_interval(&self, second: u32, h: &Histogram<u64>) {
+    /// Adds subscriber `subscriber`'s samples, all received in `second` of the window.
+    fn record(&self, subscriber: u32, second: u32, samples: &[Sample]) {
+        let shard = &self.latencies[subscriber as usize % LATENCY_SHARDS];
+        let mut h = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        for &(latency, from_send) in samples {
+            h.latency.saturating_record(latency);
+            h.from_send.saturating_record(from_send);
+        }
+        drop(h);
         let mut slots = self
             .intervals
             .lock()
@@ -69,8 +117,18 @@ impl RunShared {
         while slots.len() <= i {
             slots.push(latency_histogram());
         }
-        // Both histograms share bounds, so adding cannot fail.
-        let _ = slots[i].add(h);
+        for &(latency, _) in samples {
+            slots[i].saturating_record(latency);
+        }
+    }
+
+    /// Every subscriber's latencies so far, merged.
+    pub fn latencies(&self) -> Latencies {
+        let mut out = Latencies::default();
+        for shard in &self.latencies {
+            out.add(&shard.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        out
     }
 
     /// p99 of the most recent complete second, for the progress line.
@@ -90,10 +148,6 @@ impl RunShared {
 /// One subscriber's recordings.
 #[derive(Debug)]
 pub struct SubscriberRecorder {
-    /// Latency from intended send, measured window only.
-    pub latency: Histogram<u64>,
-    /// Latency from actual send, measured window only.
-    pub from_send: Histogram<u64>,
     /// Messages per delivery unit (non-empty units).
     pub units: Histogram<u64>,
     /// Delivery units with no message.
@@ -109,8 +163,10 @@ pub struct SubscriberRecorder {
     pub misrouted: u64,
     /// First copies received in the measured window (by receive time).
     pub delivered_in_window: u64,
-    interval: Histogram<u64>,
+    /// Measured-window samples not yet in the shared histograms, all from `interval_second`.
+    pending: Vec<Sample>,
     interval_second: u32,
+    subscriber: u32,
     topic: u32,
     shared: Arc<RunShared>,
 }
@@ -123,8 +179,6 @@ impl SubscriberRecorder {
     /// A recorder for subscriber number `subscriber` of the run.
     pub fn new(shared: Arc<RunShared>, subscriber: u32) -> Self {
         SubscriberRecorder {
-            latency: latency_histogram(),
-            from_send: latency_histogram(),
             units: Histogram::new(3).expect("valid precision"),
             empty_units: 0,
             audits: vec![PairAudit::default(); shared.publishers as usize],
@@ -132,8 +186,9 @@ impl SubscriberRecorder {
             overflow: 0,
             misrouted: 0,
             delivered_in_window: 0,
-            interval: latency_histogram(),
+            pending: Vec::new(),
             interval_second: 0,
+            subscriber,
             topic: super::topic_of(subscriber, shared.topics),
             shared,
         }
@@ -159,7 +214,7 @@ impl SubscriberRecorder {
         if in_window_rx {
             let second = ((now_ns - shared.measure_start_ns) / 1_000_000_000) as u32;
             if second != self.interval_second {
-                self.flush_interval();
+                self.flush();
                 self.interval_second = second;
             }
         }
@@ -192,10 +247,11 @@ impl SubscriberRecorder {
             if latency > MAX_TRACKABLE_NS {
                 self.overflow += 1;
             }
-            self.latency.saturating_record(latency);
-            self.interval.saturating_record(latency);
-            self.from_send
-                .saturating_record(now_ns.saturating_sub(env.sent_ns).max(1));
+            let from_send = now_ns.saturating_sub(env.sent_ns).max(1);
+            self.pending.push((latency, from_send));
+        }
+        if self.pending.len() >= PENDING_SAMPLES {
+            self.flush();
         }
         if in_window_rx && now_ns < shared.measure_end_ns {
             self.delivered_in_window += fresh;
@@ -203,12 +259,12 @@ impl SubscriberRecorder {
         shared.delivered_total.fetch_add(fresh, Relaxed);
     }
 
-    /// Pushes the current second's histogram into the shared per-second slots.
-    pub fn flush_interval(&mut self) {
-        if !self.interval.is_empty() {
+    /// Adds the buffered samples to the run's shared histograms.
+    pub fn flush(&mut self) {
+        if !self.pending.is_empty() {
             self.shared
-                .merge_interval(self.interval_second, &self.interval);
-            self.interval.reset();
+                .record(self.subscriber, self.interval_second, &self.pending);
+            self.pending.clear();
         }
     }
 }
@@ -241,17 +297,45 @@ mod tests {
             &[msg(1, 1_200_000_000), Bytes::from_static(b"short")],
             2_500_000_000,
         );
-        r.flush_interval();
+        r.flush();
+        let latency = s.latencies().latency;
         assert_eq!(
-            r.latency.len(),
+            latency.len(),
             1,
             "only the measured-window message is recorded"
         );
-        assert_eq!(r.latency.max(), r.latency.highest_equivalent(50_000));
+        assert_eq!(latency.max(), latency.highest_equivalent(50_000));
         assert_eq!(r.audits[0].finish(2).delivered, 2);
         assert_eq!((r.empty_units, r.corrupt, r.units.len()), (1, 1, 2));
         assert_eq!(s.delivered_total.load(Relaxed), 2);
         assert_eq!(s.intervals.lock().unwrap()[0].len(), 1);
+    }
+
+    /// Samples reach the shared histograms whether the buffer filled, the second changed or the
+    /// subscriber flushed at the end, each in the second it was received.
+    #[test]
+    fn buffered_samples_all_reach_their_second() {
+        let s = shared();
+        let mut r = SubscriberRecorder::new(s.clone(), 0);
+        let first: Vec<Bytes> = (0..PENDING_SAMPLES as u64 + 44)
+            .map(|seq| msg(seq, 1_100_000_000))
+            .collect();
+        r.on_unit(&first, 1_200_000_000);
+        r.on_unit(&[msg(1_000, 2_100_000_000)], 2_200_000_000);
+        r.flush();
+        let intervals: Vec<u64> = s
+            .intervals
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|h| h.len())
+            .collect();
+        assert_eq!(intervals, vec![first.len() as u64, 1]);
+        let all = s.latencies();
+        assert_eq!(
+            (all.latency.len(), all.from_send.len()),
+            (first.len() as u64 + 1, first.len() as u64 + 1)
+        );
     }
 
     #[test]

@@ -33,8 +33,10 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECTING: usize = 256;
 /// Extra set-up time per subscriber, so the bound grows with the count.
 const SETUP_PER_CLIENT: Duration = Duration::from_millis(5);
-/// Time between connecting the last client and the first scheduled message.
+/// Time between connecting the last client and the first scheduled message, plus
+/// [`START_LEAD_PER_CLIENT`] for each subscriber whose receive loop starts in between.
 const START_LEAD: Duration = Duration::from_millis(50);
+const START_LEAD_PER_CLIENT: Duration = Duration::from_micros(10);
 
 async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Result<F::Output> {
     tokio::time::timeout(bound, f)
@@ -73,7 +75,7 @@ pub async fn run_one<T: Transport>(
     let (subscribers, publishers) = run.connect(&link, nonce).await?;
     resources.take(&server).await;
 
-    let timeline = Timeline::new(scenario);
+    let timeline = Timeline::new(scenario, spec.subscribers);
     let shared = run.shared(&timeline);
     let receiving = start_receiving(subscribers, &shared, scenario);
     let fault_task = link.proxy.as_ref().map(|proxy| {
@@ -149,8 +151,8 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn new(scenario: &Scenario) -> Timeline {
-        let start = Instant::now() + START_LEAD;
+    fn new(scenario: &Scenario, subscribers: u32) -> Timeline {
+        let start = Instant::now() + START_LEAD + START_LEAD_PER_CLIENT * subscribers;
         let start_ns = clock::as_ns(start);
         let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
         let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
@@ -434,6 +436,7 @@ impl<'a, T: Transport> Run<'a, T> {
             spec: self.spec.clone(),
             effective_config: serde_json::to_value(&self.config)?,
             recorders: closed.recorders,
+            latencies: shared.latencies(),
             intervals,
             schedule_lag: closed.schedule_lag,
             published: closed.published,
