@@ -10,10 +10,10 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
 const SCENARIO: &str = r#"name = "placement"
-description = "200 subscribers, one second, server in its own process"
+description = "200 subscribers, two seconds, server in its own process"
 transports = ["raw-tcp", "websocket"]
 warmup = "200ms"
-duration = "1s"
+duration = "2s"
 drain_timeout = "3s"
 payload = "100B"
 rate_per_sec = 1000
@@ -95,6 +95,7 @@ fn a_server_in_its_own_process_is_measured_there_and_stopped() {
             load["cpu_ns_per_delivered"].as_f64().unwrap() > 0.0,
             "{name}"
         );
+        assert_per_second_resources(name, r, true);
         // Server-side bytes came back from the child: what it wrote is what clients read.
         assert!(
             r["wire"]["server_to_client_bytes"].as_u64().unwrap() > 0,
@@ -126,5 +127,30 @@ fn an_in_process_server_reports_its_resources_as_unavailable() {
                 .contains("in-process")
         );
         assert_eq!(r["resources"]["load"]["available"], true);
+        assert_per_second_resources(r["name"].as_str().unwrap(), r, false);
     }
+}
+
+/// Every second of the 2 s window has the load generator's CPU and memory, and the server's
+/// when it runs in its own process (null otherwise); CPU was spent while messages flowed.
+/// Seconds after the window (deliveries during the drain) are not sampled.
+fn assert_per_second_resources(name: &str, run: &serde_json::Value, server_measured: bool) {
+    let points = run["timeseries"].as_array().unwrap();
+    assert!(points.len() >= 2, "{name}: {points:?}");
+    let mut server_cpu = 0.0;
+    for p in &points[..2] {
+        assert!(p["load_cpu_s"].as_f64().is_some(), "{name}: {p}");
+        assert!(p["load_rss_bytes"].as_u64().unwrap() > 0, "{name}: {p}");
+        if server_measured {
+            server_cpu += p["server_cpu_s"].as_f64().unwrap();
+            assert!(p["server_rss_bytes"].as_u64().unwrap() > 0, "{name}: {p}");
+        } else {
+            assert!(p["server_cpu_s"].is_null(), "{name}: {p}");
+            assert!(p["server_rss_bytes"].is_null(), "{name}: {p}");
+        }
+    }
+    assert!(
+        !server_measured || server_cpu > 0.0,
+        "{name}: no server CPU in the window"
+    );
 }

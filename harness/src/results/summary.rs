@@ -191,6 +191,19 @@ pub struct IntervalPoint {
     pub p99_ns: u64,
     /// Largest latency, ns.
     pub max_ns: u64,
+    /// CPU seconds (user + system) the server process spent in that second; null when the
+    /// server is not a process of its own that could be read.
+    #[serde(default)]
+    pub server_cpu_s: Option<f64>,
+    /// CPU seconds the load generator's process spent in that second.
+    #[serde(default)]
+    pub load_cpu_s: Option<f64>,
+    /// The server process's resident memory at the end of that second, bytes.
+    #[serde(default)]
+    pub server_rss_bytes: Option<u64>,
+    /// The load generator's resident memory at the end of that second, bytes.
+    #[serde(default)]
+    pub load_rss_bytes: Option<u64>,
 }
 
 /// Whether a run passed: serialized as `"ok"` or `"failed"`.

@@ -110,7 +110,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             .filter(|(_, h)| !h.is_empty())
             .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
             .collect(),
-        timeseries: timeseries(&out.intervals),
+        timeseries: with_resources(timeseries(&out.intervals), &out.resources.per_second()),
         idle_cost: idle_cost(overhead_bytes, &out.counters, spec.subscribers, out.elapsed),
         resources: out
             .resources
@@ -340,8 +340,29 @@ pub fn timeseries(intervals: &[Histogram<u64>]) -> Vec<IntervalPoint> {
             p50_ns: at(h, 0.5),
             p99_ns: at(h, 0.99),
             max_ns: h.max(),
+            ..IntervalPoint::default()
         })
         .collect()
+}
+
+/// Adds each second's CPU and memory to the latency timeseries; seconds that delivered nothing
+/// but were sampled get a point of their own.
+fn with_resources(
+    mut points: Vec<IntervalPoint>,
+    seconds: &[[(Option<f64>, Option<u64>); 2]],
+) -> Vec<IntervalPoint> {
+    for (i, &[(server_cpu, server_rss), (load_cpu, load_rss)]) in seconds.iter().enumerate() {
+        if points.len() <= i {
+            points.push(IntervalPoint {
+                second: i as u32,
+                ..IntervalPoint::default()
+            });
+        }
+        let p = &mut points[i];
+        (p.server_cpu_s, p.server_rss_bytes) = (server_cpu, server_rss);
+        (p.load_cpu_s, p.load_rss_bytes) = (load_cpu, load_rss);
+    }
+    points
 }
 
 /// Counters that are requests made to stay current (a re-poll, a ping, a fetch).

@@ -97,10 +97,10 @@ pub async fn run_one<T: Transport>(
     );
     // The measured window's edges are sampled while publishers run.
     let window_start = clock::instant_at(timeline.measure_start_ns);
-    let (published, ()) = tokio::join!(run.publish(publishers, &shared, &timeline), async {
-        resources.take_at(&server, window_start).await;
-        resources.take_at(&server, timeline.end).await;
-    });
+    let (published, ()) = tokio::join!(
+        run.publish(publishers, &shared, &timeline),
+        resources.take_window(&server, window_start, timeline.end)
+    );
     let published = published?;
     run.drain(&receiving.drain, &published.published).await;
     resources.take(&server).await;

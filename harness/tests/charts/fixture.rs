@@ -138,6 +138,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
                 p50_ns: p50,
                 p99_ns: p99 + u64::from(s) * 500,
                 max_ns: p99 * 3,
+                ..IntervalPoint::default()
             })
             .collect::<Vec<_>>(),
         "files": RunFiles {
