@@ -373,3 +373,56 @@ fn low_rate_runs_report_their_cost_of_staying_connected() {
     assert!(!text.contains("## Faults"), "no faults, no section");
     assert!(text.contains("Loopback is not a network"));
 }
+
+/// A subscriber sweep with server figures gets the server-cost chart and the report's scale
+/// section, which ranks the transports and holds the pull log against the push servers.
+#[test]
+fn a_subscriber_sweep_reports_server_cost_per_subscriber_and_message() {
+    let base = summary(&[Some(1_000.0)]);
+    let mut s = base.clone();
+    s.runs.clear();
+    for (n, grow) in [(100u32, 1.0), (1_000, 1.1)] {
+        for (i, r) in base.runs.iter().enumerate() {
+            let mut r = r.clone();
+            r.subscribers = n;
+            r.tags.insert("subscribers".to_owned(), n.to_string());
+            let server = &mut r.resources.server;
+            server.available = true;
+            // raw-tcp 10 KB, long-poll 20 KB, websocket 30 KB, pull-log 40 KB per subscriber.
+            server.rss_bytes_per_subscriber = Some(10_000.0 * (i as f64 + 1.0) * grow);
+            server.cpu_ns_per_delivered = Some(5_000.0 * (i as f64 + 1.0));
+            s.runs.push(r);
+        }
+    }
+    let figs = figures(&s);
+    let chart = figs
+        .iter()
+        .find(|f| f.file == "server-cost.png")
+        .expect("a server-cost chart for a subscriber sweep");
+    assert_eq!(chart.panels.len(), 2);
+    let text = report::render(&s, &[]);
+    let section = text
+        .split("## Server cost at scale")
+        .nth(1)
+        .expect("a scale section");
+    let rows = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| transport"));
+    assert_eq!(rows.count(), 2 * TRANSPORTS.len());
+    assert!(
+        section.contains("**raw-tcp** lowest, **pull-log** highest, 4× apart"),
+        "{section}"
+    );
+    assert!(
+        section.contains("The claim is not supported here"),
+        "{section}"
+    );
+    assert!(section.contains("roughly constant"), "{section}");
+    // Without a sweep (one subscriber count) neither appears.
+    assert!(!report::render(&base, &[]).contains("## Server cost at scale"));
+    assert!(
+        figures(&base)
+            .iter()
+            .all(|f| !f.file.starts_with("server-cost"))
+    );
+}

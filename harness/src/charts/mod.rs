@@ -12,6 +12,7 @@ pub mod model;
 pub mod render;
 pub mod select;
 pub mod style;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

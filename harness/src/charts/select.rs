@@ -156,7 +156,7 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
         .collect()
 }
 
-fn slug_part(v: &str) -> String {
+pub(crate) fn slug_part(v: &str) -> String {
     v.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' {

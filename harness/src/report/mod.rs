@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod conditions;
 pub mod findings;
+pub mod scale;
 pub mod tables;
 
 use std::fmt::Write as _;
@@ -149,6 +150,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     }
 
     out.push_str(&conditions::markdown(summary));
+    out.push_str(&scale::markdown(summary));
 
     if !charts.is_empty() {
         out.push_str("\n## Charts\n");

@@ -10,6 +10,7 @@ use crate::charts::select::{self, Cell, RateKey, Variant};
 use crate::results::Summary;
 
 mod over;
+mod scale;
 
 pub use over::{delivery_units, rate_sweep, timeseries};
 
@@ -29,6 +30,9 @@ pub fn figures(summary: &Summary) -> Vec<Figure> {
         out.extend(rate_sweep(&v, target.map(|t| t.as_nanos() as f64)));
         out.extend(timeseries(&v));
         out.extend(delivery_units(&v));
+    }
+    for s in crate::charts::sweep::subscriber_sweeps(summary) {
+        out.push(scale::server_cost(&s));
     }
     out
 }

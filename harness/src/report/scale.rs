@@ -1,0 +1,205 @@
+//! The report's "Server cost at scale" section, for scenarios that sweep the subscriber count:
+//! per transport, the server's memory per connected subscriber and CPU per delivered message,
+//! measured in the server's own process, and the sentences that hold them against the folklore
+//! (push servers keep state per consumer, pull brokers stay stateless).
+
+use std::fmt::Write as _;
+
+use crate::charts::format;
+use crate::charts::sweep::{SubscriberSweep, SweepPoint, subscriber_sweeps};
+use crate::results::Summary;
+
+/// Transports whose server pushes to each subscriber (the pull log is fetched from).
+const PUSH: [&str; 3] = ["websocket", "sse", "raw-tcp"];
+/// The pull-fetch log.
+const PULL: &str = "pull-log";
+
+/// The section for every subscriber sweep in `summary` (empty when there is none).
+pub fn markdown(summary: &Summary) -> String {
+    let mut out = String::new();
+    for s in subscriber_sweeps(summary) {
+        let suffix = if s.label.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.label)
+        };
+        let _ = writeln!(out, "\n## Server cost at scale{suffix}\n");
+        out.push_str(
+            "Measured in the server's own process (`[server] mode = \"process\"`): memory per \
+             connected subscriber is (resident memory with every client connected and idle − \
+             resident memory before any connected) / subscribers; CPU is the server's user + \
+             system time inside the measured window per delivered message.\n\n",
+        );
+        for f in findings(&s) {
+            let _ = writeln!(out, "- {f}");
+        }
+        out.push('\n');
+        out.push_str(&table(&s));
+    }
+    out
+}
+
+fn table(s: &SubscriberSweep<'_>) -> String {
+    let mut out = String::from(
+        "| transport | subscribers | server memory / subscriber | server CPU / delivered message | lost | note |\n|---|---|---|---|---|---|\n",
+    );
+    for p in &s.points {
+        let lost: u64 = p.runs.iter().map(|r| r.lost).sum();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {lost} | {} |",
+            p.transport,
+            format::count(f64::from(p.subscribers)),
+            bytes(p.server_bytes_per_subscriber),
+            nanos(p.server_cpu_ns_per_delivered),
+            note(p)
+        );
+    }
+    out
+}
+
+fn bytes(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), format::bytes)
+}
+
+fn nanos(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), format::nanos)
+}
+
+fn note(p: &SweepPoint<'_>) -> String {
+    let mut notes = Vec::new();
+    if p.runs.iter().any(|r| r.status != "ok") {
+        notes.push("failed");
+    }
+    if p.runs.iter().any(|r| r.saturated) {
+        notes.push("saturated");
+    }
+    if p.runs.iter().any(|r| !r.valid) {
+        notes.push("invalid");
+    }
+    if p.server_bytes_per_subscriber.is_none() && p.server_cpu_ns_per_delivered.is_none() {
+        notes.push("server not measured");
+    }
+    notes.join(", ")
+}
+
+/// Sentences about the largest subscriber count, and how each transport's cost grew.
+fn findings(s: &SubscriberSweep<'_>) -> Vec<String> {
+    let counts = s.counts();
+    let (Some(&small), Some(&large)) = (counts.first(), counts.last()) else {
+        return Vec::new();
+    };
+    let at = s.at(large);
+    let mut out = Vec::new();
+    out.extend(ranking(
+        &at,
+        large,
+        "memory per connected subscriber",
+        |p| p.server_bytes_per_subscriber,
+        format::bytes,
+    ));
+    out.extend(ranking(
+        &at,
+        large,
+        "CPU per delivered message",
+        |p| p.server_cpu_ns_per_delivered,
+        format::nanos,
+    ));
+    out.extend(pull_against_push(&at, large));
+    for t in &s.transports {
+        out.extend(growth(s, t, small, large));
+    }
+    out
+}
+
+/// "At 10K subscribers, server memory per connected subscriber: a 12 KB, b 137 KB (…)".
+fn ranking(
+    at: &[&SweepPoint<'_>],
+    subscribers: u32,
+    what: &str,
+    pick: fn(&SweepPoint<'_>) -> Option<f64>,
+    show: fn(f64) -> String,
+) -> Option<String> {
+    let mut v: Vec<(&str, f64)> = at
+        .iter()
+        .filter_map(|p| Some((p.transport.as_str(), pick(p)?)))
+        .collect();
+    v.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (low, high) = (v.first()?, v.last()?);
+    let list: Vec<String> = v.iter().map(|(t, x)| format!("{t} {}", show(*x))).collect();
+    let spread = if v.len() > 1 && low.1 > 0.0 {
+        format!(
+            " (**{}** lowest, **{}** highest, {} apart)",
+            low.0,
+            high.0,
+            format::ratio(high.1 / low.1)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "At {} subscribers, server {what}: {}{spread}.",
+        format::count(f64::from(subscribers)),
+        list.join(", ")
+    ))
+}
+
+/// The folklore's claim, held against the measurement: does a pull broker hold less per
+/// connected consumer than the push servers?
+fn pull_against_push(at: &[&SweepPoint<'_>], subscribers: u32) -> Option<String> {
+    let mem = |name: &str| {
+        at.iter()
+            .find(|p| p.transport == name)
+            .and_then(|p| p.server_bytes_per_subscriber)
+    };
+    let pull = mem(PULL)?;
+    let push: Vec<(&str, f64)> = PUSH.iter().filter_map(|t| Some((*t, mem(t)?))).collect();
+    let lowest = push.iter().map(|p| p.1).min_by(f64::total_cmp)?;
+    let list: Vec<String> = push
+        .iter()
+        .map(|(t, b)| format!("{t} {}", format::bytes(*b)))
+        .collect();
+    let verdict = match pull / lowest {
+        r if r < 0.5 => "supported here: the pull log's server holds markedly less per consumer",
+        r if r < 0.8 => {
+            "partly supported here: the pull log's server holds somewhat less per consumer"
+        }
+        _ => {
+            "not supported here: a connected pull consumer costs the server about as much as (or more than) a push subscriber, because either way the server holds a connection and its buffers"
+        }
+    };
+    Some(format!(
+        "\"Pull brokers stay stateless, push servers keep state per consumer\": at {} subscribers the pull log's server held {} per connected consumer, {} the lowest push server's (push: {}). The claim is {verdict}.",
+        format::count(f64::from(subscribers)),
+        format::bytes(pull),
+        format::ratio(pull / lowest),
+        list.join(", ")
+    ))
+}
+
+/// How one transport's memory per subscriber changed from the smallest to the largest count.
+fn growth(s: &SubscriberSweep<'_>, transport: &str, small: u32, large: u32) -> Option<String> {
+    let mem = |n: u32| {
+        s.at(n)
+            .into_iter()
+            .find(|p| p.transport == transport)
+            .and_then(|p| p.server_bytes_per_subscriber)
+    };
+    let (a, b) = (mem(small)?, mem(large)?);
+    if a <= 0.0 || b <= 0.0 {
+        return None;
+    }
+    let shape = match b / a {
+        r if (0.8..=1.25).contains(&r) => "roughly constant: a fixed cost per connection",
+        r if r < 0.8 => "falling: a fixed start-up cost spread over more subscribers",
+        _ => "growing: each subscriber costs more as their number grows",
+    };
+    Some(format!(
+        "**{transport}** server memory per subscriber went from {} at {} to {} at {} subscribers ({}), {shape}.",
+        format::bytes(a),
+        format::count(f64::from(small)),
+        format::bytes(b),
+        format::count(f64::from(large)),
+        format::ratio(b / a)
+    ))
+}
