@@ -41,13 +41,20 @@ pub fn markdown(summary: &Summary) -> String {
 
 fn table(s: &SubscriberSweep<'_>) -> String {
     let mut out = String::from(
-        "| transport | subscribers | server memory / subscriber | server CPU / delivered message | lost | note |\n|---|---|---|---|---|---|\n",
+        "| transport | subscribers | server memory / subscriber | server CPU / delivered message | set-up | lost | note |\n|---|---|---|---|---|---|---|\n",
     );
     for p in &s.points {
         let lost: u64 = p.runs.iter().map(|r| r.lost).sum();
+        // The slowest repetition's: set-up time is a bound users plan around.
+        let setup = p
+            .runs
+            .iter()
+            .filter_map(|r| r.setup_secs)
+            .max_by(f64::total_cmp)
+            .map_or_else(|| "–".to_owned(), |s| format!("{} s", format::sig3(s)));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {lost} | {} |",
+            "| {} | {} | {} | {} | {setup} | {lost} | {} |",
             p.transport,
             format::count(f64::from(p.subscribers)),
             bytes(p.server_bytes_per_subscriber),

@@ -340,6 +340,10 @@ pub struct RunResult {
     /// (unavailable sides carry null figures).
     #[serde(default)]
     pub resources: super::resources::Resources,
+    /// Seconds from connecting the first client to the last one being live (null when set-up
+    /// did not finish).
+    #[serde(default)]
+    pub setup_secs: Option<f64>,
 }
 
 /// What one fault did to a run.

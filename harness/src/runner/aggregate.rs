@@ -116,6 +116,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             .resources
             .figures(rec.delivered_in_window, spec.subscribers),
         faults: out.faults,
+        setup_secs: Some(out.setup.as_secs_f64()),
         ..unmeasured(spec, failures)
     };
     CellResult {
@@ -441,6 +442,7 @@ fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
         faults: Vec::new(),
         idle_cost: IdleCost::default(),
         resources: Default::default(),
+        setup_secs: None,
     }
 }
 

@@ -90,6 +90,8 @@ pub struct RunOutput {
     pub failures: Vec<String>,
     /// Start of the measured window ([`transport_core::clock`] ns).
     pub measure_start_ns: u64,
+    /// Connecting every client, from the first to the last being live.
+    pub setup: Duration,
     /// From the first scheduled message to the end of the drain (what idle cost is per).
     pub elapsed: Duration,
     /// Samples of the server's and the load generator's processes.

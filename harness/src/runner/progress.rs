@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -49,6 +50,41 @@ impl Progress {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}{text}", if self.live { "\r\x1b[2K" } else { "" });
         }
+    }
+
+    /// Shows `connected N/M` while a run's `total` subscribers connect: live on a terminal,
+    /// otherwise a line every few seconds (only for runs large enough to take that long).
+    pub(crate) fn connecting(&self, spec: &RunSpec, connected: Arc<AtomicU64>) -> Ticker {
+        let token = CancellationToken::new();
+        if self.quiet {
+            return Ticker(token);
+        }
+        let (name, total, live) = (spec.name(), spec.subscribers, self.live);
+        let every = Duration::from_millis(if live { 250 } else { 5_000 });
+        let stop = token.clone();
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval_at(started + every, every);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let n = connected.load(Relaxed);
+                let secs = started.elapsed().as_secs_f64();
+                let mut err = std::io::stderr().lock();
+                let _ = if live {
+                    write!(err, "\r\x1b[2K{name}  connected {n}/{total}  {secs:.0}s")
+                } else {
+                    writeln!(err, "{name}  connected {n}/{total} after {secs:.0}s")
+                };
+                let _ = err.flush();
+            }
+            if live {
+                let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            }
+        });
+        Ticker(token)
     }
 
     /// Starts the live line for a run.

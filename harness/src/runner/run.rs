@@ -9,7 +9,7 @@
 //! phase instead of hanging the tool.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -72,7 +72,12 @@ pub async fn run_one<T: Transport>(
     let mut resources = ResourceLog::new(&server);
     resources.take(&server).await;
     let link = run.start_link(server.addr()).await?;
-    let (subscribers, publishers) = run.connect(&link, nonce).await?;
+    let connected = Arc::new(AtomicU64::new(0));
+    let ticker = progress.connecting(spec, connected.clone());
+    let setup_started = Instant::now();
+    let (subscribers, publishers) = run.connect(&link, nonce, &connected).await?;
+    run.setup = setup_started.elapsed();
+    ticker.finish();
     resources.take(&server).await;
 
     let timeline = Timeline::new(scenario, spec.subscribers);
@@ -128,6 +133,8 @@ struct Run<'a, T: Transport> {
     subscriber_wire: Arc<WireStats>,
     /// Harness problems and transport errors, in the order they were found.
     failures: Vec<String>,
+    /// How long connecting every client took.
+    setup: Duration,
 }
 
 /// Where clients connect: straight to the server, or through the link emulator.
@@ -189,6 +196,7 @@ impl<'a, T: Transport> Run<'a, T> {
             publisher_wire: WireStats::new(),
             subscriber_wire: WireStats::new(),
             failures: Vec::new(),
+            setup: Duration::ZERO,
         })
     }
 
@@ -234,11 +242,13 @@ impl<'a, T: Transport> Run<'a, T> {
 
     /// Connects subscribers, then publishers. Subscribers come first: each resolves only once
     /// live, so nothing published later is missed. Up to [`CONNECTING`] connect at once, so
-    /// thousands of clients are set up in seconds; the bound grows with the count.
+    /// thousands of clients are set up in seconds; the bound grows with the count. `connected`
+    /// counts live subscribers for the progress line.
     async fn connect(
         &self,
         link: &Link,
         nonce: &str,
+        connected: &AtomicU64,
     ) -> anyhow::Result<(Vec<T::Subscriber>, Vec<T::Publisher>)> {
         use futures_util::{StreamExt, TryStreamExt};
         let topics: Vec<String> = (0..self.scenario.topics)
@@ -250,9 +260,11 @@ impl<'a, T: Transport> Run<'a, T> {
         let subscribers = futures_util::stream::iter(0..subs)
             .map(|i| async move {
                 let ctx = self.client_ctx(i, i, &self.subscriber_wire, &link.subscribers);
-                T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
+                let sub = T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
                     .await
-                    .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))
+                    .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?;
+                connected.fetch_add(1, Ordering::Relaxed);
+                anyhow::Ok(sub)
             })
             .buffered(CONNECTING)
             .try_collect::<Vec<_>>();
@@ -460,6 +472,7 @@ impl<'a, T: Transport> Run<'a, T> {
             distributions: self.counters.distributions(),
             failures: self.failures,
             measure_start_ns: timeline.measure_start_ns,
+            setup: self.setup,
             elapsed: timeline.start.elapsed(),
             faults: closed.faults,
         })
