@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// on this address, e.g. `127.0.0.1:0`.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// `TCP_NODELAY` on accepted connections (`--nodelay false` lets Nagle's algorithm batch,
+    /// as a scenario's `[socket] nodelay = false` does).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub nodelay: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -35,6 +35,7 @@ struct Serve {
     options: toml::Table,
     bind: String,
     metrics: Option<String>,
+    socket: transport_core::SocketOptions,
 }
 
 impl Visit for Serve {
@@ -56,7 +57,10 @@ impl Visit for Serve {
             // Listen for SIGTERM before announcing anything, so a parent that stops the server
             // right after reading the addresses gets a clean shutdown, not the default kill.
             let mut term = signal(SignalKind::terminate())?;
-            let ctx = ServerContext::fresh();
+            let ctx = ServerContext {
+                socket: self.socket,
+                ..ServerContext::fresh()
+            };
             let source = MetricsSource {
                 wire: ctx.wire.clone(),
                 counters: ctx.counters.clone(),
@@ -114,6 +118,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         options: options_table(&args.options)?,
         bind: args.bind,
         metrics: args.metrics,
+        socket: transport_core::SocketOptions {
+            nodelay: args.nodelay,
+        },
     })?;
     Ok(Exit::Ok)
 }

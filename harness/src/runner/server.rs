@@ -74,7 +74,7 @@ impl<T: Transport> RunServer<T> {
         // A transport that is not registered (a test's own) cannot be started by `serve`.
         let kind = TransportKind::from_name(T::NAME);
         if let (ServerMode::Process, Some(kind)) = (placement.mode, kind) {
-            return Self::start_child(kind, options, placement, bound).await;
+            return Self::start_child(kind, options, placement, socket, bound).await;
         }
         let ctx = ServerContext {
             wire: WireStats::new(),
@@ -98,9 +98,11 @@ impl<T: Transport> RunServer<T> {
         kind: TransportKind,
         options: Option<&toml::Table>,
         placement: &ServerPlacement,
+        socket: SocketOptions,
         bound: Duration,
     ) -> anyhow::Result<RunServer<T>> {
         let mut spec = ChildSpec::new(kind)?;
+        spec.nodelay = socket.nodelay;
         spec.options = options.cloned().unwrap_or_default();
         spec.cpus = placement
             .cpus

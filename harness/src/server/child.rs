@@ -44,6 +44,8 @@ pub struct ChildSpec {
     pub cpus: Option<Vec<usize>>,
     /// Deadline for the child to print both of its addresses.
     pub startup_timeout: Duration,
+    /// `TCP_NODELAY` on the child's accepted connections (`[socket] nodelay`).
+    pub nodelay: bool,
 }
 
 impl ChildSpec {
@@ -55,6 +57,7 @@ impl ChildSpec {
             options: toml::Table::new(),
             cpus: None,
             startup_timeout: Duration::from_secs(30),
+            nodelay: true,
         })
     }
 
@@ -68,6 +71,8 @@ impl ChildSpec {
             "127.0.0.1:0".to_owned(),
             "--metrics".to_owned(),
             "127.0.0.1:0".to_owned(),
+            "--nodelay".to_owned(),
+            self.nodelay.to_string(),
         ];
         for (k, v) in &self.options {
             args.push("--set".to_owned());
@@ -336,5 +341,35 @@ async fn keep_tail(from: impl AsyncRead + Unpin, into: Arc<Mutex<VecDeque<String
             t.pop_front();
         }
         t.push_back(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ChildSpec;
+    use crate::cli::{Cli, Command};
+    use crate::registry::TransportKind;
+
+    /// The scenario's `[socket] nodelay` reaches the child as an argument `serve` accepts.
+    #[test]
+    fn nodelay_off_is_passed_to_serve_and_parsed() {
+        let mut spec = ChildSpec::new(TransportKind::from_name("raw-tcp").unwrap()).unwrap();
+        spec.nodelay = false;
+        let args = spec.args();
+        let cli =
+            Cli::try_parse_from(std::iter::once("transport-bench".to_owned()).chain(args)).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("not parsed as serve");
+        };
+        assert!(!serve.nodelay);
+        let default = ChildSpec::new(TransportKind::from_name("raw-tcp").unwrap()).unwrap();
+        assert!(
+            default
+                .args()
+                .windows(2)
+                .any(|w| w == ["--nodelay", "true"])
+        );
     }
 }
