@@ -19,11 +19,12 @@ pub mod resources;
 mod run;
 pub mod schedule;
 pub mod server;
+pub mod share;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use transport_core::{Transport, WireSnapshot};
@@ -34,6 +35,20 @@ pub use recorder::SubscriberRecorder;
 use crate::registry::Visit;
 use crate::results::RunResult;
 use crate::scenario::{RunSpec, Scenario};
+use crate::shard::{Shard, StartAt};
+
+/// What `run`'s multi-host flags add to a scenario's run: this host's share, the instant its
+/// warm-up starts at, and servers someone else runs. The default is the whole run, now, with
+/// every server started here.
+#[derive(Debug, Clone, Default)]
+pub struct HostPlan {
+    /// Run only this shard's share (see [`share`]).
+    pub shard: Option<Shard>,
+    /// Connect, then wait for this instant before warm-up.
+    pub start_at: Option<StartAt>,
+    /// Servers to reach instead of starting one, by transport.
+    pub remote: BTreeMap<crate::registry::TransportKind, server::Remote>,
+}
 
 /// The topic client `client` (publisher or subscriber id) uses, of `topics`: publisher `p` and
 /// subscriber `s` share a topic when their ids agree modulo the topic count.
@@ -94,6 +109,11 @@ pub struct RunOutput {
     pub resources: resources::ResourceLog,
     /// One result per scheduled fault (empty without `[[faults]]`).
     pub faults: Vec<crate::results::summary::FaultResult>,
+    /// Wall-clock time at the start of the measured window: the anchor that lines up the
+    /// per-second figures of shards on different hosts.
+    pub window_start: SystemTime,
+    /// How far past `--start-at` this host's clock was when warm-up began, ns.
+    pub clock_offset_ns: Option<i64>,
 }
 
 /// The outcome of one cell: the summary entry plus the histograms behind it, for files.
@@ -105,29 +125,46 @@ pub struct CellResult {
     pub latency: Histogram<u64>,
     /// Per-second latency histograms.
     pub intervals: Vec<Histogram<u64>>,
+    /// Wall-clock start of the measured window (`None` when the run never got to measure).
+    pub window_start: Option<SystemTime>,
+    /// How far past `--start-at` this host's clock was when warm-up began, ns.
+    pub clock_offset_ns: Option<i64>,
 }
 
-/// Runs one cell with whichever transport its spec names.
+/// Runs one cell with whichever transport its spec names, all of it, on this host.
 pub async fn run_cell(
     scenario: &Scenario,
     spec: &RunSpec,
     nonce: &str,
     progress: &Progress,
 ) -> CellResult {
+    run_cell_on(scenario, spec, nonce, progress, &HostPlan::default()).await
+}
+
+/// Runs this host's part of one cell as `plan` says (share, start instant, remote servers).
+pub async fn run_cell_on(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+    plan: &HostPlan,
+) -> CellResult {
     struct Cell<'a> {
         scenario: &'a Scenario,
         spec: &'a RunSpec,
         nonce: &'a str,
         progress: &'a Progress,
+        plan: &'a HostPlan,
     }
     impl<'a> Visit for Cell<'a> {
         type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Box::pin(run_with::<T>(
+            Box::pin(run_on::<T>(
                 self.scenario,
                 self.spec,
                 self.nonce,
                 self.progress,
+                self.plan,
             ))
         }
     }
@@ -137,6 +174,7 @@ pub async fn run_cell(
             spec,
             nonce,
             progress,
+            plan,
         })
         .await
 }
@@ -149,9 +187,22 @@ pub async fn run_with<T: Transport>(
     nonce: &str,
     progress: &Progress,
 ) -> CellResult {
-    match run::run_one::<T>(scenario, spec, nonce, progress).await {
+    run_on::<T>(scenario, spec, nonce, progress, &HostPlan::default()).await
+}
+
+/// [`run_with`] as `plan` says. With a shard, the share runs as a run of its own (renumbered
+/// by [`share::of`]), so its result counts only its own clients and pairs.
+pub async fn run_on<T: Transport>(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+    plan: &HostPlan,
+) -> CellResult {
+    let (scenario, spec) = share::of(plan.shard, scenario, spec);
+    match run::run_one::<T>(&scenario, &spec, nonce, progress, plan).await {
         Ok(out) => aggregate::reduce(out, scenario.allow_loss),
-        Err(e) => aggregate::setup_failure(spec, format!("{e:#}")),
+        Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
@@ -22,7 +22,7 @@ use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::schedule::Window;
 use super::server::{RunServer, ServerFigures};
-use super::{Progress, RunOutput, shares_topic, topic_of};
+use super::{HostPlan, Progress, RunOutput, shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
@@ -56,6 +56,7 @@ pub async fn run_one<T: Transport>(
     spec: &RunSpec,
     nonce: &str,
     progress: &Progress,
+    plan: &HostPlan,
 ) -> anyhow::Result<RunOutput> {
     let mut run = Run::<T>::new(scenario, spec)?;
     let server = RunServer::<T>::start(
@@ -71,9 +72,15 @@ pub async fn run_one<T: Transport>(
     resources.take(&server).await;
     let link = run.start_link(server.addr()).await?;
     let (subscribers, publishers) = run.connect(&link, nonce).await?;
+    // Every shard connects first, then all start warm-up at one instant; the "connected"
+    // sample below is then taken with every shard's clients connected.
+    if let Some(at) = plan.start_at {
+        run.clock_offset_ns = Some(at.wait().await);
+    }
     resources.take(&server).await;
 
     let timeline = Timeline::new(scenario);
+    run.window_start = timeline.wall_clock(timeline.measure_start_ns);
     let shared = run.shared(&timeline);
     let receiving = start_receiving(subscribers, &shared, scenario);
     let fault_task = link.proxy.as_ref().map(|proxy| {
@@ -126,6 +133,10 @@ struct Run<'a, T: Transport> {
     subscriber_wire: Arc<WireStats>,
     /// Harness problems and transport errors, in the order they were found.
     failures: Vec<String>,
+    /// Wall-clock start of the measured window (set with the timeline).
+    window_start: SystemTime,
+    /// How far past `--start-at` the clock was when warm-up began, ns.
+    clock_offset_ns: Option<i64>,
 }
 
 /// Where clients connect: straight to the server, or through the link emulator.
@@ -163,6 +174,11 @@ impl Timeline {
             overrun: Duration::from_secs(1).max(scenario.duration / 10),
         }
     }
+
+    /// The wall-clock time at clock instant `ns` (now plus the time left until it).
+    fn wall_clock(&self, ns: u64) -> SystemTime {
+        SystemTime::now() + Duration::from_nanos(ns.saturating_sub(clock::now_ns()))
+    }
 }
 
 /// Totals left once every client is closed.
@@ -187,6 +203,8 @@ impl<'a, T: Transport> Run<'a, T> {
             publisher_wire: WireStats::new(),
             subscriber_wire: WireStats::new(),
             failures: Vec::new(),
+            window_start: SystemTime::now(),
+            clock_offset_ns: None,
         })
     }
 
@@ -459,6 +477,8 @@ impl<'a, T: Transport> Run<'a, T> {
             measure_start_ns: timeline.measure_start_ns,
             elapsed: timeline.start.elapsed(),
             faults: closed.faults,
+            window_start: self.window_start,
+            clock_offset_ns: self.clock_offset_ns,
         })
     }
 }

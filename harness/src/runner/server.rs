@@ -35,6 +35,16 @@ pub struct ServerFigures {
     pub counters: BTreeMap<String, u64>,
 }
 
+/// A server someone else runs (`run --server NAME=HOST:PORT` or `[transport.<name>] address`),
+/// and where its figures can be read (`--server-metrics NAME=URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// `HOST:PORT` clients connect to.
+    pub address: String,
+    /// Its `serve --metrics` endpoint, `http://HOST:PORT/metrics`, if it has one.
+    pub metrics: Option<String>,
+}
+
 /// How the run reaches its server.
 enum Reach<T: Transport> {
     /// Started by this process; its sockets count into `wire`, and it can be restarted.
