@@ -64,7 +64,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let mut plan = runner::HostPlan {
         shard: args.shard,
         start_at: args.start_at,
-        ..runner::HostPlan::default()
+        remote: super::remote::servers(&args, &scenario)?,
     };
     let started = SystemTime::now();
     let out_dir = args
@@ -170,7 +170,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             effective,
         },
         environment: Environment {
-            placement: Some(placement(&scenario)),
+            placement: Some(placement(&scenario, &plan.remote)),
             ..environment::collect(
                 "multi-thread",
                 threads,
@@ -211,15 +211,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 /// Where this scenario's server and load generator ran, for the environment block.
-fn placement(scenario: &Scenario) -> Placement {
+fn placement(
+    scenario: &Scenario,
+    remote: &std::collections::BTreeMap<TransportKind, runner::server::Remote>,
+) -> Placement {
+    let all_remote = scenario.transports.iter().all(|k| remote.contains_key(k));
     Placement {
         server_mode: match scenario.server.mode {
+            _ if all_remote => "remote",
             ServerMode::Process => "process",
             ServerMode::InProcess => "in-process",
         }
         .to_owned(),
         server_cpus: scenario.server.cpus.clone(),
         load_cpus: scenario.load.cpus.clone(),
+        remote_servers: super::remote::recorded(remote),
     }
 }
 

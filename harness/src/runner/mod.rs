@@ -93,8 +93,8 @@ pub struct RunOutput {
     pub generator_lag: Histogram<u64>,
     /// Messages the schedule intended inside the measured window (open loop only).
     pub scheduled_in_window: Option<u64>,
-    /// Server-side bytes (zero for an external server).
-    pub server_wire: WireSnapshot,
+    /// Server-side bytes; `None` when they could not be read.
+    pub server_wire: Option<WireSnapshot>,
     /// Transport counters.
     pub counters: BTreeMap<String, u64>,
     /// Transport distributions.

@@ -66,6 +66,7 @@ pub async fn run_one<T: Transport>(
         scenario.socket,
         &run.counters,
         SETUP_TIMEOUT,
+        plan.remote.get(&spec.transport),
     )
     .await?;
     let mut resources = ResourceLog::new(&server);
