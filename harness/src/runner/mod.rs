@@ -200,10 +200,19 @@ pub async fn run_on<T: Transport>(
     plan: &HostPlan,
 ) -> CellResult {
     let (scenario, spec) = share::of(plan.shard, scenario, spec);
-    match run::run_one::<T>(&scenario, &spec, nonce, progress, plan).await {
+    let mut cell = match run::run_one::<T>(&scenario, &spec, nonce, progress, plan).await {
         Ok(out) => aggregate::reduce(out, scenario.allow_loss),
         Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
+    };
+    let sharded = plan.shard.is_some_and(|s| s.count() > 1);
+    if sharded && plan.remote.contains_key(&spec.transport) {
+        // The other shards load the same server at the same time: its CPU and memory are
+        // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
+        let server = &mut cell.result.resources.server;
+        server.cpu_ns_per_delivered = None;
+        server.rss_bytes_per_subscriber = None;
     }
+    cell
 }
 
 /// The effective options of a transport, as JSON, for the results' effective scenario.
