@@ -74,11 +74,17 @@ mkdir -p "$OUT"
 # Everything on the remote hosts lives under one folder named for this run, removed at the end.
 RUN="tb-multi-host-$(date -u +%s)-$$"
 REMOTE="/tmp/$RUN"
+# Stops serve (SIGTERM, up to 10 s, then SIGKILL) and removes the run's folders, on every exit.
+STOP_SERVE="p=\$(cat $REMOTE/serve.pid 2>/dev/null) || exit 0; kill \$p 2>/dev/null
+for _ in \$(seq 100); do kill -0 \$p 2>/dev/null || exit 0; sleep 0.1; done; kill -9 \$p"
 cleanup() {
-    "$SSH" "$SERVER_HOST" "[ -f $REMOTE/serve.pid ] && kill \$(cat $REMOTE/serve.pid) 2>/dev/null; rm -rf $REMOTE" || true
+    "$SSH" "$SERVER_HOST" "$STOP_SERVE" || true
+    "$SSH" "$SERVER_HOST" "rm -rf $REMOTE" || true
     for h in "${LOADS[@]}"; do "$SSH" "$h" "rm -rf $REMOTE" || true; done
 }
 trap cleanup EXIT
+# A signal ends the script through the EXIT trap, so the server is stopped then too.
+trap 'exit 3' INT TERM HUP
 
 echo "== serve $TRANSPORT on $SERVER_HOST"
 # The folder exists before serve starts (`a && b & c` would background the mkdir too).
