@@ -40,9 +40,11 @@ pub fn servers(
     args: &RunArgs,
     scenario: &Scenario,
 ) -> anyhow::Result<BTreeMap<TransportKind, Remote>> {
+    // A scenario may name servers for transports this invocation does not run (`--transport`).
     let mut out: BTreeMap<TransportKind, Remote> = scenario
         .addresses
         .iter()
+        .filter(|(k, _)| scenario.transports.contains(k))
         .map(|(&k, a)| {
             let remote = Remote {
                 address: a.clone(),
@@ -55,6 +57,13 @@ pub fn servers(
     for arg in &args.servers {
         let (kind, address) = named("--server", arg)?;
         check_host_port(address).map_err(|e| BadInput::msg(format!("--server {arg}: {e}")))?;
+        if !scenario.transports.contains(&kind) {
+            let running: Vec<&str> = scenario.transports.iter().map(|k| k.name()).collect();
+            return Err(BadInput::msg(format!(
+                "--server {arg}: the run has no {kind} transport (it runs {}); add --transport {kind}",
+                running.join(", ")
+            )));
+        }
         if given.contains(&kind) {
             return Err(BadInput::msg(format!("--server {kind} given twice")));
         }
@@ -78,13 +87,6 @@ pub fn servers(
                 "--server-metrics {kind} given twice"
             )));
         }
-    }
-    if let Some(kind) = out.keys().find(|k| !scenario.transports.contains(k)) {
-        let running: Vec<&str> = scenario.transports.iter().map(|k| k.name()).collect();
-        return Err(BadInput::msg(format!(
-            "--server {kind}: the run has no {kind} transport (it runs {}); add --transport {kind}",
-            running.join(", ")
-        )));
     }
     Ok(out)
 }
