@@ -173,10 +173,9 @@ fn merged_histograms_are_the_exact_sum_of_the_shards() {
             run.wire.client.written,
             r0.wire.client.written + r1.wire.client.written
         );
-        assert_eq!(
-            run.wire.server.read,
-            r0.wire.server.read + r1.wire.server.read
-        );
+        // Unmeasured on any shard stays unmeasured (null), never a partial sum.
+        let server = |r: &transport_bench::results::RunResult| r.wire.server.map(|w| w.read);
+        assert_eq!(server(run), server(r0).zip(server(r1)).map(|(a, b)| a + b));
     }
     let m = merged.merge.unwrap();
     assert_eq!(m.count, 2);
@@ -309,37 +308,49 @@ fn bad_shard_options_exit_2_before_running() {
     assert!(!out.join("summary.json").exists());
 }
 
+/// Both shards run at once, as on two hosts, and start warm-up at one instant.
 #[test]
 fn two_real_shard_runs_merge_into_a_valid_summary() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("two.toml");
     std::fs::write(&scenario, TWO_TOPICS).unwrap();
-    let at = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600))
-        .to_string();
-    let mut dirs = Vec::new();
-    for i in 0..2 {
-        let out = dir.path().join(format!("shard-{i}"));
-        let o = bin(&[
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-            "--shard",
-            &format!("{i}/2"),
-            "--start-at",
-            &at,
-        ]);
+    // Far enough ahead for both processes to start their servers and connect.
+    let at =
+        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(4)).to_string();
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("shard-{i}")))
+        .collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, out)| {
+            Command::new(BIN)
+                .args(["run", scenario.to_str().unwrap(), "--out"])
+                .arg(out)
+                .args(["-q", "--shard", &format!("{i}/2"), "--start-at", &at])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let o = child.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let (json, s) = read(&out);
+        let (json, s) = read(&dirs[i]);
         validate(&json);
         let rec = s.shard.unwrap();
-        assert_eq!((rec.index, rec.count), (i, 2));
-        assert_eq!(rec.topics, vec![i]);
+        assert_eq!((rec.index, rec.count), (i as u32, 2));
+        assert!(rec.applied, "the runner ran only the share");
+        assert_eq!(rec.topics, vec![i as u32]);
         assert_eq!(rec.start_at.as_deref(), Some(at.as_str()));
-        assert_eq!(rec.clock_offset_ns, None, "not measured: null, never zero");
+        let offset = rec.clock_offset_ns.expect("measured when warm-up began");
+        assert!((0..2_000_000_000).contains(&offset), "offset {offset} ns");
         assert_eq!((rec.share[0].publishers, rec.share[0].subscribers), (1, 1));
-        dirs.push(out);
+        // Only the share ran: one subscriber, half the offered rate, nothing lost.
+        let r = &s.runs[0];
+        assert_eq!((r.subscribers, r.offered_rate), (1, Some(500.0)));
+        assert_eq!((r.lost, r.delivered), (0, r.published));
     }
     let out = dir.path().join("merged");
     let o = bin(&[
@@ -359,6 +370,17 @@ fn two_real_shard_runs_merge_into_a_valid_summary() {
         shards[0].runs[0].delivered + shards[1].runs[0].delivered
     );
     assert_eq!(run.lost, 0);
+    assert_eq!((run.subscribers, run.offered_rate), (2, Some(1000.0)));
+    // Both windows began at the instant, so their per-second figures line up.
+    let starts: Vec<String> = merged.merge.as_ref().unwrap().shards[..]
+        .iter()
+        .map(|m| m.runs[0].interval_log_start.clone().unwrap())
+        .collect();
+    let t = |s: &str| humantime::parse_rfc3339(s).unwrap();
+    let apart = t(&starts[0])
+        .duration_since(t(&starts[1]))
+        .unwrap_or_else(|e| e.duration());
+    assert!(apart < Duration::from_millis(500), "windows {starts:?}");
     let whole = write::read_histogram(&out.join(run.files.latency_hdr.as_ref().unwrap())).unwrap();
     assert_eq!(
         whole.len(),

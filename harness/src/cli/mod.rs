@@ -3,6 +3,7 @@
 
 mod compare;
 mod list;
+mod remote;
 mod run;
 mod serve;
 mod sharding;
@@ -86,6 +87,14 @@ pub struct RunArgs {
     /// Start warm-up at this wall-clock instant (RFC 3339 UTC, e.g. 2026-12-04T13:00:00Z).
     #[arg(long, value_name = "RFC3339")]
     pub start_at: Option<crate::shard::StartAt>,
+    /// Use the server someone else runs for transport NAME (`serve` on another host) instead of
+    /// starting one (repeatable).
+    #[arg(long = "server", value_name = "NAME=HOST:PORT")]
+    pub servers: Vec<String>,
+    /// Read that remote server's wire bytes, counters and resources from its `serve --metrics`
+    /// endpoint (repeatable); without it they are reported unavailable.
+    #[arg(long = "server-metrics", value_name = "NAME=URL")]
+    pub server_metrics: Vec<String>,
 }
 
 /// Arguments of `serve`.

@@ -60,7 +60,12 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     check_descriptors(&scenario, &scenario.expand())?;
-    let shard = super::sharding::record(&args, &scenario)?;
+    let mut shard = super::sharding::record(&args, &scenario)?;
+    let mut plan = runner::HostPlan {
+        shard: args.shard,
+        start_at: args.start_at,
+        remote: super::remote::servers(&args, &scenario)?,
+    };
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -112,9 +117,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         for (i, spec) in specs.iter().enumerate() {
             let cell_started = SystemTime::now();
             let cell_nonce = format!("{nonce}-{repetition}-{i}");
-            let mut cell =
-                runtime.block_on(runner::run_cell(&scenario, spec, &cell_nonce, &progress));
+            let mut cell = runtime.block_on(runner::run_cell_on(
+                &scenario,
+                spec,
+                &cell_nonce,
+                &progress,
+                &plan,
+            ));
             cell.result.repetition = repetition;
+            // Only the first run waits for --start-at; the rest follow on from it.
+            if plan.start_at.take().is_some()
+                && let Some(record) = shard.as_mut()
+            {
+                record.clock_offset_ns = cell.clock_offset_ns;
+            }
             let file_name = if args.repeat > 1 {
                 format!("{},rep={repetition}", spec.name())
             } else {
@@ -126,7 +142,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
                 &file_name,
                 &cell.latency,
                 &cell.intervals,
-                cell_started,
+                // The window's own wall-clock start, so merge lines shards up second by second.
+                cell.window_start.unwrap_or(cell_started),
             ) {
                 Ok(files) => cell.result.files = files,
                 Err(e) => {
@@ -153,7 +170,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             effective,
         },
         environment: Environment {
-            placement: Some(placement(&scenario)),
+            placement: Some(placement(&scenario, &plan.remote)),
             ..environment::collect(
                 "multi-thread",
                 threads,
@@ -194,15 +211,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 /// Where this scenario's server and load generator ran, for the environment block.
-fn placement(scenario: &Scenario) -> Placement {
+fn placement(
+    scenario: &Scenario,
+    remote: &std::collections::BTreeMap<TransportKind, runner::server::Remote>,
+) -> Placement {
+    let all_remote = scenario.transports.iter().all(|k| remote.contains_key(k));
     Placement {
         server_mode: match scenario.server.mode {
+            _ if all_remote => "remote",
             ServerMode::Process => "process",
             ServerMode::InProcess => "in-process",
         }
         .to_owned(),
         server_cpus: scenario.server.cpus.clone(),
         load_cpus: scenario.load.cpus.clone(),
+        remote_servers: super::remote::recorded(remote),
     }
 }
 

@@ -45,13 +45,12 @@ pub fn record(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<Option<Shar
         count: shard.count(),
         host: environment::hostname(),
         rule: RULE.to_owned(),
-        // The runner does not yet start only the share's clients (issue 14): every client of
-        // the scenario runs on this host, and the record says so.
-        applied: false,
+        // The runner starts only the share's clients (runner::share).
+        applied: true,
         topics: shard.topics(scenario.topics),
         share,
         start_at: args.start_at.map(|t| t.to_string()),
-        // Measured by the runner when it waits for the instant before warm-up; not yet.
+        // Measured by the runner when it waits for the instant before warm-up.
         clock_offset_ns: None,
     }))
 }

@@ -23,6 +23,7 @@ pub use combine::percentile_bound;
 pub use hist::{IntervalLog, align, read_interval_log};
 
 use crate::exit::{BadInput, Exit};
+use crate::results::resources::ProcessFigures;
 use crate::results::shards::{MergeRecord, MergedShard, ShardRun};
 use crate::results::summary::{RunResult, Summary};
 use crate::results::write;
@@ -78,6 +79,15 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
         }
         let (start, seconds) = hist::align(&logs)?;
         let mut run = combine::run(&parts, &latency, &seconds, &mut bounds);
+        if let Some(address) = shared_remote(shards, &run.transport) {
+            // Each shard read the whole server, the other shards' traffic included: a sum
+            // would count it N times. Each shard's own reading stays in its folder.
+            let reason = format!(
+                "every shard used the one remote server {address}, whose figures include all shards' traffic; see each shard's results"
+            );
+            run.wire.server = None;
+            run.resources.server = ProcessFigures::unavailable(reason);
+        }
         let name = if first.runs.iter().filter(|r| r.name == run.name).count() > 1 {
             format!("{},rep={}", run.name, run.repetition)
         } else {
@@ -111,6 +121,19 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
                 .collect(),
         }),
     })
+}
+
+/// The address of the remote server every shard used for `transport`, if they shared one.
+fn shared_remote(shards: &[ShardDir], transport: &str) -> Option<String> {
+    let address = |s: &ShardDir| {
+        let placement = s.summary.environment.placement.as_ref()?;
+        Some(placement.remote_servers.get(transport)?.address.clone())
+    };
+    let first = address(&shards[0])?;
+    shards
+        .iter()
+        .all(|s| address(s).as_ref() == Some(&first))
+        .then_some(first)
 }
 
 /// Every shard's whole latency histogram of run `j`; a shard without one cannot be merged

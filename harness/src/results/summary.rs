@@ -94,6 +94,19 @@ pub struct Placement {
     pub server_cpus: Option<Vec<u32>>,
     /// CPUs the load generator was pinned to; `None` when the scheduler chose.
     pub load_cpus: Option<Vec<u32>>,
+    /// Servers someone else ran, by transport name (`run --server`, `[transport.<name>]
+    /// address`); absent when every server was started here.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub remote_servers: std::collections::BTreeMap<String, RemoteServer>,
+}
+
+/// A server the run reached instead of starting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteServer {
+    /// `HOST:PORT` its clients connected to.
+    pub address: String,
+    /// The metrics endpoint its figures were read from; null when none was given.
+    pub metrics: Option<String>,
 }
 
 /// Latency or lag percentiles in nanoseconds.
@@ -168,8 +181,10 @@ pub struct Wire {
     pub publisher_s2c_bytes_per_published: f64,
     /// Raw client-side counts (publishers and subscribers together).
     pub client: WireSnapshot,
-    /// Raw server-side counts (zero when the server is external).
-    pub server: WireSnapshot,
+    /// Raw server-side counts; null when they could not be read (a remote server without
+    /// `--server-metrics`, an external broker: `resources.server.unavailable_reason` says
+    /// which), never zero.
+    pub server: Option<WireSnapshot>,
     /// Raw counts at the publishers' sockets.
     #[serde(default)]
     pub publisher: WireSnapshot,

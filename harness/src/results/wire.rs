@@ -12,8 +12,8 @@ pub struct WireCounts {
     pub publisher: WireSnapshot,
     /// Bytes at the subscribers' sockets.
     pub subscriber: WireSnapshot,
-    /// Server-side bytes (zero when the server is external).
-    pub server: WireSnapshot,
+    /// Server-side bytes; `None` when they could not be read.
+    pub server: Option<WireSnapshot>,
     /// Bytes per message payload.
     pub payload_bytes: u64,
     /// Messages published.
@@ -38,7 +38,8 @@ impl WireCounts {
         WireCounts {
             publisher: plus(self.publisher, o.publisher),
             subscriber: plus(self.subscriber, o.subscriber),
-            server: plus(self.server, o.server),
+            // Unmeasured anywhere is unmeasured in the sum.
+            server: self.server.zip(o.server).map(|(a, b)| plus(a, b)),
             payload_bytes: self.payload_bytes,
             published: self.published + o.published,
             delivered: self.delivered + o.delivered,

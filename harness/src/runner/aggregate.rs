@@ -123,6 +123,8 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
         result,
         latency: rec.latency,
         intervals: out.intervals,
+        window_start: Some(out.window_start),
+        clock_offset_ns: out.clock_offset_ns,
     }
 }
 
@@ -397,6 +399,8 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
         result: unmeasured(spec, vec![error]),
         latency: latency_histogram(),
         intervals: Vec::new(),
+        window_start: None,
+        clock_offset_ns: None,
     }
 }
 

@@ -19,11 +19,12 @@ pub mod resources;
 mod run;
 pub mod schedule;
 pub mod server;
+pub mod share;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use transport_core::{Transport, WireSnapshot};
@@ -34,6 +35,20 @@ pub use recorder::SubscriberRecorder;
 use crate::registry::Visit;
 use crate::results::RunResult;
 use crate::scenario::{RunSpec, Scenario};
+use crate::shard::{Shard, StartAt};
+
+/// What `run`'s multi-host flags add to a scenario's run: this host's share, the instant its
+/// warm-up starts at, and servers someone else runs. The default is the whole run, now, with
+/// every server started here.
+#[derive(Debug, Clone, Default)]
+pub struct HostPlan {
+    /// Run only this shard's share (see [`share`]).
+    pub shard: Option<Shard>,
+    /// Connect, then wait for this instant before warm-up.
+    pub start_at: Option<StartAt>,
+    /// Servers to reach instead of starting one, by transport.
+    pub remote: BTreeMap<crate::registry::TransportKind, server::Remote>,
+}
 
 /// The topic client `client` (publisher or subscriber id) uses, of `topics`: publisher `p` and
 /// subscriber `s` share a topic when their ids agree modulo the topic count.
@@ -80,8 +95,8 @@ pub struct RunOutput {
     pub generator_lag: Histogram<u64>,
     /// Messages the schedule intended inside the measured window (open loop only).
     pub scheduled_in_window: Option<u64>,
-    /// Server-side bytes (zero for an external server).
-    pub server_wire: WireSnapshot,
+    /// Server-side bytes; `None` when they could not be read.
+    pub server_wire: Option<WireSnapshot>,
     /// Transport counters.
     pub counters: BTreeMap<String, u64>,
     /// Transport distributions.
@@ -98,6 +113,11 @@ pub struct RunOutput {
     pub resources: resources::ResourceLog,
     /// One result per scheduled fault (empty without `[[faults]]`).
     pub faults: Vec<crate::results::summary::FaultResult>,
+    /// Wall-clock time at the start of the measured window: the anchor that lines up the
+    /// per-second figures of shards on different hosts.
+    pub window_start: SystemTime,
+    /// How far past `--start-at` this host's clock was when warm-up began, ns.
+    pub clock_offset_ns: Option<i64>,
 }
 
 /// The outcome of one cell: the summary entry plus the histograms behind it, for files.
@@ -109,29 +129,46 @@ pub struct CellResult {
     pub latency: Histogram<u64>,
     /// Per-second latency histograms.
     pub intervals: Vec<Histogram<u64>>,
+    /// Wall-clock start of the measured window (`None` when the run never got to measure).
+    pub window_start: Option<SystemTime>,
+    /// How far past `--start-at` this host's clock was when warm-up began, ns.
+    pub clock_offset_ns: Option<i64>,
 }
 
-/// Runs one cell with whichever transport its spec names.
+/// Runs one cell with whichever transport its spec names, all of it, on this host.
 pub async fn run_cell(
     scenario: &Scenario,
     spec: &RunSpec,
     nonce: &str,
     progress: &Progress,
 ) -> CellResult {
+    run_cell_on(scenario, spec, nonce, progress, &HostPlan::default()).await
+}
+
+/// Runs this host's part of one cell as `plan` says (share, start instant, remote servers).
+pub async fn run_cell_on(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+    plan: &HostPlan,
+) -> CellResult {
     struct Cell<'a> {
         scenario: &'a Scenario,
         spec: &'a RunSpec,
         nonce: &'a str,
         progress: &'a Progress,
+        plan: &'a HostPlan,
     }
     impl<'a> Visit for Cell<'a> {
         type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Box::pin(run_with::<T>(
+            Box::pin(run_on::<T>(
                 self.scenario,
                 self.spec,
                 self.nonce,
                 self.progress,
+                self.plan,
             ))
         }
     }
@@ -141,6 +178,7 @@ pub async fn run_cell(
             spec,
             nonce,
             progress,
+            plan,
         })
         .await
 }
@@ -153,10 +191,32 @@ pub async fn run_with<T: Transport>(
     nonce: &str,
     progress: &Progress,
 ) -> CellResult {
-    match run::run_one::<T>(scenario, spec, nonce, progress).await {
+    run_on::<T>(scenario, spec, nonce, progress, &HostPlan::default()).await
+}
+
+/// [`run_with`] as `plan` says. With a shard, the share runs as a run of its own (renumbered
+/// by [`share::of`]), so its result counts only its own clients and pairs.
+pub async fn run_on<T: Transport>(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    nonce: &str,
+    progress: &Progress,
+    plan: &HostPlan,
+) -> CellResult {
+    let (scenario, spec) = share::of(plan.shard, scenario, spec);
+    let mut cell = match run::run_one::<T>(&scenario, &spec, nonce, progress, plan).await {
         Ok(out) => aggregate::reduce(out, scenario.allow_loss),
-        Err(e) => aggregate::setup_failure(spec, format!("{e:#}")),
+        Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
+    };
+    let sharded = plan.shard.is_some_and(|s| s.count() > 1);
+    if sharded && plan.remote.contains_key(&spec.transport) {
+        // The other shards load the same server at the same time: its CPU and memory are
+        // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
+        let server = &mut cell.result.resources.server;
+        server.cpu_ns_per_delivered = None;
+        server.rss_bytes_per_subscriber = None;
     }
+    cell
 }
 
 /// The effective options of a transport, as JSON, for the results' effective scenario.

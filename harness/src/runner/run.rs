@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
@@ -22,7 +22,7 @@ use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::schedule::Window;
 use super::server::{RunServer, ServerFigures};
-use super::{Progress, RunOutput, shares_topic, topic_of};
+use super::{HostPlan, Progress, RunOutput, shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
@@ -58,6 +58,7 @@ pub async fn run_one<T: Transport>(
     spec: &RunSpec,
     nonce: &str,
     progress: &Progress,
+    plan: &HostPlan,
 ) -> anyhow::Result<RunOutput> {
     let mut run = Run::<T>::new(scenario, spec)?;
     let server = RunServer::<T>::start(
@@ -67,6 +68,7 @@ pub async fn run_one<T: Transport>(
         scenario.socket,
         &run.counters,
         SETUP_TIMEOUT,
+        plan.remote.get(&spec.transport),
     )
     .await?;
     let mut resources = ResourceLog::new(&server);
@@ -78,9 +80,15 @@ pub async fn run_one<T: Transport>(
     let (subscribers, publishers) = run.connect(&link, nonce, &connected).await?;
     run.setup = setup_started.elapsed();
     ticker.finish();
+    // Every shard connects first, then all start warm-up at one instant; the "connected"
+    // sample below is then taken with every shard's clients connected.
+    if let Some(at) = plan.start_at {
+        run.clock_offset_ns = Some(at.wait().await);
+    }
     resources.take(&server).await;
 
     let timeline = Timeline::new(scenario, spec.subscribers);
+    run.window_start = timeline.wall_clock(timeline.measure_start_ns);
     let shared = run.shared(&timeline);
     let receiving = start_receiving(subscribers, &shared, scenario);
     let fault_task = link.proxy.as_ref().map(|proxy| {
@@ -135,6 +143,10 @@ struct Run<'a, T: Transport> {
     failures: Vec<String>,
     /// How long connecting every client took.
     setup: Duration,
+    /// Wall-clock start of the measured window (set with the timeline).
+    window_start: SystemTime,
+    /// How far past `--start-at` the clock was when warm-up began, ns.
+    clock_offset_ns: Option<i64>,
 }
 
 /// Where clients connect: straight to the server, or through the link emulator.
@@ -172,6 +184,11 @@ impl Timeline {
             overrun: Duration::from_secs(1).max(scenario.duration / 10),
         }
     }
+
+    /// The wall-clock time at clock instant `ns` (now plus the time left until it).
+    fn wall_clock(&self, ns: u64) -> SystemTime {
+        SystemTime::now() + Duration::from_nanos(ns.saturating_sub(clock::now_ns()))
+    }
 }
 
 /// Totals left once every client is closed.
@@ -197,6 +214,8 @@ impl<'a, T: Transport> Run<'a, T> {
             subscriber_wire: WireStats::new(),
             failures: Vec::new(),
             setup: Duration::ZERO,
+            window_start: SystemTime::now(),
+            clock_offset_ns: None,
         })
     }
 
@@ -475,6 +494,8 @@ impl<'a, T: Transport> Run<'a, T> {
             setup: self.setup,
             elapsed: timeline.start.elapsed(),
             faults: closed.faults,
+            window_start: self.window_start,
+            clock_offset_ns: self.clock_offset_ns,
         })
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! A server is started as a child process (`transport-bench serve`, the default `[server] mode`:
 //! its CPU, memory and descriptors are then its own, read from its metrics endpoint), started
-//! in-process on `127.0.0.1:0`, or external (the transport's options name an address, e.g. a
-//! real Kafka). The run only sees [`RunServer`].
+//! in-process on `127.0.0.1:0`, remote (someone else started `serve` on another host: `run
+//! --server`, read through `--server-metrics` when given), or external (the transport's options
+//! name a broker, e.g. a real Kafka). The run only sees [`RunServer`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::registry::TransportKind;
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
+use crate::server::{ServerSnapshot, scrape};
 
 /// Bound on one scrape of a child server's metrics endpoint.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,10 +31,25 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// run's own [`Counters`]).
 #[derive(Debug, Default)]
 pub struct ServerFigures {
-    /// Bytes at the server's sockets.
-    pub wire: WireSnapshot,
+    /// Bytes at the server's sockets; `None` when they cannot be read.
+    pub wire: Option<WireSnapshot>,
     /// Counters the server process kept (empty when they are already in the run's counters).
     pub counters: BTreeMap<String, u64>,
+}
+
+/// Why a remote server without a metrics endpoint is not measured.
+const NO_METRICS: &str = "the server is remote and no --server-metrics URL was given for it";
+/// Why an external broker is not measured.
+const EXTERNAL: &str = "the server is external and has no metrics endpoint";
+
+/// A server someone else runs (`run --server NAME=HOST:PORT` or `[transport.<name>] address`),
+/// and where its figures can be read (`--server-metrics NAME=URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// `HOST:PORT` clients connect to.
+    pub address: String,
+    /// Its `serve --metrics` endpoint, `http://HOST:PORT/metrics`, if it has one.
+    pub metrics: Option<String>,
 }
 
 /// How the run reaches its server.
@@ -44,7 +61,12 @@ enum Reach<T: Transport> {
     },
     /// A `transport-bench serve` child process, read through its metrics endpoint.
     Child(Box<Mutex<Option<ChildServer>>>),
-    /// Someone else's server: nothing to read server-side, nothing to stop.
+    /// A `serve` someone else started: read through its metrics endpoint when one was given
+    /// (figures are deltas from the scrape taken before any client connected); never stopped.
+    Remote {
+        metrics: Option<(String, ServerSnapshot)>,
+    },
+    /// Someone else's broker: nothing to read server-side, nothing to stop.
     External,
 }
 
@@ -56,7 +78,8 @@ pub struct RunServer<T: Transport> {
 
 impl<T: Transport> RunServer<T> {
     /// Starts the server where `placement` says (or, when the options name one, uses the
-    /// external server), with its start bounded by `bound`.
+    /// external server; or the `remote` one someone else runs), with its start bounded by
+    /// `bound`.
     pub async fn start(
         config: &T::Config,
         options: Option<&toml::Table>,
@@ -64,7 +87,11 @@ impl<T: Transport> RunServer<T> {
         socket: SocketOptions,
         counters: &Arc<Counters>,
         bound: Duration,
+        remote: Option<&Remote>,
     ) -> anyhow::Result<RunServer<T>> {
+        if let Some(remote) = remote {
+            return Self::reach_remote(remote).await;
+        }
         if let Some(addr) = T::external_address(config) {
             return Ok(RunServer {
                 addr,
@@ -90,6 +117,23 @@ impl<T: Transport> RunServer<T> {
         Ok(RunServer {
             addr: slot.addr().to_string(),
             reach: Reach::InProcess { slot, wire },
+        })
+    }
+
+    /// A remote server, with the baseline scrape its figures are counted from.
+    async fn reach_remote(remote: &Remote) -> anyhow::Result<RunServer<T>> {
+        let metrics = match &remote.metrics {
+            Some(url) => {
+                let baseline = scrape(url, SCRAPE_TIMEOUT).await.map_err(|e| {
+                    anyhow::anyhow!("reading the remote {} server's metrics: {e}", T::NAME)
+                })?;
+                Some((url.clone(), baseline))
+            }
+            None => None,
+        };
+        Ok(RunServer {
+            addr: remote.address.clone(),
+            reach: Reach::Remote { metrics },
         })
     }
 
@@ -126,17 +170,24 @@ impl<T: Transport> RunServer<T> {
             Reach::InProcess { .. } => Some(
                 "the server runs inside the load generator's process ([server] mode = \"in-process\")",
             ),
-            Reach::External => Some("the server is external and has no metrics endpoint"),
+            Reach::Remote { metrics: Some(_) } => None,
+            Reach::Remote { metrics: None } => Some(NO_METRICS),
+            Reach::External => Some(EXTERNAL),
         }
     }
 
     /// The server process's figures now; `None` unless the server runs in its own process.
     pub async fn sample(&self) -> Option<ProcessResources> {
-        let Reach::Child(child) = &self.reach else {
-            return None;
-        };
-        let guard = child.lock().await;
-        guard.as_ref()?.snapshot(SCRAPE_TIMEOUT).await.ok()?.process
+        match &self.reach {
+            Reach::Child(child) => {
+                let guard = child.lock().await;
+                guard.as_ref()?.snapshot(SCRAPE_TIMEOUT).await.ok()?.process
+            }
+            Reach::Remote {
+                metrics: Some((url, _)),
+            } => scrape(url, SCRAPE_TIMEOUT).await.ok()?.process,
+            _ => None,
+        }
     }
 
     /// The address clients connect to (before any link emulator).
@@ -148,18 +199,24 @@ impl<T: Transport> RunServer<T> {
     pub fn restartable(&self) -> Option<Arc<ServerSlot<T>>> {
         match &self.reach {
             Reach::InProcess { slot, .. } => Some(slot.clone()),
-            Reach::Child(_) | Reach::External => None,
+            Reach::Child(_) | Reach::Remote { .. } | Reach::External => None,
         }
     }
 
-    /// Bytes and counters at the server, read before it stops (zero bytes where they cannot
-    /// be read: an external server, or a child whose endpoint did not answer, which `failures`
-    /// then says).
+    /// Bytes and counters at the server, read before it stops (`None` bytes where they cannot
+    /// be read: an external or remote server without an endpoint, see
+    /// [`RunServer::unmeasured_reason`], or an endpoint that did not answer, which `failures`
+    /// then says). A remote server's figures
+    /// are what changed since the scrape before any client connected.
     pub async fn figures(&self, failures: &mut Vec<String>) -> ServerFigures {
+        let failed = |e: String, failures: &mut Vec<String>| {
+            failures.push(format!("reading the server's figures: {e}"));
+            ServerFigures::default()
+        };
         match &self.reach {
             Reach::InProcess { wire, .. } => ServerFigures {
-                wire: wire.snapshot(),
-                counters: BTreeMap::new(),
+                wire: Some(wire.snapshot()),
+                ..ServerFigures::default()
             },
             Reach::Child(child) => {
                 let guard = child.lock().await;
@@ -168,16 +225,25 @@ impl<T: Transport> RunServer<T> {
                 };
                 match child.snapshot(SCRAPE_TIMEOUT).await {
                     Ok(s) => ServerFigures {
-                        wire: s.wire,
+                        wire: Some(s.wire),
                         counters: s.counters,
                     },
-                    Err(e) => {
-                        failures.push(format!("reading the server's figures: {e}"));
-                        ServerFigures::default()
-                    }
+                    Err(e) => failed(e.to_string(), failures),
                 }
             }
-            Reach::External => ServerFigures::default(),
+            Reach::Remote {
+                metrics: Some((url, baseline)),
+            } => match scrape(url, SCRAPE_TIMEOUT).await {
+                Ok(now) => {
+                    let delta = now.delta_since(baseline);
+                    ServerFigures {
+                        wire: Some(delta.wire),
+                        counters: delta.counters,
+                    }
+                }
+                Err(e) => failed(e.to_string(), failures),
+            },
+            Reach::Remote { metrics: None } | Reach::External => ServerFigures::default(),
         }
     }
 
@@ -203,7 +269,8 @@ impl<T: Transport> RunServer<T> {
                     Err(e) => failures.push(format!("server process shutdown: {e}")),
                 }
             }
-            Reach::External => {}
+            // Someone else's server outlives the run.
+            Reach::Remote { .. } | Reach::External => {}
         }
     }
 }

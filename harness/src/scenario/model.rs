@@ -102,6 +102,34 @@ pub struct Scenario {
     pub server: ServerPlacement,
     /// Where the load generator runs (`[load]`).
     pub load: LoadPlacement,
+    /// Servers someone else runs, by transport (`[transport.<name>] address = "host:port"`):
+    /// those runs start no server. Recorded in `environment.placement`, not here, so shards
+    /// given different addresses for one server still hold the same effective scenario.
+    #[serde(skip)]
+    pub addresses: BTreeMap<TransportKind, String>,
+}
+
+/// Checks that `s` is `HOST:PORT` with a non-empty host and a port in 1..=65535 (an IPv6 host
+/// in brackets), the form `[transport.<name>] address` and `run --server` take.
+pub fn check_host_port(s: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "`{s}` is not HOST:PORT ({why}), e.g. 10.0.0.5:8080"
+        ))
+    };
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return bad("no port");
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return bad("no host");
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return bad("an IPv6 host goes in brackets");
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => bad("the port must be a number in 1..=65535"),
+    }
 }
 
 /// Where a run's server lives.

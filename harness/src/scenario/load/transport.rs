@@ -7,7 +7,38 @@ use toml::de::{DeValue, ValueDeserializer};
 use transport_core::Transport;
 
 use super::Located;
-use crate::registry::Visit;
+use crate::registry::{TransportKind, Visit};
+
+/// The key of a `[transport.<name>]` table that names a server someone else runs. It is the
+/// harness's, not the transport's: it is taken out before the table reaches the transport.
+pub(super) const ADDRESS: &str = "address";
+
+/// Takes `address` out of a `[transport.<name>]` table, checked to be `"host:port"`.
+pub(super) fn take_address(
+    kind: TransportKind,
+    value: &mut Spanned<DeValue<'_>>,
+) -> Result<Option<String>, Located> {
+    let DeValue::Table(table) = value.get_mut() else {
+        return Ok(None);
+    };
+    let Some(key) = table.keys().find(|k| k.get_ref() == ADDRESS).cloned() else {
+        return Ok(None);
+    };
+    let Some(address) = table.remove(&key) else {
+        return Ok(None);
+    };
+    let here = |m: String| Located::at(address.span(), format!("[transport.{kind}]: {m}"));
+    if kind == TransportKind::PullLog {
+        return Err(here(
+            "the pull log names its broker with `bootstrap = \"host:port\"`, not `address`".into(),
+        ));
+    }
+    let DeValue::String(text) = address.get_ref() else {
+        return Err(here("address must be a string \"host:port\"".into()));
+    };
+    crate::scenario::check_host_port(text).map_err(here)?;
+    Ok(Some(text.to_string()))
+}
 
 /// Deserializes the table as `T::Config` (unknown keys rejected by the type) and runs
 /// `T::validate`. The value keeps its spans, so errors point at the offending key or value.

@@ -13,7 +13,7 @@ use transport_core::envelope::HEADER_LEN;
 
 use super::Located;
 use super::raw::{Count, OneOrMany, RateItem, RawScenario, Size};
-use super::transport::CheckConfig;
+use super::transport::{ADDRESS, CheckConfig, take_address};
 use crate::registry::TransportKind;
 use crate::scenario::model::{Rate, Scenario, format_bytes};
 
@@ -136,6 +136,7 @@ pub(super) fn scenario(
     }
 
     let mut transport_options = BTreeMap::new();
+    let mut addresses = BTreeMap::new();
     for (name, table) in raw.transport.unwrap_or_default() {
         let Some(kind) = TransportKind::from_name(name.get_ref()) else {
             return Err(at(
@@ -147,10 +148,15 @@ pub(super) fn scenario(
                 ),
             ));
         };
-        if let Some(value) = transport_value(doc, name.get_ref()) {
+        if let Some(mut value) = transport_value(doc, name.get_ref()) {
+            if let Some(address) = take_address(kind, &mut value)? {
+                addresses.insert(kind, address);
+            }
             kind.visit(CheckConfig { value })?;
         }
-        transport_options.insert(kind, table.into_inner());
+        let mut table = table.into_inner();
+        table.remove(ADDRESS);
+        transport_options.insert(kind, table);
     }
 
     Ok(Scenario {
@@ -177,6 +183,7 @@ pub(super) fn scenario(
         faults,
         server,
         load,
+        addresses,
     })
 }
 
