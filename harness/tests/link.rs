@@ -97,7 +97,9 @@ async fn jitter_varies_the_round_trip_around_the_rtt() {
     let rtts = round_trips(proxy.addr(Side::Publishers), 20).await;
     let (lo, hi) = (rtts.iter().min().unwrap(), rtts.iter().max().unwrap());
     assert!(*lo >= Duration::from_millis(34), "min {lo:?}");
-    assert!(*hi <= Duration::from_millis(60), "max {hi:?}");
+    // 40 ms + 10 ms of jitter is at most 50 ms; the rest is slack for a busy 2-core machine,
+    // where the proxy's and the client's wake-ups can each come several ms late.
+    assert!(*hi <= Duration::from_millis(75), "max {hi:?}");
     assert!(hi > lo, "jitter must vary the round trip");
 }
 
