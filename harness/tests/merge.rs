@@ -425,5 +425,9 @@ fn merging_one_shard_reproduces_its_figures() {
     assert_eq!(x.latency_spectrum, y.latency_spectrum);
     assert_eq!(x.wire, y.wire);
     assert_eq!(x.timeseries, y.timeseries);
-    assert!(b.merge.unwrap().bounds.is_empty());
+    let merge = b.merge.unwrap();
+    assert!(merge.bounds.is_empty());
+    // Resources stay listed per host, as the shard measured them.
+    assert_eq!(merge.shards[0].runs[0].resources, x.resources);
+    assert!(x.resources.server.available && x.resources.load.host.is_some());
 }

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
 use crate::results::RunResult;
+use crate::results::summary::IntervalPoint;
 use crate::results::summary::{FaultResult, IdleCost, Percentiles, RunFiles, Throughput};
 use crate::results::wire::WireCounts;
 use crate::runner::aggregate::{percentiles, spectrum, timeseries};
@@ -93,6 +94,45 @@ pub fn run(
         faults: faults(runs),
         idle_cost: idle_cost(runs),
         ..first.clone()
+    }
+}
+
+/// Adds the shards' per-second CPU and memory to the merged timeseries, shard `k`'s second `i`
+/// at merged second `i + shifts[k]`. Load generators are one process per shard, so theirs add
+/// up; servers too when each shard ran its own (`own_servers`), otherwise they stay null: every
+/// shard read the same server. A second some shard did not sample stays null.
+pub fn second_resources(
+    points: &mut Vec<IntervalPoint>,
+    runs: &[&RunResult],
+    shifts: &[usize],
+    own_servers: bool,
+) {
+    let len = runs
+        .iter()
+        .zip(shifts)
+        .map(|(r, s)| r.timeseries.len() + s)
+        .max()
+        .unwrap_or(0);
+    while points.len() < len {
+        points.push(IntervalPoint {
+            second: points.len() as u32,
+            ..IntervalPoint::default()
+        });
+    }
+    for (i, p) in points.iter_mut().enumerate() {
+        let at = |k: usize| {
+            let second = i.checked_sub(shifts[k])?;
+            runs[k].timeseries.get(second)
+        };
+        let total = |f: fn(&IntervalPoint) -> Option<f64>| -> Option<f64> {
+            (0..runs.len()).map(|k| at(k).and_then(f)).sum()
+        };
+        p.load_cpu_s = total(|q| q.load_cpu_s);
+        p.load_rss_bytes = total(|q| q.load_rss_bytes.map(|b| b as f64)).map(|b| b as u64);
+        if own_servers {
+            p.server_cpu_s = total(|q| q.server_cpu_s);
+            p.server_rss_bytes = total(|q| q.server_rss_bytes.map(|b| b as f64)).map(|b| b as u64);
+        }
     }
 }
 

@@ -72,6 +72,15 @@ pub fn read_interval_log(path: &Path) -> anyhow::Result<IntervalLog> {
     })
 }
 
+/// Whole seconds from `first` to `start`: where a shard's second 0 lands in the merged run.
+pub fn shift(start: SystemTime, first: SystemTime) -> usize {
+    start
+        .duration_since(first)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+        .round() as usize
+}
+
 /// Adds logs second by second on a common wall clock: each log's seconds shift by its start's
 /// distance from the earliest start, rounded to whole seconds. Returns the earliest start and
 /// the merged seconds.
@@ -81,12 +90,7 @@ pub fn align(logs: &[IntervalLog]) -> anyhow::Result<(SystemTime, Vec<Histogram<
     };
     let mut out: Vec<Histogram<u64>> = Vec::new();
     for log in logs {
-        let shift = log
-            .start
-            .duration_since(first)
-            .unwrap_or(Duration::ZERO)
-            .as_secs_f64()
-            .round() as usize;
+        let shift = shift(log.start, first);
         for (i, h) in log.seconds.iter().enumerate() {
             while out.len() <= shift + i {
                 out.push(latency_histogram());

@@ -79,7 +79,10 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
         }
         let (start, seconds) = hist::align(&logs)?;
         let mut run = combine::run(&parts, &latency, &seconds, &mut bounds);
-        if let Some(address) = shared_remote(shards, &run.transport) {
+        let shifts: Vec<usize> = logs.iter().map(|l| hist::shift(l.start, start)).collect();
+        let shared = shared_remote(shards, &run.transport);
+        combine::second_resources(&mut run.timeseries, &parts, &shifts, shared.is_none());
+        if let Some(address) = shared {
             // Each shard read the whole server, the other shards' traffic included: a sum
             // would count it N times. Each shard's own reading stays in its folder.
             let reason = format!(
@@ -188,6 +191,7 @@ fn merged_shard(s: &ShardDir, starts: &[std::time::SystemTime]) -> MergedShard {
                 reordered: r.reordered,
                 latency_p99_ns: r.latency_ns.p99,
                 interval_log_start: Some(humantime::format_rfc3339_millis(st).to_string()),
+                resources: r.resources.clone(),
             })
             .collect(),
     }

@@ -95,4 +95,7 @@ pub struct ShardRun {
     /// Start of its interval log (RFC 3339 UTC), the wall-clock anchor used to align its
     /// timeseries; null when unreadable.
     pub interval_log_start: Option<String>,
+    /// What this shard's run cost its server and its load generator, on its own host.
+    #[serde(default)]
+    pub resources: super::resources::Resources,
 }
