@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 use transport_core::OptionDoc;
 
 /// What the server does when a subscriber's send queue is full.
@@ -59,6 +60,10 @@ pub struct WebSocketConfig {
     /// How long either side waits for the peer's half of a close handshake.
     #[serde(with = "transport_core::duration")]
     pub close_timeout: Duration,
+    /// Read buffer each connection allocates up front, server and clients alike. The default is
+    /// tungstenite's own (128 KiB), what a server built on it gets unless its author changes
+    /// it; at thousands of subscribers it is most of the server's memory per connection.
+    pub read_buffer_bytes: usize,
 }
 
 impl Default for WebSocketConfig {
@@ -77,6 +82,7 @@ impl Default for WebSocketConfig {
             reconnect_cap: transport_core::backoff::DEFAULT_CAP,
             reconnect_max_attempts: transport_core::backoff::DEFAULT_MAX_ATTEMPTS,
             close_timeout: Duration::from_secs(1),
+            read_buffer_bytes: 128 * 1024,
         }
     }
 }
@@ -90,6 +96,7 @@ impl WebSocketConfig {
             ("resume_buffer_messages", self.resume_buffer_messages),
             ("resume_buffer_bytes", self.resume_buffer_bytes),
             ("max_message_bytes", self.max_message_bytes),
+            ("read_buffer_bytes", self.read_buffer_bytes),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -113,6 +120,15 @@ impl WebSocketConfig {
             return Err("reconnect_base must be <= reconnect_cap".into());
         }
         Ok(())
+    }
+
+    /// tungstenite's settings for a connection that accepts messages up to `max_message_bytes`:
+    /// larger frames and messages fail the read before their payload is buffered.
+    pub(crate) fn tungstenite(&self, max_message_bytes: usize) -> WsConfig {
+        WsConfig::default()
+            .read_buffer_size(self.read_buffer_bytes)
+            .max_message_size(Some(max_message_bytes))
+            .max_frame_size(Some(max_message_bytes))
     }
 
     /// The clients' reconnect backoff.
@@ -219,6 +235,11 @@ mod tests {
     #[test]
     fn rejects_unknown_keys_and_bad_values() {
         assert!(toml::from_str::<WebSocketConfig>("coalesce_bytes = 3").is_err());
+        let small: WebSocketConfig = toml::from_str("read_buffer_bytes = 4096").unwrap();
+        assert_eq!(small.tungstenite(1024).read_buffer_size, 4096);
+        assert_eq!(small.tungstenite(1024).max_frame_size, Some(1024));
+        let zero: WebSocketConfig = toml::from_str("read_buffer_bytes = 0").unwrap();
+        assert!(zero.validate().unwrap_err().contains("read_buffer_bytes"));
         assert!(toml::from_str::<WebSocketConfig>("slow_consumer = \"drop\"").is_err());
         assert!(toml::from_str::<WebSocketConfig>("ping_interval = \"soon\"").is_err());
         let zero = WebSocketConfig {

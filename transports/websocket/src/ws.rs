@@ -57,16 +57,13 @@ pub(crate) async fn connect(
     ctx: &ClientContext,
     addr: &str,
     path: &str,
-    max_message_bytes: usize,
+    config: WsConfig,
     bound: Duration,
 ) -> Result<(Ws, HandshakeFlag), TransportError> {
     let upgrade = async {
         let stream = ctx.connect(addr).await?;
         let io = CountingIo::with_handshake(stream, ctx.wire.clone());
         let flag = io.handshake_flag();
-        let config = WsConfig::default()
-            .max_message_size(Some(max_message_bytes))
-            .max_frame_size(Some(max_message_bytes));
         let (ws, _) = tokio_tungstenite::client_async_with_config(
             format!("ws://{addr}{path}"),
             io,

@@ -120,7 +120,7 @@ impl Link {
         counters: ControlCounters,
     ) -> Result<Link, TransportError> {
         let bound = config.dead_after();
-        let (mut ws, flag) = ws::connect(ctx, addr, path, 1024, bound).await?;
+        let (mut ws, flag) = ws::connect(ctx, addr, path, config.tungstenite(1024), bound).await?;
         // The server may first wait up to `dead_after` for a previous connection of the
         // session to stop; the close handshake of a refusal comes on top.
         let notice = tokio::time::timeout(

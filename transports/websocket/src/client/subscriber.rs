@@ -150,7 +150,14 @@ impl WebSocketSubscriber {
             .max(self.config.coalesce_max_bytes)
             + 64;
         let bound = self.config.dead_after();
-        let (mut ws, flag) = ws::connect(&self.ctx, &self.addr, &path, limit, bound).await?;
+        let (mut ws, flag) = ws::connect(
+            &self.ctx,
+            &self.addr,
+            &path,
+            self.config.tungstenite(limit),
+            bound,
+        )
+        .await?;
         loop {
             let msg = tokio::time::timeout(bound, ws.next()).await.map_err(|_| {
                 TransportError::Timeout {

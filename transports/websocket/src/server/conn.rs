@@ -13,7 +13,6 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
@@ -22,14 +21,6 @@ use super::Shared;
 use super::topic::{Item, Join, Start};
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{Ws, close_with, control_len};
-
-/// The tungstenite limits for a server connection: frames and messages above
-/// `max_message_bytes` fail the read before their payload is buffered.
-pub(crate) fn ws_config(max_message_bytes: usize) -> WsConfig {
-    WsConfig::default()
-        .max_message_size(Some(max_message_bytes))
-        .max_frame_size(Some(max_message_bytes))
-}
 
 /// Bytes of frames written with one flush at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;

@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use transport_core::{CountingIo, TransportError};
 
-use super::conn::ws_config;
 use crate::proto::{Route, parse_route};
 use crate::ws::Ws;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 
 /// Largest request head accepted; a browser's upgrade request is well under 2 KiB.
 pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -44,7 +44,7 @@ fn refusal(status: &'static str, body: impl Into<String>) -> Refusal {
 /// its route, or answers with an error status and returns why.
 pub(crate) async fn accept(
     mut io: CountingIo<TcpStream>,
-    max_message_bytes: usize,
+    config: WsConfig,
 ) -> Result<(Ws, Route), TransportError> {
     let mut buf = Vec::with_capacity(1024);
     let (head_len, checked) = loop {
@@ -77,8 +77,8 @@ pub(crate) async fn accept(
             // A client must wait for the 101 before it sends frames, but whatever it sent
             // early is kept, not lost.
             let rest = buf[head_len..].to_vec();
-            let config = Some(ws_config(max_message_bytes));
-            let ws = WebSocketStream::from_partially_read(io, rest, Role::Server, config).await;
+            let ws =
+                WebSocketStream::from_partially_read(io, rest, Role::Server, Some(config)).await;
             Ok((ws, route))
         }
         Err(r) => {

@@ -182,7 +182,10 @@ async fn serve_connection(
     io: CountingIo<TcpStream>,
 ) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
-    let upgrade = handshake::accept(io, shared.config.max_message_bytes);
+    let upgrade = handshake::accept(
+        io,
+        shared.config.tungstenite(shared.config.max_message_bytes),
+    );
     // A peer that connects and never finishes the upgrade must not hold a task forever.
     let (ws, route) = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
