@@ -426,3 +426,28 @@ fn a_subscriber_sweep_reports_server_cost_per_subscriber_and_message() {
             .all(|f| !f.file.starts_with("server-cost"))
     );
 }
+
+/// A run without a single latency sample prints "–", not "0 ns", in the report and the table.
+#[test]
+fn a_run_without_latency_samples_prints_a_dash_not_zero() {
+    let mut s = summary(&[Some(1_000.0)]);
+    let r = s
+        .runs
+        .iter_mut()
+        .find(|r| r.transport == "long-poll")
+        .unwrap();
+    r.latency_ns = Default::default();
+    let text = report::render(&s, &[]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| long-poll |"))
+        .expect("a long-poll row");
+    assert!(row.contains("| – | – | – | – |"), "{row}");
+    assert!(!row.contains("0 ns"), "{row}");
+    let table = transport_bench::cli::table::render(&s);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("long-poll"))
+        .expect("a long-poll line");
+    assert!(line.contains('–') && !line.contains("0 ns"), "{line}");
+}

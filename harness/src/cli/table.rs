@@ -7,8 +7,12 @@ use crate::report::conditions::label;
 use crate::results::summary::RunStatus;
 use crate::results::{RunResult, Summary};
 
-/// A latency as the table prints it: fixed decimals per unit, so a column's figures line up.
-fn latency(ns: u64) -> String {
+/// A latency as the table prints it: fixed decimals per unit, so a column's figures line up;
+/// "–" when the run recorded no latency sample at all (nothing measured is not 0 ns).
+fn latency(r: &RunResult, ns: u64) -> String {
+    if r.latency_ns.count == 0 {
+        return "–".to_owned();
+    }
     nanos_with(ns as f64, Digits::Fixed)
 }
 
@@ -24,8 +28,8 @@ pub fn one_line(r: &RunResult) -> String {
         r.status,
         r.name,
         r.throughput.msgs_per_sec,
-        latency(r.latency_ns.p50),
-        latency(r.latency_ns.p99),
+        latency(r, r.latency_ns.p50),
+        latency(r, r.latency_ns.p99),
         r.lost
     )
 }
@@ -61,10 +65,10 @@ pub fn render(s: &Summary) -> String {
             name,
             format!("{:.0}", r.throughput.msgs_per_sec),
             format!("{:.2}", r.throughput.payload_bytes_per_sec / 1e6),
-            latency(r.latency_ns.p50),
-            latency(r.latency_ns.p99),
-            latency(r.latency_ns.p999),
-            latency(r.latency_ns.max),
+            latency(r, r.latency_ns.p50),
+            latency(r, r.latency_ns.p99),
+            latency(r, r.latency_ns.p999),
+            latency(r, r.latency_ns.max),
             format!("{:.1}", r.wire.overhead_bytes_per_msg),
             or_dash(
                 r.resources.server.cpu_ns_per_delivered.map(|ns| ns / 1e3),

@@ -76,6 +76,14 @@ pub fn runs(v: &Variant<'_>) -> String {
             if c.repetitions > 1 {
                 let _ = write!(status, " (median of {})", c.repetitions);
             }
+            // Nothing measured is not 0 ns.
+            let lat = |ns: u64| {
+                if l.count == 0 {
+                    "–".to_owned()
+                } else {
+                    format::nanos(ns as f64)
+                }
+            };
             let units = if r.messages_per_delivery_unit.count > 0 {
                 format::sig3(r.messages_per_delivery_unit.mean)
             } else {
@@ -86,10 +94,10 @@ pub fn runs(v: &Variant<'_>) -> String {
                 "| {t} | {offered} | {} | {} | {} | {} | {} | {} | {} | {units} | {} | {} |",
                 format::count(r.throughput.msgs_per_sec),
                 format::sig3(r.throughput.payload_bytes_per_sec / 1e6),
-                format::nanos(l.p50 as f64),
-                format::nanos(l.p99 as f64),
-                format::nanos(l.p999 as f64),
-                format::nanos(l.max as f64),
+                lat(l.p50),
+                lat(l.p99),
+                lat(l.p999),
+                lat(l.max),
                 format::sig3(r.wire.overhead_bytes_per_msg),
                 r.lost,
                 cell(&status),

@@ -225,7 +225,12 @@ fn saturation_reasons(
         // Against what the schedule put in the window, not rate × seconds: at low rates the
         // rounding of a handful of messages must not look like saturation.
         let scheduled = out.scheduled_in_window.unwrap_or((rate * secs) as u64);
-        if (out.published_in_window as f64) < scheduled as f64 * MIN_ACHIEVED_SHARE {
+        if out.published_in_window == 0 && scheduled > 0 {
+            // No latency sample can exist; say why instead of printing 0 ns.
+            reasons.push(format!(
+                "nothing was published inside the measured window ({scheduled} scheduled): the publishers were still held back by earlier sends (each publish waits for a round trip or a batch acknowledgement), so the run has no latency samples"
+            ));
+        } else if (out.published_in_window as f64) < scheduled as f64 * MIN_ACHIEVED_SHARE {
             let achieved = out.published_in_window as f64 / secs;
             reasons.push(format!("published {achieved:.0} msg/s of {rate} offered"));
         }
