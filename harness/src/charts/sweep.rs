@@ -94,16 +94,14 @@ fn measured(p: &SweepPoint<'_>) -> bool {
     p.server_bytes_per_subscriber.is_some() || p.server_cpu_ns_per_delivered.is_some()
 }
 
-/// Tags whose value differs between groups: only those name a sweep.
+/// Tags whose value differs between groups (a tag some groups lack counts as differing): only
+/// those name a sweep.
 fn varying_tags<'a>(groups: &[(BTreeMap<&'a str, &'a str>, Vec<&RunResult>)]) -> Vec<&'a str> {
-    let Some((first, _)) = groups.first() else {
-        return Vec::new();
-    };
-    first
-        .keys()
-        .copied()
-        .filter(|k| groups.iter().any(|(g, _)| g.get(k) != first.get(k)))
-        .collect()
+    let mut keys: Vec<&str> = groups.iter().flat_map(|(g, _)| g.keys().copied()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.retain(|k| groups.iter().any(|(g, _)| g.get(k) != groups[0].0.get(k)));
+    keys
 }
 
 fn sweep<'a>(
