@@ -31,9 +31,10 @@ use transport_core::{Transport, WireSnapshot};
 pub use progress::Progress;
 pub use recorder::SubscriberRecorder;
 
+use crate::browser::InBrowser;
 use crate::registry::Visit;
 use crate::results::RunResult;
-use crate::scenario::{RunSpec, Scenario};
+use crate::scenario::{Client, RunSpec, Scenario};
 
 /// The topic client `client` (publisher or subscriber id) uses, of `topics`: publisher `p` and
 /// subscriber `s` share a topic when their ids agree modulo the topic count.
@@ -123,12 +124,12 @@ pub async fn run_cell(
     impl<'a> Visit for Cell<'a> {
         type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Box::pin(run_with::<T>(
-                self.scenario,
-                self.spec,
-                self.nonce,
-                self.progress,
-            ))
+            let (s, spec, n, p) = (self.scenario, self.spec, self.nonce, self.progress);
+            match spec.client {
+                Client::Rust => Box::pin(run_with::<T>(s, spec, n, p)),
+                // The same run, with `T`'s subscribers replaced by a browser page's.
+                Client::Browser => Box::pin(run_with::<InBrowser<T>>(s, spec, n, p)),
+            }
         }
     }
     spec.transport
