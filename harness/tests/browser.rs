@@ -145,3 +145,49 @@ fn without_chromium_a_browser_scenario_exits_2_naming_the_package() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("apt-get install chromium"), "{stderr}");
 }
+
+#[test]
+fn a_browser_run_through_the_cli_fits_the_schema_and_the_report_compares_it() {
+    let dir = std::env::temp_dir().join(format!("tb-browser-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("browser.toml");
+    std::fs::write(&file, scenario_text("websocket", "")).unwrap();
+    let out_dir = dir.join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_transport-bench"))
+        .args(["run", file.to_str().unwrap(), "--quiet", "--out"])
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + RUN_BOUND;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the CLI run did not finish within {RUN_BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let read = |name: &str| std::fs::read_to_string(out_dir.join(name)).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
+    let report = read("report.md");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{status}");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "a Rust run and a browser run");
+    assert!(runs[0].get("browser").is_none());
+    assert_eq!(runs[1]["tags"]["client"], "browser");
+    assert!(report.contains("## Browser vs Rust client"), "{report}");
+    assert!(report.contains("| websocket | 2 |"), "{report}");
+}

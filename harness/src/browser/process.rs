@@ -116,16 +116,42 @@ fn flags(profile: &Path) -> Vec<String> {
     v
 }
 
-/// A fresh, empty profile directory under the system temp dir.
+/// Profile directories are named `PREFIX{pid}-{n}` after the harness process that made them.
+const PROFILE_PREFIX: &str = "transport-bench-chromium-";
+
+/// A fresh, empty profile directory under the system temp dir. Profiles left by a harness that
+/// was killed (`kill -9` runs no destructor) are removed first.
 fn fresh_profile() -> std::io::Result<PathBuf> {
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "transport-bench-chromium-{}-{}",
+    let tmp = std::env::temp_dir();
+    remove_stale_profiles(&tmp);
+    let dir = tmp.join(format!(
+        "{PROFILE_PREFIX}{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Removes profiles whose harness process no longer exists.
+fn remove_stale_profiles(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PROFILE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 impl Chromium {
@@ -249,6 +275,19 @@ fn kill_group(group: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_of_dead_harnesses_are_removed_and_live_ones_kept() {
+        let tmp = std::env::temp_dir().join(format!("tb-profiles-{}", std::process::id()));
+        // Pid 0 is never a process (no /proc/0); ours is alive.
+        let dead = tmp.join(format!("{PROFILE_PREFIX}0-1"));
+        let live = tmp.join(format!("{PROFILE_PREFIX}{}-1", std::process::id()));
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::create_dir_all(&live).unwrap();
+        remove_stale_profiles(&tmp);
+        assert!(!dead.exists() && live.exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn flags_include_the_profile_and_no_sandbox() {
