@@ -126,6 +126,14 @@ fn browser_table_is_validated_with_locations_and_allowed_values() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("b.toml:") && err.contains("tabs"), "{err}");
+    let faults = scenario_text(
+        "sse",
+        "[[faults]]\nat = \"1s\"\nkind = \"reset-connections\"",
+    );
+    let err = scenario::load_str(&faults, Path::new("b.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot be combined with [[faults]]"), "{err}");
 }
 
 #[test]

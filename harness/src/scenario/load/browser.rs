@@ -37,11 +37,21 @@ pub(super) fn browser(
     raw: Option<Spanned<RawBrowser>>,
     transports: &[TransportKind],
     topics: u32,
+    faults: bool,
 ) -> Result<Option<BrowserRuns>, Located> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let span = raw.span();
+    if faults {
+        // The page's subscribers report a broken connection instead of resuming, so every
+        // fault would fail the browser runs rather than measure recovery.
+        return Err(Located::at(
+            span,
+            "[browser] cannot be combined with [[faults]]: browser subscribers do not resume \
+             after a broken connection",
+        ));
+    }
     let raw = raw.into_inner();
     let subscribers = match &raw.subscribers {
         Some(list) => distinct(list, "[browser] subscribers", |c, span| {

@@ -109,7 +109,8 @@ pub(super) fn scenario(
         (1, 10_000_000),
     )?;
 
-    let browser = super::browser::browser(raw.browser, &transports, topics)?;
+    let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
+    let browser = super::browser::browser(raw.browser, &transports, topics, has_faults)?;
     let link = super::network::link(raw.link)?;
     let restart_fault = raw
         .faults
