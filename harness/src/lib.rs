@@ -8,6 +8,7 @@
 //! [`exit`].
 
 pub mod affinity;
+pub mod browser;
 pub mod charts;
 pub mod cli;
 pub mod compare;

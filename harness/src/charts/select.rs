@@ -114,11 +114,13 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
     }
     // Name variants only by the tags that differ between them (`payload=1KiB`, not also the
     // constant `subscribers=1`); a single variant needs no name.
+    // Over every variant's keys: a tag only some runs carry (`client=browser`) varies too.
     let varying: Vec<String> = order
         .first()
         .map(|first| {
-            first
-                .keys()
+            let keys: std::collections::BTreeSet<&String> =
+                order.iter().flat_map(BTreeMap::keys).collect();
+            keys.into_iter()
                 .filter(|k| order.iter().any(|o| o.get(*k) != first.get(*k)))
                 .cloned()
                 .collect()

@@ -60,6 +60,14 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     check_descriptors(&scenario, &scenario.expand())?;
+    if scenario
+        .expand()
+        .iter()
+        .any(|s| s.client == scenario::Client::Browser)
+    {
+        // Before any run starts: a missing browser is the user's to fix (exit 2), not a failure.
+        crate::browser::locate().map_err(BadInput::msg)?;
+    }
     let mut shard = super::sharding::record(&args, &scenario)?;
     let mut plan = runner::HostPlan {
         shard: args.shard,

@@ -16,10 +16,11 @@ const IDLE_RATE_PER_SEC: f64 = 1.0;
 pub fn label(s: &Summary, r: &RunResult) -> String {
     let mut name = r.transport.clone();
     for (k, v) in &r.tags {
+        // A tag only some runs carry (`client=browser`) varies too.
         let varies = || {
-            let mut values = s.runs.iter().filter_map(|x| x.tags.get(k));
-            let first = values.next();
-            values.any(|x| Some(x) != first)
+            let mut values = s.runs.iter().map(|x| x.tags.get(k));
+            let first = values.next().flatten();
+            values.any(|x| x != first)
         };
         if k != "transport" && varies() {
             let _ = write!(name, " {k}={v}");

@@ -4,6 +4,7 @@
 //! [`regenerate`] rebuilds charts and report from a saved results folder, so `transport-bench
 //! report DIR` never needs to re-run anything.
 
+pub mod browser;
 pub mod claims;
 pub mod conditions;
 pub mod findings;
@@ -151,6 +152,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
 
     out.push_str(&conditions::markdown(summary));
     out.push_str(&scale::markdown(summary));
+    out.push_str(&browser::markdown(summary));
 
     if !charts.is_empty() {
         out.push_str("\n## Charts\n");

@@ -10,10 +10,10 @@ use super::audit::PairCounts;
 use super::recorder::{Latencies, SubscriberRecorder, latency_histogram};
 use super::{CellResult, RunOutput};
 use crate::results::summary::{
-    IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult, RunStatus,
-    Throughput, Wire,
+    BrowserResult, IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult,
+    RunStatus, Throughput, Wire,
 };
-use crate::scenario::{Rate, RunSpec};
+use crate::scenario::{Client, Rate, RunSpec};
 
 /// Quantiles in `latency_spectrum`.
 pub const SPECTRUM: &[f64] = &[
@@ -57,7 +57,8 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
 }
 
 /// Turns a finished run into its result.
-pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
+pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
+    let browser = (out.spec.client == Client::Browser).then(|| browser_result(&mut out));
     let spec = &out.spec;
     let rec = Recorded::merge(&out.recorders, &out.latencies);
     let audit = Audit::of(&out);
@@ -117,6 +118,7 @@ pub fn reduce(out: RunOutput, allow_loss: bool) -> CellResult {
             .figures(rec.delivered_in_window, spec.subscribers),
         faults: out.faults,
         setup_secs: Some(out.setup.as_secs_f64()),
+        browser,
         ..unmeasured(spec, failures)
     };
     CellResult {
@@ -306,6 +308,41 @@ fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
     (wire, steady - payload)
 }
 
+/// A browser run's page figures; also puts the subscribers' wire bytes, which no harness socket
+/// saw, in place from the server's: every byte the server read came from a publisher or a
+/// subscriber, and the counting wrapper counts a socket's bytes identically at both ends.
+fn browser_result(out: &mut RunOutput) -> BrowserResult {
+    let one = |name: &str| {
+        out.distributions
+            .get(name)
+            .filter(|h| !h.is_empty())
+            .map(|h| h.max())
+    };
+    let publisher = out.publisher_wire;
+    // A server whose bytes were not measured (remote without metrics) leaves them unavailable.
+    let server = out.server_wire.filter(|s| s.connections > 0);
+    let counted = server.is_some();
+    if let Some(server) = server {
+        out.subscriber_wire = transport_core::WireSnapshot {
+            read: server.written.saturating_sub(publisher.read),
+            written: server.read.saturating_sub(publisher.written),
+            handshake_read: server
+                .handshake_written
+                .saturating_sub(publisher.handshake_read),
+            handshake_written: server
+                .handshake_read
+                .saturating_sub(publisher.handshake_written),
+            connections: server.connections.saturating_sub(publisher.connections),
+        };
+    }
+    BrowserResult {
+        chromium: crate::browser::version().map(str::to_owned),
+        timer_resolution_ns: one(crate::browser::TIMER_RESOLUTION),
+        clock_uncertainty_ns: one(crate::browser::CLOCK_UNCERTAINTY),
+        subscriber_wire_counted_at: if counted { "server" } else { "unavailable" }.to_owned(),
+    }
+}
+
 /// The transport's counters plus the harness's own.
 fn counters(out: &RunOutput, rec: &Recorded) -> BTreeMap<String, u64> {
     let mut counters = out.counters.clone();
@@ -451,6 +488,7 @@ fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
         faults: Vec::new(),
         idle_cost: IdleCost::default(),
         resources: Default::default(),
+        browser: None,
         setup_secs: None,
     }
 }

@@ -71,7 +71,7 @@ pub async fn receive<S: Subscriber>(
         };
         match res {
             Ok(_) => {
-                let now = clock::now_ns();
+                let now = sub.received_at_ns().unwrap_or_else(clock::now_ns);
                 rec.on_unit(&buf, now);
                 tally.observe(&tracker, &buf, &rec, now);
                 drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);

@@ -32,9 +32,10 @@ use transport_core::{Transport, WireSnapshot};
 pub use progress::Progress;
 pub use recorder::SubscriberRecorder;
 
+use crate::browser::InBrowser;
 use crate::registry::Visit;
 use crate::results::RunResult;
-use crate::scenario::{RunSpec, Scenario};
+use crate::scenario::{Client, RunSpec, Scenario};
 use crate::shard::{Shard, StartAt};
 
 /// What `run`'s multi-host flags add to a scenario's run: this host's share, the instant its
@@ -163,13 +164,18 @@ pub async fn run_cell_on(
     impl<'a> Visit for Cell<'a> {
         type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Box::pin(run_on::<T>(
+            let (s, spec, n, p, plan) = (
                 self.scenario,
                 self.spec,
                 self.nonce,
                 self.progress,
                 self.plan,
-            ))
+            );
+            match spec.client {
+                Client::Rust => Box::pin(run_on::<T>(s, spec, n, p, plan)),
+                // The same run, with `T`'s subscribers replaced by a browser page's.
+                Client::Browser => Box::pin(run_on::<InBrowser<T>>(s, spec, n, p, plan)),
+            }
         }
     }
     spec.transport

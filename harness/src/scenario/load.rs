@@ -6,6 +6,7 @@
 //! meaning (`validate`: ranges, defaults, cross-field rules, and each `[transport.<name>]` table
 //! checked by that transport's own config type).
 
+mod browser;
 mod network;
 mod placement;
 mod raw;

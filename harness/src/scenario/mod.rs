@@ -5,6 +5,6 @@ mod model;
 
 pub use load::{ScenarioError, load, load_str, resolve_path};
 pub use model::{
-    LoadPlacement, Rate, RunSpec, Scenario, ServerMode, ServerPlacement, check_host_port,
-    format_bytes,
+    BrowserRuns, Client, LoadPlacement, Rate, RunSpec, Scenario, ServerMode, ServerPlacement,
+    check_host_port, format_bytes,
 };

@@ -107,6 +107,29 @@ pub struct Scenario {
     /// given different addresses for one server still hold the same effective scenario.
     #[serde(skip)]
     pub addresses: BTreeMap<TransportKind, String>,
+    /// Browser subscriber runs (`[browser]`), beside the Rust-client runs; `None` without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserRuns>,
+}
+
+/// `[browser]`: runs whose subscribers live in one headless Chromium page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrowserRuns {
+    /// Subscriber counts to sweep (all in one page, on one origin).
+    pub subscribers: Vec<u32>,
+    /// Web transports that get browser runs.
+    pub transports: Vec<TransportKind>,
+}
+
+/// Who subscribes in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Client {
+    /// The transport's own Rust subscriber.
+    #[default]
+    Rust,
+    /// Subscribers in a headless Chromium page (`[browser]`).
+    Browser,
 }
 
 /// Checks that `s` is `HOST:PORT` with a non-empty host and a port in 1..=65535 (an IPv6 host
@@ -185,6 +208,8 @@ pub struct RunSpec {
     pub rate: Rate,
     /// Subscribers in this run.
     pub subscribers: u32,
+    /// Who subscribes (tagged `client=browser` for browser runs; Rust runs keep their names).
+    pub client: Client,
     /// Tags naming the run: every swept dimension, sorted by key.
     pub tags: BTreeMap<String, String>,
 }
@@ -247,11 +272,37 @@ impl Scenario {
                             payload_bytes,
                             rate,
                             subscribers,
+                            client: Client::Rust,
                             tags,
                         });
                     }
                 }
             }
+            runs.extend(self.browser_runs(transport));
+        }
+        runs
+    }
+
+    /// The browser cells of `transport`: the same payloads and loads, with the browser's
+    /// subscriber counts, tagged `client=browser`.
+    fn browser_runs(&self, transport: TransportKind) -> Vec<RunSpec> {
+        let Some(b) = self
+            .browser
+            .as_ref()
+            .filter(|b| b.transports.contains(&transport))
+        else {
+            return Vec::new();
+        };
+        let rust = Scenario {
+            browser: None,
+            transports: vec![transport],
+            subscribers: b.subscribers.clone(),
+            ..self.clone()
+        };
+        let mut runs = rust.expand();
+        for r in &mut runs {
+            r.client = Client::Browser;
+            r.tags.insert("client".to_owned(), "browser".to_owned());
         }
         runs
     }

@@ -132,6 +132,12 @@ pub trait Subscriber: Send + 'static {
         &mut self,
         out: &mut Vec<Bytes>,
     ) -> impl Future<Output = Result<usize, TransportError>> + Send;
+    /// When the unit the last `recv` returned was received ([`crate::clock`] ns), for a
+    /// subscriber that stamps receive times itself and hands units over later (a browser page
+    /// reporting in batches). `None`, the default, means "as `recv` returns", read by the caller.
+    fn received_at_ns(&self) -> Option<u64> {
+        None
+    }
     /// Closes the subscription cleanly.
     fn close(self) -> impl Future<Output = Result<(), TransportError>> + Send;
 }

@@ -38,6 +38,7 @@ pub(super) struct RawScenario {
     pub socket: Option<RawSocket>,
     pub server: Option<RawServer>,
     pub load: Option<RawLoad>,
+    pub browser: Option<Spanned<super::browser::RawBrowser>>,
     /// Checked per transport against its own config type; kept as written for the results.
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,

@@ -109,6 +109,8 @@ pub(super) fn scenario(
         (1, 10_000_000),
     )?;
 
+    let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
+    let browser = super::browser::browser(raw.browser, &transports, topics, has_faults)?;
     let link = super::network::link(raw.link)?;
     let restart_fault = raw
         .faults
@@ -184,6 +186,7 @@ pub(super) fn scenario(
         server,
         load,
         addresses,
+        browser,
     })
 }
 
@@ -271,7 +274,13 @@ fn positive_duration(d: &Spanned<super::raw::Dur>, key: &str) -> Result<Duration
     Ok(value)
 }
 
-fn in_range(v: i64, span: Range<usize>, key: &str, min: i64, max: i64) -> Result<u32, Located> {
+pub(super) fn in_range(
+    v: i64,
+    span: Range<usize>,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<u32, Located> {
     if (min..=max).contains(&v) {
         // The range is within u32 by construction of every caller's bounds.
         u32::try_from(v).map_err(|_| Located::at(span, format!("{key} is too large")))
@@ -314,7 +323,7 @@ fn payload(size: &Size, span: Range<usize>) -> Result<u64, Located> {
 
 /// Converts each item of a one-or-many value, rejecting empty lists and repeated values (they
 /// would produce runs with the same name).
-fn distinct<T, U: PartialEq>(
+pub(super) fn distinct<T, U: PartialEq>(
     list: &Spanned<OneOrMany<T>>,
     key: &str,
     convert: impl Fn(&T, Range<usize>) -> Result<U, Located>,

@@ -1,0 +1,247 @@
+//! [`InBrowser<T>`]: transport `T` with its subscribers inside a headless Chromium page. The
+//! server and the publishers are `T`'s own; only the subscribers differ, so the runner runs a
+//! browser cell exactly as any other (same schedule, audit, histograms and reduction).
+//!
+//! All subscribers of a run share one page (one origin, as in a web app with several
+//! subscriptions open), started by the first subscriber that connects and kept in the run's
+//! config; the browser dies when the run drops its config and the last subscriber.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{OnceCell, mpsc};
+use transport_core::{
+    ClientContext, OptionDoc, ServerContext, Subscriber, Transport, TransportError,
+};
+
+use super::WebKind;
+use super::session::{Session, SubEvent};
+
+/// Bound on one browser subscriber becoming live.
+const LIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Chromium's limit on HTTP/1.1 connections per origin (for the stall message).
+const PER_ORIGIN: u32 = 6;
+
+/// Transport `T` with browser subscribers.
+#[derive(Debug)]
+pub struct InBrowser<T>(PhantomData<fn() -> T>);
+
+/// `T`'s options (serialized exactly as `T`'s), plus the run's browser page, started by the
+/// first subscriber.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BrowserConfig<C> {
+    /// The transport's own options.
+    pub inner: C,
+    #[serde(skip)]
+    page: Arc<OnceCell<Arc<Session>>>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for BrowserConfig<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserConfig")
+            .field("inner", &self.inner)
+            .field("page_started", &self.page.initialized())
+            .finish()
+    }
+}
+
+fn browser_error(stage: &'static str, e: impl std::fmt::Display) -> TransportError {
+    TransportError::Protocol {
+        stage,
+        detail: e.to_string(),
+    }
+}
+
+/// What `tb.open` in the page needs: the pattern, the topic and the options that change what
+/// the page sends or parses.
+fn page_spec(kind: WebKind, options: &Value, topic: &str, sub: u32) -> Value {
+    let hold_ms = options["hold_timeout"]
+        .as_str()
+        .and_then(|s| humantime::parse_duration(s).ok())
+        .map_or(30_000, |d| d.as_millis() as u64);
+    json!({
+        "sub": sub,
+        "kind": kind.name(),
+        "topic": topic,
+        "json": options["encoding"] == "json",
+        "text": options["data_encoding"] == "text",
+        "max": options["max_messages"].as_u64().unwrap_or(1000),
+        "hold_ms": hold_ms,
+    })
+}
+
+impl<T: Transport> Transport for InBrowser<T> {
+    const NAME: &'static str = T::NAME;
+    type Config = BrowserConfig<T::Config>;
+    type Server = T::Server;
+    type Publisher = T::Publisher;
+    type Subscriber = BrowserSubscriber;
+
+    fn options() -> &'static [OptionDoc] {
+        T::options()
+    }
+
+    fn validate(config: &Self::Config) -> Result<(), String> {
+        T::validate(&config.inner)
+    }
+
+    fn external_address(config: &Self::Config) -> Option<String> {
+        T::external_address(&config.inner)
+    }
+
+    async fn serve(
+        config: &Self::Config,
+        listener: TcpListener,
+        ctx: ServerContext,
+    ) -> Result<T::Server, TransportError> {
+        T::serve(&config.inner, listener, ctx).await
+    }
+
+    async fn publisher(
+        config: &Self::Config,
+        addr: &str,
+        topic: &str,
+        ctx: ClientContext,
+    ) -> Result<T::Publisher, TransportError> {
+        T::publisher(&config.inner, addr, topic, ctx).await
+    }
+
+    async fn subscriber(
+        config: &Self::Config,
+        addr: &str,
+        topic: &str,
+        ctx: ClientContext,
+    ) -> Result<BrowserSubscriber, TransportError> {
+        let kind = WebKind::of(T::NAME).ok_or_else(|| {
+            TransportError::Config(format!(
+                "{} has no browser subscriber; allowed: {}",
+                T::NAME,
+                WebKind::NAMES.join(", ")
+            ))
+        })?;
+        let session = config
+            .page
+            .get_or_try_init(|| async {
+                let s = Session::start(addr).await?;
+                record_figures(&s, &ctx);
+                anyhow::Ok(Arc::new(s))
+            })
+            .await
+            .map_err(|e| browser_error("browser start", format!("{e:#}")))?
+            .clone();
+        let options = serde_json::to_value(&config.inner).unwrap_or_default();
+        let sub = ctx.client_index;
+        let mut events = session
+            .open(sub, page_spec(kind, &options, topic, sub))
+            .await
+            .map_err(|e| browser_error("browser subscribe", format!("{e:#}")))?;
+        match tokio::time::timeout(LIVE_TIMEOUT, events.recv()).await {
+            Ok(Some(SubEvent::Live)) => Ok(BrowserSubscriber {
+                session,
+                sub,
+                events,
+                received_at: None,
+            }),
+            Ok(Some(SubEvent::Failed(e))) => Err(browser_error("browser subscribe", e)),
+            Ok(_) => Err(TransportError::Closed {
+                stage: "browser subscribe",
+            }),
+            Err(_) => Err(browser_error("browser subscribe", stall(kind, sub))),
+        }
+    }
+}
+
+/// Why a browser subscriber may never have become live.
+fn stall(kind: WebKind, sub: u32) -> String {
+    let mut why = format!("browser subscriber {sub} was not live within {LIVE_TIMEOUT:?}");
+    if kind != WebKind::WebSocket && sub >= PER_ORIGIN {
+        why += &format!(
+            " (Chromium opens at most {PER_ORIGIN} HTTP/1.1 connections per origin, and the \
+             page's other {} {} subscribers hold them)",
+            sub,
+            kind.name()
+        );
+    }
+    why
+}
+
+/// Records the page's figures in the run's distributions (one sample per page), from which
+/// the results' `browser` block is built.
+fn record_figures(s: &Session, ctx: &ClientContext) {
+    let c = &ctx.counters;
+    c.distribution(super::TIMER_RESOLUTION)
+        .record(s.figures.timer_resolution_ns);
+    c.distribution(super::CLOCK_UNCERTAINTY)
+        .record(s.figures.clock_uncertainty_ns);
+    super::set_version(&s.version);
+}
+
+/// One subscriber in the run's browser page.
+pub struct BrowserSubscriber {
+    session: Arc<Session>,
+    sub: u32,
+    events: mpsc::UnboundedReceiver<SubEvent>,
+    received_at: Option<u64>,
+}
+
+impl Subscriber for BrowserSubscriber {
+    async fn recv(&mut self, out: &mut Vec<Bytes>) -> Result<usize, TransportError> {
+        loop {
+            match self.events.recv().await {
+                Some(SubEvent::Unit(at, msgs)) => {
+                    self.received_at = Some(at);
+                    let n = msgs.len();
+                    out.extend(msgs);
+                    return Ok(n);
+                }
+                Some(SubEvent::Live) => {}
+                Some(SubEvent::Failed(e)) => return Err(browser_error("browser receive", e)),
+                None => {
+                    return Err(TransportError::Closed {
+                        stage: "browser receive",
+                    });
+                }
+            }
+        }
+    }
+
+    fn received_at_ns(&self) -> Option<u64> {
+        self.received_at
+    }
+
+    async fn close(self) -> Result<(), TransportError> {
+        self.session
+            .close(self.sub)
+            .await
+            .map_err(|e| browser_error("browser close", format!("{e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_spec_follows_the_transport_options() {
+        let lp = json!({"hold_timeout": "5s", "encoding": "json", "max_messages": 10});
+        let s = page_spec(WebKind::LongPoll, &lp, "t", 2);
+        assert_eq!(s["hold_ms"], 5000);
+        assert_eq!(s["json"], true);
+        assert_eq!(s["max"], 10);
+        assert_eq!(s["kind"], "long-poll");
+        let sse = json!({"data_encoding": "base64"});
+        assert_eq!(page_spec(WebKind::Sse, &sse, "t", 0)["text"], false);
+    }
+
+    #[test]
+    fn a_stalled_http_subscriber_names_the_per_origin_limit() {
+        assert!(stall(WebKind::LongPoll, 6).contains("6 HTTP/1.1 connections per origin"));
+        assert!(!stall(WebKind::WebSocket, 6).contains("per origin"));
+        assert!(!stall(WebKind::Sse, 2).contains("per origin"));
+    }
+}
