@@ -120,7 +120,7 @@ async fn cpus_are_checked_and_applied() {
     s.cpus = Some(vec![100_000]);
     let err = ChildServer::start(&s).await.unwrap_err();
     assert!(matches!(err, ChildError::Cpus(_)), "{err}");
-    let first = transport_bench::server::os::allowed_cpus().unwrap()[0];
+    let first = transport_bench::affinity::current()[0] as usize;
     s.cpus = Some(vec![first]);
     let server = ChildServer::start(&s).await.unwrap();
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();

@@ -1,61 +1,18 @@
 //! The few Linux calls that owning a child process needs and std does not offer: a parent-death
-//! signal and CPU affinity set between fork and exec, the CPUs this process may use, and a
-//! signal sent to a PID.
+//! signal and CPU affinity set between fork and exec, and a signal sent to a PID.
 //!
-//! They are libc calls, hence `unsafe`; the workspace denies `unsafe_code`, so each function
-//! below allows it locally and says why the call is sound. Nothing else in `server` is unsafe.
+//! The raw ones are libc calls, hence `unsafe`; the workspace denies `unsafe_code`, so each
+//! function below allows it locally and says why the call is sound. The CPU mask is nix's, the
+//! same [`crate::affinity`] pins this process with. Nothing else in `server` is unsafe.
 
 use std::io;
-use std::mem;
+
+use nix::unistd::Pid;
 
 /// A CPU set ready to hand to the child: built before `fork`, because the code that runs between
-/// `fork` and `exec` must not allocate.
-#[derive(Clone, Copy)]
-pub struct CpuSet(libc::cpu_set_t);
-
-impl std::fmt::Debug for CpuSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("CpuSet").field(&members(&self.0)).finish()
-    }
-}
-
-#[allow(unsafe_code)]
-fn members(set: &libc::cpu_set_t) -> Vec<usize> {
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: CPU_ISSET reads one bit of `set`; `c` stays below CPU_SETSIZE.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
-        .collect()
-}
-
-#[allow(unsafe_code)]
-fn add(set: &mut libc::cpu_set_t, cpu: usize) {
-    assert!(
-        cpu < libc::CPU_SETSIZE as usize,
-        "CPU {cpu} beyond CPU_SETSIZE"
-    );
-    // SAFETY: CPU_SET writes one bit of `set`; `cpu` was just checked to be in range.
-    unsafe { libc::CPU_SET(cpu, set) }
-}
-
-fn empty_set() -> libc::cpu_set_t {
-    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
-    #[allow(unsafe_code)]
-    unsafe {
-        mem::zeroed()
-    }
-}
-
-/// The CPUs this process may run on (its affinity mask), in ascending order.
-#[allow(unsafe_code)]
-pub fn allowed_cpus() -> io::Result<Vec<usize>> {
-    let mut set = empty_set();
-    // SAFETY: the kernel writes at most `size_of::<cpu_set_t>()` bytes into `set`, which we own.
-    let rc = unsafe { libc::sched_getaffinity(0, mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(members(&set))
-}
+/// `fork` and `exec` must not allocate. The same mask type [`crate::affinity`] pins with.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSet(nix::sched::CpuSet);
 
 impl CpuSet {
     /// A set of the given CPUs. Fails naming the first CPU the machine does not have online,
@@ -69,12 +26,13 @@ impl CpuSet {
         if cpus.is_empty() {
             return Err("an empty CPU list".into());
         }
-        let mut set = empty_set();
+        let mut set = nix::sched::CpuSet::new();
         for &c in cpus {
             if !allowed.contains(&c) {
                 return Err(format!("CPU {c} is not available; allowed: {allowed:?}"));
             }
-            add(&mut set, c);
+            set.set(c)
+                .map_err(|e| format!("CPU {c} cannot be named in an affinity mask: {e}"))?;
         }
         Ok(CpuSet(set))
     }
@@ -116,11 +74,9 @@ fn in_child_before_exec(parent: libc::pid_t, cpus: Option<&CpuSet>) -> io::Resul
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
     if let Some(CpuSet(set)) = cpus {
-        // SAFETY: `set` is a fully initialised cpu_set_t of the size we pass.
-        let rc = unsafe { libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), set) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // sched_setaffinity is one system call on a mask built before fork: nothing allocates.
+        nix::sched::sched_setaffinity(Pid::from_raw(0), set)
+            .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
     }
     Ok(())
 }
@@ -149,10 +105,11 @@ mod tests {
 
     #[test]
     fn cpu_sets_accept_allowed_cpus_and_name_a_missing_one() {
-        let allowed = allowed_cpus().unwrap();
+        let allowed = crate::affinity::current();
         assert!(!allowed.is_empty());
-        let set = CpuSet::new(&allowed[..1]).unwrap();
-        assert_eq!(members(&set.0), allowed[..1]);
+        let first = allowed[0] as usize;
+        let set = CpuSet::new(&[first]).unwrap();
+        assert!(set.0.is_set(first).unwrap());
         let err = CpuSet::new(&[100_000]).unwrap_err();
         assert!(err.contains("CPU 100000"), "{err}");
         assert!(CpuSet::new(&[]).is_err());
