@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code)]
 #[path = "charts/fixture.rs"]
 mod fixture;
 

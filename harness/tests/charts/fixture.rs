@@ -185,7 +185,3 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
         merge: None,
     }
 }
-
-pub fn sweep() -> Summary {
-    summary(&[Some(1_000.0), Some(10_000.0), Some(100_000.0), None])
-}

@@ -1,22 +1,12 @@
 //! Traffic for the server tests: one subscriber, one publisher, `n` messages, all received,
 //! both clients closed. Returns the clients' wire stats.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
-use std::time::Duration;
 
 use transport_core::conformance::message;
 use transport_core::{ClientContext, Publisher, Subscriber, Transport, WireStats};
-
-/// Every step of the traffic is bounded by this.
-const STEP: Duration = Duration::from_secs(10);
-
-async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} took longer than {STEP:?}"))
-}
+use transport_test_support::bounded;
+use transport_test_support::traffic::clients;
 
 /// Sends `n` messages of `payload` bytes through the server at `addr` and waits until the one
 /// subscriber has all of them.
@@ -27,12 +17,7 @@ pub async fn traffic<T: Transport>(
     payload: usize,
 ) -> Arc<WireStats> {
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded("subscribe", T::subscriber(config, addr, "t", ctx.clone()))
-        .await
-        .expect("subscriber connects");
-    let mut publisher = bounded("connect", T::publisher(config, addr, "t", ctx.clone()))
-        .await
-        .expect("publisher connects");
+    let (mut sub, mut publisher) = clients::<T>(config, addr, addr, &ctx).await;
     for seq in 0..n {
         bounded("publish", publisher.publish(message(seq as u64, payload)))
             .await

@@ -8,13 +8,16 @@
 //! sees the restart.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use common::{bounded, config, frames, get, message, next_seqs, post, raw, receive_all};
+use common::config;
+use http::{frames, get, post, raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +30,8 @@ use transport_long_poll::{
     ConnectionMode, Encoding, EpochCheck, LongPoll, LongPollConfig, LongPollServer,
     LongPollSubscriber,
 };
+use transport_test_support::bounded;
+use transport_test_support::traffic::{message, next_seqs, receive_all};
 
 /// Old log: 20 messages. The restarted server publishes 30 before the subscriber comes back,
 /// so its head (30) is past the subscriber's cursor (20).

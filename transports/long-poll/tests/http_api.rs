@@ -13,17 +13,12 @@ use transport_core::{
 use transport_long_poll::codec::decode_batch;
 use transport_long_poll::{Encoding, HeaderProfile, LongPoll, LongPollConfig, LongPollServer};
 
-mod common;
+#[path = "common/http.rs"]
+mod http;
 
-use common::{frames, get, message, post, raw};
-
-const BOUND: Duration = Duration::from_secs(10);
-
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(BOUND, f)
-        .await
-        .expect("step finished in time")
-}
+use http::{frames, get, post, raw};
+use transport_test_support::traffic::message;
+use transport_test_support::{BOUND, bounded};
 
 async fn start(config: &LongPollConfig, ctx: ServerContext) -> LongPollServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -203,19 +198,27 @@ async fn gone_cursor_shows_up_as_lost_messages() {
     let server = start(&config, ServerContext::fresh()).await;
     let addr = server.local_addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(LongPoll::subscriber(&config, &addr, "g", ctx.clone()))
-        .await
-        .unwrap();
-    let mut publisher = bounded(LongPoll::publisher(&config, &addr, "g", ctx.clone()))
-        .await
-        .unwrap();
+    let mut sub = bounded(
+        "subscribe",
+        LongPoll::subscriber(&config, &addr, "g", ctx.clone()),
+    )
+    .await
+    .unwrap();
+    let mut publisher = bounded(
+        "publisher",
+        LongPoll::publisher(&config, &addr, "g", ctx.clone()),
+    )
+    .await
+    .unwrap();
     // The subscriber is not polling while 20 messages arrive; retention keeps the last 5.
     for seq in 0..20 {
-        bounded(publisher.publish(message(seq))).await.unwrap();
+        bounded("publish", publisher.publish(message(seq)))
+            .await
+            .unwrap();
     }
-    bounded(publisher.flush()).await.unwrap();
+    bounded("flush", publisher.flush()).await.unwrap();
     let mut out = Vec::new();
-    let n = bounded(sub.recv(&mut out)).await.unwrap();
+    let n = bounded("recv", sub.recv(&mut out)).await.unwrap();
     let seqs: Vec<u64> = out
         .iter()
         .map(|m| Envelope::decode(m).unwrap().seq)
@@ -246,12 +249,10 @@ async fn shutdown_with_parked_polls_is_prompt() {
     let addr = server.local_addr().to_string();
     let mut parked = tokio::task::JoinSet::new();
     for i in 0..20 {
-        let mut sub = bounded(LongPoll::subscriber(
-            &config,
-            &addr,
-            "idle",
-            ClientContext::fresh(i),
-        ))
+        let mut sub = bounded(
+            "subscribe",
+            LongPoll::subscriber(&config, &addr, "idle", ClientContext::fresh(i)),
+        )
         .await
         .unwrap();
         parked.spawn(async move {
@@ -267,21 +268,23 @@ async fn shutdown_with_parked_polls_is_prompt() {
         .unwrap();
     // Readiness without sleeping: the server counts a poll just before parking it.
     let polls = ctx.counters.counter("server_polls");
-    bounded(async {
+    bounded("the poll parks", async {
         while polls.get() < 21 {
             tokio::task::yield_now().await;
         }
     })
     .await;
     let started = Instant::now();
-    bounded(server.shutdown()).await.unwrap();
+    bounded("shutdown", server.shutdown()).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
     let mut buf = Vec::new();
-    bounded(s.read_to_end(&mut buf)).await.unwrap();
+    bounded("read reply", s.read_to_end(&mut buf))
+        .await
+        .unwrap();
     assert!(
         buf.starts_with(b"HTTP/1.1 503"),
         "{}",
@@ -305,12 +308,15 @@ async fn header_bytes_are_counted_per_profile() {
         let server = start(&config, ServerContext::fresh()).await;
         let addr = server.local_addr().to_string();
         let ctx = ClientContext::fresh(0);
-        let mut sub = bounded(LongPoll::subscriber(&config, &addr, "h", ctx.clone()))
-            .await
-            .unwrap();
+        let mut sub = bounded(
+            "subscribe",
+            LongPoll::subscriber(&config, &addr, "h", ctx.clone()),
+        )
+        .await
+        .unwrap();
         let mut out = Vec::new();
         for _ in 0..4 {
-            assert_eq!(bounded(sub.recv(&mut out)).await.unwrap(), 0);
+            assert_eq!(bounded("recv", sub.recv(&mut out)).await.unwrap(), 0);
         }
         let c = ctx.counters.counter_values();
         assert_eq!((c["polls"], c["empty_polls"]), (4, 4));

@@ -4,49 +4,25 @@
 
 mod common;
 
-use common::{bounded, config, message, receive_all};
-use tokio::net::TcpListener;
+use common::config;
 use transport_core::conformance::CutProxy;
-use transport_core::{ClientContext, Publisher, ServerContext, ServerHandle, Transport};
+use transport_core::{ClientContext, ServerContext, ServerHandle};
 use transport_long_poll::LongPoll;
+use transport_test_support::bounded;
+use transport_test_support::traffic::{clients, publish_all, receive_all, serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_clients_behind_a_cut_lose_nothing() {
     let config = config();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let server = LongPoll::serve(&config, listener, ServerContext::fresh())
-        .await
-        .expect("serve");
+    let server = serve::<LongPoll>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let addr = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let mut sub = bounded(
-        "subscribe",
-        LongPoll::subscriber(&config, &addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let mut publisher = bounded(
-        "publisher",
-        LongPoll::publisher(&config, &addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
-    for seq in 0..50 {
-        publisher.publish(message(seq)).await.expect("publish");
-    }
-    bounded("flush", publisher.flush()).await.expect("flush");
+    let (mut sub, mut publisher) = clients::<LongPoll>(&config, &addr, &addr, &ctx).await;
+    publish_all(&mut publisher, 0..50).await;
     receive_all(&mut sub, &(0..50).collect()).await;
     proxy.cut_all();
-    for seq in 50..100 {
-        publisher
-            .publish(message(seq))
-            .await
-            .expect("publish after cut");
-    }
-    bounded("flush", publisher.flush())
-        .await
-        .expect("flush after cut");
+    publish_all(&mut publisher, 50..100).await;
     receive_all(&mut sub, &(50..100).collect()).await;
     // One connection each before the cut (the head request shares the poll connection), and
     // new ones for both after it.
@@ -63,29 +39,11 @@ async fn both_clients_behind_a_cut_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_follows_a_restarted_server() {
     let config = config();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = LongPoll::serve(&config, listener, ServerContext::fresh())
-        .await
-        .expect("serve");
+    let server = serve::<LongPoll>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let ctx = ClientContext::fresh(0);
-    let text = addr.to_string();
-    let mut sub = bounded(
-        "subscribe",
-        LongPoll::subscriber(&config, &text, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let mut publisher = bounded(
-        "publisher",
-        LongPoll::publisher(&config, &text, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
-    for seq in 0..20 {
-        publisher.publish(message(seq)).await.expect("publish");
-    }
-    bounded("flush", publisher.flush()).await.expect("flush");
+    let addr = server.local_addr().to_string();
+    let (mut sub, mut publisher) = clients::<LongPoll>(&config, &addr, &addr, &ctx).await;
+    publish_all(&mut publisher, 0..20).await;
     receive_all(&mut sub, &(0..20).collect()).await;
     assert_eq!(sub.cursor(), 20);
 
@@ -93,19 +51,8 @@ async fn subscriber_follows_a_restarted_server() {
     bounded("shutdown", server.shutdown())
         .await
         .expect("shutdown");
-    let listener = TcpListener::bind(addr).await.expect("rebind the same port");
-    let server = LongPoll::serve(&config, listener, ServerContext::fresh())
-        .await
-        .expect("serve again");
-    for seq in 20..25 {
-        publisher
-            .publish(message(seq))
-            .await
-            .expect("publish to the new server");
-    }
-    bounded("flush", publisher.flush())
-        .await
-        .expect("flush to the new server");
+    let server = serve::<LongPoll>(&config, &addr, ServerContext::fresh()).await;
+    publish_all(&mut publisher, 20..25).await;
     receive_all(&mut sub, &(20..25).collect()).await;
     assert_eq!(ctx.counters.counter("cursor_resets").get(), 1);
     assert_eq!(sub.cursor(), 5, "cursor follows the new server's log");

@@ -2,18 +2,23 @@
 //! storing anything twice, and the raw API stores a repeated batch once.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use common::{bounded, config, frames, get, message, post, raw, receive_all};
+use common::config;
+use http::{frames, get, post, raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use transport_core::{ClientContext, Publisher, ServerContext, ServerHandle, Transport};
 use transport_long_poll::codec::decode_batch;
 use transport_long_poll::{Encoding, LongPoll, LongPollServer};
+use transport_test_support::bounded;
+use transport_test_support::traffic::{message, receive_all};
 
 /// A proxy that forwards requests but, while armed, cuts the connection when a response
 /// arrives instead of forwarding it: the server handled the request, the client never hears.

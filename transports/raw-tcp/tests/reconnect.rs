@@ -7,36 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use transport_core::conformance::CutProxy;
 use transport_core::{
-    ClientContext, Envelope, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
+    ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
 };
-use transport_raw_tcp::{RawTcp, RawTcpConfig, RawTcpPublisher, RawTcpSubscriber};
-
-async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} timed out"))
-}
-
-fn message(seq: u64) -> Bytes {
-    transport_core::conformance::message(seq, 64)
-}
-
-/// Receives until `last` arrives; returns the seqs in arrival order.
-async fn receive_until<S: Subscriber>(sub: &mut S, last: u64) -> Vec<u64> {
-    let mut seqs = Vec::new();
-    let mut buf = Vec::new();
-    while seqs.last() != Some(&last) {
-        buf.clear();
-        bounded("recv", sub.recv(&mut buf))
-            .await
-            .expect("recv reconnects");
-        seqs.extend(
-            buf.iter()
-                .map(|m| Envelope::decode(m).expect("envelope").seq),
-        );
-    }
-    seqs
-}
+use transport_raw_tcp::{RawTcp, RawTcpConfig};
+use transport_test_support::bounded;
+use transport_test_support::traffic::{clients, message, publish_all, receive_until, serve};
 
 fn fast() -> RawTcpConfig {
     RawTcpConfig {
@@ -46,54 +21,14 @@ fn fast() -> RawTcpConfig {
     }
 }
 
-async fn serve(
-    config: &RawTcpConfig,
-    addr: &str,
-    ctx: ServerContext,
-) -> transport_raw_tcp::RawTcpServer {
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-    RawTcp::serve(config, listener, ctx).await.expect("serve")
-}
-
-async fn publish_all<P: Publisher>(publisher: &mut P, seqs: std::ops::Range<u64>) {
-    for seq in seqs {
-        bounded("publish", publisher.publish(message(seq)))
-            .await
-            .expect("publish");
-    }
-    bounded("flush", publisher.flush()).await.expect("flush");
-}
-
-/// A subscriber and a publisher of topic `t`, connected through `sub_addr` and `pub_addr`.
-async fn clients(
-    config: &RawTcpConfig,
-    sub_addr: &str,
-    pub_addr: &str,
-    ctx: &ClientContext,
-) -> (RawTcpSubscriber, RawTcpPublisher) {
-    let sub = bounded(
-        "subscribe",
-        RawTcp::subscriber(config, sub_addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("subscribe");
-    let publisher = bounded(
-        "publisher",
-        RawTcp::publisher(config, pub_addr, "t", ctx.clone()),
-    )
-    .await
-    .expect("publisher");
-    (sub, publisher)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_of_every_connection_loses_and_repeats_nothing() {
     let config = fast();
-    let server = serve(&config, "127.0.0.1:0", ServerContext::fresh()).await;
+    let server = serve::<RawTcp>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let (mut sub, mut publisher) = clients(&config, &via, &via, &ctx).await;
+    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
     publish_all(&mut publisher, 0..50).await;
     assert_eq!(
         receive_until(&mut sub, 49).await,
@@ -134,13 +69,13 @@ async fn a_subscriber_away_longer_than_the_retention_has_the_gap_counted() {
         ..fast()
     };
     let server_ctx = ServerContext::fresh();
-    let server = serve(&config, "127.0.0.1:0", server_ctx.clone()).await;
+    let server = serve::<RawTcp>(&config, "127.0.0.1:0", server_ctx.clone()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let ctx = ClientContext::fresh(0);
     // Only the subscriber goes through the proxy.
     let via = proxy.addr().to_string();
     let direct = server.local_addr().to_string();
-    let (mut sub, mut publisher) = clients(&config, &via, &direct, &ctx).await;
+    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &direct, &ctx).await;
     publish_all(&mut publisher, 0..5).await;
     assert_eq!(receive_until(&mut sub, 4).await, (0..5).collect::<Vec<_>>());
     proxy.cut_all();
@@ -169,10 +104,10 @@ async fn a_restarted_server_is_recognised_by_its_epoch() {
         sync_interval: Duration::from_secs(3600),
         ..fast()
     };
-    let first = serve(&config, "127.0.0.1:0", ServerContext::fresh()).await;
+    let first = serve::<RawTcp>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let addr = first.local_addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let (mut sub, mut old) = clients(&config, &addr, &addr, &ctx).await;
+    let (mut sub, mut old) = clients::<RawTcp>(&config, &addr, &addr, &ctx).await;
     publish_all(&mut old, 0..10).await;
     // Delivered, but not confirmed to the publisher when the server goes away.
     for seq in 10..15 {
@@ -191,7 +126,7 @@ async fn a_restarted_server_is_recognised_by_its_epoch() {
     // The new incarnation takes the same port. The old publisher comes back first and resends
     // what was never confirmed (10..15, duplicates for this subscriber), then a new publisher
     // takes the log past the subscriber's old position of 15 before the subscriber returns.
-    let second = serve(&config, &addr, ServerContext::fresh()).await;
+    let second = serve::<RawTcp>(&config, &addr, ServerContext::fresh()).await;
     publish_all(&mut old, 15..20).await;
     let other = ClientContext::fresh(1);
     let mut new = bounded("publisher", RawTcp::publisher(&config, &addr, "t", other))
@@ -224,11 +159,11 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
         max_frame_bytes: 32 * 1024,
         ..fast()
     };
-    let server = serve(&config, "127.0.0.1:0", ServerContext::fresh()).await;
+    let server = serve::<RawTcp>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let (mut sub, mut publisher) = clients(&config, &via, &via, &ctx).await;
+    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
     let big = |seq| transport_core::conformance::message(seq, 16 * 1024);
     let oversized = Bytes::from(vec![1u8; 40 * 1024]);
     assert!(publisher.publish(oversized).await.is_err());

@@ -1,5 +1,7 @@
-//! Helpers the transports' tests share across crates, so each exists once: bounded waits and
-//! the `kcat` runner the pull-log client's and the broker's interop tests both use.
+//! Helpers the transports' tests share across crates, so each exists once: bounded waits,
+//! generic traffic over any [`transport_core::Transport`] ([`traffic`]: servers, client pairs,
+//! publish loops and receive loops that collect sequence numbers), and the `kcat` runner the
+//! pull-log client's and the broker's interop tests both use.
 //!
 //! A dev-dependency only: nothing here may end up in a benchmark binary. Test helpers panic
 //! on failure, because a failure here is the test failing.
@@ -13,8 +15,20 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+pub mod traffic;
+
+/// The default bound on one awaited step of a test. Loopback steps take microseconds; 10 s
+/// leaves room for a loaded 2-core machine yet fails a hung test quickly. A test whose steps
+/// legitimately take longer passes its own limit to [`bounded_for`].
+pub const BOUND: Duration = Duration::from_secs(10);
+
 /// How long one kcat invocation may take before the test fails.
 pub const KCAT_BOUND: Duration = Duration::from_secs(30);
+
+/// Awaits `f` for at most [`BOUND`], panicking with `what` otherwise.
+pub async fn bounded<F: Future>(what: &str, f: F) -> F::Output {
+    bounded_for(BOUND, what, f).await
+}
 
 /// Awaits `f` for at most `limit`, panicking with `what` otherwise.
 pub async fn bounded_for<F: Future>(limit: Duration, what: &str, f: F) -> F::Output {

@@ -3,11 +3,23 @@
 //! never answers is closed with 1011).
 
 mod common;
+#[path = "common/frames.rs"]
+mod frames;
+#[path = "common/publish.rs"]
+mod publish;
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/subscribe.rs"]
+mod subscribe;
 
 use std::time::Duration;
 
-use common::{bounded, frame_seqs, raw, raw_publish, raw_subscriber, server};
+use common::{bounded, server};
+use frames::frame_seqs;
 use futures_util::{SinkExt, StreamExt};
+use publish::raw_publish;
+use raw::raw;
+use subscribe::raw_subscriber;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;

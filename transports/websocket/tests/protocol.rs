@@ -6,10 +6,15 @@
 //! package is missing.
 
 mod common;
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/subscribe.rs"]
+mod subscribe;
 
 use std::process::{Command, Stdio};
 
-use common::{bounded, raw_subscriber, server};
+use common::{bounded, server};
+use subscribe::raw_subscriber;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use transport_core::ServerHandle;

@@ -7,14 +7,26 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/frames.rs"]
+mod frames;
+#[path = "common/publish.rs"]
+mod publish;
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/subscribe.rs"]
+mod subscribe;
 
 use std::time::Duration;
 
-use common::{Raw, bounded, frame_seqs, raw, raw_publish, raw_subscriber, server};
+use common::{bounded, server};
+use frames::frame_seqs;
 use futures_util::StreamExt;
+use publish::raw_publish;
+use raw::{Raw, raw};
+use subscribe::raw_subscriber;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use transport_core::conformance::CutProxy;
+use transport_core::conformance::{CutProxy, message};
 use transport_core::envelope::Envelope;
 use transport_core::{ClientContext, Publisher, ServerHandle, Subscriber, Transport};
 use transport_websocket::{WebSocket, WebSocketConfig, proto};
@@ -66,7 +78,7 @@ async fn a_cut_resends_exactly_what_the_server_missed() {
     .await
     .unwrap();
     for seq in 0..SEEN {
-        let msg = common::message(seq, 100);
+        let msg = message(seq, 100);
         bounded("publish", publisher.publish(msg)).await.unwrap();
     }
     let mut seqs = receive_until(&mut sub, SEEN - 1).await;
@@ -74,14 +86,14 @@ async fn a_cut_resends_exactly_what_the_server_missed() {
     proxy.cut_all();
     let reconnects = ctx.counters.counter("publisher_reconnects");
     for seq in SEEN..SEEN + DEAD {
-        let msg = common::message(seq, 100);
+        let msg = message(seq, 100);
         bounded("publish", publisher.publish(msg)).await.unwrap();
     }
     assert_eq!(reconnects.get(), 0, "the cut went unnoticed so far");
     // The publish during which the publisher reconnected; its message is part of the resend.
     let mut noticed = None;
     for seq in SEEN + DEAD..N {
-        let msg = common::message(seq, 100);
+        let msg = message(seq, 100);
         bounded("publish", publisher.publish(msg)).await.unwrap();
         if noticed.is_none() && reconnects.get() > 0 {
             noticed = Some(seq);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::{bounded, server};
 use tokio::net::TcpListener;
-use transport_core::conformance::CutProxy;
+use transport_core::conformance::{CutProxy, message};
 use transport_core::envelope::Envelope;
 use transport_core::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport,
@@ -77,7 +77,7 @@ async fn cut_while_publishing_loses_nothing() {
     let publishing = tokio::spawn(async move {
         let mut tx = Some(tx);
         for seq in 0..N {
-            publisher.publish(common::message(seq, 100)).await.unwrap();
+            publisher.publish(message(seq, 100)).await.unwrap();
             if seq == N / 3 {
                 let _ = tx.take().map(|t| t.send(()));
                 // Let the cut land while this publisher is still writing.
@@ -122,7 +122,7 @@ async fn publisher_and_subscriber_ride_through_a_server_restart() {
     .await
     .unwrap();
     for seq in 0..50 {
-        publisher.publish(common::message(seq, 100)).await.unwrap();
+        publisher.publish(message(seq, 100)).await.unwrap();
     }
     bounded("flush", publisher.flush()).await.unwrap();
     assert_eq!(receive(&mut sub, 0..50).await, 0);
@@ -150,7 +150,7 @@ async fn publisher_and_subscriber_ride_through_a_server_restart() {
     for seq in 50..100 {
         bounded(
             "publish after restart",
-            publisher.publish(common::message(seq, 100)),
+            publisher.publish(message(seq, 100)),
         )
         .await
         .unwrap();
@@ -196,7 +196,7 @@ async fn restarted_server_past_the_old_position_is_read_from_its_start() {
     .await
     .unwrap();
     for seq in 0..OLD {
-        publisher.publish(common::message(seq, 100)).await.unwrap();
+        publisher.publish(message(seq, 100)).await.unwrap();
     }
     bounded("flush", publisher.flush()).await.unwrap();
     assert_eq!(receive(&mut sub, 0..OLD).await, 0);
@@ -213,7 +213,7 @@ async fn restarted_server_past_the_old_position_is_read_from_its_start() {
     for seq in OLD..OLD + NEW {
         bounded(
             "publish after restart",
-            publisher.publish(common::message(seq, 100)),
+            publisher.publish(message(seq, 100)),
         )
         .await
         .unwrap();

@@ -6,14 +6,24 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/frames.rs"]
+mod frames;
+#[path = "common/publish.rs"]
+mod publish;
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/subscribe.rs"]
+mod subscribe;
 
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use common::{bounded, frame_seqs, raw_subscriber, server};
+use common::{bounded, server};
+use frames::frame_seqs;
 use futures_util::StreamExt;
+use subscribe::raw_subscriber;
 use tokio_tungstenite::tungstenite::Message;
-use transport_core::conformance::CutProxy;
+use transport_core::conformance::{CutProxy, message};
 use transport_core::envelope::Envelope;
 use transport_core::{ClientContext, Publisher, ServerHandle, Subscriber, Transport};
 use transport_websocket::{WebSocket, WebSocketConfig, proto};
@@ -38,7 +48,7 @@ async fn cut_mid_run(config: WebSocketConfig) {
     .unwrap();
     let publishing = tokio::spawn(async move {
         for seq in 0..N {
-            publisher.publish(common::message(seq, 100)).await.unwrap();
+            publisher.publish(message(seq, 100)).await.unwrap();
         }
         publisher.flush().await.unwrap();
         publisher
@@ -112,7 +122,7 @@ async fn position_older_than_buffer_is_refused_and_counted_as_gap() {
     .unwrap();
     let mut buf = Vec::new();
     for seq in 0..5 {
-        publisher.publish(common::message(seq, 64)).await.unwrap();
+        publisher.publish(message(seq, 64)).await.unwrap();
     }
     let mut got = 0;
     while got < 5 {
@@ -120,7 +130,7 @@ async fn position_older_than_buffer_is_refused_and_counted_as_gap() {
     }
     proxy.cut_all();
     for seq in 5..55 {
-        publisher.publish(common::message(seq, 64)).await.unwrap();
+        publisher.publish(message(seq, 64)).await.unwrap();
     }
     publisher.flush().await.unwrap();
     let mut last = 0;
@@ -152,7 +162,7 @@ async fn position_older_than_buffer_is_refused_and_counted_as_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn position_beyond_the_end_is_refused_with_4002() {
     let (server, _, addr) = server(&WebSocketConfig::default()).await;
-    let mut ws = common::raw(&addr, "/topics/empty?from=5").await;
+    let mut ws = raw::raw(&addr, "/topics/empty?from=5").await;
     match bounded("close", ws.next()).await {
         Some(Ok(Message::Close(Some(f)))) => {
             assert_eq!(u16::from(f.code), 4002);
@@ -168,8 +178,8 @@ async fn position_beyond_the_end_is_refused_with_4002() {
 async fn position_from_another_epoch_starts_at_the_oldest_message() {
     let (server, server_ctx, addr) = server(&WebSocketConfig::default()).await;
     let (mut witness, _) = raw_subscriber(&addr, "ep").await;
-    let mut publisher = common::raw(&addr, "/topics/ep/publish").await;
-    common::raw_publish(&mut publisher, 0..5, 64).await;
+    let mut publisher = raw::raw(&addr, "/topics/ep/publish").await;
+    publish::raw_publish(&mut publisher, 0..5, 64).await;
     let mut last = 0;
     while last < 4 {
         if let Some(Ok(Message::Binary(f))) = bounded("witness", witness.next()).await {
@@ -178,7 +188,7 @@ async fn position_from_another_epoch_starts_at_the_oldest_message() {
     }
     // Reads the notice, then frames until `n` messages arrived: (position, epoch, seqs).
     async fn resume(addr: &str, query: &str, n: usize) -> (u64, Option<u64>, Vec<u64>) {
-        let mut ws = common::raw(addr, &format!("/topics/ep?{query}")).await;
+        let mut ws = raw::raw(addr, &format!("/topics/ep?{query}")).await;
         let notice = match bounded("notice", ws.next()).await {
             Some(Ok(Message::Text(t))) => t,
             other => panic!("expected the subscribed notice, got {other:?}"),

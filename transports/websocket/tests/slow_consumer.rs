@@ -3,14 +3,27 @@
 //! `block` holds the publisher back and delivers everything, nothing dropped, nothing closed.
 
 mod common;
+#[path = "common/frames.rs"]
+mod frames;
+#[path = "common/publish.rs"]
+mod publish;
+#[path = "common/raw.rs"]
+mod raw;
+#[path = "common/subscribe.rs"]
+mod subscribe;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{bounded, frame_seqs, raw, raw_publish, raw_subscriber, server};
+use common::{bounded, server};
+use frames::frame_seqs;
 use futures_util::StreamExt;
+use publish::raw_publish;
+use raw::raw;
+use subscribe::raw_subscriber;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use transport_core::conformance::message;
 use transport_core::envelope::Envelope;
 use transport_core::{ClientContext, Publisher, ServerHandle, Subscriber, Transport};
 use transport_websocket::{SlowConsumer, WebSocket, WebSocketConfig};
@@ -74,7 +87,7 @@ async fn disconnected_subscriber_resumes_without_loss() {
         .unwrap();
     // Not calling recv makes this subscriber slow; the publisher is not held back.
     for seq in 0..N {
-        bounded("publish", publisher.publish(common::message(seq, LEN)))
+        bounded("publish", publisher.publish(message(seq, LEN)))
             .await
             .unwrap();
     }

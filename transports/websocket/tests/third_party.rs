@@ -3,11 +3,17 @@
 //! the package is missing; install it with `pip install websockets`.
 
 mod common;
+#[path = "common/publish.rs"]
+mod publish;
+#[path = "common/raw.rs"]
+mod raw;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{bounded, raw, raw_publish, server};
+use common::{bounded, server};
+use publish::raw_publish;
+use raw::raw;
 use transport_core::ServerHandle;
 use transport_websocket::{WebSocketConfig, proto};
 

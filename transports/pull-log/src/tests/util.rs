@@ -19,11 +19,10 @@ use crate::{
 /// The bound on every wait in these tests.
 pub const STEP: Duration = Duration::from_secs(20);
 
-/// Awaits `f` within [`STEP`].
+/// Awaits `f` within [`STEP`] (test-support's `bounded_for`; these tests keep their 20 s
+/// rather than its 10 s default).
 pub async fn bounded<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {STEP:?}"))
+    transport_test_support::bounded_for(STEP, what, f).await
 }
 
 /// A config with `partitions` partitions per topic.
