@@ -2,9 +2,8 @@
 //! nothing for the declared size and keeps serving. Alone in its own test binary (one
 //! process) so the process-wide memory peak measures this test only.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::BrokerConfig;
 

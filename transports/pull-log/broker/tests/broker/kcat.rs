@@ -2,11 +2,10 @@
 //! broker, including as a `-G` group consumer. kcat must be installed
 //! (`apt-get install -y kcat`); without it these tests fail and say so.
 
-mod common;
 
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use transport_pull_log_broker::BrokerConfig;
 use transport_test_support::{kcat, lines};
 

@@ -1,8 +1,7 @@
 //! File storage: a restarted broker keeps every acknowledged record and continues the offsets.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::{BrokerConfig, Storage};
 

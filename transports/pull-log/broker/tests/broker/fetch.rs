@@ -1,11 +1,10 @@
 //! Fetch parking: a parked fetch returns as soon as `min_bytes` are there, or after
 //! `max_wait_ms`, and shutdown releases it promptly. Plus offsets and byte limits.
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use tokio::time::Instant;
 use transport_pull_log_broker::BrokerConfig;

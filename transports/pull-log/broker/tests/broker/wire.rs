@@ -1,12 +1,11 @@
 //! Wire behaviour: version negotiation, request order, acks=0, and hostile or malformed input
 //! (the broker answers or closes, never aborts, and keeps serving other connections).
 
-mod common;
 
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 use tokio::io::AsyncWriteExt;

@@ -1,12 +1,11 @@
 //! Consumer groups over the raw protocol: assignment across members, and rebalances on join,
 //! leave and session timeout.
 
-mod common;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use transport_pull_log_broker::BrokerConfig;

@@ -1,8 +1,7 @@
 //! CreateTopics and auto-creation.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::BrokerConfig;
 

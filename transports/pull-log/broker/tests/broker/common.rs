@@ -1,7 +1,7 @@
 //! Test helpers: an in-process broker on 127.0.0.1:0 and a minimal raw Kafka client built on
 //! `kafka-protocol`, so tests can check exact wire behaviour.
 // Helpers are test code: each test uses a subset, and failing loudly is the point.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -2,9 +2,8 @@
 //! rejected before anything large is allocated, and the broker keeps serving. Alone in its
 //! own test binary (one process) so the process-wide memory peak measures this test only.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::{BrokerConfig, DEFAULT_MAX_REQUEST_BYTES};
 

@@ -2,9 +2,8 @@
 //! batch answered with its original offset and not appended again, out-of-order sequences
 //! and stale epochs refused with Kafka's error codes.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use transport_pull_log_broker::BrokerConfig;
