@@ -213,26 +213,3 @@ pub async fn create(conn: &mut Conn, name: &str) {
     let resp: MetadataResponse = conn.request(ApiKey::Metadata, 4, &r).await;
     assert_eq!(resp.topics[0].error_code, 0);
 }
-
-/// This process's peak virtual memory (`VmPeak`, KiB), or `None` off Linux. Virtual, not
-/// resident: a `Vec::with_capacity` that is never written still shows up here.
-pub fn vm_peak_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmPeak:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A Metadata v4 request frame (correlation id 1, null client id) with `count` in the topic
-/// array followed by `names` raw bytes and allow-auto-create.
-pub fn metadata_v4_frame(count: i32, names: &[u8]) -> Vec<u8> {
-    let mut f = BytesMut::new();
-    f.put_i32((10 + 4 + names.len() + 1) as i32);
-    f.put_i16(3); // api key: Metadata
-    f.put_i16(4); // version
-    f.put_i32(1); // correlation id
-    f.put_i16(-1); // client id: null
-    f.put_i32(count);
-    f.put_slice(names);
-    f.put_u8(1);
-    f.to_vec()
-}

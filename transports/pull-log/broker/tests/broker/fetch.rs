@@ -1,7 +1,6 @@
 //! Fetch parking: a parked fetch returns as soon as `min_bytes` are there, or after
 //! `max_wait_ms`, and shutdown releases it promptly. Plus offsets and byte limits.
 
-
 use std::time::Duration;
 
 use crate::common::*;

@@ -1,11 +1,10 @@
 //! Consumer groups over the raw protocol: assignment across members, and rebalances on join,
 //! leave and session timeout.
 
-
 use std::time::Duration;
 
-use bytes::Bytes;
 use crate::common::*;
+use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use transport_pull_log_broker::BrokerConfig;

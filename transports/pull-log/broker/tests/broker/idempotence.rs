@@ -2,7 +2,6 @@
 //! batch answered with its original offset and not appended again, out-of-order sequences
 //! and stale epochs refused with Kafka's error codes.
 
-
 use crate::common::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

@@ -2,7 +2,6 @@
 //! broker, including as a `-G` group consumer. kcat must be installed
 //! (`apt-get install -y kcat`); without it these tests fail and say so.
 
-
 use std::collections::BTreeSet;
 
 use crate::common::*;

@@ -6,8 +6,6 @@ mod common;
 
 mod fetch;
 mod groups;
-mod hostile_counts;
-mod hostile_frames;
 mod idempotence;
 mod kcat;
 mod storage;

@@ -1,6 +1,5 @@
 //! File storage: a restarted broker keeps every acknowledged record and continues the offsets.
 
-
 use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::{BrokerConfig, Storage};

@@ -1,7 +1,6 @@
 //! Topic ids (KIP-516): every topic incarnation gets a random non-nil id, reported by Metadata
 //! v10+ and CreateTopics v7+; file storage keeps it across restarts, memory storage cannot.
 
-
 use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::{Broker, BrokerConfig, Storage};

@@ -1,6 +1,5 @@
 //! CreateTopics and auto-creation.
 
-
 use crate::common::*;
 use kafka_protocol::messages::*;
 use transport_pull_log_broker::BrokerConfig;

@@ -1,11 +1,10 @@
 //! Wire behaviour: version negotiation, request order, acks=0, and hostile or malformed input
 //! (the broker answers or closes, never aborts, and keeps serving other connections).
 
-
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
 use crate::common::*;
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 use tokio::io::AsyncWriteExt;

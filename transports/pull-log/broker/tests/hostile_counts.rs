@@ -2,9 +2,18 @@
 //! rejected before anything large is allocated, and the broker keeps serving. Alone in its
 //! own test binary (one process) so the process-wide memory peak measures this test only.
 
+// Its own binary, so the process-wide memory peak is this test's alone (the other broker
+// tests share one binary); it needs only a few of the shared helpers.
+#[allow(dead_code)]
+#[path = "broker/common.rs"]
+mod common;
 
-use crate::common::*;
+mod memory_peak;
+
+use bytes::{BufMut, BytesMut};
+use common::*;
 use kafka_protocol::messages::*;
+use memory_peak::vm_peak_kib;
 use transport_pull_log_broker::{BrokerConfig, DEFAULT_MAX_REQUEST_BYTES};
 
 /// Growth of the peak allowed for the whole test: the 8 MiB hostile frame exists once in the
@@ -58,4 +67,19 @@ async fn counts_that_fit_the_bytes_but_not_the_budget_are_rejected() {
         eprintln!("VmPeak grew by {grew} KiB");
     }
     broker.shutdown().await.unwrap();
+}
+
+/// A Metadata v4 request frame (correlation id 1, null client id) with `count` in the topic
+/// array followed by `names` raw bytes and allow-auto-create.
+fn metadata_v4_frame(count: i32, names: &[u8]) -> Vec<u8> {
+    let mut f = BytesMut::new();
+    f.put_i32((10 + 4 + names.len() + 1) as i32);
+    f.put_i16(3); // api key: Metadata
+    f.put_i16(4); // version
+    f.put_i32(1); // correlation id
+    f.put_i16(-1); // client id: null
+    f.put_i32(count);
+    f.put_slice(names);
+    f.put_u8(1);
+    f.to_vec()
 }

@@ -2,9 +2,17 @@
 //! nothing for the declared size and keeps serving. Alone in its own test binary (one
 //! process) so the process-wide memory peak measures this test only.
 
+// Its own binary, so the process-wide memory peak is this test's alone (the other broker
+// tests share one binary); it needs only a few of the shared helpers.
+#[allow(dead_code)]
+#[path = "broker/common.rs"]
+mod common;
 
-use crate::common::*;
+mod memory_peak;
+
+use common::*;
 use kafka_protocol::messages::*;
+use memory_peak::vm_peak_kib;
 use transport_pull_log_broker::BrokerConfig;
 
 /// Connections that each claim a frame just under the default limit.
