@@ -188,9 +188,14 @@ impl Topic {
             }
         }
         let mut i = 0;
+        let spin = transport_core::test_knobs::spin_ns("websocket");
         while i < st.subs.len() {
             match st.subs[i].tx.try_send((pos, msg.clone())) {
-                Ok(()) => i += 1,
+                Ok(()) => {
+                    // Test-only planted cost (a no-op unless built with `test-knobs`).
+                    transport_core::test_knobs::spin(spin);
+                    i += 1;
+                }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     st.subs.swap_remove(i);
                 }
