@@ -23,6 +23,7 @@
 #   GATE_FEATURES       cargo features for both builds (e.g. test-knobs)
 #   CANDIDATE_ENV       space-separated NAME=VALUE set for the candidate's runs only
 #   CANDIDATE_SCENARIO  scenario file for the candidate's runs only
+#   GATE_CANDIDATE_BIN  an already built candidate binary (skips the candidate build)
 #
 # Outputs (default target/ci-regression/): paired mode: base/ and candidate/ (one results
 # folder per pair and transport), compare/report.md (the pull-request comment) and
@@ -59,7 +60,7 @@ while [[ $# -gt 0 ]]; do
         --strict) STRICT=1; shift ;;
         --refresh-baseline) REFRESH=1; shift ;;
         --) shift; COMPARE_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -137,12 +138,16 @@ paired() {
     [[ "$PAIRS" =~ ^[0-9]+$ && "$PAIRS" -ge 3 ]] ||
         { echo "--pairs must be a number >= 3 (the verdict needs 3 pairs), got $PAIRS" >&2; exit 2; }
     base_bin="$(build_base "$base_sha")"
-    echo "== building candidate (release)" >&2
-    cargo build --release --locked -q -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}
     rm -rf "$OUT"
     mkdir -p "$OUT/base" "$OUT/candidate" "$OUT/bin"
     cand_bin="$OUT/bin/transport-bench"
-    cp target/release/transport-bench "$cand_bin"
+    if [[ -n "${GATE_CANDIDATE_BIN:-}" ]]; then
+        cand_bin="$GATE_CANDIDATE_BIN"  # calibration: one build for many gate runs
+    else
+        echo "== building candidate (release)" >&2
+        cargo build --release --locked -q -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}
+        cp target/release/transport-bench "$cand_bin"
+    fi
     local cand_scenario="${CANDIDATE_SCENARIO:-$GATE_SCENARIO}"
     local cand_env=()
     [[ -n "${CANDIDATE_ENV:-}" ]] && read -r -a cand_env <<<"$CANDIDATE_ENV"

@@ -65,7 +65,7 @@ pub fn markdown(c: &PairedComparison) -> String {
         }
     ));
     s.push_str(&format!(
-        "Base `{}` and candidate `{}`, {pairs} pairs run back to back on one machine; each \
+        "Base `{}` and candidate `{}`, {pairs} pairs run side by side on one machine; each \
          metric is judged on the per-pair ratios candidate/base (bootstrap {}% interval of the \
          median ratio). Latency is {}.\n\n",
         c.base.commits().join(", "),
