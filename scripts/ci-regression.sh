@@ -28,9 +28,9 @@
 # Outputs (default target/ci-regression/): paired mode: base/ and candidate/ (one results
 # folder per pair and transport), compare/report.md (the pull-request comment) and
 # compare/verdicts.json; baseline mode: candidate/ and compare/ as before.
-# The base binary is cached per commit in target/gate-bin/ (three kept); the base is built
-# in a git worktree at target/gate-src (removed afterwards) with this checkout's target/
-# directory, so only the workspace crates rebuild.
+# The base binary is cached per commit in target/gate-bin/ (three kept); the base is checked
+# out in a git worktree at target/gate-src (removed when the script ends) and built there with
+# this checkout's target/ directory, so only the workspace crates rebuild.
 #
 # Exit code: 0 nothing regressed; 4 something regressed; 3 a run failed (messages lost,
 # harness error) and nothing regressed; 2 bad input (unknown REF, scenario the base cannot
@@ -93,18 +93,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Builds commit $1 into target/gate-bin/<sha>[+features]/ unless it is there, and prints the
-# binary's path. The worktree (target/gate-src) is removed afterwards.
+# Builds the base worktree (commit $1, checked out at target/gate-src) into
+# target/gate-bin/<sha>[+features]/ unless it is there, and prints the binary's path.
 build_base() {
-    local sha="$1" key cache src status=0
+    local sha="$1" key cache src="$ROOT/target/gate-src" status=0
     key="$sha${GATE_FEATURES:++$GATE_FEATURES}"
     cache="$ROOT/target/gate-bin/$key"
     if [[ ! -x "$cache/transport-bench" ]]; then
-        # A fixed path: cargo then reuses the base's own artifacts from the last build
-        # instead of adding a new set per checkout.
-        src="$ROOT/target/gate-src"
-        remove_worktree
-        git worktree add --quiet --detach "$src" "$sha"
         echo "== building base $sha (release, shared target dir)" >&2
         (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -q \
             -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}) >&2 || status=$?
@@ -113,7 +108,6 @@ build_base() {
             cp "$ROOT/target/release/transport-bench" "$cache/transport-bench.tmp"
             mv "$cache/transport-bench.tmp" "$cache/transport-bench"
         fi
-        remove_worktree
         [[ "$status" == 0 ]] || { echo "the base commit $sha does not build" >&2; return 3; }
         # Keep the three most recent base binaries (each is ~70 MB).
         ls -1dt "$ROOT"/target/gate-bin/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
@@ -121,14 +115,16 @@ build_base() {
     echo "$cache/transport-bench"
 }
 
-# One run of the gate scenario for one transport: run BIN SCENARIO TRANSPORT OUT [NAME=VALUE...]
+# One run of the gate scenario for one transport, from folder DIR (a run records the commit
+# of the checkout it runs in, so the base runs in its worktree):
+#   run_one DIR BIN SCENARIO TRANSPORT OUT [NAME=VALUE...]   (absolute paths)
 run_one() {
-    local bin="$1" scenario="$2" transport="$3" out="$4"
-    shift 4
+    local dir="$1" bin="$2" scenario="$3" transport="$4" out="$5"
+    shift 5
     local floor=(--no-baseline)
     [[ "$transport" == raw-tcp ]] && floor=()
-    env "$@" "$bin" run "$scenario" --transport "$transport" "${floor[@]}" --out "$out" \
-        --quiet >"$out.log" 2>&1
+    (cd "$dir" && env "$@" "$bin" run "$scenario" --transport "$transport" "${floor[@]}" \
+        --out "$out" --quiet) >"$out.log" 2>&1
 }
 
 paired() {
@@ -137,6 +133,14 @@ paired() {
         { echo "--base $BASE_REF is not a commit here (fetch full history?)" >&2; exit 2; }
     [[ "$PAIRS" =~ ^[0-9]+$ && "$PAIRS" -ge 3 ]] ||
         { echo "--pairs must be a number >= 3 (the verdict needs 3 pairs), got $PAIRS" >&2; exit 2; }
+    OUT="$(realpath -m "$OUT")"
+    local src="$ROOT/target/gate-src" base_scenario cand_scenario
+    base_scenario="$(realpath "$GATE_SCENARIO")"
+    cand_scenario="$(realpath "${CANDIDATE_SCENARIO:-$GATE_SCENARIO}")"
+    # A fixed path: cargo then reuses the base's own artifacts from the last build instead of
+    # adding a new set per checkout. Removed when the script ends.
+    remove_worktree
+    git worktree add --quiet --detach "$src" "$base_sha"
     base_bin="$(build_base "$base_sha")"
     rm -rf "$OUT"
     mkdir -p "$OUT/base" "$OUT/candidate" "$OUT/bin"
@@ -148,7 +152,6 @@ paired() {
         cargo build --release --locked -q -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}
         cp target/release/transport-bench "$cand_bin"
     fi
-    local cand_scenario="${CANDIDATE_SCENARIO:-$GATE_SCENARIO}"
     local cand_env=()
     [[ -n "${CANDIDATE_ENV:-}" ]] && read -r -a cand_env <<<"$CANDIDATE_ENV"
     local transports
@@ -161,11 +164,11 @@ paired() {
             b="$OUT/candidate/$(printf 'p%02d' "$i")-$t"
             # Both at once; who starts first alternates so neither side always gets a head start.
             if ((i % 2)); then
-                run_one "$base_bin" "$GATE_SCENARIO" "$t" "$a" & pa=$!
-                run_one "$cand_bin" "$cand_scenario" "$t" "$b" ${cand_env[@]+"${cand_env[@]}"} & pb=$!
+                run_one "$src" "$base_bin" "$base_scenario" "$t" "$a" & pa=$!
+                run_one "$ROOT" "$cand_bin" "$cand_scenario" "$t" "$b" ${cand_env[@]+"${cand_env[@]}"} & pb=$!
             else
-                run_one "$cand_bin" "$cand_scenario" "$t" "$b" ${cand_env[@]+"${cand_env[@]}"} & pb=$!
-                run_one "$base_bin" "$GATE_SCENARIO" "$t" "$a" & pa=$!
+                run_one "$ROOT" "$cand_bin" "$cand_scenario" "$t" "$b" ${cand_env[@]+"${cand_env[@]}"} & pb=$!
+                run_one "$src" "$base_bin" "$base_scenario" "$t" "$a" & pa=$!
             fi
             sa=0; sb=0
             wait "$pa" || sa=$?

@@ -216,3 +216,45 @@ fn a_baseline_from_another_cpu_is_advisory_unless_strict() {
     let same = run_compare(&worse, &worse, &advisory).unwrap();
     assert!(same.comparison.other_machine.is_none());
 }
+
+#[test]
+fn the_binary_exits_4_on_a_paired_regression_and_writes_the_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cand = planted(dir.path(), "candidate", |run| {
+        if run["transport"] == "long-poll" {
+            scale(run, "/resources/load/cpu_ns_per_delivered", 1.5);
+        }
+    });
+    let bin = env!("CARGO_BIN_EXE_transport-bench");
+    let compare = |cand: &Path, out: &Path| {
+        std::process::Command::new(bin)
+            .args(["compare", "--paired", "--quiet", "--out"])
+            .arg(out)
+            .arg(fixtures().join("base"))
+            .arg(cand)
+            .status()
+            .unwrap()
+            .code()
+    };
+    let out = dir.path().join("out");
+    assert_eq!(compare(&cand, &out), Some(4));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.starts_with(transport_bench::compare::paired::report::MARKER));
+    assert!(
+        report.contains("| long-poll | load CPU ns/msg |"),
+        "{report}"
+    );
+    let verdicts: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("verdicts.json")).unwrap()).unwrap();
+    assert_eq!(verdicts["regressed"], Value::Bool(true));
+
+    assert_eq!(
+        compare(&fixtures().join("candidate"), &dir.path().join("same")),
+        Some(0)
+    );
+    // A side that is not a results folder at all: bad input.
+    assert_eq!(
+        compare(&dir.path().join("missing"), &dir.path().join("bad")),
+        Some(2)
+    );
+}
