@@ -4,6 +4,10 @@
 # each planted regression (every run that exits 4 is a detection), then prints a table.
 #
 #   scripts/gate-calibration.sh [--runs N] [--out DIR]
+#   PLANTS="cpu" SPIN_NS=5500 scripts/gate-calibration.sh --out DIR   (a subset, another size)
+#   scripts/gate-calibration.sh --rejudge DIR [-- COMPARE_ARGS...]
+# --rejudge runs nothing: it judges the pairs an earlier calibration kept in DIR again (e.g.
+# with `-- --gate-threshold server-cpu=5%`) and prints the same table.
 #
 # The plants, applied to the candidate side only:
 #   linger  `[transport.pull-log] linger = "1ms"` (a scenario override)
@@ -17,24 +21,82 @@
 #
 # Outputs in DIR (default target/gate-calibration): one folder per gate run with its
 # compare/ report and the runs' summary.json files, and table.md (the table printed last).
-# Takes RUNS × 4 gate runs of about 75 s each on a 2-core machine.
+# Takes RUNS × 4 gate runs of about 65 s each on a 2-core machine, plus the builds.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 RUNS=10
 OUT=target/gate-calibration
 SPIN_NS="${SPIN_NS:-7000}"
+REJUDGE=""
+COMPARE_ARGS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) RUNS="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --rejudge) REJUDGE="$2"; shift 2 ;;
+        --) shift; COMPARE_ARGS=("$@"); break ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -ge 1 ]] || { echo "--runs must be a positive number" >&2; exit 2; }
 
-base="$(git rev-parse HEAD)"
+# What a gate run flagged, as `transport:metric` words, from its verdicts.json.
+flagged_in() {
+    python3 - "$1" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+print(" ".join(f"{r['transport']}:{m['metric']}" for r in v["runs"] for m in r["metrics"]
+               if m["gates"] and m["verdict"] == "regressed"))
+EOF
+}
+
+declare -A caught flagged seconds runs
+
+# table PLANT...: the summary table of what the arrays above hold.
+table() {
+    echo "| plant | gate runs | exit 4 (regression) | rate | seconds per gate run | flagged (transport:metric × runs) |"
+    echo "|---|---:|---:|---:|---:|---|"
+    local p counts label
+    for p in "$@"; do
+        counts="$(tr ' ' '\n' <<<"${flagged[$p]}" | { grep -v '^$' || true; } | sort | uniq -c |
+                  awk '{printf "%s%s ×%s", sep, $2, $1; sep=", "}')"
+        label="$p"
+        [[ "$p" == none ]] && label="none (false alarms)"
+        [[ "$p" == cpu ]] && label="cpu (websocket +$SPIN_NS ns/msg)"
+        echo "| $label | ${runs[$p]} | ${caught[$p]} | ${caught[$p]}/${runs[$p]} | ${seconds[$p]} | ${counts:-–} |"
+    done
+}
+
+if [[ -n "$REJUDGE" ]]; then
+    # Judge the kept pairs again with COMPARE_ARGS; nothing runs. The binary is the one the
+    # calibration kept, or GATE_BIN.
+    bin="${GATE_BIN:-$REJUDGE/transport-bench}"
+    [[ -x "$bin" ]] || { echo "no binary at $bin (set GATE_BIN)" >&2; exit 2; }
+    found=()
+    for dir in "$REJUDGE"/*-[0-9][0-9]/; do
+        dir="${dir%/}"
+        [[ -d "$dir/base" && -d "$dir/candidate" ]] || continue
+        p="$(basename "$dir")"
+        p="${p%-*}"
+        if [[ -z "${runs[$p]:-}" ]]; then
+            runs[$p]=0; caught[$p]=0; flagged[$p]=""; seconds[$p]="–"; found+=("$p")
+        fi
+        status=0
+        "$bin" compare --paired "$dir/base" "$dir/candidate" --out "$dir/rejudged" --quiet \
+            ${COMPARE_ARGS[@]+"${COMPARE_ARGS[@]}"} 2>/dev/null || status=$?
+        runs[$p]=$((runs[$p] + 1))
+        [[ "$status" == 4 ]] && caught[$p]=$((caught[$p] + 1))
+        flagged[$p]="${flagged[$p]} $(flagged_in "$dir/rejudged/verdicts.json")"
+    done
+    table "${found[@]}"
+    exit 0
+fi
+
+# BASE: the unchanged commit both sides are built from (default HEAD; the candidate is this
+# working tree, so give the commit it is at to reuse a cached base build).
+base="$(git rev-parse --verify "${BASE:-HEAD}^{commit}")"
 export GATE_FEATURES=test-knobs
 echo "== building the candidate once (release, test-knobs)" >&2
 cargo build --release --locked -q -p transport-bench --features test-knobs
@@ -46,9 +108,11 @@ export GATE_CANDIDATE_BIN="$PWD/$OUT/transport-bench"
 scenario="${GATE_SCENARIO:-scenarios/gate.toml}"
 { cat "$scenario"; printf '\n[transport.pull-log]\nlinger = "1ms"\n'; } >"$OUT/gate-linger.toml"
 
-plants=(none linger cpu bytes)
-declare -A caught flagged seconds
-for p in "${plants[@]}"; do caught[$p]=0; flagged[$p]=""; seconds[$p]=0; done
+read -r -a plants <<<"${PLANTS:-none linger cpu bytes}"
+for p in "${plants[@]}"; do
+    [[ "$p" =~ ^(none|linger|cpu|bytes)$ ]] || { echo "unknown plant $p (none, linger, cpu, bytes)" >&2; exit 2; }
+    caught[$p]=0; flagged[$p]=""; seconds[$p]=0; runs[$p]=$RUNS
+done
 
 gate() {
     local plant="$1" out="$2"
@@ -61,16 +125,6 @@ gate() {
         bytes) CANDIDATE_ENV="TRANSPORT_BENCH_TEST_PAD_BYTES=50" \
                scripts/ci-regression.sh --base "$base" --out "$out" ;;
     esac
-}
-
-# What a gate run flagged, as `transport:metric` words, from its verdicts.json.
-flagged_in() {
-    python3 - "$1" <<'EOF'
-import json, sys
-v = json.load(open(sys.argv[1]))
-print(" ".join(f"{r['transport']}:{m['metric']}" for r in v["runs"] for m in r["metrics"]
-               if m["gates"] and m["verdict"] == "regressed"))
-EOF
 }
 
 for ((i = 1; i <= RUNS; i++)); do
@@ -94,14 +148,5 @@ for ((i = 1; i <= RUNS; i++)); do
     done
 done
 
-{
-    echo "| plant | gate runs | exit 4 (regression) | rate | seconds per gate run | flagged (transport:metric × runs) |"
-    echo "|---|---:|---:|---:|---:|---|"
-    for p in "${plants[@]}"; do
-        counts="$(tr ' ' '\n' <<<"${flagged[$p]}" | grep -v '^$' | sort | uniq -c |
-                  awk '{printf "%s%s ×%s", sep, $2, $1; sep=", "}')"
-        label="$p"
-        [[ "$p" == none ]] && label="none (false alarms)"
-        echo "| $label | $RUNS | ${caught[$p]} | ${caught[$p]}/$RUNS | $((seconds[$p] / RUNS)) | ${counts:-–} |"
-    done
-} | tee "$OUT/table.md"
+for p in "${plants[@]}"; do seconds[$p]=$((seconds[$p] / RUNS)); done
+table "${plants[@]}" | tee "$OUT/table.md"
