@@ -241,7 +241,7 @@ fn the_binary_exits_4_on_a_paired_regression_and_writes_the_comment() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.starts_with(transport_bench::compare::paired::report::MARKER));
     assert!(
-        report.contains("| long-poll | load CPU ns/msg |"),
+        report.contains("| long-poll | load CPU per message |"),
         "{report}"
     );
     let verdicts: Value =

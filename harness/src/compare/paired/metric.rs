@@ -58,12 +58,12 @@ impl GateMetric {
     /// Label for reports.
     pub fn label(self) -> &'static str {
         match self {
-            GateMetric::OverheadBytes => "overhead bytes/msg",
+            GateMetric::OverheadBytes => "overhead per message",
             GateMetric::Lost => "lost messages",
-            GateMetric::ServerCpu => "server CPU ns/msg",
-            GateMetric::LoadCpu => "load CPU ns/msg",
-            GateMetric::P50 => "p50 latency ns",
-            GateMetric::P99 => "p99 latency ns",
+            GateMetric::ServerCpu => "server CPU per message",
+            GateMetric::LoadCpu => "load CPU per message",
+            GateMetric::P50 => "p50 latency",
+            GateMetric::P99 => "p99 latency",
         }
     }
 

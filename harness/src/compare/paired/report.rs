@@ -23,10 +23,14 @@ fn verdict_word(m: &PairedMetric) -> &'static str {
     }
 }
 
+/// A value in the unit a reader expects: bytes to 0.1, CPU and latency in µs, counts whole.
 fn figure(metric: GateMetric, v: f64) -> String {
     match metric {
-        GateMetric::OverheadBytes => trim_float((v * 10.0).round() / 10.0),
-        _ => format!("{v:.0}"),
+        GateMetric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
+        GateMetric::ServerCpu | GateMetric::LoadCpu | GateMetric::P50 | GateMetric::P99 => {
+            format!("{:.1} µs", v / 1000.0)
+        }
+        GateMetric::Lost => format!("{v:.0}"),
     }
 }
 
