@@ -258,3 +258,28 @@ fn the_binary_exits_4_on_a_paired_regression_and_writes_the_comment() {
         Some(2)
     );
 }
+
+#[test]
+fn latency_is_judged_on_all_pairs_when_late_generators_leave_too_few() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = |run: &mut Value| {
+        run["valid"] = Value::Bool(false);
+        run["saturated"] = Value::Bool(false);
+    };
+    let base = planted(dir.path(), "base", late);
+    let cand = planted(dir.path(), "candidate", |run| {
+        late(run);
+        scale(run, "/latency_ns/p50", 10.0);
+    });
+    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    assert_eq!(
+        verdict(&c, "websocket", GateMetric::P50),
+        (Verdict::Regressed, true)
+    );
+    let run = c.runs.iter().find(|r| r.transport == "websocket").unwrap();
+    assert!(
+        run.notes.iter().any(|n| n.contains("judged on all pairs")),
+        "{:?}",
+        run.notes
+    );
+}

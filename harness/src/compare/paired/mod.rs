@@ -181,11 +181,15 @@ pub fn judge_run(
         .zip(candidate)
         .map(|(a, b)| usable_latency(a) && usable_latency(b))
         .collect();
+    // Latency of a repetition whose generator fell behind includes the generator's delay, so
+    // such pairs are left out, unless that leaves too few to judge: a busy machine then makes
+    // both load generators (on one core, at the same moment) late alike, and the ratio still
+    // holds, while skipping latency altogether would wave a 10x regression through.
+    let clean = both_valid.iter().filter(|v| **v).count() >= rule::MIN_PAIRS;
     let metrics = GateMetric::ALL
         .iter()
         .map(|&m| {
-            // Latency of a repetition whose generator fell behind describes the generator.
-            let keep = |i: usize| !m.is_latency() || both_valid[i];
+            let keep = |i: usize| !m.is_latency() || !clean || both_valid[i];
             let mut a = Vec::new();
             let mut b = Vec::new();
             for (i, (x, y)) in base.iter().zip(candidate).enumerate() {
@@ -256,9 +260,13 @@ fn notes(base: &[&RunResult], candidate: &[&RunResult], both_valid: &[bool]) -> 
     let mut notes = Vec::new();
     let dropped = both_valid.iter().filter(|v| !**v).count();
     if dropped > 0 {
+        let what = if both_valid.len() - dropped >= rule::MIN_PAIRS {
+            "their latency is left out"
+        } else {
+            "too few pairs would remain, so latency is judged on all pairs"
+        };
         notes.push(format!(
-            "{dropped} of {} pairs had a repetition whose load generator fell behind; their \
-             latency is left out",
+            "{dropped} of {} pairs had a repetition whose load generator fell behind; {what}",
             both_valid.len()
         ));
     }
