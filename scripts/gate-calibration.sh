@@ -11,8 +11,8 @@
 #
 # The plants, applied to the candidate side only:
 #   linger  `[transport.pull-log] linger = "1ms"` (a scenario override)
-#   cpu     the websocket server busy-waits SPIN_NS per delivered message (default 7000 ns,
-#           about 20% of its CPU per message in the gate scenario on a 2-vCPU VM)
+#   cpu     the websocket server busy-waits SPIN_NS per delivered message (default 7000 ns:
+#           +13% to +29% of its CPU per message in the gate scenario on a loaded 2-vCPU VM)
 #   bytes   every message carries 50 bytes beyond its payload (overhead +50 per hop)
 # The cpu and bytes plants are test-only knobs (transports/core/src/test_knobs.rs) that exist
 # only in a build with `--features test-knobs`; this script builds both sides that way.
