@@ -188,14 +188,9 @@ impl Topic {
             }
         }
         let mut i = 0;
-        let spin = transport_core::test_knobs::spin_ns("websocket");
         while i < st.subs.len() {
             match st.subs[i].tx.try_send((pos, msg.clone())) {
-                Ok(()) => {
-                    // Test-only planted cost (a no-op unless built with `test-knobs`).
-                    transport_core::test_knobs::spin(spin);
-                    i += 1;
-                }
+                Ok(()) => i += 1,
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     st.subs.swap_remove(i);
                 }
@@ -216,6 +211,12 @@ impl Topic {
                     }
                 },
             }
+        }
+        // Test-only planted cost per subscriber copy (`test-knobs` builds only; zero and never
+        // read otherwise), spent under the topic lock like real fan-out work.
+        let spin = transport_core::test_knobs::spin_ns("websocket");
+        if spin > 0 {
+            transport_core::test_knobs::spin(spin * st.subs.len() as u64);
         }
     }
 }
