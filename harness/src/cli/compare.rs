@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 
 use crate::compare::metric::{Threshold, parse_threshold};
+use crate::compare::paired::metric::GateThreshold;
+use crate::compare::paired::{PairedOptions, run_paired};
 use crate::compare::{CompareOptions, ThresholdOverride, run_compare};
 use crate::exit::Exit;
 
@@ -39,6 +41,24 @@ pub struct CompareArgs {
     /// floor of the same repetition.
     #[arg(long)]
     pub absolute: bool,
+    /// Paired mode: BASELINE and CANDIDATE are folders of results folders, one per
+    /// repetition, taken in pairs on one machine (`scripts/ci-regression.sh --base REF`); each
+    /// metric is judged on the per-pair ratios. Writes report.md and verdicts.json to --out.
+    #[arg(long)]
+    pub paired: bool,
+    /// Paired mode: minimum effect of a gate metric (repeatable): `server-cpu=10%`. Metrics:
+    /// overhead (when its framing varies), server-cpu, load-cpu, p50, p99.
+    #[arg(
+        long = "gate-threshold",
+        value_name = "METRIC=PERCENT",
+        requires = "paired"
+    )]
+    pub gate_thresholds: Vec<GateThreshold>,
+    /// Unpaired mode: when the baseline ran on another CPU model or core count than the
+    /// candidate, report its verdicts as advisory and exit 0 (what the gate does with a
+    /// committed baseline unless asked to be strict).
+    #[arg(long, conflicts_with = "paired")]
+    pub advisory_if_other_machine: bool,
     /// Do not print the report on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -52,6 +72,7 @@ impl CompareArgs {
             confidence: self.confidence,
             seed: self.seed,
             normalize_to_floor: !self.absolute,
+            advisory_if_other_machine: self.advisory_if_other_machine,
             out_dir: self.out.clone(),
             ..CompareOptions::default()
         }
@@ -77,8 +98,39 @@ fn parse_confidence(s: &str) -> Result<f64, String> {
     }
 }
 
+impl CompareArgs {
+    /// The paired options these arguments describe.
+    pub fn paired_options(&self) -> PairedOptions {
+        PairedOptions {
+            thresholds: self
+                .gate_thresholds
+                .iter()
+                .map(|t| (t.metric, t.relative))
+                .collect(),
+            confidence: self.confidence,
+            seed: self.seed,
+            out_dir: self.out.clone(),
+            ..PairedOptions::default()
+        }
+    }
+}
+
+fn execute_paired(args: &CompareArgs) -> anyhow::Result<Exit> {
+    let outcome = run_paired(&args.baseline, &args.candidate, &args.paired_options())?;
+    if !args.quiet {
+        println!("{}", outcome.report_markdown);
+    }
+    for f in &outcome.files {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(outcome.comparison.exit())
+}
+
 /// Run `compare`: print the report, say whether something regressed.
 pub fn execute(args: CompareArgs) -> anyhow::Result<Exit> {
+    if args.paired {
+        return execute_paired(&args);
+    }
     let opts = args.options();
     let outcome = run_compare(&args.baseline, &args.candidate, &opts)?;
     if !args.quiet {

@@ -166,6 +166,23 @@ pub fn floor_of<'p, 'a>(pairs: &'p [Pair<'a>], pair: &Pair<'a>) -> Option<&'p Pa
     })
 }
 
+/// How the baseline's machine differs from the candidate's, if it does: another CPU model or
+/// core count makes absolute figures incomparable, whatever the noise model says.
+pub fn other_machine(baseline: &Side, candidate: &Side) -> Option<String> {
+    let (b, c) = (
+        &baseline.summary.environment,
+        &candidate.summary.environment,
+    );
+    let mut diffs = Vec::new();
+    if b.cpu_model != c.cpu_model {
+        diffs.push(format!("CPU `{}` vs `{}`", b.cpu_model, c.cpu_model));
+    }
+    if b.cpu_count != c.cpu_count {
+        diffs.push(format!("{} vs {} cores", b.cpu_count, c.cpu_count));
+    }
+    (!diffs.is_empty()).then(|| diffs.join(", "))
+}
+
 /// Differences between the two sides that do not stop the comparison but may explain it
 /// (debug vs release, another CPU, different socket options or scenario settings).
 pub fn environment_warnings(baseline: &Side, candidate: &Side) -> Vec<String> {

@@ -11,6 +11,7 @@ pub mod export;
 pub mod input;
 pub mod judge;
 pub mod metric;
+pub mod paired;
 pub mod report;
 pub mod stats;
 pub mod verdict;
@@ -72,6 +73,15 @@ pub enum CompareError {
         only_baseline: Vec<String>,
         /// Run names found only in the candidate.
         only_candidate: Vec<String>,
+    },
+    /// A paired comparison found runs whose repetitions do not pair up.
+    #[error(
+        "runs without a partner for every repetition (each run needs as many base as candidate repetitions): {}",
+        runs.join("; ")
+    )]
+    Unpaired {
+        /// Each unmatched run with its repetition counts.
+        runs: Vec<String>,
     },
     /// A threshold could not be parsed.
     #[error("bad threshold: {0}")]
@@ -138,6 +148,9 @@ pub struct CompareOptions {
     /// Judge latency and throughput of each transport by its ratio to the raw-TCP floor of the
     /// same repetition (cancels machine-wide noise). Default true.
     pub normalize_to_floor: bool,
+    /// When the baseline ran on another CPU model or core count, report its verdicts but do
+    /// not fail (the gate's handling of a committed baseline unless `--strict`). Default false.
+    pub advisory_if_other_machine: bool,
     /// Folder to write `report.md`, `compare.png`, `bencher.json`,
     /// `github-action-benchmark-smaller.json` and `github-action-benchmark-bigger.json` into.
     pub out_dir: Option<PathBuf>,
@@ -153,6 +166,7 @@ impl Default for CompareOptions {
             resamples: 2000,
             seed: 0,
             normalize_to_floor: true,
+            advisory_if_other_machine: false,
             out_dir: None,
         }
     }
@@ -194,6 +208,9 @@ pub struct Comparison {
     pub runs: Vec<RunComparison>,
     /// Environment or settings differences worth knowing.
     pub warnings: Vec<String>,
+    /// How the baseline's machine differs from the candidate's (CPU model or core count), if
+    /// it does.
+    pub other_machine: Option<String>,
     /// The options used (thresholds as in force).
     pub options: CompareOptions,
 }
@@ -202,6 +219,12 @@ impl Comparison {
     /// Whether any run regressed.
     pub fn regressed(&self) -> bool {
         self.runs.iter().any(RunComparison::regressed)
+    }
+
+    /// Whether the verdicts are advisory: the baseline came from another machine and the
+    /// options ask for advice, not a gate, in that case.
+    pub fn advisory(&self) -> bool {
+        self.options.advisory_if_other_machine && self.other_machine.is_some()
     }
 }
 
@@ -222,9 +245,9 @@ impl CompareOutcome {
         self.comparison.regressed()
     }
 
-    /// How the binary ends: a regression, or ok.
+    /// How the binary ends: a regression, or ok (also when the verdicts are advisory).
     pub fn exit(&self) -> Exit {
-        if self.regressed() {
+        if self.regressed() && !self.comparison.advisory() {
             Exit::Regression
         } else {
             Exit::Ok
@@ -270,6 +293,7 @@ pub fn compare(
         candidate_commit: cand.summary.environment.git_commit.clone(),
         runs,
         warnings: input::environment_warnings(&base, &cand),
+        other_machine: input::other_machine(&base, &cand),
         options: opts.clone(),
     })
 }

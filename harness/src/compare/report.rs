@@ -50,6 +50,17 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             Threshold::Relative(c.options.single_sample_threshold)
         );
     }
+    if let Some(other) = &c.other_machine {
+        let _ = writeln!(
+            out,
+            "> **Baseline from another machine** ({other}): {}\n",
+            if c.advisory() {
+                "its verdicts are advisory (reported, not gated; `--strict` gates on them)."
+            } else {
+                "absolute figures are not comparable; read the verdicts with care."
+            }
+        );
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "> ⚠️ {w}");
     }

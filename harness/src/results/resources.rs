@@ -75,6 +75,9 @@ impl ProcessFigures {
     pub fn measured(s: &RunSamples, delivered: u64, subscribers: u32, host: String) -> Self {
         let user = (s.window_end.cpu_user_s - s.window_start.cpu_user_s).max(0.0);
         let system = (s.window_end.cpu_system_s - s.window_start.cpu_system_s).max(0.0);
+        // Per message from the total, not from the clamped parts: the total is exact (the
+        // process CPU clock), its split between user and system follows whole clock ticks.
+        let total = (s.window_end.cpu_total_s() - s.window_start.cpu_total_s()).max(0.0);
         let grown = s.connected.rss_bytes as f64 - s.before.rss_bytes as f64;
         ProcessFigures {
             available: true,
@@ -82,7 +85,7 @@ impl ProcessFigures {
             host: Some(host),
             cpu_user_s: Some(user),
             cpu_system_s: Some(system),
-            cpu_ns_per_delivered: (delivered > 0).then(|| (user + system) * 1e9 / delivered as f64),
+            cpu_ns_per_delivered: (delivered > 0).then(|| total * 1e9 / delivered as f64),
             rss_bytes_before: Some(s.before.rss_bytes),
             rss_bytes_connected: Some(s.connected.rss_bytes),
             rss_bytes_peak: Some(s.end.rss_peak_bytes.max(s.end.rss_bytes)),

@@ -322,7 +322,9 @@ impl<'a, T: Transport> Run<'a, T> {
             timeline.measure_start_ns..timeline.measure_end_ns,
             scenario.publishers,
             scenario.topics,
-            spec.payload_bytes as usize,
+            // The test-only padding knob (zero unless built with `test-knobs`) grows every
+            // message beyond the declared payload, so the extra bytes count as overhead.
+            spec.payload_bytes as usize + transport_core::test_knobs::pad_bytes(),
             windows,
         )
     }
@@ -336,7 +338,7 @@ impl<'a, T: Transport> Run<'a, T> {
         timeline: &Timeline,
     ) -> anyhow::Result<Published<T::Publisher>> {
         let publishing = Publishing {
-            payload_len: self.spec.payload_bytes as usize,
+            payload_len: self.spec.payload_bytes as usize + transport_core::test_knobs::pad_bytes(),
             measure_start_ns: timeline.measure_start_ns,
             measure_end_ns: timeline.measure_end_ns,
             stop_at: timeline.end + timeline.overrun,

@@ -24,6 +24,7 @@ pub mod envelope;
 pub mod error;
 pub mod session;
 pub mod socket;
+pub mod test_knobs;
 pub mod transport;
 pub mod wire;
 
