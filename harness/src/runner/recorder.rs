@@ -209,12 +209,18 @@ impl SubscriberRecorder {
         if self.units.record(msgs.len() as u64).is_err() {
             self.units.saturating_record(msgs.len() as u64);
         }
-        let shared = self.shared.clone();
+        // A borrow of one field, not an Arc clone: no atomic increment per delivery unit.
+        let shared = &*self.shared;
         let in_window_rx = now_ns >= shared.measure_start_ns;
         if in_window_rx {
             let second = ((now_ns - shared.measure_start_ns) / 1_000_000_000) as u32;
             if second != self.interval_second {
-                self.flush();
+                flush(
+                    shared,
+                    self.subscriber,
+                    self.interval_second,
+                    &mut self.pending,
+                );
                 self.interval_second = second;
             }
         }
@@ -251,7 +257,12 @@ impl SubscriberRecorder {
             self.pending.push((latency, from_send));
         }
         if self.pending.len() >= PENDING_SAMPLES {
-            self.flush();
+            flush(
+                shared,
+                self.subscriber,
+                self.interval_second,
+                &mut self.pending,
+            );
         }
         if in_window_rx && now_ns < shared.measure_end_ns {
             self.delivered_in_window += fresh;
@@ -261,11 +272,21 @@ impl SubscriberRecorder {
 
     /// Adds the buffered samples to the run's shared histograms.
     pub fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            self.shared
-                .record(self.subscriber, self.interval_second, &self.pending);
-            self.pending.clear();
-        }
+        flush(
+            &self.shared,
+            self.subscriber,
+            self.interval_second,
+            &mut self.pending,
+        );
+    }
+}
+
+/// Moves `pending` (all received in `second`) into `shared`'s histograms. A free function, so
+/// the receive path can call it while it holds a borrow of the recorder's shared state.
+fn flush(shared: &RunShared, subscriber: u32, second: u32, pending: &mut Vec<Sample>) {
+    if !pending.is_empty() {
+        shared.record(subscriber, second, pending);
+        pending.clear();
     }
 }
 
