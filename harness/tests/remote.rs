@@ -54,6 +54,20 @@ async fn serve() -> ChildServer {
     ChildServer::start(&spec).await.unwrap()
 }
 
+/// Runs the binary with `args` off the runtime (the server under test lives on it) and
+/// requires exit 0.
+async fn run_ok<const N: usize>(args: [String; N]) {
+    let o = tokio::task::spawn_blocking(move || run(&args.each_ref().map(String::as_str)))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_remote_server_is_used_not_started_and_read_through_its_endpoint() {
     let server = serve().await;
@@ -74,15 +88,7 @@ async fn a_remote_server_is_used_not_started_and_read_through_its_endpoint() {
         &format!("websocket={url}"),
     ]
     .map(String::from);
-    let o = tokio::task::spawn_blocking(move || run(&args.each_ref().map(String::as_str)))
-        .await
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(args).await;
     let s = summary(&out);
     let placement = &s["environment"]["placement"];
     assert_eq!(placement["server_mode"], "remote");
@@ -117,15 +123,7 @@ async fn a_remote_server_is_used_not_started_and_read_through_its_endpoint() {
         &format!("websocket={addr}"),
     ]
     .map(String::from);
-    let o = tokio::task::spawn_blocking(move || run(&args.each_ref().map(String::as_str)))
-        .await
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(args).await;
     let s = summary(&out);
     let r = &s["runs"][0];
     assert!(
