@@ -214,10 +214,7 @@ impl Topic {
         }
         // Test-only planted cost per subscriber copy (`test-knobs` builds only; zero and never
         // read otherwise), spent under the topic lock like real fan-out work.
-        let spin = transport_core::test_knobs::spin_ns("websocket");
-        if spin > 0 {
-            transport_core::test_knobs::spin(spin * st.subs.len() as u64);
-        }
+        transport_core::test_knobs::plant_cpu("websocket", st.subs.len() as u64);
     }
 }
 
