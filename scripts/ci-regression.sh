@@ -16,7 +16,7 @@
 #   scripts/ci-regression.sh --refresh-baseline
 #
 # Environment:
-#   PAIRS          pairs in paired mode (default 7; the verdict needs at least 3)
+#   PAIRS          pairs in paired mode (default 9; the verdict needs at least 3)
 #   GATE_SCENARIO  paired-mode scenario (default scenarios/gate.toml, from the candidate tree)
 #   REPEAT, BASELINE, SCENARIO   baseline mode: repetitions (3), baseline folder, scenario
 # Test-only, for scripts/gate-calibration.sh (they plant regressions in the candidate):
@@ -39,7 +39,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-PAIRS="${PAIRS:-7}"
+PAIRS="${PAIRS:-9}"
 GATE_SCENARIO="${GATE_SCENARIO:-scenarios/gate.toml}"
 REPEAT="${REPEAT:-3}"
 BASELINE="${BASELINE:-results/baseline}"
