@@ -12,7 +12,8 @@
 #   --repeat N   A/B pairs (default 5)
 #   --out DIR    working folder (default target/perf)
 #
-# Prints one row per transport: candidate median msg/s (closed loop) and p50 (1K msg/s), each
+# Prints one row per transport: candidate median msg/s (closed loop) with its coefficient of
+# variation over the repeats, and p50 (1K msg/s), each
 # as a ratio to the same run's raw-TCP floor and to the paired base run (median over pairs, with
 # min..max). Every results folder stays under DIR/runs for `transport-bench report`/`compare`.
 # Exit code: 0 ok, 2 bad input, 3 a build or a run failed. About 40 s per pair on a 2-core
@@ -110,7 +111,12 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 print(f"closed loop (1→1, 100 B) and p50 at 1K msg/s; {repeat} pairs, base = {base}")
-print(f"{'transport':26} {'msg/s':>10} {'vs floor':>20} {'vs base':>20}"
+def cv(xs):
+    """Coefficient of variation of the candidate's throughput over its repeats."""
+    return (f"{100 * statistics.stdev(xs) / statistics.mean(xs):.1f}%"
+            if len(xs) >= 2 and statistics.mean(xs) else "–")
+
+print(f"{'transport':26} {'msg/s':>10} {'CV':>6} {'vs floor':>20} {'vs base':>20}"
       f" {'p50 1K':>9} {'vs floor':>20} {'vs base':>20}")
 for n in names:
     cand_t = [tput(c.get((n, "max"))) for _, c in pairs]
@@ -123,7 +129,7 @@ for n in names:
     ok_p = [x for x in cand_p if x is not None]
     t = f"{statistics.median(ok_t) / 1e6:.2f}M" if ok_t else "–"
     p = f"{statistics.median(ok_p) / 1e3:.0f} µs" if ok_p else "–"
-    print(f"{n:26} {t:>10} {summary(floor_t):>20} {summary(base_t):>20}"
+    print(f"{n:26} {t:>10} {cv(ok_t):>6} {summary(floor_t):>20} {summary(base_t):>20}"
           f" {p:>9} {summary(floor_p):>20} {summary(base_p):>20}")
     for side, i, r in [(s, i, run) for i, (b, c) in enumerate(pairs, 1)
                        for s, run in (("base", b.get((n, "max"))), ("cand", c.get((n, "max"))),
@@ -132,7 +138,7 @@ for n in names:
             flags.append(f"  pair {i} {side} {r['name']}: status {r['status']}"
                          f"{'' if r.get('valid', True) else ', invalid: ' + str(r.get('invalid_reason'))}")
 print("ratios: median over pairs (min..max); vs floor within the same run, vs base pair by pair;"
-      " a failed run counts as –")
+      " a failed run counts as –; CV: the candidate's closed-loop msg/s over its repeats")
 if flags:
     print("runs not ok or invalid (their figures are shown where measured, but read them with care):")
     print("\n".join(sorted(set(flags))))

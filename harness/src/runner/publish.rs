@@ -64,9 +64,9 @@ impl<P> PublishOutcome<P> {
 }
 
 impl<P: Publisher> PublishOutcome<P> {
-    /// Sends message `sent` stamped as intended at `intended_ns`; false on error (recorded).
-    async fn send(&mut self, id: u32, intended_ns: u64, cfg: &Publishing) -> bool {
-        let now = clock::now_ns();
+    /// Sends message `sent` stamped as intended at `intended_ns` and sent at `now` (read just
+    /// before); false on error (recorded).
+    async fn send(&mut self, id: u32, intended_ns: u64, now: u64, cfg: &Publishing) -> bool {
         let env = Envelope {
             publisher: id,
             seq: self.sent,
@@ -119,7 +119,7 @@ pub async fn open_loop<P: Publisher>(
                 break 'run;
             }
             let intended = schedule.intended_ns(id, out.sent);
-            if !out.send(id, intended, &cfg).await {
+            if !out.send(id, intended, clock::now_ns(), &cfg).await {
                 break 'run;
             }
         }
@@ -145,11 +145,18 @@ pub async fn closed_loop<P: Publisher>(
     end: Instant,
 ) -> PublishOutcome<P> {
     let mut out = PublishOutcome::new(publisher);
-    while Instant::now() < end {
-        if !window.acquire(end).await {
-            break;
+    let end_ns = clock::as_ns(end);
+    loop {
+        // One clock reading per message serves as the end check, the intended and the actual
+        // send time (they are the same instant in closed loop); only a wait reads it again.
+        let mut now = clock::now_ns();
+        if !window.try_acquire() {
+            if !window.acquire(end).await {
+                break;
+            }
+            now = clock::now_ns();
         }
-        if !out.send(id, clock::now_ns(), &cfg).await {
+        if now >= end_ns || !out.send(id, now, now, &cfg).await {
             window.release_failed();
             break;
         }

@@ -225,6 +225,9 @@ impl SubscriberRecorder {
             }
         }
         let mut fresh = 0;
+        // First copies per publisher, told to its closed-loop window once per run of messages
+        // from it rather than once per message (an atomic on a line the publisher also uses).
+        let mut run = WindowRun::default();
         for m in msgs {
             let Some(env) = Envelope::decode(m).filter(|e| {
                 e.publisher < shared.publishers
@@ -242,9 +245,7 @@ impl SubscriberRecorder {
                 continue;
             }
             fresh += 1;
-            if let Some(w) = shared.windows.get(env.publisher as usize) {
-                w.received_one();
-            }
+            run.add(env.publisher, &shared.windows);
             if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns
             {
                 continue;
@@ -256,6 +257,7 @@ impl SubscriberRecorder {
             let from_send = now_ns.saturating_sub(env.sent_ns).max(1);
             self.pending.push((latency, from_send));
         }
+        run.flush(&shared.windows);
         if self.pending.len() >= PENDING_SAMPLES {
             flush(
                 shared,
@@ -278,6 +280,32 @@ impl SubscriberRecorder {
             self.interval_second,
             &mut self.pending,
         );
+    }
+}
+
+/// Consecutive first copies from one publisher, not yet told to its window.
+#[derive(Default)]
+struct WindowRun {
+    publisher: u32,
+    copies: u64,
+}
+
+impl WindowRun {
+    fn add(&mut self, publisher: u32, windows: &[Window]) {
+        if publisher != self.publisher {
+            self.flush(windows);
+            self.publisher = publisher;
+        }
+        self.copies += 1;
+    }
+
+    fn flush(&mut self, windows: &[Window]) {
+        if self.copies > 0 {
+            if let Some(w) = windows.get(self.publisher as usize) {
+                w.received(self.copies);
+            }
+            self.copies = 0;
+        }
     }
 }
 

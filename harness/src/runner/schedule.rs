@@ -184,10 +184,17 @@ const GENERATOR_NICE: libc::c_int = -10;
 
 /// The closed-loop window of one publisher: at most `limit` of its messages may be published
 /// but not yet received by every subscriber of its topic.
+///
+/// A publisher that finds its window full sleeps until half of it has been delivered, not
+/// until the first slot frees: waking it for every delivered message would cost a cross-thread
+/// wake-up per message and hand the transport one message at a time, which measured the
+/// harness's ping-pong rather than the transport's ceiling.
 #[derive(Debug)]
 pub struct Window {
     limit: u64,
     fanout: u64,
+    /// Outstanding copies at or below which a waiting publisher is woken.
+    resume_at: u64,
     published: AtomicU64,
     received: AtomicU64,
     waiting: AtomicBool,
@@ -197,9 +204,11 @@ pub struct Window {
 impl Window {
     /// A window of `limit` messages, each expected by `fanout` subscribers.
     pub fn new(limit: u32, fanout: u32) -> Window {
+        let fanout = u64::from(fanout.max(1));
         Window {
             limit: u64::from(limit),
-            fanout: u64::from(fanout.max(1)),
+            fanout,
+            resume_at: u64::from(limit) / 2 * fanout,
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
@@ -207,10 +216,25 @@ impl Window {
         }
     }
 
+    /// Copies published but not yet received.
+    fn outstanding(&self) -> u64 {
+        // SeqCst with `waiting` below: the publisher stores `waiting` then reads `received`,
+        // a subscriber adds to `received` then reads `waiting`; one of them must see the other.
+        let published = self.published.load(Ordering::SeqCst) * self.fanout;
+        published.saturating_sub(self.received.load(Ordering::SeqCst))
+    }
+
     fn full(&self) -> bool {
-        let outstanding = self.published.load(Ordering::Acquire) * self.fanout
-            - self.received.load(Ordering::Acquire);
-        outstanding >= self.limit * self.fanout
+        self.outstanding() >= self.limit * self.fanout
+    }
+
+    /// Counts one more message as published if the window has room for it, without waiting.
+    pub fn try_acquire(&self) -> bool {
+        if self.full() {
+            return false;
+        }
+        self.published.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     /// Waits for room for one more message (bounded by `deadline`), then counts it as published.
@@ -218,7 +242,7 @@ impl Window {
     pub async fn acquire(&self, deadline: Instant) -> bool {
         while self.full() {
             let notified = self.wake.notified();
-            self.waiting.store(true, Ordering::Release);
+            self.waiting.store(true, Ordering::SeqCst);
             if !self.full() {
                 break;
             }
@@ -229,19 +253,23 @@ impl Window {
             // A short bound as well, in case deliveries stop (loss): the loop re-checks.
             let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
         }
-        self.published.fetch_add(1, Ordering::AcqRel);
+        self.published.fetch_add(1, Ordering::SeqCst);
         true
     }
 
     /// Takes back a publish that failed.
     pub fn release_failed(&self) {
-        self.received.fetch_add(self.fanout, Ordering::AcqRel);
+        self.received.fetch_add(self.fanout, Ordering::SeqCst);
     }
 
-    /// Called by a subscriber for each first copy it receives from this publisher.
-    pub fn received_one(&self) {
-        self.received.fetch_add(1, Ordering::AcqRel);
-        if self.waiting.swap(false, Ordering::AcqRel) {
+    /// Called by a subscriber for `copies` first copies it received from this publisher (one
+    /// call per delivery unit, not per message).
+    pub fn received(&self, copies: u64) {
+        self.received.fetch_add(copies, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst)
+            && self.outstanding() <= self.resume_at
+            && self.waiting.swap(false, Ordering::SeqCst)
+        {
             self.wake.notify_one();
         }
     }
@@ -303,7 +331,35 @@ mod tests {
             !w.acquire(Instant::now() + Duration::from_millis(20)).await,
             "third must wait"
         );
-        w.received_one();
+        w.received(1);
         assert!(w.acquire(far).await);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_publisher_is_woken_once_half_the_window_is_delivered() {
+        let w = std::sync::Arc::new(Window::new(4, 2));
+        let far = Instant::now() + Duration::from_secs(5);
+        for _ in 0..4 {
+            assert!(w.acquire(far).await);
+        }
+        let waiter = tokio::spawn({
+            let w = w.clone();
+            async move { w.acquire(far).await }
+        });
+        // Wait (bounded) until the publisher has gone to sleep on the full window.
+        let asleep = Instant::now() + Duration::from_secs(5);
+        while !w.waiting.load(Ordering::SeqCst) {
+            assert!(Instant::now() < asleep, "the publisher never waited");
+            tokio::task::yield_now().await;
+        }
+        // 8 copies outstanding; waking happens at 4 or fewer.
+        w.received(3);
+        assert!(
+            w.waiting.load(Ordering::SeqCst),
+            "woken before half was delivered"
+        );
+        w.received(1);
+        assert!(!w.waiting.load(Ordering::SeqCst), "not woken at half");
+        assert!(waiter.await.expect("publisher task"));
     }
 }

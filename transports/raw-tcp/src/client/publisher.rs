@@ -26,6 +26,9 @@ use crate::proto::{self, Hello};
 /// that vanished without a reset would otherwise hold the publisher forever).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Messages between two looks for sync answers (a look is a poll of the socket and a lock).
+const POLL_REPLIES_EVERY: u64 = 32;
+
 /// The read half of a publisher's connection: only sync answers arrive on it.
 type Replies = FramedRead<CountingIo<OwnedReadHalf>, LengthDelimitedCodec>;
 
@@ -290,7 +293,11 @@ impl Publisher for RawTcpPublisher {
                 ),
             });
         }
-        if let Err(cause) = self.poll_replies() {
+        // Answers are looked for every few messages, not per message: they only free the
+        // resend buffer, and a broken write shows in `send` at once anyway.
+        if self.sent.is_multiple_of(POLL_REPLIES_EVERY)
+            && let Err(cause) = self.poll_replies()
+        {
             if matches!(cause, TransportError::Protocol { .. }) {
                 return Err(cause);
             }
