@@ -127,9 +127,104 @@ pub fn parse_sync_reply(mut body: &[u8]) -> Result<u64, String> {
     Ok(body.get_u64())
 }
 
+/// The frame that answers a publisher sync: `relayed`, the session's relayed count.
+pub fn sync_reply_frame(relayed: u64) -> [u8; FRAME_HEADER_LEN + SYNC_REPLY_LEN] {
+    let mut frame = [0u8; FRAME_HEADER_LEN + SYNC_REPLY_LEN];
+    frame[..FRAME_HEADER_LEN].copy_from_slice(&(SYNC_REPLY_LEN as u32).to_be_bytes());
+    frame[FRAME_HEADER_LEN..].copy_from_slice(&relayed.to_be_bytes());
+    frame
+}
+
+/// The body length a frame header declares.
+pub fn frame_len(header: [u8; FRAME_HEADER_LEN]) -> usize {
+    u32::from_be_bytes(header) as usize
+}
+
+/// What the front of a publisher's read buffer holds: `count` complete message frames in its
+/// first `len` bytes, then possibly a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Complete, non-empty frames at the front.
+    pub count: usize,
+    /// Their bytes, headers included.
+    pub len: usize,
+    /// A sync (an empty frame) follows them.
+    pub sync: bool,
+    /// Bytes the next frame needs in all, when it is incomplete (0 when not known or not
+    /// needed), so the reader can make room for a large one at once.
+    pub next_len: usize,
+}
+
+/// Finds the complete message frames at the front of `buf`, at most `max_count`, stopping at
+/// a sync. A frame declaring more than `max_frame` bytes is an error.
+pub fn scan_frames(buf: &[u8], max_frame: usize, max_count: usize) -> Result<Scan, String> {
+    let mut scan = Scan {
+        count: 0,
+        len: 0,
+        sync: false,
+        next_len: 0,
+    };
+    while scan.count < max_count {
+        let Some(header) = buf.get(scan.len..scan.len + FRAME_HEADER_LEN) else {
+            return Ok(scan);
+        };
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        h.copy_from_slice(header);
+        let body = frame_len(h);
+        if body > max_frame {
+            return Err(format!("frame of {body} bytes; allowed: up to {max_frame}"));
+        }
+        if body == 0 {
+            scan.sync = true;
+            return Ok(scan);
+        }
+        let end = scan.len + FRAME_HEADER_LEN + body;
+        if buf.len() < end {
+            scan.next_len = FRAME_HEADER_LEN + body;
+            return Ok(scan);
+        }
+        scan.len = end;
+        scan.count += 1;
+    }
+    Ok(scan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frames(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for b in bodies {
+            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+        out
+    }
+
+    #[test]
+    fn scan_finds_complete_frames_and_stops_at_a_sync_or_the_count() {
+        let buf = frames(&[b"ab", b"c", b"", b"d"]);
+        let s = scan_frames(&buf, 10, 100).unwrap();
+        assert_eq!((s.count, s.len, s.sync), (2, 11, true));
+        let s = scan_frames(&buf, 10, 1).unwrap();
+        assert_eq!((s.count, s.len, s.sync), (1, 6, false));
+        // A frame cut short: what it needs in all is known once its header is in.
+        let s = scan_frames(&buf[..8], 10, 100).unwrap();
+        assert_eq!((s.count, s.len, s.sync, s.next_len), (1, 6, false, 0));
+        let s = scan_frames(&frames(&[b"abcdef"])[..7], 10, 100).unwrap();
+        assert_eq!((s.count, s.len, s.next_len), (0, 0, 10));
+        assert!(
+            scan_frames(&frames(&[b"too long"]), 4, 100)
+                .unwrap_err()
+                .contains("allowed")
+        );
+        assert_eq!(
+            frame_len(sync_reply_frame(7)[..4].try_into().unwrap()),
+            SYNC_REPLY_LEN
+        );
+        assert_eq!(parse_sync_reply(&sync_reply_frame(7)[4..]), Ok(7));
+    }
 
     #[test]
     fn hello_round_trip_and_rejects() {

@@ -1,13 +1,14 @@
 //! The raw-TCP server: accepts clients, registers subscribers per topic, and copies every
 //! publisher frame to each subscriber's bounded queue (waiting when one is full, never dropping),
 //! keeping a bounded log per topic so broken subscriptions and publisher sessions resume.
+//! Frames are relayed as the runs one read brought ([`Frames`]), never decoded one by one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use bytes::{Buf, BytesMut};
+use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -17,15 +18,19 @@ use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
 use transport_core::{Acceptor, Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
-use crate::log::{MAX_TOPICS, Subscription, Topic, Topics};
+use crate::log::{Frames, MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
 
 type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
 
 /// How long shutdown waits for connection tasks after cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Messages relayed under one lock, and written to a subscriber in one write, at most.
+/// Messages relayed under one lock at most.
 const MAX_BATCH: usize = 1024;
+/// Queued runs of messages written to a subscriber in one write at most.
+const MAX_RUNS_PER_WRITE: usize = 64;
+/// Bytes a publisher read asks for at least: many frames per read under load.
+const READ_CHUNK: usize = 64 * 1024;
 
 struct Shared {
     config: RawTcpConfig,
@@ -174,7 +179,15 @@ async fn serve_connection(
                 .await
                 .map_err(TransportError::io("ack publisher"))?;
             flag.end();
-            relay_publisher(shared, conn, &topic, relayed, superseded).await
+            // From here on the server reads raw bytes: message frames are relayed as they
+            // arrived, never decoded one by one.
+            let parts = conn.into_parts();
+            let publisher = Relay {
+                io: parts.io,
+                buf: parts.read_buf,
+                topic: &topic,
+            };
+            relay_publisher(shared, publisher, relayed, superseded).await
         }
         Hello::Subscriber { epoch, from } => {
             let capacity = shared.config.queue_capacity;
@@ -203,108 +216,101 @@ async fn serve_connection(
     }
 }
 
-/// What a publisher's next frames were: messages to relay, then what ended the batch.
-enum Batch {
-    /// The batch filled up, or nothing more was buffered.
-    More,
-    /// A sync followed the messages.
-    Sync,
-    /// The connection ended (cleanly, or with the error).
-    End(Option<std::io::Error>),
+/// A publisher connection after its handshake: the socket, what was read but not yet
+/// relayed, and the topic it publishes to.
+struct Relay<'a> {
+    io: CountingIo<TcpStream>,
+    buf: BytesMut,
+    topic: &'a Topic,
 }
 
-/// Reads the next frame (waiting for it) and every frame after it that is already buffered, up
-/// to `max` messages, stopping at a sync.
-fn read_batch(
-    conn: &mut Conn,
-    first: Option<std::io::Result<bytes::BytesMut>>,
-    max: usize,
-    msgs: &mut Vec<Bytes>,
-) -> Batch {
-    let mut frame = first;
-    loop {
-        match frame {
-            Some(Ok(m)) if m.is_empty() => return Batch::Sync,
-            Some(Ok(m)) => msgs.push(m.freeze()),
-            Some(Err(e)) => return Batch::End(Some(e)),
-            None => return Batch::End(None),
+/// What the next read of a publisher brought.
+enum Read {
+    /// More bytes are buffered.
+    More,
+    /// The connection ended cleanly between frames.
+    Ended,
+}
+
+impl Relay<'_> {
+    /// Reads more bytes (room for at least `next_len` of them), or reports the end.
+    async fn read(&mut self, next_len: usize) -> Result<Read, TransportError> {
+        self.buf.reserve(READ_CHUNK.max(next_len));
+        let n = self
+            .io
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(TransportError::io("read message"))?;
+        match (n, self.buf.is_empty()) {
+            (0, true) => Ok(Read::Ended),
+            (0, false) => Err(TransportError::protocol(
+                "read message",
+                "the connection closed inside a frame",
+            )),
+            _ => Ok(Read::More),
         }
-        if msgs.len() >= max {
-            return Batch::More;
-        }
-        frame = match conn.next().now_or_never() {
-            Some(f) => f,
-            None => return Batch::More,
-        };
     }
 }
 
 async fn relay_publisher(
     shared: &Shared,
-    mut conn: Conn,
-    topic: &Topic,
+    mut conn: Relay<'_>,
     mut relayed: SessionCount,
     superseded: CancellationToken,
 ) -> Result<(), TransportError> {
-    // One registration with the shutdown signal for the whole connection, not one per message.
+    // One registration with the shutdown signal for the whole connection, not one per read.
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let stop = superseded.clone();
     let superseded = superseded.cancelled();
     tokio::pin!(superseded);
     let retain = shared.config.retain_bytes;
-    // Frames already read together are relayed under one lock; a batch never outnumbers a
-    // subscriber queue, which must find room for all of it at once.
+    // A run never outnumbers a subscriber queue, which must find room for all of it at once.
     let max = MAX_BATCH.min(shared.config.queue_capacity);
-    let mut msgs = Vec::with_capacity(max);
+    let max_frame = shared.config.max_frame_bytes;
     loop {
-        let first = tokio::select! {
-            // A successor waits for this connection: stop before relaying anything more.
+        // A successor waits for this connection: stop before relaying anything more.
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        let scan = proto::scan_frames(&conn.buf, max_frame, max).map_err(|d| {
+            shared.protocol_errors.inc();
+            TransportError::protocol("read message", d)
+        })?;
+        if scan.count > 0 {
+            let frames = Frames::from_encoded(conn.buf.split_to(scan.len).freeze(), scan.count);
+            if !conn.topic.append(&frames, retain, &mut cancelled).await {
+                return Ok(());
+            }
+            *relayed += scan.count as u64;
+            continue;
+        }
+        if scan.sync {
+            conn.buf.advance(proto::FRAME_HEADER_LEN);
+            // Everything before the sync has been relayed: say how much. A peer that stops
+            // reading its answers must not keep the session from a successor.
+            let reply = proto::sync_reply_frame(*relayed);
+            tokio::select! {
+                _ = &mut cancelled => return Ok(()),
+                _ = &mut superseded => return Ok(()),
+                r = conn.io.write_all(&reply) => r.map_err(TransportError::io("sync reply"))?,
+            }
+            continue;
+        }
+        let read = tokio::select! {
             biased;
             _ = &mut cancelled => return Ok(()),
             _ = &mut superseded => return Ok(()),
-            f = conn.next() => f,
+            r = conn.read(scan.next_len) => r,
         };
-        msgs.clear();
-        let ended = read_batch(&mut conn, first, max, &mut msgs);
-        if !msgs.is_empty() {
-            if !topic.append_all(&msgs, retain, &mut cancelled).await {
-                return Ok(());
-            }
-            *relayed += msgs.len() as u64;
-        }
-        match ended {
-            Batch::More => {}
-            Batch::Sync => {
-                // Everything before the sync has been relayed: say how much.
-                let reply = Bytes::copy_from_slice(&relayed.to_be_bytes());
-                // A peer that stops reading its answers must not keep the session from a
-                // successor.
-                tokio::select! {
-                    _ = &mut cancelled => return Ok(()),
-                    _ = &mut superseded => return Ok(()),
-                    r = conn.send(reply) => r.map_err(TransportError::io("sync reply"))?,
-                }
-            }
-            Batch::End(None) => return Ok(()),
-            Batch::End(Some(e)) => {
+        match read {
+            Ok(Read::More) => {}
+            Ok(Read::Ended) => return Ok(()),
+            Err(e) => {
                 shared.protocol_errors.inc();
-                return Err(TransportError::Io {
-                    stage: "read message",
-                    source: e,
-                });
+                return Err(e);
             }
         }
-    }
-}
-
-/// Appends `msgs` to `out` as frames.
-fn encode(msgs: &[Bytes], out: &mut BytesMut) {
-    let len: usize = msgs.iter().map(|m| proto::FRAME_HEADER_LEN + m.len()).sum();
-    out.reserve(len);
-    for m in msgs {
-        // Messages were read under the same frame limit, so the length fits.
-        out.put_u32(m.len() as u32);
-        out.put_slice(m);
     }
 }
 
@@ -314,7 +320,7 @@ async fn feed_subscriber(
     sub: Subscription,
 ) -> Result<(), TransportError> {
     let Subscription {
-        backlog, mut rx, ..
+        backlog, mut queue, ..
     } = sub;
     // Owned halves: writing and watching for the subscriber's EOF share no lock. The hello
     // was its only frame, so nothing is left in the read buffer.
@@ -322,17 +328,15 @@ async fn feed_subscriber(
     let mut probe = [0u8; 64];
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
-    let mut out = BytesMut::new();
-    for chunk in backlog.chunks(MAX_BATCH) {
-        out.clear();
-        encode(chunk, &mut out);
+    for frames in &backlog {
         tokio::select! {
             _ = &mut cancelled => return Ok(()),
             _ = read_half.read(&mut probe) => return Ok(()),
-            r = write_half.write_all(&out) => r.map_err(TransportError::io("write backlog"))?,
+            r = write_half.write_all(frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
         }
     }
-    let mut msgs = Vec::with_capacity(MAX_BATCH);
+    let mut runs = Vec::with_capacity(MAX_RUNS_PER_WRITE);
+    let mut out = BytesMut::new();
     loop {
         tokio::select! {
             _ = &mut cancelled => return Ok(()),
@@ -340,18 +344,25 @@ async fn feed_subscriber(
             _ = read_half.read(&mut probe) => return Ok(()),
             // Whatever queued up meanwhile goes out in the same write, as any push server
             // under load would do.
-            n = rx.recv_many(&mut msgs, MAX_BATCH) => {
+            n = queue.recv_many(&mut runs, MAX_RUNS_PER_WRITE) => {
                 if n == 0 {
                     return Ok(());
                 }
-                out.clear();
-                encode(&msgs, &mut out);
-                msgs.clear();
+                let count = runs.iter().map(Frames::count).sum();
+                let data: &[u8] = if let [one] = &runs[..] {
+                    one.bytes()
+                } else {
+                    out.clear();
+                    runs.iter().for_each(|r| out.extend_from_slice(r.bytes()));
+                    &out
+                };
                 // A subscriber that stopped reading must not hold shutdown hostage.
                 tokio::select! {
                     _ = &mut cancelled => return Ok(()),
-                    r = write_half.write_all(&out) => r.map_err(TransportError::io("write messages"))?,
+                    r = write_half.write_all(data) => r.map_err(TransportError::io("write messages"))?,
                 }
+                runs.clear();
+                queue.written(count);
             }
         }
     }

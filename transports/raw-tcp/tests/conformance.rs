@@ -91,6 +91,51 @@ async fn oversized_frame_closes_only_that_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_ends_inside_a_frame_has_only_its_whole_frames_relayed() {
+    let config = RawTcpConfig::default();
+    let ctx = ServerContext::fresh();
+    let server = conformance::start::<RawTcp>(&config, ctx.clone()).await;
+    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut raw = Framed::new(stream, LengthDelimitedCodec::new());
+    let bound = Duration::from_secs(5);
+    raw.send(bytes::Bytes::from_static(b"P\0\0\0\0\0\0\0\x02cut"))
+        .await
+        .unwrap();
+    tokio::time::timeout(bound, raw.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // Two messages and a sync in one write: the sync's answer counts both.
+    let mut wire = Vec::new();
+    for body in [&b"one"[..], b"two", b""] {
+        wire.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        wire.extend_from_slice(body);
+    }
+    // Then half a frame, and the end of the stream.
+    wire.extend_from_slice(&[0, 0, 0, 9, b'h', b'a']);
+    let mut stream = raw.into_inner();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::shutdown(&mut stream)
+        .await
+        .unwrap();
+    let mut raw = Framed::new(stream, LengthDelimitedCodec::new());
+    let reply = tokio::time::timeout(bound, raw.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&reply[..], &2u64.to_be_bytes()[..]);
+    // The cut frame is a protocol error, counted before the server closes the connection.
+    let end = tokio::time::timeout(bound, raw.next()).await.unwrap();
+    assert!(end.is_none() || end.unwrap().is_err());
+    assert_eq!(ctx.counters.counter_values()["server_protocol_errors"], 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_is_prompt_with_a_subscriber_that_stopped_reading() {
     use transport_core::{ClientContext, Publisher, Transport};
     let config = RawTcpConfig {
