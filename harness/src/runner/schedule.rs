@@ -182,6 +182,9 @@ fn precise_sleeps() {
 #[cfg(target_os = "linux")]
 const GENERATOR_NICE: libc::c_int = -10;
 
+/// How often a publisher asleep on a full window looks again by itself.
+const LOSS_RECHECK: Duration = Duration::from_millis(10);
+
 /// The closed-loop window of one publisher: at most `limit` of its messages may be published
 /// but not yet received by every subscriber of its topic.
 ///
@@ -193,10 +196,14 @@ const GENERATOR_NICE: libc::c_int = -10;
 pub struct Window {
     limit: u64,
     fanout: u64,
-    /// Outstanding copies at or below which a waiting publisher is woken.
+    /// Outstanding copies at or below which a waiting publisher is woken; also the copies
+    /// received since it went to sleep that wake it (copies that never come, such as lost
+    /// ones, must not leave it to its timeout).
     resume_at: u64,
     published: AtomicU64,
     received: AtomicU64,
+    /// `received` when the publisher last went to sleep.
+    slept_at: AtomicU64,
     waiting: AtomicBool,
     wake: Notify,
 }
@@ -211,6 +218,7 @@ impl Window {
             resume_at: u64::from(limit) / 2 * fanout,
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            slept_at: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             wake: Notify::new(),
         }
@@ -242,6 +250,8 @@ impl Window {
     pub async fn acquire(&self, deadline: Instant) -> bool {
         while self.full() {
             let notified = self.wake.notified();
+            self.slept_at
+                .store(self.received.load(Ordering::SeqCst), Ordering::SeqCst);
             self.waiting.store(true, Ordering::SeqCst);
             if !self.full() {
                 break;
@@ -250,8 +260,9 @@ impl Window {
             if left.is_zero() {
                 return false;
             }
-            // A short bound as well, in case deliveries stop (loss): the loop re-checks.
-            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
+            // A short bound as well, in case more than half the window is lost (those copies
+            // never come, so neither wake-up condition may hold): the loop re-checks.
+            let _ = tokio::time::timeout(left.min(LOSS_RECHECK), notified).await;
         }
         self.published.fetch_add(1, Ordering::SeqCst);
         true
@@ -265,9 +276,11 @@ impl Window {
     /// Called by a subscriber for `copies` first copies it received from this publisher (one
     /// call per delivery unit, not per message).
     pub fn received(&self, copies: u64) {
-        self.received.fetch_add(copies, Ordering::SeqCst);
+        let received = self.received.fetch_add(copies, Ordering::SeqCst) + copies;
         if self.waiting.load(Ordering::SeqCst)
-            && self.outstanding() <= self.resume_at
+            && (self.outstanding() <= self.resume_at
+                || received.saturating_sub(self.slept_at.load(Ordering::SeqCst))
+                    >= self.resume_at.max(1))
             && self.waiting.swap(false, Ordering::SeqCst)
         {
             self.wake.notify_one();
@@ -361,5 +374,27 @@ mod tests {
         w.received(1);
         assert!(!w.waiting.load(Ordering::SeqCst), "not woken at half");
         assert!(waiter.await.expect("publisher task"));
+    }
+
+    #[tokio::test]
+    async fn a_publisher_gets_on_when_most_of_its_window_is_lost() {
+        let w = std::sync::Arc::new(Window::new(4, 1));
+        let far = Instant::now() + Duration::from_secs(5);
+        for _ in 0..4 {
+            assert!(w.acquire(far).await);
+        }
+        let waiter = tokio::spawn({
+            let w = w.clone();
+            async move { w.acquire(far).await }
+        });
+        let asleep = Instant::now() + Duration::from_secs(5);
+        while !w.waiting.load(Ordering::SeqCst) {
+            assert!(Instant::now() < asleep, "the publisher never waited");
+            tokio::task::yield_now().await;
+        }
+        // Three copies are lost: one arrives, and nothing else ever will.
+        w.received(1);
+        let got_on = tokio::time::timeout(Duration::from_secs(5), waiter).await;
+        assert!(got_on.expect("not stuck on lost copies").expect("task"));
     }
 }

@@ -12,10 +12,11 @@
 //! write is a copy of them: relaying costs the server per read, not per message.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 
 use crate::proto::{FRAME_HEADER_LEN, frame_len};
 
@@ -123,11 +124,10 @@ pub struct Subscription {
     pub epoch_reset: bool,
 }
 
-/// The receiving end of a subscriber's queue. Its capacity counts messages: a publisher takes
-/// room for a whole run under the topic lock and the subscriber gives it back once written.
+/// The receiving end of a subscriber's queue.
 pub struct Queued {
     rx: mpsc::UnboundedReceiver<Frames>,
-    room: Arc<Semaphore>,
+    room: Arc<Room>,
 }
 
 impl Queued {
@@ -139,14 +139,53 @@ impl Queued {
 
     /// Frees the room of `count` messages the subscriber has written.
     pub fn written(&self, count: usize) {
-        self.room.add_permits(count);
+        self.room.give_back(count);
+    }
+}
+
+/// A queue's capacity, counted in messages: publishers take room for a whole run under the
+/// topic lock, the subscriber gives it back once the run is written. Only publishers take, and
+/// only under the lock, so room seen there is still there when taken: nobody holds part of
+/// it while waiting for the rest.
+struct Room {
+    queued: AtomicUsize,
+    capacity: usize,
+    freed: Notify,
+}
+
+impl Room {
+    fn fits(&self, n: usize) -> bool {
+        self.queued.load(Ordering::Acquire) + n <= self.capacity
+    }
+
+    fn take(&self, n: usize) {
+        self.queued.fetch_add(n, Ordering::AcqRel);
+    }
+
+    fn give_back(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+        self.freed.notify_waiters();
+    }
+
+    /// Returns once `n` more messages fit.
+    async fn wait_for(&self, n: usize) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before looking, so a give-back in between is not missed.
+            freed.as_mut().enable();
+            if self.fits(n) {
+                return;
+            }
+            freed.await;
+        }
     }
 }
 
 /// The topic's end of a subscriber's queue.
 struct Queue {
     tx: mpsc::UnboundedSender<Frames>,
-    room: Arc<Semaphore>,
+    room: Arc<Room>,
 }
 
 #[derive(Default)]
@@ -207,30 +246,28 @@ pub struct Topic(tokio::sync::Mutex<State>);
 impl Topic {
     /// Appends `frames` and hands them to every live subscriber under one lock, waiting until
     /// every queue has room for all of them (backpressure, never a drop). They must not
-    /// outnumber a queue's capacity. Returns false if `cancelled` fired while waiting.
-    pub async fn append(
+    /// outnumber a queue's capacity. Returns false if `stop` completed while waiting.
+    pub async fn append<F: Future<Output = ()>>(
         &self,
         frames: &Frames,
         retain_bytes: usize,
-        cancelled: &mut std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+        stop: &mut std::pin::Pin<&mut F>,
     ) -> bool {
         let n = frames.count;
         loop {
             let mut st = self.0.lock().await;
-            // Only publishers, all under this lock, take room in these queues: a queue with
-            // room now still has room below. So nobody waits while holding the lock, and a
-            // subscriber that stopped reading cannot keep others from subscribing.
+            // Nobody waits while holding the lock, so a subscriber that stopped reading
+            // cannot keep others from subscribing.
             let full = st
                 .subs
                 .iter()
-                .find(|q| q.room.available_permits() < n && !q.tx.is_closed())
+                .find(|q| !q.room.fits(n) && !q.tx.is_closed())
                 .map(|q| (q.room.clone(), q.tx.clone()));
             if let Some((room, tx)) = full {
                 drop(st);
                 tokio::select! {
-                    _ = cancelled.as_mut() => return false,
-                    // The room is given back here, and taken again under the lock.
-                    room = room.acquire_many(n as u32) => drop(room),
+                    _ = stop.as_mut() => return false,
+                    _ = room.wait_for(n) => {}
                     // A subscriber that left will never make room.
                     _ = tx.closed() => {}
                 }
@@ -242,10 +279,7 @@ impl Topic {
             st.evict(retain_bytes);
             let mut gone = false;
             for q in &st.subs {
-                match q.room.try_acquire_many(n as u32) {
-                    Ok(room) => room.forget(),
-                    Err(_) => gone = true, // only a closed queue can lack room here
-                }
+                q.room.take(n);
                 gone |= q.tx.send(frames.clone()).is_err();
             }
             if gone {
@@ -288,7 +322,11 @@ impl Topic {
         };
         let backlog = st.backlog(start);
         let (tx, rx) = mpsc::unbounded_channel();
-        let room = Arc::new(Semaphore::new(capacity));
+        let room = Arc::new(Room {
+            queued: AtomicUsize::new(0),
+            capacity,
+            freed: Notify::new(),
+        });
         st.subs.push(Queue {
             tx,
             room: room.clone(),

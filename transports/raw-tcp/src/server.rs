@@ -258,19 +258,22 @@ async fn relay_publisher(
     mut relayed: SessionCount,
     superseded: CancellationToken,
 ) -> Result<(), TransportError> {
-    // One registration with the shutdown signal for the whole connection, not one per read.
-    let cancelled = shared.cancel.cancelled();
-    tokio::pin!(cancelled);
-    let stop = superseded.clone();
-    let superseded = superseded.cancelled();
-    tokio::pin!(superseded);
+    // Shutdown, or a successor of this session waiting for this connection: either stops the
+    // relay before anything more is relayed (the successor then reads an exact count). One
+    // registration for the whole connection, not one per read.
+    let stop = async {
+        tokio::select! {
+            _ = shared.cancel.cancelled() => {}
+            _ = superseded.cancelled() => {}
+        }
+    };
+    tokio::pin!(stop);
     let retain = shared.config.retain_bytes;
     // A run never outnumbers a subscriber queue, which must find room for all of it at once.
     let max = MAX_BATCH.min(shared.config.queue_capacity);
     let max_frame = shared.config.max_frame_bytes;
     loop {
-        // A successor waits for this connection: stop before relaying anything more.
-        if stop.is_cancelled() {
+        if superseded.is_cancelled() || shared.cancel.is_cancelled() {
             return Ok(());
         }
         let scan = proto::scan_frames(&conn.buf, max_frame, max).map_err(|d| {
@@ -278,8 +281,14 @@ async fn relay_publisher(
             TransportError::protocol("read message", d)
         })?;
         if scan.count > 0 {
-            let frames = Frames::from_encoded(conn.buf.split_to(scan.len).freeze(), scan.count);
-            if !conn.topic.append(&frames, retain, &mut cancelled).await {
+            // Copied out, so the read buffer stays unshared and is reused: a run kept in the
+            // log must not pin a whole read buffer behind it.
+            let frames = Frames::from_encoded(
+                bytes::Bytes::copy_from_slice(&conn.buf[..scan.len]),
+                scan.count,
+            );
+            conn.buf.advance(scan.len);
+            if !conn.topic.append(&frames, retain, &mut stop).await {
                 return Ok(());
             }
             *relayed += scan.count as u64;
@@ -291,16 +300,14 @@ async fn relay_publisher(
             // reading its answers must not keep the session from a successor.
             let reply = proto::sync_reply_frame(*relayed);
             tokio::select! {
-                _ = &mut cancelled => return Ok(()),
-                _ = &mut superseded => return Ok(()),
+                _ = &mut stop => return Ok(()),
                 r = conn.io.write_all(&reply) => r.map_err(TransportError::io("sync reply"))?,
             }
             continue;
         }
         let read = tokio::select! {
             biased;
-            _ = &mut cancelled => return Ok(()),
-            _ = &mut superseded => return Ok(()),
+            _ = &mut stop => return Ok(()),
             r = conn.read(scan.next_len) => r,
         };
         match read {
