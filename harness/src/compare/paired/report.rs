@@ -36,7 +36,10 @@ fn figure(metric: GateMetric, v: f64) -> String {
 
 fn rule_text(m: &PairedMetric) -> String {
     match m.judgement.basis {
-        PairBasis::Ratios => format!("interval beyond ×{}", trim_float(1.0 + m.threshold)),
+        PairBasis::Ratios => format!(
+            "interval above ×1, median beyond ×{}",
+            trim_float(1.0 + m.threshold)
+        ),
         PairBasis::Exact => format!("medians ±{} B", trim_float(m.threshold)),
         PairBasis::Worst => "any new loss".to_owned(),
         PairBasis::NotJudged => format!("needs {} pairs", super::rule::MIN_PAIRS),
