@@ -291,6 +291,33 @@ fn run_scenario(text: &str, kind: TransportKind) -> transport_bench::runner::Cel
     rt.block_on(runner::run_cell(&s, &spec, "link", &Progress::new(true)))
 }
 
+/// Over a 50 ms round trip a long-poll publisher sends one request per round trip, so offered
+/// 100K msg/s it is still working through the warm-up's messages when the measured window
+/// ends: the run must say so and carry no latency figures, never "p50 0 ns".
+#[test]
+fn a_run_that_publishes_nothing_in_its_window_says_why_and_has_no_latency() {
+    let text = "name = \"starved\"\ndescription = \"window-bound publisher\"\n\
+                warmup = \"300ms\"\nduration = \"500ms\"\ndrain_timeout = \"5s\"\n\
+                subscribers = 10\nrate_per_sec = 100000\npayload = \"100B\"\n\
+                [link]\nrtt = \"50ms\"\n";
+    let r = run_scenario(text, TransportKind::LongPoll).result;
+    eprintln!(
+        "published {} ({:.0}/s), latency samples {}, reason {:?}",
+        r.published, r.throughput.published_per_sec, r.latency_ns.count, r.saturation_reason
+    );
+    assert!(r.published > 0, "the warm-up's first messages do go out");
+    assert_eq!(
+        r.latency_ns.count, 0,
+        "no message was intended inside the window and sent"
+    );
+    assert!(r.saturated);
+    let reason = r.saturation_reason.unwrap_or_default();
+    assert!(
+        reason.contains("nothing was published inside the measured window"),
+        "{reason}"
+    );
+}
+
 fn reset_scenario(target: &str) -> String {
     format!(
         "name = \"reset\"\ndescription = \"one reset mid-run\"\nwarmup = \"200ms\"\nduration = \"3s\"\n\

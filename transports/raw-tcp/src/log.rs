@@ -212,7 +212,17 @@ impl State {
                 return;
             };
             let most = front.count.min((self.ring_count - 1) as usize);
-            let (n, cost, at) = front.prefix_costing(self.ring_bytes - retain_bytes, most);
+            let excess = self.ring_bytes - retain_bytes;
+            if most == front.count && front.cost() <= excess {
+                // The whole run goes: no need to walk its frames.
+                let gone = front.count;
+                self.ring_bytes -= front.cost();
+                self.ring_count -= gone as u64;
+                self.base += gone as u64;
+                self.ring.pop_front();
+                continue;
+            }
+            let (n, cost, at) = front.prefix_costing(excess, most);
             if n == front.count {
                 self.ring.pop_front();
             } else {
