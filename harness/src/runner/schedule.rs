@@ -348,9 +348,9 @@ mod tests {
         assert!(w.acquire(far).await);
     }
 
-    #[tokio::test]
-    async fn a_waiting_publisher_is_woken_once_half_the_window_is_delivered() {
-        let w = std::sync::Arc::new(Window::new(4, 2));
+    /// Fills `w` (a window of 4) and returns a publisher task asleep on it: it waits (bounded)
+    /// until the task has gone to sleep.
+    async fn asleep_on_a_full_window(w: &std::sync::Arc<Window>) -> tokio::task::JoinHandle<bool> {
         let far = Instant::now() + Duration::from_secs(5);
         for _ in 0..4 {
             assert!(w.acquire(far).await);
@@ -359,12 +359,18 @@ mod tests {
             let w = w.clone();
             async move { w.acquire(far).await }
         });
-        // Wait (bounded) until the publisher has gone to sleep on the full window.
         let asleep = Instant::now() + Duration::from_secs(5);
         while !w.waiting.load(Ordering::SeqCst) {
             assert!(Instant::now() < asleep, "the publisher never waited");
             tokio::task::yield_now().await;
         }
+        waiter
+    }
+
+    #[tokio::test]
+    async fn a_waiting_publisher_is_woken_once_half_the_window_is_delivered() {
+        let w = std::sync::Arc::new(Window::new(4, 2));
+        let waiter = asleep_on_a_full_window(&w).await;
         // 8 copies outstanding; waking happens at 4 or fewer.
         w.received(3);
         assert!(
@@ -379,19 +385,7 @@ mod tests {
     #[tokio::test]
     async fn a_publisher_gets_on_when_most_of_its_window_is_lost() {
         let w = std::sync::Arc::new(Window::new(4, 1));
-        let far = Instant::now() + Duration::from_secs(5);
-        for _ in 0..4 {
-            assert!(w.acquire(far).await);
-        }
-        let waiter = tokio::spawn({
-            let w = w.clone();
-            async move { w.acquire(far).await }
-        });
-        let asleep = Instant::now() + Duration::from_secs(5);
-        while !w.waiting.load(Ordering::SeqCst) {
-            assert!(Instant::now() < asleep, "the publisher never waited");
-            tokio::task::yield_now().await;
-        }
+        let waiter = asleep_on_a_full_window(&w).await;
         // Three copies are lost: one arrives, and nothing else ever will.
         w.received(1);
         let got_on = tokio::time::timeout(Duration::from_secs(5), waiter).await;

@@ -405,6 +405,17 @@ mod tests {
         bodies(&runs)
     }
 
+    /// Appends message `i` from another task, which may wait for room.
+    fn append_in_background(topic: &Arc<Topic>, i: u8) -> tokio::task::JoinHandle<bool> {
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            let never = CancellationToken::new();
+            let cancelled = never.cancelled();
+            tokio::pin!(cancelled);
+            topic.append(&one(i), 1 << 20, &mut cancelled).await
+        })
+    }
+
     #[tokio::test]
     async fn resumes_from_the_log_then_the_live_queue() {
         let topic = Topic::default();
@@ -515,15 +526,7 @@ mod tests {
             assert!(topic.append(&one(0), 1 << 20, &mut cancelled).await);
         }
         // The second message waits for the stuck queue...
-        let waiting = tokio::spawn({
-            let topic = topic.clone();
-            let never = never.clone();
-            async move {
-                let cancelled = never.cancelled();
-                tokio::pin!(cancelled);
-                topic.append(&one(1), 1 << 20, &mut cancelled).await
-            }
-        });
+        let waiting = append_in_background(&topic, 1);
         // ...without holding the topic: a new subscriber gets in meanwhile.
         let bound = Duration::from_secs(5);
         let mut other = tokio::time::timeout(bound, topic.subscribe(1, 0, 0, 8))
@@ -548,15 +551,7 @@ mod tests {
         let cancelled = never.cancelled();
         tokio::pin!(cancelled);
         assert!(topic.append(&one(0), 1 << 20, &mut cancelled).await);
-        let waiting = tokio::spawn({
-            let topic = topic.clone();
-            let never = never.clone();
-            async move {
-                let cancelled = never.cancelled();
-                tokio::pin!(cancelled);
-                topic.append(&one(1), 1 << 20, &mut cancelled).await
-            }
-        });
+        let waiting = append_in_background(&topic, 1);
         drop(stuck);
         let done = tokio::time::timeout(Duration::from_secs(5), waiting).await;
         assert!(done.expect("not blocked by a queue nobody reads").unwrap());
