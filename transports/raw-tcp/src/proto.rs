@@ -193,13 +193,9 @@ pub fn scan_frames(buf: &[u8], max_frame: usize, max_count: usize) -> Result<Sca
 mod tests {
     use super::*;
 
+    /// The wire bytes of `bodies` as frames (an empty body is a sync).
     fn frames(bodies: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for b in bodies {
-            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-            out.extend_from_slice(b);
-        }
-        out
+        crate::log::Frames::encode(bodies).bytes().to_vec()
     }
 
     #[test]
