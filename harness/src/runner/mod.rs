@@ -13,7 +13,7 @@ mod clients;
 pub mod faults;
 pub mod histogram;
 mod progress;
-mod publish;
+pub mod publish;
 pub mod recorder;
 pub mod resources;
 mod run;

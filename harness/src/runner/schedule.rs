@@ -236,13 +236,16 @@ impl Window {
         self.outstanding() >= self.limit * self.fanout
     }
 
-    /// Counts one more message as published if the window has room for it, without waiting.
-    pub fn try_acquire(&self) -> bool {
-        if self.full() {
-            return false;
+    /// Counts up to `max` more messages as published, as many as the window has room for,
+    /// without waiting; returns how many. Only the window's one publisher calls it, so the
+    /// room it saw cannot shrink before it takes it.
+    pub fn try_acquire_up_to(&self, max: u64) -> u64 {
+        let room = (self.limit * self.fanout).saturating_sub(self.outstanding()) / self.fanout;
+        let n = room.min(max);
+        if n > 0 {
+            self.published.fetch_add(n, Ordering::SeqCst);
         }
-        self.published.fetch_add(1, Ordering::SeqCst);
-        true
+        n
     }
 
     /// Waits for room for one more message (bounded by `deadline`), then counts it as published.
@@ -268,9 +271,9 @@ impl Window {
         true
     }
 
-    /// Takes back a publish that failed.
-    pub fn release_failed(&self) {
-        self.received.fetch_add(self.fanout, Ordering::SeqCst);
+    /// Takes back `n` publishes that failed or were never made.
+    pub fn release_failed(&self, n: u64) {
+        self.received.fetch_add(n * self.fanout, Ordering::SeqCst);
     }
 
     /// Called by a subscriber for `copies` first copies it received from this publisher (one
@@ -346,6 +349,26 @@ mod tests {
         );
         w.received(1);
         assert!(w.acquire(far).await);
+    }
+
+    #[test]
+    fn a_batch_takes_what_room_there_is() {
+        // 3 messages, each for 2 subscribers.
+        let w = Window::new(3, 2);
+        assert_eq!(w.try_acquire_up_to(2), 2);
+        assert_eq!(w.try_acquire_up_to(5), 1, "only the room left");
+        assert_eq!(w.try_acquire_up_to(5), 0, "full");
+        // One copy of a message is not yet room for a message.
+        w.received(1);
+        assert_eq!(w.try_acquire_up_to(5), 0);
+        w.received(3);
+        assert_eq!(w.try_acquire_up_to(5), 2);
+        w.release_failed(1);
+        assert_eq!(
+            w.try_acquire_up_to(5),
+            1,
+            "a message taken back is room again"
+        );
     }
 
     /// Fills `w` (a window of 4) and returns a publisher task asleep on it: it waits (bounded)

@@ -92,6 +92,55 @@ pub fn message(seq: u64, payload_len: usize) -> Bytes {
     .encode(payload_len)
 }
 
+/// Publishes messages `0..n`: the first half one `publish` each, the rest through
+/// `publish_batch` in batches of growing size cut from one buffer, as the harness stamps them.
+async fn publish_both_ways<P: Publisher>(publisher: &mut P, n: u64, payload_len: usize) {
+    let mut seq = 0;
+    while seq < n / 2 {
+        bounded("publish", publisher.publish(message(seq, payload_len)))
+            .await
+            .expect("publish");
+        seq += 1;
+    }
+    let mut size = 1;
+    while seq < n {
+        let batch = batch_of(seq..n.min(seq + size), payload_len);
+        let mut accepted = 0;
+        bounded(
+            "publish batch",
+            publisher.publish_batch(&batch, &mut accepted),
+        )
+        .await
+        .expect("publish batch");
+        assert_eq!(
+            accepted,
+            batch.len(),
+            "a batch that succeeds is accepted whole"
+        );
+        seq += batch.len() as u64;
+        size *= 2;
+    }
+}
+
+/// Messages with sequence numbers `seqs`, sharing one buffer.
+fn batch_of(seqs: std::ops::Range<u64>, payload_len: usize) -> Vec<Bytes> {
+    let len = payload_len.max(HEADER_LEN);
+    let mut buf = bytes::BytesMut::new();
+    for seq in seqs.clone() {
+        Envelope {
+            publisher: 0,
+            seq,
+            intended_ns: seq,
+            sent_ns: seq,
+        }
+        .encode_into(payload_len, &mut buf);
+    }
+    let buf = buf.freeze();
+    (0..seqs.count())
+        .map(|i| buf.slice(i * len..(i + 1) * len))
+        .collect()
+}
+
 /// One publisher sends `n` messages of `payload_len` bytes; `subscribers` subscribers must each
 /// receive all of them exactly once and in order, and the wire must carry at least the payload.
 pub async fn delivers_in_order<T: Transport>(
@@ -137,11 +186,7 @@ pub async fn delivers_in_order<T: Transport>(
             (i, got)
         });
     }
-    for seq in 0..n {
-        bounded("publish", publisher.publish(message(seq, payload_len)))
-            .await
-            .expect("publish");
-    }
+    publish_both_ways(&mut publisher, n, payload_len).await;
     bounded("flush", publisher.flush()).await.expect("flush");
 
     let mut received = vec![Vec::new(); subscribers];

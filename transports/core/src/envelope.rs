@@ -40,6 +40,14 @@ impl Envelope {
     /// `payload_len` below [`HEADER_LEN`] is raised to it: the harness validates sizes earlier.
     pub fn encode(&self, payload_len: usize) -> Bytes {
         let mut buf = BytesMut::with_capacity(payload_len.max(HEADER_LEN));
+        self.encode_into(payload_len, &mut buf);
+        buf.freeze()
+    }
+
+    /// Appends the same bytes as [`Envelope::encode`] to `buf`, so a batch of messages can be
+    /// stamped into one allocation.
+    pub fn encode_into(&self, payload_len: usize, buf: &mut BytesMut) {
+        buf.reserve(payload_len.max(HEADER_LEN));
         buf.put_u32(self.publisher);
         buf.put_u64(self.seq);
         buf.put_u64(self.intended_ns);
@@ -53,7 +61,6 @@ impl Envelope {
             buf.put_slice(&FILL[..n]);
             fill -= n;
         }
-        buf.freeze()
     }
 
     /// Decodes the header at the start of `msg`; `None` if it is too short.
@@ -113,6 +120,9 @@ mod tests {
             let b = e.encode(len);
             prop_assert_eq!(b.len(), len.max(HEADER_LEN));
             prop_assert_eq!(Envelope::decode(&b), Some(e));
+            let mut appended = BytesMut::from(&b"x"[..]);
+            e.encode_into(len, &mut appended);
+            prop_assert_eq!(&appended[1..], &b[..]);
             // The filler is the same per-byte formula however long the message.
             for (i, byte) in b[HEADER_LEN..].iter().enumerate() {
                 prop_assert_eq!(*byte, (i as u8).wrapping_mul(31).wrapping_add(7));

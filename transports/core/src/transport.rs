@@ -116,6 +116,24 @@ pub trait Publisher: Send + 'static {
     /// transport accepted it: written, or queued within its own bounded window. It must not wait
     /// for delivery to subscribers.
     fn publish(&mut self, msg: Bytes) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Hands `msgs` to the transport in order, exactly as one `publish` per message would, and
+    /// adds one to `accepted` per message accepted (so a caller stopped by an error knows how
+    /// far it got). The default does just that; a transport that can take a batch with one
+    /// lock and one write overrides it. The harness's closed loop publishes this way, so what
+    /// it measures is the transport, not a per-message hand-over.
+    fn publish_batch(
+        &mut self,
+        msgs: &[Bytes],
+        accepted: &mut usize,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        async move {
+            for m in msgs {
+                self.publish(m.clone()).await?;
+                *accepted += 1;
+            }
+            Ok(())
+        }
+    }
     /// Waits until every accepted message is written and, where the pattern acknowledges,
     /// acknowledged.
     fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;

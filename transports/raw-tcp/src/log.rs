@@ -96,17 +96,25 @@ impl Frames {
         (n, spent, at)
     }
 
+    /// Appends the message bodies, in order, to `out`: slices of this run's buffer, with no
+    /// copy and no allocation of their own.
+    pub fn push_bodies(&self, out: &mut Vec<Bytes>) {
+        let mut at = 0;
+        for _ in 0..self.count {
+            let mut h = [0u8; FRAME_HEADER_LEN];
+            h.copy_from_slice(&self.bytes[at..at + FRAME_HEADER_LEN]);
+            let body = at + FRAME_HEADER_LEN;
+            at = body + frame_len(h);
+            out.push(self.bytes.slice(body..at));
+        }
+    }
+
     /// The message bodies, in order.
     #[cfg(test)]
     pub fn bodies(&self) -> Vec<Bytes> {
-        (0..self.count)
-            .map(|i| {
-                let rest = self.skip(i).bytes;
-                let mut h = [0u8; FRAME_HEADER_LEN];
-                h.copy_from_slice(&rest[..FRAME_HEADER_LEN]);
-                rest.slice(FRAME_HEADER_LEN..FRAME_HEADER_LEN + frame_len(h))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.push_bodies(&mut out);
+        out
     }
 }
 

@@ -192,6 +192,57 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_within_and_beyond_the_window_through_a_cut_lose_nothing() {
+    // A 64 KiB window and 16 KiB messages: a batch of 2 fits it and goes out whole, a batch
+    // of 8 does not and goes one message at a time, waiting for confirmations.
+    let config = RawTcpConfig {
+        resend_buffer_bytes: 64 * 1024,
+        max_frame_bytes: 32 * 1024,
+        ..fast()
+    };
+    let server = serve::<RawTcp>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
+    let proxy = CutProxy::start(server.local_addr()).await;
+    let via = proxy.addr().to_string();
+    let ctx = ClientContext::fresh(0);
+    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
+    let batch = |seqs: std::ops::Range<u64>| -> Vec<Bytes> {
+        seqs.map(|seq| transport_core::conformance::message(seq, 16 * 1024))
+            .collect()
+    };
+    let receiving = tokio::spawn(async move {
+        let seqs = receive_until(&mut sub, 59).await;
+        (sub, seqs)
+    });
+    let mut seq = 0;
+    for size in [2, 8, 2, 8, 2, 8, 2, 8, 2, 8, 2, 8] {
+        if seq == 30 {
+            proxy.cut_all();
+        }
+        let mut accepted = 0;
+        bounded(
+            "publish batch",
+            publisher.publish_batch(&batch(seq..seq + size), &mut accepted),
+        )
+        .await
+        .expect("publish batch");
+        assert_eq!(accepted, size as usize);
+        seq += size;
+    }
+    bounded("flush", publisher.flush()).await.expect("flush");
+    let (_sub, seqs) = bounded("receive", receiving).await.expect("receiver");
+    assert_eq!(seqs, (0..60).collect::<Vec<_>>(), "in order, once");
+    // A bad message inside a batch: the ones before it are accepted, it is refused.
+    let mut bad = batch(60..63);
+    bad[1] = Bytes::new();
+    let mut accepted = 0;
+    assert!(publisher.publish_batch(&bad, &mut accepted).await.is_err());
+    assert_eq!(accepted, 1, "only the message before the empty one");
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_window_waits_for_the_servers_confirmation() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_util::codec::{Framed, LengthDelimitedCodec};

@@ -242,19 +242,65 @@ impl RawTcpPublisher {
         self.last_sync = coarse_now();
     }
 
-    /// Queues one message, and a sync after it when one is due, for the same write.
-    fn send(&mut self, msg: &[u8]) -> Result<(), io::Error> {
-        self.since_sync += 1;
+    /// Queues one frame per message, and a sync after them when one is due, for one write.
+    fn send(&mut self, msgs: &[Bytes]) -> Result<(), io::Error> {
+        self.since_sync = self.since_sync.saturating_add(msgs.len() as u32);
+        let frames = msgs.iter().map(|m| &m[..]);
         if self.since_sync >= self.sync_every
             || self.recent_bytes >= self.resend_limit / 2
             || coarse_now().saturating_sub(self.last_sync) >= self.sync_interval
         {
-            self.writer.queue([msg, &[]])?;
+            self.writer.queue(frames.chain([&[][..]]))?;
             self.sync_sent();
             Ok(())
         } else {
-            self.writer.queue([msg])
+            self.writer.queue(frames)
         }
+    }
+
+    /// Refuses a message before anything is counted or written: an empty frame is a sync, and
+    /// the codec would refuse a frame past the limit.
+    fn check_size(&self, msg: &[u8]) -> Result<(), TransportError> {
+        if !msg.is_empty() && msg.len() <= self.max_frame_bytes {
+            return Ok(());
+        }
+        Err(TransportError::Io {
+            stage: "publish",
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "message of {} bytes; allowed: 1..={}",
+                    msg.len(),
+                    self.max_frame_bytes
+                ),
+            ),
+        })
+    }
+
+    /// Reads the sync answers that arrived, reconnecting if that shows a broken connection.
+    async fn take_replies(&mut self) -> Result<(), TransportError> {
+        match self.poll_replies() {
+            Ok(()) => Ok(()),
+            Err(cause @ TransportError::Protocol { .. }) => Err(cause),
+            Err(cause) => self.reconnect(cause).await,
+        }
+    }
+
+    /// Keeps `msgs` as unconfirmed and queues them; a broken connection is redialled and
+    /// they go out again with the rest of the unconfirmed messages.
+    async fn send_unconfirmed(&mut self, msgs: &[Bytes]) -> Result<(), TransportError> {
+        self.recent_bytes += msgs.iter().map(Bytes::len).sum::<usize>();
+        self.sent += msgs.len() as u64;
+        let sent = self.send(msgs);
+        self.recent.extend(msgs.iter().cloned());
+        if let Err(e) = sent {
+            let cause = TransportError::Io {
+                stage: "publish",
+                source: e,
+            };
+            self.reconnect(cause).await?;
+        }
+        Ok(())
     }
 
     /// Asks for a sync unless one is on its way, and waits for the next answer.
@@ -289,30 +335,11 @@ impl RawTcpPublisher {
 
 impl Publisher for RawTcpPublisher {
     async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
-        if msg.is_empty() || msg.len() > self.max_frame_bytes {
-            // Refused before anything is counted or written: an empty frame is a sync, and the
-            // codec would refuse a frame past the limit.
-            return Err(TransportError::Io {
-                stage: "publish",
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "message of {} bytes; allowed: 1..={}",
-                        msg.len(),
-                        self.max_frame_bytes
-                    ),
-                ),
-            });
-        }
+        self.check_size(&msg)?;
         // Answers are looked for every few messages, not per message: they only free the
         // resend buffer, and a broken write shows in `send` at once anyway.
-        if self.sent.is_multiple_of(POLL_REPLIES_EVERY)
-            && let Err(cause) = self.poll_replies()
-        {
-            if matches!(cause, TransportError::Protocol { .. }) {
-                return Err(cause);
-            }
-            self.reconnect(cause).await?;
+        if self.sent.is_multiple_of(POLL_REPLIES_EVERY) {
+            self.take_replies().await?;
         }
         let len = msg.len();
         if !self.recent.is_empty() && self.recent_bytes + len > self.resend_limit {
@@ -322,17 +349,29 @@ impl Publisher for RawTcpPublisher {
             self.sync_until(|p| p.recent.is_empty() || p.recent_bytes + len <= limit)
                 .await?;
         }
-        self.recent_bytes += len;
-        self.sent += 1;
-        let sent = self.send(&msg);
-        self.recent.push_back(msg);
-        if let Err(e) = sent {
-            let cause = TransportError::Io {
-                stage: "publish",
-                source: e,
-            };
-            self.reconnect(cause).await?;
+        self.send_unconfirmed(std::slice::from_ref(&msg)).await
+    }
+
+    /// One look for answers, one lock and one queued write for the whole batch, when it fits
+    /// the resend window as it is; otherwise one `publish` each, with its waits.
+    async fn publish_batch(
+        &mut self,
+        msgs: &[Bytes],
+        accepted: &mut usize,
+    ) -> Result<(), TransportError> {
+        let bytes: usize = msgs.iter().map(Bytes::len).sum();
+        let fits = self.recent_bytes + bytes <= self.resend_limit
+            && msgs.iter().all(|m| self.check_size(m).is_ok());
+        if !fits {
+            for m in msgs {
+                self.publish(m.clone()).await?;
+                *accepted += 1;
+            }
+            return Ok(());
         }
+        self.take_replies().await?;
+        self.send_unconfirmed(msgs).await?;
+        *accepted += msgs.len();
         Ok(())
     }
 

@@ -2,12 +2,13 @@
 //! exactly the next position and gets the retained backlog before live messages.
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::SinkExt;
 use transport_core::{ClientContext, Counter, Subscriber, TransportError};
 
 use super::{Conn, Redial, read_frame};
 use crate::RawTcpConfig;
-use crate::proto::Hello;
+use crate::log::Frames;
+use crate::proto::{self, Hello};
 
 /// Receives frames; one delivery unit is whatever a single socket read made available.
 pub struct RawTcpSubscriber {
@@ -16,6 +17,7 @@ pub struct RawTcpSubscriber {
     epoch: u64,
     /// Position of the next message.
     position: u64,
+    max_frame_bytes: usize,
     skipped: Counter,
     epoch_resets: Counter,
 }
@@ -37,6 +39,7 @@ impl RawTcpSubscriber {
             redial,
             epoch: accepted.epoch,
             position: accepted.position,
+            max_frame_bytes: config.max_frame_bytes,
             skipped: counters.counter("resume_skipped"),
             epoch_resets: counters.counter("epoch_resets"),
         })
@@ -64,6 +67,20 @@ impl RawTcpSubscriber {
         self.position = accepted.position;
         Ok(())
     }
+
+    /// Appends the complete frames already in the read buffer, which came with the same read:
+    /// cut out as one run and sliced, not decoded one by one. An incomplete or malformed
+    /// frame stays for the codec, which reads or rejects it on the next `recv`.
+    fn take_buffered(&mut self, out: &mut Vec<Bytes>) -> usize {
+        let buf = self.conn.read_buffer_mut();
+        match proto::scan_frames(buf, self.max_frame_bytes, usize::MAX) {
+            Ok(scan) if scan.count > 0 => {
+                Frames::from_encoded(buf.split_to(scan.len).freeze(), scan.count).push_bodies(out);
+                scan.count
+            }
+            _ => 0,
+        }
+    }
 }
 
 impl Subscriber for RawTcpSubscriber {
@@ -75,12 +92,7 @@ impl Subscriber for RawTcpSubscriber {
             }
         };
         out.push(first.freeze());
-        let mut n = 1;
-        // Frames already buffered belong to the same read.
-        while let Some(Some(Ok(m))) = self.conn.next().now_or_never() {
-            out.push(m.freeze());
-            n += 1;
-        }
+        let n = 1 + self.take_buffered(out);
         self.position = self.position.checked_add(n as u64).ok_or_else(|| {
             TransportError::protocol("recv", "position overflows: the server's start was bogus")
         })?;
