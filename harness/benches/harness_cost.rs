@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use transport_bench::runner::SubscriberRecorder;
+use transport_bench::runner::publish::stamp_batch;
 use transport_bench::runner::recorder::RunShared;
 use transport_core::{Envelope, clock};
 
@@ -32,8 +33,8 @@ fn per_message(c: &mut Criterion) {
             .encode(100)
         })
     });
-    // Receive side: decode + audit + three histogram records, one message per delivery unit
-    // (the worst case: no batching to amortise the per-unit work).
+    // Receive side: decode + audit + two latency records (from intended send, by second; from
+    // actual send), one message per delivery unit (the worst case: nothing to amortise).
     let mut rec = SubscriberRecorder::new(shared(), 0);
     let mut next = 0u64;
     g.bench_function("receive_audit_record", |b| {
@@ -53,11 +54,20 @@ fn per_message(c: &mut Criterion) {
         )
     });
     g.finish();
-    // The same per message when a delivery unit carries 64 messages, as it does under load
-    // (a socket read or a fetch returning many): what is paid per unit is shared.
     const UNIT: u64 = 64;
+    // Closed loop stamps its batches (up to 64) with one clock read into one buffer.
     let mut g = c.benchmark_group("harness_per_message_in_units_of_64");
     g.throughput(Throughput::Elements(UNIT));
+    let mut batch = Vec::with_capacity(UNIT as usize);
+    let mut seq = 0;
+    g.bench_function("stamp_100B", |b| {
+        b.iter(|| {
+            stamp_batch(0, seq..seq + UNIT, clock::now_ns(), 100, &mut batch);
+            seq += UNIT;
+        })
+    });
+    // The same per message when a delivery unit carries 64 messages, as it does under load
+    // (a socket read or a fetch returning many): what is paid per unit is shared.
     let mut rec = SubscriberRecorder::new(shared(), 0);
     let mut next = 0u64;
     g.bench_function("receive_audit_record", |b| {

@@ -36,11 +36,12 @@ pub struct RunShared {
     pub windows: Vec<Window>,
     /// First copies received, all phases, all subscribers (for progress and draining).
     pub delivered_total: AtomicU64,
-    /// Latency per second of the measured window (by receive time), merged over subscribers.
-    pub intervals: Mutex<Vec<Histogram<u64>>>,
-    /// The measured window's latency histograms, in a few shards so subscribers on different
-    /// threads rarely wait for one another.
-    latencies: Vec<Mutex<Latencies>>,
+    /// Latency per second of the measured window (by receive time), merged over subscribers:
+    /// a shard adds its second here when its subscribers move on to the next.
+    intervals: Mutex<Vec<Histogram<u64>>>,
+    /// The measured window's histograms, in a few shards so subscribers on different threads
+    /// rarely wait for one another.
+    shards: Vec<Mutex<Shard>>,
 }
 
 /// The latency histograms of the measured window.
@@ -69,7 +70,27 @@ impl Latencies {
     }
 }
 
-/// Shards of [`Latencies`]: more than the worker threads of most machines.
+/// One shard's share of the window: latency from intended send for the second its
+/// subscribers are in, and latency from actual send. The whole window's latency from intended
+/// send is the sum of the seconds, so it is not recorded a third time per message.
+#[derive(Debug)]
+struct Shard {
+    second: u32,
+    latency: Histogram<u64>,
+    from_send: Histogram<u64>,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            second: 0,
+            latency: latency_histogram(),
+            from_send: latency_histogram(),
+        }
+    }
+}
+
+/// Histogram shards: more than the worker threads of most machines.
 const LATENCY_SHARDS: usize = 8;
 /// Samples a subscriber buffers before adding them to the shared histograms.
 const PENDING_SAMPLES: usize = 256;
@@ -96,53 +117,90 @@ impl RunShared {
             windows,
             delivered_total: AtomicU64::new(0),
             intervals: Mutex::new(Vec::new()),
-            latencies: (0..LATENCY_SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..LATENCY_SHARDS).map(|_| Mutex::default()).collect(),
         })
     }
 
     /// Adds subscriber `subscriber`'s samples, all received in `second` of the window.
     fn record(&self, subscriber: u32, second: u32, samples: &[Sample]) {
-        let shard = &self.latencies[subscriber as usize % LATENCY_SHARDS];
-        let mut h = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        for &(latency, from_send) in samples {
-            h.latency.saturating_record(latency);
-            h.from_send.saturating_record(from_send);
-        }
-        drop(h);
-        let mut slots = self
-            .intervals
+        let mut shard = self.shards[subscriber as usize % LATENCY_SHARDS]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let i = second as usize;
-        while slots.len() <= i {
-            slots.push(latency_histogram());
+        for &(_, from_send) in samples {
+            shard.from_send.saturating_record(from_send);
         }
-        for &(latency, _) in samples {
-            slots[i].saturating_record(latency);
+        if second > shard.second {
+            self.fold(&mut shard);
+            shard.second = second;
         }
+        if second == shard.second {
+            for &(latency, _) in samples {
+                shard.latency.saturating_record(latency);
+            }
+        } else {
+            // A subscriber still flushing a second its shard has left (rare): straight in.
+            drop(shard);
+            let mut slots = self.slots();
+            let slot = slot(&mut slots, second);
+            for &(latency, _) in samples {
+                slot.saturating_record(latency);
+            }
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Histogram<u64>>> {
+        self.intervals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves a shard's current second into the per-second histograms.
+    fn fold(&self, shard: &mut Shard) {
+        if !shard.latency.is_empty() {
+            let _ = slot(&mut self.slots(), shard.second).add(&shard.latency);
+            shard.latency.reset();
+        }
+    }
+
+    /// Latency per second of the measured window so far, all subscribers (every shard's
+    /// current second included).
+    pub fn intervals(&self) -> Vec<Histogram<u64>> {
+        for shard in &self.shards {
+            self.fold(&mut shard.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+        self.slots().clone()
     }
 
     /// Every subscriber's latencies so far, merged.
     pub fn latencies(&self) -> Latencies {
         let mut out = Latencies::default();
-        for shard in &self.latencies {
-            out.add(&shard.lock().unwrap_or_else(PoisonError::into_inner));
+        for second in self.intervals() {
+            let _ = out.latency.add(&second);
+        }
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = out.from_send.add(&shard.from_send);
         }
         out
     }
 
-    /// p99 of the most recent complete second, for the progress line.
+    /// p99 of the most recent second any shard has moved past, for the progress line.
     pub fn recent_p99_ns(&self) -> Option<u64> {
-        let slots = self
-            .intervals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        slots
+        self.slots()
             .iter()
             .rev()
             .find(|h| !h.is_empty())
             .map(|h| h.value_at_quantile(0.99))
     }
+}
+
+/// The histogram of `second`, made (with those before it) if it is not there yet.
+fn slot(slots: &mut Vec<Histogram<u64>>, second: u32) -> &mut Histogram<u64> {
+    let i = second as usize;
+    while slots.len() <= i {
+        slots.push(latency_histogram());
+    }
+    &mut slots[i]
 }
 
 /// One subscriber's recordings.
@@ -357,7 +415,7 @@ mod tests {
         assert_eq!(r.audits[0].finish(2).delivered, 2);
         assert_eq!((r.empty_units, r.corrupt, r.units.len()), (1, 1, 2));
         assert_eq!(s.delivered_total.load(Relaxed), 2);
-        assert_eq!(s.intervals.lock().unwrap()[0].len(), 1);
+        assert_eq!(s.intervals()[0].len(), 1);
     }
 
     /// Samples reach the shared histograms whether the buffer filled, the second changed or the
@@ -372,19 +430,34 @@ mod tests {
         r.on_unit(&first, 1_200_000_000);
         r.on_unit(&[msg(1_000, 2_100_000_000)], 2_200_000_000);
         r.flush();
-        let intervals: Vec<u64> = s
-            .intervals
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|h| h.len())
-            .collect();
+        let intervals: Vec<u64> = s.intervals().iter().map(|h| h.len()).collect();
         assert_eq!(intervals, vec![first.len() as u64, 1]);
         let all = s.latencies();
         assert_eq!(
             (all.latency.len(), all.from_send.len()),
             (first.len() as u64 + 1, first.len() as u64 + 1)
         );
+    }
+
+    /// Two subscribers of one shard in different seconds: the one behind adds to the second it
+    /// is in, not to the shard's, and the window's total is every second's sum.
+    #[test]
+    fn a_subscriber_behind_its_shard_adds_to_its_own_second() {
+        let s = shared();
+        let (mut ahead, mut behind) = (
+            SubscriberRecorder::new(s.clone(), 0),
+            SubscriberRecorder::new(s.clone(), LATENCY_SHARDS as u32),
+        );
+        behind.on_unit(&[msg(0, 1_100_000_000)], 1_200_000_000);
+        ahead.on_unit(&[msg(1, 2_100_000_000)], 2_200_000_000);
+        ahead.flush();
+        behind.flush();
+        ahead.on_unit(&[msg(2, 2_300_000_000)], 2_400_000_000);
+        ahead.flush();
+        let intervals: Vec<u64> = s.intervals().iter().map(|h| h.len()).collect();
+        assert_eq!(intervals, vec![1, 2]);
+        let all = s.latencies();
+        assert_eq!((all.latency.len(), all.from_send.len()), (3, 3));
     }
 
     #[test]

@@ -459,12 +459,7 @@ impl<'a, T: Transport> Run<'a, T> {
         timeline: &Timeline,
         closed: Closed,
     ) -> anyhow::Result<RunOutput> {
-        let intervals = std::mem::take(
-            &mut *shared
-                .intervals
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let intervals = shared.intervals();
         Ok(RunOutput {
             spec: self.spec.clone(),
             effective_config: serde_json::to_value(&self.config)?,
