@@ -76,9 +76,7 @@ pub(crate) async fn accept(
                 .map_err(TransportError::io("upgrade response"))?;
             // A client must wait for the 101 before it sends frames, but whatever it sent
             // early is kept, not lost.
-            let rest = buf[head_len..].to_vec();
-            let ws =
-                WebSocketStream::from_partially_read(io, rest, Role::Server, Some(config)).await;
+            let ws = after_upgrade(io, &buf[head_len..], config).await;
             Ok((ws, route))
         }
         Err(r) => {
@@ -90,6 +88,22 @@ pub(crate) async fn accept(
             })
         }
     }
+}
+
+/// The WebSocket over `io`, which already read `early` past the request head.
+///
+/// Its read buffer starts from a vector with the buffer's full capacity: tungstenite's buffer
+/// remembers the capacity it started with, and once frames it handed out still share it, it
+/// regrows to only that much. Started from a bare copy of `early` (usually empty) it regrew to
+/// exactly the next frame, so the server read each message in two recv calls of a few bytes
+/// (measured: 1.4 reads per message, and a quarter of the throughput).
+async fn after_upgrade<S>(io: S, early: &[u8], config: WsConfig) -> WebSocketStream<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut part = Vec::with_capacity(config.read_buffer_size.max(early.len()));
+    part.extend_from_slice(early);
+    WebSocketStream::from_partially_read(io, part, Role::Server, Some(config)).await
 }
 
 /// Writes the refusal and closes our side. Errors are ignored: the peer may be gone already.
@@ -176,6 +190,78 @@ fn check(req: &httparse::Request) -> Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// A stream that counts the reads that returned data.
+    struct CountReads(DuplexStream, usize);
+
+    impl AsyncRead for CountReads {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let before = buf.filled().len();
+            let polled = Pin::new(&mut self.0).poll_read(cx, buf);
+            if buf.filled().len() > before {
+                self.1 += 1;
+            }
+            polled
+        }
+    }
+
+    impl AsyncWrite for CountReads {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    }
+
+    /// 2,000 frames of 100 bytes that arrive together must take a few large reads, not two
+    /// small ones per frame, while the frames already read are still held (as the topic
+    /// holds them).
+    #[tokio::test]
+    async fn frames_that_arrive_together_are_read_together() {
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        let config = WsConfig::default().read_buffer_size(64 * 1024);
+        let mut server = after_upgrade(CountReads(server_end, 0), &[], config).await;
+        let mut client = WebSocketStream::from_raw_socket(client_end, Role::Client, None).await;
+        const FRAMES: usize = 2_000;
+        for i in 0..FRAMES {
+            client
+                .feed(Message::Binary(vec![i as u8; 100].into()))
+                .await
+                .expect("feed");
+        }
+        client.flush().await.expect("flush");
+        let mut held = Vec::with_capacity(FRAMES);
+        while held.len() < FRAMES {
+            match server.next().await {
+                Some(Ok(Message::Binary(b))) => held.push(b),
+                other => panic!("expected a binary frame, got {other:?}"),
+            }
+        }
+        let reads = server.get_ref().1;
+        // About 212 KB in 64 KiB reads: 4, if a few more at the seams.
+        assert!(reads <= 20, "{reads} reads for {FRAMES} frames");
+    }
 
     #[test]
     fn keys_must_be_base64_of_sixteen_bytes() {
