@@ -9,7 +9,7 @@
 //! resends exactly what never arrived.
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +86,41 @@ async fn open_session(
     Ok((held, superseded))
 }
 
+/// Data messages the relay puts into the topic together at most: those a read already
+/// buffered behind the first, taken without waiting.
+const RELAY_BATCH: usize = 256;
+
+/// A data message's bytes; `None` for anything else.
+fn data(m: Message) -> Option<Bytes> {
+    match m {
+        Message::Binary(b) => Some(b),
+        Message::Text(t) => Some(Bytes::from(t)),
+        _ => None,
+    }
+}
+
+/// Adds to `batch` the data messages already readable without waiting, up to
+/// [`RELAY_BATCH`]. It stops at the first control frame: a ping read now has its pong sent by
+/// the next read, and that pong proves every message before it is in the topic, so the batch
+/// must be published first. Returns how the stopping frame ended the connection, if it did.
+fn gather(
+    shared: &Shared,
+    ws: &mut Ws,
+    ka: &mut Keepalive,
+    batch: &mut Vec<Bytes>,
+) -> Result<(), End> {
+    while batch.len() < RELAY_BATCH {
+        let Some(next) = ws.next().now_or_never() else {
+            return Ok(());
+        };
+        match incoming_control(shared, ka, next)?.and_then(data) {
+            Some(msg) => batch.push(msg),
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 /// Publishes every data message until the connection ends, counting them in `held`.
 async fn relay(
     shared: &Shared,
@@ -100,6 +135,7 @@ async fn relay(
         bytes: config.resume_buffer_bytes,
     };
     let mut ka = Keepalive::new(config.ping_interval, config.pong_timeout);
+    let mut batch = Vec::with_capacity(RELAY_BATCH);
     // Registered once for the connection, not once per message.
     let superseded = superseded.cancelled();
     tokio::pin!(superseded);
@@ -115,21 +151,19 @@ async fn relay(
                 Err(End::Close(CloseCode::Policy, reason.into(), false))
             }
             msg = ws.next() => match incoming_control(shared, &mut ka, msg) {
-                Ok(Some(m)) => {
-                    let data = match m {
-                        Message::Binary(b) => b,
-                        Message::Text(t) => Bytes::from(t),
-                        _ => continue,
-                    };
-                    let publish = t.publish(data, keep, config.slow_consumer, &shared.fanout);
+                Ok(Some(first)) => {
+                    batch.clear();
+                    batch.extend(data(first));
+                    let after = gather(shared, ws, &mut ka, &mut batch);
+                    let publish = t.publish_many(&batch, keep, config.slow_consumer, &shared.fanout);
                     // Under `block` this may wait for slow subscribers; shutdown still wins.
                     tokio::select! {
                         _ = shared.cancel.cancelled() => Err(away()),
                         () = publish => {
                             if let Some(count) = held.as_mut() {
-                                **count += 1;
+                                **count += batch.len() as u64;
                             }
-                            Ok(())
+                            after
                         }
                     }
                 }

@@ -169,6 +169,7 @@ impl Topic {
 
     /// Appends `msg` to the log (evicting beyond `keep`) and offers it to every subscriber,
     /// applying `policy` to full queues.
+    #[cfg(test)]
     pub(crate) async fn publish(
         &self,
         msg: Bytes,
@@ -176,45 +177,80 @@ impl Topic {
         policy: SlowConsumer,
         counters: &FanoutCounters,
     ) {
+        self.publish_many(std::slice::from_ref(&msg), keep, policy, counters)
+            .await
+    }
+
+    /// Appends `msgs` in order, each as [`Topic::publish`] would, under one lock.
+    pub(crate) async fn publish_many(
+        &self,
+        msgs: &[Bytes],
+        keep: Retention,
+        policy: SlowConsumer,
+        counters: &FanoutCounters,
+    ) {
         let mut st = self.0.lock().await;
-        let pos = st.next();
-        st.log_bytes += msg.len();
-        st.log.push_back(msg.clone());
-        while st.log.len() > keep.messages || (st.log_bytes > keep.bytes && st.log.len() > 1) {
-            if let Some(old) = st.log.pop_front() {
-                st.log_bytes -= old.len();
-                st.base += 1;
+        for msg in msgs {
+            let pos = st.append(msg, keep, counters);
+            st.offer(pos, msg, policy, counters).await;
+        }
+        // Test-only planted cost per subscriber copy (`test-knobs` builds only; zero and never
+        // read otherwise), spent under the topic lock like real fan-out work.
+        let copies = msgs.len() * st.subs.len();
+        transport_core::test_knobs::plant_cpu("websocket", copies as u64);
+    }
+}
+
+impl State {
+    /// Appends `msg` to the log, evicting beyond `keep`; returns its position.
+    fn append(&mut self, msg: &Bytes, keep: Retention, counters: &FanoutCounters) -> u64 {
+        let pos = self.next();
+        self.log_bytes += msg.len();
+        self.log.push_back(msg.clone());
+        while self.log.len() > keep.messages || (self.log_bytes > keep.bytes && self.log.len() > 1)
+        {
+            if let Some(old) = self.log.pop_front() {
+                self.log_bytes -= old.len();
+                self.base += 1;
                 counters.evicted.inc();
             }
         }
+        pos
+    }
+
+    /// Offers `msg` at `pos` to every subscriber, applying `policy` to full queues.
+    async fn offer(
+        &mut self,
+        pos: u64,
+        msg: &Bytes,
+        policy: SlowConsumer,
+        counters: &FanoutCounters,
+    ) {
         let mut i = 0;
-        while i < st.subs.len() {
-            match st.subs[i].tx.try_send((pos, msg.clone())) {
+        while i < self.subs.len() {
+            match self.subs[i].tx.try_send((pos, msg.clone())) {
                 Ok(()) => i += 1,
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    st.subs.swap_remove(i);
+                    self.subs.swap_remove(i);
                 }
                 Err(mpsc::error::TrySendError::Full(item)) => match policy {
                     SlowConsumer::Disconnect => {
                         counters.slow_disconnects.inc();
-                        let sub = st.subs.swap_remove(i);
+                        let sub = self.subs.swap_remove(i);
                         // The connection may be gone already; then there is nobody to tell.
                         let _ = sub.kick.send(pos);
                     }
                     SlowConsumer::Block => {
                         counters.block_waits.inc();
-                        if st.subs[i].tx.send(item).await.is_ok() {
+                        if self.subs[i].tx.send(item).await.is_ok() {
                             i += 1;
                         } else {
-                            st.subs.swap_remove(i);
+                            self.subs.swap_remove(i);
                         }
                     }
                 },
             }
         }
-        // Test-only planted cost per subscriber copy (`test-knobs` builds only; zero and never
-        // read otherwise), spent under the topic lock like real fan-out work.
-        transport_core::test_knobs::plant_cpu("websocket", st.subs.len() as u64);
     }
 }
 
