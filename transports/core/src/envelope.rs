@@ -48,10 +48,13 @@ impl Envelope {
     /// stamped into one allocation.
     pub fn encode_into(&self, payload_len: usize, buf: &mut BytesMut) {
         buf.reserve(payload_len.max(HEADER_LEN));
-        buf.put_u32(self.publisher);
-        buf.put_u64(self.seq);
-        buf.put_u64(self.intended_ns);
-        buf.put_u64(self.sent_ns);
+        // Built on the stack and appended at once: one capacity check, not four.
+        let mut header = [0u8; HEADER_LEN];
+        header[..4].copy_from_slice(&self.publisher.to_be_bytes());
+        header[4..12].copy_from_slice(&self.seq.to_be_bytes());
+        header[12..20].copy_from_slice(&self.intended_ns.to_be_bytes());
+        header[20..].copy_from_slice(&self.sent_ns.to_be_bytes());
+        buf.put_slice(&header);
         // A non-zero pattern so that a transport that compresses cannot make payloads vanish.
         // It repeats every 256 bytes, so it is copied from one table rather than computed per
         // byte (this runs for every message a publisher sends).
