@@ -22,6 +22,7 @@ pub mod counters;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod publish_queue;
 pub mod session;
 pub mod socket;
 pub mod test_knobs;

@@ -1,11 +1,12 @@
 //! The publisher: a batching Kafka producer for one topic partition.
 //!
-//! `publish` hands a message to a background task through a bounded channel. The task appends
+//! `publish` hands a message (`publish_batch` a whole batch) to a background task through a
+//! queue bounded in messages ([`transport_core::publish_queue`]). The task appends
 //! it to the open batch and sends the batch as one Produce request when `linger` expires or
 //! the batch reaches `batch_max_bytes`; with `linger = 0` it sends whatever is queued as soon as
 //! it may send. Up to `max_in_flight_requests` requests are pipelined on the connection (the
-//! broker answers in order); at the limit the task stops taking messages, which queue in the
-//! channel and go out together as the next batch; once the channel is full, `publish` waits:
+//! broker answers in order); at the limit the task stops taking messages, which wait in the
+//! queue and go out together as the next batch; once the queue is full, `publish` waits:
 //! that is the backpressure. `flush` waits until everything accepted is acknowledged (or, with
 //! `acks = "none"`, written).
 //!
@@ -23,13 +24,14 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProducerId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use transport_core::publish_queue::{Outbox, publish_queue};
 use transport_core::{ClientContext, Publisher, TransportError};
 
 use crate::config::{Acks, PullLogConfig, max_response_bytes, wire_ms};
 use crate::conn::Conn;
-use crate::producer_task::{Cmd, Task};
+use crate::producer_task::Task;
 use crate::records::ProducerSeq;
 use crate::{cluster, with_timeout};
 
@@ -102,7 +104,7 @@ pub(crate) async fn init_producer(
 
 /// The pull-log publisher (see the module docs).
 pub struct PullLogPublisher {
-    tx: Option<mpsc::Sender<Cmd>>,
+    tx: Option<Outbox>,
     task: Option<JoinHandle<Result<(), TransportError>>>,
 }
 
@@ -117,7 +119,7 @@ impl PullLogPublisher {
         let (mut conn, partition) = open(config, addr, topic, &ctx).await?;
         let producer = init_producer(config, &mut conn, &ctx).await?;
         conn.end_handshake();
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (tx, rx) = publish_queue(QUEUE);
         let task = Task::new(config, addr, topic, ctx, (conn, partition), producer, rx);
         Ok(PullLogPublisher {
             tx: Some(tx),
@@ -143,9 +145,25 @@ impl Publisher for PullLogPublisher {
         let Some(tx) = &self.tx else {
             return Err(TransportError::Closed { stage: "publish" });
         };
-        if tx.send(Cmd::Msg(msg)).await.is_err() {
+        if !tx.send(msg).await {
             return Err(self.task_error().await);
         }
+        Ok(())
+    }
+
+    /// The batch goes to the task as one queue entry.
+    async fn publish_batch(
+        &mut self,
+        msgs: &[Bytes],
+        accepted: &mut usize,
+    ) -> Result<(), TransportError> {
+        let Some(tx) = &self.tx else {
+            return Err(TransportError::Closed { stage: "publish" });
+        };
+        if !tx.send_batch(msgs.to_vec()).await {
+            return Err(self.task_error().await);
+        }
+        *accepted += msgs.len();
         Ok(())
     }
 
@@ -154,7 +172,7 @@ impl Publisher for PullLogPublisher {
             return Err(TransportError::Closed { stage: "flush" });
         };
         let (done, wait) = oneshot::channel();
-        if tx.send(Cmd::Flush(done)).await.is_err() || wait.await.is_err() {
+        if !tx.flush(done) || wait.await.is_err() {
             return Err(self.task_error().await);
         }
         Ok(())

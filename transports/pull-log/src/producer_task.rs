@@ -8,20 +8,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
+use transport_core::publish_queue::{Inbox, Received};
 use transport_core::{ClientContext, Counter, Distribution, TransportError};
 
 use crate::cluster;
 use crate::config::{Acks, PullLogConfig, wire_ms};
 use crate::conn::{Conn, decode_response};
 use crate::records::{BATCH_OVERHEAD, ProducerSeq, encode_batch, record_size};
-
-/// What `publish` and `flush` send to the task.
-pub(crate) enum Cmd {
-    Msg(Bytes),
-    Flush(oneshot::Sender<()>),
-}
 
 /// Whether an error is a broken or stalled connection worth reconnecting for.
 pub(crate) fn retriable(e: &TransportError) -> bool {
@@ -38,7 +33,7 @@ pub(crate) struct Task {
     topic_str: String,
     ctx: ClientContext,
     conn: Conn,
-    rx: mpsc::Receiver<Cmd>,
+    rx: Inbox,
     topic: TopicName,
     partition: i32,
     /// Producer id, epoch and the sequence of the next batch (`ProducerSeq::NONE` when not
@@ -66,7 +61,7 @@ impl Task {
         ctx: ClientContext,
         (conn, partition): (Conn, i32),
         producer: ProducerSeq,
-        rx: mpsc::Receiver<Cmd>,
+        rx: Inbox,
     ) -> Task {
         Task {
             config: config.clone(),
@@ -115,8 +110,8 @@ impl Task {
                     self.send_batch().await
                 }
                 cmd = self.rx.recv(), if can_send => match cmd {
-                    Some(Cmd::Msg(m)) => self.on_message(m).await,
-                    Some(Cmd::Flush(w)) => {
+                    Some(Received::Msg(m)) => self.on_message(m).await,
+                    Some(Received::Flush(w)) => {
                         self.waiters.push(w);
                         self.send_batch().await
                     }
@@ -194,12 +189,12 @@ impl Task {
             // Take whatever else is already queued: batching without added delay.
             while self.batch_bytes < self.config.batch_max_bytes {
                 match self.rx.try_recv() {
-                    Ok(Cmd::Msg(m)) => self.add(m),
-                    Ok(Cmd::Flush(w)) => {
+                    Some(Received::Msg(m)) => self.add(m),
+                    Some(Received::Flush(w)) => {
                         self.waiters.push(w);
                         break;
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
             return self.send_batch().await;

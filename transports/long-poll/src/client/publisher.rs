@@ -2,10 +2,11 @@
 //!
 //! HTTP/1.1 allows pipelining in principle, but no browser or common client uses it and hyper
 //! does not, so the honest model is one outstanding request per connection. `publish` hands the
-//! message to a background task through a bounded queue (the window) and returns; the task
-//! POSTs whatever queued while the previous request was out (up to `publish_batch` messages,
-//! never waiting to fill a batch, so at low rates each message gets its own request) and waits
-//! for each 200 before the next. A full window makes `publish` wait, which the harness
+//! message to a background task through a queue bounded in messages (the window; a batch handed
+//! over by `Publisher::publish_batch` is one entry, [`transport_core::publish_queue`]) and
+//! returns; the task POSTs whatever queued while the previous request was out (up to the
+//! `publish_batch` option's count, never waiting to fill a batch, so at low rates each message
+//! gets its own request) and waits for each 200 before the next. A full window makes `publish` wait, which the harness
 //! sees as schedule lag — the cost of a round trip per request, shown rather than hidden.
 //!
 //! Transport failures, 5xx and 409 replies are retried on a new connection with capped
@@ -20,8 +21,9 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use transport_core::publish_queue::{Inbox, Outbox, Received, publish_queue};
 use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError};
 
 use super::headers::{self, Purpose};
@@ -32,14 +34,16 @@ use crate::config::{ConnectionMode, Encoding, LongPollConfig};
 /// Messages a publisher accepts ahead of the server's replies.
 pub const PUBLISH_WINDOW: usize = 1024;
 
+/// What `publish`, `publish_batch` and `flush` hand to the task.
 enum Cmd {
     Msg(Bytes),
+    Batch(Vec<Bytes>),
     Flush(oneshot::Sender<()>),
 }
 
 /// A long-poll publisher.
 pub struct LongPollPublisher {
-    tx: Option<mpsc::Sender<Cmd>>,
+    tx: Option<Outbox>,
     task: Option<JoinHandle<Result<(), TransportError>>>,
 }
 
@@ -97,7 +101,7 @@ pub async fn connect(
         response_header_bytes: c.counter("publish_response_header_bytes"),
         ctx,
     };
-    let (tx, rx) = mpsc::channel(PUBLISH_WINDOW);
+    let (tx, rx) = publish_queue(PUBLISH_WINDOW);
     Ok(LongPollPublisher {
         tx: Some(tx),
         task: Some(tokio::spawn(sender.run(rx))),
@@ -105,19 +109,19 @@ pub async fn connect(
 }
 
 impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) -> Result<(), TransportError> {
+    async fn run(mut self, mut rx: Inbox) -> Result<(), TransportError> {
         let mut carry: Option<Bytes> = None;
         loop {
             let first = match carry.take() {
                 Some(m) => m,
                 None => match rx.recv().await {
                     None => return Ok(()),
-                    Some(Cmd::Flush(done)) => {
+                    Some(Received::Flush(done)) => {
                         // Everything before it has been acknowledged already.
                         let _ = done.send(());
                         continue;
                     }
-                    Some(Cmd::Msg(m)) => m,
+                    Some(Received::Msg(m)) => m,
                 },
             };
             let mut bytes = codec::encoded_len(self.encoding, first.len());
@@ -125,7 +129,7 @@ impl Sender {
             let mut flush = None;
             while batch.len() < self.batch {
                 match rx.try_recv() {
-                    Ok(Cmd::Msg(m)) => {
+                    Some(Received::Msg(m)) => {
                         bytes += codec::encoded_len(self.encoding, m.len());
                         if bytes + 16 > self.max_body {
                             carry = Some(m);
@@ -133,11 +137,11 @@ impl Sender {
                         }
                         batch.push(m);
                     }
-                    Ok(Cmd::Flush(done)) => {
+                    Some(Received::Flush(done)) => {
                         flush = Some(done);
                         break;
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
             self.post(&batch).await?;
@@ -227,9 +231,11 @@ impl LongPollPublisher {
     }
 
     async fn send(&mut self, cmd: Cmd) -> Result<(), TransportError> {
-        let sent = match &self.tx {
-            Some(tx) => tx.send(cmd).await.is_ok(),
-            None => false,
+        let sent = match (&self.tx, cmd) {
+            (Some(tx), Cmd::Msg(m)) => tx.send(m).await,
+            (Some(tx), Cmd::Batch(msgs)) => tx.send_batch(msgs).await,
+            (Some(tx), Cmd::Flush(done)) => tx.flush(done),
+            (None, _) => false,
         };
         if sent {
             Ok(())
@@ -242,6 +248,17 @@ impl LongPollPublisher {
 impl Publisher for LongPollPublisher {
     async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
         self.send(Cmd::Msg(msg)).await
+    }
+
+    /// The batch goes to the task as one queue entry.
+    async fn publish_batch(
+        &mut self,
+        msgs: &[Bytes],
+        accepted: &mut usize,
+    ) -> Result<(), TransportError> {
+        self.send(Cmd::Batch(msgs.to_vec())).await?;
+        *accepted += msgs.len();
+        Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), TransportError> {
