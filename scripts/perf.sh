@@ -43,7 +43,12 @@ OUT="$(cd "$OUT" && pwd)"
 
 build() { # build SRC_DIR DEST_BINARY
     # One shared target dir: dependencies compile once; the two checkouts' own crates live
-    # side by side (their paths differ), so alternating builds do not thrash.
+    # side by side (their paths differ), so alternating builds do not thrash. Both sides'
+    # binaries are copied to the same target/release/transport-bench, and cargo copies a
+    # binary there only when it builds it: a side already built would leave the other
+    # side's binary in place (both "sides" were then one binary). Touching the binary's
+    # crate root makes cargo relink it, and a note below says when the sides are one binary.
+    touch "$1/harness/src/main.rs"
     (cd "$1" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -q -p transport-bench) \
         || { echo "build of $1 failed" >&2; exit 3; }
     cp "$ROOT/target/release/transport-bench" "$2"
@@ -58,6 +63,9 @@ fi
 echo "== building base $BASE (${BASE_SHA:0:10}) and candidate $(git rev-parse --short HEAD) (release)" >&2
 build "$SRC" "$OUT/bin-base"
 build "$ROOT" "$OUT/bin-cand"
+if cmp -s "$OUT/bin-base" "$OUT/bin-cand"; then
+    echo "note: base and candidate binaries are identical (no change reaches the binary)" >&2
+fi
 
 rm -rf "$OUT/runs"
 mkdir -p "$OUT/runs"
