@@ -150,10 +150,14 @@ async fn a_restarted_server_is_recognised_by_its_epoch() {
         .expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refused() {
-    // A 64 KiB window and 16 KiB messages: unconfirmed messages must not fall out of it.
-    // (Whether the publisher had to wait depends on timing here; the next test pins that.)
+/// A server with a 64 KiB resend window and frames up to 32 KiB, a proxy in front of it that
+/// can cut every connection, and a subscriber and a publisher through the proxy.
+async fn behind_a_cut_proxy() -> (
+    <RawTcp as Transport>::Server,
+    CutProxy,
+    <RawTcp as Transport>::Subscriber,
+    <RawTcp as Transport>::Publisher,
+) {
     let config = RawTcpConfig {
         resend_buffer_bytes: 64 * 1024,
         max_frame_bytes: 32 * 1024,
@@ -163,7 +167,15 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
     let proxy = CutProxy::start(server.local_addr()).await;
     let via = proxy.addr().to_string();
     let ctx = ClientContext::fresh(0);
-    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
+    let (sub, publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
+    (server, proxy, sub, publisher)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refused() {
+    // A 64 KiB window and 16 KiB messages: unconfirmed messages must not fall out of it.
+    // (Whether the publisher had to wait depends on timing here; the next test pins that.)
+    let (server, proxy, mut sub, mut publisher) = behind_a_cut_proxy().await;
     let big = |seq| transport_core::conformance::message(seq, 16 * 1024);
     let oversized = Bytes::from(vec![1u8; 40 * 1024]);
     assert!(publisher.publish(oversized).await.is_err());
@@ -195,16 +207,7 @@ async fn large_messages_through_a_cut_lose_nothing_and_an_oversized_one_is_refus
 async fn batches_within_and_beyond_the_window_through_a_cut_lose_nothing() {
     // A 64 KiB window and 16 KiB messages: a batch of 2 fits it and goes out whole, a batch
     // of 8 does not and goes one message at a time, waiting for confirmations.
-    let config = RawTcpConfig {
-        resend_buffer_bytes: 64 * 1024,
-        max_frame_bytes: 32 * 1024,
-        ..fast()
-    };
-    let server = serve::<RawTcp>(&config, "127.0.0.1:0", ServerContext::fresh()).await;
-    let proxy = CutProxy::start(server.local_addr()).await;
-    let via = proxy.addr().to_string();
-    let ctx = ClientContext::fresh(0);
-    let (mut sub, mut publisher) = clients::<RawTcp>(&config, &via, &via, &ctx).await;
+    let (server, proxy, mut sub, mut publisher) = behind_a_cut_proxy().await;
     let batch = |seqs: std::ops::Range<u64>| -> Vec<Bytes> {
         seqs.map(|seq| transport_core::conformance::message(seq, 16 * 1024))
             .collect()
