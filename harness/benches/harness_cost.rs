@@ -17,6 +17,9 @@ fn shared() -> Arc<RunShared> {
     RunShared::new(0..u64::MAX, 1, 1, 100, Vec::new())
 }
 
+/// Messages per delivery unit (and per closed-loop batch) in the batched benchmarks.
+const UNIT: u64 = 64;
+
 fn per_message(c: &mut Criterion) {
     let mut g = c.benchmark_group("harness_per_message");
     g.throughput(Throughput::Elements(1));
@@ -54,7 +57,6 @@ fn per_message(c: &mut Criterion) {
         )
     });
     g.finish();
-    const UNIT: u64 = 64;
     // Closed loop stamps its batches (up to 64) with one clock read into one buffer.
     let mut g = c.benchmark_group("harness_per_message_in_units_of_64");
     g.throughput(Throughput::Elements(UNIT));
@@ -67,10 +69,24 @@ fn per_message(c: &mut Criterion) {
         })
     });
     // The same per message when a delivery unit carries 64 messages, as it does under load
-    // (a socket read or a fetch returning many): what is paid per unit is shared.
+    // (a socket read or a fetch returning many): what is paid per unit is shared. Stamped as
+    // one closed-loop batch (one instant for all), their equal latencies are one sample with a
+    // count; stamped as in open loop (an intended time each), every message is a sample.
+    receive_units(&mut g, "receive_audit_record", |_| 1);
+    receive_units(&mut g, "receive_audit_record_open_loop_stamps", |seq| seq);
+    g.finish();
+}
+
+/// Benchmarks receiving units of [`UNIT`] messages whose intended (and sent) times are
+/// `stamp(seq)`.
+fn receive_units(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    stamp: fn(u64) -> u64,
+) {
     let mut rec = SubscriberRecorder::new(shared(), 0);
     let mut next = 0u64;
-    g.bench_function("receive_audit_record", |b| {
+    g.bench_function(name, |b| {
         b.iter_batched(
             || {
                 let unit: Vec<_> = (next..next + UNIT)
@@ -78,8 +94,8 @@ fn per_message(c: &mut Criterion) {
                         Envelope {
                             publisher: 0,
                             seq,
-                            intended_ns: 1,
-                            sent_ns: 1,
+                            intended_ns: stamp(seq),
+                            sent_ns: stamp(seq),
                         }
                         .encode(100)
                     })
@@ -91,7 +107,6 @@ fn per_message(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    g.finish();
 }
 
 fn fonts() -> Criterion {

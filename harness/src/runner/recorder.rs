@@ -92,11 +92,38 @@ impl Default for Shard {
 
 /// Histogram shards: more than the worker threads of most machines.
 const LATENCY_SHARDS: usize = 8;
-/// Samples a subscriber buffers before adding them to the shared histograms.
+/// Samples a subscriber buffers before adding them to the shared histograms (runs of equal
+/// samples count once).
 const PENDING_SAMPLES: usize = 256;
 
-/// One message's latencies: from intended send, and from actual send.
-type Sample = (u64, u64);
+/// Latencies from intended send and from actual send, shared by `count` consecutive messages.
+///
+/// A closed-loop batch is stamped at one instant and mostly arrives in one delivery unit, so
+/// its messages have equal latencies: they are recorded as one sample with a count, exactly
+/// as many as arrived (no sampling). In open loop every message has its own intended time and
+/// each is a sample of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    latency: u64,
+    from_send: u64,
+    count: u64,
+}
+
+/// Adds one message's latencies to `pending`, merging them into the last sample if equal.
+fn add_sample(pending: &mut Vec<Sample>, latency: u64, from_send: u64) {
+    if let Some(last) = pending.last_mut()
+        && last.latency == latency
+        && last.from_send == from_send
+    {
+        last.count += 1;
+        return;
+    }
+    pending.push(Sample {
+        latency,
+        from_send,
+        count: 1,
+    });
+}
 
 impl RunShared {
     /// Shared state for a run measuring messages intended in `window` (clock ns), with nothing
@@ -126,24 +153,24 @@ impl RunShared {
         let mut shard = self.shards[subscriber as usize % LATENCY_SHARDS]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for &(_, from_send) in samples {
-            shard.from_send.saturating_record(from_send);
+        for s in samples {
+            shard.from_send.saturating_record_n(s.from_send, s.count);
         }
         if second > shard.second {
             self.fold(&mut shard);
             shard.second = second;
         }
         if second == shard.second {
-            for &(latency, _) in samples {
-                shard.latency.saturating_record(latency);
+            for s in samples {
+                shard.latency.saturating_record_n(s.latency, s.count);
             }
         } else {
             // A subscriber still flushing a second its shard has left (rare): straight in.
             drop(shard);
             let mut slots = self.slots();
             let slot = slot(&mut slots, second);
-            for &(latency, _) in samples {
-                slot.saturating_record(latency);
+            for s in samples {
+                slot.saturating_record_n(s.latency, s.count);
             }
         }
     }
@@ -313,7 +340,7 @@ impl SubscriberRecorder {
                 self.overflow += 1;
             }
             let from_send = now_ns.saturating_sub(env.sent_ns).max(1);
-            self.pending.push((latency, from_send));
+            add_sample(&mut self.pending, latency, from_send);
         }
         run.flush(&shared.windows);
         if self.pending.len() >= PENDING_SAMPLES {
@@ -452,8 +479,9 @@ mod tests {
     fn buffered_samples_all_reach_their_second() {
         let s = shared();
         let mut r = SubscriberRecorder::new(s.clone(), 0);
+        // Each with its own intended time, as in open loop: no two samples merge.
         let first: Vec<Bytes> = (0..PENDING_SAMPLES as u64 + 44)
-            .map(|seq| msg(seq, 1_100_000_000))
+            .map(|seq| msg(seq, 1_100_000_000 + seq))
             .collect();
         r.on_unit(&first, 1_200_000_000);
         r.on_unit(&[msg(1_000, 2_100_000_000)], 2_200_000_000);
@@ -464,6 +492,32 @@ mod tests {
         assert_eq!(
             (all.latency.len(), all.from_send.len()),
             (first.len() as u64 + 1, first.len() as u64 + 1)
+        );
+    }
+
+    /// A closed-loop batch (one stamp) arriving in one unit is one sample with its count; the
+    /// histograms still hold every message, at its own latency.
+    #[test]
+    fn equal_latencies_in_a_row_are_one_sample_with_a_count() {
+        let s = shared();
+        let mut r = SubscriberRecorder::new(s.clone(), 0);
+        let mut unit: Vec<Bytes> = (0..64).map(|seq| msg(seq, 1_100_000_000)).collect();
+        unit.push(msg(64, 1_150_000_000));
+        unit.push(msg(65, 1_100_000_000));
+        r.on_unit(&unit, 1_200_000_000);
+        assert_eq!(
+            r.pending.len(),
+            3,
+            "64 equal, then two that differ from their neighbour"
+        );
+        assert_eq!(r.pending[0].count, 64);
+        r.flush();
+        let all = s.latencies();
+        assert_eq!((all.latency.len(), all.from_send.len()), (66, 66));
+        assert_eq!(
+            all.latency.count_at(100_000_000),
+            65,
+            "65 messages 100 ms late"
         );
     }
 
