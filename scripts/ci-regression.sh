@@ -93,6 +93,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=scripts/base-target.sh
+. "$ROOT/scripts/base-target.sh"
+
 # Builds the base worktree (commit $1, checked out at target/gate-src) into
 # target/gate-bin/<sha>[+features]/ unless it is there, and prints the binary's path.
 build_base() {
@@ -100,12 +103,14 @@ build_base() {
     key="$sha${GATE_FEATURES:++$GATE_FEATURES}"
     cache="$ROOT/target/gate-bin/$key"
     if [[ ! -x "$cache/transport-bench" ]]; then
-        echo "== building base $sha (release, shared target dir)" >&2
-        (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked -q \
+        echo "== building base $sha (release, its own target dir)" >&2
+        # Not the candidate's target dir: scripts/base-target.sh says why.
+        seed_base_target "$src" "$ROOT/target/gate-base"
+        (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/gate-base" cargo build --release --locked -q \
             -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}) >&2 || status=$?
         if [[ "$status" == 0 ]]; then
             mkdir -p "$cache"
-            cp "$ROOT/target/release/transport-bench" "$cache/transport-bench.tmp"
+            cp "$ROOT/target/gate-base/release/transport-bench" "$cache/transport-bench.tmp"
             mv "$cache/transport-bench.tmp" "$cache/transport-bench"
         fi
         [[ "$status" == 0 ]] || { echo "the base commit $sha does not build" >&2; return 3; }
@@ -151,6 +156,10 @@ paired() {
         echo "== building candidate (release)" >&2
         cargo build --release --locked -q -p transport-bench ${FEATURES[@]+"${FEATURES[@]}"}
         cp target/release/transport-bench "$cand_bin"
+    fi
+    if cmp -s "$base_bin" "$cand_bin"; then
+        # Right for a change outside the binary; otherwise a stale build (see base-target.sh).
+        echo "note: base and candidate binaries are identical" >&2
     fi
     local cand_env=()
     [[ -n "${CANDIDATE_ENV:-}" ]] && read -r -a cand_env <<<"$CANDIDATE_ENV"

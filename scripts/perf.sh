@@ -41,10 +41,11 @@ BASE_SHA="$(git rev-parse --verify "$BASE^{commit}" 2>/dev/null)" \
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 
+# shellcheck source=scripts/base-target.sh
+. "$ROOT/scripts/base-target.sh"
+
 build() { # build SRC_DIR TARGET_DIR DEST_BINARY
-    # Each side has its own target dir. Sharing one does not work: cargo gives both checkouts'
-    # crates the same names there, so one side's binary could be copied as the other's (both
-    # "sides" of a paired run were then the base binary).
+    # Each side has its own target dir (scripts/base-target.sh says why).
     (cd "$1" && CARGO_TARGET_DIR="$2" cargo build --release --locked -q -p transport-bench) \
         || { echo "build of $1 failed" >&2; exit 3; }
     cp "$2/release/transport-bench" "$3"
@@ -57,17 +58,7 @@ if [[ "$(git -C "$SRC" rev-parse HEAD 2>/dev/null)" != "$BASE_SHA" ]]; then
     git worktree add --detach -q "$SRC" "$BASE_SHA"
 fi
 echo "== building base $BASE (${BASE_SHA:0:10}) and candidate $(git rev-parse --short HEAD) (release)" >&2
-if [[ ! -d "$OUT/target-base/release" && -d "$ROOT/target/release" ]]; then
-    # Seeded from the candidate's, so dependencies need not compile again; the workspace's own
-    # crates are cleaned out of the copy, or the base's sources (older files than the copied
-    # artifacts) would look already built and the base would run the candidate's code.
-    mkdir -p "$OUT/target-base"
-    cp -r "$ROOT/target/release" "$OUT/target-base/release"
-    members="$(cargo metadata --no-deps --format-version 1 --manifest-path "$SRC/Cargo.toml" \
-        | python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')"
-    # shellcheck disable=SC2086 # one word per package flag
-    (cd "$SRC" && CARGO_TARGET_DIR="$OUT/target-base" cargo clean --release -q $members)
-fi
+seed_base_target "$SRC" "$OUT/target-base"
 build "$SRC" "$OUT/target-base" "$OUT/bin-base"
 build "$ROOT" "$ROOT/target" "$OUT/bin-cand"
 if cmp -s "$OUT/bin-base" "$OUT/bin-cand"; then
