@@ -79,14 +79,20 @@ impl<P: Publisher> PublishOutcome<P> {
             self.error = Some(e.to_string());
             return false;
         }
-        self.sent += 1;
-        cfg.progress.store(self.sent, Ordering::Relaxed);
-        if (cfg.measure_start_ns..cfg.measure_end_ns).contains(&intended_ns) {
-            self.sent_in_window += 1;
-            self.lag
-                .saturating_record(now.saturating_sub(intended_ns).max(1));
-        }
+        self.accepted(1, intended_ns, now, cfg);
         true
+    }
+
+    /// Counts `n` more messages accepted, all intended at `intended_ns` and handed over at
+    /// `now`: the progress every publisher shares, and in the measured window the lag.
+    fn accepted(&mut self, n: u64, intended_ns: u64, now: u64, cfg: &Publishing) {
+        self.sent += n;
+        cfg.progress.store(self.sent, Ordering::Relaxed);
+        if n > 0 && (cfg.measure_start_ns..cfg.measure_end_ns).contains(&intended_ns) {
+            self.sent_in_window += n;
+            self.lag
+                .saturating_record_n(now.saturating_sub(intended_ns).max(1), n);
+        }
     }
 
     /// Sends the next `n` messages, all intended and sent at `now`, as one batch through
@@ -107,13 +113,8 @@ impl<P: Publisher> PublishOutcome<P> {
         }
         batch.clear();
         let accepted = accepted as u64;
-        self.sent += accepted;
-        cfg.progress.store(self.sent, Ordering::Relaxed);
-        if (cfg.measure_start_ns..cfg.measure_end_ns).contains(&now) && accepted > 0 {
-            self.sent_in_window += accepted;
-            // Intended and actual send are the same instant in closed loop: no lag.
-            self.lag.saturating_record_n(1, accepted);
-        }
+        // Intended and actual send are the same instant in closed loop: lag 1 ns (the floor).
+        self.accepted(accepted, now, now, cfg);
         accepted
     }
 

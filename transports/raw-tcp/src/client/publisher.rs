@@ -286,10 +286,14 @@ impl RawTcpPublisher {
         }
     }
 
-    /// Keeps `msgs` as unconfirmed and queues them; a broken connection is redialled and
+    /// Keeps `msgs` (`bytes` in all) as unconfirmed and queues them; a broken connection is redialled and
     /// they go out again with the rest of the unconfirmed messages.
-    async fn send_unconfirmed(&mut self, msgs: &[Bytes]) -> Result<(), TransportError> {
-        self.recent_bytes += msgs.iter().map(Bytes::len).sum::<usize>();
+    async fn send_unconfirmed(
+        &mut self,
+        msgs: &[Bytes],
+        bytes: usize,
+    ) -> Result<(), TransportError> {
+        self.recent_bytes += bytes;
         self.sent += msgs.len() as u64;
         let sent = self.send(msgs);
         self.recent.extend(msgs.iter().cloned());
@@ -349,7 +353,7 @@ impl Publisher for RawTcpPublisher {
             self.sync_until(|p| p.recent.is_empty() || p.recent_bytes + len <= limit)
                 .await?;
         }
-        self.send_unconfirmed(std::slice::from_ref(&msg)).await
+        self.send_unconfirmed(std::slice::from_ref(&msg), len).await
     }
 
     /// One look for answers, one lock and one queued write for the whole batch, when it fits
@@ -370,7 +374,7 @@ impl Publisher for RawTcpPublisher {
             return Ok(());
         }
         self.take_replies().await?;
-        self.send_unconfirmed(msgs).await?;
+        self.send_unconfirmed(msgs, bytes).await?;
         *accepted += msgs.len();
         Ok(())
     }
