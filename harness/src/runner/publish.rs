@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use tokio::task::JoinHandle;
-use transport_core::envelope::HEADER_LEN;
 use transport_core::{Envelope, Publisher, clock};
 
 use super::histogram::latency_histogram;
@@ -167,7 +166,7 @@ pub async fn open_loop<P: Publisher>(
 }
 
 /// Replaces `batch` with the messages of publisher `id` numbered `seqs`, all intended and sent
-/// at `now_ns`: stamped into one buffer (one allocation per batch) and handed out as slices.
+/// at `now_ns`, sharing one buffer ([`Envelope::encode_batch`]).
 pub fn stamp_batch(
     id: u32,
     seqs: std::ops::Range<u64>,
@@ -175,21 +174,13 @@ pub fn stamp_batch(
     payload_len: usize,
     batch: &mut Vec<Bytes>,
 ) {
-    let len = payload_len.max(HEADER_LEN);
-    let count = (seqs.end - seqs.start) as usize;
-    let mut buf = BytesMut::with_capacity(len * count);
-    for seq in seqs {
-        let env = Envelope {
-            publisher: id,
-            seq,
-            intended_ns: now_ns,
-            sent_ns: now_ns,
-        };
-        env.encode_into(payload_len, &mut buf);
-    }
-    let buf = buf.freeze();
-    batch.clear();
-    batch.extend((0..count).map(|i| buf.slice(i * len..(i + 1) * len)));
+    let first = Envelope {
+        publisher: id,
+        seq: seqs.start,
+        intended_ns: now_ns,
+        sent_ns: now_ns,
+    };
+    first.encode_batch((seqs.end - seqs.start) as usize, payload_len, batch);
 }
 
 /// Messages the closed loop stamps and hands over at once, at most.

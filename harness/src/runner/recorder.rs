@@ -62,14 +62,6 @@ impl Default for Latencies {
     }
 }
 
-impl Latencies {
-    /// Adds `other`; both have the run's one histogram shape, so this cannot fail.
-    pub fn add(&mut self, other: &Latencies) {
-        let _ = self.latency.add(&other.latency);
-        let _ = self.from_send.add(&other.from_send);
-    }
-}
-
 /// One shard's share of the window: latency from intended send for the second its
 /// subscribers are in, and latency from actual send. The whole window's latency from intended
 /// send is the sum of the seconds, so it is not recorded a third time per message.
@@ -200,9 +192,15 @@ impl RunShared {
 
     /// Every subscriber's latencies so far, merged.
     pub fn latencies(&self) -> Latencies {
+        self.latencies_from(&self.intervals())
+    }
+
+    /// The same, given [`RunShared::intervals`] just taken: the window's latency from intended
+    /// send is their sum.
+    pub fn latencies_from(&self, intervals: &[Histogram<u64>]) -> Latencies {
         let mut out = Latencies::default();
-        for second in self.intervals() {
-            let _ = out.latency.add(&second);
+        for second in intervals {
+            let _ = out.latency.add(second);
         }
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);

@@ -464,7 +464,7 @@ impl<'a, T: Transport> Run<'a, T> {
             spec: self.spec.clone(),
             effective_config: serde_json::to_value(&self.config)?,
             recorders: closed.recorders,
-            latencies: shared.latencies(),
+            latencies: shared.latencies_from(&intervals),
             intervals,
             schedule_lag: closed.schedule_lag,
             published: closed.published,

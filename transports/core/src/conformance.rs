@@ -104,7 +104,14 @@ async fn publish_both_ways<P: Publisher>(publisher: &mut P, n: u64, payload_len:
     }
     let mut size = 1;
     while seq < n {
-        let batch = batch_of(seq..n.min(seq + size), payload_len);
+        let mut batch = Vec::new();
+        let first = Envelope {
+            publisher: 0,
+            seq,
+            intended_ns: seq,
+            sent_ns: seq,
+        };
+        first.encode_batch((n - seq).min(size) as usize, payload_len, &mut batch);
         let mut accepted = 0;
         bounded(
             "publish batch",
@@ -120,25 +127,6 @@ async fn publish_both_ways<P: Publisher>(publisher: &mut P, n: u64, payload_len:
         seq += batch.len() as u64;
         size *= 2;
     }
-}
-
-/// Messages with sequence numbers `seqs`, sharing one buffer.
-fn batch_of(seqs: std::ops::Range<u64>, payload_len: usize) -> Vec<Bytes> {
-    let len = payload_len.max(HEADER_LEN);
-    let mut buf = bytes::BytesMut::new();
-    for seq in seqs.clone() {
-        Envelope {
-            publisher: 0,
-            seq,
-            intended_ns: seq,
-            sent_ns: seq,
-        }
-        .encode_into(payload_len, &mut buf);
-    }
-    let buf = buf.freeze();
-    (0..seqs.count())
-        .map(|i| buf.slice(i * len..(i + 1) * len))
-        .collect()
 }
 
 /// One publisher sends `n` messages of `payload_len` bytes; `subscribers` subscribers must each
