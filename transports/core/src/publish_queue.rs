@@ -31,7 +31,8 @@ enum Entry {
 /// Makes a queue that holds at most `capacity` messages waiting for the task (plus, on the
 /// task's side, the rest of the batch it is taking messages from).
 pub fn publish_queue(capacity: usize) -> (Outbox, Inbox) {
-    let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
+    // Room is taken in u32 permits (`acquire_many`), so the capacity must fit one.
+    let capacity = capacity.clamp(1, (u32::MAX as usize).min(Semaphore::MAX_PERMITS));
     let room = Arc::new(Semaphore::new(capacity));
     let (tx, rx) = mpsc::unbounded_channel();
     let outbox = Outbox {
@@ -59,7 +60,7 @@ pub struct Outbox {
 /// The room a batch of `n` messages takes: a batch larger than the whole queue waits for an
 /// empty queue instead of forever.
 fn room_for(n: usize, capacity: usize) -> u32 {
-    // `capacity` is at most `Semaphore::MAX_PERMITS`, which fits a u32.
+    // `capacity` fits a u32 (see `publish_queue`).
     n.min(capacity) as u32
 }
 

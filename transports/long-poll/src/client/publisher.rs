@@ -34,13 +34,6 @@ use crate::config::{ConnectionMode, Encoding, LongPollConfig};
 /// Messages a publisher accepts ahead of the server's replies.
 pub const PUBLISH_WINDOW: usize = 1024;
 
-/// What `publish`, `publish_batch` and `flush` hand to the task.
-enum Cmd {
-    Msg(Bytes),
-    Batch(Vec<Bytes>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// A long-poll publisher.
 pub struct LongPollPublisher {
     tx: Option<Outbox>,
@@ -230,13 +223,8 @@ impl LongPollPublisher {
         }
     }
 
-    async fn send(&mut self, cmd: Cmd) -> Result<(), TransportError> {
-        let sent = match (&self.tx, cmd) {
-            (Some(tx), Cmd::Msg(m)) => tx.send(m).await,
-            (Some(tx), Cmd::Batch(msgs)) => tx.send_batch(msgs).await,
-            (Some(tx), Cmd::Flush(done)) => tx.flush(done),
-            (None, _) => false,
-        };
+    /// Turns a queue refusal (the task has ended) into the task's error.
+    async fn queued(&mut self, sent: bool) -> Result<(), TransportError> {
         if sent {
             Ok(())
         } else {
@@ -247,7 +235,11 @@ impl LongPollPublisher {
 
 impl Publisher for LongPollPublisher {
     async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
-        self.send(Cmd::Msg(msg)).await
+        let sent = match &self.tx {
+            Some(tx) => tx.send(msg).await,
+            None => false,
+        };
+        self.queued(sent).await
     }
 
     /// The batch goes to the task as one queue entry.
@@ -256,14 +248,19 @@ impl Publisher for LongPollPublisher {
         msgs: &[Bytes],
         accepted: &mut usize,
     ) -> Result<(), TransportError> {
-        self.send(Cmd::Batch(msgs.to_vec())).await?;
+        let sent = match &self.tx {
+            Some(tx) => tx.send_batch(msgs.to_vec()).await,
+            None => false,
+        };
+        self.queued(sent).await?;
         *accepted += msgs.len();
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), TransportError> {
         let (done, acked) = oneshot::channel();
-        self.send(Cmd::Flush(done)).await?;
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.flush(done));
+        self.queued(sent).await?;
         match acked.await {
             Ok(()) => Ok(()),
             // The task dropped the flush: it failed before getting there.
