@@ -165,13 +165,26 @@ impl<T: Transport> ServerSlot<T> {
     /// Stops the server, waits `down`, and starts a new one on the same address (a fresh
     /// port, with the proxy repointed, if the old one cannot be bound again).
     pub async fn restart(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
-        let mut slot = self.server.lock().await;
-        if let Some(s) = slot.take() {
+        self.stop().await?;
+        self.start_after(down, proxy).await
+    }
+
+    /// Stops the server and returns once it has (no-op if none is running).
+    pub async fn stop(&self) -> Result<(), String> {
+        let server = self.server.lock().await.take();
+        if let Some(s) = server {
             tokio::time::timeout(RESTART_TIMEOUT, s.shutdown())
                 .await
                 .map_err(|_| "server shutdown timed out".to_owned())?
                 .map_err(|e| format!("server shutdown: {e}"))?;
         }
+        Ok(())
+    }
+
+    /// Waits `down`, then starts a new server on the first one's address, or on a fresh port
+    /// with the proxy repointed if that address cannot be bound again.
+    pub async fn start_after(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
+        let mut slot = self.server.lock().await;
         tokio::time::sleep(down).await;
         let listener = match rebind(self.addr).await {
             Some(l) => l,

@@ -48,11 +48,28 @@ impl FaultTracker {
         self.fired_ns.is_empty()
     }
 
-    /// Records that fault `i` fired at `now_ns` (faults fire in order).
+    /// Records that fault `i` fired at `now_ns` (faults fire in order): from here on its
+    /// recovery is the first delivery of a message sent at or after `now_ns`.
     pub fn fire(&self, i: usize, now_ns: u64) {
+        self.fire_pending(i);
+        self.takes_effect(i, now_ns);
+    }
+
+    /// Records that fault `i` fired but has not yet taken effect (a server still shutting
+    /// down delivers what it has): losses count against it, but no message is its recovery
+    /// until [`FaultTracker::takes_effect`].
+    pub fn fire_pending(&self, i: usize) {
+        if let Some(f) = self.fired_ns.get(i) {
+            f.store(u64::MAX, Ordering::SeqCst);
+            self.fired.store(i as u64 + 1, Ordering::SeqCst);
+        }
+    }
+
+    /// Fault `i` took effect at `now_ns`: messages sent from then on can only arrive
+    /// through whatever the fault leaves, so the first of them to arrive is its recovery.
+    pub fn takes_effect(&self, i: usize, now_ns: u64) {
         if let Some(f) = self.fired_ns.get(i) {
             f.store(now_ns.max(1), Ordering::SeqCst);
-            self.fired.store(i as u64 + 1, Ordering::SeqCst);
         }
     }
 
@@ -274,23 +291,49 @@ pub async fn fire<T: Transport>(
         let now = clock::now_ns();
         fired.fired_ns = Some(now);
         fired.counters = counters.counter_values();
-        tracker.fire(i, now);
         match fired.fault.kind {
-            FaultKind::ResetConnections => match fired.fault.target {
-                FaultTarget::All => proxy.cut_all(),
-                FaultTarget::Subscribers => proxy.cut(Side::Subscribers),
-                FaultTarget::Publishers => proxy.cut(Side::Publishers),
-            },
-            FaultKind::Blackhole => proxy.blackhole(fired.fault.duration),
+            FaultKind::ResetConnections => {
+                tracker.fire(i, now);
+                match fired.fault.target {
+                    FaultTarget::All => proxy.cut_all(),
+                    FaultTarget::Subscribers => proxy.cut(Side::Subscribers),
+                    FaultTarget::Publishers => proxy.cut(Side::Publishers),
+                }
+            }
+            FaultKind::Blackhole => {
+                tracker.fire(i, now);
+                proxy.blackhole(fired.fault.duration);
+            }
             FaultKind::ServerRestart => {
-                fired.error = match &server {
-                    Some(s) => s.restart(fired.fault.duration, &proxy).await.err(),
-                    None => Some("the server is external; it cannot be restarted".into()),
-                };
+                tracker.fire_pending(i);
+                fired.error = restart(server.as_deref(), fired.fault.duration, &proxy, || {
+                    tracker.takes_effect(i, clock::now_ns())
+                })
+                .await
+                .err();
             }
         }
     }
     out
+}
+
+/// Restarts `server`, calling `down` once the old server has stopped. Recovery counts from
+/// the fault's firing, but only messages sent after the server is gone can prove it: one sent
+/// while the old server was still shutting down may be delivered by it.
+async fn restart<T: Transport>(
+    server: Option<&ServerSlot<T>>,
+    downtime: std::time::Duration,
+    proxy: &LinkProxy,
+    down: impl FnOnce(),
+) -> Result<(), String> {
+    let Some(s) = server else {
+        down();
+        return Err("the server is external; it cannot be restarted".into());
+    };
+    let stopped = s.stop().await;
+    down();
+    stopped?;
+    s.start_after(downtime, proxy).await
 }
 
 #[cfg(test)]
@@ -367,6 +410,34 @@ mod tests {
         );
         assert_eq!(r[1].recovery_ns, Some(60));
         assert_eq!((r[0].reconnects, r[1].reconnects), (0, 3));
+    }
+
+    /// A restart fires before the old server is down; a message sent in between and
+    /// delivered by the old server is not its recovery, though its losses count against it.
+    #[test]
+    fn a_pending_fault_is_recovered_only_by_messages_sent_after_it_took_effect() {
+        let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
+        let mut rec = SubscriberRecorder::new(shared, 0);
+        let tracker = FaultTracker::new(1);
+        let mut tally = SubscriberTally::new(1, 1);
+        let mut deliver = |seqs: &[u64], sent: u64, now: u64, rec: &mut SubscriberRecorder| {
+            let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
+            rec.on_unit(&msgs, now);
+            tally.observe(&tracker, &msgs, rec, now);
+        };
+        deliver(&[0, 1], 10, 20, &mut rec);
+        tracker.fire_pending(0);
+        // Sent after the fault fired (100), delivered by the server still shutting down.
+        deliver(&[2, 4], 110, 120, &mut rec);
+        tracker.takes_effect(0, 150);
+        deliver(&[5], 160, 500, &mut rec);
+        tally.finish(&[(0, 6)], 1);
+        let r = results(&[fired(100)], &[tally], &BTreeMap::new());
+        assert_eq!(r[0].recovery_ns, Some(400), "from firing to message 5");
+        assert_eq!(
+            r[0].lost, 1,
+            "message 3, missed while the fault was pending"
+        );
     }
 
     #[test]
