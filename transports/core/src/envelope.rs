@@ -70,11 +70,23 @@ impl Envelope {
     /// numbers counting up, the same times), stamped into one buffer (one allocation for the
     /// batch) and handed out as slices of it. This is how a closed-loop batch is made.
     pub fn encode_batch(&self, count: usize, payload_len: usize, out: &mut Vec<Bytes>) {
+        let seqs = (0..count).map(|i| self.seq.wrapping_add(i as u64));
+        Envelope::encode_all(seqs.map(|seq| Envelope { seq, ..*self }), payload_len, out);
+    }
+
+    /// Replaces `out` with `envelopes`, each encoded as by [`Envelope::encode`], stamped into
+    /// one buffer and handed out as slices of it (how an open-loop publisher behind its
+    /// schedule stamps the messages that are due, each with its own intended time).
+    pub fn encode_all(
+        envelopes: impl ExactSizeIterator<Item = Envelope>,
+        payload_len: usize,
+        out: &mut Vec<Bytes>,
+    ) {
         let len = payload_len.max(HEADER_LEN);
+        let count = envelopes.len();
         let mut buf = BytesMut::with_capacity(len * count);
-        for i in 0..count as u64 {
-            let seq = self.seq.wrapping_add(i);
-            Envelope { seq, ..*self }.encode_into(payload_len, &mut buf);
+        for e in envelopes {
+            e.encode_into(payload_len, &mut buf);
         }
         let buf = buf.freeze();
         out.clear();
