@@ -352,6 +352,20 @@ mod tests {
         .encode(64)
     }
 
+    /// Delivers messages `seqs` of publisher 0, all sent at `sent`, as one unit at `now`.
+    fn deliver(
+        tracker: &FaultTracker,
+        tally: &mut SubscriberTally,
+        rec: &mut SubscriberRecorder,
+        seqs: &[u64],
+        sent: u64,
+        now: u64,
+    ) {
+        let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
+        rec.on_unit(&msgs, now);
+        tally.observe(tracker, &msgs, rec, now);
+    }
+
     fn fired(at_ns: u64) -> Fired {
         Fired {
             fault: Fault {
@@ -374,19 +388,28 @@ mod tests {
         let mut rec = SubscriberRecorder::new(shared, 0);
         let tracker = FaultTracker::new(2);
         let mut tally = SubscriberTally::new(1, 2);
-        let mut deliver = |seqs: &[u64], sent: u64, now: u64, rec: &mut SubscriberRecorder| {
-            let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
-            rec.on_unit(&msgs, now);
-            tally.observe(&tracker, &msgs, rec, now);
-        };
-        deliver(&(0..10).collect::<Vec<_>>(), 10, 10, &mut rec);
+        deliver(
+            &tracker,
+            &mut tally,
+            &mut rec,
+            &(0..10).collect::<Vec<_>>(),
+            10,
+            10,
+        );
         tracker.fire(0, 100);
         // Sent before the fault: not a recovery.
-        deliver(&(12..20).collect::<Vec<_>>(), 50, 110, &mut rec);
-        deliver(&[5], 120, 130, &mut rec);
+        deliver(
+            &tracker,
+            &mut tally,
+            &mut rec,
+            &(12..20).collect::<Vec<_>>(),
+            50,
+            110,
+        );
+        deliver(&tracker, &mut tally, &mut rec, &[5], 120, 130);
         tracker.fire(1, 200);
-        deliver(&[10], 150, 210, &mut rec);
-        deliver(&[25], 250, 260, &mut rec);
+        deliver(&tracker, &mut tally, &mut rec, &[10], 150, 210);
+        deliver(&tracker, &mut tally, &mut rec, &[25], 250, 260);
         tally.finish(&[(0, 30)], 2);
 
         let fired = [fired(100), fired(200)];
@@ -420,17 +443,12 @@ mod tests {
         let mut rec = SubscriberRecorder::new(shared, 0);
         let tracker = FaultTracker::new(1);
         let mut tally = SubscriberTally::new(1, 1);
-        let mut deliver = |seqs: &[u64], sent: u64, now: u64, rec: &mut SubscriberRecorder| {
-            let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
-            rec.on_unit(&msgs, now);
-            tally.observe(&tracker, &msgs, rec, now);
-        };
-        deliver(&[0, 1], 10, 20, &mut rec);
+        deliver(&tracker, &mut tally, &mut rec, &[0, 1], 10, 20);
         tracker.fire_pending(0);
         // Sent after the fault fired (100), delivered by the server still shutting down.
-        deliver(&[2, 4], 110, 120, &mut rec);
+        deliver(&tracker, &mut tally, &mut rec, &[2, 4], 110, 120);
         tracker.takes_effect(0, 150);
-        deliver(&[5], 160, 500, &mut rec);
+        deliver(&tracker, &mut tally, &mut rec, &[5], 160, 500);
         tally.finish(&[(0, 6)], 1);
         let r = results(&[fired(100)], &[tally], &BTreeMap::new());
         assert_eq!(r[0].recovery_ns, Some(400), "from firing to message 5");
