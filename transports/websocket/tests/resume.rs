@@ -46,8 +46,15 @@ async fn cut_mid_run(config: WebSocketConfig) {
     )
     .await
     .unwrap();
+    // The second half waits for the cut: without that, a fast run (coalesced frames) can
+    // hand the subscriber every message before the cut lands, and nothing needs a reconnect.
+    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel::<()>();
     let publishing = tokio::spawn(async move {
-        for seq in 0..N {
+        for seq in 0..N / 2 {
+            publisher.publish(message(seq, 100)).await.unwrap();
+        }
+        cut_rx.await.unwrap();
+        for seq in N / 2..N {
             publisher.publish(message(seq, 100)).await.unwrap();
         }
         publisher.flush().await.unwrap();
@@ -55,14 +62,16 @@ async fn cut_mid_run(config: WebSocketConfig) {
     });
     let mut seqs = Vec::new();
     let mut buf: Vec<Bytes> = Vec::new();
-    let mut cut = false;
+    let mut cut_tx = Some(cut_tx);
     while (seqs.len() as u64) < N {
         buf.clear();
         bounded("recv", sub.recv(&mut buf)).await.unwrap();
         seqs.extend(buf.iter().map(|m| Envelope::decode(m).unwrap().seq));
-        if !cut && seqs.len() >= 500 {
+        if seqs.len() >= 500
+            && let Some(tx) = cut_tx.take()
+        {
             proxy.cut_all();
-            cut = true;
+            tx.send(()).unwrap();
         }
     }
     assert_eq!(
