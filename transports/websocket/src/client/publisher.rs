@@ -7,8 +7,9 @@
 //! the protocol's own ping/pong: the server reads a publisher's frames in order and puts each
 //! message into the topic before it reads the next frame, and answers a ping only once it has
 //! read it. A pong carrying mark `m` therefore proves that every message before `m` is in the
-//! topic (and its resume buffer). The publisher sends a mark every [`MARK_EVERY`] messages, at
-//! most [`MARK_INTERVAL`] after the previous one when messages are waiting, and on `flush`; it
+//! topic (and its resume buffer). The publisher sends a mark every [`MARK_EVERY`] messages
+//! (looking after each `publish` or batch, so up to a batch later), at most [`MARK_INTERVAL`]
+//! after the previous one when messages are waiting, and on `flush`; it
 //! keeps the messages not yet proven (at most [`WINDOW`]; a full window makes `publish` wait).
 //!
 //! When the connection breaks (reset, silence, close 1001 from a restarting server) it
@@ -311,8 +312,9 @@ impl WebSocketPublisher {
     }
 }
 
-impl Publisher for WebSocketPublisher {
-    async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
+impl WebSocketPublisher {
+    /// Queues one message: the part of `publish` a batch repeats per message.
+    async fn queue(&mut self, msg: Bytes) -> Result<(), TransportError> {
         self.settle("publish")?;
         if self.unproven.len() >= WINDOW {
             let target = self.next() - (WINDOW / 2) as u64;
@@ -337,12 +339,39 @@ impl Publisher for WebSocketPublisher {
             // The message is unproven, so the reconnect sends it again with the others.
             self.settle("publish")?;
             self.reconnect("publish").await?;
-            return Ok(());
         }
+        Ok(())
+    }
+
+    /// Sends a mark once [`MARK_EVERY`] messages went out since the last, or
+    /// [`MARK_INTERVAL`] passed with some waiting. The clock is read only in the second case,
+    /// once per call: per batch, not per message.
+    async fn mark_if_due(&mut self) {
         let since = self.next() - self.marked.0;
         if since >= MARK_EVERY || (since > 0 && self.marked.1.elapsed() >= MARK_INTERVAL) {
             self.mark().await;
         }
+    }
+}
+
+impl Publisher for WebSocketPublisher {
+    async fn publish(&mut self, msg: Bytes) -> Result<(), TransportError> {
+        self.queue(msg).await?;
+        self.mark_if_due().await;
+        Ok(())
+    }
+
+    /// Queues each message as `publish` does, and looks at the marks once for the batch.
+    async fn publish_batch(
+        &mut self,
+        msgs: &[Bytes],
+        accepted: &mut usize,
+    ) -> Result<(), TransportError> {
+        for m in msgs {
+            self.queue(m.clone()).await?;
+            *accepted += 1;
+        }
+        self.mark_if_due().await;
         Ok(())
     }
 
