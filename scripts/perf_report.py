@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""The report of scripts/perf.sh: its paired runs as ratios, and issue 17's targets checked.
+
+Usage: perf_report.py RUNS REPEAT BASE [--bench DIR] [--repeatability SUMMARY]
+
+RUNS holds PAIR-SIDE/{all,ws-coalesced}/summary.json for PAIR 1..REPEAT and SIDE base|cand.
+--bench names criterion's folder of the harness_cost bench; --repeatability the summary.json of
+`run scenarios/perf-repeat.toml --repeat N`. A figure whose input is missing prints "–" and its
+target "not measured": never met, never zero.
+"""
+import argparse
+import json
+import statistics
+
+UNIT = 64  # messages per delivery unit in the harness_cost bench's group below
+BENCH_GROUP = "harness_per_message_in_units_of_64"
+TARGETS_MSGS = [  # (transport, at least msg/s closed loop), from issue 17
+    ("raw-tcp", 5e6),
+    ("websocket", 600e3),
+    ("websocket (coalesced)", 1.5e6),
+    ("pull-log", 3e6),
+    ("long-poll", 2e6),
+]
+MAX_HARNESS_NS = 50.0
+MAX_CV_PCT = 5.0
+MAX_FLOOR_P50_VS_BASE = 1.05
+
+
+def load_side(runs, pair, side):
+    """{(transport, 'max'|'1000'): run} for one pair and side."""
+    out = {}
+    for part, suffix in (("all", ""), ("ws-coalesced", " (coalesced)")):
+        with open(f"{runs}/{pair}-{side}/{part}/summary.json") as f:
+            summary = json.load(f)
+        for r in summary["runs"]:
+            out[(r["transport"] + suffix, rate_key(r))] = r
+    return out
+
+
+def rate_key(run):
+    return "max" if run["offered_rate"] is None else str(int(run["offered_rate"]))
+
+
+def tput(r):
+    return r["throughput"]["msgs_per_sec"] if r and r["status"] == "ok" else None
+
+
+def p50(r):
+    if not r or r["status"] != "ok" or not r["latency_ns"]["count"]:
+        return None
+    return r["latency_ns"]["p50"]
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def present(xs):
+    return [x for x in xs if x is not None]
+
+
+def spread(xs):
+    xs = present(xs)
+    if not xs:
+        return "–"
+    return f"{statistics.median(xs):.2f}× ({min(xs):.2f}..{max(xs):.2f})"
+
+
+def cv_pct(xs):
+    """Coefficient of variation in percent, or None with fewer than two figures."""
+    xs = present(xs)
+    if len(xs) < 2 or not statistics.mean(xs):
+        return None
+    return 100 * statistics.stdev(xs) / statistics.mean(xs)
+
+
+def fmt(x, form):
+    return "–" if x is None else form.format(x)
+
+
+def mega(x):
+    return None if x is None else x / 1e6
+
+
+def micro(ns):
+    return None if ns is None else ns / 1e3
+
+
+def median(xs):
+    xs = present(xs)
+    return statistics.median(xs) if xs else None
+
+
+def transport_names(pairs):
+    return sorted({k[0] for _, c in pairs for k in c}, key=lambda n: (n != "raw-tcp", n))
+
+
+def print_table(pairs, base):
+    print(f"closed loop (1→1, 100 B) and p50 at 1K msg/s; {len(pairs)} pairs, base = {base}")
+    print(f"{'transport':26} {'msg/s':>10} {'CV':>6} {'vs floor':>20} {'vs base':>20}"
+          f" {'p50 1K':>9} {'vs floor':>20} {'vs base':>20}")
+    for n in transport_names(pairs):
+        tputs = [tput(c.get((n, "max"))) for _, c in pairs]
+        p50s = [p50(c.get((n, "1000"))) for _, c in pairs]
+        floor_t = [ratio(tput(c.get((n, "max"))), tput(c.get(("raw-tcp", "max")))) for _, c in pairs]
+        floor_p = [ratio(p50(c.get((n, "1000"))), p50(c.get(("raw-tcp", "1000")))) for _, c in pairs]
+        base_t = [ratio(tput(c.get((n, "max"))), tput(b.get((n, "max")))) for b, c in pairs]
+        base_p = [ratio(p50(c.get((n, "1000"))), p50(b.get((n, "1000")))) for b, c in pairs]
+        t = fmt(mega(median(tputs)), "{:.2f}M")
+        p = fmt(micro(median(p50s)), "{:.0f} µs")
+        cv = fmt(cv_pct(tputs), "{:.1f}%")
+        print(f"{n:26} {t:>10} {cv:>6} {spread(floor_t):>20} {spread(base_t):>20}"
+              f" {p:>9} {spread(floor_p):>20} {spread(base_p):>20}")
+    print("ratios: median over pairs (min..max); vs floor within the same run, vs base pair by"
+          " pair; a failed run counts as –; CV: the candidate's closed-loop msg/s over its repeats")
+
+
+def flagged_runs(pairs):
+    flags = set()
+    for i, (b, c) in enumerate(pairs, 1):
+        for side, runs in (("base", b), ("cand", c)):
+            for r in runs.values():
+                if r["status"] != "ok" or not r.get("valid", True):
+                    why = "" if r.get("valid", True) else f", invalid: {r.get('invalid_reason')}"
+                    flags.add(f"  pair {i} {side} {r['name']}: status {r['status']}{why}")
+    return sorted(flags)
+
+
+def bench_ns(bench_dir, name):
+    """Median ns per message of one harness_cost benchmark in units of 64, or None."""
+    if not bench_dir:
+        return None
+    try:
+        with open(f"{bench_dir}/{BENCH_GROUP}/{name}/new/estimates.json") as f:
+            return json.load(f)["median"]["point_estimate"] / UNIT
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def repeat_cvs(path):
+    """{transport: CV %} of closed-loop msg/s over a perf-repeat run's repetitions."""
+    if not path:
+        return {}
+    with open(path) as f:
+        runs = json.load(f)["runs"]
+    by = {}
+    for r in runs:
+        if r["offered_rate"] is None:
+            by.setdefault(r["transport"], []).append(tput(r))
+    return {t: cv_pct(xs) if None not in xs else None for t, xs in by.items()}
+
+
+def verdict(ok):
+    return "not measured" if ok is None else ("met" if ok else "NOT MET")
+
+
+def target_rows(pairs, bench_dir, cvs):
+    """(target, measured, met or None) for each of issue 17's targets."""
+    rows = []
+    for name, least in TARGETS_MSGS:
+        m = median([tput(c.get((name, "max"))) for _, c in pairs])
+        rows.append((f"{name} ≥ {least / 1e6:g}M msg/s", fmt(mega(m), "{:.2f}M"),
+                     None if m is None else m >= least))
+    rows.append(floor_above_all(pairs))
+    floor_p50 = median([ratio(p50(c.get(("raw-tcp", "1000"))), p50(b.get(("raw-tcp", "1000"))))
+                        for b, c in pairs])
+    rows.append(("raw-tcp p50 at 1K msg/s ≤ 1.05× base", fmt(floor_p50, "{:.2f}×"),
+                 None if floor_p50 is None else floor_p50 <= MAX_FLOOR_P50_VS_BASE))
+    rows += harness_rows(bench_dir)
+    rows.append(cv_row(cvs))
+    return rows
+
+
+def floor_above_all(pairs):
+    held = []
+    for _, c in pairs:
+        floor = tput(c.get(("raw-tcp", "max")))
+        others = [tput(r) for (n, rate), r in c.items() if rate == "max" and n != "raw-tcp"]
+        if floor is not None and None not in others:
+            held.append(all(floor >= o for o in others))
+    ok = None if not held else all(held)
+    return ("raw-tcp ≥ every transport, same run", f"{sum(held)}/{len(pairs)} pairs", ok)
+
+
+def harness_rows(bench_dir):
+    rows = []
+    for label, stamp, receive in (
+        ("closed loop", "stamp_100B", "receive_audit_record"),
+        ("open loop", "stamp_100B_open_loop", "receive_audit_record_open_loop_stamps"),
+    ):
+        s, r = bench_ns(bench_dir, stamp), bench_ns(bench_dir, receive)
+        total = None if s is None or r is None else s + r
+        rows.append((f"harness stamp + receive ≤ 50 ns/msg ({label})",
+                     "–" if total is None else f"{total:.1f} ns ({s:.1f} + {r:.1f})",
+                     None if total is None else total <= MAX_HARNESS_NS))
+    return rows
+
+
+def cv_row(cvs):
+    if not cvs or None in cvs.values():
+        return ("throughput CV ≤ 5%, every transport", "–", None)
+    worst = max(cvs, key=cvs.get)
+    shown = ", ".join(f"{t} {v:.1f}%" for t, v in sorted(cvs.items()))
+    return ("throughput CV ≤ 5%, every transport", shown, cvs[worst] <= MAX_CV_PCT)
+
+
+def machine(runs):
+    """One line naming the machine the candidate ran on, from its summary's environment."""
+    with open(f"{runs}/1-cand/all/summary.json") as f:
+        env = json.load(f)["environment"]
+    return f"{env['cpu_model']}, {env['cpu_count']} CPUs, kernel {env['kernel']}"
+
+
+def print_targets(rows, where):
+    print(f"\nissue 17's targets on this machine ({where}); a figure not measured is not met:")
+    for target, measured, ok in rows:
+        print(f"  {target:52} {measured:36} {verdict(ok)}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs")
+    ap.add_argument("repeat", type=int)
+    ap.add_argument("base")
+    ap.add_argument("--bench", help="criterion's folder holding the harness_cost results")
+    ap.add_argument("--repeatability", help="summary.json of perf-repeat.toml --repeat N")
+    a = ap.parse_args()
+    pairs = [(load_side(a.runs, i, "base"), load_side(a.runs, i, "cand"))
+             for i in range(1, a.repeat + 1)]
+    print_table(pairs, a.base)
+    flags = flagged_runs(pairs)
+    if flags:
+        print("runs not ok or invalid (their figures are shown where measured; read with care):")
+        print("\n".join(flags))
+    print_targets(target_rows(pairs, a.bench, repeat_cvs(a.repeatability)), machine(a.runs))
+
+
+if __name__ == "__main__":
+    main()
