@@ -89,8 +89,8 @@ if ((!QUICK)); then
     echo "== harness_cost bench (candidate)" >&2
     rm -rf "$ROOT/target/criterion/harness_per_message_in_units_of_64"
     CARGO_TARGET_DIR="$ROOT/target" cargo bench -q -p transport-bench --bench harness_cost \
-        -- harness_per_message_in_units_of_64 >/dev/null \
-        || { echo "the harness_cost bench failed" >&2; exit 3; }
+        -- harness_per_message_in_units_of_64 >"$OUT/bench.log" 2>&1 \
+        || { cat "$OUT/bench.log" >&2; echo "the harness_cost bench failed" >&2; exit 3; }
     echo "== repeatability: scenarios/perf-repeat.toml --repeat 5 (candidate, ~4 min)" >&2
     "$OUT/bin-cand" run scenarios/perf-repeat.toml --repeat 5 --out "$OUT/runs/repeat" --quiet \
         >/dev/null || true
