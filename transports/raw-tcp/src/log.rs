@@ -74,8 +74,9 @@ impl Frames {
         frame_len(h)
     }
 
-    /// The frames from message `skip` on (a resume that starts inside this run).
-    fn skip(&self, skip: usize) -> Frames {
+    /// The frames from message `skip` on (a resume that starts inside this run, or a
+    /// confirmation that ends inside it).
+    pub(crate) fn skip(&self, skip: usize) -> Frames {
         let mut at = 0;
         for _ in 0..skip {
             at += FRAME_HEADER_LEN + self.body_at(at);

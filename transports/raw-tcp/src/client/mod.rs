@@ -4,6 +4,7 @@
 
 mod publisher;
 mod subscriber;
+mod unconfirmed;
 mod writer;
 
 pub use publisher::RawTcpPublisher;

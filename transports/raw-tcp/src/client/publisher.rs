@@ -7,7 +7,6 @@
 //! only when the unconfirmed messages would pass `resend_buffer_bytes` does it wait for one,
 //! which makes the buffer a window rather than a place where messages fall out.
 
-use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use transport_core::{ClientContext, Counter, CountingIo, Publisher, TransportError};
 
+use super::unconfirmed::Unconfirmed;
 use super::writer::Writer;
 use super::{Accepted, Conn, Redial, read_frame};
 use crate::RawTcpConfig;
@@ -64,9 +64,8 @@ pub struct RawTcpPublisher {
     /// What the server's relay count for the session is relative to: the count starts again
     /// at 0 when a server incarnation (or a server that forgot the session) first sees it.
     session_base: u64,
-    /// Unconfirmed messages, oldest first: positions `sent - recent.len() .. sent`.
-    recent: VecDeque<Bytes>,
-    recent_bytes: usize,
+    /// Unconfirmed messages, oldest first: positions `sent - recent.count() .. sent`.
+    recent: Unconfirmed,
     resend_limit: usize,
     max_frame_bytes: usize,
     sync_every: u32,
@@ -107,8 +106,7 @@ impl RawTcpPublisher {
             epoch: accepted.epoch,
             sent: 0,
             session_base: 0,
-            recent: VecDeque::new(),
-            recent_bytes: 0,
+            recent: Unconfirmed::new(),
             resend_limit: config.resend_buffer_bytes,
             max_frame_bytes: config.max_frame_bytes,
             sync_every: config.sync_every_messages,
@@ -124,16 +122,14 @@ impl RawTcpPublisher {
     }
 
     fn oldest(&self) -> u64 {
-        self.sent - self.recent.len() as u64
+        self.sent - self.recent.count()
     }
 
     /// Forgets every message at a position below `relayed`.
     fn confirmed(&mut self, relayed: u64) {
-        for _ in self.oldest()..relayed.min(self.sent) {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_bytes -= old.len();
-            }
-        }
+        let oldest = self.oldest();
+        self.recent
+            .confirm(relayed.min(self.sent).saturating_sub(oldest));
     }
 
     /// Reconnects until a connection takes the resend of everything the server has not
@@ -196,9 +192,9 @@ impl RawTcpPublisher {
         };
         self.confirmed(relayed);
         self.writer
-            .queue(self.recent.iter().map(|m| &m[..]))
+            .queue_encoded(self.recent.encoded(), false)
             .map_err(TransportError::io("resend"))?;
-        self.resent.add(self.recent.len() as u64);
+        self.resent.add(self.recent.count());
         Ok(())
     }
 
@@ -242,20 +238,18 @@ impl RawTcpPublisher {
         self.last_sync = coarse_now();
     }
 
-    /// Queues one frame per message, and a sync after them when one is due, for one write.
-    fn send(&mut self, msgs: &[Bytes]) -> Result<(), io::Error> {
-        self.since_sync = self.since_sync.saturating_add(msgs.len() as u32);
-        let frames = msgs.iter().map(|m| &m[..]);
-        if self.since_sync >= self.sync_every
-            || self.recent_bytes >= self.resend_limit / 2
-            || coarse_now().saturating_sub(self.last_sync) >= self.sync_interval
-        {
-            self.writer.queue(frames.chain([&[][..]]))?;
+    /// Queues the frames of messages just kept, and a sync after them when one is due, for
+    /// one write.
+    fn send(&mut self, frames: &[u8], count: usize) -> Result<(), io::Error> {
+        self.since_sync = self.since_sync.saturating_add(count as u32);
+        let sync = self.since_sync >= self.sync_every
+            || self.recent.body_bytes() >= self.resend_limit / 2
+            || coarse_now().saturating_sub(self.last_sync) >= self.sync_interval;
+        self.writer.queue_encoded([frames], sync)?;
+        if sync {
             self.sync_sent();
-            Ok(())
-        } else {
-            self.writer.queue(frames)
         }
+        Ok(())
     }
 
     /// Refuses a message before anything is counted or written: an empty frame is a sync, and
@@ -293,11 +287,11 @@ impl RawTcpPublisher {
         msgs: &[Bytes],
         bytes: usize,
     ) -> Result<(), TransportError> {
-        self.recent_bytes += bytes;
         self.sent += msgs.len() as u64;
-        let sent = self.send(msgs);
-        self.recent.extend(msgs.iter().cloned());
-        if let Err(e) = sent {
+        // Kept before the write is queued: if the connection turns out broken, the reconnect
+        // resends them with the rest.
+        let frames = self.recent.push(msgs, bytes);
+        if let Err(e) = self.send(&frames, msgs.len()) {
             let cause = TransportError::Io {
                 stage: "publish",
                 source: e,
@@ -311,7 +305,7 @@ impl RawTcpPublisher {
     async fn await_sync(&mut self) -> Result<(), TransportError> {
         if self.syncs_outstanding == 0 {
             self.writer
-                .queue([&[][..]])
+                .queue_sync()
                 .map_err(TransportError::io("sync"))?;
             self.sync_sent();
         }
@@ -346,11 +340,11 @@ impl Publisher for RawTcpPublisher {
             self.take_replies().await?;
         }
         let len = msg.len();
-        if !self.recent.is_empty() && self.recent_bytes + len > self.resend_limit {
+        if !self.recent.is_empty() && self.recent.body_bytes() + len > self.resend_limit {
             // The window is full: wait for the server to confirm before sending more.
             self.window_waits.inc();
             let limit = self.resend_limit;
-            self.sync_until(|p| p.recent.is_empty() || p.recent_bytes + len <= limit)
+            self.sync_until(|p| p.recent.is_empty() || p.recent.body_bytes() + len <= limit)
                 .await?;
         }
         self.send_unconfirmed(std::slice::from_ref(&msg), len).await
@@ -364,7 +358,7 @@ impl Publisher for RawTcpPublisher {
         accepted: &mut usize,
     ) -> Result<(), TransportError> {
         let bytes: usize = msgs.iter().map(Bytes::len).sum();
-        let fits = self.recent_bytes + bytes <= self.resend_limit
+        let fits = self.recent.body_bytes() + bytes <= self.resend_limit
             && msgs.iter().all(|m| self.check_size(m).is_ok());
         if !fits {
             for m in msgs {

@@ -1,4 +1,4 @@
-//! The publisher's write path: `publish` appends a frame to a shared buffer and returns, and one
+//! The publisher's write path: `publish` appends its frames to a shared buffer and returns, and one
 //! task per connection writes everything queued since its last write in a single write. At low
 //! rates that is one frame per write, as before (the task runs as soon as the publisher's task
 //! yields, on the same worker); under load the frames that queued while a write was in the
@@ -17,8 +17,6 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use transport_core::CountingIo;
-
-use crate::proto::FRAME_HEADER_LEN;
 
 /// How long a dropped writer keeps trying to write what was queued before it gives up.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,20 +64,36 @@ impl Writer {
         }
     }
 
-    /// Queues one frame per message of `frames` (an empty one is a sync), or returns the
-    /// error that broke the connection.
-    pub(super) fn queue<'a>(&self, frames: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+    /// Queues a sync (an empty frame), or returns the error that broke the connection.
+    pub(super) fn queue_sync(&self) -> io::Result<()> {
+        self.append(|queued| queued.put_u32(0))
+    }
+
+    /// Queues frames already encoded (length and body, back to back), then a sync if `sync`,
+    /// or returns the error that broke the connection.
+    pub(super) fn queue_encoded<'a>(
+        &self,
+        runs: impl IntoIterator<Item = &'a [u8]>,
+        sync: bool,
+    ) -> io::Result<()> {
+        self.append(|queued| {
+            for run in runs {
+                queued.extend_from_slice(run);
+            }
+            if sync {
+                queued.put_u32(0);
+            }
+        })
+    }
+
+    /// Adds to the queue under the lock, waking the task if it was waiting.
+    fn append(&self, fill: impl FnOnce(&mut BytesMut)) -> io::Result<()> {
         let wake = {
             let mut st = self.shared.lock();
             if let Some((kind, what)) = &st.failed {
                 return Err(io::Error::new(*kind, what.clone()));
             }
-            for body in frames {
-                st.queued.reserve(FRAME_HEADER_LEN + body.len());
-                // Bodies are at most `max_frame_bytes`, checked before queueing.
-                st.queued.put_u32(body.len() as u32);
-                st.queued.put_slice(body);
-            }
+            fill(&mut st.queued);
             std::mem::take(&mut st.idle)
         };
         if wake {
