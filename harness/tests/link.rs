@@ -437,9 +437,12 @@ async fn server_restart_keeps_acknowledged_messages_with_file_storage() {
     // Acknowledged by the broker: from here on these messages must survive the restart.
     within("flush", publisher.flush()).await.unwrap();
     drop(publisher);
-    within("restart", slot.restart(Duration::from_millis(200), &proxy))
-        .await
-        .unwrap();
+    within(
+        "restart",
+        slot.restart(Duration::from_millis(200), &proxy, || {}),
+    )
+    .await
+    .unwrap();
     let mut seen = std::collections::BTreeSet::new();
     let mut buf = Vec::new();
     while (seen.len() as u64) < N {

@@ -162,15 +162,23 @@ impl<T: Transport> ServerSlot<T> {
         }
     }
 
-    /// Stops the server, waits `down`, and starts a new one on the same address (a fresh
-    /// port, with the proxy repointed, if the old one cannot be bound again).
-    pub async fn restart(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
-        self.stop().await?;
+    /// Stops the server, calls `stopped` (once the old server is gone, or its shutdown
+    /// failed), waits `down`, and starts a new one on the same address (a fresh port, with the
+    /// proxy repointed, if the old one cannot be bound again).
+    pub async fn restart(
+        &self,
+        down: Duration,
+        proxy: &LinkProxy,
+        stopped: impl FnOnce(),
+    ) -> Result<(), String> {
+        let stop = self.stop().await;
+        stopped();
+        stop?;
         self.start_after(down, proxy).await
     }
 
     /// Stops the server and returns once it has (no-op if none is running).
-    pub async fn stop(&self) -> Result<(), String> {
+    async fn stop(&self) -> Result<(), String> {
         let server = self.server.lock().await.take();
         if let Some(s) = server {
             tokio::time::timeout(RESTART_TIMEOUT, s.shutdown())
@@ -183,7 +191,7 @@ impl<T: Transport> ServerSlot<T> {
 
     /// Waits `down`, then starts a new server on the first one's address, or on a fresh port
     /// with the proxy repointed if that address cannot be bound again.
-    pub async fn start_after(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
+    async fn start_after(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
         let mut slot = self.server.lock().await;
         tokio::time::sleep(down).await;
         let listener = match rebind(self.addr).await {

@@ -305,35 +305,25 @@ pub async fn fire<T: Transport>(
                 proxy.blackhole(fired.fault.duration);
             }
             FaultKind::ServerRestart => {
+                // Recovery counts from the firing, but only a message sent once the old
+                // server is gone can prove it: one sent while it shuts down may still be
+                // delivered by it.
                 tracker.fire_pending(i);
-                fired.error = restart(server.as_deref(), fired.fault.duration, &proxy, || {
-                    tracker.takes_effect(i, clock::now_ns())
-                })
-                .await
-                .err();
+                let took_effect = || tracker.takes_effect(i, clock::now_ns());
+                fired.error = match &server {
+                    Some(s) => s
+                        .restart(fired.fault.duration, &proxy, took_effect)
+                        .await
+                        .err(),
+                    None => {
+                        took_effect();
+                        Some("the server is external; it cannot be restarted".into())
+                    }
+                };
             }
         }
     }
     out
-}
-
-/// Restarts `server`, calling `down` once the old server has stopped. Recovery counts from
-/// the fault's firing, but only messages sent after the server is gone can prove it: one sent
-/// while the old server was still shutting down may be delivered by it.
-async fn restart<T: Transport>(
-    server: Option<&ServerSlot<T>>,
-    downtime: std::time::Duration,
-    proxy: &LinkProxy,
-    down: impl FnOnce(),
-) -> Result<(), String> {
-    let Some(s) = server else {
-        down();
-        return Err("the server is external; it cannot be restarted".into());
-    };
-    let stopped = s.stop().await;
-    down();
-    stopped?;
-    s.start_after(downtime, proxy).await
 }
 
 #[cfg(test)]
@@ -352,18 +342,29 @@ mod tests {
         .encode(64)
     }
 
-    /// Delivers messages `seqs` of publisher 0, all sent at `sent`, as one unit at `now`.
-    fn deliver(
-        tracker: &FaultTracker,
-        tally: &mut SubscriberTally,
-        rec: &mut SubscriberRecorder,
-        seqs: &[u64],
-        sent: u64,
-        now: u64,
-    ) {
-        let msgs: Vec<Bytes> = seqs.iter().map(|&s| msg(s, sent)).collect();
-        rec.on_unit(&msgs, now);
-        tally.observe(tracker, &msgs, rec, now);
+    /// One subscriber of one publisher's messages, audited against `faults` faults.
+    struct Subscriber {
+        tracker: FaultTracker,
+        tally: SubscriberTally,
+        rec: SubscriberRecorder,
+    }
+
+    impl Subscriber {
+        fn new(faults: usize) -> Self {
+            let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
+            Subscriber {
+                tracker: FaultTracker::new(faults),
+                tally: SubscriberTally::new(1, faults),
+                rec: SubscriberRecorder::new(shared, 0),
+            }
+        }
+
+        /// Delivers messages `seqs` of publisher 0, all sent at `sent`, as one unit at `now`.
+        fn deliver(&mut self, seqs: impl IntoIterator<Item = u64>, sent: u64, now: u64) {
+            let msgs: Vec<Bytes> = seqs.into_iter().map(|s| msg(s, sent)).collect();
+            self.rec.on_unit(&msgs, now);
+            self.tally.observe(&self.tracker, &msgs, &mut self.rec, now);
+        }
     }
 
     fn fired(at_ns: u64) -> Fired {
@@ -384,37 +385,20 @@ mod tests {
     /// the audit noticed them, and add up to the run's loss.
     #[test]
     fn charges_follow_the_latest_fault_and_add_up() {
-        let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
-        let mut rec = SubscriberRecorder::new(shared, 0);
-        let tracker = FaultTracker::new(2);
-        let mut tally = SubscriberTally::new(1, 2);
-        deliver(
-            &tracker,
-            &mut tally,
-            &mut rec,
-            &(0..10).collect::<Vec<_>>(),
-            10,
-            10,
-        );
-        tracker.fire(0, 100);
+        let mut sub = Subscriber::new(2);
+        sub.deliver(0..10, 10, 10);
+        sub.tracker.fire(0, 100);
         // Sent before the fault: not a recovery.
-        deliver(
-            &tracker,
-            &mut tally,
-            &mut rec,
-            &(12..20).collect::<Vec<_>>(),
-            50,
-            110,
-        );
-        deliver(&tracker, &mut tally, &mut rec, &[5], 120, 130);
-        tracker.fire(1, 200);
-        deliver(&tracker, &mut tally, &mut rec, &[10], 150, 210);
-        deliver(&tracker, &mut tally, &mut rec, &[25], 250, 260);
-        tally.finish(&[(0, 30)], 2);
+        sub.deliver(12..20, 50, 110);
+        sub.deliver([5], 120, 130);
+        sub.tracker.fire(1, 200);
+        sub.deliver([10], 150, 210);
+        sub.deliver([25], 250, 260);
+        sub.tally.finish(&[(0, 30)], 2);
 
         let fired = [fired(100), fired(200)];
         let end = BTreeMap::from([("reconnects".to_owned(), 4)]);
-        let r = results(&fired, &[tally], &end);
+        let r = results(&fired, &[sub.tally], &end);
         assert_eq!(
             (r[0].lost, r[0].duplicated),
             (2, 1),
@@ -425,7 +409,7 @@ mod tests {
             (8, 0),
             "-1 late fill, gap 20..25, tail 26..30"
         );
-        assert_eq!(r[0].lost + r[1].lost, rec.audits[0].finish(30).lost);
+        assert_eq!(r[0].lost + r[1].lost, sub.rec.audits[0].finish(30).lost);
         assert_eq!(
             r[0].recovery_ns,
             Some(30),
@@ -439,18 +423,15 @@ mod tests {
     /// delivered by the old server is not its recovery, though its losses count against it.
     #[test]
     fn a_pending_fault_is_recovered_only_by_messages_sent_after_it_took_effect() {
-        let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
-        let mut rec = SubscriberRecorder::new(shared, 0);
-        let tracker = FaultTracker::new(1);
-        let mut tally = SubscriberTally::new(1, 1);
-        deliver(&tracker, &mut tally, &mut rec, &[0, 1], 10, 20);
-        tracker.fire_pending(0);
+        let mut sub = Subscriber::new(1);
+        sub.deliver([0, 1], 10, 20);
+        sub.tracker.fire_pending(0);
         // Sent after the fault fired (100), delivered by the server still shutting down.
-        deliver(&tracker, &mut tally, &mut rec, &[2, 4], 110, 120);
-        tracker.takes_effect(0, 150);
-        deliver(&tracker, &mut tally, &mut rec, &[5], 160, 500);
-        tally.finish(&[(0, 6)], 1);
-        let r = results(&[fired(100)], &[tally], &BTreeMap::new());
+        sub.deliver([2, 4], 110, 120);
+        sub.tracker.takes_effect(0, 150);
+        sub.deliver([5], 160, 500);
+        sub.tally.finish(&[(0, 6)], 1);
+        let r = results(&[fired(100)], &[sub.tally], &BTreeMap::new());
         assert_eq!(r[0].recovery_ns, Some(400), "from firing to message 5");
         assert_eq!(
             r[0].lost, 1,
