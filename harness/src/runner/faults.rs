@@ -363,7 +363,7 @@ mod tests {
         fn deliver(&mut self, seqs: impl IntoIterator<Item = u64>, sent: u64, now: u64) {
             let msgs: Vec<Bytes> = seqs.into_iter().map(|s| msg(s, sent)).collect();
             self.rec.on_unit(&msgs, now);
-            self.tally.observe(&self.tracker, &msgs, &mut self.rec, now);
+            self.tally.observe(&self.tracker, &msgs, &self.rec, now);
         }
     }
 
