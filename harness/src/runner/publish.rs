@@ -85,8 +85,19 @@ impl<P: Publisher> PublishOutcome<P> {
     /// Counts `n` more messages accepted, all intended at `intended_ns` and handed over at
     /// `now`: the progress every publisher shares, and in the measured window the lag.
     fn accepted(&mut self, n: u64, intended_ns: u64, now: u64, cfg: &Publishing) {
+        self.count(n, cfg);
+        self.lag(n, intended_ns, now, cfg);
+    }
+
+    /// Counts `n` more messages accepted, in the progress every publisher shares.
+    fn count(&mut self, n: u64, cfg: &Publishing) {
         self.sent += n;
         cfg.progress.store(self.sent, Ordering::Relaxed);
+    }
+
+    /// Records the lag of `n` messages intended at `intended_ns` and handed over at `now`, if
+    /// they were intended inside the measured window.
+    fn lag(&mut self, n: u64, intended_ns: u64, now: u64, cfg: &Publishing) {
         if n > 0 && (cfg.measure_start_ns..cfg.measure_end_ns).contains(&intended_ns) {
             self.sent_in_window += n;
             self.lag
@@ -106,12 +117,7 @@ impl<P: Publisher> PublishOutcome<P> {
         batch: &mut Vec<Bytes>,
     ) -> u64 {
         stamp_batch(id, self.sent..self.sent + n, now, cfg.payload_len, batch);
-        let mut accepted = 0;
-        if let Err(e) = self.publisher.publish_batch(batch, &mut accepted).await {
-            self.error = Some(e.to_string());
-        }
-        batch.clear();
-        let accepted = accepted as u64;
+        let (accepted, _) = self.hand_over(batch).await;
         // Intended and actual send are the same instant in closed loop: lag 1 ns (the floor).
         self.accepted(accepted, now, now, cfg);
         accepted
@@ -141,19 +147,25 @@ impl<P: Publisher> PublishOutcome<P> {
             }
         });
         Envelope::encode_all(envelopes, cfg.payload_len, batch);
+        let (accepted, ok) = self.hand_over(batch).await;
+        for seq in first..first + accepted {
+            self.lag(1, schedule.intended_ns(id, seq), now, cfg);
+        }
+        self.count(accepted, cfg);
+        ok
+    }
+
+    /// Hands `batch` to the transport and empties it; returns how many messages it accepted
+    /// and whether all were (an error that stopped it is recorded).
+    async fn hand_over(&mut self, batch: &mut Vec<Bytes>) -> (u64, bool) {
         let mut accepted = 0;
         let result = self.publisher.publish_batch(batch, &mut accepted).await;
         batch.clear();
-        for seq in first..first + accepted as u64 {
-            self.accepted(1, schedule.intended_ns(id, seq), now, cfg);
+        let ok = result.is_ok();
+        if let Err(e) = result {
+            self.error = Some(e.to_string());
         }
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                self.error = Some(e.to_string());
-                false
-            }
-        }
+        (accepted as u64, ok)
     }
 
     async fn finish(mut self) -> Self {
