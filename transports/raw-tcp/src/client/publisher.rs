@@ -280,8 +280,8 @@ impl RawTcpPublisher {
         }
     }
 
-    /// Keeps `msgs` (`bytes` in all) as unconfirmed and queues them; a broken connection is redialled and
-    /// they go out again with the rest of the unconfirmed messages.
+    /// Keeps `msgs` (`bytes` in all) as unconfirmed and queues them; a broken connection is
+    /// redialled and they go out again with the rest of the unconfirmed messages.
     async fn send_unconfirmed(
         &mut self,
         msgs: &[Bytes],

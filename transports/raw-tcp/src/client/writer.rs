@@ -1,5 +1,5 @@
-//! The publisher's write path: `publish` appends its frames to a shared buffer and returns, and one
-//! task per connection writes everything queued since its last write in a single write. At low
+//! The publisher's write path: `publish` appends its frames to a shared buffer and returns, and
+//! one task per connection writes everything queued since its last write in a single write. At low
 //! rates that is one frame per write, as before (the task runs as soon as the publisher's task
 //! yields, on the same worker); under load the frames that queued while a write was in the
 //! kernel go out together, which is what lets the floor reach the loopback ceiling.
@@ -66,7 +66,7 @@ impl Writer {
 
     /// Queues a sync (an empty frame), or returns the error that broke the connection.
     pub(super) fn queue_sync(&self) -> io::Result<()> {
-        self.append(|queued| queued.put_u32(0))
+        self.queue_encoded([], true)
     }
 
     /// Queues frames already encoded (length and body, back to back), then a sync if `sync`,
@@ -76,24 +76,17 @@ impl Writer {
         runs: impl IntoIterator<Item = &'a [u8]>,
         sync: bool,
     ) -> io::Result<()> {
-        self.append(|queued| {
-            for run in runs {
-                queued.extend_from_slice(run);
-            }
-            if sync {
-                queued.put_u32(0);
-            }
-        })
-    }
-
-    /// Adds to the queue under the lock, waking the task if it was waiting.
-    fn append(&self, fill: impl FnOnce(&mut BytesMut)) -> io::Result<()> {
         let wake = {
             let mut st = self.shared.lock();
             if let Some((kind, what)) = &st.failed {
                 return Err(io::Error::new(*kind, what.clone()));
             }
-            fill(&mut st.queued);
+            for run in runs {
+                st.queued.extend_from_slice(run);
+            }
+            if sync {
+                st.queued.put_u32(0);
+            }
             std::mem::take(&mut st.idle)
         };
         if wake {
