@@ -5,9 +5,10 @@
 //! 0 lost and the shards' deliveries summed, the server's figures must have been scraped over the
 //! namespace network, and two shards must hold twice the server connections one shard holds.
 //!
-//! Needs root and the `ip` binary (iproute2); without them the test prints why and skips. Only
-//! namespaces and addresses the test creates are used (names carry the test's pid, addresses are
-//! private to the namespaces), a guard deletes them on every path, and every wait is bounded.
+//! Needs root and the `ip` binary (iproute2); without them the test prints one skip line (a
+//! failure under `TRANSPORT_BENCH_REQUIRE_PEERS=1`). Only namespaces and addresses the test
+//! creates are used (names carry the test's pid, addresses are private to the namespaces), a
+//! guard deletes them on every path, and every wait is bounded.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,6 +17,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
+
+use transport_test_support::peers;
 
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 /// The server's address, on its namespace's loopback, routed to from both load namespaces.
@@ -165,23 +168,6 @@ impl Drop for Hosts {
     }
 }
 
-/// Why this machine cannot run the test, if it cannot.
-fn cannot_run() -> Option<String> {
-    // The effective uid is the second field of `Uid:` in /proc/self/status.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1));
-    if euid != Some("0") {
-        return Some("not running as root (network namespaces need CAP_SYS_ADMIN)".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("no `ip` binary (install iproute2)".into()),
-    }
-}
-
 /// Reads the server's two announced addresses (`... listening on ADDR`, `metrics on URL`)
 /// from its stdout within [`BOUND`].
 fn announced(child: &mut Child) -> (String, String) {
@@ -254,8 +240,7 @@ fn shard_args<'a>(
 
 #[test]
 fn two_shards_in_their_own_namespaces_against_one_server() {
-    if let Some(why) = cannot_run() {
-        println!("SKIPPED two_shards_in_their_own_namespaces_against_one_server: {why}");
+    if !peers::present(&peers::NETNS) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
+use transport_test_support::peers;
 
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
@@ -91,7 +92,9 @@ fn estimate(criterion: &Path, name: &str, ns: f64) {
 fn report(args: &[&Path]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/perf_report.py");
     let o = Command::new("timeout")
-        .args(["60", "python3", script])
+        .arg("60")
+        .arg(peers::python())
+        .arg(script)
         .args(args)
         .output()
         .unwrap();
@@ -108,6 +111,9 @@ fn line<'a>(text: &'a str, start: &str) -> &'a str {
 
 #[test]
 fn ratios_and_targets_come_from_the_summaries_given() {
+    if !peers::present(&peers::PYTHON3) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = template(dir.path());
     let runs = dir.path().join("runs");
@@ -151,6 +157,9 @@ fn ratios_and_targets_come_from_the_summaries_given() {
 
 #[test]
 fn the_bench_and_the_repeat_series_are_judged_when_given() {
+    if !peers::present(&peers::PYTHON3) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let t = template(dir.path());
     let runs = dir.path().join("runs");

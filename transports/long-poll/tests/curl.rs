@@ -1,19 +1,18 @@
 //! Runs the curl session from README.md against a real server, so the documented commands and
 //! outputs stay true. Each command runs with `sh -c` and `ADDR` set; its output must match the
-//! `# →` lines after it, whitespace-normalised. Skipped (with a note) where curl is missing.
+//! `# →` lines after it, whitespace-normalised. Without curl it prints one skip line (a failure under
+//! `TRANSPORT_BENCH_REQUIRE_PEERS=1`).
 
-use std::process::Command;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use transport_core::{ServerContext, ServerHandle, Transport};
 use transport_long_poll::{LongPoll, LongPollConfig};
-use transport_test_support::{normalise, readme_curl_session};
+use transport_test_support::{normalise, peers, readme_curl_session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_curl_session_works() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("curl not installed: skipping the README session");
+    if !peers::present(&peers::CURL) {
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

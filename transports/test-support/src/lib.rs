@@ -1,7 +1,8 @@
 //! Helpers the transports' tests share across crates, so each exists once: bounded waits,
 //! generic traffic over any [`transport_core::Transport`] ([`traffic`]: servers, client pairs,
-//! publish loops and receive loops that collect sequence numbers), and the `kcat` runner the
-//! pull-log client's and the broker's interop tests both use.
+//! publish loops and receive loops that collect sequence numbers), the `kcat` runner the
+//! pull-log client's and the broker's interop tests both use, and [`peers`]: whether a program
+//! outside cargo is here, and the one skip line when it is not.
 //!
 //! A dev-dependency only: nothing here may end up in a benchmark binary. Test helpers panic
 //! on failure, because a failure here is the test failing.
@@ -15,6 +16,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+pub mod peers;
 pub mod traffic;
 
 /// The default bound on one awaited step of a test. Loopback steps take microseconds; 10 s
@@ -38,7 +40,8 @@ pub async fn bounded_for<F: Future>(limit: Duration, what: &str, f: F) -> F::Out
 }
 
 /// Runs kcat (librdkafka's command-line client) with `args`, feeding it `stdin`; returns its
-/// stdout. Fails the test clearly when kcat is missing, fails, or runs past [`KCAT_BOUND`].
+/// stdout. Fails the test clearly when kcat fails or runs past [`KCAT_BOUND`]; a test checks
+/// `peers::present(&peers::KCAT)` first, so that a machine without kcat skips it.
 pub async fn kcat(args: &[&str], stdin: &str) -> String {
     let mut child = match Command::new("kcat")
         .args(args)
@@ -50,8 +53,7 @@ pub async fn kcat(args: &[&str], stdin: &str) -> String {
     {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "kcat is not installed; the interop tests need it: \
-             `apt-get update && apt-get install -y kcat`"
+            "kcat is not installed; check `peers::present(&peers::KCAT)` before calling this"
         ),
         Err(e) => panic!("cannot run kcat: {e}"),
     };

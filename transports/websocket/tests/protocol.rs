@@ -2,8 +2,8 @@
 //! rely on: a client's Close frame is answered with a Close frame echoing its code before TCP
 //! closes (§5.5.1) on every kind of connection; a `Sec-WebSocket-Key` that is not base64 of 16
 //! bytes gets 400 (§4.2.1); malformed HTTP gets a 400 response, not a bare FIN. After each, the
-//! server still serves others. The Python tests are skipped (with a note) where Python or the
-//! package is missing.
+//! server still serves others. The Python test prints one skip line where Python's `websockets`
+//! is missing (a failure under `TRANSPORT_BENCH_REQUIRE_PEERS=1`).
 
 mod common;
 #[path = "common/raw.rs"]
@@ -18,16 +18,8 @@ use subscribe::raw_subscriber;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use transport_core::ServerHandle;
+use transport_test_support::peers;
 use transport_websocket::WebSocketConfig;
-
-fn python_websockets_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import websockets.sync.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Runs `examples/close.py` on `url` and returns its output line.
 async fn python_close(url: String, notice: bool) -> String {
@@ -40,7 +32,7 @@ async fn python_close(url: String, notice: bool) -> String {
     let out = bounded(
         "python close",
         tokio::task::spawn_blocking(move || {
-            Command::new("python3")
+            Command::new(peers::python())
                 .args(&args)
                 .stderr(Stdio::inherit())
                 .output()
@@ -55,8 +47,7 @@ async fn python_close(url: String, notice: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_close_is_echoed_on_every_connection_kind() {
-    if !python_websockets_available() {
-        eprintln!("skipped: python3 with the `websockets` package is not installed");
+    if !peers::present(&peers::PYTHON_WEBSOCKETS) {
         return;
     }
     let (server, _, addr) = server(&WebSocketConfig::default()).await;

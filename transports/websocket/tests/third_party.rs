@@ -1,6 +1,7 @@
 //! A standard WebSocket client that is not ours subscribes: `examples/subscribe.py`, built on
-//! PyPI's `websockets`, the same script the README shows. Skipped (with a note) where Python or
-//! the package is missing; install it with `pip install websockets`.
+//! PyPI's `websockets`, the same script the README shows. Without Python's `websockets`
+//! (`scripts/install-peers.sh` puts it in a venv) it prints one skip line, or fails under
+//! `TRANSPORT_BENCH_REQUIRE_PEERS=1`.
 
 mod common;
 #[path = "common/publish.rs"]
@@ -15,21 +16,12 @@ use common::{bounded, server};
 use publish::raw_publish;
 use raw::raw;
 use transport_core::ServerHandle;
+use transport_test_support::peers;
 use transport_websocket::{WebSocketConfig, proto};
-
-fn python_websockets_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import websockets.sync.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_websockets_client_subscribes() {
-    if !python_websockets_available() {
-        eprintln!("skipped: python3 with the `websockets` package is not installed");
+    if !peers::present(&peers::PYTHON_WEBSOCKETS) {
         return;
     }
     let (server, _, addr) = server(&WebSocketConfig::default()).await;
@@ -38,7 +30,7 @@ async fn python_websockets_client_subscribes() {
     let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
     // The script bounds its own waits (10 s per receive), so this thread always ends.
     let python = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(peers::python())
             .args([script, &url, "3"])
             .stdout(Stdio::piped())
             .spawn()

@@ -1,17 +1,20 @@
 //! Interop with a real Kafka client: `kcat` (librdkafka) produces to and consumes from the
-//! broker, including as a `-G` group consumer. kcat must be installed
-//! (`apt-get install -y kcat`); without it these tests fail and say so.
+//! broker, including as a `-G` group consumer. Without kcat (`apt-get install -y kcat`) each
+//! test prints one skip line, or fails under `TRANSPORT_BENCH_REQUIRE_PEERS=1`.
 
 use std::collections::BTreeSet;
 
 use crate::common::*;
 use transport_pull_log_broker::BrokerConfig;
-use transport_test_support::{kcat, lines};
+use transport_test_support::{kcat, lines, peers};
 
 /// librdkafka's idempotent producer: InitProducerId at the version it picks, then sequenced
 /// batches the broker accepts in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_produces_idempotently() {
+    if !peers::present(&peers::KCAT) {
+        return;
+    }
     let (broker, _ctx) = start(BrokerConfig::default()).await;
     let addr = broker.local_addr().to_string();
     for round in ["a", "b"] {
@@ -72,6 +75,9 @@ async fn kcat_produces_idempotently() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_produces_and_consumes_with_every_acks_setting() {
+    if !peers::present(&peers::KCAT) {
+        return;
+    }
     let (broker, ctx) = start(BrokerConfig::default()).await;
     let addr = broker.local_addr().to_string();
     for acks in ["0", "1", "all"] {
@@ -110,6 +116,9 @@ async fn kcat_produces_and_consumes_with_every_acks_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_group_consumers_share_partitions_and_resume_from_commits() {
+    if !peers::present(&peers::KCAT) {
+        return;
+    }
     let config = BrokerConfig {
         partitions_per_topic: 2,
         ..BrokerConfig::default()
