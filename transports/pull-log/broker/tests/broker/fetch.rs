@@ -95,7 +95,9 @@ async fn shutdown_releases_a_parked_fetch_promptly() {
     .unwrap();
     let started = Instant::now();
     broker.shutdown().await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Released by the shutdown, not by the fetch's 30 s wait: a third of that wait leaves
+    // room for a loaded machine and still tells the two apart.
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
@@ -117,7 +119,7 @@ async fn dropping_the_handle_also_releases_parked_fetches() {
     drop(broker);
     // The parked fetch is answered (or the connection closed) well before its 30 s wait.
     let _ = c.recv_frame().await;
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
