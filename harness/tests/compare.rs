@@ -244,19 +244,32 @@ fn mismatched_runs_are_bad_input_naming_both_sides() {
     let dir = tempfile::tempdir().unwrap();
     let base = folder(dir.path(), "base", 1, |r| r);
     let cand = dir.path().join("cand.json");
-    let runs = vec![run_json(
-        "payload=1000,transport=raw-tcp",
-        "raw-tcp",
-        0,
-        BASE,
-    )];
+    // The same transports (the same experiment), but other runs of them.
+    let runs = vec![
+        run_json("payload=1000,transport=raw-tcp", "raw-tcp", 0, BASE),
+        run_json("payload=1000,transport=websocket", "websocket", 0, BASE),
+    ];
     std::fs::write(&cand, summary_json(runs).to_string()).unwrap();
     let err = run_compare(&base, &cand, &CompareOptions::default()).unwrap_err();
     assert!(matches!(err, CompareError::Mismatch { .. }), "{err}");
     assert_eq!(err.exit_code(), 2);
     let text = err.to_string();
     assert!(text.contains("only in baseline: [payload=100,rate=10000,transport=raw-tcp;"));
-    assert!(text.contains("only in candidate: [payload=1000,transport=raw-tcp]"));
+    assert!(text.contains(
+        "only in candidate: [payload=1000,transport=raw-tcp; payload=1000,transport=websocket]"
+    ));
+    // Another transport set is another experiment: refused before any run is paired.
+    let one = dir.path().join("one.json");
+    let runs = vec![run_json(NAMES[0].0, "raw-tcp", 0, BASE)];
+    std::fs::write(&one, summary_json(runs).to_string()).unwrap();
+    let err = run_compare(&base, &one, &CompareOptions::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("transport set differs"), "{text}");
+    assert!(
+        text.contains("[\"raw-tcp\", \"websocket\"]") && text.contains("has [\"raw-tcp\"]"),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), 2);
 }
 
 #[test]
@@ -275,6 +288,21 @@ fn unreadable_or_foreign_input_is_bad_input() {
     s["schema_version"] = json!(999);
     std::fs::write(&future, s.to_string()).unwrap();
     let err = run_compare(&base, &future, &CompareOptions::default()).unwrap_err();
+    // Against a baseline of this build's schema: refused as another experiment, both named.
+    assert!(
+        matches!(
+            err,
+            CompareError::Incomparable {
+                what: "schema_version",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("has 999"), "{err}");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    // Both sides from a future build: the same experiment, but not one this build reads.
+    let err = run_compare(&future, &future, &CompareOptions::default()).unwrap_err();
     assert!(matches!(err, CompareError::Schema { .. }), "{err}");
 }
 

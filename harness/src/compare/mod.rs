@@ -7,6 +7,7 @@
 //! [`CompareError::exit`] (bad input or a failed write) say how the binary ends.
 
 pub mod chart;
+pub mod comparable;
 pub mod export;
 pub mod input;
 pub mod judge;
@@ -73,6 +74,23 @@ pub enum CompareError {
         only_baseline: Vec<String>,
         /// Run names found only in the candidate.
         only_candidate: Vec<String>,
+    },
+    /// The two sides are not the same experiment (see [`comparable`]).
+    #[error(
+        "will not compare: the {what} differs: baseline {} has {baseline_value}, candidate {} has {candidate_value}; refresh the baseline from the candidate's scenario and build",
+        baseline.display(), candidate.display()
+    )]
+    Incomparable {
+        /// What differs: `schema_version`, `scenario` or `transport set`.
+        what: &'static str,
+        /// The baseline's file.
+        baseline: PathBuf,
+        /// The baseline's value.
+        baseline_value: String,
+        /// The candidate's file.
+        candidate: PathBuf,
+        /// The candidate's value.
+        candidate_value: String,
     },
     /// A paired comparison found runs whose repetitions do not pair up.
     #[error(
@@ -266,6 +284,7 @@ pub fn compare(
     candidate: &Path,
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
+    comparable::check(baseline, candidate)?;
     let base = input::Side::load(baseline)?;
     let cand = input::Side::load(candidate)?;
     let pairs = input::pair(&base, &cand)?;
