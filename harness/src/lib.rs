@@ -1,5 +1,5 @@
-//! transport-bench: measures HTTP long polling, WebSockets and a Kafka-style pull-fetch log
-//! under the same open-loop workload, with the raw-TCP floor beside them.
+//! transport-bench: measures HTTP long polling, WebSockets, Server-Sent Events and a Kafka-style
+//! pull-fetch log under the same open-loop workload, with the raw-TCP floor beside them.
 //!
 //! The harness owns time, payloads, schedules and accounting; transports (see
 //! `transport_core::Transport`) own only the wire. Modules, in the order a run flows through them:

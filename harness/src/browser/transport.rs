@@ -19,6 +19,7 @@ use transport_core::{
 };
 
 use super::WebKind;
+use super::process::LaunchError;
 use super::session::{Session, SubEvent};
 
 /// Bound on one browser subscriber becoming live.
@@ -59,6 +60,19 @@ fn browser_error(stage: &'static str, e: impl std::fmt::Display) -> TransportErr
 
 /// What `tb.open` in the page needs: the pattern, the topic and the options that change what
 /// the page sends or parses.
+/// A browser that could not start: a missing Chromium is the machine's setup, anything else
+/// is the browser misbehaving.
+fn start_error(e: &anyhow::Error) -> TransportError {
+    match e.downcast_ref::<LaunchError>() {
+        Some(missing @ LaunchError::NotInstalled(_)) => TransportError::MissingProgram {
+            stage: "browser start",
+            program: "chromium",
+            detail: missing.to_string(),
+        },
+        _ => browser_error("browser start", format!("{e:#}")),
+    }
+}
+
 fn page_spec(kind: WebKind, options: &Value, topic: &str, sub: u32) -> Value {
     let hold_ms = options["hold_timeout"]
         .as_str()
@@ -132,7 +146,7 @@ impl<T: Transport> Transport for InBrowser<T> {
                 anyhow::Ok(Arc::new(s))
             })
             .await
-            .map_err(|e| browser_error("browser start", format!("{e:#}")))?
+            .map_err(|e| start_error(&e))?
             .clone();
         let options = serde_json::to_value(&config.inner).unwrap_or_default();
         let sub = ctx.client_index;

@@ -19,8 +19,8 @@ use clap::{Parser, Subcommand};
 pub use crate::exit::BadInput;
 use crate::exit::Exit;
 
-/// Measures HTTP long polling, WebSockets and a Kafka-style pull log under one open-loop
-/// workload, next to a raw-TCP floor.
+/// Measures HTTP long polling, WebSockets, Server-Sent Events and a Kafka-style pull log under
+/// one open-loop workload, next to a raw-TCP floor.
 #[derive(Debug, Parser)]
 #[command(name = "transport-bench", version, about)]
 pub struct Cli {

@@ -48,6 +48,17 @@ pub enum TransportError {
     /// The transport's options are inconsistent.
     #[error("invalid option: {0}")]
     Config(String),
+    /// A program outside this binary that the transport drives (a browser, a broker) is not
+    /// installed: the machine's setup, not the peer's behaviour, is at fault.
+    #[error("{stage}: missing program {program}: {detail}")]
+    MissingProgram {
+        /// What the transport was doing.
+        stage: &'static str,
+        /// The program's name.
+        program: &'static str,
+        /// Where it was looked for and how to install it.
+        detail: String,
+    },
 }
 
 impl TransportError {

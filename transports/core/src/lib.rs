@@ -1,9 +1,10 @@
 //! The seam between the harness and the transports it measures.
 //!
-//! Long polling, WebSockets and a Kafka-style pull log look nothing alike on the wire: one holds
-//! an HTTP request open, one pushes frames, one answers fetches. To the harness they all do the
-//! same job: a publisher hands over opaque messages, and a subscriber receives them in *delivery
-//! units* (an HTTP response, a WebSocket frame, a fetch response, a socket read). So one
+//! Long polling, WebSockets, Server-Sent Events and a Kafka-style pull log look nothing alike on
+//! the wire: one holds an HTTP request open, one pushes frames, one streams events down one held
+//! response, one answers fetches. To the harness they all do the same job: a publisher hands
+//! over opaque messages, and a subscriber receives them in *delivery units* (an HTTP response, a
+//! WebSocket frame, an event, a fetch response, a socket read). So one
 //! [`Transport`] trait covers push, held poll and fetch: the pattern lives entirely inside the
 //! transport, while the harness owns time, payloads, schedules and accounting.
 //!
