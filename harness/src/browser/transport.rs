@@ -258,4 +258,18 @@ mod tests {
         assert!(!stall(WebKind::WebSocket, 6).contains("per origin"));
         assert!(!stall(WebKind::Sse, 2).contains("per origin"));
     }
+
+    #[test]
+    fn a_missing_chromium_is_a_missing_program_and_other_failures_the_browsers() {
+        let missing = anyhow::Error::new(LaunchError::NotInstalled("none on PATH".into()));
+        let text = start_error(&missing).to_string();
+        assert!(
+            text.starts_with("browser start: missing program chromium:"),
+            "{text}"
+        );
+        assert!(text.contains("apt-get install chromium"), "{text}");
+        let crashed = anyhow::anyhow!("DevTools never answered");
+        let text = start_error(&crashed).to_string();
+        assert!(!text.contains("missing program"), "{text}");
+    }
 }
