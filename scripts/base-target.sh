@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/perf.sh and scripts/ci-regression.sh: the target dir a base checkout
 # builds in.
 #

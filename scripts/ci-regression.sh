@@ -85,9 +85,11 @@ remove_worktree() {
 # Whatever ends the script (Ctrl-C, a failed run) stops the runs it started and removes the
 # base worktree.
 cleanup() {
-    local jobs
-    jobs="$(jobs -p)"
-    [[ -n "$jobs" ]] && kill $jobs 2>/dev/null
+    local running pids
+    # `$(jobs -p)` sees this shell's jobs (a process substitution might not).
+    running="$(jobs -p)"
+    mapfile -t pids <<<"$running"
+    [[ -n "$running" ]] && kill "${pids[@]}" 2>/dev/null
     [[ -n "$BASE_REF" ]] && remove_worktree
     return 0
 }
@@ -114,7 +116,9 @@ build_base() {
             mv "$cache/transport-bench.tmp" "$cache/transport-bench"
         fi
         [[ "$status" == 0 ]] || { echo "the base commit $sha does not build" >&2; return 3; }
-        # Keep the three most recent base binaries (each is ~70 MB).
+        # Keep the three most recent base binaries (each is ~70 MB). The folders are named by
+        # commit hash, so ls's output is safe to split.
+        # shellcheck disable=SC2012
         ls -1dt "$ROOT"/target/gate-bin/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
     fi
     echo "$cache/transport-bench"
