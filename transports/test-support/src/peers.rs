@@ -105,16 +105,12 @@ fn test_name() -> String {
     std::thread::current().name().unwrap_or("a test").to_owned()
 }
 
-/// Prints `line` past libtest's output capture (which swallows a passing test's `eprintln!`),
-/// so a user sees what did not run without `--nocapture`.
+/// Prints `line` past libtest's output capture, so a user sees what did not run without
+/// `--nocapture`: the capture takes what `eprintln!` prints, while a write to the stderr
+/// handle goes straight to file descriptor 2 (shared with cargo, so its offset too when the
+/// output is redirected to a file).
 fn announce(line: &str) {
-    let direct = std::fs::OpenOptions::new()
-        .append(true)
-        .open("/dev/stderr")
-        .and_then(|mut f| writeln!(f, "{line}"));
-    if direct.is_err() {
-        eprintln!("{line}");
-    }
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// `None` when `program args` starts and exits 0, else why not.
