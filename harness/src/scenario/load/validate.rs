@@ -11,11 +11,11 @@ use toml::de::{DeTable, DeValue};
 use transport_core::SocketOptions;
 use transport_core::envelope::HEADER_LEN;
 
-use super::Located;
-use super::raw::{Count, OneOrMany, RateItem, RawScenario, Size};
+use super::located::{Located, distinct, in_range};
+use super::raw::{Count, RateItem, RawScenario, Size};
 use super::transport::{ADDRESS, CheckConfig, take_address};
 use crate::registry::TransportKind;
-use crate::scenario::model::{Rate, Scenario, format_bytes};
+use crate::scenario::model::{Rate, Scenario, ServerMode, format_bytes};
 
 /// The transport that is the physical floor, run first unless `baseline = false`.
 const BASELINE: &str = crate::registry::FLOOR_NAME;
@@ -123,7 +123,7 @@ pub(super) fn scenario(
     let online = crate::affinity::online();
     let server = super::placement::server(raw.server, &online)?;
     let load = super::placement::load(raw.load, &online)?;
-    if let (crate::scenario::ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
+    if let (ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
         // The restart keeps the server's address and reopens its files in place, which only
         // the in-process server supports today.
         return Err(Located::at(
@@ -274,24 +274,6 @@ fn positive_duration(d: &Spanned<super::raw::Dur>, key: &str) -> Result<Duration
     Ok(value)
 }
 
-pub(super) fn in_range(
-    v: i64,
-    span: Range<usize>,
-    key: &str,
-    min: i64,
-    max: i64,
-) -> Result<u32, Located> {
-    if (min..=max).contains(&v) {
-        // The range is within u32 by construction of every caller's bounds.
-        u32::try_from(v).map_err(|_| Located::at(span, format!("{key} is too large")))
-    } else {
-        Err(Located::at(
-            span,
-            format!("{key} must be between {min} and {max}, got {v}"),
-        ))
-    }
-}
-
 /// A single count: `default` when absent, else within `min..=max`.
 fn count(
     value: Option<&Spanned<Count>>,
@@ -319,32 +301,6 @@ fn payload(size: &Size, span: Range<usize>) -> Result<u64, Located> {
             ),
         ))
     }
-}
-
-/// Converts each item of a one-or-many value, rejecting empty lists and repeated values (they
-/// would produce runs with the same name).
-pub(super) fn distinct<T, U: PartialEq>(
-    list: &Spanned<OneOrMany<T>>,
-    key: &str,
-    convert: impl Fn(&T, Range<usize>) -> Result<U, Located>,
-) -> Result<Vec<U>, Located> {
-    let items = &list.get_ref().0;
-    if items.is_empty() {
-        return Err(at(list, format!("{key} must not be an empty list")));
-    }
-    let mut out = Vec::with_capacity(items.len());
-    for (item, span) in items {
-        let span = span.clone().unwrap_or_else(|| list.span());
-        let value = convert(item, span.clone())?;
-        if out.contains(&value) {
-            return Err(Located::at(
-                span,
-                format!("{key} lists the same value twice"),
-            ));
-        }
-        out.push(value);
-    }
-    Ok(out)
 }
 
 /// The spanned value of `transport.<name>` in the parsed document.
