@@ -23,3 +23,4 @@ pub mod runner;
 pub mod scenario;
 pub mod server;
 pub mod shard;
+pub mod text;

@@ -14,8 +14,8 @@ use super::metric::Metric;
 use super::stats::Interval;
 use super::verdict::Verdict;
 use super::{CompareError, Comparison};
-use crate::charts::format::{count, nanos, trim_float};
 use crate::charts::style::{FAMILY, register_fonts};
+use crate::text::{count, nanos, trim_float};
 
 /// Chart size in pixels.
 pub const SIZE: (u32, u32) = (1200, 720);

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::Comparison;
 use super::metric::{Direction, Metric};
 use super::verdict::{Basis, MetricComparison};
-use crate::charts::format::trim_float;
+use crate::text::trim_float;
 
 /// Bencher measure slug for a metric (the slug is lower-case kebab-case, ≤ 64 characters).
 pub fn bmf_measure(metric: Metric) -> &'static str {

@@ -9,8 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::charts::format::trim_float;
 use crate::results::RunResult;
+use crate::text::trim_float;
 
 use super::CompareError;
 

@@ -10,7 +10,7 @@ use super::metric::{Metric, Threshold};
 use super::stats::Interval;
 use super::verdict::{Basis, MetricComparison, RunComparison, Verdict};
 use super::{Comparison, metric::Kind};
-use crate::charts::format::{nanos, trim_float};
+use crate::text::{nanos, trim_float};
 
 /// Render the report; `chart` is the chart's file name relative to the report, if drawn.
 pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use crate::charts::extract::FLOOR;
-use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant, sustained};
+use crate::text;
 
 /// How fast a claim says a pattern is, relative to the raw-TCP floor at the same offered rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -161,7 +161,7 @@ pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> O
         .filter(within)
         .map(|c| c.run.throughput.msgs_per_sec);
     let target_note = target
-        .map(|t| format!(", p99 ≤ {}", format::nanos(t.as_nanos() as f64)))
+        .map(|t| format!(", p99 ≤ {}", text::nanos(t.as_nanos() as f64)))
         .unwrap_or_default();
     let conditions = format!("no saturation, no loss{target_note}");
     match (open, closed) {
@@ -226,8 +226,8 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         };
         let range = format!(
             "{}–{}{} msg/s",
-            format::count(claim.rate_low),
-            format::count(claim.rate_high),
+            text::count(claim.rate_low),
+            text::count(claim.rate_high),
             if claim.open_ended { "+" } else { "" }
         );
         match capacity(v, claim.transport, target) {
@@ -236,19 +236,19 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
                 let verdict = if m < claim.rate_low {
                     format!(
                         "does not hold: {} below the claimed floor",
-                        format::ratio(claim.rate_low / m)
+                        text::ratio(claim.rate_low / m)
                     )
                 } else if m > claim.rate_high && !claim.open_ended {
                     format!(
                         "does not hold: {} above the claimed ceiling (understated)",
-                        format::ratio(m / claim.rate_high)
+                        text::ratio(m / claim.rate_high)
                     )
                 } else {
                     "holds".to_owned()
                 };
                 out.push(row(
                     range,
-                    format!("{} msg/s: {}", format::count(m), cap.basis),
+                    format!("{} msg/s: {}", text::count(m), cap.basis),
                     verdict,
                 ));
             }
@@ -264,7 +264,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         let at = rep
             .rate
             .per_sec()
-            .map(|r| format!(" at {} msg/s", format::count(r)))
+            .map(|r| format!(" at {} msg/s", text::count(r)))
             .unwrap_or_default();
         // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
         // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
@@ -274,14 +274,14 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         let floor = floor_p50(v, rep.rate);
         let measured_class = LatencyClass::of(p50, floor);
         let vs_floor = floor
-            .map(|f| format!(" ({} the raw-TCP floor's p50)", format::ratio(p50 / f)))
+            .map(|f| format!(" ({} the raw-TCP floor's p50)", text::ratio(p50 / f)))
             .unwrap_or_default();
         out.push(row(
             format!("{} latency", claim.latency.name()),
             format!(
                 "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
-                format::nanos(p50),
-                format::nanos(p99),
+                text::nanos(p50),
+                text::nanos(p99),
                 measured_class.name()
             ),
             class_verdict(
@@ -297,7 +297,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
                 format!("{} header overhead", claimed.name()),
                 format!(
                     "{} non-payload per delivered message{at} → {}",
-                    format::bytes(bytes),
+                    text::bytes(bytes),
                     measured.name()
                 ),
                 class_verdict(claimed as u8, measured as u8, measured.name()),
@@ -321,22 +321,19 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
                 .reduce(|a, b| if b.1 > a.1 { b } else { a })
             {
                 let verdict = if mine > best {
-                    format!(
-                        "holds: {} the next best ({name})",
-                        format::ratio(mine / best)
-                    )
+                    format!("holds: {} the next best ({name})", text::ratio(mine / best))
                 } else {
                     format!(
                         "does not hold: {name} reached {} of this",
-                        format::ratio(best / mine.max(1.0))
+                        text::ratio(best / mine.max(1.0))
                     )
                 };
                 out.push(row(
                     "very high throughput (highest of the three)".to_owned(),
                     format!(
                         "{} msg/s vs {name} {} msg/s",
-                        format::count(mine),
-                        format::count(best)
+                        text::count(mine),
+                        text::count(best)
                     ),
                     verdict,
                 ));

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use crate::charts::extract::FLOOR;
-use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant};
+use crate::text;
 
 fn at(rate: RateKey) -> String {
     match rate {
-        RateKey::PerSec(r) => format!("at {} msg/s", format::count(r)),
+        RateKey::PerSec(r) => format!("at {} msg/s", text::count(r)),
         RateKey::Max => "in closed loop".to_owned(),
     }
 }
@@ -32,15 +32,15 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         let mut s = format!(
             "**{}** p99 is {} {} (p50 {})",
             c.transport,
-            format::nanos(p99(c)),
+            text::nanos(p99(c)),
             at(rate),
-            format::nanos(c.run.latency_ns.p50 as f64)
+            text::nanos(c.run.latency_ns.p50 as f64)
         );
         if let Some(f) = floor.filter(|f| p99(f) > 0.0) {
             s.push_str(&format!(
                 ": {} the raw-TCP floor ({}).",
-                format::ratio(p99(c) / p99(f)),
-                format::nanos(p99(f))
+                text::ratio(p99(c) / p99(f)),
+                text::nanos(p99(f))
             ));
         } else {
             s.push('.');
@@ -58,11 +58,11 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(format!(
             "**{}** p99 is {} lower than **{}** {} ({} vs {}).",
             best.transport,
-            format::ratio(p99(worst) / p99(best)),
+            text::ratio(p99(worst) / p99(best)),
             worst.transport,
             at(rate),
-            format::nanos(p99(best)),
-            format::nanos(p99(worst))
+            text::nanos(p99(best)),
+            text::nanos(p99(worst))
         ));
     }
 
@@ -75,13 +75,13 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(format!(
             "**{}** carries {} of headers, framing and polls per delivered message {} ({} to publish and {} of acknowledgement per published message, {} of poll or fetch requests and {} of delivery framing per delivered message; payload {}).",
             c.transport,
-            format::bytes(w.overhead_bytes_per_msg),
+            text::bytes(w.overhead_bytes_per_msg),
             at(rate),
-            format::bytes(w.overhead_c2s_bytes_per_published),
-            format::bytes(w.publisher_s2c_bytes_per_published),
-            format::bytes(w.subscriber_c2s_bytes_per_delivered),
-            format::bytes(w.overhead_s2c_bytes_per_delivered),
-            format::bytes(c.run.payload_bytes as f64),
+            text::bytes(w.overhead_c2s_bytes_per_published),
+            text::bytes(w.publisher_s2c_bytes_per_published),
+            text::bytes(w.subscriber_c2s_bytes_per_delivered),
+            text::bytes(w.overhead_s2c_bytes_per_delivered),
+            text::bytes(c.run.payload_bytes as f64),
         ));
     }
     for c in &cells {
@@ -92,7 +92,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         let mut s = format!(
             "**{}** averaged {} messages per delivery unit {} (p99 {}, max {})",
             c.transport,
-            format::sig3(u.mean),
+            text::sig3(u.mean),
             at(rate),
             u.p99,
             u.max
@@ -116,7 +116,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         let mut s = format!(
             "In closed loop **{}** delivered the most: {} msg/s",
             top.transport,
-            format::count(tput(top))
+            text::count(tput(top))
         );
         if let Some(f) = closed
             .iter()
@@ -125,8 +125,8 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         {
             s.push_str(&format!(
                 " ({} the raw-TCP floor's {} msg/s)",
-                format::ratio(tput(top) / tput(f)),
-                format::count(tput(f))
+                text::ratio(tput(top) / tput(f)),
+                text::count(tput(f))
             ));
         }
         s.push('.');
@@ -150,12 +150,12 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
                 });
             let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
             let target_note = target
-                .map(|d| format!(" with p99 ≤ {}", format::nanos(d.as_nanos() as f64)))
+                .map(|d| format!(" with p99 ≤ {}", text::nanos(d.as_nanos() as f64)))
                 .unwrap_or_default();
             let mut s = match best {
                 Some(r) => format!(
                     "**{t}** sustained up to {} msg/s offered{target_note}",
-                    format::count(r)
+                    text::count(r)
                 ),
                 None => format!("**{t}** sustained none of the offered rates{target_note}"),
             };
@@ -167,7 +167,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
                     .or_else(|| bad.run.failures.first().cloned());
                 s.push_str(&format!(
                     "; it first fell behind at {} msg/s{}",
-                    format::count(bad.rate.per_sec().unwrap_or(0.0)),
+                    text::count(bad.rate.per_sec().unwrap_or(0.0)),
                     why.map(|w| format!(" ({w})")).unwrap_or_default()
                 ));
             }

@@ -102,7 +102,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         let _ = writeln!(
             out,
             "p99 target for \"max sustainable rate\": {}.\n",
-            charts::format::nanos(t.as_nanos() as f64)
+            crate::text::nanos(t.as_nanos() as f64)
         );
     }
     if let Some(link) = conditions::link_sentence(summary) {

@@ -1,13 +1,13 @@
 //! Chart data from a [`Summary`]: pure functions, one per chart, each returning a [`Figure`]
 //! (or nothing when the chart does not apply, such as a rate sweep with a single rate).
 
-use crate::charts::format;
 use crate::charts::model::{
     Axis, Bar, BarGroup, BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine,
     Scale, Unit,
 };
 use crate::charts::select::{self, Cell, RateKey, Variant};
 use crate::results::Summary;
+use crate::text;
 
 mod over;
 mod scale;
@@ -45,7 +45,7 @@ fn rate_phrase(v: &Variant<'_>, rate: RateKey) -> String {
         (true, false) => " (lowest rate: no rate was sustained by every transport)",
     };
     match rate {
-        RateKey::PerSec(r) => format!("at {} msg/s offered{why}", format::count(r)),
+        RateKey::PerSec(r) => format!("at {} msg/s offered{why}", text::count(r)),
         RateKey::Max => "closed loop (max rate)".to_owned(),
     }
 }
@@ -214,10 +214,10 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
 
 fn tick(unit: Unit, value: f64) -> String {
     match unit {
-        Unit::Nanos => format::nanos(value),
-        Unit::Bytes => format::bytes(value),
-        Unit::Quantile => format::percentile(value),
-        Unit::Count | Unit::Seconds => format::count(value),
+        Unit::Nanos => text::nanos(value),
+        Unit::Bytes => text::bytes(value),
+        Unit::Quantile => text::percentile(value),
+        Unit::Count | Unit::Seconds => text::count(value),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::charts::format::trim_float;
 use crate::compare::verdict::Verdict;
+use crate::text::trim_float;
 
 use super::metric::GateMetric;
 use super::rule::PairBasis;

@@ -15,7 +15,8 @@ use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
 use super::transport::{ADDRESS, CheckConfig, take_address};
 use crate::registry::TransportKind;
-use crate::scenario::model::{Rate, Scenario, ServerMode, format_bytes};
+use crate::scenario::model::{Rate, Scenario, ServerMode};
+use crate::text;
 
 /// The transport that is the physical floor, run first unless `baseline = false`.
 const BASELINE: &str = crate::registry::FLOOR_NAME;
@@ -296,7 +297,7 @@ fn payload(size: &Size, span: Range<usize>) -> Result<u64, Located> {
             span,
             format!(
                 "payload must be between {header}B (the harness header) and {}, got {}B",
-                format_bytes(MAX_PAYLOAD as u64),
+                text::exact_size(MAX_PAYLOAD as u64),
                 size.0
             ),
         ))
