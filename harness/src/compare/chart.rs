@@ -10,9 +10,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::judge::Verdict;
 use super::metric::Metric;
 use super::stats::Interval;
-use super::verdict::Verdict;
 use super::{CompareError, Comparison};
 use crate::charts::style::{FAMILY, register_fonts};
 use crate::text::{count, nanos, trim_float};

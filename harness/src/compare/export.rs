@@ -12,8 +12,9 @@
 use serde_json::{Map, Value, json};
 
 use super::Comparison;
+use super::judge::Basis;
 use super::metric::{Direction, Metric};
-use super::verdict::{Basis, MetricComparison};
+use super::verdict::MetricComparison;
 use crate::text::trim_float;
 
 /// Bencher measure slug for a metric (the slug is lower-case kebab-case, ≤ 64 characters).

@@ -13,11 +13,50 @@
 //!   batching transport whose framing per message depends on timing), the ranges must also be
 //!   disjoint and the change must exceed `varies_min_effect` (default 10%) too; the report
 //!   marks the metric as varying. Lost compares the worst repetition.
+//!
+//! The verdict words ([`Verdict`], [`Basis`], [`SideStats`]) are defined here, with the rule
+//! that produces them; `verdict` (per run, against the floor) and `paired` build on them.
 
 use super::CompareOptions;
 use super::metric::{Direction, Kind, Metric, Threshold};
 use super::stats::{Interval, bootstrap_median, median, seed_for};
-use super::verdict::{Basis, SideStats, Verdict};
+
+/// The outcome for one metric of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Worse beyond noise and threshold.
+    Regressed,
+    /// Better beyond noise and threshold.
+    Improved,
+    /// No change that clears the noise and the threshold.
+    WithinNoise,
+}
+
+/// How a verdict was reached: the report prints it so nobody mistakes a guess for a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Bootstrap intervals of the median on both sides.
+    Bootstrap,
+    /// One repetition on at least one side: no noise estimate, large threshold only.
+    SingleSample,
+    /// A deterministic metric whose repetitions agree: exact comparison against the threshold.
+    Exact,
+    /// A deterministic metric whose repetitions disagree: threshold plus disjoint ranges.
+    Varies,
+}
+
+/// One side's figures for one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideStats {
+    /// Per-repetition values.
+    pub values: Vec<f64>,
+    /// The value compared: the median of repetitions (the maximum for lost messages, so one
+    /// repetition that lost messages is not hidden by two that did not).
+    pub center: f64,
+    /// Bootstrap interval of the median (noisy metrics with ≥ 2 repetitions), or the
+    /// [min, max] range (deterministic metrics); `None` with a single repetition.
+    pub interval: Option<Interval>,
+}
 
 /// The outcome of judging one metric on one set of values.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
 
+pub use judge::{Basis, Verdict};
 pub use metric::{Metric, Threshold, ThresholdOverride};
-pub use verdict::{Basis, MetricComparison, RunComparison, Verdict};
+pub use verdict::{MetricComparison, RunComparison};
 
 /// Why a comparison could not be made.
 #[derive(Debug, thiserror::Error)]

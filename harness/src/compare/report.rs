@@ -6,9 +6,10 @@
 
 use std::fmt::Write as _;
 
+use super::judge::{Basis, Verdict};
 use super::metric::{Metric, Threshold};
 use super::stats::Interval;
-use super::verdict::{Basis, MetricComparison, RunComparison, Verdict};
+use super::verdict::{MetricComparison, RunComparison};
 use super::{Comparison, metric::Kind};
 use crate::text::{nanos, trim_float};
 

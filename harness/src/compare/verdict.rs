@@ -1,5 +1,6 @@
 //! Per run and metric: the change from baseline to candidate and whether it is a regression,
-//! an improvement, or within noise (the decision itself is in [`super::judge`]).
+//! an improvement, or within noise (the decision itself, and the words it decides in, are in
+//! [`super::judge`]).
 //!
 //! A committed baseline was measured at another time, on a machine in another state: on a
 //! shared 2-core box every transport can be 30% slower today because something else is
@@ -16,49 +17,11 @@
 use crate::results::RunResult;
 
 use super::CompareOptions;
-use super::judge::{Judgement, judge};
+use super::judge::{Basis, Judgement, SideStats, Verdict, judge};
 use super::metric::{Kind, Metric, Threshold};
-use super::stats::Interval;
 
 /// The transport every other one is measured against within a run.
 pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
-
-/// The outcome for one metric of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Worse beyond noise and threshold.
-    Regressed,
-    /// Better beyond noise and threshold.
-    Improved,
-    /// No change that clears the noise and the threshold.
-    WithinNoise,
-}
-
-/// How a verdict was reached: the report prints it so nobody mistakes a guess for a test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Basis {
-    /// Bootstrap intervals of the median on both sides.
-    Bootstrap,
-    /// One repetition on at least one side: no noise estimate, large threshold only.
-    SingleSample,
-    /// A deterministic metric whose repetitions agree: exact comparison against the threshold.
-    Exact,
-    /// A deterministic metric whose repetitions disagree: threshold plus disjoint ranges.
-    Varies,
-}
-
-/// One side's figures for one metric.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SideStats {
-    /// Per-repetition values.
-    pub values: Vec<f64>,
-    /// The value compared: the median of repetitions (the maximum for lost messages, so one
-    /// repetition that lost messages is not hidden by two that did not).
-    pub center: f64,
-    /// Bootstrap interval of the median (noisy metrics with ≥ 2 repetitions), or the
-    /// [min, max] range (deterministic metrics); `None` with a single repetition.
-    pub interval: Option<Interval>,
-}
 
 /// The comparison of one metric of one run.
 #[derive(Debug, Clone, PartialEq)]

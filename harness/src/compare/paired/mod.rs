@@ -19,8 +19,8 @@ use crate::exit::Exit;
 use crate::results::RunResult;
 
 use super::CompareError;
+use super::judge::Verdict;
 use super::stats::seed_for;
-use super::verdict::Verdict;
 use metric::GateMetric;
 use rule::{PairBasis, PairJudgement, RatioRule};
 

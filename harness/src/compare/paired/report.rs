@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::compare::verdict::Verdict;
+use crate::compare::judge::Verdict;
 use crate::text::trim_float;
 
 use super::metric::GateMetric;
