@@ -16,6 +16,7 @@ pub mod exit;
 pub mod limits;
 pub mod link;
 pub mod merge;
+pub mod metric;
 pub mod registry;
 pub mod report;
 pub mod results;

@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use transport_bench::compare::paired::metric::GateMetric;
 use transport_bench::compare::paired::{PairedComparison, PairedOptions, compare_paired};
-use transport_bench::compare::{CompareOptions, Verdict, run_compare};
+use transport_bench::compare::{CompareOptions, Metric, Verdict, run_compare};
 
 #[path = "compare_support/synthetic.rs"]
 #[allow(dead_code)]
@@ -39,7 +38,7 @@ fn planted(dir: &Path, side: &str, edit: impl Fn(&mut Value)) -> PathBuf {
     out
 }
 
-fn verdict(c: &PairedComparison, transport: &str, metric: GateMetric) -> (Verdict, bool) {
+fn verdict(c: &PairedComparison, transport: &str, metric: Metric) -> (Verdict, bool) {
     let run = c.runs.iter().find(|r| r.transport == transport).unwrap();
     let m = run.metrics.iter().find(|m| m.metric == metric).unwrap();
     (m.judgement.verdict, m.gates)
@@ -90,11 +89,11 @@ fn thirty_percent_more_server_cpu_in_one_transport_is_flagged() {
     });
     let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::ServerCpu),
+        verdict(&c, "websocket", Metric::ServerCpu),
         (Verdict::Regressed, true)
     );
     assert_eq!(
-        verdict(&c, "long-poll", GateMetric::ServerCpu).0,
+        verdict(&c, "long-poll", Metric::ServerCpu).0,
         Verdict::WithinNoise
     );
     assert_eq!(c.exit().code(), 4);
@@ -110,11 +109,11 @@ fn fifty_more_bytes_per_message_are_flagged_on_steady_and_batching_framing() {
     let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
     // websocket framing is fixed (exact rule); long-poll's varies with batching (ratio rule).
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::OverheadBytes),
+        verdict(&c, "websocket", Metric::OverheadBytes),
         (Verdict::Regressed, true)
     );
     assert_eq!(
-        verdict(&c, "long-poll", GateMetric::OverheadBytes),
+        verdict(&c, "long-poll", Metric::OverheadBytes),
         (Verdict::Regressed, true)
     );
 }
@@ -125,7 +124,7 @@ fn a_lost_message_is_flagged() {
     let cand = planted(dir.path(), "candidate", |run| run["lost"] = Value::from(1));
     let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::Lost),
+        verdict(&c, "websocket", Metric::Lost),
         (Verdict::Regressed, true)
     );
 }
@@ -149,7 +148,7 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
     let cand = planted(dir.path(), "candidate", slower);
     let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
     );
 
@@ -166,7 +165,7 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
     let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
     assert!(!c.pinned);
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, false)
     );
     assert_eq!(c.exit().code(), 0);
@@ -273,7 +272,7 @@ fn latency_is_judged_on_all_pairs_when_late_generators_leave_too_few() {
     });
     let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
     );
     let run = c.runs.iter().find(|r| r.transport == "websocket").unwrap();

@@ -7,11 +7,10 @@
 
 use std::path::PathBuf;
 
-use crate::compare::metric::{Threshold, parse_threshold};
-use crate::compare::paired::metric::GateThreshold;
 use crate::compare::paired::{PairedOptions, run_paired};
 use crate::compare::{CompareOptions, ThresholdOverride, run_compare};
 use crate::exit::Exit;
+use crate::metric::{GateThreshold, Threshold, parse_threshold};
 
 /// Arguments of `compare`.
 #[derive(Debug, Clone, clap::Args)]

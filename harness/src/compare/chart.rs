@@ -11,10 +11,10 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::judge::Verdict;
-use super::metric::Metric;
 use super::stats::Interval;
 use super::{CompareError, Comparison};
 use crate::charts::style::{FAMILY, register_fonts};
+use crate::metric::Metric;
 use crate::text::{count, nanos, trim_float};
 
 /// Chart size in pixels.
@@ -54,7 +54,7 @@ pub struct Panel {
 
 /// The data behind the chart.
 pub fn panels(c: &Comparison) -> Vec<Panel> {
-    Metric::ALL
+    Metric::UNPAIRED
         .iter()
         .map(|&metric| Panel {
             metric,
@@ -129,6 +129,8 @@ fn draw_panel(
         Metric::P999 => "p99.9 latency",
         Metric::OverheadBytes => "overhead (bytes/msg)",
         Metric::Lost => "lost messages",
+        Metric::ServerCpu => "server CPU (ns/msg)",
+        Metric::LoadCpu => "load CPU (ns/msg)",
     };
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FAMILY, 16))
@@ -180,7 +182,7 @@ fn draw_panel(
 /// Axis labels in the units the rest of the tool uses (the tables carry the exact figures).
 fn axis_text(metric: Metric, v: f64) -> String {
     match metric {
-        Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
+        Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::LoadCpu => nanos(v),
         Metric::Throughput => count(v),
         Metric::OverheadBytes => format!("{v:.1}"),
         Metric::Lost => trim_float(v),

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::Comparison;
 use super::judge::Basis;
-use super::metric::{Direction, Metric};
 use super::verdict::MetricComparison;
+use crate::metric::{Direction, Metric};
 use crate::text::trim_float;
 
 /// Bencher measure slug for a metric (the slug is lower-case kebab-case, ≤ 64 characters).
@@ -27,6 +27,8 @@ pub fn bmf_measure(metric: Metric) -> &'static str {
         Metric::P999 => "latency-p99-9",
         Metric::OverheadBytes => "overhead-bytes-per-msg",
         Metric::Lost => "lost-messages",
+        Metric::ServerCpu => "server-cpu-per-msg",
+        Metric::LoadCpu => "load-cpu-per-msg",
     }
 }
 

@@ -124,10 +124,10 @@ pub fn scenario_thresholds(side: &Side) -> Result<Vec<ThresholdOverride>, Compar
         return Ok(Vec::new());
     };
     let bad = |why: String| {
-        CompareError::Threshold(format!(
+        CompareError::Threshold(crate::metric::ThresholdError(format!(
             "{}: scenario [compare] table: {why}",
             side.path.display()
-        ))
+        )))
     };
     let table = table
         .as_object()

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
 
+pub use crate::metric::{Metric, Threshold, ThresholdOverride};
 pub use judge::{Basis, Verdict};
-pub use metric::{Metric, Threshold, ThresholdOverride};
 pub use verdict::{MetricComparison, RunComparison};
 
 /// Why a comparison could not be made.
@@ -85,8 +85,8 @@ pub enum CompareError {
         runs: Vec<String>,
     },
     /// A threshold could not be parsed.
-    #[error("bad threshold: {0}")]
-    Threshold(String),
+    #[error(transparent)]
+    Threshold(#[from] crate::metric::ThresholdError),
     /// An output file could not be written (not bad input: a failed run).
     #[error("cannot write {}: {source}", path.display())]
     Write {

@@ -6,11 +6,11 @@
 
 use std::fmt::Write as _;
 
+use super::Comparison;
 use super::judge::{Basis, Verdict};
-use super::metric::{Metric, Threshold};
 use super::stats::Interval;
 use super::verdict::{MetricComparison, RunComparison};
-use super::{Comparison, metric::Kind};
+use crate::metric::{Kind, Metric, Threshold};
 use crate::text::{nanos, trim_float};
 
 /// Render the report; `chart` is the chart's file name relative to the report, if drawn.
@@ -194,7 +194,7 @@ fn run_table(out: &mut String, r: &RunComparison, varies_min_effect: f64) {
 
 fn method(out: &mut String, c: &Comparison) {
     let o = &c.options;
-    let thresholds: Vec<String> = Metric::ALL
+    let thresholds: Vec<String> = Metric::UNPAIRED
         .iter()
         .map(|&m| format!("{} {}", m.key(), threshold_text(m, o.threshold(m))))
         .collect();
@@ -313,6 +313,7 @@ pub fn value_text(metric: Metric, v: f64) -> String {
     }
     match metric {
         Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
+        Metric::ServerCpu | Metric::LoadCpu => format!("{}/msg", nanos(v)),
         Metric::Throughput => format!("{} msg/s", thousands(v.round() as i64)),
         Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
         Metric::Lost => thousands(v.round() as i64),

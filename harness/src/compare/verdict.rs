@@ -18,7 +18,8 @@ use crate::results::RunResult;
 
 use super::CompareOptions;
 use super::judge::{Basis, Judgement, SideStats, Verdict, judge};
-use super::metric::{Kind, Metric, Threshold};
+use super::metric::value;
+use crate::metric::{Kind, Metric, Threshold};
 
 /// The transport every other one is measured against within a run.
 pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
@@ -62,7 +63,7 @@ pub struct RunComparison {
     pub transport: String,
     /// Baseline and candidate repetition counts.
     pub repetitions: (usize, usize),
-    /// One entry per metric, in [`Metric::ALL`] order.
+    /// One entry per metric, in [`Metric::UNPAIRED`] order.
     pub metrics: Vec<MetricComparison>,
     /// The candidate's generator fell behind in most repetitions where the baseline's did in
     /// at most half: at the same offered rate it could not keep up, a regression whatever the
@@ -106,7 +107,7 @@ pub fn compare_run(
         .unwrap_or_default();
     let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR_TRANSPORT);
     let is_floor = transport == FLOOR_TRANSPORT;
-    let metrics: Vec<MetricComparison> = Metric::ALL
+    let metrics: Vec<MetricComparison> = Metric::UNPAIRED
         .iter()
         .map(|&m| {
             let mut mc = compare_metric(name, m, baseline, candidate, floor, opts);
@@ -189,7 +190,7 @@ pub fn compare_metric(
     floor: Option<Floor<'_>>,
     opts: &CompareOptions,
 ) -> MetricComparison {
-    let values = |runs: &[&RunResult]| runs.iter().map(|r| metric.value(r)).collect::<Vec<_>>();
+    let values = |runs: &[&RunResult]| runs.iter().map(|r| figure(metric, r)).collect::<Vec<_>>();
     let absolute = judge(name, metric, &values(baseline), &values(candidate), opts);
     let vs_floor = floor
         .filter(|_| metric.kind() == Kind::Noisy)
@@ -222,14 +223,20 @@ pub fn compare_metric(
     }
 }
 
+/// A run's value of `metric`. Every metric of [`Metric::UNPAIRED`] is always measured; NaN,
+/// which never makes a verdict, would stand for one that was not.
+fn figure(metric: Metric, run: &RunResult) -> f64 {
+    value(metric, run).unwrap_or(f64::NAN)
+}
+
 /// Per-repetition ratios of a run's metric to its floor's, paired by repetition index; `None`
 /// if a repetition has no floor partner or the floor value is zero (no ratio to take).
 fn ratios(metric: Metric, runs: &[&RunResult], floor: &[&RunResult]) -> Option<Vec<f64>> {
     runs.iter()
         .map(|r| {
             let f = floor.iter().find(|f| f.repetition == r.repetition)?;
-            let fv = metric.value(f);
-            (fv > 0.0 && fv.is_finite()).then(|| metric.value(r) / fv)
+            let fv = figure(metric, f);
+            (fv > 0.0 && fv.is_finite()).then(|| figure(metric, r) / fv)
         })
         .collect()
 }

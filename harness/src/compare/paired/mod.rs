@@ -3,12 +3,11 @@
 //!
 //! Each side is a folder of results folders, one per repetition (`p01-websocket/`, …, in the
 //! order they ran); the k-th repetition of a run on one side pairs with the k-th of the same
-//! run on the other. [`rule`] judges every [`metric::GateMetric`] on the per-pair values,
+//! run on the other. [`rule`] judges every [`Metric::PAIRED`] metric on the per-pair values,
 //! [`report`] renders the Markdown for the pull request. Comparing against a committed
 //! baseline recorded elsewhere stays with the unpaired [`super::compare`].
 
 pub mod load;
-pub mod metric;
 pub mod report;
 pub mod rule;
 
@@ -20,15 +19,16 @@ use crate::results::RunResult;
 
 use super::CompareError;
 use super::judge::Verdict;
+use super::metric::value;
 use super::stats::seed_for;
-use metric::GateMetric;
+use crate::metric::Metric;
 use rule::{PairBasis, PairJudgement, RatioRule};
 
 /// How to judge a paired comparison; [`Default`] holds the documented defaults.
 #[derive(Debug, Clone)]
 pub struct PairedOptions {
-    /// Per-metric minimum relative effects overriding [`GateMetric::default_threshold`].
-    pub thresholds: BTreeMap<GateMetric, f64>,
+    /// Per-metric minimum relative effects overriding [`Metric::default_gate_threshold`].
+    pub thresholds: BTreeMap<Metric, f64>,
     /// Absolute threshold for steady wire overhead, bytes per message. Default 0.5.
     pub exact_bytes: f64,
     /// Confidence of the bootstrap intervals. Default 0.95.
@@ -56,11 +56,11 @@ impl Default for PairedOptions {
 
 impl PairedOptions {
     /// The relative threshold in force for `metric`.
-    pub fn threshold(&self, metric: GateMetric) -> f64 {
+    pub fn threshold(&self, metric: Metric) -> f64 {
         self.thresholds
             .get(&metric)
             .copied()
-            .unwrap_or_else(|| metric.default_threshold())
+            .unwrap_or_else(|| metric.default_gate_threshold())
     }
 }
 
@@ -68,7 +68,7 @@ impl PairedOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairedMetric {
     /// Which metric.
-    pub metric: GateMetric,
+    pub metric: Metric,
     /// Base values, pair by pair (pairs the metric could use).
     pub base: Vec<f64>,
     /// Candidate values, pair by pair.
@@ -90,7 +90,7 @@ pub struct PairedRun {
     pub transport: String,
     /// Number of pairs.
     pub pairs: usize,
-    /// One entry per metric, in [`GateMetric::ALL`] order.
+    /// One entry per metric, in [`Metric::PAIRED`] order.
     pub metrics: Vec<PairedMetric>,
     /// What a reader should know (invalid repetitions, unavailable figures).
     pub notes: Vec<String>,
@@ -186,14 +186,14 @@ pub fn judge_run(
     // both load generators (on one core, at the same moment) late alike, and the ratio still
     // holds, while skipping latency altogether would wave a 10x regression through.
     let clean = both_valid.iter().filter(|v| **v).count() >= rule::MIN_PAIRS;
-    let metrics = GateMetric::ALL
+    let metrics = Metric::PAIRED
         .iter()
         .map(|&m| {
             let keep = |i: usize| !m.is_latency() || !clean || both_valid[i];
             let mut a = Vec::new();
             let mut b = Vec::new();
             for (i, (x, y)) in base.iter().zip(candidate).enumerate() {
-                if let (true, Some(vx), Some(vy)) = (keep(i), m.value(x), m.value(y)) {
+                if let (true, Some(vx), Some(vy)) = (keep(i), value(m, x), value(m, y)) {
                     a.push(vx);
                     b.push(vy);
                 }
@@ -216,7 +216,7 @@ fn usable_latency(r: &RunResult) -> bool {
 
 fn judge_metric(
     name: &str,
-    metric: GateMetric,
+    metric: Metric,
     base: Vec<f64>,
     candidate: Vec<f64>,
     pinned: bool,
@@ -230,8 +230,8 @@ fn judge_metric(
     };
     let relative = opts.threshold(metric);
     let (judgement, threshold) = match metric {
-        GateMetric::Lost => (rule::worst(&base, &candidate), 0.0),
-        GateMetric::OverheadBytes
+        Metric::Lost => (rule::worst(&base, &candidate), 0.0),
+        Metric::OverheadBytes
             if rule::steady(&base, opts.exact_bytes)
                 && rule::steady(&candidate, opts.exact_bytes) =>
         {

@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::compare::judge::Verdict;
+use crate::metric::Metric;
 use crate::text::trim_float;
 
-use super::metric::GateMetric;
 use super::rule::PairBasis;
 use super::{PairedComparison, PairedMetric};
 
@@ -24,13 +24,14 @@ fn verdict_word(m: &PairedMetric) -> &'static str {
 }
 
 /// A value in the unit a reader expects: bytes to 0.1, CPU and latency in µs, counts whole.
-fn figure(metric: GateMetric, v: f64) -> String {
+fn figure(metric: Metric, v: f64) -> String {
     match metric {
-        GateMetric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
-        GateMetric::ServerCpu | GateMetric::LoadCpu | GateMetric::P50 | GateMetric::P99 => {
+        Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
+        Metric::ServerCpu | Metric::LoadCpu | Metric::P50 | Metric::P99 | Metric::P999 => {
             format!("{:.1} µs", v / 1000.0)
         }
-        GateMetric::Lost => format!("{v:.0}"),
+        Metric::Lost => format!("{v:.0}"),
+        Metric::Throughput => format!("{v:.0} msg/s"),
     }
 }
 

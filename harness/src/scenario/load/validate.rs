@@ -210,7 +210,7 @@ fn compare_thresholds(
             }
         };
         format!("{}={text}", metric.get_ref())
-            .parse::<crate::compare::ThresholdOverride>()
+            .parse::<crate::metric::ThresholdOverride>()
             .map_err(|e| at(&metric, e.to_string()))?;
         out.insert(metric.into_inner(), text);
     }
