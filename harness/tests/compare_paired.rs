@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use transport_bench::compare::paired::{PairedComparison, PairedOptions, compare_paired};
+use transport_bench::compare::paired::{PairedComparison, compare_paired};
 use transport_bench::compare::{CompareOptions, Metric, Verdict, run_compare};
 
 #[path = "compare_support/synthetic.rs"]
@@ -58,7 +58,7 @@ fn an_unchanged_build_is_not_flagged() {
     let c = compare_paired(
         &fixtures().join("base"),
         &fixtures().join("candidate"),
-        &PairedOptions::default(),
+        &CompareOptions::default(),
     )
     .unwrap();
     assert!(c.pinned, "the gate scenario pins server and load apart");
@@ -87,7 +87,7 @@ fn thirty_percent_more_server_cpu_in_one_transport_is_flagged() {
             scale(run, "/resources/server/cpu_ns_per_delivered", 1.3);
         }
     });
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
         verdict(&c, "websocket", Metric::ServerCpu),
         (Verdict::Regressed, true)
@@ -106,7 +106,7 @@ fn fifty_more_bytes_per_message_are_flagged_on_steady_and_batching_framing() {
         let v = run["wire"]["overhead_bytes_per_msg"].as_f64().unwrap();
         run["wire"]["overhead_bytes_per_msg"] = Value::from(v + 75.0);
     });
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     // websocket framing is fixed (exact rule); long-poll's varies with batching (ratio rule).
     assert_eq!(
         verdict(&c, "websocket", Metric::OverheadBytes),
@@ -122,7 +122,7 @@ fn fifty_more_bytes_per_message_are_flagged_on_steady_and_batching_framing() {
 fn a_lost_message_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let cand = planted(dir.path(), "candidate", |run| run["lost"] = Value::from(1));
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
         verdict(&c, "websocket", Metric::Lost),
         (Verdict::Regressed, true)
@@ -146,7 +146,7 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
     };
     let base = planted(dir.path(), "base", same);
     let cand = planted(dir.path(), "candidate", slower);
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
         verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
@@ -162,7 +162,7 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
             std::fs::write(&file, s.to_string()).unwrap();
         }
     }
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert!(!c.pinned);
     assert_eq!(
         verdict(&c, "websocket", Metric::P50),
@@ -177,7 +177,7 @@ fn unequal_repetitions_are_bad_input() {
     let cand = planted(dir.path(), "candidate", |_| {});
     std::fs::remove_dir_all(cand.join("p04-websocket")).unwrap();
     let err =
-        compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap_err();
+        compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("base 4, candidate 3"), "{err}");
 }
@@ -270,7 +270,7 @@ fn latency_is_judged_on_all_pairs_when_late_generators_leave_too_few() {
         late(run);
         scale(run, "/latency_ns/p50", 10.0);
     });
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
         verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)

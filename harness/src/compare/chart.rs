@@ -10,9 +10,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::error::CompareError;
 use super::judge::Verdict;
 use super::stats::Interval;
-use super::{CompareError, Comparison};
+use super::verdict::Comparison;
 use crate::charts::style::{FAMILY, register_fonts};
 use crate::metric::Metric;
 use crate::text::{count, nanos, trim_float};

@@ -11,9 +11,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Comparison;
 use super::judge::Basis;
-use super::verdict::MetricComparison;
+use super::verdict::{Comparison, MetricComparison};
 use crate::metric::{Direction, Metric};
 use crate::text::trim_float;
 

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{RunResult, SCHEMA_VERSION, Summary};
 
-use super::{CompareError, ThresholdOverride};
+use super::error::CompareError;
+use crate::metric::ThresholdOverride;
 
 /// One side of a comparison, loaded.
 #[derive(Debug, Clone)]

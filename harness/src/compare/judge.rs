@@ -17,7 +17,7 @@
 //! The verdict words ([`Verdict`], [`Basis`], [`SideStats`]) are defined here, with the rule
 //! that produces them; `verdict` (per run, against the floor) and `paired` build on them.
 
-use super::CompareOptions;
+use super::options::CompareOptions;
 use super::stats::{Interval, bootstrap_median, median, seed_for};
 use crate::metric::{Direction, Kind, Metric, Threshold};
 

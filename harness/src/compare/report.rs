@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::Comparison;
 use super::judge::{Basis, Verdict};
 use super::stats::Interval;
-use super::verdict::{MetricComparison, RunComparison};
+use super::verdict::{Comparison, MetricComparison, RunComparison};
+use super::write::warnings_block;
 use crate::metric::{Kind, Metric, Threshold};
 use crate::text::{nanos, trim_float};
 
@@ -62,12 +62,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             }
         );
     }
-    for w in &c.warnings {
-        let _ = writeln!(out, "> ⚠️ {w}");
-    }
-    if !c.warnings.is_empty() {
-        out.push('\n');
-    }
+    out.push_str(&warnings_block(&c.warnings));
 
     // Tags every run shares are said once, so each row names only what differs.
     let common = common_tags(c);

@@ -14,15 +14,52 @@
 //! (its wire overhead and losses still gate). `CompareOptions::normalize_to_floor = false`
 //! (`--absolute`) judges and gates everything on absolute values.
 
+use std::path::PathBuf;
+
 use crate::results::RunResult;
 
-use super::CompareOptions;
 use super::judge::{Basis, Judgement, SideStats, Verdict, judge};
 use super::metric::value;
+use super::options::CompareOptions;
 use crate::metric::{Kind, Metric, Threshold};
 
 /// The transport every other one is measured against within a run.
 pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
+
+/// A finished comparison.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// The baseline `summary.json`.
+    pub baseline_path: PathBuf,
+    /// The candidate `summary.json`.
+    pub candidate_path: PathBuf,
+    /// Baseline git commit (from its environment).
+    pub baseline_commit: String,
+    /// Candidate git commit.
+    pub candidate_commit: String,
+    /// One entry per run name, in name order.
+    pub runs: Vec<RunComparison>,
+    /// Environment or settings differences worth knowing.
+    pub warnings: Vec<String>,
+    /// How the baseline's machine differs from the candidate's (CPU model or core count), if
+    /// it does.
+    pub other_machine: Option<String>,
+    /// The options used (thresholds as in force).
+    pub options: CompareOptions,
+}
+
+impl Comparison {
+    /// Whether any run regressed.
+    pub fn regressed(&self) -> bool {
+        self.runs.iter().any(RunComparison::regressed)
+    }
+
+    /// Whether the verdicts are advisory: the baseline came from another machine and the
+    /// options ask for advice, not a gate, in that case.
+    pub fn advisory(&self) -> bool {
+        self.options.advisory_if_other_machine && self.other_machine.is_some()
+    }
+}
 
 /// The comparison of one metric of one run.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,11 +4,12 @@
 use serde_json::{Value, json};
 
 use crate::compare::judge::Verdict;
+use crate::compare::write::warnings_block;
 use crate::metric::Metric;
 use crate::text::trim_float;
 
+use super::gate::{PairedComparison, PairedMetric};
 use super::rule::PairBasis;
-use super::{PairedComparison, PairedMetric};
 
 /// Marker on the first line, so CI can find and update its own comment.
 pub const MARKER: &str = "<!-- transport-bench paired gate -->";
@@ -86,12 +87,7 @@ pub fn markdown(c: &PairedComparison) -> String {
              decided whether they shared a core"
         }
     ));
-    for w in &c.warnings {
-        s.push_str(&format!("> ⚠️ {w}\n"));
-    }
-    if !c.warnings.is_empty() {
-        s.push('\n');
-    }
+    s.push_str(&warnings_block(&c.warnings));
     s.push_str("| transport | metric | base (median) | candidate (median) | ratio [interval] | rule | verdict |\n");
     s.push_str("|---|---|---:|---:|---:|---|---|\n");
     for run in &c.runs {
