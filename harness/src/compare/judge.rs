@@ -88,55 +88,8 @@ pub fn judge(
 ) -> Judgement {
     let threshold = opts.threshold(metric);
     let (base, cand, basis, threshold) = match metric.kind() {
-        Kind::Noisy => {
-            let side = |values: &[f64], which: &str| SideStats {
-                values: values.to_vec(),
-                center: median(values).unwrap_or(f64::NAN),
-                interval: bootstrap_median(
-                    values,
-                    opts.confidence,
-                    opts.resamples,
-                    seed_for(&[&opts.seed.to_string(), name, metric.key(), which]),
-                ),
-            };
-            let (b, c) = (side(baseline, "baseline"), side(candidate, "candidate"));
-            if b.interval.is_some() && c.interval.is_some() {
-                (b, c, Basis::Bootstrap, threshold)
-            } else {
-                let t = threshold.at_least(opts.single_sample_threshold);
-                (b, c, Basis::SingleSample, t)
-            }
-        }
-        Kind::Deterministic => {
-            let side = |values: &[f64]| {
-                let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                SideStats {
-                    values: values.to_vec(),
-                    center: if metric == Metric::Lost {
-                        max
-                    } else {
-                        median(values).unwrap_or(f64::NAN)
-                    },
-                    interval: (values.len() > 1).then_some(Interval {
-                        lower: min,
-                        upper: max,
-                    }),
-                }
-            };
-            let (b, c) = (side(baseline), side(candidate));
-            let varies = |s: &SideStats| {
-                s.interval
-                    .is_some_and(|iv| threshold.exceeded(iv.lower, iv.upper))
-            };
-            // Lost compares worst repetitions: any increase is a regression, spread or not.
-            let basis = if metric != Metric::Lost && (varies(&b) || varies(&c)) {
-                Basis::Varies
-            } else {
-                Basis::Exact
-            };
-            (b, c, basis, threshold)
-        }
+        Kind::Noisy => noisy_sides(name, metric, baseline, candidate, threshold, opts),
+        Kind::Deterministic => deterministic_sides(metric, baseline, candidate, threshold),
     };
     let change = cand.center - base.center;
     let change_rel = (base.center != 0.0).then(|| change / base.center.abs());
@@ -174,6 +127,73 @@ pub fn judge(
         basis,
         verdict,
     }
+}
+
+/// Both sides of a noisy metric: the median with its bootstrap interval, or (a side with one
+/// repetition has no interval) the single-sample basis with its large threshold.
+fn noisy_sides(
+    name: &str,
+    metric: Metric,
+    baseline: &[f64],
+    candidate: &[f64],
+    threshold: Threshold,
+    opts: &CompareOptions,
+) -> (SideStats, SideStats, Basis, Threshold) {
+    let side = |values: &[f64], which: &str| SideStats {
+        values: values.to_vec(),
+        center: median(values).unwrap_or(f64::NAN),
+        interval: bootstrap_median(
+            values,
+            opts.confidence,
+            opts.resamples,
+            seed_for(&[&opts.seed.to_string(), name, metric.key(), which]),
+        ),
+    };
+    let (b, c) = (side(baseline, "baseline"), side(candidate, "candidate"));
+    if b.interval.is_some() && c.interval.is_some() {
+        (b, c, Basis::Bootstrap, threshold)
+    } else {
+        let t = threshold.at_least(opts.single_sample_threshold);
+        (b, c, Basis::SingleSample, t)
+    }
+}
+
+/// Both sides of a deterministic metric: the median (the worst repetition for lost messages)
+/// with the [min, max] range, and whether the repetitions vary beyond the threshold.
+fn deterministic_sides(
+    metric: Metric,
+    baseline: &[f64],
+    candidate: &[f64],
+    threshold: Threshold,
+) -> (SideStats, SideStats, Basis, Threshold) {
+    let side = |values: &[f64]| {
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        SideStats {
+            values: values.to_vec(),
+            center: if metric == Metric::Lost {
+                max
+            } else {
+                median(values).unwrap_or(f64::NAN)
+            },
+            interval: (values.len() > 1).then_some(Interval {
+                lower: min,
+                upper: max,
+            }),
+        }
+    };
+    let (b, c) = (side(baseline), side(candidate));
+    let varies = |s: &SideStats| {
+        s.interval
+            .is_some_and(|iv| threshold.exceeded(iv.lower, iv.upper))
+    };
+    // Lost compares worst repetitions: any increase is a regression, spread or not.
+    let basis = if metric != Metric::Lost && (varies(&b) || varies(&c)) {
+        Basis::Varies
+    } else {
+        Basis::Exact
+    };
+    (b, c, basis, threshold)
 }
 
 #[cfg(test)]

@@ -153,8 +153,29 @@ pub fn compare_run(
         })
         .collect();
     let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
+    let (bs, cs) = (saturated(baseline), saturated(candidate));
+    let notes = run_notes(baseline, candidate, &metrics);
+    RunComparison {
+        name: name.to_owned(),
+        transport,
+        repetitions: (baseline.len(), candidate.len()),
+        metrics,
+        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
+        notes,
+    }
+}
+
+/// What a reader should know about one run beside its verdicts: saturation, failed
+/// repetitions, the floor moving, and absolute figures that disagree with the floor ratios.
+fn run_notes(
+    baseline: &[&RunResult],
+    candidate: &[&RunResult],
+    metrics: &[MetricComparison],
+) -> Vec<String> {
+    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
     let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
+    let (bf, cf) = (failed(baseline), failed(candidate));
     let mut notes = Vec::new();
     if bs > 0 {
         notes.push(format!(
@@ -172,7 +193,6 @@ pub fn compare_run(
             candidate.len()
         ));
     }
-    let (bf, cf) = (failed(baseline), failed(candidate));
     if bf + cf > 0 {
         notes.push(format!(
             "failed repetitions: baseline {bf}/{}, candidate {cf}/{}",
@@ -208,14 +228,7 @@ pub fn compare_run(
             disagree.join(", ")
         ));
     }
-    RunComparison {
-        name: name.to_owned(),
-        transport,
-        repetitions: (baseline.len(), candidate.len()),
-        metrics,
-        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
-        notes,
-    }
+    notes
 }
 
 /// Compare one metric of one run, against the floor when one is given and the metric is noisy.
