@@ -14,20 +14,36 @@ fn at(rate: RateKey) -> String {
     }
 }
 
-/// The findings for one variant, one sentence per item.
+/// The findings for one variant, one sentence per item: latency against the floor and
+/// between transports, overhead and batching at the comparison rate, capacity, and problems
+/// (always reported).
 pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
     let mut out = Vec::new();
     let rate = v.comparison_rate();
     let cells = v.at(rate);
+    latency(&mut out, &cells, rate);
+    overhead(&mut out, &cells, rate);
+    batching(&mut out, &cells, rate);
+    closed_loop(&mut out, v);
+    if v.open_rates().len() > 1 {
+        sustained_rates(&mut out, v, target);
+    }
+    problems(&mut out, v);
+    out
+}
+
+fn p99(c: &Cell<'_>) -> f64 {
+    c.run.latency_ns.p99 as f64
+}
+
+/// Each transport's p99 against the raw-TCP floor, then the best against the worst.
+fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
     let floor = cells.iter().find(|c| c.transport == FLOOR).copied();
     let others: Vec<&Cell<'_>> = cells
         .iter()
         .copied()
         .filter(|c| c.transport != FLOOR)
         .collect();
-    let p99 = |c: &Cell<'_>| c.run.latency_ns.p99 as f64;
-
-    // Latency against the floor.
     for c in &others {
         let mut s = format!(
             "**{}** p99 is {} {} (p50 {})",
@@ -48,7 +64,6 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(s);
     }
 
-    // Best against worst.
     let ranked = {
         let mut r: Vec<&Cell<'_>> = others.iter().copied().filter(|c| p99(c) > 0.0).collect();
         r.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
@@ -65,9 +80,11 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             text::nanos(p99(worst))
         ));
     }
+}
 
-    // Overhead and batching.
-    for c in &cells {
+/// Bytes that are not payload, per delivered message, broken down by direction and purpose.
+fn overhead(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+    for c in cells {
         let w = &c.run.wire;
         if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
             continue;
@@ -84,7 +101,11 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             text::bytes(c.run.payload_bytes as f64),
         ));
     }
-    for c in &cells {
+}
+
+/// Messages per delivery unit (response, frame, fetch, read), and empty units.
+fn batching(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+    for c in cells {
         let u = &c.run.messages_per_delivery_unit;
         if u.count == 0 {
             continue;
@@ -103,8 +124,10 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         s.push('.');
         out.push(s);
     }
+}
 
-    // Capacity.
+/// Which transport delivered the most in closed loop, against the floor.
+fn closed_loop(out: &mut Vec<String>, v: &Variant<'_>) {
     let closed = v.at(RateKey::Max);
     let tput = |c: &Cell<'_>| c.run.throughput.msgs_per_sec;
     if let Some(top) = closed
@@ -132,51 +155,55 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         s.push('.');
         out.push(s);
     }
-    if v.open_rates().len() > 1 {
-        for t in &v.transports {
-            let first_bad = v
-                .cells
-                .iter()
-                .filter(|c| {
-                    &c.transport == t
-                        && c.rate.per_sec().is_some()
-                        && !crate::charts::select::sustained(c.run)
-                })
-                .min_by(|a, b| {
-                    a.rate
-                        .per_sec()
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
-                });
-            let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
-            let target_note = target
-                .map(|d| format!(" with p99 ≤ {}", text::nanos(d.as_nanos() as f64)))
-                .unwrap_or_default();
-            let mut s = match best {
-                Some(r) => format!(
-                    "**{t}** sustained up to {} msg/s offered{target_note}",
-                    text::count(r)
-                ),
-                None => format!("**{t}** sustained none of the offered rates{target_note}"),
-            };
-            if let Some(bad) = first_bad {
-                let why = bad
-                    .run
-                    .saturation_reason
-                    .clone()
-                    .or_else(|| bad.run.failures.first().cloned());
-                s.push_str(&format!(
-                    "; it first fell behind at {} msg/s{}",
-                    text::count(bad.rate.per_sec().unwrap_or(0.0)),
-                    why.map(|w| format!(" ({w})")).unwrap_or_default()
-                ));
-            }
-            s.push('.');
-            out.push(s);
-        }
-    }
+}
 
-    // Problems, always reported.
+/// Per transport, the highest offered rate it sustained and where it first fell behind.
+fn sustained_rates(out: &mut Vec<String>, v: &Variant<'_>, target: Option<Duration>) {
+    for t in &v.transports {
+        let first_bad = v
+            .cells
+            .iter()
+            .filter(|c| {
+                &c.transport == t
+                    && c.rate.per_sec().is_some()
+                    && !crate::charts::select::sustained(c.run)
+            })
+            .min_by(|a, b| {
+                a.rate
+                    .per_sec()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
+            });
+        let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
+        let target_note = target
+            .map(|d| format!(" with p99 ≤ {}", text::nanos(d.as_nanos() as f64)))
+            .unwrap_or_default();
+        let mut s = match best {
+            Some(r) => format!(
+                "**{t}** sustained up to {} msg/s offered{target_note}",
+                text::count(r)
+            ),
+            None => format!("**{t}** sustained none of the offered rates{target_note}"),
+        };
+        if let Some(bad) = first_bad {
+            let why = bad
+                .run
+                .saturation_reason
+                .clone()
+                .or_else(|| bad.run.failures.first().cloned());
+            s.push_str(&format!(
+                "; it first fell behind at {} msg/s{}",
+                text::count(bad.rate.per_sec().unwrap_or(0.0)),
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
+            ));
+        }
+        s.push('.');
+        out.push(s);
+    }
+}
+
+/// Lost, duplicated or reordered messages and failed runs, always reported.
+fn problems(out: &mut Vec<String>, v: &Variant<'_>) {
     for c in &v.cells {
         let r = c.run;
         if r.lost + r.duplicated + r.reordered > 0 || !r.status.is_ok() {
@@ -196,5 +223,4 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             ));
         }
     }
-    out
 }
