@@ -1,7 +1,7 @@
 //! Charts over a second dimension: offered rate (the hockey stick, batching against rate) and
 //! time (per-second throughput and p99).
 
-use super::{against_rate, axis, file, one_bar_each, rate_phrase, subtitle};
+use super::common::{against_rate, axis, file, one_bar_each, rate_phrase, subtitle};
 use crate::charts::model::{
     BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine, Scale, Unit,
 };
