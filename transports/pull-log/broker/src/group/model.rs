@@ -1,11 +1,5 @@
-//! The consumer-group coordinator: the classic JoinGroup / SyncGroup protocol.
-//!
-//! States per group: `Empty` → `PreparingRebalance` (members (re)join; completes when every
-//! known member has rejoined, or at the rebalance deadline, dropping those that did not) →
-//! `CompletingRebalance` (the leader, chosen by the coordinator, sends the assignment computed
-//! from everyone's metadata in SyncGroup) → `Stable`. A join, a leave or an expired session
-//! starts a new rebalance; members learn it from REBALANCE_IN_PROGRESS on their heartbeat and
-//! rejoin. Waiting joins and syncs hold a oneshot sender here and are answered in place.
+//! The coordinator's state: groups, their members and rounds, committed offsets, and the
+//! request and answer types of the group APIs. The operations on it are in `ops`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -53,7 +47,7 @@ pub(crate) struct JoinResult {
 }
 
 impl JoinResult {
-    fn error(error: i16, member_id: &str) -> Self {
+    pub(super) fn error(error: i16, member_id: &str) -> Self {
         JoinResult {
             error,
             generation: -1,
@@ -73,7 +67,7 @@ pub(crate) enum Pending<T> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Empty,
     PreparingRebalance,
     CompletingRebalance,
@@ -81,37 +75,37 @@ enum State {
 }
 
 #[derive(Debug)]
-struct Member {
-    instance_id: Option<String>,
-    session_timeout: Duration,
-    rebalance_timeout: Duration,
-    protocols: Vec<(String, Bytes)>,
-    last_seen: Instant,
-    join_waiter: Option<oneshot::Sender<JoinResult>>,
-    sync_waiter: Option<oneshot::Sender<SyncResult>>,
+pub(super) struct Member {
+    pub(super) instance_id: Option<String>,
+    pub(super) session_timeout: Duration,
+    pub(super) rebalance_timeout: Duration,
+    pub(super) protocols: Vec<(String, Bytes)>,
+    pub(super) last_seen: Instant,
+    pub(super) join_waiter: Option<oneshot::Sender<JoinResult>>,
+    pub(super) sync_waiter: Option<oneshot::Sender<SyncResult>>,
 }
 
 /// A committed offset and its metadata string.
 pub(crate) type Committed = (i64, Option<String>);
 
 #[derive(Debug)]
-struct Group {
-    state: State,
-    generation: i32,
-    protocol_type: Option<String>,
-    protocol_name: Option<String>,
-    leader: Option<String>,
-    members: BTreeMap<String, Member>,
-    assignments: HashMap<String, Bytes>,
+pub(super) struct Group {
+    pub(super) state: State,
+    pub(super) generation: i32,
+    pub(super) protocol_type: Option<String>,
+    pub(super) protocol_name: Option<String>,
+    pub(super) leader: Option<String>,
+    pub(super) members: BTreeMap<String, Member>,
+    pub(super) assignments: HashMap<String, Bytes>,
     /// Earliest completion of the current round (initial rebalance delay).
-    not_before: Instant,
+    pub(super) not_before: Instant,
     /// Latest completion: members that have not rejoined by then are dropped.
-    deadline: Instant,
-    offsets: BTreeMap<(String, i32), Committed>,
+    pub(super) deadline: Instant,
+    pub(super) offsets: BTreeMap<(String, i32), Committed>,
 }
 
 impl Group {
-    fn new(now: Instant) -> Self {
+    pub(super) fn new(now: Instant) -> Self {
         Group {
             state: State::Empty,
             generation: 0,
@@ -127,7 +121,7 @@ impl Group {
     }
 
     /// Starts a new round unless one is under way; waiting syncs learn of it at once.
-    fn prepare_rebalance(&mut self, now: Instant, initial_delay: Duration) {
+    pub(super) fn prepare_rebalance(&mut self, now: Instant, initial_delay: Duration) {
         if self.state == State::PreparingRebalance {
             return;
         }
@@ -148,7 +142,7 @@ impl Group {
 
     /// Completes the round if everyone rejoined (after the initial delay) or time is up.
     /// Returns whether a new generation started.
-    fn maybe_complete(&mut self, now: Instant) -> bool {
+    pub(super) fn maybe_complete(&mut self, now: Instant) -> bool {
         if self.state != State::PreparingRebalance {
             return false;
         }
@@ -207,7 +201,7 @@ impl Group {
     }
 
     /// The leader's most preferred protocol that every member supports.
-    fn choose_protocol(&self, leader: &str) -> Option<String> {
+    pub(super) fn choose_protocol(&self, leader: &str) -> Option<String> {
         let lead = self.members.get(leader)?;
         lead.protocols
             .iter()
@@ -221,7 +215,7 @@ impl Group {
     }
 
     /// Whether a member offering `protocols` shares at least one with every other member.
-    fn compatible(&self, member_id: &str, protocols: &[(String, Bytes)]) -> bool {
+    pub(super) fn compatible(&self, member_id: &str, protocols: &[(String, Bytes)]) -> bool {
         protocols.iter().any(|(n, _)| {
             self.members
                 .iter()
@@ -230,7 +224,7 @@ impl Group {
         })
     }
 
-    fn remove(&mut self, member_id: &str, error: i16) -> bool {
+    pub(super) fn remove(&mut self, member_id: &str, error: i16) -> bool {
         let Some(mut m) = self.members.remove(member_id) else {
             return false;
         };
@@ -247,19 +241,16 @@ impl Group {
 /// All groups of the broker.
 #[derive(Debug)]
 pub(crate) struct Coordinator {
-    groups: Mutex<HashMap<String, Group>>,
-    next_member: std::sync::atomic::AtomicU64,
-    min_session: Duration,
-    max_session: Duration,
-    initial_delay: Duration,
+    pub(super) groups: Mutex<HashMap<String, Group>>,
+    pub(super) next_member: std::sync::atomic::AtomicU64,
+    pub(super) min_session: Duration,
+    pub(super) max_session: Duration,
+    pub(super) initial_delay: Duration,
 }
 
-fn ms(v: i32) -> Duration {
+pub(super) fn ms(v: i32) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
-
-mod ops;
-pub(crate) use ops::expiry_task;
 
 impl Coordinator {
     /// An empty coordinator with the configured session bounds.
@@ -273,7 +264,7 @@ impl Coordinator {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
