@@ -370,7 +370,7 @@ fn chart_data_pairs_runs_per_metric() {
     });
     let out = run_compare(&base, &cand, &CompareOptions::default()).unwrap();
     let panels = transport_bench::compare::chart::panels(&out.comparison);
-    assert_eq!(panels.len(), Metric::ALL.len());
+    assert_eq!(panels.len(), Metric::UNPAIRED.len());
     let overhead = panels
         .iter()
         .find(|p| p.metric == Metric::OverheadBytes)

@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use transport_bench::compare::paired::metric::GateMetric;
-use transport_bench::compare::paired::{PairedComparison, PairedOptions, compare_paired};
-use transport_bench::compare::{CompareOptions, Verdict, run_compare};
+use transport_bench::compare::paired::{PairedComparison, compare_paired};
+use transport_bench::compare::{CompareOptions, Metric, Verdict, run_compare};
 
 #[path = "compare_support/synthetic.rs"]
 #[allow(dead_code)]
@@ -39,7 +38,7 @@ fn planted(dir: &Path, side: &str, edit: impl Fn(&mut Value)) -> PathBuf {
     out
 }
 
-fn verdict(c: &PairedComparison, transport: &str, metric: GateMetric) -> (Verdict, bool) {
+fn verdict(c: &PairedComparison, transport: &str, metric: Metric) -> (Verdict, bool) {
     let run = c.runs.iter().find(|r| r.transport == transport).unwrap();
     let m = run.metrics.iter().find(|m| m.metric == metric).unwrap();
     (m.judgement.verdict, m.gates)
@@ -59,7 +58,7 @@ fn an_unchanged_build_is_not_flagged() {
     let c = compare_paired(
         &fixtures().join("base"),
         &fixtures().join("candidate"),
-        &PairedOptions::default(),
+        &CompareOptions::default(),
     )
     .unwrap();
     assert!(c.pinned, "the gate scenario pins server and load apart");
@@ -88,13 +87,13 @@ fn thirty_percent_more_server_cpu_in_one_transport_is_flagged() {
             scale(run, "/resources/server/cpu_ns_per_delivered", 1.3);
         }
     });
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::ServerCpu),
+        verdict(&c, "websocket", Metric::ServerCpu),
         (Verdict::Regressed, true)
     );
     assert_eq!(
-        verdict(&c, "long-poll", GateMetric::ServerCpu).0,
+        verdict(&c, "long-poll", Metric::ServerCpu).0,
         Verdict::WithinNoise
     );
     assert_eq!(c.exit().code(), 4);
@@ -107,14 +106,14 @@ fn fifty_more_bytes_per_message_are_flagged_on_steady_and_batching_framing() {
         let v = run["wire"]["overhead_bytes_per_msg"].as_f64().unwrap();
         run["wire"]["overhead_bytes_per_msg"] = Value::from(v + 75.0);
     });
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     // websocket framing is fixed (exact rule); long-poll's varies with batching (ratio rule).
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::OverheadBytes),
+        verdict(&c, "websocket", Metric::OverheadBytes),
         (Verdict::Regressed, true)
     );
     assert_eq!(
-        verdict(&c, "long-poll", GateMetric::OverheadBytes),
+        verdict(&c, "long-poll", Metric::OverheadBytes),
         (Verdict::Regressed, true)
     );
 }
@@ -123,9 +122,9 @@ fn fifty_more_bytes_per_message_are_flagged_on_steady_and_batching_framing() {
 fn a_lost_message_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let cand = planted(dir.path(), "candidate", |run| run["lost"] = Value::from(1));
-    let c = compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::Lost),
+        verdict(&c, "websocket", Metric::Lost),
         (Verdict::Regressed, true)
     );
 }
@@ -147,9 +146,9 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
     };
     let base = planted(dir.path(), "base", same);
     let cand = planted(dir.path(), "candidate", slower);
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
     );
 
@@ -163,10 +162,10 @@ fn latency_gates_only_when_server_and_load_are_pinned_apart() {
             std::fs::write(&file, s.to_string()).unwrap();
         }
     }
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert!(!c.pinned);
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, false)
     );
     assert_eq!(c.exit().code(), 0);
@@ -178,7 +177,7 @@ fn unequal_repetitions_are_bad_input() {
     let cand = planted(dir.path(), "candidate", |_| {});
     std::fs::remove_dir_all(cand.join("p04-websocket")).unwrap();
     let err =
-        compare_paired(&fixtures().join("base"), &cand, &PairedOptions::default()).unwrap_err();
+        compare_paired(&fixtures().join("base"), &cand, &CompareOptions::default()).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("base 4, candidate 3"), "{err}");
 }
@@ -271,9 +270,9 @@ fn latency_is_judged_on_all_pairs_when_late_generators_leave_too_few() {
         late(run);
         scale(run, "/latency_ns/p50", 10.0);
     });
-    let c = compare_paired(&base, &cand, &PairedOptions::default()).unwrap();
+    let c = compare_paired(&base, &cand, &CompareOptions::default()).unwrap();
     assert_eq!(
-        verdict(&c, "websocket", GateMetric::P50),
+        verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
     );
     let run = c.runs.iter().find(|r| r.transport == "websocket").unwrap();

@@ -262,14 +262,14 @@ async fn devtools_url(
     }
 }
 
-/// Sends SIGKILL to process group `group`.
-#[allow(unsafe_code)]
+/// Sends SIGKILL to process group `group`: the browser's own (it was started with
+/// `process_group(0)` and is not yet reaped). A failure means the group is already gone, which
+/// is the outcome wanted, so it is ignored.
 fn kill_group(group: i32) {
-    // SAFETY: kill takes two integers; a negative pid names the group, which is the browser's
-    // own (it was started with `process_group(0)` and is not yet reaped).
-    unsafe {
-        libc::kill(-group, libc::SIGKILL);
-    }
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 use std::ops::Range;
 
 use crate::charts::extract::nines;
-use crate::charts::format;
 use crate::charts::model::{Axis, Scale, Unit};
+use crate::text;
 
 /// Percentiles labelled on a nines axis.
 const NINES_TICKS: [f64; 6] = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999];
@@ -135,11 +135,11 @@ impl AxisPlan {
 /// A data value formatted for its unit.
 pub fn value_label(unit: Unit, v: f64) -> String {
     match unit {
-        Unit::Nanos => format::nanos(v),
-        Unit::Count => format::count(v),
-        Unit::Bytes => format::bytes(v),
-        Unit::Quantile => format::percentile(v),
-        Unit::Seconds => format!("{} s", format::sig3(v)),
+        Unit::Nanos => text::nanos(v),
+        Unit::Count => text::count(v),
+        Unit::Bytes => text::bytes(v),
+        Unit::Quantile => text::percentile(v),
+        Unit::Seconds => format!("{} s", text::sig3(v)),
     }
 }
 

@@ -7,7 +7,6 @@
 
 pub mod axes;
 pub mod extract;
-pub mod format;
 pub mod model;
 pub mod render;
 pub mod select;

@@ -7,11 +7,10 @@
 
 use std::path::PathBuf;
 
-use crate::compare::metric::{Threshold, parse_threshold};
-use crate::compare::paired::metric::GateThreshold;
-use crate::compare::paired::{PairedOptions, run_paired};
+use crate::compare::paired::run_paired;
 use crate::compare::{CompareOptions, ThresholdOverride, run_compare};
 use crate::exit::Exit;
+use crate::metric::{GateThreshold, Threshold, parse_threshold};
 
 /// Arguments of `compare`.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,7 +64,8 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
-    /// The options these arguments describe.
+    /// The options these arguments describe, for either mode: each engine reads its own
+    /// thresholds, and both read the bootstrap settings and the output folder.
     pub fn options(&self) -> CompareOptions {
         CompareOptions {
             single_sample_threshold: self.single_sample_threshold,
@@ -74,6 +74,11 @@ impl CompareArgs {
             normalize_to_floor: !self.absolute,
             advisory_if_other_machine: self.advisory_if_other_machine,
             out_dir: self.out.clone(),
+            gate_thresholds: self
+                .gate_thresholds
+                .iter()
+                .map(|t| (t.metric, t.relative))
+                .collect(),
             ..CompareOptions::default()
         }
         .with_overrides(self.thresholds.iter().copied())
@@ -98,25 +103,8 @@ fn parse_confidence(s: &str) -> Result<f64, String> {
     }
 }
 
-impl CompareArgs {
-    /// The paired options these arguments describe.
-    pub fn paired_options(&self) -> PairedOptions {
-        PairedOptions {
-            thresholds: self
-                .gate_thresholds
-                .iter()
-                .map(|t| (t.metric, t.relative))
-                .collect(),
-            confidence: self.confidence,
-            seed: self.seed,
-            out_dir: self.out.clone(),
-            ..PairedOptions::default()
-        }
-    }
-}
-
 fn execute_paired(args: &CompareArgs) -> anyhow::Result<Exit> {
-    let outcome = run_paired(&args.baseline, &args.candidate, &args.paired_options())?;
+    let outcome = run_paired(&args.baseline, &args.candidate, &args.options())?;
     if !args.quiet {
         println!("{}", outcome.report_markdown);
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{BadInput, RunArgs};
 use crate::registry::TransportKind;
-use crate::results::summary::RemoteServer;
+use crate::results::environment::RemoteServer;
 use crate::runner::server::Remote;
 use crate::scenario::Scenario;
 use crate::scenario::check_host_port;

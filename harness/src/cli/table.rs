@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::charts::format::{Digits, nanos_with};
 use crate::report::conditions::label;
 use crate::results::summary::RunStatus;
 use crate::results::{RunResult, Summary};
+use crate::text::{Digits, nanos_with};
 
 /// A latency as the table prints it: fixed decimals per unit, so a column's figures line up;
 /// "–" when the run recorded no latency sample at all (nothing measured is not 0 ns).

@@ -10,12 +10,13 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::metric::Metric;
+use super::error::CompareError;
+use super::judge::Verdict;
 use super::stats::Interval;
-use super::verdict::Verdict;
-use super::{CompareError, Comparison};
-use crate::charts::format::{count, nanos, trim_float};
+use super::verdict::Comparison;
 use crate::charts::style::{FAMILY, register_fonts};
+use crate::metric::Metric;
+use crate::text::{count, nanos, trim_float};
 
 /// Chart size in pixels.
 pub const SIZE: (u32, u32) = (1200, 720);
@@ -54,7 +55,7 @@ pub struct Panel {
 
 /// The data behind the chart.
 pub fn panels(c: &Comparison) -> Vec<Panel> {
-    Metric::ALL
+    Metric::UNPAIRED
         .iter()
         .map(|&metric| Panel {
             metric,
@@ -129,6 +130,8 @@ fn draw_panel(
         Metric::P999 => "p99.9 latency",
         Metric::OverheadBytes => "overhead (bytes/msg)",
         Metric::Lost => "lost messages",
+        Metric::ServerCpu => "server CPU (ns/msg)",
+        Metric::LoadCpu => "load CPU (ns/msg)",
     };
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FAMILY, 16))
@@ -180,7 +183,7 @@ fn draw_panel(
 /// Axis labels in the units the rest of the tool uses (the tables carry the exact figures).
 fn axis_text(metric: Metric, v: f64) -> String {
     match metric {
-        Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
+        Metric::P50 | Metric::P99 | Metric::P999 | Metric::ServerCpu | Metric::LoadCpu => nanos(v),
         Metric::Throughput => count(v),
         Metric::OverheadBytes => format!("{v:.1}"),
         Metric::Lost => trim_float(v),

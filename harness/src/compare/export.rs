@@ -11,10 +11,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Comparison;
-use super::metric::{Direction, Metric};
-use super::verdict::{Basis, MetricComparison};
-use crate::charts::format::trim_float;
+use super::judge::Basis;
+use super::verdict::{Comparison, MetricComparison};
+use crate::metric::{Direction, Metric};
+use crate::text::trim_float;
 
 /// Bencher measure slug for a metric (the slug is lower-case kebab-case, ≤ 64 characters).
 pub fn bmf_measure(metric: Metric) -> &'static str {
@@ -26,6 +26,8 @@ pub fn bmf_measure(metric: Metric) -> &'static str {
         Metric::P999 => "latency-p99-9",
         Metric::OverheadBytes => "overhead-bytes-per-msg",
         Metric::Lost => "lost-messages",
+        Metric::ServerCpu => "server-cpu-per-msg",
+        Metric::LoadCpu => "load-cpu-per-msg",
     }
 }
 

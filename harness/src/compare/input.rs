@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::results::{RunResult, SCHEMA_VERSION, Summary};
 
-use super::{CompareError, ThresholdOverride};
+use super::error::CompareError;
+use crate::metric::ThresholdOverride;
 
 /// One side of a comparison, loaded.
 #[derive(Debug, Clone)]
@@ -124,10 +125,10 @@ pub fn scenario_thresholds(side: &Side) -> Result<Vec<ThresholdOverride>, Compar
         return Ok(Vec::new());
     };
     let bad = |why: String| {
-        CompareError::Threshold(format!(
+        CompareError::Threshold(crate::metric::ThresholdError(format!(
             "{}: scenario [compare] table: {why}",
             side.path.display()
-        ))
+        )))
     };
     let table = table
         .as_object()

@@ -13,11 +13,50 @@
 //!   batching transport whose framing per message depends on timing), the ranges must also be
 //!   disjoint and the change must exceed `varies_min_effect` (default 10%) too; the report
 //!   marks the metric as varying. Lost compares the worst repetition.
+//!
+//! The verdict words ([`Verdict`], [`Basis`], [`SideStats`]) are defined here, with the rule
+//! that produces them; `verdict` (per run, against the floor) and `paired` build on them.
 
-use super::CompareOptions;
-use super::metric::{Direction, Kind, Metric, Threshold};
+use super::options::CompareOptions;
 use super::stats::{Interval, bootstrap_median, median, seed_for};
-use super::verdict::{Basis, SideStats, Verdict};
+use crate::metric::{Direction, Kind, Metric, Threshold};
+
+/// The outcome for one metric of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Worse beyond noise and threshold.
+    Regressed,
+    /// Better beyond noise and threshold.
+    Improved,
+    /// No change that clears the noise and the threshold.
+    WithinNoise,
+}
+
+/// How a verdict was reached: the report prints it so nobody mistakes a guess for a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Bootstrap intervals of the median on both sides.
+    Bootstrap,
+    /// One repetition on at least one side: no noise estimate, large threshold only.
+    SingleSample,
+    /// A deterministic metric whose repetitions agree: exact comparison against the threshold.
+    Exact,
+    /// A deterministic metric whose repetitions disagree: threshold plus disjoint ranges.
+    Varies,
+}
+
+/// One side's figures for one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideStats {
+    /// Per-repetition values.
+    pub values: Vec<f64>,
+    /// The value compared: the median of repetitions (the maximum for lost messages, so one
+    /// repetition that lost messages is not hidden by two that did not).
+    pub center: f64,
+    /// Bootstrap interval of the median (noisy metrics with ≥ 2 repetitions), or the
+    /// [min, max] range (deterministic metrics); `None` with a single repetition.
+    pub interval: Option<Interval>,
+}
 
 /// The outcome of judging one metric on one set of values.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,55 +88,8 @@ pub fn judge(
 ) -> Judgement {
     let threshold = opts.threshold(metric);
     let (base, cand, basis, threshold) = match metric.kind() {
-        Kind::Noisy => {
-            let side = |values: &[f64], which: &str| SideStats {
-                values: values.to_vec(),
-                center: median(values).unwrap_or(f64::NAN),
-                interval: bootstrap_median(
-                    values,
-                    opts.confidence,
-                    opts.resamples,
-                    seed_for(&[&opts.seed.to_string(), name, metric.key(), which]),
-                ),
-            };
-            let (b, c) = (side(baseline, "baseline"), side(candidate, "candidate"));
-            if b.interval.is_some() && c.interval.is_some() {
-                (b, c, Basis::Bootstrap, threshold)
-            } else {
-                let t = threshold.at_least(opts.single_sample_threshold);
-                (b, c, Basis::SingleSample, t)
-            }
-        }
-        Kind::Deterministic => {
-            let side = |values: &[f64]| {
-                let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                SideStats {
-                    values: values.to_vec(),
-                    center: if metric == Metric::Lost {
-                        max
-                    } else {
-                        median(values).unwrap_or(f64::NAN)
-                    },
-                    interval: (values.len() > 1).then_some(Interval {
-                        lower: min,
-                        upper: max,
-                    }),
-                }
-            };
-            let (b, c) = (side(baseline), side(candidate));
-            let varies = |s: &SideStats| {
-                s.interval
-                    .is_some_and(|iv| threshold.exceeded(iv.lower, iv.upper))
-            };
-            // Lost compares worst repetitions: any increase is a regression, spread or not.
-            let basis = if metric != Metric::Lost && (varies(&b) || varies(&c)) {
-                Basis::Varies
-            } else {
-                Basis::Exact
-            };
-            (b, c, basis, threshold)
-        }
+        Kind::Noisy => noisy_sides(name, metric, baseline, candidate, threshold, opts),
+        Kind::Deterministic => deterministic_sides(metric, baseline, candidate, threshold),
     };
     let change = cand.center - base.center;
     let change_rel = (base.center != 0.0).then(|| change / base.center.abs());
@@ -135,6 +127,73 @@ pub fn judge(
         basis,
         verdict,
     }
+}
+
+/// Both sides of a noisy metric: the median with its bootstrap interval, or (a side with one
+/// repetition has no interval) the single-sample basis with its large threshold.
+fn noisy_sides(
+    name: &str,
+    metric: Metric,
+    baseline: &[f64],
+    candidate: &[f64],
+    threshold: Threshold,
+    opts: &CompareOptions,
+) -> (SideStats, SideStats, Basis, Threshold) {
+    let side = |values: &[f64], which: &str| SideStats {
+        values: values.to_vec(),
+        center: median(values).unwrap_or(f64::NAN),
+        interval: bootstrap_median(
+            values,
+            opts.confidence,
+            opts.resamples,
+            seed_for(&[&opts.seed.to_string(), name, metric.key(), which]),
+        ),
+    };
+    let (b, c) = (side(baseline, "baseline"), side(candidate, "candidate"));
+    if b.interval.is_some() && c.interval.is_some() {
+        (b, c, Basis::Bootstrap, threshold)
+    } else {
+        let t = threshold.at_least(opts.single_sample_threshold);
+        (b, c, Basis::SingleSample, t)
+    }
+}
+
+/// Both sides of a deterministic metric: the median (the worst repetition for lost messages)
+/// with the [min, max] range, and whether the repetitions vary beyond the threshold.
+fn deterministic_sides(
+    metric: Metric,
+    baseline: &[f64],
+    candidate: &[f64],
+    threshold: Threshold,
+) -> (SideStats, SideStats, Basis, Threshold) {
+    let side = |values: &[f64]| {
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        SideStats {
+            values: values.to_vec(),
+            center: if metric == Metric::Lost {
+                max
+            } else {
+                median(values).unwrap_or(f64::NAN)
+            },
+            interval: (values.len() > 1).then_some(Interval {
+                lower: min,
+                upper: max,
+            }),
+        }
+    };
+    let (b, c) = (side(baseline), side(candidate));
+    let varies = |s: &SideStats| {
+        s.interval
+            .is_some_and(|iv| threshold.exceeded(iv.lower, iv.upper))
+    };
+    // Lost compares worst repetitions: any increase is a regression, spread or not.
+    let basis = if metric != Metric::Lost && (varies(&b) || varies(&c)) {
+        Basis::Varies
+    } else {
+        Basis::Exact
+    };
+    (b, c, basis, threshold)
 }
 
 #[cfg(test)]
@@ -265,7 +324,7 @@ mod tests {
         fn identical_sides_never_change(
             values in proptest::collection::vec(1.0f64..1e7, 1..8),
         ) {
-            for metric in Metric::ALL {
+            for metric in Metric::UNPAIRED {
                 let j = judge("p", metric, &values, &values, &opts());
                 proptest::prop_assert_eq!(j.verdict, Verdict::WithinNoise);
             }

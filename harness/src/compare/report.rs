@@ -6,15 +6,46 @@
 
 use std::fmt::Write as _;
 
-use super::metric::{Metric, Threshold};
+use super::judge::{Basis, Verdict};
 use super::stats::Interval;
-use super::verdict::{Basis, MetricComparison, RunComparison, Verdict};
-use super::{Comparison, metric::Kind};
-use crate::charts::format::{nanos, trim_float};
+use super::verdict::{Comparison, MetricComparison, RunComparison};
+use super::write::warnings_block;
+use crate::metric::{Kind, Metric, Threshold};
+use crate::text::{nanos, trim_float};
 
 /// Render the report; `chart` is the chart's file name relative to the report, if drawn.
+///
+/// It reads top to bottom as the answer, the notices that qualify it, one summary line per
+/// run, the chart, each run's table, and how the verdicts were made: one function per part.
 pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
     let mut out = String::new();
+    headline(&mut out, c);
+    notices(&mut out, c);
+    // Tags every run shares are said once, so each row names only what differs.
+    let common = common_tags(c);
+    if !common.is_empty() && c.runs.len() > 1 {
+        let _ = writeln!(out, "All runs: `{}`.\n", common.join(", "));
+    }
+
+    summary(&mut out, c, &common);
+    if let Some(png) = chart {
+        let _ = writeln!(
+            out,
+            "![baseline vs candidate per metric]({png})\n\n<sub>Grey: baseline, colour: \
+             candidate (red regressed, green improved, blue within noise, orange floor moved); whiskers: \
+             interval.</sub>\n"
+        );
+    }
+
+    for (i, r) in c.runs.iter().enumerate() {
+        run_section(&mut out, i, r, &common, c.options.varies_min_effect);
+    }
+    method(&mut out, c);
+    out
+}
+
+/// The answer first: regressed or not, how many runs, and which commits.
+fn headline(out: &mut String, c: &Comparison) {
     let regressed: Vec<&RunComparison> = c.runs.iter().filter(|r| r.regressed()).collect();
     let improved = c
         .runs
@@ -38,6 +69,11 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             String::new()
         }
     );
+}
+
+/// What qualifies the verdicts: no noise estimate, a baseline from another machine, and the
+/// environment differences between the sides.
+fn notices(out: &mut String, c: &Comparison) {
     if c.runs
         .iter()
         .any(|r| r.metrics.iter().any(|m| m.basis == Basis::SingleSample))
@@ -61,19 +97,11 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             }
         );
     }
-    for w in &c.warnings {
-        let _ = writeln!(out, "> ⚠️ {w}");
-    }
-    if !c.warnings.is_empty() {
-        out.push('\n');
-    }
+    out.push_str(&warnings_block(&c.warnings));
+}
 
-    // Tags every run shares are said once, so each row names only what differs.
-    let common = common_tags(c);
-    if !common.is_empty() && c.runs.len() > 1 {
-        let _ = writeln!(out, "All runs: `{}`.\n", common.join(", "));
-    }
-
+/// One line per run: its repetitions, verdict and regressed metrics.
+fn summary(out: &mut String, c: &Comparison, common: &[String]) {
     // Summary: one line per run.
     out.push_str(
         "| # | run | reps (base/cand) | verdict | regressed metrics |\n|---|---|---|---|---|\n",
@@ -90,7 +118,7 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
             out,
             "| {} | `{}` | {}/{} | {} | {} |",
             i + 1,
-            short_name(&r.name, &common),
+            short_name(&r.name, common),
             r.repetitions.0,
             r.repetitions.1,
             run_verdict(r),
@@ -102,48 +130,44 @@ pub fn markdown(c: &Comparison, chart: Option<&str>) -> String {
         );
     }
     out.push('\n');
-    if let Some(png) = chart {
+}
+
+/// One run's heading (folded into `<details>` unless it regressed), table and notes.
+fn run_section(
+    out: &mut String,
+    i: usize,
+    r: &RunComparison,
+    common: &[String],
+    varies_min_effect: f64,
+) {
+    let fold = !r.regressed();
+    if fold {
         let _ = writeln!(
             out,
-            "![baseline vs candidate per metric]({png})\n\n<sub>Grey: baseline, colour: \
-             candidate (red regressed, green improved, blue within noise, orange floor moved); whiskers: \
-             interval.</sub>\n"
+            "<details><summary>#{} <code>{}</code>: {}</summary>\n",
+            i + 1,
+            short_name(&r.name, common),
+            run_verdict(r)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "### #{} `{}`: {}\n",
+            i + 1,
+            short_name(&r.name, common),
+            run_verdict(r)
         );
     }
-
-    for (i, r) in c.runs.iter().enumerate() {
-        let fold = !r.regressed();
-        if fold {
-            let _ = writeln!(
-                out,
-                "<details><summary>#{} <code>{}</code>: {}</summary>\n",
-                i + 1,
-                short_name(&r.name, &common),
-                run_verdict(r)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "### #{} `{}`: {}\n",
-                i + 1,
-                short_name(&r.name, &common),
-                run_verdict(r)
-            );
-        }
-        run_table(&mut out, r, c.options.varies_min_effect);
-        for n in &r.notes {
-            let _ = writeln!(out, "- {n}");
-        }
-        if !r.notes.is_empty() {
-            out.push('\n');
-        }
-        if fold {
-            out.push_str("</details>\n\n");
-        }
+    run_table(out, r, varies_min_effect);
+    for n in &r.notes {
+        let _ = writeln!(out, "- {n}");
     }
-
-    method(&mut out, c);
-    out
+    if !r.notes.is_empty() {
+        out.push('\n');
+    }
+    if fold {
+        out.push_str("</details>\n\n");
+    }
 }
 
 fn run_table(out: &mut String, r: &RunComparison, varies_min_effect: f64) {
@@ -193,7 +217,7 @@ fn run_table(out: &mut String, r: &RunComparison, varies_min_effect: f64) {
 
 fn method(out: &mut String, c: &Comparison) {
     let o = &c.options;
-    let thresholds: Vec<String> = Metric::ALL
+    let thresholds: Vec<String> = Metric::UNPAIRED
         .iter()
         .map(|&m| format!("{} {}", m.key(), threshold_text(m, o.threshold(m))))
         .collect();
@@ -312,6 +336,7 @@ pub fn value_text(metric: Metric, v: f64) -> String {
     }
     match metric {
         Metric::P50 | Metric::P99 | Metric::P999 => nanos(v),
+        Metric::ServerCpu | Metric::LoadCpu => format!("{}/msg", nanos(v)),
         Metric::Throughput => format!("{} msg/s", thousands(v.round() as i64)),
         Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
         Metric::Lost => thousands(v.round() as i64),

@@ -1,5 +1,6 @@
 //! Per run and metric: the change from baseline to candidate and whether it is a regression,
-//! an improvement, or within noise (the decision itself is in [`super::judge`]).
+//! an improvement, or within noise (the decision itself, and the words it decides in, are in
+//! [`super::judge`]).
 //!
 //! A committed baseline was measured at another time, on a machine in another state: on a
 //! shared 2-core box every transport can be 30% slower today because something else is
@@ -13,51 +14,51 @@
 //! (its wire overhead and losses still gate). `CompareOptions::normalize_to_floor = false`
 //! (`--absolute`) judges and gates everything on absolute values.
 
+use std::path::PathBuf;
+
 use crate::results::RunResult;
 
-use super::CompareOptions;
-use super::judge::{Judgement, judge};
-use super::metric::{Kind, Metric, Threshold};
-use super::stats::Interval;
+use super::judge::{Basis, Judgement, SideStats, Verdict, judge};
+use super::metric::value;
+use super::options::CompareOptions;
+use crate::metric::{Kind, Metric, Threshold};
 
 /// The transport every other one is measured against within a run.
 pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
 
-/// The outcome for one metric of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Worse beyond noise and threshold.
-    Regressed,
-    /// Better beyond noise and threshold.
-    Improved,
-    /// No change that clears the noise and the threshold.
-    WithinNoise,
+/// A finished comparison.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// The baseline `summary.json`.
+    pub baseline_path: PathBuf,
+    /// The candidate `summary.json`.
+    pub candidate_path: PathBuf,
+    /// Baseline git commit (from its environment).
+    pub baseline_commit: String,
+    /// Candidate git commit.
+    pub candidate_commit: String,
+    /// One entry per run name, in name order.
+    pub runs: Vec<RunComparison>,
+    /// Environment or settings differences worth knowing.
+    pub warnings: Vec<String>,
+    /// How the baseline's machine differs from the candidate's (CPU model or core count), if
+    /// it does.
+    pub other_machine: Option<String>,
+    /// The options used (thresholds as in force).
+    pub options: CompareOptions,
 }
 
-/// How a verdict was reached: the report prints it so nobody mistakes a guess for a test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Basis {
-    /// Bootstrap intervals of the median on both sides.
-    Bootstrap,
-    /// One repetition on at least one side: no noise estimate, large threshold only.
-    SingleSample,
-    /// A deterministic metric whose repetitions agree: exact comparison against the threshold.
-    Exact,
-    /// A deterministic metric whose repetitions disagree: threshold plus disjoint ranges.
-    Varies,
-}
+impl Comparison {
+    /// Whether any run regressed.
+    pub fn regressed(&self) -> bool {
+        self.runs.iter().any(RunComparison::regressed)
+    }
 
-/// One side's figures for one metric.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SideStats {
-    /// Per-repetition values.
-    pub values: Vec<f64>,
-    /// The value compared: the median of repetitions (the maximum for lost messages, so one
-    /// repetition that lost messages is not hidden by two that did not).
-    pub center: f64,
-    /// Bootstrap interval of the median (noisy metrics with ≥ 2 repetitions), or the
-    /// [min, max] range (deterministic metrics); `None` with a single repetition.
-    pub interval: Option<Interval>,
+    /// Whether the verdicts are advisory: the baseline came from another machine and the
+    /// options ask for advice, not a gate, in that case.
+    pub fn advisory(&self) -> bool {
+        self.options.advisory_if_other_machine && self.other_machine.is_some()
+    }
 }
 
 /// The comparison of one metric of one run.
@@ -99,7 +100,7 @@ pub struct RunComparison {
     pub transport: String,
     /// Baseline and candidate repetition counts.
     pub repetitions: (usize, usize),
-    /// One entry per metric, in [`Metric::ALL`] order.
+    /// One entry per metric, in [`Metric::UNPAIRED`] order.
     pub metrics: Vec<MetricComparison>,
     /// The candidate's generator fell behind in most repetitions where the baseline's did in
     /// at most half: at the same offered rate it could not keep up, a regression whatever the
@@ -143,7 +144,7 @@ pub fn compare_run(
         .unwrap_or_default();
     let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR_TRANSPORT);
     let is_floor = transport == FLOOR_TRANSPORT;
-    let metrics: Vec<MetricComparison> = Metric::ALL
+    let metrics: Vec<MetricComparison> = Metric::UNPAIRED
         .iter()
         .map(|&m| {
             let mut mc = compare_metric(name, m, baseline, candidate, floor, opts);
@@ -152,8 +153,29 @@ pub fn compare_run(
         })
         .collect();
     let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
+    let (bs, cs) = (saturated(baseline), saturated(candidate));
+    let notes = run_notes(baseline, candidate, &metrics);
+    RunComparison {
+        name: name.to_owned(),
+        transport,
+        repetitions: (baseline.len(), candidate.len()),
+        metrics,
+        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
+        notes,
+    }
+}
+
+/// What a reader should know about one run beside its verdicts: saturation, failed
+/// repetitions, the floor moving, and absolute figures that disagree with the floor ratios.
+fn run_notes(
+    baseline: &[&RunResult],
+    candidate: &[&RunResult],
+    metrics: &[MetricComparison],
+) -> Vec<String> {
+    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
     let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
+    let (bf, cf) = (failed(baseline), failed(candidate));
     let mut notes = Vec::new();
     if bs > 0 {
         notes.push(format!(
@@ -171,7 +193,6 @@ pub fn compare_run(
             candidate.len()
         ));
     }
-    let (bf, cf) = (failed(baseline), failed(candidate));
     if bf + cf > 0 {
         notes.push(format!(
             "failed repetitions: baseline {bf}/{}, candidate {cf}/{}",
@@ -207,14 +228,7 @@ pub fn compare_run(
             disagree.join(", ")
         ));
     }
-    RunComparison {
-        name: name.to_owned(),
-        transport,
-        repetitions: (baseline.len(), candidate.len()),
-        metrics,
-        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
-        notes,
-    }
+    notes
 }
 
 /// Compare one metric of one run, against the floor when one is given and the metric is noisy.
@@ -226,7 +240,7 @@ pub fn compare_metric(
     floor: Option<Floor<'_>>,
     opts: &CompareOptions,
 ) -> MetricComparison {
-    let values = |runs: &[&RunResult]| runs.iter().map(|r| metric.value(r)).collect::<Vec<_>>();
+    let values = |runs: &[&RunResult]| runs.iter().map(|r| figure(metric, r)).collect::<Vec<_>>();
     let absolute = judge(name, metric, &values(baseline), &values(candidate), opts);
     let vs_floor = floor
         .filter(|_| metric.kind() == Kind::Noisy)
@@ -259,14 +273,20 @@ pub fn compare_metric(
     }
 }
 
+/// A run's value of `metric`. Every metric of [`Metric::UNPAIRED`] is always measured; NaN,
+/// which never makes a verdict, would stand for one that was not.
+fn figure(metric: Metric, run: &RunResult) -> f64 {
+    value(metric, run).unwrap_or(f64::NAN)
+}
+
 /// Per-repetition ratios of a run's metric to its floor's, paired by repetition index; `None`
 /// if a repetition has no floor partner or the floor value is zero (no ratio to take).
 fn ratios(metric: Metric, runs: &[&RunResult], floor: &[&RunResult]) -> Option<Vec<f64>> {
     runs.iter()
         .map(|r| {
             let f = floor.iter().find(|f| f.repetition == r.repetition)?;
-            let fv = metric.value(f);
-            (fv > 0.0 && fv.is_finite()).then(|| metric.value(r) / fv)
+            let fv = figure(metric, f);
+            (fv > 0.0 && fv.is_finite()).then(|| figure(metric, r) / fv)
         })
         .collect()
 }

@@ -24,13 +24,6 @@ pub struct LinkConfig {
     pub bandwidth_bits_per_sec: Option<u64>,
 }
 
-impl LinkConfig {
-    /// Whether the link changes anything (a zero link is a plain relay).
-    pub fn is_shaped(&self) -> bool {
-        !self.rtt.is_zero() || !self.jitter.is_zero() || self.bandwidth_bits_per_sec.is_some()
-    }
-}
-
 /// The delay of one direction of one connection.
 #[derive(Debug)]
 pub struct DelayLine {

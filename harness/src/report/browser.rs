@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::tables::cell;
-use crate::charts::format::nanos;
 use crate::results::{RunResult, Summary};
+use crate::text::nanos;
 
 /// The tag that marks a browser run.
 const CLIENT: &str = "client";

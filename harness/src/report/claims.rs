@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use crate::charts::extract::FLOOR;
-use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant, sustained};
+use crate::text;
 
 /// How fast a claim says a pattern is, relative to the raw-TCP floor at the same offered rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -161,7 +161,7 @@ pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> O
         .filter(within)
         .map(|c| c.run.throughput.msgs_per_sec);
     let target_note = target
-        .map(|t| format!(", p99 ≤ {}", format::nanos(t.as_nanos() as f64)))
+        .map(|t| format!(", p99 ≤ {}", text::nanos(t.as_nanos() as f64)))
         .unwrap_or_default();
     let conditions = format!("no saturation, no loss{target_note}");
     match (open, closed) {
@@ -210,7 +210,8 @@ pub struct Verdict {
     pub verdict: String,
 }
 
-/// Verdicts for every claim whose transport ran in `v`.
+/// Verdicts for every claim whose transport ran in `v`: its rate range, latency class, header
+/// overhead class and, where claimed, the highest throughput.
 pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
     let present: Vec<&Claim> = CLAIMS
         .iter()
@@ -218,132 +219,154 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         .collect();
     let mut out = Vec::new();
     for claim in &present {
-        let row = |claim_text: String, measured: String, verdict: String| Verdict {
-            transport: claim.transport.to_owned(),
-            claim: claim_text,
-            measured,
-            verdict,
-        };
-        let range = format!(
-            "{}–{}{} msg/s",
-            format::count(claim.rate_low),
-            format::count(claim.rate_high),
-            if claim.open_ended { "+" } else { "" }
-        );
-        match capacity(v, claim.transport, target) {
-            Some(cap) => {
-                let m = cap.msgs_per_sec;
-                let verdict = if m < claim.rate_low {
-                    format!(
-                        "does not hold: {} below the claimed floor",
-                        format::ratio(claim.rate_low / m)
-                    )
-                } else if m > claim.rate_high && !claim.open_ended {
-                    format!(
-                        "does not hold: {} above the claimed ceiling (understated)",
-                        format::ratio(m / claim.rate_high)
-                    )
-                } else {
-                    "holds".to_owned()
-                };
-                out.push(row(
-                    range,
-                    format!("{} msg/s: {}", format::count(m), cap.basis),
-                    verdict,
-                ));
-            }
-            None => out.push(row(
-                range,
-                "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
-                "does not hold: no rate was sustained".to_owned(),
-            )),
-        }
+        out.push(rate_row(v, claim, target));
+        // Without a representative run the transport sustained nothing to classify or rank.
         let Some(rep) = representative(v, claim) else {
             continue;
         };
-        let at = rep
-            .rate
-            .per_sec()
-            .map(|r| format!(" at {} msg/s", format::count(r)))
-            .unwrap_or_default();
-        // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
-        // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
-        // machine. p99 is shown beside it.
-        let p50 = rep.run.latency_ns.p50 as f64;
-        let p99 = rep.run.latency_ns.p99 as f64;
-        let floor = floor_p50(v, rep.rate);
-        let measured_class = LatencyClass::of(p50, floor);
-        let vs_floor = floor
-            .map(|f| format!(" ({} the raw-TCP floor's p50)", format::ratio(p50 / f)))
-            .unwrap_or_default();
-        out.push(row(
-            format!("{} latency", claim.latency.name()),
-            format!(
-                "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
-                format::nanos(p50),
-                format::nanos(p99),
-                measured_class.name()
-            ),
-            class_verdict(
-                claim.latency as u8,
-                measured_class as u8,
-                measured_class.name(),
-            ),
-        ));
-        if let Some(claimed) = claim.overhead {
-            let bytes = rep.run.wire.overhead_bytes_per_msg;
-            let measured = OverheadClass::of(bytes);
-            out.push(row(
-                format!("{} header overhead", claimed.name()),
-                format!(
-                    "{} non-payload per delivered message{at} → {}",
-                    format::bytes(bytes),
-                    measured.name()
-                ),
-                class_verdict(claimed as u8, measured as u8, measured.name()),
-            ));
-        }
+        out.extend(class_rows(v, claim, rep));
         if claim.highest_throughput {
-            let mine = capacity(v, claim.transport, target).map_or(0.0, |c| c.msgs_per_sec);
-            let rivals: Vec<(String, f64)> = present
-                .iter()
-                .filter(|c| c.transport != claim.transport)
-                .filter_map(|c| {
-                    Some((
-                        c.transport.to_owned(),
-                        capacity(v, c.transport, target)?.msgs_per_sec,
-                    ))
-                })
-                .collect();
-            if let Some((name, best)) = rivals
-                .iter()
-                .cloned()
-                .reduce(|a, b| if b.1 > a.1 { b } else { a })
-            {
-                let verdict = if mine > best {
-                    format!(
-                        "holds: {} the next best ({name})",
-                        format::ratio(mine / best)
-                    )
-                } else {
-                    format!(
-                        "does not hold: {name} reached {} of this",
-                        format::ratio(best / mine.max(1.0))
-                    )
-                };
-                out.push(row(
-                    "very high throughput (highest of the three)".to_owned(),
-                    format!(
-                        "{} msg/s vs {name} {} msg/s",
-                        format::count(mine),
-                        format::count(best)
-                    ),
-                    verdict,
-                ));
-            }
+            out.extend(throughput_row(v, claim, &present, target));
         }
     }
     out
+}
+
+/// One row of `claim`'s verdict table.
+fn row(claim: &Claim, claim_text: String, measured: String, verdict: String) -> Verdict {
+    Verdict {
+        transport: claim.transport.to_owned(),
+        claim: claim_text,
+        measured,
+        verdict,
+    }
+}
+
+/// The claimed rate range against the highest rate the transport sustained.
+fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict {
+    let range = format!(
+        "{}–{}{} msg/s",
+        text::count(claim.rate_low),
+        text::count(claim.rate_high),
+        if claim.open_ended { "+" } else { "" }
+    );
+    let Some(cap) = capacity(v, claim.transport, target) else {
+        return row(
+            claim,
+            range,
+            "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
+            "does not hold: no rate was sustained".to_owned(),
+        );
+    };
+    let m = cap.msgs_per_sec;
+    let verdict = if m < claim.rate_low {
+        format!(
+            "does not hold: {} below the claimed floor",
+            text::ratio(claim.rate_low / m)
+        )
+    } else if m > claim.rate_high && !claim.open_ended {
+        format!(
+            "does not hold: {} above the claimed ceiling (understated)",
+            text::ratio(m / claim.rate_high)
+        )
+    } else {
+        "holds".to_owned()
+    };
+    row(
+        claim,
+        range,
+        format!("{} msg/s: {}", text::count(m), cap.basis),
+        verdict,
+    )
+}
+
+/// The latency class and (where claimed) the header overhead class, from the claim's
+/// representative run.
+fn class_rows(v: &Variant<'_>, claim: &Claim, rep: &Cell<'_>) -> Vec<Verdict> {
+    let at = rep
+        .rate
+        .per_sec()
+        .map(|r| format!(" at {} msg/s", text::count(r)))
+        .unwrap_or_default();
+    // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
+    // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
+    // machine. p99 is shown beside it.
+    let p50 = rep.run.latency_ns.p50 as f64;
+    let p99 = rep.run.latency_ns.p99 as f64;
+    let floor = floor_p50(v, rep.rate);
+    let measured_class = LatencyClass::of(p50, floor);
+    let vs_floor = floor
+        .map(|f| format!(" ({} the raw-TCP floor's p50)", text::ratio(p50 / f)))
+        .unwrap_or_default();
+    let mut rows = vec![row(
+        claim,
+        format!("{} latency", claim.latency.name()),
+        format!(
+            "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
+            text::nanos(p50),
+            text::nanos(p99),
+            measured_class.name()
+        ),
+        class_verdict(
+            claim.latency as u8,
+            measured_class as u8,
+            measured_class.name(),
+        ),
+    )];
+    if let Some(claimed) = claim.overhead {
+        let bytes = rep.run.wire.overhead_bytes_per_msg;
+        let measured = OverheadClass::of(bytes);
+        rows.push(row(
+            claim,
+            format!("{} header overhead", claimed.name()),
+            format!(
+                "{} non-payload per delivered message{at} → {}",
+                text::bytes(bytes),
+                measured.name()
+            ),
+            class_verdict(claimed as u8, measured as u8, measured.name()),
+        ));
+    }
+    rows
+}
+
+/// "Highest throughput": this transport's capacity against the best of the other claimed
+/// transports that ran; `None` when none of them sustained a rate.
+fn throughput_row(
+    v: &Variant<'_>,
+    claim: &Claim,
+    present: &[&Claim],
+    target: Option<Duration>,
+) -> Option<Verdict> {
+    let mine = capacity(v, claim.transport, target).map_or(0.0, |c| c.msgs_per_sec);
+    let (name, best) = present
+        .iter()
+        .filter(|c| c.transport != claim.transport)
+        .filter_map(|c| {
+            Some((
+                c.transport.to_owned(),
+                capacity(v, c.transport, target)?.msgs_per_sec,
+            ))
+        })
+        .reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    let verdict = if mine > best {
+        format!("holds: {} the next best ({name})", text::ratio(mine / best))
+    } else {
+        format!(
+            "does not hold: {name} reached {} of this",
+            text::ratio(best / mine.max(1.0))
+        )
+    };
+    Some(row(
+        claim,
+        "very high throughput (highest of the three)".to_owned(),
+        format!(
+            "{} msg/s vs {name} {} msg/s",
+            text::count(mine),
+            text::count(best)
+        ),
+        verdict,
+    ))
 }
 
 /// The floor's p50 at `rate`; if that floor run fell behind (then it measures the machine, not

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::charts::format;
 use crate::results::{RunResult, Summary};
+use crate::text;
 
 /// At or below this offered rate a run is mostly staying connected, so its idle cost is shown.
 const IDLE_RATE_PER_SEC: f64 = 1.0;
@@ -52,13 +52,13 @@ pub fn fault_rows(summary: &Summary) -> Vec<[String; 8]> {
         for f in &r.faults {
             let kind = match (f.kind.as_str(), f.duration_secs > 0.0) {
                 ("reset-connections", _) => format!("reset {}", f.target),
-                (k, true) => format!("{k} {}", format::nanos(f.duration_secs * 1e9)),
+                (k, true) => format!("{k} {}", text::nanos(f.duration_secs * 1e9)),
                 (k, false) => k.to_owned(),
             };
             let recovery = match (&f.error, f.fired, f.recovery_ns) {
                 (Some(e), _, _) => format!("error: {e}"),
                 (None, false, _) => "did not fire".to_owned(),
-                (None, true, Some(ns)) => format::nanos(ns as f64),
+                (None, true, Some(ns)) => text::nanos(ns as f64),
                 (None, true, None) => "none".to_owned(),
             };
             rows.push([
@@ -95,7 +95,7 @@ pub fn idle_rows(summary: &Summary) -> Vec<[String; 4]> {
             let kinds: Vec<String> = c.requests.iter().map(|(k, n)| format!("{n} {k}")).collect();
             [
                 label(summary, r),
-                format::bytes(c.bytes_per_subscriber_per_min),
+                text::bytes(c.bytes_per_subscriber_per_min),
                 format!("{:.1}", c.requests_per_subscriber_per_min),
                 if kinds.is_empty() {
                     "none".to_owned()

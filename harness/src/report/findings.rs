@@ -4,43 +4,59 @@
 use std::time::Duration;
 
 use crate::charts::extract::FLOOR;
-use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant};
+use crate::text;
 
 fn at(rate: RateKey) -> String {
     match rate {
-        RateKey::PerSec(r) => format!("at {} msg/s", format::count(r)),
+        RateKey::PerSec(r) => format!("at {} msg/s", text::count(r)),
         RateKey::Max => "in closed loop".to_owned(),
     }
 }
 
-/// The findings for one variant, one sentence per item.
+/// The findings for one variant, one sentence per item: latency against the floor and
+/// between transports, overhead and batching at the comparison rate, capacity, and problems
+/// (always reported).
 pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
     let mut out = Vec::new();
     let rate = v.comparison_rate();
     let cells = v.at(rate);
+    latency(&mut out, &cells, rate);
+    overhead(&mut out, &cells, rate);
+    batching(&mut out, &cells, rate);
+    closed_loop(&mut out, v);
+    if v.open_rates().len() > 1 {
+        sustained_rates(&mut out, v, target);
+    }
+    problems(&mut out, v);
+    out
+}
+
+fn p99(c: &Cell<'_>) -> f64 {
+    c.run.latency_ns.p99 as f64
+}
+
+/// Each transport's p99 against the raw-TCP floor, then the best against the worst.
+fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
     let floor = cells.iter().find(|c| c.transport == FLOOR).copied();
     let others: Vec<&Cell<'_>> = cells
         .iter()
         .copied()
         .filter(|c| c.transport != FLOOR)
         .collect();
-    let p99 = |c: &Cell<'_>| c.run.latency_ns.p99 as f64;
-
-    // Latency against the floor.
     for c in &others {
         let mut s = format!(
             "**{}** p99 is {} {} (p50 {})",
             c.transport,
-            format::nanos(p99(c)),
+            text::nanos(p99(c)),
             at(rate),
-            format::nanos(c.run.latency_ns.p50 as f64)
+            text::nanos(c.run.latency_ns.p50 as f64)
         );
         if let Some(f) = floor.filter(|f| p99(f) > 0.0) {
             s.push_str(&format!(
                 ": {} the raw-TCP floor ({}).",
-                format::ratio(p99(c) / p99(f)),
-                format::nanos(p99(f))
+                text::ratio(p99(c) / p99(f)),
+                text::nanos(p99(f))
             ));
         } else {
             s.push('.');
@@ -48,7 +64,6 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(s);
     }
 
-    // Best against worst.
     let ranked = {
         let mut r: Vec<&Cell<'_>> = others.iter().copied().filter(|c| p99(c) > 0.0).collect();
         r.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
@@ -58,16 +73,18 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(format!(
             "**{}** p99 is {} lower than **{}** {} ({} vs {}).",
             best.transport,
-            format::ratio(p99(worst) / p99(best)),
+            text::ratio(p99(worst) / p99(best)),
             worst.transport,
             at(rate),
-            format::nanos(p99(best)),
-            format::nanos(p99(worst))
+            text::nanos(p99(best)),
+            text::nanos(p99(worst))
         ));
     }
+}
 
-    // Overhead and batching.
-    for c in &cells {
+/// Bytes that are not payload, per delivered message, broken down by direction and purpose.
+fn overhead(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+    for c in cells {
         let w = &c.run.wire;
         if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
             continue;
@@ -75,16 +92,20 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(format!(
             "**{}** carries {} of headers, framing and polls per delivered message {} ({} to publish and {} of acknowledgement per published message, {} of poll or fetch requests and {} of delivery framing per delivered message; payload {}).",
             c.transport,
-            format::bytes(w.overhead_bytes_per_msg),
+            text::bytes(w.overhead_bytes_per_msg),
             at(rate),
-            format::bytes(w.overhead_c2s_bytes_per_published),
-            format::bytes(w.publisher_s2c_bytes_per_published),
-            format::bytes(w.subscriber_c2s_bytes_per_delivered),
-            format::bytes(w.overhead_s2c_bytes_per_delivered),
-            format::bytes(c.run.payload_bytes as f64),
+            text::bytes(w.overhead_c2s_bytes_per_published),
+            text::bytes(w.publisher_s2c_bytes_per_published),
+            text::bytes(w.subscriber_c2s_bytes_per_delivered),
+            text::bytes(w.overhead_s2c_bytes_per_delivered),
+            text::bytes(c.run.payload_bytes as f64),
         ));
     }
-    for c in &cells {
+}
+
+/// Messages per delivery unit (response, frame, fetch, read), and empty units.
+fn batching(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+    for c in cells {
         let u = &c.run.messages_per_delivery_unit;
         if u.count == 0 {
             continue;
@@ -92,7 +113,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         let mut s = format!(
             "**{}** averaged {} messages per delivery unit {} (p99 {}, max {})",
             c.transport,
-            format::sig3(u.mean),
+            text::sig3(u.mean),
             at(rate),
             u.p99,
             u.max
@@ -103,8 +124,10 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         s.push('.');
         out.push(s);
     }
+}
 
-    // Capacity.
+/// Which transport delivered the most in closed loop, against the floor.
+fn closed_loop(out: &mut Vec<String>, v: &Variant<'_>) {
     let closed = v.at(RateKey::Max);
     let tput = |c: &Cell<'_>| c.run.throughput.msgs_per_sec;
     if let Some(top) = closed
@@ -116,7 +139,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         let mut s = format!(
             "In closed loop **{}** delivered the most: {} msg/s",
             top.transport,
-            format::count(tput(top))
+            text::count(tput(top))
         );
         if let Some(f) = closed
             .iter()
@@ -125,58 +148,62 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         {
             s.push_str(&format!(
                 " ({} the raw-TCP floor's {} msg/s)",
-                format::ratio(tput(top) / tput(f)),
-                format::count(tput(f))
+                text::ratio(tput(top) / tput(f)),
+                text::count(tput(f))
             ));
         }
         s.push('.');
         out.push(s);
     }
-    if v.open_rates().len() > 1 {
-        for t in &v.transports {
-            let first_bad = v
-                .cells
-                .iter()
-                .filter(|c| {
-                    &c.transport == t
-                        && c.rate.per_sec().is_some()
-                        && !crate::charts::select::sustained(c.run)
-                })
-                .min_by(|a, b| {
-                    a.rate
-                        .per_sec()
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
-                });
-            let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
-            let target_note = target
-                .map(|d| format!(" with p99 ≤ {}", format::nanos(d.as_nanos() as f64)))
-                .unwrap_or_default();
-            let mut s = match best {
-                Some(r) => format!(
-                    "**{t}** sustained up to {} msg/s offered{target_note}",
-                    format::count(r)
-                ),
-                None => format!("**{t}** sustained none of the offered rates{target_note}"),
-            };
-            if let Some(bad) = first_bad {
-                let why = bad
-                    .run
-                    .saturation_reason
-                    .clone()
-                    .or_else(|| bad.run.failures.first().cloned());
-                s.push_str(&format!(
-                    "; it first fell behind at {} msg/s{}",
-                    format::count(bad.rate.per_sec().unwrap_or(0.0)),
-                    why.map(|w| format!(" ({w})")).unwrap_or_default()
-                ));
-            }
-            s.push('.');
-            out.push(s);
-        }
-    }
+}
 
-    // Problems, always reported.
+/// Per transport, the highest offered rate it sustained and where it first fell behind.
+fn sustained_rates(out: &mut Vec<String>, v: &Variant<'_>, target: Option<Duration>) {
+    for t in &v.transports {
+        let first_bad = v
+            .cells
+            .iter()
+            .filter(|c| {
+                &c.transport == t
+                    && c.rate.per_sec().is_some()
+                    && !crate::charts::select::sustained(c.run)
+            })
+            .min_by(|a, b| {
+                a.rate
+                    .per_sec()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
+            });
+        let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
+        let target_note = target
+            .map(|d| format!(" with p99 ≤ {}", text::nanos(d.as_nanos() as f64)))
+            .unwrap_or_default();
+        let mut s = match best {
+            Some(r) => format!(
+                "**{t}** sustained up to {} msg/s offered{target_note}",
+                text::count(r)
+            ),
+            None => format!("**{t}** sustained none of the offered rates{target_note}"),
+        };
+        if let Some(bad) = first_bad {
+            let why = bad
+                .run
+                .saturation_reason
+                .clone()
+                .or_else(|| bad.run.failures.first().cloned());
+            s.push_str(&format!(
+                "; it first fell behind at {} msg/s{}",
+                text::count(bad.rate.per_sec().unwrap_or(0.0)),
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
+            ));
+        }
+        s.push('.');
+        out.push(s);
+    }
+}
+
+/// Lost, duplicated or reordered messages and failed runs, always reported.
+fn problems(out: &mut Vec<String>, v: &Variant<'_>) {
     for c in &v.cells {
         let r = c.run;
         if r.lost + r.duplicated + r.reordered > 0 || !r.status.is_ok() {
@@ -196,5 +223,4 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             ));
         }
     }
-    out
 }

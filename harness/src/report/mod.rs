@@ -13,9 +13,11 @@ pub mod tables;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::charts::select::Variant;
 use crate::charts::{self, figures, select};
 use crate::results::{SCHEMA_VERSION, Summary};
 
@@ -70,12 +72,27 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", path.display()))
 }
 
-/// The report's Markdown.
+/// The report's Markdown: an introduction and the environment, per variant its findings,
+/// claims check and runs, then the conditions, scale and browser sections, the charts and the
+/// caveats.
 pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
-    let s = &summary.scenario;
     let target = select::p99_target(summary);
-    let variants = select::variants(summary);
     let mut out = String::new();
+    intro(&mut out, summary, target);
+    for v in &select::variants(summary) {
+        variant_section(&mut out, v, target);
+    }
+    out.push_str(&conditions::markdown(summary));
+    out.push_str(&scale::markdown(summary));
+    out.push_str(&browser::markdown(summary));
+    charts_section(&mut out, summary, charts);
+    caveats(&mut out, summary);
+    out
+}
+
+/// Title, what ran, the p99 target and the link, then the environment table.
+fn intro(out: &mut String, summary: &Summary, target: Option<Duration>) {
+    let s = &summary.scenario;
     let _ = writeln!(
         out,
         "# transport-bench: {}\n\n{}\n",
@@ -102,7 +119,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         let _ = writeln!(
             out,
             "p99 target for \"max sustainable rate\": {}.\n",
-            charts::format::nanos(t.as_nanos() as f64)
+            crate::text::nanos(t.as_nanos() as f64)
         );
     }
     if let Some(link) = conditions::link_sentence(summary) {
@@ -110,66 +127,78 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     }
     out.push_str("## Environment\n\n");
     out.push_str(&tables::environment(summary));
+}
 
-    for v in &variants {
-        let suffix = if v.label.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", v.label)
-        };
-        let _ = writeln!(out, "\n## Findings{suffix}\n");
-        for f in findings::findings(v, target) {
-            let _ = writeln!(out, "- {f}");
-        }
-        let verdicts = claims::verdicts(v, target);
-        if v.open_rates().len() > 1 && !verdicts.is_empty() {
-            let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
-            out.push_str(
-                "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
-                 WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
-                 very high throughput\". Capacity is the highest rate at which a run had no saturation, \
-                 no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
-                 run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
-                 offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
-                 bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
-                 no network round trip, which flatters every pattern that needs one.\n\n",
-            );
-            out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
-            for r in verdicts {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    r.transport,
-                    tables::cell(&r.claim),
-                    tables::cell(&r.measured),
-                    tables::cell(&r.verdict)
-                );
-            }
-        }
-        let _ = writeln!(out, "\n## Runs{suffix}\n");
-        out.push_str(&tables::runs(v));
+/// One variant (a group of runs that differ only in transport and rate): findings, the claims
+/// check and the runs table.
+fn variant_section(out: &mut String, v: &Variant<'_>, target: Option<Duration>) {
+    let suffix = if v.label.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", v.label)
+    };
+    let _ = writeln!(out, "\n## Findings{suffix}\n");
+    for f in findings::findings(v, target) {
+        let _ = writeln!(out, "- {f}");
     }
+    claims_section(out, v, target, &suffix);
+    let _ = writeln!(out, "\n## Runs{suffix}\n");
+    out.push_str(&tables::runs(v));
+}
 
-    out.push_str(&conditions::markdown(summary));
-    out.push_str(&scale::markdown(summary));
-    out.push_str(&browser::markdown(summary));
+/// The claims under test against what this variant measured, when it swept rates.
+fn claims_section(out: &mut String, v: &Variant<'_>, target: Option<Duration>, suffix: &str) {
+    let verdicts = claims::verdicts(v, target);
+    if v.open_rates().len() <= 1 || verdicts.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
+    out.push_str(
+        "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
+         WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
+         very high throughput\". Capacity is the highest rate at which a run had no saturation, \
+         no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
+         run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
+         offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
+         bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
+         no network round trip, which flatters every pattern that needs one.\n\n",
+    );
+    out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
+    for r in verdicts {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            r.transport,
+            tables::cell(&r.claim),
+            tables::cell(&r.measured),
+            tables::cell(&r.verdict)
+        );
+    }
+}
 
-    if !charts.is_empty() {
-        out.push_str("\n## Charts\n");
-        let figs = figures(summary);
-        for path in charts {
-            let file = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let fig = figs.iter().find(|f| f.file == file);
-            let title = fig.map_or(file, |f| f.title.as_str());
-            let _ = writeln!(out, "\n### {title}\n\n![{title}]({file})\n");
-            if let Some(f) = fig {
-                let _ = writeln!(out, "_{}_", f.subtitle);
-            }
+/// Every chart drawn, with its title and subtitle.
+fn charts_section(out: &mut String, summary: &Summary, charts: &[PathBuf]) {
+    if charts.is_empty() {
+        return;
+    }
+    out.push_str("\n## Charts\n");
+    let figs = figures(summary);
+    for path in charts {
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let fig = figs.iter().find(|f| f.file == file);
+        let title = fig.map_or(file, |f| f.title.as_str());
+        let _ = writeln!(out, "\n### {title}\n\n![{title}]({file})\n");
+        if let Some(f) = fig {
+            let _ = writeln!(out, "_{}_", f.subtitle);
         }
     }
+}
+
+/// What a reader must keep in mind: loopback (or an emulated link) is not a network.
+fn caveats(out: &mut String, summary: &Summary) {
     out.push_str("\n## Caveats\n\n");
     if conditions::link_sentence(summary).is_some() {
         out.push_str(
@@ -188,5 +217,4 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         "- Figures compare transports within this run; compare across machines only as ratios \
          to the raw-TCP floor.\n",
     );
-    out
 }

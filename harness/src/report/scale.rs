@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::charts::format;
 use crate::charts::sweep::{SubscriberSweep, SweepPoint, subscriber_sweeps};
 use crate::results::Summary;
+use crate::text;
 
 /// Transports whose server pushes to each subscriber (the pull log is fetched from).
 const PUSH: [&str; 3] = ["websocket", "sse", "raw-tcp"];
@@ -51,12 +51,12 @@ fn table(s: &SubscriberSweep<'_>) -> String {
             .iter()
             .filter_map(|r| r.setup_secs)
             .max_by(f64::total_cmp)
-            .map_or_else(|| "–".to_owned(), |s| format!("{} s", format::sig3(s)));
+            .map_or_else(|| "–".to_owned(), |s| format!("{} s", text::sig3(s)));
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {setup} | {lost} | {} |",
             p.transport,
-            format::count(f64::from(p.subscribers)),
+            text::count(f64::from(p.subscribers)),
             bytes(p.server_bytes_per_subscriber),
             nanos(p.server_cpu_ns_per_delivered),
             note(p)
@@ -66,11 +66,11 @@ fn table(s: &SubscriberSweep<'_>) -> String {
 }
 
 fn bytes(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), format::bytes)
+    v.map_or_else(|| "–".to_owned(), text::bytes)
 }
 
 fn nanos(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), format::nanos)
+    v.map_or_else(|| "–".to_owned(), text::nanos)
 }
 
 fn note(p: &SweepPoint<'_>) -> String {
@@ -103,14 +103,14 @@ fn findings(s: &SubscriberSweep<'_>) -> Vec<String> {
         large,
         "memory per connected subscriber",
         |p| p.server_bytes_per_subscriber,
-        format::bytes,
+        text::bytes,
     ));
     out.extend(ranking(
         &at,
         large,
         "CPU per delivered message",
         |p| p.server_cpu_ns_per_delivered,
-        format::nanos,
+        text::nanos,
     ));
     out.extend(pull_against_push(&at, large));
     for t in &s.transports {
@@ -139,14 +139,14 @@ fn ranking(
             " (**{}** lowest, **{}** highest, {} apart)",
             low.0,
             high.0,
-            format::ratio(high.1 / low.1)
+            text::ratio(high.1 / low.1)
         )
     } else {
         String::new()
     };
     Some(format!(
         "At {} subscribers, server {what}: {}{spread}.",
-        format::count(f64::from(subscribers)),
+        text::count(f64::from(subscribers)),
         list.join(", ")
     ))
 }
@@ -164,7 +164,7 @@ fn pull_against_push(at: &[&SweepPoint<'_>], subscribers: u32) -> Option<String>
     let lowest = push.iter().map(|p| p.1).min_by(f64::total_cmp)?;
     let list: Vec<String> = push
         .iter()
-        .map(|(t, b)| format!("{t} {}", format::bytes(*b)))
+        .map(|(t, b)| format!("{t} {}", text::bytes(*b)))
         .collect();
     let verdict = match pull / lowest {
         r if r < 0.5 => "supported here: the pull log's server holds markedly less per consumer",
@@ -177,9 +177,9 @@ fn pull_against_push(at: &[&SweepPoint<'_>], subscribers: u32) -> Option<String>
     };
     Some(format!(
         "\"Pull brokers stay stateless, push servers keep state per consumer\": at {} subscribers the pull log's server held {} per connected consumer, {} the lowest push server's (push: {}). The claim is {verdict}.",
-        format::count(f64::from(subscribers)),
-        format::bytes(pull),
-        format::ratio(pull / lowest),
+        text::count(f64::from(subscribers)),
+        text::bytes(pull),
+        text::ratio(pull / lowest),
         list.join(", ")
     ))
 }
@@ -203,10 +203,10 @@ fn growth(s: &SubscriberSweep<'_>, transport: &str, small: u32, large: u32) -> O
     };
     Some(format!(
         "**{transport}** server memory per subscriber went from {} at {} to {} at {} subscribers ({}), {shape}.",
-        format::bytes(a),
-        format::count(f64::from(small)),
-        format::bytes(b),
-        format::count(f64::from(large)),
-        format::ratio(b / a)
+        text::bytes(a),
+        text::count(f64::from(small)),
+        text::bytes(b),
+        text::count(f64::from(large)),
+        text::ratio(b / a)
     ))
 }

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use crate::charts::format;
 use crate::charts::select::{RateKey, Variant};
 use crate::results::Summary;
+use crate::text;
 
 /// Escapes text for a Markdown table cell.
 pub fn cell(text: &str) -> String {
@@ -67,7 +67,7 @@ pub fn runs(v: &Variant<'_>) -> String {
         for c in cells {
             let r = c.run;
             let l = &r.latency_ns;
-            let offered = c.rate.per_sec().map_or("max".to_owned(), format::count);
+            let offered = c.rate.per_sec().map_or("max".to_owned(), text::count);
             let mut status = if r.saturated {
                 "saturated".to_owned()
             } else {
@@ -81,24 +81,24 @@ pub fn runs(v: &Variant<'_>) -> String {
                 if l.count == 0 {
                     "–".to_owned()
                 } else {
-                    format::nanos(ns as f64)
+                    text::nanos(ns as f64)
                 }
             };
             let units = if r.messages_per_delivery_unit.count > 0 {
-                format::sig3(r.messages_per_delivery_unit.mean)
+                text::sig3(r.messages_per_delivery_unit.mean)
             } else {
                 "–".to_owned()
             };
             let _ = writeln!(
                 out,
                 "| {t} | {offered} | {} | {} | {} | {} | {} | {} | {} | {units} | {} | {} |",
-                format::count(r.throughput.msgs_per_sec),
-                format::sig3(r.throughput.payload_bytes_per_sec / 1e6),
+                text::count(r.throughput.msgs_per_sec),
+                text::sig3(r.throughput.payload_bytes_per_sec / 1e6),
                 lat(l.p50),
                 lat(l.p99),
                 lat(l.p999),
                 lat(l.max),
-                format::sig3(r.wire.overhead_bytes_per_msg),
+                text::sig3(r.wire.overhead_bytes_per_msg),
                 r.lost,
                 cell(&status),
             );

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::Environment;
+use super::environment::Environment;
 
 /// What `run --shard I/N` (or `--start-at`) ran: top-level `shard` in `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use transport_core::WireSnapshot;
 use transport_core::counters::DistributionSummary;
 
+use super::environment::Environment;
+
 /// Version of this layout; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -46,67 +48,6 @@ pub struct ScenarioInfo {
     /// The effective scenario after defaults and command-line overrides, including each
     /// transport's effective options.
     pub effective: serde_json::Value,
-}
-
-/// The machine and software a result came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Environment {
-    /// transport-bench version.
-    pub tool_version: String,
-    /// `git rev-parse HEAD` of the working tree, if available ("unknown" otherwise), with
-    /// `-dirty` appended when there were uncommitted changes.
-    pub git_commit: String,
-    /// `rustc --version` at build time.
-    pub rustc: String,
-    /// Build profile ("release" or "debug"): debug numbers are not comparable.
-    pub profile: String,
-    /// CPU model name.
-    pub cpu_model: String,
-    /// Logical CPUs available.
-    pub cpu_count: usize,
-    /// Kernel release (`uname -r`).
-    pub kernel: String,
-    /// Operating system and architecture.
-    pub os: String,
-    /// Host name.
-    pub hostname: String,
-    /// Tokio runtime flavour (`multi-thread` or `current-thread`).
-    pub runtime_flavor: String,
-    /// Runtime worker threads.
-    pub worker_threads: usize,
-    /// Socket options applied to every socket.
-    pub socket: transport_core::SocketOptions,
-    /// When the scenario started, UTC, RFC 3339.
-    pub started_at: String,
-    /// Where the server and the load generator ran (absent in results from before placement
-    /// was recorded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement: Option<Placement>,
-}
-
-/// Where a scenario's server and load generator ran.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Placement {
-    /// `process` (a child process per run), `in-process` (on the load generator's runtime) or
-    /// `remote` (started by the user).
-    pub server_mode: String,
-    /// CPUs the server was pinned to; `None` when the scheduler chose.
-    pub server_cpus: Option<Vec<u32>>,
-    /// CPUs the load generator was pinned to; `None` when the scheduler chose.
-    pub load_cpus: Option<Vec<u32>>,
-    /// Servers someone else ran, by transport name (`run --server`, `[transport.<name>]
-    /// address`); absent when every server was started here.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub remote_servers: std::collections::BTreeMap<String, RemoteServer>,
-}
-
-/// A server the run reached instead of starting it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteServer {
-    /// `HOST:PORT` its clients connected to.
-    pub address: String,
-    /// The metrics endpoint its figures were read from; null when none was given.
-    pub metrics: Option<String>,
 }
 
 /// Latency or lag percentiles in nanoseconds.

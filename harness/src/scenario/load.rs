@@ -7,18 +7,19 @@
 //! checked by that transport's own config type).
 
 mod browser;
+mod located;
 mod network;
 mod placement;
 mod raw;
 mod transport;
 mod validate;
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::de::DeTable;
 
+use self::located::Located;
 use super::model::Scenario;
 
 /// Why a scenario could not be loaded.
@@ -100,63 +101,6 @@ fn parse(text: &str, path: &Path) -> Result<Scenario, Located> {
     validate::scenario(raw, doc.get_ref(), path)
 }
 
-/// An error with the byte span it is about, before the span becomes line and column.
-#[derive(Debug)]
-struct Located {
-    span: Option<Range<usize>>,
-    message: String,
-}
-
-impl Located {
-    fn at(span: Range<usize>, message: impl Into<String>) -> Located {
-        Located {
-            span: Some(span),
-            message: message.into(),
-        }
-    }
-
-    fn from_toml(e: toml::de::Error) -> Located {
-        Located {
-            span: e.span(),
-            message: humanize(e.message()),
-        }
-    }
-}
-
-/// Rewrites serde's generic wording into the scenario vocabulary (keys, allowed values).
-fn humanize(message: &str) -> String {
-    let message = message.trim();
-    if let Some(rest) = message.strip_prefix("unknown field ") {
-        let mut names = backticked(rest);
-        if names.is_empty() {
-            return message.to_owned();
-        }
-        let key = names.remove(0);
-        return if names.is_empty() {
-            format!("unknown key `{key}`; this table takes no keys")
-        } else {
-            format!("unknown key `{key}`; allowed: {}", names.join(", "))
-        };
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant ") {
-        // Enum-valued options (kebab-case values such as `keep-alive`).
-        let names = backticked(rest);
-        if let Some((value, allowed)) = names.split_first() {
-            return format!("unknown value `{value}`; allowed: {}", allowed.join(", "));
-        }
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        return format!("missing required key {rest}");
-    }
-    // TOML calls them tables.
-    message.replace("expected a map", "expected a table")
-}
-
-/// The `backticked` names in `s`, in order.
-fn backticked(s: &str) -> Vec<&str> {
-    s.split('`').skip(1).step_by(2).collect()
-}
-
 /// 1-based line and character column of byte `offset` in `text`.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
@@ -180,25 +124,5 @@ mod tests {
         assert_eq!(line_col(text, 6), (2, 1));
         assert_eq!(line_col(text, 10), (2, 4));
         assert_eq!(line_col(text, 1000), (3, 1));
-    }
-
-    #[test]
-    fn serde_wording_is_rewritten() {
-        assert_eq!(
-            humanize("unknown field `durration`, expected one of `name`, `duration`"),
-            "unknown key `durration`; allowed: name, duration"
-        );
-        assert_eq!(
-            humanize("unknown field `x`, expected `nodelay`"),
-            "unknown key `x`; allowed: nodelay"
-        );
-        assert_eq!(
-            humanize("unknown field `x`, there are no fields"),
-            "unknown key `x`; this table takes no keys"
-        );
-        assert_eq!(
-            humanize("missing field `name`"),
-            "missing required key `name`"
-        );
     }
 }

@@ -6,5 +6,5 @@ mod model;
 pub use load::{ScenarioError, load, load_str, resolve_path};
 pub use model::{
     BrowserRuns, Client, LoadPlacement, Rate, RunSpec, Scenario, ServerMode, ServerPlacement,
-    check_host_port, format_bytes,
+    check_host_port,
 };

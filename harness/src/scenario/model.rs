@@ -13,6 +13,7 @@ use transport_core::SocketOptions;
 
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
+use crate::text;
 
 /// Offered load.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -225,26 +226,6 @@ impl RunSpec {
     }
 }
 
-/// Formats a byte count the way scenarios write it (`64B`, `1KiB`, `16KiB`, `1.5MiB`).
-///
-/// The text is always exact (a size that one decimal of a unit cannot express falls to a smaller
-/// unit, down to plain bytes), so distinct sizes always give distinct run names.
-pub fn format_bytes(n: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if n < size {
-            continue;
-        }
-        if n.is_multiple_of(size) {
-            return format!("{}{unit}", n / size);
-        }
-        if n.saturating_mul(10).is_multiple_of(size) {
-            return format!("{:.1}{unit}", n as f64 / size as f64);
-        }
-    }
-    format!("{n}B")
-}
-
 impl Scenario {
     /// Expands list-valued fields into the run matrix, transports outermost so that each
     /// transport's sweep runs back to back.
@@ -262,7 +243,7 @@ impl Scenario {
                             ),
                         };
                         let tags = BTreeMap::from([
-                            ("payload".to_owned(), format_bytes(payload_bytes)),
+                            ("payload".to_owned(), text::exact_size(payload_bytes)),
                             (load_tag.0.to_owned(), load_tag.1),
                             ("subscribers".to_owned(), subscribers.to_string()),
                             ("transport".to_owned(), transport.name().to_owned()),
@@ -316,20 +297,5 @@ impl Scenario {
     /// Total planned time for the matrix (warm-up plus measured window per run), without drains.
     pub fn planned_time(&self) -> Duration {
         (self.duration + self.warmup) * self.expand().len() as u32
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_formatting() {
-        assert_eq!(format_bytes(64), "64B");
-        assert_eq!(format_bytes(1024), "1KiB");
-        assert_eq!(format_bytes(16 * 1024), "16KiB");
-        assert_eq!(format_bytes(1536 * 1024), "1.5MiB");
-        assert_eq!(format_bytes(1025), "1025B");
-        assert_eq!(format_bytes(1024 * 1024 + 1024), "1025KiB");
     }
 }

@@ -142,7 +142,6 @@ pub struct ChildServer {
     transport: TransportKind,
     addr: SocketAddr,
     metrics_url: String,
-    stderr: Arc<Mutex<VecDeque<String>>>,
     drains: Vec<JoinHandle<()>>,
 }
 
@@ -209,7 +208,6 @@ impl ChildServer {
             transport: spec.transport,
             addr,
             metrics_url,
-            stderr,
             drains,
         })
     }
@@ -245,16 +243,6 @@ impl ChildServer {
             url: self.metrics_url.clone(),
             timeout,
         }
-    }
-
-    /// The child's last stderr lines (its own error messages end up here).
-    pub fn stderr_tail(&self) -> Vec<String> {
-        tail(&self.stderr)
-    }
-
-    /// Its exit status if it has already exited (a server that crashed mid-run).
-    pub fn try_exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
     }
 
     /// Stops the child: SIGTERM, up to `grace` for it to exit, then SIGKILL. Always reaps it.

@@ -1,13 +1,16 @@
 //! The few Linux calls that owning a child process needs and std does not offer: a parent-death
 //! signal and CPU affinity set between fork and exec, and a signal sent to a PID.
 //!
-//! The raw ones are libc calls, hence `unsafe`; the workspace denies `unsafe_code`, so each
-//! function below allows it locally and says why the call is sound. The CPU mask is nix's, the
-//! same [`crate::affinity`] pins this process with. Nothing else in `server` is unsafe.
+//! The system calls are nix's safe wrappers. The one `unsafe` left is std's `pre_exec` itself:
+//! the workspace denies `unsafe_code`, so that function allows it locally and says why the hook
+//! is sound. The CPU mask is nix's, the same [`crate::affinity`] pins this process with. Nothing
+//! else in `server` is unsafe.
 
 use std::io;
 
-use nix::unistd::Pid;
+use nix::sys::prctl;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::{self, Pid};
 
 /// A CPU set ready to hand to the child: built before `fork`, because the code that runs between
 /// `fork` and `exec` must not allocate. The same mask type [`crate::affinity`] pins with.
@@ -42,9 +45,10 @@ impl CpuSet {
 /// dies (also by `kill -9`), and runs on `cpus` from its first instruction on.
 #[allow(unsafe_code)]
 pub fn own_child_before_exec(cmd: &mut tokio::process::Command, cpus: Option<CpuSet>) {
-    let parent = own_pid();
+    let parent = unistd::getpid();
     // SAFETY: the closure runs between fork and exec; it allocates nothing (the CpuSet was built
-    // before fork) and calls only async-signal-safe functions (prctl, getppid, sched_setaffinity).
+    // before fork) and calls only async-signal-safe functions (prctl, getppid, sched_setaffinity,
+    // each a single system call through nix).
     unsafe {
         cmd.pre_exec(move || in_child_before_exec(parent, cpus.as_ref()));
     }
@@ -53,50 +57,24 @@ pub fn own_child_before_exec(cmd: &mut tokio::process::Command, cpus: Option<Cpu
 /// Runs in the child between `fork` and `exec` (so: no allocation, async-signal-safe calls only).
 /// Asks for SIGKILL when the parent dies, so a `kill -9` of the harness takes the server with it;
 /// fails if the parent is already gone; then applies `cpus`.
-#[allow(unsafe_code)]
-fn in_child_before_exec(parent: libc::pid_t, cpus: Option<&CpuSet>) -> io::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches only this process.
-    if unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    } != 0
-    {
-        return Err(io::Error::last_os_error());
-    }
+fn in_child_before_exec(parent: Pid, cpus: Option<&CpuSet>) -> io::Result<()> {
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
     // If the parent died before the prctl, the signal will never come: we were re-parented.
-    // SAFETY: getppid has no arguments and cannot fail.
-    if unsafe { libc::getppid() } != parent {
+    if unistd::getppid() != parent {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
     if let Some(CpuSet(set)) = cpus {
         // sched_setaffinity is one system call on a mask built before fork: nothing allocates.
-        nix::sched::sched_setaffinity(Pid::from_raw(0), set)
-            .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        nix::sched::sched_setaffinity(Pid::from_raw(0), set).map_err(io::Error::from)?;
     }
     Ok(())
 }
 
 /// Sends SIGTERM to `pid`. The caller must know `pid` is its own, not yet reaped, child (so the
 /// number cannot have been reused by another process).
-#[allow(unsafe_code)]
 pub fn terminate(pid: u32) -> io::Result<()> {
     let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
-    // SAFETY: kill takes two integers; the caller guarantees the target is its unreaped child.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// This process's id as the type `getppid` returns.
-pub fn own_pid() -> libc::pid_t {
-    // Process ids fit pid_t by construction (the kernel caps them well below i32::MAX).
-    libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX)
+    signal::kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(io::Error::from)
 }
 
 #[cfg(test)]

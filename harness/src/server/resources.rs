@@ -160,14 +160,12 @@ fn count_fds(dir: &std::path::Path) -> io::Result<(u64, u64)> {
 
 /// `sysconf(_SC_CLK_TCK)`: the unit of utime/stime (100 on every common Linux build, but the
 /// kernel's word is the one to use).
-#[allow(unsafe_code)]
 fn clock_ticks_per_second() -> io::Result<u64> {
-    // SAFETY: sysconf only reads a configuration value; it takes no pointers.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u64::try_from(ticks)
-        .ok()
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).map_err(io::Error::from)?;
+    ticks
+        .and_then(|t| u64::try_from(t).ok())
         .filter(|&t| t > 0)
-        .ok_or_else(|| invalid("sysconf(_SC_CLK_TCK) failed"))
+        .ok_or_else(|| invalid("sysconf(_SC_CLK_TCK) reported no tick rate"))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use transport_bench::results::environment::Environment;
 use transport_bench::results::summary::{
-    Environment, IntervalPoint, Percentiles, QuantilePoint, RunFiles, ScenarioInfo, Throughput,
-    Wire,
+    IntervalPoint, Percentiles, QuantilePoint, RunFiles, ScenarioInfo, Throughput, Wire,
 };
 use transport_bench::results::{RunResult, SCHEMA_VERSION, Summary};
 use transport_core::counters::DistributionSummary;

@@ -13,6 +13,7 @@
 //! ```
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -302,6 +303,8 @@ pub async fn survives_garbage<T: Transport>(config: T::Config) {
 pub struct CutProxy {
     addr: std::net::SocketAddr,
     conns: Arc<Mutex<JoinSet<()>>>,
+    /// The source address of every connection accepted, in order: what the server would see.
+    peers: Arc<Mutex<Vec<IpAddr>>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -311,10 +314,15 @@ impl CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
+        let peers: Arc<Mutex<Vec<IpAddr>>> = Arc::default();
         let tasks = conns.clone();
+        let seen = peers.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut down, _)) = listener.accept().await {
+            while let Ok((mut down, peer)) = listener.accept().await {
                 let _ = down.set_nodelay(true);
+                seen.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(peer.ip());
                 let mut tasks = tasks.lock().unwrap_or_else(PoisonError::into_inner);
                 tasks.spawn(async move {
                     if let Ok(mut up) = TcpStream::connect(upstream).await {
@@ -327,6 +335,7 @@ impl CutProxy {
         CutProxy {
             addr,
             conns,
+            peers,
             accept,
         }
     }
@@ -334,6 +343,14 @@ impl CutProxy {
     /// The address clients should connect to.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
+    }
+
+    /// The source address of every connection relayed so far, in the order they were accepted.
+    pub fn peers(&self) -> Vec<IpAddr> {
+        self.peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Drops every relayed connection at once, as a network failure would.
@@ -415,12 +432,59 @@ pub async fn resumes_after_cut<T: Transport>(config: T::Config, n: u64) -> usize
     seqs.len() - unique.len()
 }
 
+/// Subscribers given different loopback sources in their context connect from those sources.
+/// The runner spreads very many subscribers over 127.0.0.2, 127.0.0.3, … so that no single
+/// source/destination pair runs out of ephemeral ports (~28K); a transport that dials from the
+/// kernel's default source silently caps a run at that many subscribers per host. A relay in
+/// front of the server records where each connection came from; each subscriber then receives
+/// one message, so the connections from those sources are the ones that carry the stream.
+pub async fn subscribers_connect_from_their_source<T: Transport>(config: T::Config) {
+    let server = start::<T>(&config, ServerContext::fresh()).await;
+    let proxy = CutProxy::start(server.local_addr()).await;
+    let addr = proxy.addr().to_string();
+    let sources: Vec<IpAddr> = (2..5).map(|last| IpAddr::from([127, 0, 0, last])).collect();
+    let mut subs = Vec::new();
+    for (i, &source) in sources.iter().enumerate() {
+        let ctx = ClientContext {
+            source: Some(source),
+            ..ClientContext::fresh(i as u32)
+        };
+        let sub = bounded("subscribe", T::subscriber(&config, &addr, "spread", ctx)).await;
+        subs.push(sub.expect("subscribe from a loopback source"));
+    }
+    let peers = proxy.peers();
+    for source in &sources {
+        assert!(
+            peers.contains(source),
+            "a subscriber given source {source} must connect from it; the server saw {peers:?}"
+        );
+    }
+    let mut publisher = bounded(
+        "publisher",
+        T::publisher(&config, &addr, "spread", ClientContext::fresh(9)),
+    )
+    .await
+    .expect("publisher");
+    bounded("publish", publisher.publish(message(0, 64)))
+        .await
+        .expect("publish");
+    bounded("flush", publisher.flush()).await.expect("flush");
+    for sub in &mut subs {
+        let (seqs, _) = receive_seqs(sub, 1).await;
+        assert_eq!(seqs, vec![0], "a subscriber on a spread source is served");
+    }
+    bounded("shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+}
+
 /// Runs every check that applies to `T`.
 pub async fn run_all<T: Transport>(config: T::Config) {
     delivers_in_order::<T>(config.clone(), 1, 200, 100).await;
     delivers_in_order::<T>(config.clone(), 3, 50, 1024).await;
     shuts_down_with_parked_subscriber::<T>(config.clone()).await;
     survives_garbage::<T>(config.clone()).await;
+    subscribers_connect_from_their_source::<T>(config.clone()).await;
     if T::capabilities().resumes {
         resumes_after_cut::<T>(config, 100).await;
     }

@@ -1,5 +1,7 @@
-//! The range assignment a group leader computes, and the consumer-protocol encoding of
-//! assignments in SyncGroup (`i16` version, then `ConsumerProtocolAssignment`).
+//! What a member is assigned ([`Assignment`]), the range assignment a group leader computes,
+//! and the consumer-protocol encoding of assignments in SyncGroup (`i16` version, then
+//! `ConsumerProtocolAssignment`). The membership task (`group`) and its requests
+//! (`group_proto`) both use the type, so it lives here rather than in either of them.
 //!
 //! Every member of a pull-log group subscribes to the same single topic, so the leader does
 //! not need the members' subscription metadata to assign.
@@ -12,6 +14,21 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use transport_core::TransportError;
 
 use crate::cluster;
+use crate::incarnation::TopicId;
+
+/// Which partitions a member reads in one generation, and where each starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Assignment {
+    /// Counts this member's assignments. The subscriber follows this, not the generation: a
+    /// restarted coordinator numbers generations from the start again.
+    pub seq: u64,
+    /// The group generation it belongs to.
+    pub generation: i32,
+    /// The topic id the start offsets belong to.
+    pub topic_id: Option<TopicId>,
+    /// (partition, start offset), sorted by partition.
+    pub partitions: Vec<(i32, i64)>,
+}
 
 /// The range strategy: sorted members get contiguous runs of the sorted partitions, the first
 /// `partitions % members` one extra each.

@@ -178,6 +178,15 @@ pub(crate) fn decode_response<R: Request>(
         .map_err(|e| TransportError::protocol(stage, format!("{key:?} v{version}: {e}")))
 }
 
+/// Whether an error is a broken or stalled connection worth reconnecting for. The producer,
+/// the fetcher and the group membership all reconnect on exactly these.
+pub(crate) fn retriable(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Io { .. } | TransportError::Closed { .. } | TransportError::Timeout { .. }
+    )
+}
+
 /// A connection with negotiated versions and an in-order queue of outstanding requests.
 pub(crate) struct Conn {
     /// The read side; borrow it separately from `writer` to read while a send is pending.

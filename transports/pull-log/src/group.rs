@@ -32,27 +32,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counter, TransportError};
 
+use crate::assign::Assignment;
 use crate::cluster::TopicMeta;
 use crate::config::{CommitMode, PullLogConfig, max_response_bytes};
-use crate::conn::Conn;
+use crate::conn::{Conn, retriable};
 use crate::group_proto::Proto;
 use crate::incarnation::{self, Seen, TopicId};
-use crate::producer_task::retriable;
 use crate::with_timeout;
-
-/// Which partitions a member reads in one generation, and where each starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Assignment {
-    /// Counts this member's assignments. The subscriber follows this, not the generation: a
-    /// restarted coordinator numbers generations from the start again.
-    pub seq: u64,
-    /// The group generation it belongs to.
-    pub generation: i32,
-    /// The topic id the start offsets belong to.
-    pub topic_id: Option<TopicId>,
-    /// (partition, start offset), sorted by partition.
-    pub partitions: Vec<(i32, i64)>,
-}
 
 /// State shared by the subscriber and the membership task.
 #[derive(Debug, Default)]

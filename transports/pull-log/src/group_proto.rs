@@ -24,11 +24,10 @@ use transport_core::TransportError;
 
 use std::sync::Arc;
 
-use crate::assign::{decode_assignment, range_assign};
+use crate::assign::{Assignment, decode_assignment, range_assign};
 use crate::cluster::{self, TopicMeta, code, refused};
 use crate::config::{PullLogConfig, wire_ms};
 use crate::conn::Conn;
-use crate::group::Assignment;
 use crate::incarnation::{self, Seen, TopicId};
 use crate::with_timeout;
 

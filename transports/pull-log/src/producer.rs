@@ -29,34 +29,14 @@ use tokio::task::JoinHandle;
 use transport_core::publish_queue::{Outbox, publish_queue};
 use transport_core::{ClientContext, Publisher, TransportError};
 
-use crate::config::{Acks, PullLogConfig, max_response_bytes, wire_ms};
+use crate::config::{Acks, PullLogConfig, wire_ms};
 use crate::conn::Conn;
-use crate::producer_task::Task;
+use crate::producer_task::{Task, open};
 use crate::records::ProducerSeq;
-use crate::{cluster, with_timeout};
+use crate::with_timeout;
 
 /// Messages queued between `publish` and the sending task.
 const QUEUE: usize = 4096;
-
-/// Connects to `addr` and picks this publisher's partition: the handshake of every publisher
-/// connection, first or after a reconnect. The caller ends the handshake (the first connection
-/// also asks for a producer id before that).
-pub(crate) async fn open(
-    config: &PullLogConfig,
-    addr: &str,
-    topic: &str,
-    ctx: &ClientContext,
-) -> Result<(Conn, i32), TransportError> {
-    with_timeout("connect publisher", config.request_timeout, async {
-        let client_id = format!("pull-log-pub-{}", ctx.client_index);
-        let mut conn = Conn::connect(addr, ctx, client_id, max_response_bytes(config)).await?;
-        let parts = cluster::topic_meta(&mut conn, topic, config.request_timeout)
-            .await?
-            .partitions;
-        Ok((conn, parts[ctx.client_index as usize % parts.len()]))
-    })
-    .await
-}
 
 /// Asks the broker for a producer id when `idempotent` is on; `ProducerSeq::NONE` (counted as
 /// `idempotence_fallbacks`) when the broker has no InitProducerId or refuses it, so the

@@ -1,6 +1,7 @@
 //! The producer's sending task: owns the connection, the open batch and the unacknowledged
 //! batches, and recovers from a broken connection by reconnecting and resending them (see
-//! [`crate::producer`] for the behaviour as the publisher sees it).
+//! [`crate::producer`] for the behaviour as the publisher sees it). The connection handshake
+//! ([`open`]) is here because the task reconnects with it; the publisher calls it once first.
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,17 +14,29 @@ use tokio::time::Instant;
 use transport_core::publish_queue::{Inbox, Received};
 use transport_core::{ClientContext, Counter, Distribution, TransportError};
 
-use crate::cluster;
-use crate::config::{Acks, PullLogConfig, wire_ms};
-use crate::conn::{Conn, decode_response};
+use crate::config::{Acks, PullLogConfig, max_response_bytes, wire_ms};
+use crate::conn::{Conn, decode_response, retriable};
 use crate::records::{BATCH_OVERHEAD, ProducerSeq, encode_batch, record_size};
+use crate::{cluster, with_timeout};
 
-/// Whether an error is a broken or stalled connection worth reconnecting for.
-pub(crate) fn retriable(e: &TransportError) -> bool {
-    matches!(
-        e,
-        TransportError::Io { .. } | TransportError::Closed { .. } | TransportError::Timeout { .. }
-    )
+/// Connects to `addr` and picks this publisher's partition: the handshake of every publisher
+/// connection, first or after a reconnect. The caller ends the handshake (the first connection
+/// also asks for a producer id before that).
+pub(crate) async fn open(
+    config: &PullLogConfig,
+    addr: &str,
+    topic: &str,
+    ctx: &ClientContext,
+) -> Result<(Conn, i32), TransportError> {
+    with_timeout("connect publisher", config.request_timeout, async {
+        let client_id = format!("pull-log-pub-{}", ctx.client_index);
+        let mut conn = Conn::connect(addr, ctx, client_id, max_response_bytes(config)).await?;
+        let parts = cluster::topic_meta(&mut conn, topic, config.request_timeout)
+            .await?
+            .partitions;
+        Ok((conn, parts[ctx.client_index as usize % parts.len()]))
+    })
+    .await
 }
 
 /// The sending task.
@@ -154,7 +167,7 @@ impl Task {
             // Give a restarting broker time to listen again.
             backoff.wait().await;
             let Ok((conn, partition)) =
-                crate::producer::open(&self.config, &self.addr, &self.topic_str, &self.ctx).await
+                open(&self.config, &self.addr, &self.topic_str, &self.ctx).await
             else {
                 continue;
             };

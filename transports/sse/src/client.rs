@@ -121,7 +121,9 @@ impl SseSubscriber {
     }
 
     async fn request(&self) -> Result<Stream, TransportError> {
-        let tcp = self.ctx.socket.connect(&self.addr).await?;
+        // `ctx.connect`, not `ctx.socket.connect`: it dials from the source the runner gave this
+        // client, which is how one host exceeds one source address's ~28K ephemeral ports.
+        let tcp = self.ctx.connect(&self.addr).await?;
         let io = CountingIo::with_handshake(tcp, self.ctx.wire.clone());
         let flag = io.handshake_flag();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))

@@ -1,17 +1,19 @@
 //! Chart data from a [`Summary`]: pure functions, one per chart, each returning a [`Figure`]
 //! (or nothing when the chart does not apply, such as a rate sweep with a single rate).
 
-use crate::charts::format;
 use crate::charts::model::{
-    Axis, Bar, BarGroup, BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine,
-    Scale, Unit,
+    Bar, BarGroup, BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine, Scale,
+    Unit,
 };
 use crate::charts::select::{self, Cell, RateKey, Variant};
 use crate::results::Summary;
+use crate::text;
 
+mod common;
 mod over;
 mod scale;
 
+use common::{axis, file, one_bar_each, rate_phrase, subtitle};
 pub use over::{delivery_units, rate_sweep, timeseries};
 
 /// The transport whose figures are the physical floor.
@@ -35,82 +37,6 @@ pub fn figures(summary: &Summary) -> Vec<Figure> {
         out.push(scale::server_cost(&s));
     }
     out
-}
-
-/// `at 10K msg/s offered (highest rate every transport sustained)`.
-fn rate_phrase(v: &Variant<'_>, rate: RateKey) -> String {
-    let why = match (v.open_rates().len() > 1, v.all_sustained(rate)) {
-        (false, _) => "",
-        (true, true) => " (highest rate every transport sustained)",
-        (true, false) => " (lowest rate: no rate was sustained by every transport)",
-    };
-    match rate {
-        RateKey::PerSec(r) => format!("at {} msg/s offered{why}", format::count(r)),
-        RateKey::Max => "closed loop (max rate)".to_owned(),
-    }
-}
-
-fn subtitle(v: &Variant<'_>, what: &str, rate: Option<RateKey>) -> String {
-    let mut parts = Vec::new();
-    if !v.label.is_empty() {
-        parts.push(v.label.clone());
-    }
-    parts.push(what.to_owned());
-    parts.push(v.repetition_note(rate));
-    parts.join("; ")
-}
-
-fn file(stem: &str, v: &Variant<'_>) -> String {
-    format!("{stem}{}.png", v.slug)
-}
-
-fn axis(label: &str, scale: Scale, unit: Unit) -> Axis {
-    Axis {
-        label: label.to_owned(),
-        scale,
-        unit,
-    }
-}
-
-fn flagged(c: &Cell<'_>) -> bool {
-    !select::sustained(c.run)
-}
-
-/// One single-segment bar per cell, in the cells' order.
-fn one_bar_each(cells: &[&Cell<'_>], value: impl Fn(&Cell<'_>) -> f64) -> Vec<BarGroup> {
-    cells
-        .iter()
-        .map(|c| BarGroup {
-            transport: c.transport.clone(),
-            bars: vec![Bar {
-                label: String::new(),
-                segments: vec![value(c)],
-            }],
-        })
-        .collect()
-}
-
-/// One line per transport: `value` against offered rate, over open-loop cells whose value is
-/// positive (the axes are logarithmic).
-fn against_rate(v: &Variant<'_>, value: impl Fn(&Cell<'_>) -> f64) -> Vec<LineSeries> {
-    v.transports
-        .iter()
-        .map(|t| LineSeries {
-            transport: t.clone(),
-            points: v
-                .cells
-                .iter()
-                .filter(|c| &c.transport == t && value(c) > 0.0)
-                .filter_map(|c| {
-                    Some(Point {
-                        x: c.rate.per_sec()?,
-                        y: value(c),
-                        flagged: flagged(c),
-                    })
-                })
-                .collect(),
-        })
-        .collect()
 }
 
 /// Chart 1: The "nines" plot: latency from intended send at each percentile, per transport.
@@ -214,10 +140,10 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
 
 fn tick(unit: Unit, value: f64) -> String {
     match unit {
-        Unit::Nanos => format::nanos(value),
-        Unit::Bytes => format::bytes(value),
-        Unit::Quantile => format::percentile(value),
-        Unit::Count | Unit::Seconds => format::count(value),
+        Unit::Nanos => text::nanos(value),
+        Unit::Bytes => text::bytes(value),
+        Unit::Quantile => text::percentile(value),
+        Unit::Count | Unit::Seconds => text::count(value),
     }
 }
 

@@ -1,12 +1,12 @@
 //! Charts over a second dimension: offered rate (the hockey stick, batching against rate) and
 //! time (per-second throughput and p99).
 
-use super::{against_rate, axis, file, one_bar_each, rate_phrase, subtitle};
-use crate::charts::format;
+use super::common::{against_rate, axis, file, one_bar_each, rate_phrase, subtitle};
 use crate::charts::model::{
     BarPanel, Figure, Layout, LinePanel, LineSeries, Panel, Point, RefLine, Scale, Unit,
 };
 use crate::charts::select::{Cell, Variant};
+use crate::text;
 
 /// Chart 4: The hockey stick: p50 and p99 against offered rate, saturated runs crossed, the p99
 /// target drawn; the subtitle names each transport's maximum sustainable rate.
@@ -24,7 +24,7 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
         )
     };
     let target_line = target_ns.map(|t| RefLine {
-        label: format!("p99 target {}", format::nanos(t)),
+        label: format!("p99 target {}", text::nanos(t)),
         y: t,
         transport: None,
     });
@@ -33,14 +33,14 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
         .transports
         .iter()
         .map(|t| match v.max_sustained(t, target) {
-            Some(c) => format!("{t} {}", format::count(c.rate.per_sec().unwrap_or(0.0))),
+            Some(c) => format!("{t} {}", text::count(c.rate.per_sec().unwrap_or(0.0))),
             None => format!("{t} none"),
         })
         .collect();
     let criterion = match target_ns {
         Some(t) => format!(
             "max sustainable msgs/s (no saturation, no loss, p99 ≤ {})",
-            format::nanos(t)
+            text::nanos(t)
         ),
         None => "max sustainable msgs/s (no saturation, no loss)".to_owned(),
     };

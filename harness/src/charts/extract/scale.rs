@@ -1,7 +1,7 @@
 //! Chart 7: what the server pays as subscribers grow: its memory per connected subscriber and
 //! its CPU per delivered message against the subscriber count, one line per transport.
 
-use super::axis;
+use super::common::axis;
 use crate::charts::model::{Figure, Layout, LinePanel, LineSeries, Panel, Point, Scale, Unit};
 use crate::charts::sweep::{SubscriberSweep, SweepPoint};
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::compare::CompareError;
+use crate::compare::error::CompareError;
 use crate::compare::input::Side;
 use crate::results::{RunResult, Summary};
 

@@ -3,12 +3,13 @@
 
 use serde_json::{Value, json};
 
-use crate::charts::format::trim_float;
-use crate::compare::verdict::Verdict;
+use crate::compare::judge::Verdict;
+use crate::compare::write::warnings_block;
+use crate::metric::Metric;
+use crate::text::trim_float;
 
-use super::metric::GateMetric;
+use super::gate::{PairedComparison, PairedMetric};
 use super::rule::PairBasis;
-use super::{PairedComparison, PairedMetric};
 
 /// Marker on the first line, so CI can find and update its own comment.
 pub const MARKER: &str = "<!-- transport-bench paired gate -->";
@@ -24,13 +25,14 @@ fn verdict_word(m: &PairedMetric) -> &'static str {
 }
 
 /// A value in the unit a reader expects: bytes to 0.1, CPU and latency in µs, counts whole.
-fn figure(metric: GateMetric, v: f64) -> String {
+fn figure(metric: Metric, v: f64) -> String {
     match metric {
-        GateMetric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
-        GateMetric::ServerCpu | GateMetric::LoadCpu | GateMetric::P50 | GateMetric::P99 => {
+        Metric::OverheadBytes => format!("{} B", trim_float((v * 10.0).round() / 10.0)),
+        Metric::ServerCpu | Metric::LoadCpu | Metric::P50 | Metric::P99 | Metric::P999 => {
             format!("{:.1} µs", v / 1000.0)
         }
-        GateMetric::Lost => format!("{v:.0}"),
+        Metric::Lost => format!("{v:.0}"),
+        Metric::Throughput => format!("{v:.0} msg/s"),
     }
 }
 
@@ -85,12 +87,7 @@ pub fn markdown(c: &PairedComparison) -> String {
              decided whether they shared a core"
         }
     ));
-    for w in &c.warnings {
-        s.push_str(&format!("> ⚠️ {w}\n"));
-    }
-    if !c.warnings.is_empty() {
-        s.push('\n');
-    }
+    s.push_str(&warnings_block(&c.warnings));
     s.push_str("| transport | metric | base (median) | candidate (median) | ratio [interval] | rule | verdict |\n");
     s.push_str("|---|---|---:|---:|---:|---|---|\n");
     for run in &c.runs {

@@ -16,8 +16,8 @@
 //!   medians differ by more than the absolute threshold (half a byte: one whole extra byte).
 //! - **Worst** (lost messages): any candidate pair that lost more than the worst base pair.
 
+use crate::compare::judge::Verdict;
 use crate::compare::stats::{Interval, bootstrap_median, median};
-use crate::compare::verdict::Verdict;
 
 /// Fewest pairs a ratio verdict needs: below it the interval says nothing about noise.
 pub const MIN_PAIRS: usize = 3;

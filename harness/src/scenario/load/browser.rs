@@ -7,23 +7,13 @@
 //! transports = ["long-poll", "sse"]   # default: every web transport the scenario runs
 //! ```
 
-use serde::Deserialize;
 use toml::Spanned;
 
-use super::Located;
-use super::raw::{Count, OneOrMany};
-use super::validate::{distinct, in_range};
+use super::located::{Located, distinct, in_range};
+use super::raw::RawBrowser;
 use crate::browser::WebKind;
 use crate::registry::TransportKind;
 use crate::scenario::model::BrowserRuns;
-
-/// `[browser]` as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawBrowser {
-    pub subscribers: Option<Spanned<OneOrMany<Count>>>,
-    pub transports: Option<Spanned<Vec<Spanned<String>>>>,
-}
 
 /// Largest subscriber count of one browser page.
 const MAX_SUBSCRIBERS: i64 = 1000;

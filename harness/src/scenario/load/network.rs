@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::Located;
+use super::located::Located;
 use super::raw::{BANDWIDTH_EXPECTED, RawFault, RawLink, parse_bandwidth};
 use crate::link::{Fault, FaultKind, FaultTarget, LinkConfig};
 

@@ -3,7 +3,7 @@
 
 use toml::Spanned;
 
-use super::Located;
+use super::located::Located;
 use super::raw::{RawLoad, RawServer};
 use crate::scenario::model::{LoadPlacement, ServerMode, ServerPlacement};
 

@@ -38,13 +38,21 @@ pub(super) struct RawScenario {
     pub socket: Option<RawSocket>,
     pub server: Option<RawServer>,
     pub load: Option<RawLoad>,
-    pub browser: Option<Spanned<super::browser::RawBrowser>>,
+    pub browser: Option<Spanned<RawBrowser>>,
     /// Checked per transport against its own config type; kept as written for the results.
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,
     pub faults: Option<Vec<Spanned<RawFault>>>,
     /// `[compare]`: regression thresholds, `METRIC = "15%"` or a number.
     pub compare: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+}
+
+/// `[browser]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBrowser {
+    pub subscribers: Option<Spanned<OneOrMany<Count>>>,
+    pub transports: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[link]`: the emulated network between clients and the server.

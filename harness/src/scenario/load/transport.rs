@@ -6,7 +6,7 @@ use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 use transport_core::Transport;
 
-use super::Located;
+use super::located::Located;
 use crate::registry::{TransportKind, Visit};
 
 /// The key of a `[transport.<name>]` table that names a server someone else runs. It is the
@@ -36,7 +36,7 @@ pub(super) fn take_address(
     let DeValue::String(text) = address.get_ref() else {
         return Err(here("address must be a string \"host:port\"".into()));
     };
-    crate::scenario::check_host_port(text).map_err(here)?;
+    crate::scenario::model::check_host_port(text).map_err(here)?;
     Ok(Some(text.to_string()))
 }
 

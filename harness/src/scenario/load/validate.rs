@@ -11,11 +11,12 @@ use toml::de::{DeTable, DeValue};
 use transport_core::SocketOptions;
 use transport_core::envelope::HEADER_LEN;
 
-use super::Located;
-use super::raw::{Count, OneOrMany, RateItem, RawScenario, Size};
+use super::located::{Located, distinct, in_range};
+use super::raw::{Count, RateItem, RawScenario, Size};
 use super::transport::{ADDRESS, CheckConfig, take_address};
 use crate::registry::TransportKind;
-use crate::scenario::model::{Rate, Scenario, format_bytes};
+use crate::scenario::model::{Rate, Scenario, ServerMode};
+use crate::text;
 
 /// The transport that is the physical floor, run first unless `baseline = false`.
 const BASELINE: &str = crate::registry::FLOOR_NAME;
@@ -23,12 +24,77 @@ const BASELINE: &str = crate::registry::FLOOR_NAME;
 const MAX_PAYLOAD: i64 = 16 << 20;
 
 /// Applies defaults and checks every rule; `doc` is the parsed document, for the spans inside
-/// `[transport.<name>]` tables.
+/// `[transport.<name>]` tables. Errors come in the order the file is usually read: identity,
+/// transports, timing, load shape, browser/link/faults/placement, transport tables.
 pub(super) fn scenario(
     raw: RawScenario,
     doc: &DeTable<'_>,
     path: &Path,
 ) -> Result<Scenario, Located> {
+    identity(&raw)?;
+    let transports = transports(raw.transports.as_ref(), raw.baseline.unwrap_or(true))?;
+    let timing = timing(&raw)?;
+    let shape = shape(&raw)?;
+    let duration = timing.duration;
+    let topics = shape.topics;
+    let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
+    let browser = super::browser::browser(raw.browser, &transports, topics, has_faults)?;
+    let link = super::network::link(raw.link)?;
+    let restart_fault = raw
+        .faults
+        .iter()
+        .flatten()
+        .find(|f| f.get_ref().kind.get_ref() == "server-restart")
+        .map(|f| f.span());
+    let faults = super::network::faults(raw.faults, duration)?;
+    let compare = compare_thresholds(raw.compare)?;
+    let online = crate::affinity::online();
+    let server = super::placement::server(raw.server, &online)?;
+    let load = super::placement::load(raw.load, &online)?;
+    if let (ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
+        // The restart keeps the server's address and reopens its files in place, which only
+        // the in-process server supports today.
+        return Err(Located::at(
+            span,
+            "a server-restart fault needs [server] mode = \"in-process\"; allowed modes for it: in-process",
+        ));
+    }
+    let mut socket = SocketOptions::default();
+    if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
+        socket.nodelay = nodelay;
+    }
+    let (transport_options, addresses) = transport_tables(raw.transport, doc)?;
+    Ok(Scenario {
+        name: raw.name.into_inner(),
+        description: raw.description.into_inner(),
+        source: path.to_path_buf(),
+        transports,
+        duration,
+        warmup: timing.warmup,
+        drain_timeout: timing.drain_timeout,
+        publishers: shape.publishers,
+        subscribers: shape.subscribers,
+        topics,
+        payload_bytes: shape.payload_bytes,
+        rates: shape.rates,
+        deliveries: shape.deliveries,
+        max_in_flight: shape.max_in_flight,
+        allow_loss: raw.allow_loss.unwrap_or(false),
+        p99_target: timing.p99_target,
+        compare,
+        socket,
+        transport_options,
+        link,
+        faults,
+        server,
+        load,
+        addresses,
+        browser,
+    })
+}
+
+/// The name (it becomes a results folder name) and a description that says something.
+fn identity(raw: &RawScenario) -> Result<(), Located> {
     let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if raw.name.get_ref().is_empty() || !raw.name.get_ref().chars().all(name_ok) {
         // The name becomes a results folder name.
@@ -43,10 +109,23 @@ pub(super) fn scenario(
             "description must say what the scenario shows",
         ));
     }
-    let transports = transports(raw.transports.as_ref(), raw.baseline.unwrap_or(true))?;
+    Ok(())
+}
 
+/// How long a run measures, warms up and drains, and the latency it aims for.
+struct Timing {
+    duration: Duration,
+    warmup: Duration,
+    drain_timeout: Duration,
+    p99_target: Option<Duration>,
+}
+
+fn timing(raw: &RawScenario) -> Result<Timing, Located> {
     let duration = positive_duration(&raw.duration, "duration")?;
-    let warmup = raw.warmup.map_or(Duration::from_secs(1), |d| d.get_ref().0);
+    let warmup = raw
+        .warmup
+        .as_ref()
+        .map_or(Duration::from_secs(1), |d| d.get_ref().0);
     let drain_timeout = match &raw.drain_timeout {
         Some(d) => positive_duration(d, "drain_timeout")?,
         None => Duration::from_secs(5),
@@ -56,7 +135,26 @@ pub(super) fn scenario(
         .as_ref()
         .map(|d| positive_duration(d, "p99_target"))
         .transpose()?;
+    Ok(Timing {
+        duration,
+        warmup,
+        drain_timeout,
+        p99_target,
+    })
+}
 
+/// The load: clients, topics, payloads and rates (the lists are the run matrix's axes).
+struct Shape {
+    publishers: u32,
+    subscribers: Vec<u32>,
+    topics: u32,
+    payload_bytes: Vec<u64>,
+    deliveries: Vec<f64>,
+    rates: Vec<Rate>,
+    max_in_flight: u32,
+}
+
+fn shape(raw: &RawScenario) -> Result<Shape, Located> {
     let publishers = count(raw.publishers.as_ref(), "publishers", 1, (1, 10_000))?;
     let subscribers = match &raw.subscribers {
         Some(list) => distinct(list, "subscribers", |c, span| {
@@ -108,38 +206,31 @@ pub(super) fn scenario(
         1000,
         (1, 10_000_000),
     )?;
+    Ok(Shape {
+        publishers,
+        subscribers,
+        topics,
+        payload_bytes,
+        deliveries,
+        rates,
+        max_in_flight,
+    })
+}
 
-    let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
-    let browser = super::browser::browser(raw.browser, &transports, topics, has_faults)?;
-    let link = super::network::link(raw.link)?;
-    let restart_fault = raw
-        .faults
-        .iter()
-        .flatten()
-        .find(|f| f.get_ref().kind.get_ref() == "server-restart")
-        .map(|f| f.span());
-    let faults = super::network::faults(raw.faults, duration)?;
-    let compare = compare_thresholds(raw.compare)?;
-    let online = crate::affinity::online();
-    let server = super::placement::server(raw.server, &online)?;
-    let load = super::placement::load(raw.load, &online)?;
-    if let (crate::scenario::ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
-        // The restart keeps the server's address and reopens its files in place, which only
-        // the in-process server supports today.
-        return Err(Located::at(
-            span,
-            "a server-restart fault needs [server] mode = \"in-process\"; allowed modes for it: in-process",
-        ));
-    }
+/// Options per transport as written (`address` taken out), each checked by that transport's
+/// own config type, and the addresses of servers someone else runs.
+type TransportTables = (
+    BTreeMap<TransportKind, toml::Table>,
+    BTreeMap<TransportKind, String>,
+);
 
-    let mut socket = SocketOptions::default();
-    if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
-        socket.nodelay = nodelay;
-    }
-
+fn transport_tables(
+    raw: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
+    doc: &DeTable<'_>,
+) -> Result<TransportTables, Located> {
     let mut transport_options = BTreeMap::new();
     let mut addresses = BTreeMap::new();
-    for (name, table) in raw.transport.unwrap_or_default() {
+    for (name, table) in raw.unwrap_or_default() {
         let Some(kind) = TransportKind::from_name(name.get_ref()) else {
             return Err(at(
                 &name,
@@ -160,34 +251,7 @@ pub(super) fn scenario(
         table.remove(ADDRESS);
         transport_options.insert(kind, table);
     }
-
-    Ok(Scenario {
-        name: raw.name.into_inner(),
-        description: raw.description.into_inner(),
-        source: path.to_path_buf(),
-        transports,
-        duration,
-        warmup,
-        drain_timeout,
-        publishers,
-        subscribers,
-        topics,
-        payload_bytes,
-        rates,
-        deliveries,
-        max_in_flight,
-        allow_loss: raw.allow_loss.unwrap_or(false),
-        p99_target,
-        compare,
-        socket,
-        transport_options,
-        link,
-        faults,
-        server,
-        load,
-        addresses,
-        browser,
-    })
+    Ok((transport_options, addresses))
 }
 
 /// `[compare]`: each entry must be a threshold `compare` understands (checked here, so a typo
@@ -209,7 +273,7 @@ fn compare_thresholds(
             }
         };
         format!("{}={text}", metric.get_ref())
-            .parse::<crate::compare::ThresholdOverride>()
+            .parse::<crate::metric::ThresholdOverride>()
             .map_err(|e| at(&metric, e.to_string()))?;
         out.insert(metric.into_inner(), text);
     }
@@ -274,24 +338,6 @@ fn positive_duration(d: &Spanned<super::raw::Dur>, key: &str) -> Result<Duration
     Ok(value)
 }
 
-pub(super) fn in_range(
-    v: i64,
-    span: Range<usize>,
-    key: &str,
-    min: i64,
-    max: i64,
-) -> Result<u32, Located> {
-    if (min..=max).contains(&v) {
-        // The range is within u32 by construction of every caller's bounds.
-        u32::try_from(v).map_err(|_| Located::at(span, format!("{key} is too large")))
-    } else {
-        Err(Located::at(
-            span,
-            format!("{key} must be between {min} and {max}, got {v}"),
-        ))
-    }
-}
-
 /// A single count: `default` when absent, else within `min..=max`.
 fn count(
     value: Option<&Spanned<Count>>,
@@ -314,37 +360,11 @@ fn payload(size: &Size, span: Range<usize>) -> Result<u64, Located> {
             span,
             format!(
                 "payload must be between {header}B (the harness header) and {}, got {}B",
-                format_bytes(MAX_PAYLOAD as u64),
+                text::exact_size(MAX_PAYLOAD as u64),
                 size.0
             ),
         ))
     }
-}
-
-/// Converts each item of a one-or-many value, rejecting empty lists and repeated values (they
-/// would produce runs with the same name).
-pub(super) fn distinct<T, U: PartialEq>(
-    list: &Spanned<OneOrMany<T>>,
-    key: &str,
-    convert: impl Fn(&T, Range<usize>) -> Result<U, Located>,
-) -> Result<Vec<U>, Located> {
-    let items = &list.get_ref().0;
-    if items.is_empty() {
-        return Err(at(list, format!("{key} must not be an empty list")));
-    }
-    let mut out = Vec::with_capacity(items.len());
-    for (item, span) in items {
-        let span = span.clone().unwrap_or_else(|| list.span());
-        let value = convert(item, span.clone())?;
-        if out.contains(&value) {
-            return Err(Located::at(
-                span,
-                format!("{key} lists the same value twice"),
-            ));
-        }
-        out.push(value);
-    }
-    Ok(out)
 }
 
 /// The spanned value of `transport.<name>` in the parsed document.

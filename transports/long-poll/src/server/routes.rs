@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -24,46 +23,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
-use transport_core::{Counter, Counters};
+use transport_core::Counters;
 
-use crate::codec::{self, BINARY_TYPE, JSON_TYPE};
-use crate::config::{Encoding, LongPollConfig, MAX_HOLD};
+use crate::codec::{self, JSON_TYPE};
+use crate::config::{LongPollConfig, MAX_HOLD};
 use crate::epoch;
-use crate::store::{PollOutcome, ReadLimits, Store, Topic};
+use crate::store::{PollOutcome, ReadLimits, Store};
 
 use super::session::SessionTable;
 
 mod publish;
+mod state;
 use publish::publish;
-
-/// Longest topic name accepted.
-const MAX_TOPIC_LEN: usize = 200;
-
-/// Server-side counters, registered once.
-struct ServerCounters {
-    polls: Counter,
-    empty_polls: Counter,
-    gone: Counter,
-    epoch_resets: Counter,
-    publishes: Counter,
-    published_messages: Counter,
-    /// Messages of named batches not stored again because the session had accepted them.
-    session_duplicates: Counter,
-    session_refusals: Counter,
-    rejected: Counter,
-}
-
-/// What every handler shares.
-pub(crate) struct AppState {
-    store: Arc<Store>,
-    /// This server's epoch, and the same as a header value (built once, sent per head reply).
-    epoch: u64,
-    epoch_header: HeaderValue,
-    config: LongPollConfig,
-    shutdown: CancellationToken,
-    counters: ServerCounters,
-    sessions: SessionTable,
-}
+pub use state::valid_topic;
+use state::{AppState, ServerCounters, error, json_error, reply, reply_encoding, topic};
 
 /// Builds the router for one server, with a fresh store and epoch.
 #[cfg(test)]
@@ -112,84 +85,12 @@ pub(crate) fn router_with(
         .with_state(state)
 }
 
-/// A JSON error reply.
-fn error(state: &AppState, status: StatusCode, message: &str) -> Response {
-    state.counters.rejected.inc();
-    json_error(status, message, None)
-}
-
-fn json_error(status: StatusCode, message: &str, earliest: Option<u64>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, JSON_TYPE)],
-        codec::encode_error(message, earliest),
-    )
-        .into_response()
-}
-
 async fn not_found() -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         "no such route; use POST /topics/{topic}/messages, GET /topics/{topic}/poll or GET /topics/{topic}/head",
         None,
     )
-}
-
-/// The reply encoding the client asked for.
-fn reply_encoding(headers: &HeaderMap) -> Encoding {
-    let wants_json = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.contains(JSON_TYPE)));
-    if wants_json {
-        Encoding::Json
-    } else {
-        Encoding::Binary
-    }
-}
-
-fn reply(status: StatusCode, encoding: Encoding, body: Bytes) -> Response {
-    let content_type = match encoding {
-        Encoding::Binary => BINARY_TYPE,
-        Encoding::Json => JSON_TYPE,
-    };
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, content_type),
-            // Real long-poll endpoints forbid caching, and the header's bytes are part of the cost.
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// Whether `name` is a valid topic name: 1 to 200 characters of A-Z, a-z, 0-9, '-', '_', '.'.
-pub fn valid_topic(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_TOPIC_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Validates the topic name and finds (or creates) the topic; the error reply otherwise.
-fn topic(state: &AppState, name: &str) -> Result<Arc<Topic>, Box<Response>> {
-    if !valid_topic(name) {
-        return Err(Box::new(error(
-            state,
-            StatusCode::BAD_REQUEST,
-            "topic names are 1 to 200 characters of A-Z, a-z, 0-9, '-', '_' or '.'",
-        )));
-    }
-    state.store.topic(name).ok_or_else(|| {
-        Box::new(error(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many topics on this server",
-        ))
-    })
 }
 
 /// Query of a poll. Unknown parameters are ignored: browsers add cache busters.

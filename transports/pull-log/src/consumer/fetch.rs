@@ -13,8 +13,8 @@ use transport_core::TransportError;
 use super::{FetchConn, PullLogSubscriber, open};
 use crate::cluster::{self, TopicMeta, code};
 use crate::config::{PullLogConfig, wire_ms};
+use crate::conn::retriable;
 use crate::incarnation::TopicId;
-use crate::producer_task::retriable;
 use crate::records::decode_records;
 use crate::with_timeout;
 

@@ -97,7 +97,7 @@ impl FetchConn {
 /// What a group member tracks beyond its positions.
 struct GroupState {
     membership: Membership,
-    /// The assignment `positions` belong to ([`crate::group::Assignment::seq`]).
+    /// The assignment `positions` belong to ([`crate::assign::Assignment::seq`]).
     seq: u64,
     /// Whether records were returned since the last commit.
     uncommitted: bool,

@@ -16,9 +16,9 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use transport_core::{ClientContext, Counter, CountingIo, Publisher, TransportError};
 
+use super::conn::{Accepted, Conn, Redial, read_frame};
 use super::unconfirmed::Unconfirmed;
 use super::writer::Writer;
-use super::{Accepted, Conn, Redial, read_frame};
 use crate::RawTcpConfig;
 use crate::proto::{self, Hello};
 

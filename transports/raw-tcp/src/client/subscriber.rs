@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use transport_core::{ClientContext, Counter, Subscriber, TransportError};
 
-use super::{Conn, Redial, read_frame};
+use super::conn::{Conn, Redial, read_frame};
 use crate::RawTcpConfig;
 use crate::log::Frames;
 use crate::proto::{self, Hello};

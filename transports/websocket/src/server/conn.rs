@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
 
-use super::Shared;
+use super::shared::Shared;
 use super::topic::{Item, Join, Start};
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
 use crate::ws::{Ws, close_with, control_len};

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use transport_core::HandshakeFlag;
 use transport_core::session::{MAX_SESSIONS, SessionCount};
 
-use super::Shared;
 use super::conn::{End, Keepalive, finish, incoming_control, ping, pong_timeout, send};
+use super::shared::Shared;
 use super::topic::{Retention, Topic};
 use crate::proto;
 use crate::ws::Ws;

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{AppState, error, reply, reply_encoding, topic};
+use super::state::{AppState, error, reply, reply_encoding, topic};
 use crate::codec::{self, BINARY_TYPE, JSON_TYPE};
 use crate::config::Encoding;
 use crate::server::session::{ACCEPTED_HEADER, ConnSession, Refusal};

@@ -8,7 +8,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use super::APIS;
+use super::table::APIS;
 use crate::state::{ConnInfo, NODE_ID, Shared};
 use crate::topic_id::TopicId;
 use crate::topics::{CreateError, Topic};

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{Committed, Coordinator, Group, JoinArgs, JoinResult, Member, Pending, State};
-use super::{SyncResult, code, ms};
+use super::model::{Committed, Coordinator, Group, JoinArgs, JoinResult, Member, Pending, State};
+use super::model::{SyncResult, code, ms};
 use crate::state::Shared;
 
 /// How often sessions and rebalance deadlines are checked.

@@ -1,6 +1,7 @@
 //! Human number formats, one home for the whole harness: chart labels, `report.md`, the table
-//! printed after a run and `compare`'s report all format durations, counts and sizes here, so
-//! the same figure reads the same everywhere.
+//! printed after a run, `compare`'s report and scenario run names all format durations, counts
+//! and sizes here, so the same figure reads the same everywhere. It sits below every module that
+//! prints (charts, report, compare, cli, scenario) and imports none of them.
 
 /// How many digits [`nanos_with`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,26 @@ pub fn count(n: f64) -> String {
 pub fn bytes(n: f64) -> String {
     let (value, step) = by_thousands(n);
     format!("{} {}", sig3(value), ["B", "KB", "MB", "GB"][step])
+}
+
+/// Formats a byte count the way scenarios write it (`64B`, `1KiB`, `16KiB`, `1.5MiB`).
+///
+/// The text is always exact (a size that one decimal of a unit cannot express falls to a smaller
+/// unit, down to plain bytes), so distinct sizes always give distinct run names.
+pub fn exact_size(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n < size {
+            continue;
+        }
+        if n.is_multiple_of(size) {
+            return format!("{}{unit}", n / size);
+        }
+        if n.saturating_mul(10).is_multiple_of(size) {
+            return format!("{:.1}{unit}", n as f64 / size as f64);
+        }
+    }
+    format!("{n}B")
 }
 
 /// `v` divided by 1000 as often as its magnitude allows, at most three times, and how often.
@@ -117,6 +138,16 @@ mod tests {
         assert_eq!(sig3(0.04217), "0.0422");
         assert_eq!(trim_float(2.0), "2");
         assert_eq!(trim_float(-0.0001), "0");
+    }
+
+    #[test]
+    fn exact_sizes_as_scenarios_write_them() {
+        assert_eq!(exact_size(64), "64B");
+        assert_eq!(exact_size(1024), "1KiB");
+        assert_eq!(exact_size(16 * 1024), "16KiB");
+        assert_eq!(exact_size(1536 * 1024), "1.5MiB");
+        assert_eq!(exact_size(1025), "1025B");
+        assert_eq!(exact_size(1024 * 1024 + 1024), "1025KiB");
     }
 
     #[test]
