@@ -8,7 +8,8 @@ use super::{BadInput, RunArgs, table};
 use crate::exit::Exit;
 use crate::limits;
 use crate::registry::TransportKind;
-use crate::results::summary::{Environment, Placement, RunStatus, ScenarioInfo, Summary};
+use crate::results::summary::{Environment, Placement, ScenarioInfo, Summary};
+use crate::results::{Failure, FailureKind};
 use crate::results::{SCHEMA_VERSION, environment, write};
 use crate::runner::{self, Progress};
 use crate::scenario::{self, Scenario, ServerMode};
@@ -154,12 +155,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
                 cell.window_start.unwrap_or(cell_started),
             ) {
                 Ok(files) => cell.result.files = files,
-                Err(e) => {
-                    cell.result.status = RunStatus::Failed;
-                    cell.result
-                        .failures
-                        .push(format!("writing histogram files: {e:#}"));
-                }
+                Err(e) => cell.result.fail(Failure::new(
+                    FailureKind::Files,
+                    format!("writing histogram files: {e:#}"),
+                )),
             }
             progress.line(&table::one_line(&cell.result));
             runs.push(cell.result);
@@ -213,7 +212,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     for r in &failed {
-        eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
+        eprintln!("run failed: {}: {}", r.name, r.failures.joined("; "));
     }
     Ok(Exit::RunFailed)
 }

@@ -113,12 +113,12 @@ impl Metric {
     /// The metric's value in one repetition of a run.
     pub fn value(self, run: &RunResult) -> f64 {
         match self {
-            Metric::Throughput => run.throughput.msgs_per_sec,
-            Metric::P50 => run.latency_ns.p50 as f64,
-            Metric::P99 => run.latency_ns.p99 as f64,
-            Metric::P999 => run.latency_ns.p999 as f64,
-            Metric::OverheadBytes => run.wire.overhead_bytes_per_msg,
-            Metric::Lost => run.lost as f64,
+            Metric::Throughput => run.latency.throughput.msgs_per_sec,
+            Metric::P50 => run.latency.latency_ns.p50 as f64,
+            Metric::P99 => run.latency.latency_ns.p99 as f64,
+            Metric::P999 => run.latency.latency_ns.p999 as f64,
+            Metric::OverheadBytes => run.traffic.wire.overhead_bytes_per_msg,
+            Metric::Lost => run.delivery.lost as f64,
         }
     }
 

@@ -20,8 +20,7 @@ use super::judge::{Judgement, judge};
 use super::metric::{Kind, Metric, Threshold};
 use super::stats::Interval;
 
-/// The transport every other one is measured against within a run.
-pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
+use crate::registry::{FLOOR, TransportKind};
 
 /// The outcome for one metric of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,7 @@ pub struct RunComparison {
     /// Run name (sorted tags).
     pub name: String,
     /// Transport of the run.
-    pub transport: String,
+    pub transport: TransportKind,
     /// Baseline and candidate repetition counts.
     pub repetitions: (usize, usize),
     /// One entry per metric, in [`Metric::ALL`] order.
@@ -137,12 +136,16 @@ pub fn compare_run(
     floor: Option<Floor<'_>>,
     opts: &CompareOptions,
 ) -> RunComparison {
+    // Runs are paired by name from runs present on both sides, so there is always one to
+    // name the transport; the floor only stands in for a caller's empty slices.
     let transport = baseline
-        .first()
-        .map(|r| r.transport.clone())
-        .unwrap_or_default();
-    let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR_TRANSPORT);
-    let is_floor = transport == FLOOR_TRANSPORT;
+        .iter()
+        .chain(candidate)
+        .map(|r| r.transport)
+        .next()
+        .unwrap_or(FLOOR);
+    let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR);
+    let is_floor = transport == FLOOR;
     let metrics: Vec<MetricComparison> = Metric::ALL
         .iter()
         .map(|&m| {
@@ -151,7 +154,7 @@ pub fn compare_run(
             mc
         })
         .collect();
-    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
+    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.load.saturated).count();
     let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let mut notes = Vec::new();
@@ -164,7 +167,7 @@ pub fn compare_run(
     if cs > 0 {
         let reason = candidate
             .iter()
-            .find_map(|r| r.saturation_reason.clone())
+            .find_map(|r| r.load.saturation_reason.clone())
             .unwrap_or_else(|| "generator fell behind".to_owned());
         notes.push(format!(
             "candidate saturated in {cs}/{} repetitions ({reason})",

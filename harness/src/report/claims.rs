@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use crate::charts::extract::FLOOR;
 use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant, sustained};
+use crate::registry::{FLOOR, TransportKind};
 
 /// How fast a claim says a pattern is, relative to the raw-TCP floor at the same offered rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -86,7 +86,7 @@ impl OverheadClass {
 #[derive(Debug, Clone, Copy)]
 pub struct Claim {
     /// Transport the claim is about.
-    pub transport: &'static str,
+    pub transport: TransportKind,
     /// The pattern as the table names it.
     pub pattern: &'static str,
     /// Lowest claimed msgs/s.
@@ -106,7 +106,7 @@ pub struct Claim {
 /// The table under test.
 pub const CLAIMS: [Claim; 3] = [
     Claim {
-        transport: "long-poll",
+        transport: TransportKind::LongPoll,
         pattern: "long polling",
         rate_low: 100.0,
         rate_high: 1_000.0,
@@ -116,7 +116,7 @@ pub const CLAIMS: [Claim; 3] = [
         highest_throughput: false,
     },
     Claim {
-        transport: "websocket",
+        transport: TransportKind::WebSocket,
         pattern: "WebSockets",
         rate_low: 1_000.0,
         rate_high: 10_000.0,
@@ -126,7 +126,7 @@ pub const CLAIMS: [Claim; 3] = [
         highest_throughput: false,
     },
     Claim {
-        transport: "pull-log",
+        transport: TransportKind::PullLog,
         pattern: "Kafka-style pull",
         rate_low: 100_000.0,
         rate_high: 1_000_000.0,
@@ -149,9 +149,14 @@ pub struct Capacity {
 /// Measured capacity: the highest rate at which a run met every condition (no saturation, no
 /// loss, p99 within `target`), counting open-loop runs at their offered rate and the closed-loop
 /// (`max`) run at its delivered throughput.
-pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> Option<Capacity> {
-    let within =
-        |c: &&Cell<'_>| target.is_none_or(|t| u128::from(c.run.latency_ns.p99) <= t.as_nanos());
+pub fn capacity(
+    v: &Variant<'_>,
+    transport: TransportKind,
+    target: Option<Duration>,
+) -> Option<Capacity> {
+    let within = |c: &&Cell<'_>| {
+        target.is_none_or(|t| u128::from(c.run.latency.latency_ns.p99) <= t.as_nanos())
+    };
     let open = v
         .max_sustained(transport, target)
         .and_then(|c| c.rate.per_sec());
@@ -159,7 +164,7 @@ pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> O
         .cell(transport, RateKey::Max)
         .filter(|c| sustained(c.run))
         .filter(within)
-        .map(|c| c.run.throughput.msgs_per_sec);
+        .map(|c| c.run.latency.throughput.msgs_per_sec);
     let target_note = target
         .map(|t| format!(", p99 ≤ {}", format::nanos(t.as_nanos() as f64)))
         .unwrap_or_default();
@@ -201,7 +206,7 @@ fn representative<'v, 'a>(v: &'v Variant<'a>, claim: &Claim) -> Option<&'v Cell<
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// Transport.
-    pub transport: String,
+    pub transport: TransportKind,
     /// What was claimed.
     pub claim: String,
     /// What was measured.
@@ -214,12 +219,12 @@ pub struct Verdict {
 pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
     let present: Vec<&Claim> = CLAIMS
         .iter()
-        .filter(|c| v.transports.iter().any(|t| t == c.transport))
+        .filter(|c| v.transports.contains(&c.transport))
         .collect();
     let mut out = Vec::new();
     for claim in &present {
         let row = |claim_text: String, measured: String, verdict: String| Verdict {
-            transport: claim.transport.to_owned(),
+            transport: claim.transport,
             claim: claim_text,
             measured,
             verdict,
@@ -269,8 +274,8 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
         // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
         // machine. p99 is shown beside it.
-        let p50 = rep.run.latency_ns.p50 as f64;
-        let p99 = rep.run.latency_ns.p99 as f64;
+        let p50 = rep.run.latency.latency_ns.p50 as f64;
+        let p99 = rep.run.latency.latency_ns.p99 as f64;
         let floor = floor_p50(v, rep.rate);
         let measured_class = LatencyClass::of(p50, floor);
         let vs_floor = floor
@@ -291,7 +296,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
             ),
         ));
         if let Some(claimed) = claim.overhead {
-            let bytes = rep.run.wire.overhead_bytes_per_msg;
+            let bytes = rep.run.traffic.wire.overhead_bytes_per_msg;
             let measured = OverheadClass::of(bytes);
             out.push(row(
                 format!("{} header overhead", claimed.name()),
@@ -305,15 +310,10 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         }
         if claim.highest_throughput {
             let mine = capacity(v, claim.transport, target).map_or(0.0, |c| c.msgs_per_sec);
-            let rivals: Vec<(String, f64)> = present
+            let rivals: Vec<(TransportKind, f64)> = present
                 .iter()
                 .filter(|c| c.transport != claim.transport)
-                .filter_map(|c| {
-                    Some((
-                        c.transport.to_owned(),
-                        capacity(v, c.transport, target)?.msgs_per_sec,
-                    ))
-                })
+                .filter_map(|c| Some((c.transport, capacity(v, c.transport, target)?.msgs_per_sec)))
                 .collect();
             if let Some((name, best)) = rivals
                 .iter()
@@ -349,7 +349,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
 /// The floor's p50 at `rate`; if that floor run fell behind (then it measures the machine, not
 /// the wire), the lowest p50 among the floor's sustained runs.
 fn floor_p50(v: &Variant<'_>, rate: RateKey) -> Option<f64> {
-    let p50 = |c: &Cell<'_>| c.run.latency_ns.p50 as f64;
+    let p50 = |c: &Cell<'_>| c.run.latency.latency_ns.p50 as f64;
     match v.cell(FLOOR, rate) {
         Some(c) if sustained(c.run) => Some(p50(c)),
         _ => v

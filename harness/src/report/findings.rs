@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::charts::extract::FLOOR;
 use crate::charts::format;
 use crate::charts::select::{Cell, RateKey, Variant};
+use crate::registry::FLOOR;
 
 fn at(rate: RateKey) -> String {
     match rate {
@@ -25,7 +25,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         .copied()
         .filter(|c| c.transport != FLOOR)
         .collect();
-    let p99 = |c: &Cell<'_>| c.run.latency_ns.p99 as f64;
+    let p99 = |c: &Cell<'_>| c.run.latency.latency_ns.p99 as f64;
 
     // Latency against the floor.
     for c in &others {
@@ -34,7 +34,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             c.transport,
             format::nanos(p99(c)),
             at(rate),
-            format::nanos(c.run.latency_ns.p50 as f64)
+            format::nanos(c.run.latency.latency_ns.p50 as f64)
         );
         if let Some(f) = floor.filter(|f| p99(f) > 0.0) {
             s.push_str(&format!(
@@ -68,7 +68,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
 
     // Overhead and batching.
     for c in &cells {
-        let w = &c.run.wire;
+        let w = &c.run.traffic.wire;
         if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
             continue;
         }
@@ -85,7 +85,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         ));
     }
     for c in &cells {
-        let u = &c.run.messages_per_delivery_unit;
+        let u = &c.run.traffic.messages_per_delivery_unit;
         if u.count == 0 {
             continue;
         }
@@ -97,8 +97,11 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             u.p99,
             u.max
         );
-        if c.run.empty_delivery_units > 0 {
-            s.push_str(&format!(", plus {} empty ones", c.run.empty_delivery_units));
+        if c.run.traffic.empty_delivery_units > 0 {
+            s.push_str(&format!(
+                ", plus {} empty ones",
+                c.run.traffic.empty_delivery_units
+            ));
         }
         s.push('.');
         out.push(s);
@@ -106,7 +109,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
 
     // Capacity.
     let closed = v.at(RateKey::Max);
-    let tput = |c: &Cell<'_>| c.run.throughput.msgs_per_sec;
+    let tput = |c: &Cell<'_>| c.run.latency.throughput.msgs_per_sec;
     if let Some(top) = closed
         .iter()
         .copied()
@@ -133,12 +136,12 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         out.push(s);
     }
     if v.open_rates().len() > 1 {
-        for t in &v.transports {
+        for &t in &v.transports {
             let first_bad = v
                 .cells
                 .iter()
                 .filter(|c| {
-                    &c.transport == t
+                    c.transport == t
                         && c.rate.per_sec().is_some()
                         && !crate::charts::select::sustained(c.run)
                 })
@@ -162,9 +165,10 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             if let Some(bad) = first_bad {
                 let why = bad
                     .run
+                    .load
                     .saturation_reason
                     .clone()
-                    .or_else(|| bad.run.failures.first().cloned());
+                    .or_else(|| bad.run.failures.first_message().map(str::to_owned));
                 s.push_str(&format!(
                     "; it first fell behind at {} msg/s{}",
                     format::count(bad.rate.per_sec().unwrap_or(0.0)),
@@ -179,19 +183,19 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
     // Problems, always reported.
     for c in &v.cells {
         let r = c.run;
-        if r.lost + r.duplicated + r.reordered > 0 || !r.status.is_ok() {
+        if r.delivery.lost + r.delivery.duplicated + r.delivery.reordered > 0 || !r.status.is_ok() {
             out.push(format!(
                 "**{}** {}: {} lost, {} duplicated, {} reordered, status {}{}.",
                 c.transport,
                 at(c.rate),
-                r.lost,
-                r.duplicated,
-                r.reordered,
+                r.delivery.lost,
+                r.delivery.duplicated,
+                r.delivery.reordered,
                 r.status,
                 if r.failures.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", r.failures.join("; "))
+                    format!(" ({})", r.failures.joined("; "))
                 }
             ));
         }

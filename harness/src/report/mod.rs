@@ -82,10 +82,10 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         s.name,
         s.description.trim()
     );
-    let mut transports: Vec<&str> = Vec::new();
+    let mut transports: Vec<crate::registry::TransportKind> = Vec::new();
     for r in &summary.runs {
-        if !transports.contains(&r.transport.as_str()) {
-            transports.push(&r.transport);
+        if !transports.contains(&r.transport) {
+            transports.push(r.transport);
         }
     }
     let _ = writeln!(
@@ -96,7 +96,11 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         s.file,
         summary.runs.len(),
         transports.len(),
-        transports.join(", ")
+        transports
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(t) = target {
         let _ = writeln!(

@@ -12,6 +12,7 @@ use transport_core::{Publisher, Subscriber, Transport, clock};
 
 use super::faults::{FaultTracker, SubscriberTally};
 use super::recorder::{RunShared, SubscriberRecorder};
+use crate::results::{FailureKind, Failures};
 use crate::scenario::Scenario;
 
 /// Bound on stopping subscribers, and on closing every client.
@@ -155,7 +156,7 @@ pub fn start_receiving<S: Subscriber>(
 /// Collects every subscriber's recorder (the tasks were told to stop), under one deadline.
 pub async fn stop_receiving<S>(
     tasks: Vec<JoinHandle<Receipt<S>>>,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) -> Received<S> {
     let mut out = Received {
         recorders: Vec::new(),
@@ -167,19 +168,25 @@ pub async fn stop_receiving<S>(
         let rec = match tokio::time::timeout_at(deadline, &mut task).await {
             Ok(Ok((sub, (rec, tally), err))) => {
                 if let Some(e) = err {
-                    failures.push(format!("subscriber {i}: {e}"));
+                    failures.add(FailureKind::Subscriber, format!("subscriber {i}: {e}"));
                 }
                 out.subs.push(sub);
                 out.tallies.push((i, tally));
                 Some(rec)
             }
             Ok(Err(join)) => {
-                failures.push(format!("subscriber {i} task failed: {join}"));
+                failures.add(
+                    FailureKind::Subscriber,
+                    format!("subscriber {i} task failed: {join}"),
+                );
                 None
             }
             Err(_) => {
                 task.abort();
-                failures.push(format!("subscriber {i} did not stop in time"));
+                failures.add(
+                    FailureKind::Subscriber,
+                    format!("subscriber {i} did not stop in time"),
+                );
                 None
             }
         };
@@ -192,7 +199,7 @@ pub async fn stop_receiving<S>(
 pub async fn close_all<T: Transport>(
     subs: Vec<T::Subscriber>,
     pubs: Vec<T::Publisher>,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) {
     // Concurrently, under one deadline: a transport that hangs on close costs CLOSE_TIMEOUT
     // once, not once per client.
@@ -208,13 +215,20 @@ pub async fn close_all<T: Transport>(
         match tokio::time::timeout_at(deadline, closing.join_next()).await {
             Ok(None) => break,
             Ok(Some(Ok((_, Ok(()))))) => {}
-            Ok(Some(Ok((who, Err(e))))) => failures.push(format!("closing {who}: {e}")),
-            Ok(Some(Err(join))) => failures.push(format!("closing task failed: {join}")),
+            Ok(Some(Ok((who, Err(e))))) => {
+                failures.add(FailureKind::Close, format!("closing {who}: {e}"))
+            }
+            Ok(Some(Err(join))) => {
+                failures.add(FailureKind::Close, format!("closing task failed: {join}"))
+            }
             Err(_) => {
-                failures.push(format!(
-                    "{} clients did not close within {CLOSE_TIMEOUT:?}",
-                    closing.len()
-                ));
+                failures.add(
+                    FailureKind::Close,
+                    format!(
+                        "{} clients did not close within {CLOSE_TIMEOUT:?}",
+                        closing.len()
+                    ),
+                );
                 closing.abort_all();
                 break;
             }

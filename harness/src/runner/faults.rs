@@ -187,10 +187,10 @@ pub fn results(
             }
             let lost: i64 = tallies.iter().map(|t| t.missing[i + 1]).sum();
             FaultResult {
-                kind: f.fault.kind.name().to_owned(),
+                kind: f.fault.kind,
                 at_secs: f.fault.at.as_secs_f64(),
                 duration_secs: f.fault.duration.as_secs_f64(),
-                target: target_name(f.fault.target, f.fault.kind).to_owned(),
+                target: effective_target(f.fault.target, f.fault.kind),
                 fired: f.fired_ns.is_some(),
                 recovery_ns: recovery,
                 unrecovered_subscribers: unrecovered,
@@ -243,10 +243,10 @@ fn is_reconnect_counter(name: &str) -> bool {
 }
 
 /// Only resets pick a side; a blackhole and a restart hit everyone.
-fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
+fn effective_target(target: FaultTarget, kind: FaultKind) -> FaultTarget {
     match kind {
-        FaultKind::ResetConnections => target.name(),
-        _ => FaultTarget::All.name(),
+        FaultKind::ResetConnections => target,
+        _ => FaultTarget::All,
     }
 }
 

@@ -103,7 +103,7 @@ pub struct RunOutput {
     /// Transport distributions.
     pub distributions: BTreeMap<String, Histogram<u64>>,
     /// Harness problems and transport errors; any makes the run fail.
-    pub failures: Vec<String>,
+    pub failures: crate::results::Failures,
     /// Start of the measured window ([`transport_core::clock`] ns).
     pub measure_start_ns: u64,
     /// Connecting every client, from the first to the last being live.
@@ -113,7 +113,7 @@ pub struct RunOutput {
     /// Samples of the server's and the load generator's processes.
     pub resources: resources::ResourceLog,
     /// One result per scheduled fault (empty without `[[faults]]`).
-    pub faults: Vec<crate::results::summary::FaultResult>,
+    pub faults: Vec<crate::results::faults::FaultResult>,
     /// Wall-clock time at the start of the measured window: the anchor that lines up the
     /// per-second figures of shards on different hosts.
     pub window_start: SystemTime,
@@ -218,7 +218,7 @@ pub async fn run_on<T: Transport>(
     if sharded && plan.remote.contains_key(&spec.transport) {
         // The other shards load the same server at the same time: its CPU and memory are
         // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
-        let server = &mut cell.result.resources.server;
+        let server = &mut cell.result.cost.resources.server;
         server.cpu_ns_per_delivered = None;
         server.rss_bytes_per_subscriber = None;
     }

@@ -14,6 +14,7 @@ use transport_core::{Envelope, Publisher, clock};
 use super::histogram::latency_histogram;
 use super::recorder::RunShared;
 use super::schedule::{Schedule, Window};
+use crate::results::{FailureKind, Failures};
 use crate::scenario::Rate;
 
 /// How long to wait after the last publish for acknowledgements of everything sent.
@@ -325,7 +326,7 @@ pub async fn run_publishers<P: Publisher>(
     shared: &Arc<RunShared>,
     publishing: Publishing,
     plan: Plan,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) -> anyhow::Result<Published<P>> {
     let count = publishers.len() as u32;
     let schedule = match plan.rate {
@@ -408,24 +409,30 @@ fn spawn_one<P: Publisher>(
 async fn collect<P>(
     tasks: Vec<JoinHandle<PublishOutcome<P>>>,
     deadline: tokio::time::Instant,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) -> Vec<Option<PublishOutcome<P>>> {
     let mut outcomes = Vec::with_capacity(tasks.len());
     for (p, mut task) in tasks.into_iter().enumerate() {
         outcomes.push(match tokio::time::timeout_at(deadline, &mut task).await {
             Ok(Ok(o)) => {
                 if let Some(e) = &o.error {
-                    failures.push(format!("publisher {p}: {e}"));
+                    failures.add(FailureKind::Publisher, format!("publisher {p}: {e}"));
                 }
                 Some(o)
             }
             Ok(Err(join)) => {
-                failures.push(format!("publisher {p} task failed: {join}"));
+                failures.add(
+                    FailureKind::Publisher,
+                    format!("publisher {p} task failed: {join}"),
+                );
                 None
             }
             Err(_) => {
                 task.abort();
-                failures.push(format!("publisher {p} did not finish publishing in time"));
+                failures.add(
+                    FailureKind::Publisher,
+                    format!("publisher {p} did not finish publishing in time"),
+                );
                 None
             }
         });

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 
+use crate::results::{FailureKind, Failures};
+
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
 use super::faults;
 use super::publish::{PublishOutcome, Published, Publishing};
@@ -140,7 +142,7 @@ struct Run<'a, T: Transport> {
     publisher_wire: Arc<WireStats>,
     subscriber_wire: Arc<WireStats>,
     /// Harness problems and transport errors, in the order they were found.
-    failures: Vec<String>,
+    failures: Failures,
     /// How long connecting every client took.
     setup: Duration,
     /// Wall-clock start of the measured window (set with the timeline).
@@ -200,7 +202,7 @@ struct Closed {
     schedule_lag: hdrhistogram::Histogram<u64>,
     published_in_window: u64,
     unsent: u64,
-    faults: Vec<crate::results::summary::FaultResult>,
+    faults: Vec<crate::results::faults::FaultResult>,
 }
 
 impl<'a, T: Transport> Run<'a, T> {
@@ -212,7 +214,7 @@ impl<'a, T: Transport> Run<'a, T> {
             counters: Counters::new(),
             publisher_wire: WireStats::new(),
             subscriber_wire: WireStats::new(),
-            failures: Vec::new(),
+            failures: Failures::default(),
             setup: Duration::ZERO,
             window_start: SystemTime::now(),
             clock_offset_ns: None,
@@ -391,11 +393,12 @@ impl<'a, T: Transport> Run<'a, T> {
         match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
             Ok(Ok(fired)) => fired,
             Ok(Err(join)) => {
-                self.failures.push(format!("fault task failed: {join}"));
+                self.failures
+                    .add(FailureKind::Fault, format!("fault task failed: {join}"));
                 Vec::new()
             }
             Err(e) => {
-                self.failures.push(e.to_string());
+                self.failures.add(FailureKind::Fault, e.to_string());
                 Vec::new()
             }
         }
@@ -434,8 +437,10 @@ impl<'a, T: Transport> Run<'a, T> {
         );
         for f in &faults {
             if let Some(e) = &f.error {
-                self.failures
-                    .push(format!("fault {} at {}s: {e}", f.kind, f.at_secs));
+                self.failures.add(
+                    FailureKind::Fault,
+                    format!("fault {} at {}s: {e}", f.kind, f.at_secs),
+                );
             }
         }
         Closed {

@@ -75,12 +75,12 @@ impl GateMetric {
     /// The value in one run; `None` when it was not measured (a side without resources).
     pub fn value(self, run: &RunResult) -> Option<f64> {
         match self {
-            GateMetric::OverheadBytes => Some(run.wire.overhead_bytes_per_msg),
-            GateMetric::Lost => Some(run.lost as f64),
-            GateMetric::ServerCpu => run.resources.server.cpu_ns_per_delivered,
-            GateMetric::LoadCpu => run.resources.load.cpu_ns_per_delivered,
-            GateMetric::P50 => Some(run.latency_ns.p50 as f64),
-            GateMetric::P99 => Some(run.latency_ns.p99 as f64),
+            GateMetric::OverheadBytes => Some(run.traffic.wire.overhead_bytes_per_msg),
+            GateMetric::Lost => Some(run.delivery.lost as f64),
+            GateMetric::ServerCpu => run.cost.resources.server.cpu_ns_per_delivered,
+            GateMetric::LoadCpu => run.cost.resources.load.cpu_ns_per_delivered,
+            GateMetric::P50 => Some(run.latency.latency_ns.p50 as f64),
+            GateMetric::P99 => Some(run.latency.latency_ns.p99 as f64),
         }
     }
 

@@ -87,7 +87,7 @@ pub struct PairedRun {
     /// Run name (sorted tags).
     pub name: String,
     /// Transport.
-    pub transport: String,
+    pub transport: crate::registry::TransportKind,
     /// Number of pairs.
     pub pairs: usize,
     /// One entry per metric, in [`GateMetric::ALL`] order.
@@ -172,10 +172,14 @@ pub fn judge_run(
     pinned: bool,
     opts: &PairedOptions,
 ) -> PairedRun {
+    // Runs are paired by name from runs present on both sides, so there is always one to
+    // name the transport; the floor only stands in for a caller's empty slices.
     let transport = base
-        .first()
-        .map(|r| r.transport.clone())
-        .unwrap_or_default();
+        .iter()
+        .chain(candidate)
+        .map(|r| r.transport)
+        .next()
+        .unwrap_or(crate::registry::FLOOR);
     let both_valid: Vec<bool> = base
         .iter()
         .zip(candidate)
@@ -211,7 +215,7 @@ pub fn judge_run(
 }
 
 fn usable_latency(r: &RunResult) -> bool {
-    r.valid && !r.saturated
+    r.load.valid && !r.load.saturated
 }
 
 fn judge_metric(
@@ -272,7 +276,7 @@ fn notes(base: &[&RunResult], candidate: &[&RunResult], both_valid: &[bool]) -> 
     }
     let unmeasured = |runs: &[&RunResult]| {
         runs.iter()
-            .filter(|r| !r.resources.server.available || !r.resources.load.available)
+            .filter(|r| !r.cost.resources.server.available || !r.cost.resources.load.available)
             .count()
     };
     let (ua, ub) = (unmeasured(base), unmeasured(candidate));
