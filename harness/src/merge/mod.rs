@@ -183,7 +183,7 @@ fn merged_shard(s: &ShardDir, starts: &[std::time::SystemTime]) -> MergedShard {
             .map(|(r, &st)| ShardRun {
                 name: r.name.clone(),
                 repetition: r.repetition,
-                status: r.status.to_string(),
+                status: r.status,
                 published: r.delivery.published,
                 delivered: r.delivery.delivered,
                 lost: r.delivery.lost,
