@@ -51,7 +51,12 @@ fn run_browser_cell(transport: &str, extra: &str) -> transport_bench::results::R
     let cell = rt.block_on(async {
         tokio::time::timeout(
             RUN_BOUND,
-            runner::run_cell(&s, &spec, "browsertest", &Progress::new(true)),
+            runner::run_cell(&runner::RunCtx::new(
+                &s,
+                &spec,
+                "browsertest",
+                &Progress::new(true),
+            )),
         )
         .await
         .expect("browser run finished within its bound")

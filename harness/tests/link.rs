@@ -289,7 +289,12 @@ fn run_scenario(text: &str, kind: TransportKind) -> transport_bench::runner::Cel
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(runner::run_cell(&s, &spec, "link", &Progress::new(true)))
+    rt.block_on(runner::run_cell(&runner::RunCtx::new(
+        &s,
+        &spec,
+        "link",
+        &Progress::new(true),
+    )))
 }
 
 /// Over a 50 ms round trip a long-poll publisher sends one request per round trip, so offered

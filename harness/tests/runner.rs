@@ -164,12 +164,12 @@ fn run(fault_kind: Fault, extra: &str) -> transport_bench::runner::CellResult {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(runner::run_with::<Faulty>(
+    rt.block_on(runner::run_with::<Faulty>(&runner::RunCtx::new(
         &s,
         &spec,
         "test",
         &Progress::new(true),
-    ))
+    )))
 }
 
 #[test]
@@ -270,12 +270,12 @@ fn closed_loop_runs_keep_the_window_and_lose_nothing() {
         .build()
         .unwrap();
     let r = rt
-        .block_on(runner::run_with::<Faulty>(
+        .block_on(runner::run_with::<Faulty>(&runner::RunCtx::new(
             &s,
             &spec,
             "max",
             &Progress::new(true),
-        ))
+        )))
         .result;
     assert_eq!(
         (r.status, r.delivery.lost),

@@ -24,7 +24,7 @@ use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::schedule::Window;
 use super::server::{RunServer, ServerFigures};
-use super::{HostPlan, Progress, RunOutput, shares_topic, topic_of};
+use super::{RunCtx, RunOutput, shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
@@ -55,13 +55,14 @@ pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::
 }
 
 /// Runs one cell of the matrix with transport `T`.
-pub async fn run_one<T: Transport>(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-    plan: &HostPlan,
-) -> anyhow::Result<RunOutput> {
+pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput> {
+    let RunCtx {
+        scenario,
+        spec,
+        nonce,
+        progress,
+        plan,
+    } = *ctx;
     let mut run = Run::<T>::new(scenario, spec)?;
     let server = RunServer::<T>::start(
         &run.config,
