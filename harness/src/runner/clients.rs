@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use transport_core::{Publisher, Subscriber, Transport, clock};
 
 use super::faults::{FaultTracker, SubscriberTally};
+use super::flow::FlowControl;
 use super::recorder::{RunShared, SubscriberRecorder};
 use crate::results::{FailureKind, Failures};
 use crate::scenario::Scenario;
@@ -55,9 +56,18 @@ impl Drain {
 /// and the error that ended it, if any.
 pub type Receipt<S> = (S, (SubscriberRecorder, SubscriberTally), Option<String>);
 
+/// What one receive loop records into and tells: its recorder, its fault tally, the run's
+/// fault tracker, and the publishers' flow control (credits for first copies).
+type Listeners = (
+    SubscriberRecorder,
+    SubscriberTally,
+    Arc<FaultTracker>,
+    Arc<FlowControl>,
+);
+
 pub async fn receive<S: Subscriber>(
     mut sub: S,
-    (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
+    (mut rec, mut tally, tracker, flow): Listeners,
     i: usize,
     drain: Arc<Drain>,
     stop: CancellationToken,
@@ -73,8 +83,9 @@ pub async fn receive<S: Subscriber>(
         match res {
             Ok(_) => {
                 let now = sub.received_at_ns().unwrap_or_else(clock::now_ns);
-                rec.on_unit(&buf, now);
-                tally.observe(&tracker, &buf, &rec, now);
+                // The recorder decodes each message once and tells the window and the tally.
+                let mut observers = (flow.credits(), tally.unit(&tracker, now));
+                rec.on_unit_observed(&buf, now, &mut observers);
                 drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
                 drain.check(i);
             }
@@ -116,6 +127,7 @@ pub struct Received<S> {
 pub fn start_receiving<S: Subscriber>(
     subscribers: Vec<S>,
     shared: &Arc<RunShared>,
+    flow: &Arc<FlowControl>,
     scenario: &Scenario,
 ) -> Receiving<S> {
     let drain = Arc::new(Drain {
@@ -138,7 +150,7 @@ pub fn start_receiving<S: Subscriber>(
             let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
             tokio::spawn(receive(
                 sub,
-                (rec, tally, tracker.clone()),
+                (rec, tally, tracker.clone(), flow.clone()),
                 i,
                 drain.clone(),
                 stop.clone(),

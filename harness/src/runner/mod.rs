@@ -1,17 +1,19 @@
 //! Runs a scenario's matrix, one transport at a time, and turns raw recordings into results.
 //!
 //! The matrix loop and the context a cell runs with are in `matrix.rs`; the phases of one cell
-//! live in `run.rs` (generic over the transport); the run's server
-//! handle in `server.rs`; the open-loop timetable in `schedule.rs`; the publish phase and the
-//! publisher loops (where messages are stamped) in `publish.rs`; receive loops, drain and close
-//! in `clients.rs`; per-subscriber recording in `recorder.rs` (histogram shape in
-//! `histogram.rs`); the delivery audit in `audit.rs`; firing faults and per-fault accounting in
-//! `faults.rs`; and the reduction to a [`RunResult`] in `aggregate.rs`.
+//! live in `run.rs` (generic over the transport); the run's server handle in `server.rs`; the
+//! open-loop timetable in `schedule.rs`; the publish phase and the publisher loops (where
+//! messages are stamped) in `publish.rs`, with the closed-loop flow control it owns in
+//! `flow.rs`; receive loops, drain and close in `clients.rs`; per-subscriber recording (the one
+//! decode of each message) in `recorder.rs` (histogram shape in `histogram.rs`); the delivery
+//! audit in `audit.rs`; firing faults and per-fault accounting in `faults.rs`; and the
+//! reduction to a [`RunResult`] in `aggregate.rs`.
 
 pub mod aggregate;
 pub mod audit;
 mod clients;
 pub mod faults;
+pub mod flow;
 pub mod histogram;
 pub mod matrix;
 mod progress;
@@ -22,6 +24,7 @@ mod run;
 pub mod schedule;
 pub mod server;
 pub mod share;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
