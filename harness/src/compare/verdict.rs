@@ -154,7 +154,26 @@ pub fn compare_run(
             mc
         })
         .collect();
-    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.load.saturated).count();
+    let (bs, cs) = (saturated(baseline), saturated(candidate));
+    let mut notes = load_notes(baseline, candidate);
+    notes.extend(metric_notes(&metrics));
+    RunComparison {
+        name: name.to_owned(),
+        transport,
+        repetitions: (baseline.len(), candidate.len()),
+        metrics,
+        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
+        notes,
+    }
+}
+
+/// Repetitions whose load was not applied (saturated).
+fn saturated(runs: &[&RunResult]) -> usize {
+    runs.iter().filter(|r| r.load.saturated).count()
+}
+
+/// What the repetitions' load and status say about reading the comparison.
+fn load_notes(baseline: &[&RunResult], candidate: &[&RunResult]) -> Vec<String> {
     let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let mut notes = Vec::new();
@@ -182,6 +201,12 @@ pub fn compare_run(
             candidate.len()
         ));
     }
+    notes
+}
+
+/// What the metrics' verdicts say about the machine rather than the change.
+fn metric_notes(metrics: &[MetricComparison]) -> Vec<String> {
+    let mut notes = Vec::new();
     if metrics
         .iter()
         .any(|m| !m.gates && m.verdict == Verdict::Regressed)
@@ -210,14 +235,7 @@ pub fn compare_run(
             disagree.join(", ")
         ));
     }
-    RunComparison {
-        name: name.to_owned(),
-        transport,
-        repetitions: (baseline.len(), candidate.len()),
-        metrics,
-        newly_saturated: cs * 2 > candidate.len() && bs * 2 <= baseline.len(),
-        notes,
-    }
+    notes
 }
 
 /// Compare one metric of one run, against the floor when one is given and the metric is noisy.

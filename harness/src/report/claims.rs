@@ -223,46 +223,7 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
         .collect();
     let mut out = Vec::new();
     for claim in &present {
-        let row = |claim_text: String, measured: String, verdict: String| Verdict {
-            transport: claim.transport,
-            claim: claim_text,
-            measured,
-            verdict,
-        };
-        let range = format!(
-            "{}–{}{} msg/s",
-            format::count(claim.rate_low),
-            format::count(claim.rate_high),
-            if claim.open_ended { "+" } else { "" }
-        );
-        match capacity(v, claim.transport, target) {
-            Some(cap) => {
-                let m = cap.msgs_per_sec;
-                let verdict = if m < claim.rate_low {
-                    format!(
-                        "does not hold: {} below the claimed floor",
-                        format::ratio(claim.rate_low / m)
-                    )
-                } else if m > claim.rate_high && !claim.open_ended {
-                    format!(
-                        "does not hold: {} above the claimed ceiling (understated)",
-                        format::ratio(m / claim.rate_high)
-                    )
-                } else {
-                    "holds".to_owned()
-                };
-                out.push(row(
-                    range,
-                    format!("{} msg/s: {}", format::count(m), cap.basis),
-                    verdict,
-                ));
-            }
-            None => out.push(row(
-                range,
-                "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
-                "does not hold: no rate was sustained".to_owned(),
-            )),
-        }
+        out.push(rate_row(v, claim, target));
         let Some(rep) = representative(v, claim) else {
             continue;
         };
@@ -271,79 +232,140 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
             .per_sec()
             .map(|r| format!(" at {} msg/s", format::count(r)))
             .unwrap_or_default();
-        // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
-        // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
-        // machine. p99 is shown beside it.
-        let p50 = rep.run.latency.latency_ns.p50 as f64;
-        let p99 = rep.run.latency.latency_ns.p99 as f64;
-        let floor = floor_p50(v, rep.rate);
-        let measured_class = LatencyClass::of(p50, floor);
-        let vs_floor = floor
-            .map(|f| format!(" ({} the raw-TCP floor's p50)", format::ratio(p50 / f)))
-            .unwrap_or_default();
-        out.push(row(
-            format!("{} latency", claim.latency.name()),
-            format!(
-                "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
-                format::nanos(p50),
-                format::nanos(p99),
-                measured_class.name()
-            ),
-            class_verdict(
-                claim.latency as u8,
-                measured_class as u8,
-                measured_class.name(),
-            ),
-        ));
-        if let Some(claimed) = claim.overhead {
-            let bytes = rep.run.traffic.wire.overhead_bytes_per_msg;
-            let measured = OverheadClass::of(bytes);
-            out.push(row(
-                format!("{} header overhead", claimed.name()),
-                format!(
-                    "{} non-payload per delivered message{at} → {}",
-                    format::bytes(bytes),
-                    measured.name()
-                ),
-                class_verdict(claimed as u8, measured as u8, measured.name()),
-            ));
-        }
+        out.push(latency_row(v, claim, rep, &at));
+        out.extend(overhead_row(claim, rep, &at));
         if claim.highest_throughput {
-            let mine = capacity(v, claim.transport, target).map_or(0.0, |c| c.msgs_per_sec);
-            let rivals: Vec<(TransportKind, f64)> = present
-                .iter()
-                .filter(|c| c.transport != claim.transport)
-                .filter_map(|c| Some((c.transport, capacity(v, c.transport, target)?.msgs_per_sec)))
-                .collect();
-            if let Some((name, best)) = rivals
-                .iter()
-                .cloned()
-                .reduce(|a, b| if b.1 > a.1 { b } else { a })
-            {
-                let verdict = if mine > best {
-                    format!(
-                        "holds: {} the next best ({name})",
-                        format::ratio(mine / best)
-                    )
-                } else {
-                    format!(
-                        "does not hold: {name} reached {} of this",
-                        format::ratio(best / mine.max(1.0))
-                    )
-                };
-                out.push(row(
-                    "very high throughput (highest of the three)".to_owned(),
-                    format!(
-                        "{} msg/s vs {name} {} msg/s",
-                        format::count(mine),
-                        format::count(best)
-                    ),
-                    verdict,
-                ));
-            }
+            out.extend(throughput_row(v, claim, &present, target));
         }
     }
     out
+}
+
+impl Verdict {
+    fn of(claim: &Claim, text: String, measured: String, verdict: String) -> Verdict {
+        Verdict {
+            transport: claim.transport,
+            claim: text,
+            measured,
+            verdict,
+        }
+    }
+}
+
+/// The claimed rate range against the measured capacity.
+fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict {
+    let range = format!(
+        "{}–{}{} msg/s",
+        format::count(claim.rate_low),
+        format::count(claim.rate_high),
+        if claim.open_ended { "+" } else { "" }
+    );
+    let Some(cap) = capacity(v, claim.transport, target) else {
+        return Verdict::of(
+            claim,
+            range,
+            "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
+            "does not hold: no rate was sustained".to_owned(),
+        );
+    };
+    let m = cap.msgs_per_sec;
+    let verdict = if m < claim.rate_low {
+        format!(
+            "does not hold: {} below the claimed floor",
+            format::ratio(claim.rate_low / m)
+        )
+    } else if m > claim.rate_high && !claim.open_ended {
+        format!(
+            "does not hold: {} above the claimed ceiling (understated)",
+            format::ratio(m / claim.rate_high)
+        )
+    } else {
+        "holds".to_owned()
+    };
+    let measured = format!("{} msg/s: {}", format::count(m), cap.basis);
+    Verdict::of(claim, range, measured, verdict)
+}
+
+/// The claimed latency class against the representative run's (`at` names its rate).
+fn latency_row(v: &Variant<'_>, claim: &Claim, rep: &Cell<'_>, at: &str) -> Verdict {
+    // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
+    // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
+    // machine. p99 is shown beside it.
+    let p50 = rep.run.latency.latency_ns.p50 as f64;
+    let p99 = rep.run.latency.latency_ns.p99 as f64;
+    let floor = floor_p50(v, rep.rate);
+    let measured_class = LatencyClass::of(p50, floor);
+    let vs_floor = floor
+        .map(|f| format!(" ({} the raw-TCP floor's p50)", format::ratio(p50 / f)))
+        .unwrap_or_default();
+    Verdict::of(
+        claim,
+        format!("{} latency", claim.latency.name()),
+        format!(
+            "p50 {}{vs_floor}; this transport's p99 {}{at} → {}",
+            format::nanos(p50),
+            format::nanos(p99),
+            measured_class.name()
+        ),
+        class_verdict(
+            claim.latency as u8,
+            measured_class as u8,
+            measured_class.name(),
+        ),
+    )
+}
+
+/// The claimed header overhead class, if the claim makes one, against the representative run.
+fn overhead_row(claim: &Claim, rep: &Cell<'_>, at: &str) -> Option<Verdict> {
+    let claimed = claim.overhead?;
+    let bytes = rep.run.traffic.wire.overhead_bytes_per_msg;
+    let measured = OverheadClass::of(bytes);
+    Some(Verdict::of(
+        claim,
+        format!("{} header overhead", claimed.name()),
+        format!(
+            "{} non-payload per delivered message{at} → {}",
+            format::bytes(bytes),
+            measured.name()
+        ),
+        class_verdict(claimed as u8, measured as u8, measured.name()),
+    ))
+}
+
+/// "Highest throughput of the three": the claim's capacity against the best rival's.
+fn throughput_row(
+    v: &Variant<'_>,
+    claim: &Claim,
+    present: &[&Claim],
+    target: Option<Duration>,
+) -> Option<Verdict> {
+    let mine = capacity(v, claim.transport, target).map_or(0.0, |c| c.msgs_per_sec);
+    let (name, best) = present
+        .iter()
+        .filter(|c| c.transport != claim.transport)
+        .filter_map(|c| Some((c.transport, capacity(v, c.transport, target)?.msgs_per_sec)))
+        .reduce(|a, b| if b.1 > a.1 { b } else { a })?;
+    let verdict = if mine > best {
+        format!(
+            "holds: {} the next best ({name})",
+            format::ratio(mine / best)
+        )
+    } else {
+        format!(
+            "does not hold: {name} reached {} of this",
+            format::ratio(best / mine.max(1.0))
+        )
+    };
+    Some(Verdict::of(
+        claim,
+        "very high throughput (highest of the three)".to_owned(),
+        format!(
+            "{} msg/s vs {name} {} msg/s",
+            format::count(mine),
+            format::count(best)
+        ),
+        verdict,
+    ))
 }
 
 /// The floor's p50 at `rate`; if that floor run fell behind (then it measures the machine, not

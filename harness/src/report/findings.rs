@@ -16,18 +16,31 @@ fn at(rate: RateKey) -> String {
 
 /// The findings for one variant, one sentence per item.
 pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
-    let mut out = Vec::new();
     let rate = v.comparison_rate();
     let cells = v.at(rate);
+    let mut out = latency(&cells, rate);
+    out.extend(overhead(&cells, rate));
+    out.extend(closed_loop_top(v));
+    if v.open_rates().len() > 1 {
+        out.extend(sustained_rates(v, target));
+    }
+    out.extend(problems(v));
+    out
+}
+
+fn p99(c: &Cell<'_>) -> f64 {
+    c.run.latency.latency_ns.p99 as f64
+}
+
+/// Each transport's p99 against the floor's, then the best against the worst.
+fn latency(cells: &[&Cell<'_>], rate: RateKey) -> Vec<String> {
+    let mut out = Vec::new();
     let floor = cells.iter().find(|c| c.transport == FLOOR).copied();
     let others: Vec<&Cell<'_>> = cells
         .iter()
         .copied()
         .filter(|c| c.transport != FLOOR)
         .collect();
-    let p99 = |c: &Cell<'_>| c.run.latency.latency_ns.p99 as f64;
-
-    // Latency against the floor.
     for c in &others {
         let mut s = format!(
             "**{}** p99 is {} {} (p50 {})",
@@ -47,7 +60,6 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         }
         out.push(s);
     }
-
     // Best against worst.
     let ranked = {
         let mut r: Vec<&Cell<'_>> = others.iter().copied().filter(|c| p99(c) > 0.0).collect();
@@ -65,9 +77,13 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             format::nanos(p99(worst))
         ));
     }
+    out
+}
 
-    // Overhead and batching.
-    for c in &cells {
+/// Bytes beyond the payload, and how many messages each delivery unit carried.
+fn overhead(cells: &[&Cell<'_>], rate: RateKey) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in cells {
         let w = &c.run.traffic.wire;
         if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
             continue;
@@ -84,7 +100,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
             format::bytes(c.run.payload_bytes as f64),
         ));
     }
-    for c in &cells {
+    for c in cells {
         let u = &c.run.traffic.messages_per_delivery_unit;
         if u.count == 0 {
             continue;
@@ -106,81 +122,89 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
         s.push('.');
         out.push(s);
     }
+    out
+}
 
-    // Capacity.
+/// Which transport delivered the most in closed loop, against the floor.
+fn closed_loop_top(v: &Variant<'_>) -> Option<String> {
     let closed = v.at(RateKey::Max);
     let tput = |c: &Cell<'_>| c.run.latency.throughput.msgs_per_sec;
-    if let Some(top) = closed
+    let top = closed
         .iter()
         .copied()
         .filter(|c| c.transport != FLOOR)
-        .reduce(|a, b| if tput(b) > tput(a) { b } else { a })
+        .reduce(|a, b| if tput(b) > tput(a) { b } else { a })?;
+    let mut s = format!(
+        "In closed loop **{}** delivered the most: {} msg/s",
+        top.transport,
+        format::count(tput(top))
+    );
+    if let Some(f) = closed
+        .iter()
+        .find(|c| c.transport == FLOOR)
+        .filter(|f| tput(f) > 0.0)
     {
-        let mut s = format!(
-            "In closed loop **{}** delivered the most: {} msg/s",
-            top.transport,
-            format::count(tput(top))
-        );
-        if let Some(f) = closed
+        s.push_str(&format!(
+            " ({} the raw-TCP floor's {} msg/s)",
+            format::ratio(tput(top) / tput(f)),
+            format::count(tput(f))
+        ));
+    }
+    s.push('.');
+    Some(s)
+}
+
+/// The highest offered rate each transport sustained, and where it first fell behind.
+fn sustained_rates(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
+    let mut out = Vec::new();
+    for &t in &v.transports {
+        let first_bad = v
+            .cells
             .iter()
-            .find(|c| c.transport == FLOOR)
-            .filter(|f| tput(f) > 0.0)
-        {
+            .filter(|c| {
+                c.transport == t
+                    && c.rate.per_sec().is_some()
+                    && !crate::charts::select::sustained(c.run)
+            })
+            .min_by(|a, b| {
+                a.rate
+                    .per_sec()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
+            });
+        let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
+        let target_note = target
+            .map(|d| format!(" with p99 ≤ {}", format::nanos(d.as_nanos() as f64)))
+            .unwrap_or_default();
+        let mut s = match best {
+            Some(r) => format!(
+                "**{t}** sustained up to {} msg/s offered{target_note}",
+                format::count(r)
+            ),
+            None => format!("**{t}** sustained none of the offered rates{target_note}"),
+        };
+        if let Some(bad) = first_bad {
+            let why = bad
+                .run
+                .load
+                .saturation_reason
+                .clone()
+                .or_else(|| bad.run.failures.first_message().map(str::to_owned));
             s.push_str(&format!(
-                " ({} the raw-TCP floor's {} msg/s)",
-                format::ratio(tput(top) / tput(f)),
-                format::count(tput(f))
+                "; it first fell behind at {} msg/s{}",
+                format::count(bad.rate.per_sec().unwrap_or(0.0)),
+                why.map(|w| format!(" ({w})")).unwrap_or_default()
             ));
         }
         s.push('.');
         out.push(s);
     }
-    if v.open_rates().len() > 1 {
-        for &t in &v.transports {
-            let first_bad = v
-                .cells
-                .iter()
-                .filter(|c| {
-                    c.transport == t
-                        && c.rate.per_sec().is_some()
-                        && !crate::charts::select::sustained(c.run)
-                })
-                .min_by(|a, b| {
-                    a.rate
-                        .per_sec()
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.rate.per_sec().unwrap_or(0.0))
-                });
-            let best = v.max_sustained(t, target).and_then(|c| c.rate.per_sec());
-            let target_note = target
-                .map(|d| format!(" with p99 ≤ {}", format::nanos(d.as_nanos() as f64)))
-                .unwrap_or_default();
-            let mut s = match best {
-                Some(r) => format!(
-                    "**{t}** sustained up to {} msg/s offered{target_note}",
-                    format::count(r)
-                ),
-                None => format!("**{t}** sustained none of the offered rates{target_note}"),
-            };
-            if let Some(bad) = first_bad {
-                let why = bad
-                    .run
-                    .load
-                    .saturation_reason
-                    .clone()
-                    .or_else(|| bad.run.failures.first_message().map(str::to_owned));
-                s.push_str(&format!(
-                    "; it first fell behind at {} msg/s{}",
-                    format::count(bad.rate.per_sec().unwrap_or(0.0)),
-                    why.map(|w| format!(" ({w})")).unwrap_or_default()
-                ));
-            }
-            s.push('.');
-            out.push(s);
-        }
-    }
+    out
+}
 
-    // Problems, always reported.
+/// Loss, duplication, reordering and failures: always reported.
+fn problems(v: &Variant<'_>) -> Vec<String> {
+    let mut out = Vec::new();
     for c in &v.cells {
         let r = c.run;
         if r.delivery.lost + r.delivery.duplicated + r.delivery.reordered > 0 || !r.status.is_ok() {

@@ -72,9 +72,24 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
 
 /// The report's Markdown.
 pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
-    let s = &summary.scenario;
     let target = select::p99_target(summary);
-    let variants = select::variants(summary);
+    let mut out = header(summary, target);
+    out.push_str("## Environment\n\n");
+    out.push_str(&tables::environment(summary));
+    for v in &select::variants(summary) {
+        out.push_str(&variant(v, target));
+    }
+    out.push_str(&conditions::markdown(summary));
+    out.push_str(&scale::markdown(summary));
+    out.push_str(&browser::markdown(summary));
+    out.push_str(&chart_section(summary, charts));
+    out.push_str(&caveats(summary));
+    out
+}
+
+/// Title, what ran, the p99 target and the link the runs went over.
+fn header(summary: &Summary, target: Option<std::time::Duration>) -> String {
+    let s = &summary.scenario;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -82,10 +97,10 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         s.name,
         s.description.trim()
     );
-    let mut transports: Vec<crate::registry::TransportKind> = Vec::new();
+    let mut transports: Vec<&str> = Vec::new();
     for r in &summary.runs {
-        if !transports.contains(&r.transport) {
-            transports.push(r.transport);
+        if !transports.contains(&r.transport.name()) {
+            transports.push(r.transport.name());
         }
     }
     let _ = writeln!(
@@ -96,11 +111,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         s.file,
         summary.runs.len(),
         transports.len(),
-        transports
-            .iter()
-            .map(|t| t.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        transports.join(", ")
     );
     if let Some(t) = target {
         let _ = writeln!(
@@ -112,52 +123,54 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     if let Some(link) = conditions::link_sentence(summary) {
         let _ = writeln!(out, "{link}\n");
     }
-    out.push_str("## Environment\n\n");
-    out.push_str(&tables::environment(summary));
+    out
+}
 
-    for v in &variants {
-        let suffix = if v.label.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", v.label)
-        };
-        let _ = writeln!(out, "\n## Findings{suffix}\n");
-        for f in findings::findings(v, target) {
-            let _ = writeln!(out, "- {f}");
-        }
-        let verdicts = claims::verdicts(v, target);
-        if v.open_rates().len() > 1 && !verdicts.is_empty() {
-            let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
-            out.push_str(
-                "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
-                 WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
-                 very high throughput\". Capacity is the highest rate at which a run had no saturation, \
-                 no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
-                 run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
-                 offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
-                 bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
-                 no network round trip, which flatters every pattern that needs one.\n\n",
-            );
-            out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
-            for r in verdicts {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    r.transport,
-                    tables::cell(&r.claim),
-                    tables::cell(&r.measured),
-                    tables::cell(&r.verdict)
-                );
-            }
-        }
-        let _ = writeln!(out, "\n## Runs{suffix}\n");
-        out.push_str(&tables::runs(v));
+/// One variant's findings, claims and run table.
+fn variant(v: &select::Variant<'_>, target: Option<std::time::Duration>) -> String {
+    let mut out = String::new();
+    let suffix = if v.label.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", v.label)
+    };
+    let _ = writeln!(out, "\n## Findings{suffix}\n");
+    for f in findings::findings(v, target) {
+        let _ = writeln!(out, "- {f}");
     }
+    let verdicts = claims::verdicts(v, target);
+    if v.open_rates().len() > 1 && !verdicts.is_empty() {
+        let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
+        out.push_str(
+            "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
+             WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
+             very high throughput\". Capacity is the highest rate at which a run had no saturation, \
+             no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
+             run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
+             offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
+             bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
+             no network round trip, which flatters every pattern that needs one.\n\n",
+        );
+        out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
+        for r in verdicts {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                r.transport,
+                tables::cell(&r.claim),
+                tables::cell(&r.measured),
+                tables::cell(&r.verdict)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n## Runs{suffix}\n");
+    out.push_str(&tables::runs(v));
+    out
+}
 
-    out.push_str(&conditions::markdown(summary));
-    out.push_str(&scale::markdown(summary));
-    out.push_str(&browser::markdown(summary));
-
+/// Every chart drawn, with its title and subtitle (empty without charts).
+fn chart_section(summary: &Summary, charts: &[PathBuf]) -> String {
+    let mut out = String::new();
     if !charts.is_empty() {
         out.push_str("\n## Charts\n");
         let figs = figures(summary);
@@ -174,6 +187,12 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
             }
         }
     }
+    out
+}
+
+/// What the figures cannot show.
+fn caveats(summary: &Summary) -> String {
+    let mut out = String::new();
     out.push_str("\n## Caveats\n\n");
     if conditions::link_sentence(summary).is_some() {
         out.push_str(
