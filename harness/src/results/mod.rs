@@ -2,8 +2,9 @@
 //! percentile files, HdrHistogram interval logs) atomically.
 //!
 //! A run's entry (`run.rs`) is made of parts, one file each: `latency.rs` (with the histogram
-//! reductions the runner and `merge` share), `wire.rs` (traffic), `failures.rs`, `faults.rs`,
-//! `cost.rs` (with `resources.rs`) and `browser.rs`.
+//! reductions the runner and `merge` share, over the one histogram shape of `histogram.rs`),
+//! `wire.rs` (traffic), `failures.rs`, `faults.rs`, `cost.rs` (with `resources.rs`) and
+//! `browser.rs`.
 
 pub mod browser;
 pub mod cost;
@@ -11,6 +12,7 @@ pub mod environment;
 pub mod failures;
 pub mod faults;
 pub mod hgrm;
+pub mod histogram;
 pub mod latency;
 pub mod resources;
 pub mod run;

@@ -5,7 +5,7 @@
 //! open-loop timetable in `schedule.rs`; the publish phase and the publisher loops (where
 //! messages are stamped) in `publish.rs`, with the closed-loop flow control it owns in
 //! `flow.rs`; receive loops, drain and close in `clients.rs`; per-subscriber recording (the one
-//! decode of each message) in `recorder.rs` (histogram shape in `histogram.rs`); the delivery
+//! decode of each message) in `recorder.rs` (histogram shape in `results/histogram.rs`); the delivery
 //! audit in `audit.rs`; firing faults and per-fault accounting in `faults.rs`; and the
 //! reduction to a [`RunResult`] in `aggregate.rs`.
 
@@ -14,7 +14,6 @@ pub mod audit;
 mod clients;
 pub mod faults;
 pub mod flow;
-pub mod histogram;
 pub mod matrix;
 mod progress;
 pub mod publish;

@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use transport_core::{Envelope, Publisher, clock};
 
 use super::flow::{FlowControl, Window};
-use super::histogram::latency_histogram;
 use super::schedule::Schedule;
+use crate::results::histogram::latency_histogram;
 use crate::results::{FailureKind, Failures};
 use crate::scenario::Rate;
 

@@ -19,7 +19,7 @@ use transport_core::Envelope;
 
 use super::audit::{Arrival, PairAudit};
 
-pub use super::histogram::{MAX_TRACKABLE_NS, latency_histogram};
+pub use crate::results::histogram::{MAX_TRACKABLE_NS, latency_histogram};
 
 /// State every subscriber of a run shares.
 #[derive(Debug)]

@@ -126,7 +126,7 @@ impl Schedule {
 
     fn generate(&self, window: std::ops::Range<u64>) -> Histogram<u64> {
         precise_sleeps();
-        let mut lateness = super::histogram::latency_histogram();
+        let mut lateness = crate::results::histogram::latency_histogram();
         let publishers = self.released.len() as u32;
         loop {
             if self.stop.load(Ordering::Acquire) {
