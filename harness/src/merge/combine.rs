@@ -308,3 +308,62 @@ fn idle_cost(runs: &[&RunResult]) -> IdleCost {
         requests,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::TransportKind;
+    use crate::results::histogram::latency_histogram;
+    use crate::results::run::{RunIdentity, RunStatus};
+    use crate::results::{FailureKind, Failures};
+
+    fn shard(published: u64, failure: Option<(FailureKind, &str)>) -> RunResult {
+        let mut failures = Failures::default();
+        if let Some((kind, message)) = failure {
+            failures.add(kind, message);
+        }
+        let mut r = RunResult::unmeasured(
+            RunIdentity {
+                name: "transport=websocket".into(),
+                transport: TransportKind::WebSocket,
+                tags: BTreeMap::from([("transport".into(), "websocket".into())]),
+                offered_rate: Some(100.0),
+                subscribers: 2,
+                payload_bytes: 100,
+            },
+            failures,
+        );
+        r.delivery.published = published;
+        r.delivery.delivered = published * 2;
+        r
+    }
+
+    /// Counts add part by part; a failure keeps its kind and says which shard it came from.
+    #[test]
+    fn parts_add_and_failures_keep_their_kinds() {
+        let a = shard(10, Some((FailureKind::Lost, "3 messages lost")));
+        let b = shard(20, Some((FailureKind::Setup, "server did not start")));
+        let c = shard(5, None);
+        let merged = run(
+            &[&a, &b, &c],
+            &latency_histogram(),
+            &[],
+            &mut BTreeSet::new(),
+        );
+        assert_eq!(
+            (merged.delivery.published, merged.delivery.delivered),
+            (35, 70)
+        );
+        assert_eq!((merged.subscribers, merged.offered_rate), (6, Some(300.0)));
+        assert_eq!(merged.status, RunStatus::Failed);
+        let messages: Vec<&str> = merged.failures.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["shard 1: server did not start", "shard 0: 3 messages lost"]
+        );
+        assert_eq!(
+            merged.failures.by_kind(),
+            BTreeMap::from([(FailureKind::Setup, 1), (FailureKind::Lost, 1)])
+        );
+    }
+}

@@ -3,9 +3,9 @@
 //!
 //! The publish phase owns it: it builds one [`FlowControl`] per run, its publishers acquire
 //! room before they send, and each receive loop returns credits through a [`Credits`] it is
-//! given. The credits come from the recorder's one decode of each message (they are a
-//! [`Observe`]r of it), so the recorder records and nothing else, and no message is decoded
-//! twice.
+//! given. The credits come from the recorder's one decode of each message ([`Credits`] is an
+//! [`Observe`] the recorder tells), so the recorder records and nothing else, and no message is
+//! decoded twice.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
