@@ -14,7 +14,7 @@ use transport_bench::runner::recorder::RunShared;
 use transport_core::{Envelope, clock};
 
 fn shared() -> Arc<RunShared> {
-    RunShared::new(0..u64::MAX, 1, 1, 100, Vec::new())
+    RunShared::new(0..u64::MAX, 1, 1, 100)
 }
 
 /// Messages per delivery unit (and per closed-loop batch) in the batched benchmarks.

@@ -108,7 +108,7 @@ fn audit(c: &mut Criterion) {
 }
 
 fn shared() -> Arc<RunShared> {
-    RunShared::new(0..u64::MAX, 1, 1, 100, Vec::new())
+    RunShared::new(0..u64::MAX, 1, 1, 100)
 }
 
 fn unit_of(n: u64, first_seq: u64) -> Vec<Bytes> {

@@ -38,8 +38,6 @@ pub trait Visit {
 
 /// The physical floor every other transport is read against (run first, compared to).
 pub const FLOOR: TransportKind = TransportKind::RawTcp;
-/// [`FLOOR`]'s registered name, usable in constants and patterns.
-pub const FLOOR_NAME: &str = <transport_raw_tcp::RawTcp as Transport>::NAME;
 
 impl TransportKind {
     /// All registered transports, in report order (the raw-TCP floor first).
@@ -107,6 +105,6 @@ mod tests {
     #[test]
     fn the_floor_is_registered_first_under_its_name() {
         assert_eq!(TransportKind::ALL[0], FLOOR);
-        assert_eq!(FLOOR.name(), FLOOR_NAME);
+        assert_eq!(FLOOR.name(), <transport_raw_tcp::RawTcp as Transport>::NAME);
     }
 }

@@ -53,7 +53,12 @@ fn run_browser_cell(transport: &str, extra: &str) -> transport_bench::results::R
     let cell = rt.block_on(async {
         tokio::time::timeout(
             RUN_BOUND,
-            runner::run_cell(&s, &spec, "browsertest", &Progress::new(true)),
+            runner::run_cell(&runner::RunCtx::new(
+                &s,
+                &spec,
+                "browsertest",
+                &Progress::new(true),
+            )),
         )
         .await
         .expect("browser run finished within its bound")
@@ -63,19 +68,28 @@ fn run_browser_cell(transport: &str, extra: &str) -> transport_bench::results::R
 
 fn assert_delivered_and_timed(r: &transport_bench::results::RunResult) {
     assert!(r.failures.is_empty(), "{}: {:?}", r.name, r.failures);
-    assert_eq!(r.lost, 0, "{}", r.name);
-    assert_eq!(r.duplicated, 0, "{}", r.name);
-    assert!(r.published >= 300, "{}: published {}", r.name, r.published);
+    assert_eq!(r.delivery.lost, 0, "{}", r.name);
+    assert_eq!(r.delivery.duplicated, 0, "{}", r.name);
+    assert!(
+        r.delivery.published >= 300,
+        "{}: published {}",
+        r.name,
+        r.delivery.published
+    );
     assert_eq!(
-        r.delivered,
-        2 * r.published,
+        r.delivery.delivered,
+        2 * r.delivery.published,
         "{}: both subscribers got everything",
         r.name
     );
-    assert!(r.latency_ns.count > 0, "{}: latencies recorded", r.name);
+    assert!(
+        r.latency.latency_ns.count > 0,
+        "{}: latencies recorded",
+        r.name
+    );
     // Loopback delivery into a page: above zero, far below a second.
     assert!(
-        r.latency_ns.p50 > 0 && r.latency_ns.p50 < 1_000_000_000,
+        r.latency.latency_ns.p50 > 0 && r.latency.latency_ns.p50 < 1_000_000_000,
         "{}",
         r.name
     );
@@ -90,9 +104,9 @@ fn assert_delivered_and_timed(r: &transport_bench::results::RunResult) {
     assert_eq!(b.subscriber_wire_counted_at, "server");
     // Subscriber bytes derived from the server's: at least the payload delivered.
     assert!(
-        r.wire.subscriber.read >= r.delivered * 64,
+        r.traffic.wire.subscriber.read >= r.delivery.delivered * 64,
         "{:?}",
-        r.wire.subscriber
+        r.traffic.wire.subscriber
     );
 }
 

@@ -4,6 +4,7 @@
 //! on a saved folder reproduces the charts byte for byte.
 
 use std::path::Path;
+use transport_bench::registry::TransportKind;
 
 use transport_bench::charts::{self, HEIGHT, WIDTH, figures, style};
 use transport_bench::report::{self, claims};
@@ -127,11 +128,14 @@ fn single_rate_skips_the_sweep_and_repetitions_use_the_median() {
     let v = &transport_bench::charts::select::variants(&s)[0];
     let ws = v
         .cell(
-            "websocket",
+            TransportKind::WebSocket,
             transport_bench::charts::select::RateKey::PerSec(1_000.0),
         )
         .unwrap();
-    assert_eq!((ws.repetitions, ws.run.latency_ns.p99), (3, 112_000));
+    assert_eq!(
+        (ws.repetitions, ws.run.latency.latency_ns.p99),
+        (3, 112_000)
+    );
 }
 
 #[test]
@@ -158,7 +162,7 @@ fn report_names_every_transport_and_judges_the_claims() {
     let row = |t: &str, claim: &str| {
         verdicts
             .iter()
-            .find(|r| r.transport == t && r.claim.starts_with(claim))
+            .find(|r| r.transport.name() == t && r.claim.starts_with(claim))
             .unwrap()
             .verdict
             .clone()
@@ -179,7 +183,7 @@ fn report_names_every_transport_and_judges_the_claims() {
     // The floor's ratio is about p50; the p99 shown is the transport's own.
     let measured = &verdicts
         .iter()
-        .find(|r| r.transport == "websocket" && r.claim.starts_with("low latency"))
+        .find(|r| r.transport == TransportKind::WebSocket && r.claim.starts_with("low latency"))
         .unwrap()
         .measured;
     assert!(
@@ -282,7 +286,11 @@ fn regenerate_saved_folder() {
         let s: transport_bench::results::Summary =
             serde_json::from_slice(&std::fs::read(Path::new(&dir).join("summary.json")).unwrap())
                 .unwrap();
-        let mut t: Vec<String> = s.runs.iter().map(|r| r.transport.clone()).collect();
+        let mut t: Vec<String> = s
+            .runs
+            .iter()
+            .map(|r| r.transport.name().to_owned())
+            .collect();
         t.dedup();
         t
     };
@@ -337,11 +345,11 @@ fn empty_and_degenerate_summaries_still_render() {
     assert!(out.report.exists());
     // One failed run with nothing measured: every applicable chart still draws.
     let mut r = run("websocket", Some(1_000.0), 0);
-    r.latency_spectrum.clear();
+    r.latency.latency_spectrum.clear();
     r.timeseries.clear();
-    r.latency_ns = Default::default();
-    r.throughput = Default::default();
-    r.lost = 5_000;
+    r.latency.latency_ns = Default::default();
+    r.latency.throughput = Default::default();
+    r.delivery.lost = 5_000;
     r.status = transport_bench::results::summary::RunStatus::Failed;
     s.runs.push(r);
     let out = report::write_outputs(&s, dir.path()).unwrap();
@@ -354,9 +362,9 @@ fn empty_and_degenerate_summaries_still_render() {
 fn low_rate_runs_report_their_cost_of_staying_connected() {
     let mut s = summary(&[Some(0.2), Some(1_000.0)]);
     for r in &mut s.runs {
-        r.idle_cost.bytes_per_subscriber_per_min = 224.0;
-        r.idle_cost.requests_per_subscriber_per_min = 4.0;
-        r.idle_cost.requests = std::collections::BTreeMap::from([("pings".to_owned(), 800)]);
+        r.cost.idle_cost.bytes_per_subscriber_per_min = 224.0;
+        r.cost.idle_cost.requests_per_subscriber_per_min = 4.0;
+        r.cost.idle_cost.requests = std::collections::BTreeMap::from([("pings".to_owned(), 800)]);
     }
     let text = report::render(&s, &[]);
     let section = text
@@ -393,7 +401,7 @@ fn a_subscriber_sweep_reports_server_cost_per_subscriber_and_message() {
             let mut r = r.clone();
             r.subscribers = n;
             r.tags.insert("subscribers".to_owned(), n.to_string());
-            let server = &mut r.resources.server;
+            let server = &mut r.cost.resources.server;
             server.available = true;
             // raw-tcp 10 KB, long-poll 20 KB, websocket 30 KB, pull-log 40 KB per subscriber.
             server.rss_bytes_per_subscriber = Some(10_000.0 * (i as f64 + 1.0) * grow);
@@ -441,9 +449,9 @@ fn a_run_without_latency_samples_prints_a_dash_not_zero() {
     let r = s
         .runs
         .iter_mut()
-        .find(|r| r.transport == "long-poll")
+        .find(|r| r.transport == TransportKind::LongPoll)
         .unwrap();
-    r.latency_ns = Default::default();
+    r.latency.latency_ns = Default::default();
     let text = report::render(&s, &[]);
     let row = text
         .lines()

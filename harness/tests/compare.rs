@@ -34,7 +34,7 @@ fn verdict_in(
         .comparison
         .runs
         .iter()
-        .find(|r| r.transport == transport)
+        .find(|r| r.transport.name() == transport)
         .unwrap();
     run.metrics
         .iter()

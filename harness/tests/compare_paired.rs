@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use transport_bench::registry::TransportKind;
 
 use serde_json::Value;
 use transport_bench::compare::paired::{PairedComparison, compare_paired};
@@ -39,7 +40,11 @@ fn planted(dir: &Path, side: &str, edit: impl Fn(&mut Value)) -> PathBuf {
 }
 
 fn verdict(c: &PairedComparison, transport: &str, metric: Metric) -> (Verdict, bool) {
-    let run = c.runs.iter().find(|r| r.transport == transport).unwrap();
+    let run = c
+        .runs
+        .iter()
+        .find(|r| r.transport.name() == transport)
+        .unwrap();
     let m = run.metrics.iter().find(|m| m.metric == metric).unwrap();
     (m.judgement.verdict, m.gates)
 }
@@ -275,7 +280,11 @@ fn latency_is_judged_on_all_pairs_when_late_generators_leave_too_few() {
         verdict(&c, "websocket", Metric::P50),
         (Verdict::Regressed, true)
     );
-    let run = c.runs.iter().find(|r| r.transport == "websocket").unwrap();
+    let run = c
+        .runs
+        .iter()
+        .find(|r| r.transport == TransportKind::WebSocket)
+        .unwrap();
     assert!(
         run.notes.iter().any(|n| n.contains("judged on all pairs")),
         "{:?}",

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use transport_bench::link::{LinkConfig, LinkProxy, Side};
+use transport_bench::link::{FaultKind, LinkConfig, LinkProxy, Side};
 use transport_bench::registry::TransportKind;
+use transport_bench::results::RunStatus;
 use transport_bench::runner::{self, Progress};
 use transport_bench::scenario::{self, ScenarioError};
 
@@ -165,7 +166,12 @@ fn run_scenario(text: &str, kind: TransportKind) -> transport_bench::runner::Cel
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(runner::run_cell(&s, &spec, "link", &Progress::new(true)))
+    rt.block_on(runner::run_cell(&runner::RunCtx::new(
+        &s,
+        &spec,
+        "link",
+        &Progress::new(true),
+    )))
 }
 
 /// Over a 50 ms round trip a long-poll publisher sends one request per round trip, so offered
@@ -180,15 +186,21 @@ fn a_run_that_publishes_nothing_in_its_window_says_why_and_has_no_latency() {
     let r = run_scenario(text, TransportKind::LongPoll).result;
     eprintln!(
         "published {} ({:.0}/s), latency samples {}, reason {:?}",
-        r.published, r.throughput.published_per_sec, r.latency_ns.count, r.saturation_reason
+        r.delivery.published,
+        r.latency.throughput.published_per_sec,
+        r.latency.latency_ns.count,
+        r.load.saturation_reason
     );
-    assert!(r.published > 0, "the warm-up's first messages do go out");
+    assert!(
+        r.delivery.published > 0,
+        "the warm-up's first messages do go out"
+    );
     assert_eq!(
-        r.latency_ns.count, 0,
+        r.latency.latency_ns.count, 0,
         "no message was intended inside the window and sent"
     );
-    assert!(r.saturated);
-    let reason = r.saturation_reason.unwrap_or_default();
+    assert!(r.load.saturated);
+    let reason = r.load.saturation_reason.unwrap_or_default();
     assert!(
         reason.contains("nothing was published inside the measured window"),
         "{reason}"
@@ -213,14 +225,22 @@ fn losses_after_reset(target: &str, kinds: &[TransportKind]) -> Vec<String> {
         let f = &r.faults[0];
         eprintln!(
             "{kind} target={target}: published {} lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
-            r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+            r.delivery.published,
+            r.delivery.lost,
+            r.delivery.duplicated,
+            f.recovery_ns,
+            f.reconnects,
+            r.failures
         );
         assert!(f.fired, "{kind}: the fault must fire");
-        assert_eq!(f.lost, r.lost, "{kind}: one fault carries all the loss");
-        if r.lost > 0 || r.published == 0 || r.status != "ok" {
+        assert_eq!(
+            f.lost, r.delivery.lost,
+            "{kind}: one fault carries all the loss"
+        );
+        if r.delivery.lost > 0 || r.delivery.published == 0 || !r.status.is_ok() {
             problems.push(format!(
                 "{kind}: lost {} of {} ({:?})",
-                r.lost, r.published, r.failures
+                r.delivery.lost, r.delivery.published, r.failures
             ));
         }
     }
@@ -354,16 +374,21 @@ fn server_restart_in_a_run_reports_its_fault() {
     let f = &r.faults[0];
     eprintln!(
         "pull-log restart: published {} lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
-        r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+        r.delivery.published,
+        r.delivery.lost,
+        r.delivery.duplicated,
+        f.recovery_ns,
+        f.reconnects,
+        r.failures
     );
     assert!(f.fired && f.error.is_none(), "{f:?}");
-    assert_eq!(f.kind, "server-restart");
+    assert_eq!(f.kind, FaultKind::ServerRestart);
     assert!(
         f.recovery_ns.is_some_and(|ns| ns >= 300_000_000),
         "recovery includes the downtime: {f:?}"
     );
     assert_eq!(
-        r.lost, 0,
+        r.delivery.lost, 0,
         "file storage and a resending producer lose nothing"
     );
     assert_matches_schema(&r);
@@ -384,7 +409,11 @@ fn every_transport_recovers_from_a_server_restart() {
         let f = &r.faults[0];
         eprintln!(
             "{kind} restart: published {} lost {} duplicated {} recovery {:?} reconnects {}",
-            r.published, r.lost, r.duplicated, f.recovery_ns, f.reconnects
+            r.delivery.published,
+            r.delivery.lost,
+            r.delivery.duplicated,
+            f.recovery_ns,
+            f.reconnects
         );
         assert!(f.fired && f.error.is_none(), "{kind}: {f:?}");
         assert_eq!(f.unrecovered_subscribers, 0, "{kind}: {f:?}");
@@ -395,10 +424,10 @@ fn every_transport_recovers_from_a_server_restart() {
         assert!(f.reconnects > 0, "{kind}: {f:?}");
         assert_eq!(
             (f.lost, f.duplicated),
-            (r.lost, r.duplicated),
+            (r.delivery.lost, r.delivery.duplicated),
             "{kind}: the one fault carries all loss and duplication"
         );
-        assert_eq!(r.status, "ok", "{kind}: {:?}", r.failures);
+        assert_eq!(r.status, RunStatus::Ok, "{kind}: {:?}", r.failures);
     }
 }
 
@@ -427,10 +456,10 @@ fn blackholes_delay_but_lose_nothing() {
         let f = &r.faults[0];
         eprintln!(
             "{kind} blackhole: lost {} duplicated {} recovery {:?} reconnects {} failures {:?}",
-            r.lost, r.duplicated, f.recovery_ns, f.reconnects, r.failures
+            r.delivery.lost, r.delivery.duplicated, f.recovery_ns, f.reconnects, r.failures
         );
         assert_eq!(
-            (r.lost, r.status.as_str()),
+            (r.delivery.lost, r.status.as_str()),
             (0, "ok"),
             "{kind}: {:?}",
             r.failures
@@ -440,7 +469,7 @@ fn blackholes_delay_but_lose_nothing() {
             "{kind}: nothing sent after the fault arrives before the hole closes: {f:?}"
         );
         assert!(
-            r.latency_ns.max >= 900_000_000,
+            r.latency.latency_ns.max >= 900_000_000,
             "{kind}: held messages show in the tail"
         );
     }
@@ -456,7 +485,7 @@ fn idle_cost_counts_requests_per_subscriber_per_minute() {
         (TransportKind::PullLog, "fetches"),
     ] {
         let r = run_scenario(text, kind).result;
-        let idle = &r.idle_cost;
+        let idle = &r.cost.idle_cost;
         eprintln!("{kind} idle: {idle:?}");
         assert!(
             idle.requests.get(counter).is_some_and(|&n| n > 0),

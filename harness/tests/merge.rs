@@ -144,9 +144,9 @@ fn merged_histograms_are_the_exact_sum_of_the_shards() {
         let got =
             write::read_histogram(&out.join(run.files.latency_hdr.as_ref().unwrap())).unwrap();
         assert_eq!(got, expected, "run {}: whole histogram", run.name);
-        assert_eq!(run.latency_ns.count, expected.len());
-        assert_eq!(run.latency_ns.p99, expected.value_at_quantile(0.99));
-        assert_eq!(run.latency_ns.max, expected.max());
+        assert_eq!(run.latency.latency_ns.count, expected.len());
+        assert_eq!(run.latency.latency_ns.p99, expected.value_at_quantile(0.99));
+        assert_eq!(run.latency.latency_ns.max, expected.max());
 
         // Seconds aligned by wall clock: shard 1's second i is merged second i + 1.
         let log = read_interval_log(&out.join(&run.files.interval_log)).unwrap();
@@ -166,14 +166,21 @@ fn merged_histograms_are_the_exact_sum_of_the_shards() {
             assert_eq!(p.p99_ns, want.value_at_quantile(0.99));
         }
         let (r0, r1) = (&shard0.runs[j], &shard1.runs[j]);
-        assert_eq!(run.delivered, r0.delivered + r1.delivered);
-        assert_eq!(run.published, r0.published + r1.published);
         assert_eq!(
-            run.wire.client.written,
-            r0.wire.client.written + r1.wire.client.written
+            run.delivery.delivered,
+            r0.delivery.delivered + r1.delivery.delivered
+        );
+        assert_eq!(
+            run.delivery.published,
+            r0.delivery.published + r1.delivery.published
+        );
+        assert_eq!(
+            run.traffic.wire.client.written,
+            r0.traffic.wire.client.written + r1.traffic.wire.client.written
         );
         // Unmeasured on any shard stays unmeasured (null), never a partial sum.
-        let server = |r: &transport_bench::results::RunResult| r.wire.server.map(|w| w.read);
+        let server =
+            |r: &transport_bench::results::RunResult| r.traffic.wire.server.map(|w| w.read);
         assert_eq!(server(run), server(r0).zip(server(r1)).map(|(a, b)| a + b));
     }
     let m = merged.merge.unwrap();
@@ -349,7 +356,10 @@ fn two_real_shard_runs_merge_into_a_valid_summary() {
         // Only the share ran: one subscriber, half the offered rate, nothing lost.
         let r = &s.runs[0];
         assert_eq!((r.subscribers, r.offered_rate), (1, Some(500.0)));
-        assert_eq!((r.lost, r.delivered), (0, r.published));
+        assert_eq!(
+            (r.delivery.lost, r.delivery.delivered),
+            (0, r.delivery.published)
+        );
     }
     let out = dir.path().join("merged");
     let o = bin(&[
@@ -365,10 +375,10 @@ fn two_real_shard_runs_merge_into_a_valid_summary() {
     let shards: Vec<Summary> = dirs.iter().map(|d| read(d).1).collect();
     let run = &merged.runs[0];
     assert_eq!(
-        run.delivered,
-        shards[0].runs[0].delivered + shards[1].runs[0].delivered
+        run.delivery.delivered,
+        shards[0].runs[0].delivery.delivered + shards[1].runs[0].delivery.delivered
     );
-    assert_eq!(run.lost, 0);
+    assert_eq!(run.delivery.lost, 0);
     assert_eq!((run.subscribers, run.offered_rate), (2, Some(1000.0)));
     // Both windows began at the instant, so their per-second figures line up.
     let starts: Vec<String> = merged.merge.as_ref().unwrap().shards[..]
@@ -383,7 +393,7 @@ fn two_real_shard_runs_merge_into_a_valid_summary() {
     let whole = write::read_histogram(&out.join(run.files.latency_hdr.as_ref().unwrap())).unwrap();
     assert_eq!(
         whole.len(),
-        shards[0].runs[0].latency_ns.count + shards[1].runs[0].latency_ns.count
+        shards[0].runs[0].latency.latency_ns.count + shards[1].runs[0].latency.latency_ns.count
     );
     assert!(out.join("report.md").is_file());
 }
@@ -417,16 +427,16 @@ fn merging_one_shard_reproduces_its_figures() {
     let (a, b) = (read(&shard).1, read(&out).1);
     let (x, y) = (&a.runs[0], &b.runs[0]);
     assert_eq!(
-        (x.published, x.delivered, x.lost),
-        (y.published, y.delivered, y.lost)
+        (x.delivery.published, x.delivery.delivered, x.delivery.lost),
+        (y.delivery.published, y.delivery.delivered, y.delivery.lost)
     );
-    assert_eq!(x.latency_ns, y.latency_ns);
-    assert_eq!(x.latency_spectrum, y.latency_spectrum);
-    assert_eq!(x.wire, y.wire);
+    assert_eq!(x.latency.latency_ns, y.latency.latency_ns);
+    assert_eq!(x.latency.latency_spectrum, y.latency.latency_spectrum);
+    assert_eq!(x.traffic.wire, y.traffic.wire);
     assert_eq!(x.timeseries, y.timeseries);
     let merge = b.merge.unwrap();
     assert!(merge.bounds.is_empty());
     // Resources stay listed per host, as the shard measured them.
-    assert_eq!(merge.shards[0].runs[0].resources, x.resources);
-    assert!(x.resources.server.available && x.resources.load.host.is_some());
+    assert_eq!(merge.shards[0].runs[0].resources, x.cost.resources);
+    assert!(x.cost.resources.server.available && x.cost.resources.load.host.is_some());
 }

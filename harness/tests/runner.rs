@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use transport_bench::results::{FailureKind, RunStatus};
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -163,12 +164,12 @@ fn run(fault_kind: Fault, extra: &str) -> transport_bench::runner::CellResult {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(runner::run_with::<Faulty>(
+    rt.block_on(runner::run_with::<Faulty>(&runner::RunCtx::new(
         &s,
         &spec,
         "test",
         &Progress::new(true),
-    ))
+    )))
 }
 
 #[test]
@@ -177,20 +178,20 @@ fn a_subscriber_stall_shows_in_the_tail() {
     // 1000 msg/s: message 1000 arrives about 0.8 s into the 2 s window.
     let r = run(Fault::StallSubscriber(1000), "").result;
     assert_eq!(
-        (r.status.as_str(), r.lost, r.duplicated),
+        (r.status.as_str(), r.delivery.lost, r.delivery.duplicated),
         ("ok", 0, 0),
         "{:?}",
         r.failures
     );
     assert!(
-        r.latency_ns.p999 >= 190_000_000,
+        r.latency.latency_ns.p999 >= 190_000_000,
         "p99.9 {} ns must show the 200 ms stall",
-        r.latency_ns.p999
+        r.latency.latency_ns.p999
     );
     assert!(
-        r.latency_ns.p50 < 50_000_000,
+        r.latency.latency_ns.p50 < 50_000_000,
         "the median stays low: {}",
-        r.latency_ns.p50
+        r.latency.latency_ns.p50
     );
 }
 
@@ -198,21 +199,21 @@ fn a_subscriber_stall_shows_in_the_tail() {
 fn a_publisher_stall_is_not_hidden_by_coordinated_omission() {
     let _g = serial();
     let r = run(Fault::StallPublisher(1000), "").result;
-    assert_eq!(r.lost, 0, "{:?}", r.failures);
+    assert_eq!(r.delivery.lost, 0, "{:?}", r.failures);
     // Messages due during the stall were sent late: from their intended time they waited up to
     // 200 ms. Timing from the actual send (what closed-loop tools do) would hide it.
     assert!(
-        r.latency_ns.p999 >= 190_000_000,
+        r.latency.latency_ns.p999 >= 190_000_000,
         "from intended: {}",
-        r.latency_ns.p999
+        r.latency.latency_ns.p999
     );
     assert!(
-        r.latency_from_send_ns.p999 < 100_000_000,
+        r.latency.latency_from_send_ns.p999 < 100_000_000,
         "from send hides it: {}",
-        r.latency_from_send_ns.p999
+        r.latency.latency_from_send_ns.p999
     );
     assert!(
-        r.schedule_lag_ns.max >= 190_000_000,
+        r.latency.schedule_lag_ns.max >= 190_000_000,
         "schedule lag shows the generator fell behind"
     );
 }
@@ -221,28 +222,34 @@ fn a_publisher_stall_is_not_hidden_by_coordinated_omission() {
 fn lost_messages_are_counted_and_fail_the_run() {
     let _g = serial();
     let r = run(Fault::DropEvery(10), "").result;
-    assert_eq!(r.status, "failed");
+    assert_eq!(r.status, RunStatus::Failed);
     assert!(
-        r.failures.iter().any(|f| f.contains("messages lost")),
+        r.failures
+            .iter()
+            .any(|f| f.kind == FailureKind::Lost && f.message.contains("messages lost")),
         "{:?}",
         r.failures
     );
-    let expected = r.published / 10;
+    let expected = r.delivery.published / 10;
     assert!(
-        r.lost.abs_diff(expected) <= 1,
+        r.delivery.lost.abs_diff(expected) <= 1,
         "lost {} of {} published",
-        r.lost,
-        r.published
+        r.delivery.lost,
+        r.delivery.published
     );
-    assert_eq!(r.delivered + r.lost, r.published);
+    assert_eq!(r.delivery.delivered + r.delivery.lost, r.delivery.published);
 
     let allowed = run(Fault::DropEvery(10), "allow_loss = true\n").result;
     assert_eq!(
-        allowed.status, "ok",
+        allowed.status,
+        RunStatus::Ok,
         "allow_loss keeps the run passing: {:?}",
         allowed.failures
     );
-    assert!(allowed.lost > 0, "...but the loss is still reported");
+    assert!(
+        allowed.delivery.lost > 0,
+        "...but the loss is still reported"
+    );
 }
 
 #[test]
@@ -263,18 +270,23 @@ fn closed_loop_runs_keep_the_window_and_lose_nothing() {
         .build()
         .unwrap();
     let r = rt
-        .block_on(runner::run_with::<Faulty>(
+        .block_on(runner::run_with::<Faulty>(&runner::RunCtx::new(
             &s,
             &spec,
             "max",
             &Progress::new(true),
-        ))
+        )))
         .result;
-    assert_eq!((r.status.as_str(), r.lost), ("ok", 0), "{:?}", r.failures);
+    assert_eq!(
+        (r.status, r.delivery.lost),
+        (RunStatus::Ok, 0),
+        "{:?}",
+        r.failures
+    );
     assert_eq!(r.offered_rate, None);
     assert!(
-        r.published > 1000,
+        r.delivery.published > 1000,
         "closed loop pushes as fast as the window allows: {}",
-        r.published
+        r.delivery.published
     );
 }

@@ -20,6 +20,8 @@ pub mod transport;
 
 use std::sync::OnceLock;
 
+use crate::registry::TransportKind;
+
 pub use process::{CHROMIUM_ENV, LaunchError, locate};
 pub use transport::{BrowserConfig, BrowserSubscriber, InBrowser};
 
@@ -40,26 +42,41 @@ pub enum WebKind {
 }
 
 impl WebKind {
-    /// Transports with a browser subscriber, by registered name.
-    pub const NAMES: &'static [&'static str] = &["long-poll", "websocket", "sse"];
+    /// Every web pattern, in the order error messages list them.
+    pub const ALL: [WebKind; 3] = [WebKind::LongPoll, WebKind::WebSocket, WebKind::Sse];
+
+    /// The pattern of `kind`, if a browser can subscribe to it.
+    pub fn of_kind(kind: TransportKind) -> Option<WebKind> {
+        match kind {
+            TransportKind::LongPoll => Some(WebKind::LongPoll),
+            TransportKind::Sse => Some(WebKind::Sse),
+            TransportKind::WebSocket => Some(WebKind::WebSocket),
+            TransportKind::RawTcp | TransportKind::PullLog => None,
+        }
+    }
 
     /// The pattern of the transport registered as `name`, if a browser can subscribe to it.
     pub fn of(name: &str) -> Option<WebKind> {
-        match name {
-            "long-poll" => Some(WebKind::LongPoll),
-            "sse" => Some(WebKind::Sse),
-            "websocket" => Some(WebKind::WebSocket),
-            _ => None,
+        TransportKind::from_name(name).and_then(WebKind::of_kind)
+    }
+
+    /// Its transport.
+    pub fn transport(self) -> TransportKind {
+        match self {
+            WebKind::LongPoll => TransportKind::LongPoll,
+            WebKind::Sse => TransportKind::Sse,
+            WebKind::WebSocket => TransportKind::WebSocket,
         }
     }
 
     /// The registered name of its transport.
     pub fn name(self) -> &'static str {
-        match self {
-            WebKind::LongPoll => "long-poll",
-            WebKind::Sse => "sse",
-            WebKind::WebSocket => "websocket",
-        }
+        self.transport().name()
+    }
+
+    /// The registered names of every web pattern's transport, for error messages.
+    pub fn names() -> Vec<&'static str> {
+        WebKind::ALL.iter().map(|k| k.name()).collect()
     }
 }
 

@@ -135,7 +135,7 @@ impl<T: Transport> Transport for InBrowser<T> {
             TransportError::Config(format!(
                 "{} has no browser subscriber; allowed: {}",
                 T::NAME,
-                WebKind::NAMES.join(", ")
+                WebKind::names().join(", ")
             ))
         })?;
         let session = config

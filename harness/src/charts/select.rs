@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::registry::TransportKind;
 use crate::results::{RunResult, Summary};
 
 /// Tags that do not split runs into variants: they are the chart's own dimensions, or repeat
@@ -52,8 +53,8 @@ impl RateKey {
 /// One transport at one rate within a variant, repetitions reduced to a single run.
 #[derive(Debug, Clone)]
 pub struct Cell<'a> {
-    /// Transport name.
-    pub transport: String,
+    /// The transport.
+    pub transport: TransportKind,
     /// Offered rate.
     pub rate: RateKey,
     /// The representative run: the median-p99 repetition (the lower median for even counts).
@@ -70,14 +71,14 @@ pub struct Variant<'a> {
     /// File-name suffix (`_payload-1KiB`); empty for a single variant.
     pub slug: String,
     /// Transports in the order they first ran (the raw-TCP floor first when present).
-    pub transports: Vec<String>,
+    pub transports: Vec<TransportKind>,
     /// Cells, in run order.
     pub cells: Vec<Cell<'a>>,
 }
 
 /// True if the run kept up with its offered load: not saturated, nothing lost, status ok.
 pub fn sustained(run: &RunResult) -> bool {
-    !run.saturated && run.lost == 0 && run.status.is_ok()
+    !run.load.saturated && run.delivery.lost == 0 && run.status.is_ok()
 }
 
 /// The scenario's p99 target, read from the effective scenario (`p99_target`, a human duration).
@@ -131,10 +132,10 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
         .zip(groups)
         .map(|(key, cells)| {
             let cells: Vec<Cell<'_>> = cells.into_iter().map(|(_, runs)| reduce(runs)).collect();
-            let mut transports: Vec<String> = Vec::new();
+            let mut transports: Vec<TransportKind> = Vec::new();
             for c in &cells {
                 if !transports.contains(&c.transport) {
-                    transports.push(c.transport.clone());
+                    transports.push(c.transport);
                 }
             }
             let named: Vec<(&String, &String)> =
@@ -180,11 +181,11 @@ fn rate_text(rate: RateKey) -> String {
 /// One run for a cell: the repetition with the median p99, so every field of the chosen run
 /// stays consistent (an average of runs would mix spectra and counters from different runs).
 fn reduce(mut runs: Vec<&RunResult>) -> Cell<'_> {
-    runs.sort_by_key(|r| r.latency_ns.p99);
+    runs.sort_by_key(|r| r.latency.latency_ns.p99);
     let repetitions = runs.len();
     let run = runs[(repetitions - 1) / 2];
     Cell {
-        transport: run.transport.clone(),
+        transport: run.transport,
         rate: RateKey::of(run),
         run,
         repetitions,
@@ -193,7 +194,7 @@ fn reduce(mut runs: Vec<&RunResult>) -> Cell<'_> {
 
 impl<'a> Variant<'a> {
     /// The cell for `transport` at `rate`.
-    pub fn cell(&self, transport: &str, rate: RateKey) -> Option<&Cell<'a>> {
+    pub fn cell(&self, transport: TransportKind, rate: RateKey) -> Option<&Cell<'a>> {
         self.cells
             .iter()
             .find(|c| c.transport == transport && c.rate == rate)
@@ -226,23 +227,27 @@ impl<'a> Variant<'a> {
     pub fn all_sustained(&self, rate: RateKey) -> bool {
         self.transports
             .iter()
-            .all(|t| self.cell(t, rate).is_some_and(|c| sustained(c.run)))
+            .all(|t| self.cell(*t, rate).is_some_and(|c| sustained(c.run)))
     }
 
     /// The cells at `rate`, one per transport, in transport order.
     pub fn at(&self, rate: RateKey) -> Vec<&Cell<'a>> {
         self.transports
             .iter()
-            .filter_map(|t| self.cell(t, rate))
+            .filter_map(|t| self.cell(*t, rate))
             .collect()
     }
 
     /// The highest open-loop rate `transport` sustained (and met `target` at, if given).
-    pub fn max_sustained(&self, transport: &str, target: Option<Duration>) -> Option<&Cell<'a>> {
+    pub fn max_sustained(
+        &self,
+        transport: TransportKind,
+        target: Option<Duration>,
+    ) -> Option<&Cell<'a>> {
         self.cells
             .iter()
             .filter(|c| c.transport == transport && c.rate.per_sec().is_some() && sustained(c.run))
-            .filter(|c| target.is_none_or(|t| c.run.latency_ns.p99 as u128 <= t.as_nanos()))
+            .filter(|c| target.is_none_or(|t| c.run.latency.latency_ns.p99 as u128 <= t.as_nanos()))
             .max_by(|a, b| {
                 a.rate
                     .per_sec()

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use plotters::style::{FontStyle, RGBColor, register_font};
 
+use crate::registry::TransportKind;
+
 /// The family every chart asks for; [`register_fonts`] binds it to the embedded DejaVu Sans.
 pub const FAMILY: &str = "sans-serif";
 
@@ -18,20 +20,28 @@ const SPARE: [RGBColor; 6] = [
     RGBColor(214, 39, 40),
 ];
 
-/// The colour of `transport`: fixed for the known ones so that every chart and every run agree.
+/// The colour of the transport named `transport` (chart data carries names): fixed for the
+/// registered ones so that every chart and every run agree.
 pub fn colour(transport: &str) -> RGBColor {
-    match transport {
-        "raw-tcp" => RGBColor(85, 85, 85),
-        "long-poll" => RGBColor(230, 120, 20),
-        "websocket" => RGBColor(31, 119, 180),
-        "pull-log" => RGBColor(44, 160, 44),
-        "sse" => RGBColor(148, 103, 189),
-        other => {
-            let hash = other.bytes().fold(0usize, |h, b| {
+    match TransportKind::from_name(transport) {
+        Some(kind) => kind_colour(kind),
+        None => {
+            let hash = transport.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))
             });
             SPARE[hash % SPARE.len()]
         }
+    }
+}
+
+/// A registered transport's fixed colour.
+pub fn kind_colour(kind: TransportKind) -> RGBColor {
+    match kind {
+        TransportKind::RawTcp => RGBColor(85, 85, 85),
+        TransportKind::LongPoll => RGBColor(230, 120, 20),
+        TransportKind::WebSocket => RGBColor(31, 119, 180),
+        TransportKind::PullLog => RGBColor(44, 160, 44),
+        TransportKind::Sse => RGBColor(148, 103, 189),
     }
 }
 

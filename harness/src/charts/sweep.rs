@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::registry::TransportKind;
 use crate::results::{RunResult, Summary};
 
 /// Tags that do not split a sweep: its own dimensions, and repetitions of one cell.
@@ -13,8 +14,8 @@ const NON_SWEEP_TAGS: [&str; 3] = ["transport", "subscribers", "repetition"];
 /// One transport at one subscriber count (repetitions reduced to medians).
 #[derive(Debug, Clone)]
 pub struct SweepPoint<'a> {
-    /// Transport name.
-    pub transport: String,
+    /// The transport.
+    pub transport: TransportKind,
     /// Connected subscribers.
     pub subscribers: u32,
     /// Server resident bytes per connected subscriber (median over repetitions), if measured.
@@ -31,7 +32,7 @@ impl SweepPoint<'_> {
     pub fn flagged(&self) -> bool {
         self.runs
             .iter()
-            .any(|r| r.lost > 0 || r.saturated || !r.valid || r.status != "ok")
+            .any(|r| r.delivery.lost > 0 || r.load.saturated || !r.load.valid || !r.status.is_ok())
     }
 }
 
@@ -43,7 +44,7 @@ pub struct SubscriberSweep<'a> {
     /// File-name suffix built from `label`.
     pub slug: String,
     /// Transports in first-seen order.
-    pub transports: Vec<String>,
+    pub transports: Vec<TransportKind>,
     /// Points ordered by transport (first seen), then subscriber count.
     pub points: Vec<SweepPoint<'a>>,
 }
@@ -114,17 +115,17 @@ fn sweep<'a>(
         .filter(|(k, _)| varying.contains(k))
         .map(|(k, v)| (*k, *v))
         .collect();
-    let mut transports: Vec<String> = Vec::new();
+    let mut transports: Vec<TransportKind> = Vec::new();
     for r in &runs {
         if !transports.contains(&r.transport) {
-            transports.push(r.transport.clone());
+            transports.push(r.transport);
         }
     }
     let mut points = Vec::new();
-    for t in &transports {
+    for &t in &transports {
         let mut counts: Vec<u32> = runs
             .iter()
-            .filter(|r| &r.transport == t)
+            .filter(|r| r.transport == t)
             .map(|r| r.subscribers)
             .collect();
         counts.sort_unstable();
@@ -133,7 +134,7 @@ fn sweep<'a>(
             let reps: Vec<&RunResult> = runs
                 .iter()
                 .copied()
-                .filter(|r| &r.transport == t && r.subscribers == n)
+                .filter(|r| r.transport == t && r.subscribers == n)
                 .collect();
             points.push(point(t, n, reps));
         }
@@ -153,13 +154,17 @@ fn sweep<'a>(
     }
 }
 
-fn point<'a>(transport: &str, subscribers: u32, runs: Vec<&'a RunResult>) -> SweepPoint<'a> {
+fn point<'a>(
+    transport: TransportKind,
+    subscribers: u32,
+    runs: Vec<&'a RunResult>,
+) -> SweepPoint<'a> {
     let server = |f: fn(&RunResult) -> Option<f64>| median(runs.iter().filter_map(|r| f(r)));
     SweepPoint {
-        transport: transport.to_owned(),
+        transport,
         subscribers,
-        server_bytes_per_subscriber: server(|r| r.resources.server.rss_bytes_per_subscriber),
-        server_cpu_ns_per_delivered: server(|r| r.resources.server.cpu_ns_per_delivered),
+        server_bytes_per_subscriber: server(|r| r.cost.resources.server.rss_bytes_per_subscriber),
+        server_cpu_ns_per_delivered: server(|r| r.cost.resources.server.cpu_ns_per_delivered),
         runs,
     }
 }

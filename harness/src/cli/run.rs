@@ -1,5 +1,5 @@
-//! `run` and `validate`: load a scenario, run its matrix, write the results folder, print the
-//! table; or only check scenario files.
+//! `run` and `validate`: load a scenario and check what it needs, hand its matrix to
+//! `runner::matrix`, write the results folder, print the table; or only check scenario files.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::limits;
 use crate::registry::TransportKind;
 use crate::results::environment::{Environment, Placement};
-use crate::results::summary::{RunStatus, ScenarioInfo, Summary};
+use crate::results::summary::{ScenarioInfo, Summary};
 use crate::results::{SCHEMA_VERSION, environment, write};
 use crate::runner::{self, Progress};
 use crate::scenario::{self, Scenario, ServerMode};
@@ -57,7 +57,8 @@ fn load(arg: &str) -> anyhow::Result<Scenario> {
     Ok(scenario::load(&path)?)
 }
 
-/// `run SCENARIO`.
+/// `run SCENARIO`: checks what the run needs before anything connects, runs the matrix, then
+/// writes and prints the results.
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let scenario = apply_overrides(load(&args.scenario)?, &args)?;
     check_descriptors(&scenario, &scenario.expand())?;
@@ -70,11 +71,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         crate::browser::locate().map_err(BadInput::msg)?;
     }
     let mut shard = super::sharding::record(&args, &scenario)?;
-    let mut plan = runner::HostPlan {
+    let plan = runner::HostPlan {
         shard: args.shard,
         start_at: args.start_at,
         remote: super::remote::servers(&args, &scenario)?,
     };
+    let placement = placement(&scenario, &plan.remote);
     let started = SystemTime::now();
     let out_dir = args
         .out
@@ -86,91 +88,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             out_dir.display()
         ))
     })?;
-
-    // Pinned before the runtime starts, so every worker and the generator thread inherit it;
-    // the runtime then gets one worker per CPU it may use.
-    if let Some(cpus) = &scenario.load.cpus {
-        crate::affinity::pin_current(cpus).map_err(BadInput::msg)?;
-    }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
     let progress = Progress::new(args.quiet || args.json);
-    let specs = scenario.expand();
-    let cells = specs.len() * args.repeat as usize;
     progress.line(&format!(
         "{}: {} runs, about {:.0} s of load plus drains → {}",
         scenario.name,
-        cells,
+        scenario.expand().len() * args.repeat as usize,
         scenario.planned_time().as_secs_f64() * f64::from(args.repeat),
         out_dir.display()
     ));
-
-    let mut runs = Vec::new();
-    let mut effective_options = serde_json::Map::new();
-    for spec in &specs {
-        if let Ok(v) = runner::effective_options(&scenario, spec) {
-            effective_options.insert(spec.transport.name().to_owned(), v);
-        }
+    let matrix = runner::Matrix {
+        scenario: &scenario,
+        plan,
+        repeat: args.repeat,
+        out_dir: &out_dir,
+        started,
+    };
+    let ran = matrix.run(&progress, |r| progress.line(&table::one_line(r)))?;
+    if let Some(record) = shard.as_mut() {
+        record.clock_offset_ns = ran.clock_offset_ns;
     }
-    let nonce = format!(
-        "{}-{}",
-        std::process::id(),
-        started
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    );
-    for repetition in 0..args.repeat {
-        for (i, spec) in specs.iter().enumerate() {
-            let cell_started = SystemTime::now();
-            let cell_nonce = format!("{nonce}-{repetition}-{i}");
-            let mut cell = runtime.block_on(runner::run_cell_on(
-                &scenario,
-                spec,
-                &cell_nonce,
-                &progress,
-                &plan,
-            ));
-            cell.result.repetition = repetition;
-            // Only the first run waits for --start-at; the rest follow on from it.
-            if plan.start_at.take().is_some()
-                && let Some(record) = shard.as_mut()
-            {
-                record.clock_offset_ns = cell.clock_offset_ns;
-            }
-            let file_name = if args.repeat > 1 {
-                format!("{},rep={repetition}", spec.name())
-            } else {
-                spec.name()
-            };
-            // One run's histogram files failing to write must not throw away the others.
-            match write::write_run_files(
-                &out_dir,
-                &file_name,
-                &cell.latency,
-                &cell.intervals,
-                // The window's own wall-clock start, so merge lines shards up second by second.
-                cell.window_start.unwrap_or(cell_started),
-            ) {
-                Ok(files) => cell.result.files = files,
-                Err(e) => {
-                    cell.result.status = RunStatus::Failed;
-                    cell.result
-                        .failures
-                        .push(format!("writing histogram files: {e:#}"));
-                }
-            }
-            progress.line(&table::one_line(&cell.result));
-            runs.push(cell.result);
-        }
-    }
-    drop(runtime);
+    let summary = summary(&scenario, ran, placement, shard, started)?;
+    print_results(&summary, &out_dir, &progress, args.json)
+}
 
-    let mut effective = serde_json::to_value(&scenario)?;
-    effective["transport_options"] = serde_json::Value::Object(effective_options);
-    let summary = Summary {
+/// The `summary.json` of a finished matrix.
+fn summary(
+    scenario: &Scenario,
+    ran: runner::MatrixRun,
+    placement: Placement,
+    shard: Option<crate::results::shards::ShardRecord>,
+    started: SystemTime,
+) -> anyhow::Result<Summary> {
+    let mut effective = serde_json::to_value(scenario)?;
+    effective["transport_options"] = serde_json::Value::Object(ran.effective_options);
+    Ok(Summary {
         schema_version: SCHEMA_VERSION,
         scenario: ScenarioInfo {
             name: scenario.name.clone(),
@@ -179,22 +130,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
             effective,
         },
         environment: Environment {
-            placement: Some(placement(&scenario, &plan.remote)),
+            placement: Some(placement),
             ..environment::collect(
                 "multi-thread",
-                threads,
+                ran.threads,
                 scenario.socket,
                 humantime::format_rfc3339_seconds(started).to_string(),
             )
         },
-        runs,
+        runs: ran.runs,
         shard,
         merge: None,
-    };
-    let path = write::write_summary(&out_dir, &summary)?;
+    })
+}
+
+/// Writes the summary, charts and report, prints the table (or the JSON), and maps failed
+/// runs to the exit code.
+fn print_results(
+    summary: &Summary,
+    out_dir: &std::path::Path,
+    progress: &Progress,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let path = write::write_summary(out_dir, summary)?;
     // Charts and the report are derived from summary.json and can be redrawn with `report`,
     // so a drawing problem is reported without failing the measurement.
-    match crate::report::write_outputs(&summary, &out_dir) {
+    match crate::report::write_outputs(summary, out_dir) {
         Ok(out) => progress.line(&format!(
             "report: {} ({} charts)",
             out.report.display(),
@@ -202,11 +163,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         )),
         Err(e) => eprintln!("warning: charts/report not written: {e:#}"),
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
     } else {
-        println!("{}", table::render(&summary));
-        print!("{}", table::conditions(&summary));
+        println!("{}", table::render(summary));
+        print!("{}", table::conditions(summary));
         println!("results: {}", path.display());
     }
     let failed: Vec<_> = summary.runs.iter().filter(|r| !r.status.is_ok()).collect();
@@ -214,7 +175,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     for r in &failed {
-        eprintln!("run failed: {}: {}", r.name, r.failures.join("; "));
+        eprintln!("run failed: {}: {}", r.name, r.failures.joined("; "));
     }
     Ok(Exit::RunFailed)
 }

@@ -10,7 +10,7 @@ use crate::text::{Digits, nanos_with};
 /// A latency as the table prints it: fixed decimals per unit, so a column's figures line up;
 /// "–" when the run recorded no latency sample at all (nothing measured is not 0 ns).
 fn latency(r: &RunResult, ns: u64) -> String {
-    if r.latency_ns.count == 0 {
+    if r.latency.latency_ns.count == 0 {
         return "–".to_owned();
     }
     nanos_with(ns as f64, Digits::Fixed)
@@ -18,7 +18,7 @@ fn latency(r: &RunResult, ns: u64) -> String {
 
 /// One line summarising a finished run.
 pub fn one_line(r: &RunResult) -> String {
-    let sat = match (r.valid, r.saturated) {
+    let sat = match (r.load.valid, r.load.saturated) {
         (false, _) => " INVALID (load generator fell behind)",
         (true, true) => " SATURATED",
         (true, false) => "",
@@ -27,10 +27,10 @@ pub fn one_line(r: &RunResult) -> String {
         "{:<7} {}  {:.0} msg/s  p50 {}  p99 {}  lost {}{sat}",
         r.status,
         r.name,
-        r.throughput.msgs_per_sec,
-        latency(r, r.latency_ns.p50),
-        latency(r, r.latency_ns.p99),
-        r.lost
+        r.latency.throughput.msgs_per_sec,
+        latency(r, r.latency.latency_ns.p50),
+        latency(r, r.latency.latency_ns.p99),
+        r.delivery.lost
     )
 }
 
@@ -55,7 +55,7 @@ pub fn render(s: &Summary) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &s.runs {
         let name = label(s, r);
-        let status = match (r.status, r.valid, r.saturated) {
+        let status = match (r.status, r.load.valid, r.load.saturated) {
             (RunStatus::Ok, false, _) => "INVALID".to_owned(),
             (RunStatus::Ok, true, false) => "ok".to_owned(),
             (RunStatus::Ok, true, true) => "saturated".to_owned(),
@@ -63,27 +63,32 @@ pub fn render(s: &Summary) -> String {
         };
         rows.push(vec![
             name,
-            format!("{:.0}", r.throughput.msgs_per_sec),
-            format!("{:.2}", r.throughput.payload_bytes_per_sec / 1e6),
-            latency(r, r.latency_ns.p50),
-            latency(r, r.latency_ns.p99),
-            latency(r, r.latency_ns.p999),
-            latency(r, r.latency_ns.max),
-            format!("{:.1}", r.wire.overhead_bytes_per_msg),
+            format!("{:.0}", r.latency.throughput.msgs_per_sec),
+            format!("{:.2}", r.latency.throughput.payload_bytes_per_sec / 1e6),
+            latency(r, r.latency.latency_ns.p50),
+            latency(r, r.latency.latency_ns.p99),
+            latency(r, r.latency.latency_ns.p999),
+            latency(r, r.latency.latency_ns.max),
+            format!("{:.1}", r.traffic.wire.overhead_bytes_per_msg),
             or_dash(
-                r.resources.server.cpu_ns_per_delivered.map(|ns| ns / 1e3),
+                r.cost
+                    .resources
+                    .server
+                    .cpu_ns_per_delivered
+                    .map(|ns| ns / 1e3),
                 2,
             ),
             or_dash(
-                r.resources
+                r.cost
+                    .resources
                     .server
                     .rss_bytes_per_subscriber
                     .map(|b| b / 1024.0),
                 1,
             ),
-            r.lost.to_string(),
-            r.duplicated.to_string(),
-            r.reordered.to_string(),
+            r.delivery.lost.to_string(),
+            r.delivery.duplicated.to_string(),
+            r.delivery.reordered.to_string(),
             status,
         ]);
     }

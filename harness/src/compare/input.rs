@@ -157,13 +157,13 @@ pub fn floor_of<'p, 'a>(pairs: &'p [Pair<'a>], pair: &Pair<'a>) -> Option<&'p Pa
     let mut tags = pair.baseline.first()?.tags.clone();
     tags.insert(
         "transport".to_owned(),
-        super::verdict::FLOOR_TRANSPORT.to_owned(),
+        crate::registry::FLOOR.name().to_owned(),
     );
     pairs.iter().find(|p| {
         p.name != pair.name
             && p.baseline
                 .first()
-                .is_some_and(|r| r.transport == super::verdict::FLOOR_TRANSPORT && r.tags == tags)
+                .is_some_and(|r| r.transport == crate::registry::FLOOR && r.tags == tags)
     })
 }
 

@@ -9,13 +9,13 @@ use crate::results::RunResult;
 /// ran in-process or remote without metrics).
 pub fn value(metric: Metric, run: &RunResult) -> Option<f64> {
     match metric {
-        Metric::Throughput => Some(run.throughput.msgs_per_sec),
-        Metric::P50 => Some(run.latency_ns.p50 as f64),
-        Metric::P99 => Some(run.latency_ns.p99 as f64),
-        Metric::P999 => Some(run.latency_ns.p999 as f64),
-        Metric::OverheadBytes => Some(run.wire.overhead_bytes_per_msg),
-        Metric::Lost => Some(run.lost as f64),
-        Metric::ServerCpu => run.resources.server.cpu_ns_per_delivered,
-        Metric::LoadCpu => run.resources.load.cpu_ns_per_delivered,
+        Metric::Throughput => Some(run.latency.throughput.msgs_per_sec),
+        Metric::P50 => Some(run.latency.latency_ns.p50 as f64),
+        Metric::P99 => Some(run.latency.latency_ns.p99 as f64),
+        Metric::P999 => Some(run.latency.latency_ns.p999 as f64),
+        Metric::OverheadBytes => Some(run.traffic.wire.overhead_bytes_per_msg),
+        Metric::Lost => Some(run.delivery.lost as f64),
+        Metric::ServerCpu => run.cost.resources.server.cpu_ns_per_delivered,
+        Metric::LoadCpu => run.cost.resources.load.cpu_ns_per_delivered,
     }
 }

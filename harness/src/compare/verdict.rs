@@ -23,8 +23,7 @@ use super::metric::value;
 use super::options::CompareOptions;
 use crate::metric::{Kind, Metric, Threshold};
 
-/// The transport every other one is measured against within a run.
-pub const FLOOR_TRANSPORT: &str = crate::registry::FLOOR_NAME;
+use crate::registry::{FLOOR, TransportKind};
 
 /// A finished comparison.
 #[derive(Debug, Clone)]
@@ -97,7 +96,7 @@ pub struct RunComparison {
     /// Run name (sorted tags).
     pub name: String,
     /// Transport of the run.
-    pub transport: String,
+    pub transport: TransportKind,
     /// Baseline and candidate repetition counts.
     pub repetitions: (usize, usize),
     /// One entry per metric, in [`Metric::UNPAIRED`] order.
@@ -138,12 +137,16 @@ pub fn compare_run(
     floor: Option<Floor<'_>>,
     opts: &CompareOptions,
 ) -> RunComparison {
+    // Runs are paired by name from runs present on both sides, so there is always one to
+    // name the transport; the floor only stands in for a caller's empty slices.
     let transport = baseline
-        .first()
-        .map(|r| r.transport.clone())
-        .unwrap_or_default();
-    let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR_TRANSPORT);
-    let is_floor = transport == FLOOR_TRANSPORT;
+        .iter()
+        .chain(candidate)
+        .map(|r| r.transport)
+        .next()
+        .unwrap_or(FLOOR);
+    let floor = floor.filter(|_| opts.normalize_to_floor && transport != FLOOR);
+    let is_floor = transport == FLOOR;
     let metrics: Vec<MetricComparison> = Metric::UNPAIRED
         .iter()
         .map(|&m| {
@@ -152,7 +155,7 @@ pub fn compare_run(
             mc
         })
         .collect();
-    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
+    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.load.saturated).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let notes = run_notes(baseline, candidate, &metrics);
     RunComparison {
@@ -172,7 +175,7 @@ fn run_notes(
     candidate: &[&RunResult],
     metrics: &[MetricComparison],
 ) -> Vec<String> {
-    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.saturated).count();
+    let saturated = |runs: &[&RunResult]| runs.iter().filter(|r| r.load.saturated).count();
     let failed = |runs: &[&RunResult]| runs.iter().filter(|r| !r.status.is_ok()).count();
     let (bs, cs) = (saturated(baseline), saturated(candidate));
     let (bf, cf) = (failed(baseline), failed(candidate));
@@ -186,7 +189,7 @@ fn run_notes(
     if cs > 0 {
         let reason = candidate
             .iter()
-            .find_map(|r| r.saturation_reason.clone())
+            .find_map(|r| r.load.saturation_reason.clone())
             .unwrap_or_else(|| "generator fell behind".to_owned());
         notes.push(format!(
             "candidate saturated in {cs}/{} repetitions ({reason})",
@@ -200,6 +203,13 @@ fn run_notes(
             candidate.len()
         ));
     }
+    notes.extend(metric_notes(metrics));
+    notes
+}
+
+/// What the metrics' verdicts say about the machine rather than the change.
+fn metric_notes(metrics: &[MetricComparison]) -> Vec<String> {
+    let mut notes = Vec::new();
     if metrics
         .iter()
         .any(|m| !m.gates && m.verdict == Verdict::Regressed)

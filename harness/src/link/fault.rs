@@ -98,17 +98,33 @@ impl FaultTarget {
     }
 }
 
-/// Both serialize as their scenario name, so the effective scenario reads like the input.
-macro_rules! serialize_by_name {
+/// Both serialize as their scenario name, so the effective scenario reads like the input and
+/// a fault's result (`faults[].kind`, `faults[].target`) reads back into the same type.
+macro_rules! serde_by_name {
     ($($t:ty),*) => {$(
         impl Serialize for $t {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.name())
             }
         }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(d)?;
+                <$t>::from_name(&name).ok_or_else(|| {
+                    serde::de::Error::unknown_variant(&name, <$t>::NAMES)
+                })
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.name())
+            }
+        }
     )*};
 }
-serialize_by_name!(FaultKind, FaultTarget);
+serde_by_name!(FaultKind, FaultTarget);
 
 /// One scheduled fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

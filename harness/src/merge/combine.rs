@@ -10,15 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
-use crate::results::RunResult;
-use crate::results::summary::IntervalPoint;
-use crate::results::summary::{FaultResult, IdleCost, Percentiles, RunFiles, Throughput};
-use crate::results::wire::WireCounts;
-use crate::runner::aggregate::{percentiles, spectrum, timeseries};
+use crate::results::cost::{Cost, IdleCost};
+use crate::results::faults::FaultResult;
+use crate::results::latency::{
+    IntervalPoint, Latency, Percentiles, Throughput, spectrum, timeseries,
+};
+use crate::results::run::{Delivery, LoadCheck, RunFiles, RunResult};
+use crate::results::wire::{Traffic, Wire, WireCounts};
 
 /// Merges one run over its shards (`runs[i]` is shard `i`'s), given the exact sum of their
-/// latency histograms and their aligned per-second histograms. Adds to `bounds` the fields that
-/// are bounds rather than exact.
+/// latency histograms and their aligned per-second histograms, part by part. Adds to `bounds`
+/// the fields that are bounds rather than exact.
 pub fn run(
     runs: &[&RunResult],
     latency: &Histogram<u64>,
@@ -26,74 +28,126 @@ pub fn run(
     bounds: &mut BTreeSet<String>,
 ) -> RunResult {
     let first = runs[0];
-    let sum = |f: fn(&RunResult) -> u64| runs.iter().map(|r| f(r)).sum::<u64>();
-    let tagged = |f: fn(&RunResult) -> Option<String>| -> Option<String> {
-        let v: Vec<String> = runs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| f(r).map(|s| format!("shard {i}: {s}")))
-            .collect();
-        (!v.is_empty()).then(|| v.join("; "))
-    };
-    let mut bound = |name: &str, f: fn(&RunResult) -> Percentiles| {
-        let ps: Vec<Percentiles> = runs.iter().map(|r| f(r)).collect();
-        if ps.iter().filter(|p| p.count > 0).count() > 1 {
-            bounds.insert(format!("runs[].{name}"));
-        }
-        percentile_bound(&ps)
-    };
-    let generator_lag_ns = bound("generator_lag_ns", |r| r.generator_lag_ns);
-    let latency_from_send_ns = bound("latency_from_send_ns", |r| r.latency_from_send_ns);
-    let schedule_lag_ns = bound("schedule_lag_ns", |r| r.schedule_lag_ns);
-    let units: Vec<DistributionSummary> =
-        runs.iter().map(|r| r.messages_per_delivery_unit).collect();
-    if units.iter().filter(|d| d.count > 0).count() > 1 {
-        bounds.insert("runs[].messages_per_delivery_unit".into());
-    }
-    let distributions = distributions(runs, bounds);
-    let failed = runs.iter().find(|r| r.status != "ok").copied();
+    let failed = runs.iter().find(|r| !r.status.is_ok()).copied();
     RunResult {
         offered_rate: runs.iter().map(|r| r.offered_rate).sum(),
         subscribers: runs.iter().map(|r| r.subscribers).sum(),
-        measured_secs: runs.iter().map(|r| r.measured_secs).fold(0.0, f64::max),
-        published: sum(|r| r.published),
-        delivered: sum(|r| r.delivered),
-        lost: sum(|r| r.lost),
-        duplicated: sum(|r| r.duplicated),
-        reordered: sum(|r| r.reordered),
-        valid: runs.iter().all(|r| r.valid),
-        invalid_reason: tagged(|r| r.invalid_reason.clone()),
-        generator_lag_ns,
-        saturated: runs.iter().any(|r| r.saturated),
-        saturation_reason: tagged(|r| r.saturation_reason.clone()),
+        delivery: delivery(runs),
+        load: load_check(runs, bounds),
         status: failed.unwrap_or(first).status,
         failures: runs
             .iter()
             .enumerate()
-            .flat_map(|(i, r)| r.failures.iter().map(move |f| format!("shard {i}: {f}")))
+            .flat_map(|(i, r)| {
+                r.failures
+                    .map_messages(|m| format!("shard {i}: {m}"))
+                    .into_iter()
+            })
             .collect(),
-        throughput: Throughput {
-            msgs_per_sec: runs.iter().map(|r| r.throughput.msgs_per_sec).sum(),
-            payload_bytes_per_sec: runs
-                .iter()
-                .map(|r| r.throughput.payload_bytes_per_sec)
-                .sum(),
-            published_per_sec: runs.iter().map(|r| r.throughput.published_per_sec).sum(),
-        },
-        latency_ns: percentiles(latency),
-        latency_from_send_ns,
-        schedule_lag_ns,
-        latency_spectrum: spectrum(latency),
-        wire: wire(runs),
-        messages_per_delivery_unit: distribution_bound(&units),
-        empty_delivery_units: sum(|r| r.empty_delivery_units),
-        counters: counters(runs),
-        distributions,
+        latency: self::latency(runs, latency, bounds),
+        traffic: traffic(runs, bounds),
         timeseries: timeseries(seconds),
         files: RunFiles::default(),
         faults: faults(runs),
-        idle_cost: idle_cost(runs),
+        cost: Cost {
+            idle_cost: idle_cost(runs),
+            ..first.cost.clone()
+        },
         ..first.clone()
+    }
+}
+
+/// The shards' pairs are disjoint, so the audit's counts add; the window is the longest.
+fn delivery(runs: &[&RunResult]) -> Delivery {
+    let sum = |f: fn(&Delivery) -> u64| runs.iter().map(|r| f(&r.delivery)).sum::<u64>();
+    Delivery {
+        measured_secs: runs
+            .iter()
+            .map(|r| r.delivery.measured_secs)
+            .fold(0.0, f64::max),
+        published: sum(|d| d.published),
+        delivered: sum(|d| d.delivered),
+        lost: sum(|d| d.lost),
+        duplicated: sum(|d| d.duplicated),
+        reordered: sum(|d| d.reordered),
+    }
+}
+
+/// Invalid or saturated if any shard was, with each shard's reason tagged by its index.
+fn load_check(runs: &[&RunResult], bounds: &mut BTreeSet<String>) -> LoadCheck {
+    let tagged = |f: fn(&LoadCheck) -> Option<&String>| -> Option<String> {
+        let v: Vec<String> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| f(&r.load).map(|s| format!("shard {i}: {s}")))
+            .collect();
+        (!v.is_empty()).then(|| v.join("; "))
+    };
+    LoadCheck {
+        valid: runs.iter().all(|r| r.load.valid),
+        invalid_reason: tagged(|l| l.invalid_reason.as_ref()),
+        generator_lag_ns: bound(runs, bounds, "generator_lag_ns", |r| {
+            r.load.generator_lag_ns
+        }),
+        saturated: runs.iter().any(|r| r.load.saturated),
+        saturation_reason: tagged(|l| l.saturation_reason.as_ref()),
+    }
+}
+
+/// Latency from the exactly added histogram; throughput adds; the rest are bounds.
+fn latency(
+    runs: &[&RunResult],
+    latency: &Histogram<u64>,
+    bounds: &mut BTreeSet<String>,
+) -> Latency {
+    let rate = |f: fn(&Throughput) -> f64| runs.iter().map(|r| f(&r.latency.throughput)).sum();
+    Latency {
+        throughput: Throughput {
+            msgs_per_sec: rate(|t| t.msgs_per_sec),
+            payload_bytes_per_sec: rate(|t| t.payload_bytes_per_sec),
+            published_per_sec: rate(|t| t.published_per_sec),
+        },
+        latency_ns: Percentiles::of(latency),
+        latency_from_send_ns: bound(runs, bounds, "latency_from_send_ns", |r| {
+            r.latency.latency_from_send_ns
+        }),
+        schedule_lag_ns: bound(runs, bounds, "schedule_lag_ns", |r| {
+            r.latency.schedule_lag_ns
+        }),
+        latency_spectrum: spectrum(latency),
+    }
+}
+
+/// The bound of a percentile summary no shard persisted a histogram for, recorded in
+/// `bounds` when more than one shard contributed to it.
+fn bound(
+    runs: &[&RunResult],
+    bounds: &mut BTreeSet<String>,
+    name: &str,
+    f: fn(&RunResult) -> Percentiles,
+) -> Percentiles {
+    let ps: Vec<Percentiles> = runs.iter().map(|r| f(r)).collect();
+    if ps.iter().filter(|p| p.count > 0).count() > 1 {
+        bounds.insert(format!("runs[].{name}"));
+    }
+    percentile_bound(&ps)
+}
+
+/// Bytes and counters add; delivery-unit distributions become bounds.
+fn traffic(runs: &[&RunResult], bounds: &mut BTreeSet<String>) -> Traffic {
+    let units: Vec<DistributionSummary> = runs
+        .iter()
+        .map(|r| r.traffic.messages_per_delivery_unit)
+        .collect();
+    if units.iter().filter(|d| d.count > 0).count() > 1 {
+        bounds.insert("runs[].messages_per_delivery_unit".into());
+    }
+    Traffic {
+        wire: wire(runs),
+        messages_per_delivery_unit: distribution_bound(&units),
+        empty_delivery_units: runs.iter().map(|r| r.traffic.empty_delivery_units).sum(),
+        counters: counters(runs),
+        distributions: distributions(runs, bounds),
     }
 }
 
@@ -174,13 +228,16 @@ fn distributions(
     runs: &[&RunResult],
     bounds: &mut BTreeSet<String>,
 ) -> BTreeMap<String, DistributionSummary> {
-    let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.distributions.keys()).collect();
+    let names: BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|r| r.traffic.distributions.keys())
+        .collect();
     names
         .into_iter()
         .map(|k| {
             let ds: Vec<DistributionSummary> = runs
                 .iter()
-                .filter_map(|r| r.distributions.get(k).copied())
+                .filter_map(|r| r.traffic.distributions.get(k).copied())
                 .collect();
             if ds.len() > 1 {
                 bounds.insert(format!("runs[].distributions.{k}"));
@@ -192,21 +249,21 @@ fn distributions(
 
 fn counters(runs: &[&RunResult]) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for (k, v) in runs.iter().flat_map(|r| r.counters.iter()) {
+    for (k, v) in runs.iter().flat_map(|r| r.traffic.counters.iter()) {
         *out.entry(k.clone()).or_insert(0) += v;
     }
     out
 }
 
-fn wire(runs: &[&RunResult]) -> crate::results::summary::Wire {
+fn wire(runs: &[&RunResult]) -> Wire {
     runs.iter()
         .map(|r| WireCounts {
-            publisher: r.wire.publisher,
-            subscriber: r.wire.subscriber,
-            server: r.wire.server,
+            publisher: r.traffic.wire.publisher,
+            subscriber: r.traffic.wire.subscriber,
+            server: r.traffic.wire.server,
             payload_bytes: r.payload_bytes,
-            published: r.published,
-            delivered: r.delivered,
+            published: r.delivery.published,
+            delivered: r.delivery.delivered,
         })
         .reduce(WireCounts::combined)
         .unwrap_or_default()
@@ -238,16 +295,75 @@ fn idle_cost(runs: &[&RunResult]) -> IdleCost {
     let weighted = |f: fn(&IdleCost) -> f64| {
         weighted_mean(
             runs.iter()
-                .map(|r| (u64::from(r.subscribers), f(&r.idle_cost))),
+                .map(|r| (u64::from(r.subscribers), f(&r.cost.idle_cost))),
         )
     };
     let mut requests = BTreeMap::new();
-    for (k, v) in runs.iter().flat_map(|r| r.idle_cost.requests.iter()) {
+    for (k, v) in runs.iter().flat_map(|r| r.cost.idle_cost.requests.iter()) {
         *requests.entry(k.clone()).or_insert(0) += v;
     }
     IdleCost {
         bytes_per_subscriber_per_min: weighted(|c| c.bytes_per_subscriber_per_min),
         requests_per_subscriber_per_min: weighted(|c| c.requests_per_subscriber_per_min),
         requests,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::TransportKind;
+    use crate::results::histogram::latency_histogram;
+    use crate::results::run::{RunIdentity, RunStatus};
+    use crate::results::{FailureKind, Failures};
+
+    fn shard(published: u64, failure: Option<(FailureKind, &str)>) -> RunResult {
+        let mut failures = Failures::default();
+        if let Some((kind, message)) = failure {
+            failures.add(kind, message);
+        }
+        let mut r = RunResult::unmeasured(
+            RunIdentity {
+                name: "transport=websocket".into(),
+                transport: TransportKind::WebSocket,
+                tags: BTreeMap::from([("transport".into(), "websocket".into())]),
+                offered_rate: Some(100.0),
+                subscribers: 2,
+                payload_bytes: 100,
+            },
+            failures,
+        );
+        r.delivery.published = published;
+        r.delivery.delivered = published * 2;
+        r
+    }
+
+    /// Counts add part by part; a failure keeps its kind and says which shard it came from.
+    #[test]
+    fn parts_add_and_failures_keep_their_kinds() {
+        let a = shard(10, Some((FailureKind::Lost, "3 messages lost")));
+        let b = shard(20, Some((FailureKind::Setup, "server did not start")));
+        let c = shard(5, None);
+        let merged = run(
+            &[&a, &b, &c],
+            &latency_histogram(),
+            &[],
+            &mut BTreeSet::new(),
+        );
+        assert_eq!(
+            (merged.delivery.published, merged.delivery.delivered),
+            (35, 70)
+        );
+        assert_eq!((merged.subscribers, merged.offered_rate), (6, Some(300.0)));
+        assert_eq!(merged.status, RunStatus::Failed);
+        let messages: Vec<&str> = merged.failures.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["shard 1: server did not start", "shard 0: 3 messages lost"]
+        );
+        assert_eq!(
+            merged.failures.by_kind(),
+            BTreeMap::from([(FailureKind::Setup, 1), (FailureKind::Lost, 1)])
+        );
     }
 }

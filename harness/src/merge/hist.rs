@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use crate::runner::recorder::latency_histogram;
+use crate::results::histogram::latency_histogram;
 
 /// Adds histograms exactly; they all share the latency shape, so `add` cannot overflow it.
 pub fn add_all<'a>(

@@ -80,7 +80,7 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
         let (start, seconds) = hist::align(&logs)?;
         let mut run = combine::run(&parts, &latency, &seconds, &mut bounds);
         let shifts: Vec<usize> = logs.iter().map(|l| hist::shift(l.start, start)).collect();
-        let shared = shared_remote(shards, &run.transport);
+        let shared = shared_remote(shards, run.transport.name());
         combine::second_resources(&mut run.timeseries, &parts, &shifts, shared.is_none());
         if let Some(address) = shared {
             // Each shard read the whole server, the other shards' traffic included: a sum
@@ -88,8 +88,8 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
             let reason = format!(
                 "every shard used the one remote server {address}, whose figures include all shards' traffic; see each shard's results"
             );
-            run.wire.server = None;
-            run.resources.server = ProcessFigures::unavailable(reason);
+            run.traffic.wire.server = None;
+            run.cost.resources.server = ProcessFigures::unavailable(reason);
         }
         let name = if first.runs.iter().filter(|r| r.name == run.name).count() > 1 {
             format!("{},rep={}", run.name, run.repetition)
@@ -183,15 +183,15 @@ fn merged_shard(s: &ShardDir, starts: &[std::time::SystemTime]) -> MergedShard {
             .map(|(r, &st)| ShardRun {
                 name: r.name.clone(),
                 repetition: r.repetition,
-                status: r.status.to_string(),
-                published: r.published,
-                delivered: r.delivered,
-                lost: r.lost,
-                duplicated: r.duplicated,
-                reordered: r.reordered,
-                latency_p99_ns: r.latency_ns.p99,
+                status: r.status,
+                published: r.delivery.published,
+                delivered: r.delivery.delivered,
+                lost: r.delivery.lost,
+                duplicated: r.delivery.duplicated,
+                reordered: r.delivery.reordered,
+                latency_p99_ns: r.latency.latency_ns.p99,
                 interval_log_start: Some(humantime::format_rfc3339_millis(st).to_string()),
-                resources: r.resources.clone(),
+                resources: r.cost.resources.clone(),
             })
             .collect(),
     }

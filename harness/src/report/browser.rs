@@ -31,7 +31,7 @@ fn ratio(browser: u64, rust: u64) -> String {
 }
 
 fn latency(r: &RunResult, q: fn(&RunResult) -> u64) -> String {
-    if r.status.is_ok() && r.latency_ns.count > 0 {
+    if r.status.is_ok() && r.latency.latency_ns.count > 0 {
         nanos(q(r) as f64)
     } else {
         "–".to_owned()
@@ -71,13 +71,13 @@ pub fn markdown(summary: &Summary) -> String {
         "| transport | subscribers | Rust p50 | browser p50 | p50 × | Rust p99 | browser p99 | p99 × | browser run |\n\
          |---|---|---|---|---|---|---|---|---|\n",
     );
-    let p50 = |r: &RunResult| r.latency_ns.p50;
-    let p99 = |r: &RunResult| r.latency_ns.p99;
+    let p50 = |r: &RunResult| r.latency.latency_ns.p50;
+    let p99 = |r: &RunResult| r.latency.latency_ns.p99;
     for b in &browser {
         let twin = rust_twin(summary, b);
-        let ok = |r: &RunResult| r.status.is_ok() && r.latency_ns.count > 0;
+        let ok = |r: &RunResult| r.status.is_ok() && r.latency.latency_ns.count > 0;
         let both = twin.filter(|t| ok(t) && ok(b));
-        let status = match (b.status.is_ok(), b.valid) {
+        let status = match (b.status.is_ok(), b.load.valid) {
             (false, _) => "failed",
             (true, false) => "invalid",
             (true, true) => "ok",
@@ -89,15 +89,21 @@ pub fn markdown(summary: &Summary) -> String {
             b.subscribers,
             twin.map_or("–".into(), |t| latency(t, p50)),
             latency(b, p50),
-            both.map_or("–".into(), |t| ratio(b.latency_ns.p50, t.latency_ns.p50)),
+            both.map_or("–".into(), |t| ratio(
+                b.latency.latency_ns.p50,
+                t.latency.latency_ns.p50
+            )),
             twin.map_or("–".into(), |t| latency(t, p99)),
             latency(b, p99),
-            both.map_or("–".into(), |t| ratio(b.latency_ns.p99, t.latency_ns.p99)),
+            both.map_or("–".into(), |t| ratio(
+                b.latency.latency_ns.p99,
+                t.latency.latency_ns.p99
+            )),
             status,
         );
     }
     for b in browser.iter().filter(|b| !b.status.is_ok()) {
-        let why = b.failures.first().map_or("", String::as_str);
+        let why = b.failures.first_message().unwrap_or("");
         let _ = writeln!(
             out,
             "\n- {} with {} browser subscribers failed: {}",

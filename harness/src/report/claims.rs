@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use crate::charts::extract::FLOOR;
 use crate::charts::select::{Cell, RateKey, Variant, sustained};
+use crate::registry::{FLOOR, TransportKind};
 use crate::text;
 
 /// How fast a claim says a pattern is, relative to the raw-TCP floor at the same offered rate.
@@ -86,7 +86,7 @@ impl OverheadClass {
 #[derive(Debug, Clone, Copy)]
 pub struct Claim {
     /// Transport the claim is about.
-    pub transport: &'static str,
+    pub transport: TransportKind,
     /// The pattern as the table names it.
     pub pattern: &'static str,
     /// Lowest claimed msgs/s.
@@ -106,7 +106,7 @@ pub struct Claim {
 /// The table under test.
 pub const CLAIMS: [Claim; 3] = [
     Claim {
-        transport: "long-poll",
+        transport: TransportKind::LongPoll,
         pattern: "long polling",
         rate_low: 100.0,
         rate_high: 1_000.0,
@@ -116,7 +116,7 @@ pub const CLAIMS: [Claim; 3] = [
         highest_throughput: false,
     },
     Claim {
-        transport: "websocket",
+        transport: TransportKind::WebSocket,
         pattern: "WebSockets",
         rate_low: 1_000.0,
         rate_high: 10_000.0,
@@ -126,7 +126,7 @@ pub const CLAIMS: [Claim; 3] = [
         highest_throughput: false,
     },
     Claim {
-        transport: "pull-log",
+        transport: TransportKind::PullLog,
         pattern: "Kafka-style pull",
         rate_low: 100_000.0,
         rate_high: 1_000_000.0,
@@ -149,9 +149,14 @@ pub struct Capacity {
 /// Measured capacity: the highest rate at which a run met every condition (no saturation, no
 /// loss, p99 within `target`), counting open-loop runs at their offered rate and the closed-loop
 /// (`max`) run at its delivered throughput.
-pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> Option<Capacity> {
-    let within =
-        |c: &&Cell<'_>| target.is_none_or(|t| u128::from(c.run.latency_ns.p99) <= t.as_nanos());
+pub fn capacity(
+    v: &Variant<'_>,
+    transport: TransportKind,
+    target: Option<Duration>,
+) -> Option<Capacity> {
+    let within = |c: &&Cell<'_>| {
+        target.is_none_or(|t| u128::from(c.run.latency.latency_ns.p99) <= t.as_nanos())
+    };
     let open = v
         .max_sustained(transport, target)
         .and_then(|c| c.rate.per_sec());
@@ -159,7 +164,7 @@ pub fn capacity(v: &Variant<'_>, transport: &str, target: Option<Duration>) -> O
         .cell(transport, RateKey::Max)
         .filter(|c| sustained(c.run))
         .filter(within)
-        .map(|c| c.run.throughput.msgs_per_sec);
+        .map(|c| c.run.latency.throughput.msgs_per_sec);
     let target_note = target
         .map(|t| format!(", p99 ≤ {}", text::nanos(t.as_nanos() as f64)))
         .unwrap_or_default();
@@ -201,7 +206,7 @@ fn representative<'v, 'a>(v: &'v Variant<'a>, claim: &Claim) -> Option<&'v Cell<
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// Transport.
-    pub transport: String,
+    pub transport: TransportKind,
     /// What was claimed.
     pub claim: String,
     /// What was measured.
@@ -210,21 +215,25 @@ pub struct Verdict {
     pub verdict: String,
 }
 
-/// Verdicts for every claim whose transport ran in `v`: its rate range, latency class, header
-/// overhead class and, where claimed, the highest throughput.
+/// Verdicts for every claim whose transport ran in `v`.
 pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
     let present: Vec<&Claim> = CLAIMS
         .iter()
-        .filter(|c| v.transports.iter().any(|t| t == c.transport))
+        .filter(|c| v.transports.contains(&c.transport))
         .collect();
     let mut out = Vec::new();
     for claim in &present {
         out.push(rate_row(v, claim, target));
-        // Without a representative run the transport sustained nothing to classify or rank.
         let Some(rep) = representative(v, claim) else {
             continue;
         };
-        out.extend(class_rows(v, claim, rep));
+        let at = rep
+            .rate
+            .per_sec()
+            .map(|r| format!(" at {} msg/s", text::count(r)))
+            .unwrap_or_default();
+        out.push(latency_row(v, claim, rep, &at));
+        out.extend(overhead_row(claim, rep, &at));
         if claim.highest_throughput {
             out.extend(throughput_row(v, claim, &present, target));
         }
@@ -232,17 +241,18 @@ pub fn verdicts(v: &Variant<'_>, target: Option<Duration>) -> Vec<Verdict> {
     out
 }
 
-/// One row of `claim`'s verdict table.
-fn row(claim: &Claim, claim_text: String, measured: String, verdict: String) -> Verdict {
-    Verdict {
-        transport: claim.transport.to_owned(),
-        claim: claim_text,
-        measured,
-        verdict,
+impl Verdict {
+    fn of(claim: &Claim, text: String, measured: String, verdict: String) -> Verdict {
+        Verdict {
+            transport: claim.transport,
+            claim: text,
+            measured,
+            verdict,
+        }
     }
 }
 
-/// The claimed rate range against the highest rate the transport sustained.
+/// The claimed rate range against the measured capacity.
 fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict {
     let range = format!(
         "{}–{}{} msg/s",
@@ -251,7 +261,7 @@ fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict
         if claim.open_ended { "+" } else { "" }
     );
     let Some(cap) = capacity(v, claim.transport, target) else {
-        return row(
+        return Verdict::of(
             claim,
             range,
             "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
@@ -272,33 +282,23 @@ fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict
     } else {
         "holds".to_owned()
     };
-    row(
-        claim,
-        range,
-        format!("{} msg/s: {}", text::count(m), cap.basis),
-        verdict,
-    )
+    let measured = format!("{} msg/s: {}", text::count(m), cap.basis);
+    Verdict::of(claim, range, measured, verdict)
 }
 
-/// The latency class and (where claimed) the header overhead class, from the claim's
-/// representative run.
-fn class_rows(v: &Variant<'_>, claim: &Claim, rep: &Cell<'_>) -> Vec<Verdict> {
-    let at = rep
-        .rate
-        .per_sec()
-        .map(|r| format!(" at {} msg/s", text::count(r)))
-        .unwrap_or_default();
+/// The claimed latency class against the representative run's (`at` names its rate).
+fn latency_row(v: &Variant<'_>, claim: &Claim, rep: &Cell<'_>, at: &str) -> Verdict {
     // Typical (p50) latency decides the class: it is what "low" or "medium latency" means
     // for a pattern, and unlike p99 it is not dominated by scheduler hiccups on a shared
     // machine. p99 is shown beside it.
-    let p50 = rep.run.latency_ns.p50 as f64;
-    let p99 = rep.run.latency_ns.p99 as f64;
+    let p50 = rep.run.latency.latency_ns.p50 as f64;
+    let p99 = rep.run.latency.latency_ns.p99 as f64;
     let floor = floor_p50(v, rep.rate);
     let measured_class = LatencyClass::of(p50, floor);
     let vs_floor = floor
         .map(|f| format!(" ({} the raw-TCP floor's p50)", text::ratio(p50 / f)))
         .unwrap_or_default();
-    let mut rows = vec![row(
+    Verdict::of(
         claim,
         format!("{} latency", claim.latency.name()),
         format!(
@@ -312,26 +312,27 @@ fn class_rows(v: &Variant<'_>, claim: &Claim, rep: &Cell<'_>) -> Vec<Verdict> {
             measured_class as u8,
             measured_class.name(),
         ),
-    )];
-    if let Some(claimed) = claim.overhead {
-        let bytes = rep.run.wire.overhead_bytes_per_msg;
-        let measured = OverheadClass::of(bytes);
-        rows.push(row(
-            claim,
-            format!("{} header overhead", claimed.name()),
-            format!(
-                "{} non-payload per delivered message{at} → {}",
-                text::bytes(bytes),
-                measured.name()
-            ),
-            class_verdict(claimed as u8, measured as u8, measured.name()),
-        ));
-    }
-    rows
+    )
 }
 
-/// "Highest throughput": this transport's capacity against the best of the other claimed
-/// transports that ran; `None` when none of them sustained a rate.
+/// The claimed header overhead class, if the claim makes one, against the representative run.
+fn overhead_row(claim: &Claim, rep: &Cell<'_>, at: &str) -> Option<Verdict> {
+    let claimed = claim.overhead?;
+    let bytes = rep.run.traffic.wire.overhead_bytes_per_msg;
+    let measured = OverheadClass::of(bytes);
+    Some(Verdict::of(
+        claim,
+        format!("{} header overhead", claimed.name()),
+        format!(
+            "{} non-payload per delivered message{at} → {}",
+            text::bytes(bytes),
+            measured.name()
+        ),
+        class_verdict(claimed as u8, measured as u8, measured.name()),
+    ))
+}
+
+/// "Highest throughput of the three": the claim's capacity against the best rival's.
 fn throughput_row(
     v: &Variant<'_>,
     claim: &Claim,
@@ -342,12 +343,7 @@ fn throughput_row(
     let (name, best) = present
         .iter()
         .filter(|c| c.transport != claim.transport)
-        .filter_map(|c| {
-            Some((
-                c.transport.to_owned(),
-                capacity(v, c.transport, target)?.msgs_per_sec,
-            ))
-        })
+        .filter_map(|c| Some((c.transport, capacity(v, c.transport, target)?.msgs_per_sec)))
         .reduce(|a, b| if b.1 > a.1 { b } else { a })?;
     let verdict = if mine > best {
         format!("holds: {} the next best ({name})", text::ratio(mine / best))
@@ -357,7 +353,7 @@ fn throughput_row(
             text::ratio(best / mine.max(1.0))
         )
     };
-    Some(row(
+    Some(Verdict::of(
         claim,
         "very high throughput (highest of the three)".to_owned(),
         format!(
@@ -372,7 +368,7 @@ fn throughput_row(
 /// The floor's p50 at `rate`; if that floor run fell behind (then it measures the machine, not
 /// the wire), the lowest p50 among the floor's sustained runs.
 fn floor_p50(v: &Variant<'_>, rate: RateKey) -> Option<f64> {
-    let p50 = |c: &Cell<'_>| c.run.latency_ns.p50 as f64;
+    let p50 = |c: &Cell<'_>| c.run.latency.latency_ns.p50 as f64;
     match v.cell(FLOOR, rate) {
         Some(c) if sustained(c.run) => Some(p50(c)),
         _ => v

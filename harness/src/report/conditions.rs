@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::link::FaultKind;
 use crate::results::{RunResult, Summary};
 use crate::text;
 
@@ -14,7 +15,7 @@ const IDLE_RATE_PER_SEC: f64 = 1.0;
 /// A run's name for tables: its transport plus only the tags that vary in this scenario, and
 /// the repetition after the first.
 pub fn label(s: &Summary, r: &RunResult) -> String {
-    let mut name = r.transport.clone();
+    let mut name = r.transport.name().to_owned();
     for (k, v) in &r.tags {
         // A tag only some runs carry (`client=browser`) varies too.
         let varies = || {
@@ -50,10 +51,10 @@ pub fn fault_rows(summary: &Summary) -> Vec<[String; 8]> {
     let mut rows = Vec::new();
     for r in &summary.runs {
         for f in &r.faults {
-            let kind = match (f.kind.as_str(), f.duration_secs > 0.0) {
-                ("reset-connections", _) => format!("reset {}", f.target),
+            let kind = match (f.kind, f.duration_secs > 0.0) {
+                (FaultKind::ResetConnections, _) => format!("reset {}", f.target),
                 (k, true) => format!("{k} {}", text::nanos(f.duration_secs * 1e9)),
-                (k, false) => k.to_owned(),
+                (k, false) => k.name().to_owned(),
             };
             let recovery = match (&f.error, f.fired, f.recovery_ns) {
                 (Some(e), _, _) => format!("error: {e}"),
@@ -91,7 +92,7 @@ pub fn idle_rows(summary: &Summary) -> Vec<[String; 4]> {
         .iter()
         .filter(|r| r.offered_rate.is_some_and(|x| x <= IDLE_RATE_PER_SEC))
         .map(|r| {
-            let c = &r.idle_cost;
+            let c = &r.cost.idle_cost;
             let kinds: Vec<String> = c.requests.iter().map(|(k, n)| format!("{n} {k}")).collect();
             [
                 label(summary, r),

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::charts::extract::FLOOR;
 use crate::charts::select::{Cell, RateKey, Variant};
+use crate::registry::FLOOR;
 use crate::text;
 
 fn at(rate: RateKey) -> String {
@@ -14,30 +14,27 @@ fn at(rate: RateKey) -> String {
     }
 }
 
-/// The findings for one variant, one sentence per item: latency against the floor and
-/// between transports, overhead and batching at the comparison rate, capacity, and problems
-/// (always reported).
+/// The findings for one variant, one sentence per item.
 pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
-    let mut out = Vec::new();
     let rate = v.comparison_rate();
     let cells = v.at(rate);
-    latency(&mut out, &cells, rate);
-    overhead(&mut out, &cells, rate);
-    batching(&mut out, &cells, rate);
-    closed_loop(&mut out, v);
+    let mut out = latency(&cells, rate);
+    out.extend(overhead(&cells, rate));
+    out.extend(closed_loop_top(v));
     if v.open_rates().len() > 1 {
-        sustained_rates(&mut out, v, target);
+        out.extend(sustained_rates(v, target));
     }
-    problems(&mut out, v);
+    out.extend(problems(v));
     out
 }
 
 fn p99(c: &Cell<'_>) -> f64 {
-    c.run.latency_ns.p99 as f64
+    c.run.latency.latency_ns.p99 as f64
 }
 
-/// Each transport's p99 against the raw-TCP floor, then the best against the worst.
-fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+/// Each transport's p99 against the floor's, then the best against the worst.
+fn latency(cells: &[&Cell<'_>], rate: RateKey) -> Vec<String> {
+    let mut out = Vec::new();
     let floor = cells.iter().find(|c| c.transport == FLOOR).copied();
     let others: Vec<&Cell<'_>> = cells
         .iter()
@@ -50,7 +47,7 @@ fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
             c.transport,
             text::nanos(p99(c)),
             at(rate),
-            text::nanos(c.run.latency_ns.p50 as f64)
+            text::nanos(c.run.latency.latency_ns.p50 as f64)
         );
         if let Some(f) = floor.filter(|f| p99(f) > 0.0) {
             s.push_str(&format!(
@@ -63,7 +60,7 @@ fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
         }
         out.push(s);
     }
-
+    // Best against worst.
     let ranked = {
         let mut r: Vec<&Cell<'_>> = others.iter().copied().filter(|c| p99(c) > 0.0).collect();
         r.sort_by(|a, b| p99(a).total_cmp(&p99(b)));
@@ -80,12 +77,14 @@ fn latency(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
             text::nanos(p99(worst))
         ));
     }
+    out
 }
 
-/// Bytes that are not payload, per delivered message, broken down by direction and purpose.
-fn overhead(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
+/// Bytes beyond the payload, and how many messages each delivery unit carried.
+fn overhead(cells: &[&Cell<'_>], rate: RateKey) -> Vec<String> {
+    let mut out = Vec::new();
     for c in cells {
-        let w = &c.run.wire;
+        let w = &c.run.traffic.wire;
         if w.client_to_server_bytes + w.server_to_client_bytes == 0 {
             continue;
         }
@@ -101,12 +100,8 @@ fn overhead(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
             text::bytes(c.run.payload_bytes as f64),
         ));
     }
-}
-
-/// Messages per delivery unit (response, frame, fetch, read), and empty units.
-fn batching(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
     for c in cells {
-        let u = &c.run.messages_per_delivery_unit;
+        let u = &c.run.traffic.messages_per_delivery_unit;
         if u.count == 0 {
             continue;
         }
@@ -118,53 +113,56 @@ fn batching(out: &mut Vec<String>, cells: &[&Cell<'_>], rate: RateKey) {
             u.p99,
             u.max
         );
-        if c.run.empty_delivery_units > 0 {
-            s.push_str(&format!(", plus {} empty ones", c.run.empty_delivery_units));
-        }
-        s.push('.');
-        out.push(s);
-    }
-}
-
-/// Which transport delivered the most in closed loop, against the floor.
-fn closed_loop(out: &mut Vec<String>, v: &Variant<'_>) {
-    let closed = v.at(RateKey::Max);
-    let tput = |c: &Cell<'_>| c.run.throughput.msgs_per_sec;
-    if let Some(top) = closed
-        .iter()
-        .copied()
-        .filter(|c| c.transport != FLOOR)
-        .reduce(|a, b| if tput(b) > tput(a) { b } else { a })
-    {
-        let mut s = format!(
-            "In closed loop **{}** delivered the most: {} msg/s",
-            top.transport,
-            text::count(tput(top))
-        );
-        if let Some(f) = closed
-            .iter()
-            .find(|c| c.transport == FLOOR)
-            .filter(|f| tput(f) > 0.0)
-        {
+        if c.run.traffic.empty_delivery_units > 0 {
             s.push_str(&format!(
-                " ({} the raw-TCP floor's {} msg/s)",
-                text::ratio(tput(top) / tput(f)),
-                text::count(tput(f))
+                ", plus {} empty ones",
+                c.run.traffic.empty_delivery_units
             ));
         }
         s.push('.');
         out.push(s);
     }
+    out
 }
 
-/// Per transport, the highest offered rate it sustained and where it first fell behind.
-fn sustained_rates(out: &mut Vec<String>, v: &Variant<'_>, target: Option<Duration>) {
-    for t in &v.transports {
+/// Which transport delivered the most in closed loop, against the floor.
+fn closed_loop_top(v: &Variant<'_>) -> Option<String> {
+    let closed = v.at(RateKey::Max);
+    let tput = |c: &Cell<'_>| c.run.latency.throughput.msgs_per_sec;
+    let top = closed
+        .iter()
+        .copied()
+        .filter(|c| c.transport != FLOOR)
+        .reduce(|a, b| if tput(b) > tput(a) { b } else { a })?;
+    let mut s = format!(
+        "In closed loop **{}** delivered the most: {} msg/s",
+        top.transport,
+        text::count(tput(top))
+    );
+    if let Some(f) = closed
+        .iter()
+        .find(|c| c.transport == FLOOR)
+        .filter(|f| tput(f) > 0.0)
+    {
+        s.push_str(&format!(
+            " ({} the raw-TCP floor's {} msg/s)",
+            text::ratio(tput(top) / tput(f)),
+            text::count(tput(f))
+        ));
+    }
+    s.push('.');
+    Some(s)
+}
+
+/// The highest offered rate each transport sustained, and where it first fell behind.
+fn sustained_rates(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
+    let mut out = Vec::new();
+    for &t in &v.transports {
         let first_bad = v
             .cells
             .iter()
             .filter(|c| {
-                &c.transport == t
+                c.transport == t
                     && c.rate.per_sec().is_some()
                     && !crate::charts::select::sustained(c.run)
             })
@@ -188,9 +186,10 @@ fn sustained_rates(out: &mut Vec<String>, v: &Variant<'_>, target: Option<Durati
         if let Some(bad) = first_bad {
             let why = bad
                 .run
+                .load
                 .saturation_reason
                 .clone()
-                .or_else(|| bad.run.failures.first().cloned());
+                .or_else(|| bad.run.failures.first_message().map(str::to_owned));
             s.push_str(&format!(
                 "; it first fell behind at {} msg/s{}",
                 text::count(bad.rate.per_sec().unwrap_or(0.0)),
@@ -200,27 +199,30 @@ fn sustained_rates(out: &mut Vec<String>, v: &Variant<'_>, target: Option<Durati
         s.push('.');
         out.push(s);
     }
+    out
 }
 
-/// Lost, duplicated or reordered messages and failed runs, always reported.
-fn problems(out: &mut Vec<String>, v: &Variant<'_>) {
+/// Loss, duplication, reordering and failures: always reported.
+fn problems(v: &Variant<'_>) -> Vec<String> {
+    let mut out = Vec::new();
     for c in &v.cells {
         let r = c.run;
-        if r.lost + r.duplicated + r.reordered > 0 || !r.status.is_ok() {
+        if r.delivery.lost + r.delivery.duplicated + r.delivery.reordered > 0 || !r.status.is_ok() {
             out.push(format!(
                 "**{}** {}: {} lost, {} duplicated, {} reordered, status {}{}.",
                 c.transport,
                 at(c.rate),
-                r.lost,
-                r.duplicated,
-                r.reordered,
+                r.delivery.lost,
+                r.delivery.duplicated,
+                r.delivery.reordered,
                 r.status,
                 if r.failures.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", r.failures.join("; "))
+                    format!(" ({})", r.failures.joined("; "))
                 }
             ));
         }
     }
+    out
 }

@@ -13,11 +13,9 @@ pub mod tables;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::charts::select::Variant;
 use crate::charts::{self, figures, select};
 use crate::results::{SCHEMA_VERSION, Summary};
 
@@ -72,27 +70,27 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", path.display()))
 }
 
-/// The report's Markdown: an introduction and the environment, per variant its findings,
-/// claims check and runs, then the conditions, scale and browser sections, the charts and the
-/// caveats.
+/// The report's Markdown.
 pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     let target = select::p99_target(summary);
-    let mut out = String::new();
-    intro(&mut out, summary, target);
+    let mut out = header(summary, target);
+    out.push_str("## Environment\n\n");
+    out.push_str(&tables::environment(summary));
     for v in &select::variants(summary) {
-        variant_section(&mut out, v, target);
+        out.push_str(&variant(v, target));
     }
     out.push_str(&conditions::markdown(summary));
     out.push_str(&scale::markdown(summary));
     out.push_str(&browser::markdown(summary));
-    charts_section(&mut out, summary, charts);
-    caveats(&mut out, summary);
+    out.push_str(&chart_section(summary, charts));
+    out.push_str(&caveats(summary));
     out
 }
 
-/// Title, what ran, the p99 target and the link, then the environment table.
-fn intro(out: &mut String, summary: &Summary, target: Option<Duration>) {
+/// Title, what ran, the p99 target and the link the runs went over.
+fn header(summary: &Summary, target: Option<std::time::Duration>) -> String {
     let s = &summary.scenario;
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "# transport-bench: {}\n\n{}\n",
@@ -101,8 +99,8 @@ fn intro(out: &mut String, summary: &Summary, target: Option<Duration>) {
     );
     let mut transports: Vec<&str> = Vec::new();
     for r in &summary.runs {
-        if !transports.contains(&r.transport.as_str()) {
-            transports.push(&r.transport);
+        if !transports.contains(&r.transport.name()) {
+            transports.push(r.transport.name());
         }
     }
     let _ = writeln!(
@@ -125,13 +123,12 @@ fn intro(out: &mut String, summary: &Summary, target: Option<Duration>) {
     if let Some(link) = conditions::link_sentence(summary) {
         let _ = writeln!(out, "{link}\n");
     }
-    out.push_str("## Environment\n\n");
-    out.push_str(&tables::environment(summary));
+    out
 }
 
-/// One variant (a group of runs that differ only in transport and rate): findings, the claims
-/// check and the runs table.
-fn variant_section(out: &mut String, v: &Variant<'_>, target: Option<Duration>) {
+/// One variant's findings, claims and run table.
+fn variant(v: &select::Variant<'_>, target: Option<std::time::Duration>) -> String {
+    let mut out = String::new();
     let suffix = if v.label.is_empty() {
         String::new()
     } else {
@@ -141,64 +138,61 @@ fn variant_section(out: &mut String, v: &Variant<'_>, target: Option<Duration>) 
     for f in findings::findings(v, target) {
         let _ = writeln!(out, "- {f}");
     }
-    claims_section(out, v, target, &suffix);
-    let _ = writeln!(out, "\n## Runs{suffix}\n");
-    out.push_str(&tables::runs(v));
-}
-
-/// The claims under test against what this variant measured, when it swept rates.
-fn claims_section(out: &mut String, v: &Variant<'_>, target: Option<Duration>, suffix: &str) {
     let verdicts = claims::verdicts(v, target);
-    if v.open_rates().len() <= 1 || verdicts.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
-    out.push_str(
-        "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
-         WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
-         very high throughput\". Capacity is the highest rate at which a run had no saturation, \
-         no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
-         run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
-         offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
-         bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
-         no network round trip, which flatters every pattern that needs one.\n\n",
-    );
-    out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
-    for r in verdicts {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            r.transport,
-            tables::cell(&r.claim),
-            tables::cell(&r.measured),
-            tables::cell(&r.verdict)
+    if v.open_rates().len() > 1 && !verdicts.is_empty() {
+        let _ = writeln!(out, "\n## Claims vs measurement{suffix}\n");
+        out.push_str(
+            "The claim under test: \"long polling: 100–1K msg/s, medium latency, high header overhead; \
+             WebSockets: 1K–10K msg/s, low latency; Kafka-style pull: 100K–1M+ msg/s, medium latency, \
+             very high throughput\". Capacity is the highest rate at which a run had no saturation, \
+             no loss and p99 within the target (open-loop runs at their offered rate, the closed-loop \
+             run at its throughput). Latency classes compare p50 with the raw-TCP floor's at the same \
+             offered rate (low < 3×, medium 3–30×, high ≥ 30×); overhead classes count non-payload \
+             bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
+             no network round trip, which flatters every pattern that needs one.\n\n",
         );
-    }
-}
-
-/// Every chart drawn, with its title and subtitle.
-fn charts_section(out: &mut String, summary: &Summary, charts: &[PathBuf]) {
-    if charts.is_empty() {
-        return;
-    }
-    out.push_str("\n## Charts\n");
-    let figs = figures(summary);
-    for path in charts {
-        let file = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let fig = figs.iter().find(|f| f.file == file);
-        let title = fig.map_or(file, |f| f.title.as_str());
-        let _ = writeln!(out, "\n### {title}\n\n![{title}]({file})\n");
-        if let Some(f) = fig {
-            let _ = writeln!(out, "_{}_", f.subtitle);
+        out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
+        for r in verdicts {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                r.transport,
+                tables::cell(&r.claim),
+                tables::cell(&r.measured),
+                tables::cell(&r.verdict)
+            );
         }
     }
+    let _ = writeln!(out, "\n## Runs{suffix}\n");
+    out.push_str(&tables::runs(v));
+    out
 }
 
-/// What a reader must keep in mind: loopback (or an emulated link) is not a network.
-fn caveats(out: &mut String, summary: &Summary) {
+/// Every chart drawn, with its title and subtitle (empty without charts).
+fn chart_section(summary: &Summary, charts: &[PathBuf]) -> String {
+    let mut out = String::new();
+    if !charts.is_empty() {
+        out.push_str("\n## Charts\n");
+        let figs = figures(summary);
+        for path in charts {
+            let file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let fig = figs.iter().find(|f| f.file == file);
+            let title = fig.map_or(file, |f| f.title.as_str());
+            let _ = writeln!(out, "\n### {title}\n\n![{title}]({file})\n");
+            if let Some(f) = fig {
+                let _ = writeln!(out, "_{}_", f.subtitle);
+            }
+        }
+    }
+    out
+}
+
+/// What the figures cannot show.
+fn caveats(summary: &Summary) -> String {
+    let mut out = String::new();
     out.push_str("\n## Caveats\n\n");
     if conditions::link_sentence(summary).is_some() {
         out.push_str(
@@ -217,4 +211,5 @@ fn caveats(out: &mut String, summary: &Summary) {
         "- Figures compare transports within this run; compare across machines only as ratios \
          to the raw-TCP floor.\n",
     );
+    out
 }

@@ -6,13 +6,18 @@
 use std::fmt::Write as _;
 
 use crate::charts::sweep::{SubscriberSweep, SweepPoint, subscriber_sweeps};
+use crate::registry::TransportKind;
 use crate::results::Summary;
 use crate::text;
 
 /// Transports whose server pushes to each subscriber (the pull log is fetched from).
-const PUSH: [&str; 3] = ["websocket", "sse", "raw-tcp"];
+const PUSH: [TransportKind; 3] = [
+    TransportKind::WebSocket,
+    TransportKind::Sse,
+    TransportKind::RawTcp,
+];
 /// The pull-fetch log.
-const PULL: &str = "pull-log";
+const PULL: TransportKind = TransportKind::PullLog;
 
 /// The section for every subscriber sweep in `summary` (empty when there is none).
 pub fn markdown(summary: &Summary) -> String {
@@ -44,12 +49,12 @@ fn table(s: &SubscriberSweep<'_>) -> String {
         "| transport | subscribers | server memory / subscriber | server CPU / delivered message | set-up | lost | note |\n|---|---|---|---|---|---|---|\n",
     );
     for p in &s.points {
-        let lost: u64 = p.runs.iter().map(|r| r.lost).sum();
+        let lost: u64 = p.runs.iter().map(|r| r.delivery.lost).sum();
         // The slowest repetition's: set-up time is a bound users plan around.
         let setup = p
             .runs
             .iter()
-            .filter_map(|r| r.setup_secs)
+            .filter_map(|r| r.cost.setup_secs)
             .max_by(f64::total_cmp)
             .map_or_else(|| "–".to_owned(), |s| format!("{} s", text::sig3(s)));
         let _ = writeln!(
@@ -75,13 +80,13 @@ fn nanos(v: Option<f64>) -> String {
 
 fn note(p: &SweepPoint<'_>) -> String {
     let mut notes = Vec::new();
-    if p.runs.iter().any(|r| r.status != "ok") {
+    if p.runs.iter().any(|r| !r.status.is_ok()) {
         notes.push("failed");
     }
-    if p.runs.iter().any(|r| r.saturated) {
+    if p.runs.iter().any(|r| r.load.saturated) {
         notes.push("saturated");
     }
-    if p.runs.iter().any(|r| !r.valid) {
+    if p.runs.iter().any(|r| !r.load.valid) {
         notes.push("invalid");
     }
     if p.server_bytes_per_subscriber.is_none() && p.server_cpu_ns_per_delivered.is_none() {
@@ -113,7 +118,7 @@ fn findings(s: &SubscriberSweep<'_>) -> Vec<String> {
         text::nanos,
     ));
     out.extend(pull_against_push(&at, large));
-    for t in &s.transports {
+    for &t in &s.transports {
         out.extend(growth(s, t, small, large));
     }
     out
@@ -127,9 +132,9 @@ fn ranking(
     pick: fn(&SweepPoint<'_>) -> Option<f64>,
     show: fn(f64) -> String,
 ) -> Option<String> {
-    let mut v: Vec<(&str, f64)> = at
+    let mut v: Vec<(TransportKind, f64)> = at
         .iter()
-        .filter_map(|p| Some((p.transport.as_str(), pick(p)?)))
+        .filter_map(|p| Some((p.transport, pick(p)?)))
         .collect();
     v.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (low, high) = (v.first()?, v.last()?);
@@ -154,13 +159,13 @@ fn ranking(
 /// The folklore's claim, held against the measurement: does a pull broker hold less per
 /// connected consumer than the push servers?
 fn pull_against_push(at: &[&SweepPoint<'_>], subscribers: u32) -> Option<String> {
-    let mem = |name: &str| {
+    let mem = |kind: TransportKind| {
         at.iter()
-            .find(|p| p.transport == name)
+            .find(|p| p.transport == kind)
             .and_then(|p| p.server_bytes_per_subscriber)
     };
     let pull = mem(PULL)?;
-    let push: Vec<(&str, f64)> = PUSH.iter().filter_map(|t| Some((*t, mem(t)?))).collect();
+    let push: Vec<(TransportKind, f64)> = PUSH.iter().filter_map(|&t| Some((t, mem(t)?))).collect();
     let lowest = push.iter().map(|p| p.1).min_by(f64::total_cmp)?;
     let list: Vec<String> = push
         .iter()
@@ -185,7 +190,12 @@ fn pull_against_push(at: &[&SweepPoint<'_>], subscribers: u32) -> Option<String>
 }
 
 /// How one transport's memory per subscriber changed from the smallest to the largest count.
-fn growth(s: &SubscriberSweep<'_>, transport: &str, small: u32, large: u32) -> Option<String> {
+fn growth(
+    s: &SubscriberSweep<'_>,
+    transport: TransportKind,
+    small: u32,
+    large: u32,
+) -> Option<String> {
     let mem = |n: u32| {
         s.at(n)
             .into_iter()

@@ -66,9 +66,9 @@ pub fn runs(v: &Variant<'_>) -> String {
         });
         for c in cells {
             let r = c.run;
-            let l = &r.latency_ns;
+            let l = &r.latency.latency_ns;
             let offered = c.rate.per_sec().map_or("max".to_owned(), text::count);
-            let mut status = if r.saturated {
+            let mut status = if r.load.saturated {
                 "saturated".to_owned()
             } else {
                 r.status.to_string()
@@ -84,22 +84,22 @@ pub fn runs(v: &Variant<'_>) -> String {
                     text::nanos(ns as f64)
                 }
             };
-            let units = if r.messages_per_delivery_unit.count > 0 {
-                text::sig3(r.messages_per_delivery_unit.mean)
+            let units = if r.traffic.messages_per_delivery_unit.count > 0 {
+                text::sig3(r.traffic.messages_per_delivery_unit.mean)
             } else {
                 "–".to_owned()
             };
             let _ = writeln!(
                 out,
                 "| {t} | {offered} | {} | {} | {} | {} | {} | {} | {} | {units} | {} | {} |",
-                text::count(r.throughput.msgs_per_sec),
-                text::sig3(r.throughput.payload_bytes_per_sec / 1e6),
+                text::count(r.latency.throughput.msgs_per_sec),
+                text::sig3(r.latency.throughput.payload_bytes_per_sec / 1e6),
                 lat(l.p50),
                 lat(l.p99),
                 lat(l.p999),
                 lat(l.max),
-                text::sig3(r.wire.overhead_bytes_per_msg),
-                r.lost,
+                text::sig3(r.traffic.wire.overhead_bytes_per_msg),
+                r.delivery.lost,
                 cell(&status),
             );
         }

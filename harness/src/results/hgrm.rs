@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn spectrum_reaches_the_max_and_counts_everything() {
-        let mut h = crate::runner::recorder::latency_histogram();
+        let mut h = crate::results::histogram::latency_histogram();
         for v in 1..=1000u64 {
             h.record(v * 1000).unwrap();
         }

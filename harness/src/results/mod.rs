@@ -1,12 +1,26 @@
 //! Run results: the `summary.json` contract, and writing a results folder (summary, `.hgrm`
 //! percentile files, HdrHistogram interval logs) atomically.
+//!
+//! A run's entry (`run.rs`) is made of parts, one file each: `latency.rs` (with the histogram
+//! reductions the runner and `merge` share, over the one histogram shape of `histogram.rs`),
+//! `wire.rs` (traffic), `failures.rs`, `faults.rs`, `cost.rs` (with `resources.rs`) and
+//! `browser.rs`.
 
+pub mod browser;
+pub mod cost;
 pub mod environment;
+pub mod failures;
+pub mod faults;
 pub mod hgrm;
+pub mod histogram;
+pub mod latency;
 pub mod resources;
+pub mod run;
 pub mod shards;
 pub mod summary;
 pub mod wire;
 pub mod write;
 
-pub use summary::{RunResult, RunStatus, SCHEMA_VERSION, Summary};
+pub use failures::{Failure, FailureKind, Failures};
+pub use run::{RunResult, RunStatus};
+pub use summary::{SCHEMA_VERSION, Summary};

@@ -79,7 +79,7 @@ pub struct ShardRun {
     /// Its repetition index.
     pub repetition: u32,
     /// "ok" or "failed".
-    pub status: String,
+    pub status: super::run::RunStatus,
     /// Messages published.
     pub published: u64,
     /// Unique messages delivered.

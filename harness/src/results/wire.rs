@@ -1,9 +1,12 @@
-//! The derived wire figures (overhead per message, efficiency, pull cost) from raw socket
-//! counts: one formula for a run and for a merge of runs.
+//! The traffic part of a run's result (bytes on the wire, delivery units, the transport's
+//! counters), and the derived wire figures (overhead per message, efficiency, pull cost) from
+//! raw socket counts: one formula for a run and for a merge of runs.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use transport_core::WireSnapshot;
-
-use super::summary::Wire;
+use transport_core::counters::DistributionSummary;
 
 /// Raw counts a [`Wire`] is derived from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,4 +86,63 @@ impl WireCounts {
             subscriber: sw,
         }
     }
+}
+
+/// Bytes on the wire, counted at the sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wire {
+    /// All bytes clients wrote (handshake included), measured at the client sockets.
+    pub client_to_server_bytes: u64,
+    /// All bytes clients read (handshake included), measured at the client sockets.
+    pub server_to_client_bytes: u64,
+    /// Of the above, bytes of connection setup in both directions.
+    pub handshake_bytes: u64,
+    /// Payload bytes published (each message once).
+    pub payload_bytes_published: u64,
+    /// Payload bytes delivered (each subscriber's copy).
+    pub payload_bytes_delivered: u64,
+    /// Steady-state bytes that are not payload, per delivered message, both hops together.
+    pub overhead_bytes_per_msg: f64,
+    /// Steady-state client→server bytes that are not payload, per published message.
+    pub overhead_c2s_bytes_per_published: f64,
+    /// Steady-state server→client bytes that are not payload, per delivered message.
+    pub overhead_s2c_bytes_per_delivered: f64,
+    /// Payload bytes (published + delivered) divided by all steady-state bytes.
+    pub efficiency: f64,
+    /// Steady-state bytes subscribers sent (poll and fetch requests, acks), per delivered
+    /// message: the cost of pulling, zero for pure push.
+    #[serde(default)]
+    pub subscriber_c2s_bytes_per_delivered: f64,
+    /// Steady-state bytes publishers received (acknowledgements, produce responses), per
+    /// published message.
+    #[serde(default)]
+    pub publisher_s2c_bytes_per_published: f64,
+    /// Raw client-side counts (publishers and subscribers together).
+    pub client: WireSnapshot,
+    /// Raw server-side counts; null when they could not be read (a remote server without
+    /// `--server-metrics`, an external broker: `resources.server.unavailable_reason` says
+    /// which), never zero.
+    pub server: Option<WireSnapshot>,
+    /// Raw counts at the publishers' sockets.
+    #[serde(default)]
+    pub publisher: WireSnapshot,
+    /// Raw counts at the subscribers' sockets.
+    #[serde(default)]
+    pub subscriber: WireSnapshot,
+}
+
+/// What the transport put on the wire and how it packed deliveries. Flattened into the run's
+/// entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// Bytes on the wire.
+    pub wire: Wire,
+    /// Messages per delivery unit (HTTP response, WebSocket frame, fetch, socket read).
+    pub messages_per_delivery_unit: DistributionSummary,
+    /// Delivery units that carried no message (empty polls, empty fetches).
+    pub empty_delivery_units: u64,
+    /// Transport counters and harness error counts.
+    pub counters: BTreeMap<String, u64>,
+    /// Transport distributions.
+    pub distributions: BTreeMap<String, DistributionSummary>,
 }

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn interval_log_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let mut h = crate::runner::recorder::latency_histogram();
+        let mut h = crate::results::histogram::latency_histogram();
         h.record(12_345).unwrap();
         let files = write_run_files(
             dir.path(),

@@ -9,16 +9,16 @@ use transport_core::counters::DistributionSummary;
 use super::audit::PairCounts;
 use super::recorder::{Latencies, SubscriberRecorder, latency_histogram};
 use super::{CellResult, RunOutput};
-use crate::results::summary::{
-    BrowserResult, IdleCost, IntervalPoint, Percentiles, QuantilePoint, RunFiles, RunResult,
-    RunStatus, Throughput, Wire,
+use crate::results::cost::{Cost, IdleCost};
+use crate::results::failures::{Failure, FailureKind, Failures};
+use crate::results::latency::{
+    IntervalPoint, Latency, Percentiles, Throughput, spectrum, timeseries,
 };
+use crate::results::run::{Delivery, LoadCheck, RunIdentity, RunResult};
+use crate::results::summary::BrowserResult;
+use crate::results::wire::{Traffic, Wire};
 use crate::scenario::{Client, Rate, RunSpec};
 
-/// Quantiles in `latency_spectrum`.
-pub const SPECTRUM: &[f64] = &[
-    0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0,
-];
 /// Schedule lag p99 above this means the generator (or a blocking publish) distorted the load.
 pub const MAX_LAG_P99_NS: u64 = 10_000_000;
 /// A run that achieved less than this share of its offered rate is saturated.
@@ -39,87 +39,31 @@ pub fn generator_distorts(generator_lag_p99: u64, latency_p50: u64) -> bool {
         && generator_lag_p99 as f64 > latency_p50 as f64 * MAX_GENERATOR_SHARE_OF_P50
 }
 
-/// Percentiles of a histogram.
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        count: h.len(),
-        p50: h.value_at_quantile(0.5),
-        p90: h.value_at_quantile(0.9),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-        mean: h.mean(),
-        min: h.min(),
-    }
-}
-
-/// Turns a finished run into its result.
+/// Turns a finished run into its result: each part of the entry from the phase that recorded
+/// it.
 pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
     let browser = (out.spec.client == Client::Browser).then(|| browser_result(&mut out));
-    let spec = &out.spec;
     let rec = Recorded::merge(&out.recorders, &out.latencies);
     let audit = Audit::of(&out);
-    let secs = out.measured.as_secs_f64();
-    let lag = percentiles(&out.schedule_lag);
-    let generator_lag = percentiles(&out.generator_lag);
-    let reasons = saturation_reasons(&out, &rec, &audit, &lag, &generator_lag);
-    let failures = failures(out.failures.clone(), &rec, audit.totals.lost, allow_loss);
-    let (wire, overhead_bytes) = wire(&out, audit.published, audit.totals.delivered);
-    let latency = percentiles(&rec.latency);
-    let invalid_reason = generator_distorts(generator_lag.p99, latency.p50).then(|| {
-        format!(
-            "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
-            generator_lag.p99 as f64 / 1e6
-        )
-    });
-    let msgs_per_sec = rec.delivered_in_window as f64 / secs;
+    let latency = latency(&out, &rec);
+    let load = load_check(&out, &rec, &audit, &latency);
+    let failures = failures(
+        std::mem::take(&mut out.failures),
+        &rec,
+        audit.totals.lost,
+        allow_loss,
+    );
+    let (traffic, overhead_bytes) = traffic(&out, &rec, &audit);
     let result = RunResult {
-        measured_secs: secs,
-        published: audit.published,
-        delivered: audit.totals.delivered,
-        lost: audit.totals.lost,
-        duplicated: audit.totals.duplicated,
-        reordered: audit.totals.reordered,
-        valid: invalid_reason.is_none(),
-        invalid_reason,
-        generator_lag_ns: generator_lag,
-        saturated: !reasons.is_empty(),
-        saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        throughput: Throughput {
-            msgs_per_sec,
-            payload_bytes_per_sec: msgs_per_sec * spec.payload_bytes as f64,
-            published_per_sec: out.published_in_window as f64 / secs,
-        },
-        latency_ns: latency,
-        latency_from_send_ns: percentiles(&rec.from_send),
-        schedule_lag_ns: lag,
-        latency_spectrum: spectrum(&rec.latency),
-        wire,
-        messages_per_delivery_unit: if rec.units.is_empty() {
-            DistributionSummary::default()
-        } else {
-            DistributionSummary::of(&rec.units)
-        },
-        empty_delivery_units: rec.empty_units,
-        counters: counters(&out, &rec),
-        distributions: out
-            .distributions
-            .iter()
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
-            .collect(),
+        delivery: audit.delivery(out.measured),
+        load,
+        latency,
+        traffic,
         timeseries: with_resources(timeseries(&out.intervals), &out.resources.per_second()),
-        idle_cost: idle_cost(overhead_bytes, &out.counters, spec.subscribers, out.elapsed),
-        resources: out
-            .resources
-            .figures(rec.delivered_in_window, spec.subscribers),
-        faults: out.faults,
-        setup_secs: Some(out.setup.as_secs_f64()),
+        faults: std::mem::take(&mut out.faults),
+        cost: cost(&out, &rec, overhead_bytes),
         browser,
-        ..unmeasured(spec, failures)
+        ..RunResult::unmeasured(identity(&out.spec), failures)
     };
     CellResult {
         result,
@@ -127,6 +71,77 @@ pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
         intervals: out.intervals,
         window_start: Some(out.window_start),
         clock_offset_ns: out.clock_offset_ns,
+    }
+}
+
+/// Throughput and the latency summaries of the measured window.
+fn latency(out: &RunOutput, rec: &Recorded) -> Latency {
+    let secs = out.measured.as_secs_f64();
+    let msgs_per_sec = rec.delivered_in_window as f64 / secs;
+    Latency {
+        throughput: Throughput {
+            msgs_per_sec,
+            payload_bytes_per_sec: msgs_per_sec * out.spec.payload_bytes as f64,
+            published_per_sec: out.published_in_window as f64 / secs,
+        },
+        latency_ns: Percentiles::of(&rec.latency),
+        latency_from_send_ns: Percentiles::of(&rec.from_send),
+        schedule_lag_ns: Percentiles::of(&out.schedule_lag),
+        latency_spectrum: spectrum(&rec.latency),
+    }
+}
+
+/// Whether the generator kept time (validity) and the system kept up (saturation).
+fn load_check(out: &RunOutput, rec: &Recorded, audit: &Audit, latency: &Latency) -> LoadCheck {
+    let generator_lag = Percentiles::of(&out.generator_lag);
+    let reasons = saturation_reasons(out, rec, audit, &latency.schedule_lag_ns, &generator_lag);
+    let invalid_reason = generator_distorts(generator_lag.p99, latency.latency_ns.p50).then(|| {
+        format!(
+            "the load generator itself woke {:.1} ms late at p99: the machine could not produce the offered load on time",
+            generator_lag.p99 as f64 / 1e6
+        )
+    });
+    LoadCheck {
+        valid: invalid_reason.is_none(),
+        invalid_reason,
+        generator_lag_ns: generator_lag,
+        saturated: !reasons.is_empty(),
+        saturation_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+    }
+}
+
+/// Wire bytes, delivery units and counters; also the steady-state overhead bytes idle cost is
+/// made of.
+fn traffic(out: &RunOutput, rec: &Recorded, audit: &Audit) -> (Traffic, f64) {
+    let (wire, overhead_bytes) = wire(out, audit.published, audit.totals.delivered);
+    let traffic = Traffic {
+        wire,
+        messages_per_delivery_unit: if rec.units.is_empty() {
+            DistributionSummary::default()
+        } else {
+            DistributionSummary::of(&rec.units)
+        },
+        empty_delivery_units: rec.empty_units,
+        counters: counters(out, rec),
+        distributions: out
+            .distributions
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| (k.clone(), DistributionSummary::of(h)))
+            .collect(),
+    };
+    (traffic, overhead_bytes)
+}
+
+/// Set-up time, idle cost and the processes' resources.
+fn cost(out: &RunOutput, rec: &Recorded, overhead_bytes: f64) -> Cost {
+    let spec = &out.spec;
+    Cost {
+        idle_cost: idle_cost(overhead_bytes, &out.counters, spec.subscribers, out.elapsed),
+        resources: out
+            .resources
+            .figures(rec.delivered_in_window, spec.subscribers),
+        setup_secs: Some(out.setup.as_secs_f64()),
     }
 }
 
@@ -207,6 +222,20 @@ impl Audit {
     }
 }
 
+impl Audit {
+    /// The delivery part of the run's entry.
+    fn delivery(&self, measured: std::time::Duration) -> Delivery {
+        Delivery {
+            measured_secs: measured.as_secs_f64(),
+            published: self.published,
+            delivered: self.totals.delivered,
+            lost: self.totals.lost,
+            duplicated: self.totals.duplicated,
+            reordered: self.totals.reordered,
+        }
+    }
+}
+
 /// Why the offered load was not applied or not delivered on time (empty: not saturated).
 fn saturation_reasons(
     out: &RunOutput,
@@ -265,27 +294,36 @@ fn saturation_reasons(
 }
 
 /// The run's failures: the harness's and the transport's, then what the audit found.
-fn failures(mut failures: Vec<String>, rec: &Recorded, lost: u64, allow_loss: bool) -> Vec<String> {
+fn failures(mut failures: Failures, rec: &Recorded, lost: u64, allow_loss: bool) -> Failures {
     if lost > 0 && !allow_loss {
-        failures.push(format!("{lost} messages lost"));
+        failures.add(FailureKind::Lost, format!("{lost} messages lost"));
     }
     if rec.misrouted > 0 {
-        failures.push(format!(
-            "{} messages reached a subscriber of another topic",
-            rec.misrouted
-        ));
+        failures.add(
+            FailureKind::Misrouted,
+            format!(
+                "{} messages reached a subscriber of another topic",
+                rec.misrouted
+            ),
+        );
     }
     if rec.corrupt > 0 {
-        failures.push(format!(
-            "{} messages arrived damaged (bad envelope, sequence or length)",
-            rec.corrupt
-        ));
+        failures.add(
+            FailureKind::Corrupt,
+            format!(
+                "{} messages arrived damaged (bad envelope, sequence or length)",
+                rec.corrupt
+            ),
+        );
     }
     if rec.overflow > 0 {
-        failures.push(format!(
-            "{} latency samples exceeded the histogram's range",
-            rec.overflow
-        ));
+        failures.add(
+            FailureKind::HistogramOverflow,
+            format!(
+                "{} latency samples exceeded the histogram's range",
+                rec.overflow
+            ),
+        );
     }
     failures
 }
@@ -353,43 +391,6 @@ fn counters(out: &RunOutput, rec: &Recorded) -> BTreeMap<String, u64> {
     counters
 }
 
-/// Latency at each of [`SPECTRUM`]'s quantiles (empty without samples).
-pub fn spectrum(latency: &Histogram<u64>) -> Vec<QuantilePoint> {
-    if latency.is_empty() {
-        return Vec::new();
-    }
-    SPECTRUM
-        .iter()
-        .map(|&q| QuantilePoint {
-            quantile: q,
-            value_ns: latency.value_at_quantile(q),
-        })
-        .collect()
-}
-
-/// One point per second of the measured window.
-pub fn timeseries(intervals: &[Histogram<u64>]) -> Vec<IntervalPoint> {
-    let at = |h: &Histogram<u64>, q: f64| {
-        if h.is_empty() {
-            0
-        } else {
-            h.value_at_quantile(q)
-        }
-    };
-    intervals
-        .iter()
-        .enumerate()
-        .map(|(i, h)| IntervalPoint {
-            second: i as u32,
-            delivered: h.len(),
-            p50_ns: at(h, 0.5),
-            p99_ns: at(h, 0.99),
-            max_ns: h.max(),
-            ..IntervalPoint::default()
-        })
-        .collect()
-}
-
 /// Adds each second's CPU and memory to the latency timeseries; seconds that delivered nothing
 /// but were sampled get a point of their own.
 fn with_resources(
@@ -438,7 +439,10 @@ fn idle_cost(
 /// The result of a run that never got to measure (server or clients failed to start).
 pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
     CellResult {
-        result: unmeasured(spec, vec![error]),
+        result: RunResult::unmeasured(
+            identity(spec),
+            Failures::from_iter([Failure::new(FailureKind::Setup, error)]),
+        ),
         latency: latency_histogram(),
         intervals: Vec::new(),
         window_start: None,
@@ -446,13 +450,11 @@ pub fn setup_failure(spec: &RunSpec, error: String) -> CellResult {
     }
 }
 
-/// A run's entry with what the spec says and nothing measured: the base [`reduce`] fills in,
-/// and the whole entry of a run whose set-up failed.
-fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
-    RunResult {
+/// What the spec says the run is.
+fn identity(spec: &RunSpec) -> RunIdentity {
+    RunIdentity {
         name: spec.name(),
-        transport: spec.transport.name().to_owned(),
-        repetition: 0,
+        transport: spec.transport,
         tags: spec.tags.clone(),
         offered_rate: match spec.rate {
             Rate::PerSec(r) => Some(r),
@@ -460,36 +462,6 @@ fn unmeasured(spec: &RunSpec, failures: Vec<String>) -> RunResult {
         },
         subscribers: spec.subscribers,
         payload_bytes: spec.payload_bytes,
-        measured_secs: 0.0,
-        published: 0,
-        delivered: 0,
-        lost: 0,
-        duplicated: 0,
-        reordered: 0,
-        saturated: false,
-        saturation_reason: None,
-        valid: true,
-        invalid_reason: None,
-        generator_lag_ns: Percentiles::default(),
-        status: RunStatus::from_failures(&failures),
-        failures,
-        throughput: Throughput::default(),
-        latency_ns: Percentiles::default(),
-        latency_from_send_ns: Percentiles::default(),
-        schedule_lag_ns: Percentiles::default(),
-        latency_spectrum: Vec::new(),
-        wire: Wire::default(),
-        messages_per_delivery_unit: DistributionSummary::default(),
-        empty_delivery_units: 0,
-        counters: BTreeMap::new(),
-        distributions: BTreeMap::new(),
-        timeseries: Vec::new(),
-        files: RunFiles::default(),
-        faults: Vec::new(),
-        idle_cost: IdleCost::default(),
-        resources: Default::default(),
-        browser: None,
-        setup_secs: None,
     }
 }
 

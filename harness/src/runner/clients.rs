@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use transport_core::{Publisher, Subscriber, Transport, clock};
 
 use super::faults::{FaultTracker, SubscriberTally};
+use super::flow::FlowControl;
 use super::recorder::{RunShared, SubscriberRecorder};
+use crate::results::{FailureKind, Failures};
 use crate::scenario::Scenario;
 
 /// Bound on stopping subscribers, and on closing every client.
@@ -54,9 +56,18 @@ impl Drain {
 /// and the error that ended it, if any.
 pub type Receipt<S> = (S, (SubscriberRecorder, SubscriberTally), Option<String>);
 
+/// What one receive loop records into and tells: its recorder, its fault tally, the run's
+/// fault tracker, and the publishers' flow control (credits for first copies).
+type Listeners = (
+    SubscriberRecorder,
+    SubscriberTally,
+    Arc<FaultTracker>,
+    Arc<FlowControl>,
+);
+
 pub async fn receive<S: Subscriber>(
     mut sub: S,
-    (mut rec, mut tally, tracker): (SubscriberRecorder, SubscriberTally, Arc<FaultTracker>),
+    (mut rec, mut tally, tracker, flow): Listeners,
     i: usize,
     drain: Arc<Drain>,
     stop: CancellationToken,
@@ -72,8 +83,9 @@ pub async fn receive<S: Subscriber>(
         match res {
             Ok(_) => {
                 let now = sub.received_at_ns().unwrap_or_else(clock::now_ns);
-                rec.on_unit(&buf, now);
-                tally.observe(&tracker, &buf, &rec, now);
+                // The recorder decodes each message once and tells the window and the tally.
+                let mut observers = (flow.credits(), tally.unit(&tracker, now));
+                rec.on_unit_observed(&buf, now, &mut observers);
                 drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
                 drain.check(i);
             }
@@ -115,6 +127,7 @@ pub struct Received<S> {
 pub fn start_receiving<S: Subscriber>(
     subscribers: Vec<S>,
     shared: &Arc<RunShared>,
+    flow: &Arc<FlowControl>,
     scenario: &Scenario,
 ) -> Receiving<S> {
     let drain = Arc::new(Drain {
@@ -137,7 +150,7 @@ pub fn start_receiving<S: Subscriber>(
             let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
             tokio::spawn(receive(
                 sub,
-                (rec, tally, tracker.clone()),
+                (rec, tally, tracker.clone(), flow.clone()),
                 i,
                 drain.clone(),
                 stop.clone(),
@@ -155,7 +168,7 @@ pub fn start_receiving<S: Subscriber>(
 /// Collects every subscriber's recorder (the tasks were told to stop), under one deadline.
 pub async fn stop_receiving<S>(
     tasks: Vec<JoinHandle<Receipt<S>>>,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) -> Received<S> {
     let mut out = Received {
         recorders: Vec::new(),
@@ -167,19 +180,25 @@ pub async fn stop_receiving<S>(
         let rec = match tokio::time::timeout_at(deadline, &mut task).await {
             Ok(Ok((sub, (rec, tally), err))) => {
                 if let Some(e) = err {
-                    failures.push(format!("subscriber {i}: {e}"));
+                    failures.add(FailureKind::Subscriber, format!("subscriber {i}: {e}"));
                 }
                 out.subs.push(sub);
                 out.tallies.push((i, tally));
                 Some(rec)
             }
             Ok(Err(join)) => {
-                failures.push(format!("subscriber {i} task failed: {join}"));
+                failures.add(
+                    FailureKind::Subscriber,
+                    format!("subscriber {i} task failed: {join}"),
+                );
                 None
             }
             Err(_) => {
                 task.abort();
-                failures.push(format!("subscriber {i} did not stop in time"));
+                failures.add(
+                    FailureKind::Subscriber,
+                    format!("subscriber {i} did not stop in time"),
+                );
                 None
             }
         };
@@ -192,7 +211,7 @@ pub async fn stop_receiving<S>(
 pub async fn close_all<T: Transport>(
     subs: Vec<T::Subscriber>,
     pubs: Vec<T::Publisher>,
-    failures: &mut Vec<String>,
+    failures: &mut Failures,
 ) {
     // Concurrently, under one deadline: a transport that hangs on close costs CLOSE_TIMEOUT
     // once, not once per client.
@@ -208,13 +227,20 @@ pub async fn close_all<T: Transport>(
         match tokio::time::timeout_at(deadline, closing.join_next()).await {
             Ok(None) => break,
             Ok(Some(Ok((_, Ok(()))))) => {}
-            Ok(Some(Ok((who, Err(e))))) => failures.push(format!("closing {who}: {e}")),
-            Ok(Some(Err(join))) => failures.push(format!("closing task failed: {join}")),
+            Ok(Some(Ok((who, Err(e))))) => {
+                failures.add(FailureKind::Close, format!("closing {who}: {e}"))
+            }
+            Ok(Some(Err(join))) => {
+                failures.add(FailureKind::Close, format!("closing task failed: {join}"))
+            }
             Err(_) => {
-                failures.push(format!(
-                    "{} clients did not close within {CLOSE_TIMEOUT:?}",
-                    closing.len()
-                ));
+                failures.add(
+                    FailureKind::Close,
+                    format!(
+                        "{} clients did not close within {CLOSE_TIMEOUT:?}",
+                        closing.len()
+                    ),
+                );
                 closing.abort_all();
                 break;
             }

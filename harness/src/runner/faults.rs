@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use transport_core::envelope::Envelope;
 use transport_core::{Counters, Transport, clock};
 
-use super::recorder::SubscriberRecorder;
+use super::audit::Arrival;
+use super::recorder::Observe;
 use super::shares_topic;
 use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, ServerSlot, Side};
-use crate::results::summary::FaultResult;
+use crate::results::faults::FaultResult;
 
 /// Shared between the fault task (which fires) and the subscriber tasks (which observe).
 #[derive(Debug)]
@@ -90,6 +90,10 @@ pub struct SubscriberTally {
     duplicated: Vec<u64>,
     last_missing: i64,
     last_duplicated: u64,
+    /// Distinct messages received so far, all publishers.
+    unique: u64,
+    /// Extra copies received so far.
+    copies: u64,
 }
 
 impl SubscriberTally {
@@ -104,39 +108,15 @@ impl SubscriberTally {
         }
     }
 
-    /// Observes one delivery unit, after `rec` has audited it.
-    pub fn observe(
-        &mut self,
-        tracker: &FaultTracker,
-        msgs: &[Bytes],
-        rec: &SubscriberRecorder,
-        now_ns: u64,
-    ) {
-        if tracker.is_empty() || msgs.is_empty() {
-            return;
+    /// The observer of one delivery unit received at `now_ns`: handed to the recorder, which
+    /// tells it of each message as it audits it.
+    pub fn unit<'a>(&'a mut self, tracker: &'a FaultTracker, now_ns: u64) -> TallyUnit<'a> {
+        TallyUnit {
+            epoch: tracker.fired(),
+            tally: self,
+            tracker,
+            now_ns,
         }
-        let epoch = tracker.fired();
-        for m in msgs {
-            let Some(env) = Envelope::decode(m) else {
-                continue;
-            };
-            if let Some(hw) = self.high_water.get_mut(env.publisher as usize) {
-                *hw = (*hw).max(env.seq + 1);
-            }
-            for (i, first) in self.first_after.iter_mut().enumerate().take(epoch) {
-                let fired = tracker.fired_ns[i].load(Ordering::SeqCst);
-                if *first == 0 && fired != 0 && env.sent_ns >= fired {
-                    *first = now_ns;
-                }
-            }
-        }
-        let seen: u64 = self.high_water.iter().sum();
-        let missing = seen as i64 - rec.unique() as i64;
-        let duplicated: u64 = rec.audits.iter().map(|a| a.finish(0).duplicated).sum();
-        self.missing[epoch] += missing - self.last_missing;
-        self.duplicated[epoch] += duplicated - self.last_duplicated;
-        self.last_missing = missing;
-        self.last_duplicated = duplicated;
     }
 
     /// Charges the never-delivered tail (`published[p]` for each publisher `p` this
@@ -149,6 +129,52 @@ impl SubscriberTally {
         if let Some(m) = self.missing.get_mut(fired) {
             *m += tail as i64;
         }
+    }
+}
+
+/// One delivery unit as a subscriber's tally sees it: the recorder's audit of each message,
+/// and at the end of the unit, the change in missing and duplicated messages charged to the
+/// latest fault fired when the unit began.
+#[derive(Debug)]
+pub struct TallyUnit<'a> {
+    tally: &'a mut SubscriberTally,
+    tracker: &'a FaultTracker,
+    epoch: usize,
+    now_ns: u64,
+}
+
+impl Observe for TallyUnit<'_> {
+    fn arrived(&mut self, env: &Envelope, arrival: Arrival) {
+        if self.tracker.is_empty() {
+            return;
+        }
+        let t = &mut *self.tally;
+        if let Some(hw) = t.high_water.get_mut(env.publisher as usize) {
+            *hw = (*hw).max(env.seq + 1);
+        }
+        for (i, first) in t.first_after.iter_mut().enumerate().take(self.epoch) {
+            let fired = self.tracker.fired_ns[i].load(Ordering::SeqCst);
+            if *first == 0 && fired != 0 && env.sent_ns >= fired {
+                *first = self.now_ns;
+            }
+        }
+        match arrival {
+            Arrival::Duplicate => t.copies += 1,
+            Arrival::Fresh | Arrival::Reordered => t.unique += 1,
+        }
+    }
+
+    fn unit_done(&mut self) {
+        if self.tracker.is_empty() {
+            return;
+        }
+        let t = &mut *self.tally;
+        let seen: u64 = t.high_water.iter().sum();
+        let missing = seen as i64 - t.unique as i64;
+        t.missing[self.epoch] += missing - t.last_missing;
+        t.duplicated[self.epoch] += t.copies - t.last_duplicated;
+        t.last_missing = missing;
+        t.last_duplicated = t.copies;
     }
 }
 
@@ -187,10 +213,10 @@ pub fn results(
             }
             let lost: i64 = tallies.iter().map(|t| t.missing[i + 1]).sum();
             FaultResult {
-                kind: f.fault.kind.name().to_owned(),
+                kind: f.fault.kind,
                 at_secs: f.fault.at.as_secs_f64(),
                 duration_secs: f.fault.duration.as_secs_f64(),
-                target: target_name(f.fault.target, f.fault.kind).to_owned(),
+                target: effective_target(f.fault.target, f.fault.kind),
                 fired: f.fired_ns.is_some(),
                 recovery_ns: recovery,
                 unrecovered_subscribers: unrecovered,
@@ -243,10 +269,10 @@ fn is_reconnect_counter(name: &str) -> bool {
 }
 
 /// Only resets pick a side; a blackhole and a restart hit everyone.
-fn target_name(target: FaultTarget, kind: FaultKind) -> &'static str {
+fn effective_target(target: FaultTarget, kind: FaultKind) -> FaultTarget {
     match kind {
-        FaultKind::ResetConnections => target.name(),
-        _ => FaultTarget::All.name(),
+        FaultKind::ResetConnections => target,
+        _ => FaultTarget::All,
     }
 }
 
@@ -328,9 +354,10 @@ pub async fn fire<T: Transport>(
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
 
     use super::*;
-    use crate::runner::recorder::RunShared;
+    use crate::runner::recorder::{RunShared, SubscriberRecorder};
 
     fn msg(seq: u64, sent_ns: u64) -> Bytes {
         Envelope {
@@ -351,7 +378,7 @@ mod tests {
 
     impl Subscriber {
         fn new(faults: usize) -> Self {
-            let shared = RunShared::new(0..u64::MAX, 1, 1, 64, Vec::new());
+            let shared = RunShared::new(0..u64::MAX, 1, 1, 64);
             Subscriber {
                 tracker: FaultTracker::new(faults),
                 tally: SubscriberTally::new(1, faults),
@@ -362,8 +389,8 @@ mod tests {
         /// Delivers messages `seqs` of publisher 0, all sent at `sent`, as one unit at `now`.
         fn deliver(&mut self, seqs: impl IntoIterator<Item = u64>, sent: u64, now: u64) {
             let msgs: Vec<Bytes> = seqs.into_iter().map(|s| msg(s, sent)).collect();
-            self.rec.on_unit(&msgs, now);
-            self.tally.observe(&self.tracker, &msgs, &self.rec, now);
+            let mut tally = self.tally.unit(&self.tracker, now);
+            self.rec.on_unit_observed(&msgs, now, &mut tally);
         }
     }
 

@@ -1,17 +1,20 @@
 //! Runs a scenario's matrix, one transport at a time, and turns raw recordings into results.
 //!
-//! The phases of one cell live in `run.rs` (generic over the transport); the run's server
-//! handle in `server.rs`; the open-loop timetable in `schedule.rs`; the publish phase and the
-//! publisher loops (where messages are stamped) in `publish.rs`; receive loops, drain and close
-//! in `clients.rs`; per-subscriber recording in `recorder.rs` (histogram shape in
-//! `histogram.rs`); the delivery audit in `audit.rs`; firing faults and per-fault accounting in
-//! `faults.rs`; and the reduction to a [`RunResult`] in `aggregate.rs`.
+//! The matrix loop and the context a cell runs with are in `matrix.rs`; the phases of one cell
+//! live in `run.rs` (generic over the transport); the run's server handle in `server.rs`; the
+//! open-loop timetable in `schedule.rs`; the publish phase and the publisher loops (where
+//! messages are stamped) in `publish.rs`, with the closed-loop flow control it owns in
+//! `flow.rs`; receive loops, drain and close in `clients.rs`; per-subscriber recording (the one
+//! decode of each message) in `recorder.rs` (histogram shape in `results/histogram.rs`); the delivery
+//! audit in `audit.rs`; firing faults and per-fault accounting in `faults.rs`; and the
+//! reduction to a [`RunResult`] in `aggregate.rs`.
 
 pub mod aggregate;
 pub mod audit;
 mod clients;
 pub mod faults;
-pub mod histogram;
+pub mod flow;
+pub mod matrix;
 mod progress;
 pub mod publish;
 pub mod recorder;
@@ -20,22 +23,21 @@ mod run;
 pub mod schedule;
 pub mod server;
 pub mod share;
+mod timeline;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use transport_core::{Transport, WireSnapshot};
 
+pub use matrix::{Matrix, MatrixRun, RunCtx, run_cell, run_with};
 pub use progress::Progress;
 pub use recorder::SubscriberRecorder;
 
-use crate::browser::InBrowser;
 use crate::registry::Visit;
 use crate::results::RunResult;
-use crate::scenario::{Client, RunSpec, Scenario};
+use crate::scenario::{RunSpec, Scenario};
 use crate::shard::{Shard, StartAt};
 
 /// What `run`'s multi-host flags add to a scenario's run: this host's share, the instant its
@@ -103,7 +105,7 @@ pub struct RunOutput {
     /// Transport distributions.
     pub distributions: BTreeMap<String, Histogram<u64>>,
     /// Harness problems and transport errors; any makes the run fail.
-    pub failures: Vec<String>,
+    pub failures: crate::results::Failures,
     /// Start of the measured window ([`transport_core::clock`] ns).
     pub measure_start_ns: u64,
     /// Connecting every client, from the first to the last being live.
@@ -113,7 +115,7 @@ pub struct RunOutput {
     /// Samples of the server's and the load generator's processes.
     pub resources: resources::ResourceLog,
     /// One result per scheduled fault (empty without `[[faults]]`).
-    pub faults: Vec<crate::results::summary::FaultResult>,
+    pub faults: Vec<crate::results::faults::FaultResult>,
     /// Wall-clock time at the start of the measured window: the anchor that lines up the
     /// per-second figures of shards on different hosts.
     pub window_start: SystemTime,
@@ -134,95 +136,6 @@ pub struct CellResult {
     pub window_start: Option<SystemTime>,
     /// How far past `--start-at` this host's clock was when warm-up began, ns.
     pub clock_offset_ns: Option<i64>,
-}
-
-/// Runs one cell with whichever transport its spec names, all of it, on this host.
-pub async fn run_cell(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-) -> CellResult {
-    run_cell_on(scenario, spec, nonce, progress, &HostPlan::default()).await
-}
-
-/// Runs this host's part of one cell as `plan` says (share, start instant, remote servers).
-pub async fn run_cell_on(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-    plan: &HostPlan,
-) -> CellResult {
-    struct Cell<'a> {
-        scenario: &'a Scenario,
-        spec: &'a RunSpec,
-        nonce: &'a str,
-        progress: &'a Progress,
-        plan: &'a HostPlan,
-    }
-    impl<'a> Visit for Cell<'a> {
-        type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'a>>;
-        fn visit<T: Transport>(self) -> Self::Output {
-            let (s, spec, n, p, plan) = (
-                self.scenario,
-                self.spec,
-                self.nonce,
-                self.progress,
-                self.plan,
-            );
-            match spec.client {
-                Client::Rust => Box::pin(run_on::<T>(s, spec, n, p, plan)),
-                // The same run, with `T`'s subscribers replaced by a browser page's.
-                Client::Browser => Box::pin(run_on::<InBrowser<T>>(s, spec, n, p, plan)),
-            }
-        }
-    }
-    spec.transport
-        .visit(Cell {
-            scenario,
-            spec,
-            nonce,
-            progress,
-            plan,
-        })
-        .await
-}
-
-/// Runs one cell with transport `T` (the spec's transport only names the run and its options
-/// table). Public so tests and embedders can run transports that are not registered.
-pub async fn run_with<T: Transport>(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-) -> CellResult {
-    run_on::<T>(scenario, spec, nonce, progress, &HostPlan::default()).await
-}
-
-/// [`run_with`] as `plan` says. With a shard, the share runs as a run of its own (renumbered
-/// by [`share::of`]), so its result counts only its own clients and pairs.
-pub async fn run_on<T: Transport>(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-    plan: &HostPlan,
-) -> CellResult {
-    let (scenario, spec) = share::of(plan.shard, scenario, spec);
-    let mut cell = match run::run_one::<T>(&scenario, &spec, nonce, progress, plan).await {
-        Ok(out) => aggregate::reduce(out, scenario.allow_loss),
-        Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
-    };
-    let sharded = plan.shard.is_some_and(|s| s.count() > 1);
-    if sharded && plan.remote.contains_key(&spec.transport) {
-        // The other shards load the same server at the same time: its CPU and memory are
-        // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
-        let server = &mut cell.result.resources.server;
-        server.cpu_ns_per_delivered = None;
-        server.rss_bytes_per_subscriber = None;
-    }
-    cell
 }
 
 /// The effective options of a transport, as JSON, for the results' effective scenario.

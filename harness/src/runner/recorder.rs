@@ -1,6 +1,10 @@
 //! What each subscriber records as messages arrive: latency samples, the delivery audit and
 //! messages per delivery unit, plus the latency histograms all subscribers of a run share.
 //!
+//! The recorder is the one place a received message is decoded. Others that need to know what
+//! arrived (closed-loop flow control, per-fault accounting) are told by [`Observe`] as it
+//! decodes, rather than decoding again or reading the recorder's audit.
+//!
 //! Each subscriber owns its recorder (no locks per message). Latency samples wait in a short
 //! buffer and are added to the run's histograms a batch at a time: one lock per batch, and no
 //! histogram per subscriber, which at 10,000 subscribers would cost gigabytes of memory and
@@ -14,9 +18,8 @@ use hdrhistogram::Histogram;
 use transport_core::Envelope;
 
 use super::audit::{Arrival, PairAudit};
-use super::schedule::Window;
 
-pub use super::histogram::{MAX_TRACKABLE_NS, latency_histogram};
+pub use crate::results::histogram::{MAX_TRACKABLE_NS, latency_histogram};
 
 /// State every subscriber of a run shares.
 #[derive(Debug)]
@@ -32,8 +35,6 @@ pub struct RunShared {
     pub topics: u32,
     /// Exact size of every message; anything else arrived damaged.
     pub payload_len: usize,
-    /// Closed-loop windows per publisher (empty for open-loop runs).
-    pub windows: Vec<Window>,
     /// First copies received, all phases, all subscribers (for progress and draining).
     pub delivered_total: AtomicU64,
     /// Latency per second of the measured window (by receive time), merged over subscribers:
@@ -125,7 +126,6 @@ impl RunShared {
         publishers: u32,
         topics: u32,
         payload_len: usize,
-        windows: Vec<Window>,
     ) -> Arc<RunShared> {
         Arc::new(RunShared {
             measure_start_ns: window.start,
@@ -133,7 +133,6 @@ impl RunShared {
             publishers,
             topics,
             payload_len,
-            windows,
             delivered_total: AtomicU64::new(0),
             intervals: Mutex::new(Vec::new()),
             shards: (0..LATENCY_SHARDS).map(|_| Mutex::default()).collect(),
@@ -282,8 +281,14 @@ impl SubscriberRecorder {
         self.audits.iter().map(PairAudit::unique).sum()
     }
 
-    /// Records one delivery unit received at `now_ns`.
+    /// Records one delivery unit received at `now_ns`, telling no one else.
     pub fn on_unit(&mut self, msgs: &[Bytes], now_ns: u64) {
+        self.on_unit_observed(msgs, now_ns, &mut ());
+    }
+
+    /// Records one delivery unit received at `now_ns`, telling `observer` of every message
+    /// meant for this subscriber as it is audited.
+    pub fn on_unit_observed(&mut self, msgs: &[Bytes], now_ns: u64, observer: &mut impl Observe) {
         if msgs.is_empty() {
             self.empty_units += 1;
             return;
@@ -308,9 +313,6 @@ impl SubscriberRecorder {
             }
         }
         let mut fresh = 0;
-        // First copies per publisher, told to its closed-loop window once per run of messages
-        // from it rather than once per message (an atomic on a line the publisher also uses).
-        let mut run = WindowRun::default();
         for m in msgs {
             let Some(env) = Envelope::decode(m).filter(|e| {
                 e.publisher < shared.publishers
@@ -324,11 +326,12 @@ impl SubscriberRecorder {
                 self.misrouted += 1;
                 continue;
             }
-            if self.audits[env.publisher as usize].record(env.seq) == Arrival::Duplicate {
+            let arrival = self.audits[env.publisher as usize].record(env.seq);
+            observer.arrived(&env, arrival);
+            if arrival == Arrival::Duplicate {
                 continue;
             }
             fresh += 1;
-            run.add(env.publisher, &shared.windows);
             if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns
             {
                 continue;
@@ -340,7 +343,7 @@ impl SubscriberRecorder {
             let from_send = now_ns.saturating_sub(env.sent_ns).max(1);
             add_sample(&mut self.pending, latency, from_send);
         }
-        run.flush(&shared.windows);
+        observer.unit_done();
         if self.pending.len() >= PENDING_SAMPLES {
             flush(
                 shared,
@@ -394,29 +397,30 @@ impl Route {
     }
 }
 
-/// Consecutive first copies from one publisher, not yet told to its window.
-#[derive(Default)]
-struct WindowRun {
-    publisher: u32,
-    copies: u64,
+/// Told of every message a recorder accepted for its subscriber (well-formed, of its topic),
+/// in arrival order, as it is audited; duplicates included, marked as such.
+pub trait Observe {
+    /// `env` arrived, and the audit judged it `arrival`.
+    fn arrived(&mut self, env: &Envelope, arrival: Arrival);
+    /// The delivery unit is done.
+    fn unit_done(&mut self) {}
 }
 
-impl WindowRun {
-    fn add(&mut self, publisher: u32, windows: &[Window]) {
-        if publisher != self.publisher {
-            self.flush(windows);
-            self.publisher = publisher;
-        }
-        self.copies += 1;
+/// No one to tell.
+impl Observe for () {
+    fn arrived(&mut self, _: &Envelope, _: Arrival) {}
+}
+
+/// Both, in order.
+impl<A: Observe, B: Observe> Observe for (A, B) {
+    fn arrived(&mut self, env: &Envelope, arrival: Arrival) {
+        self.0.arrived(env, arrival);
+        self.1.arrived(env, arrival);
     }
 
-    fn flush(&mut self, windows: &[Window]) {
-        if self.copies > 0 {
-            if let Some(w) = windows.get(self.publisher as usize) {
-                w.received(self.copies);
-            }
-            self.copies = 0;
-        }
+    fn unit_done(&mut self) {
+        self.0.unit_done();
+        self.1.unit_done();
     }
 }
 
@@ -434,7 +438,7 @@ mod tests {
     use super::*;
 
     fn shared() -> Arc<RunShared> {
-        RunShared::new(1_000_000_000..3_000_000_000, 2, 2, 40, Vec::new())
+        RunShared::new(1_000_000_000..3_000_000_000, 2, 2, 40)
     }
 
     fn msg(seq: u64, intended_ns: u64) -> Bytes {

@@ -15,14 +15,17 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 
+use crate::results::{FailureKind, Failures};
+
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
 use super::faults;
+use super::flow::FlowControl;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
-use super::schedule::Window;
 use super::server::{RunServer, ServerFigures};
-use super::{HostPlan, Progress, RunOutput, shares_topic, topic_of};
+use super::timeline::Timeline;
+use super::{RunCtx, RunOutput, shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
@@ -33,10 +36,6 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECTING: usize = 256;
 /// Extra set-up time per subscriber, so the bound grows with the count.
 const SETUP_PER_CLIENT: Duration = Duration::from_millis(5);
-/// Time between connecting the last client and the first scheduled message, plus
-/// [`START_LEAD_PER_CLIENT`] for each subscriber whose receive loop starts in between.
-const START_LEAD: Duration = Duration::from_millis(50);
-const START_LEAD_PER_CLIENT: Duration = Duration::from_micros(10);
 
 async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Result<F::Output> {
     tokio::time::timeout(bound, f)
@@ -53,13 +52,14 @@ pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::
 }
 
 /// Runs one cell of the matrix with transport `T`.
-pub async fn run_one<T: Transport>(
-    scenario: &Scenario,
-    spec: &RunSpec,
-    nonce: &str,
-    progress: &Progress,
-    plan: &HostPlan,
-) -> anyhow::Result<RunOutput> {
+pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput> {
+    let RunCtx {
+        scenario,
+        spec,
+        nonce,
+        progress,
+        plan,
+    } = *ctx;
     let mut run = Run::<T>::new(scenario, spec)?;
     let server = RunServer::<T>::start(
         &run.config,
@@ -90,7 +90,8 @@ pub async fn run_one<T: Transport>(
     let timeline = Timeline::new(scenario, spec.subscribers);
     run.window_start = timeline.wall_clock(timeline.measure_start_ns);
     let shared = run.shared(&timeline);
-    let receiving = start_receiving(subscribers, &shared, scenario);
+    let flow = run.flow_control();
+    let receiving = start_receiving(subscribers, &shared, &flow, scenario);
     let fault_task = link.proxy.as_ref().map(|proxy| {
         tokio::spawn(faults::fire::<T>(
             scenario.faults.clone(),
@@ -111,7 +112,7 @@ pub async fn run_one<T: Transport>(
     // The measured window's edges are sampled while publishers run.
     let window_start = clock::instant_at(timeline.measure_start_ns);
     let (published, ()) = tokio::join!(
-        run.publish(publishers, &shared, &timeline),
+        run.publish(publishers, &flow, &timeline),
         resources.take_window(&server, window_start, timeline.end)
     );
     let published = published?;
@@ -140,7 +141,7 @@ struct Run<'a, T: Transport> {
     publisher_wire: Arc<WireStats>,
     subscriber_wire: Arc<WireStats>,
     /// Harness problems and transport errors, in the order they were found.
-    failures: Vec<String>,
+    failures: Failures,
     /// How long connecting every client took.
     setup: Duration,
     /// Wall-clock start of the measured window (set with the timeline).
@@ -156,41 +157,6 @@ struct Link {
     subscribers: String,
 }
 
-/// The instants one run is laid out on.
-struct Timeline {
-    /// The first scheduled message (warm-up starts here).
-    start: Instant,
-    start_ns: u64,
-    measure_start_ns: u64,
-    measure_end_ns: u64,
-    /// End of the measured window.
-    end: Instant,
-    /// A publisher that falls this far behind stops: what it never sent is reported as unsent.
-    overrun: Duration,
-}
-
-impl Timeline {
-    fn new(scenario: &Scenario, subscribers: u32) -> Timeline {
-        let start = Instant::now() + START_LEAD + START_LEAD_PER_CLIENT * subscribers;
-        let start_ns = clock::as_ns(start);
-        let measure_start_ns = start_ns + scenario.warmup.as_nanos() as u64;
-        let measure_end_ns = measure_start_ns + scenario.duration.as_nanos() as u64;
-        Timeline {
-            start,
-            start_ns,
-            measure_start_ns,
-            measure_end_ns,
-            end: clock::instant_at(measure_end_ns),
-            overrun: Duration::from_secs(1).max(scenario.duration / 10),
-        }
-    }
-
-    /// The wall-clock time at clock instant `ns` (now plus the time left until it).
-    fn wall_clock(&self, ns: u64) -> SystemTime {
-        SystemTime::now() + Duration::from_nanos(ns.saturating_sub(clock::now_ns()))
-    }
-}
-
 /// Totals left once every client is closed.
 struct Closed {
     recorders: Vec<Option<SubscriberRecorder>>,
@@ -200,7 +166,7 @@ struct Closed {
     schedule_lag: hdrhistogram::Histogram<u64>,
     published_in_window: u64,
     unsent: u64,
-    faults: Vec<crate::results::summary::FaultResult>,
+    faults: Vec<crate::results::faults::FaultResult>,
 }
 
 impl<'a, T: Transport> Run<'a, T> {
@@ -212,7 +178,7 @@ impl<'a, T: Transport> Run<'a, T> {
             counters: Counters::new(),
             publisher_wire: WireStats::new(),
             subscriber_wire: WireStats::new(),
-            failures: Vec::new(),
+            failures: Failures::default(),
             setup: Duration::ZERO,
             window_start: SystemTime::now(),
             clock_offset_ns: None,
@@ -304,20 +270,27 @@ impl<'a, T: Transport> Run<'a, T> {
         Ok((subscribers, publishers))
     }
 
-    /// State every subscriber shares; closed-loop runs get one in-flight window per publisher.
-    fn shared(&self, timeline: &Timeline) -> Arc<RunShared> {
+    /// The publish phase's flow control: in closed loop, one in-flight window per publisher,
+    /// for as many copies of each message as its topic has subscribers.
+    fn flow_control(&self) -> Arc<FlowControl> {
         let (scenario, spec) = (self.scenario, self.spec);
         let fanout = |p: u32| {
             (0..spec.subscribers)
                 .filter(|&s| shares_topic(p, s, scenario.topics))
                 .count() as u32
         };
-        let windows = match spec.rate {
-            Rate::Max => (0..scenario.publishers)
-                .map(|p| Window::new(scenario.max_in_flight, fanout(p)))
-                .collect(),
-            Rate::PerSec(_) => Vec::new(),
-        };
+        Arc::new(match spec.rate {
+            Rate::Max => FlowControl::closed_loop(
+                scenario.max_in_flight,
+                (0..scenario.publishers).map(fanout),
+            ),
+            Rate::PerSec(_) => FlowControl::open_loop(),
+        })
+    }
+
+    /// State every subscriber's recorder shares.
+    fn shared(&self, timeline: &Timeline) -> Arc<RunShared> {
+        let (scenario, spec) = (self.scenario, self.spec);
         RunShared::new(
             timeline.measure_start_ns..timeline.measure_end_ns,
             scenario.publishers,
@@ -325,7 +298,6 @@ impl<'a, T: Transport> Run<'a, T> {
             // The test-only padding knob (zero unless built with `test-knobs`) grows every
             // message beyond the declared payload, so the extra bytes count as overhead.
             spec.payload_bytes as usize + transport_core::test_knobs::pad_bytes(),
-            windows,
         )
     }
 
@@ -334,7 +306,7 @@ impl<'a, T: Transport> Run<'a, T> {
     async fn publish(
         &mut self,
         publishers: Vec<T::Publisher>,
-        shared: &Arc<RunShared>,
+        flow: &Arc<FlowControl>,
         timeline: &Timeline,
     ) -> anyhow::Result<Published<T::Publisher>> {
         let publishing = Publishing {
@@ -353,8 +325,7 @@ impl<'a, T: Transport> Run<'a, T> {
             // One deadline for all publishers together, however many there are.
             deadline_after_end: timeline.overrun + SETUP_TIMEOUT,
         };
-        super::publish::run_publishers(publishers, shared, publishing, plan, &mut self.failures)
-            .await
+        super::publish::run_publishers(publishers, flow, publishing, plan, &mut self.failures).await
     }
 
     /// Waits, up to the drain timeout, until every subscriber has everything its topic's
@@ -391,11 +362,12 @@ impl<'a, T: Transport> Run<'a, T> {
         match bounded("fault schedule", CLOSE_TIMEOUT, task).await {
             Ok(Ok(fired)) => fired,
             Ok(Err(join)) => {
-                self.failures.push(format!("fault task failed: {join}"));
+                self.failures
+                    .add(FailureKind::Fault, format!("fault task failed: {join}"));
                 Vec::new()
             }
             Err(e) => {
-                self.failures.push(e.to_string());
+                self.failures.add(FailureKind::Fault, e.to_string());
                 Vec::new()
             }
         }
@@ -434,8 +406,10 @@ impl<'a, T: Transport> Run<'a, T> {
         );
         for f in &faults {
             if let Some(e) = &f.error {
-                self.failures
-                    .push(format!("fault {} at {}s: {e}", f.kind, f.at_secs));
+                self.failures.add(
+                    FailureKind::Fault,
+                    format!("fault {} at {}s: {e}", f.kind, f.at_secs),
+                );
             }
         }
         Closed {

@@ -1,5 +1,5 @@
-//! When each message should be sent: the open-loop schedule and its generator thread, and the
-//! closed-loop in-flight window for `rate_per_sec = "max"`.
+//! When each message should be sent: the open-loop schedule and its generator thread. (The
+//! closed-loop in-flight window for `rate_per_sec = "max"` is flow control, in `flow.rs`.)
 //!
 //! Open loop (wrk2's model): message `i` of publisher `p` is due at
 //! `start + offset(p) + i * interval`, whatever happened to earlier messages, and latency is timed
@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use tokio::sync::Notify;
@@ -126,7 +126,7 @@ impl Schedule {
 
     fn generate(&self, window: std::ops::Range<u64>) -> Histogram<u64> {
         precise_sleeps();
-        let mut lateness = super::histogram::latency_histogram();
+        let mut lateness = crate::results::histogram::latency_histogram();
         let publishers = self.released.len() as u32;
         loop {
             if self.stop.load(Ordering::Acquire) {
@@ -182,115 +182,6 @@ fn precise_sleeps() {
 #[cfg(target_os = "linux")]
 const GENERATOR_NICE: libc::c_int = -10;
 
-/// How often a publisher asleep on a full window looks again by itself.
-const LOSS_RECHECK: Duration = Duration::from_millis(10);
-
-/// The closed-loop window of one publisher: at most `limit` of its messages may be published
-/// but not yet received by every subscriber of its topic.
-///
-/// A publisher that finds its window full sleeps until half of it has been delivered, not
-/// until the first slot frees: waking it for every delivered message would cost a cross-thread
-/// wake-up per message and hand the transport one message at a time, which measured the
-/// harness's ping-pong rather than the transport's ceiling.
-#[derive(Debug)]
-pub struct Window {
-    limit: u64,
-    fanout: u64,
-    /// Outstanding copies at or below which a waiting publisher is woken; also the copies
-    /// received since it went to sleep that wake it (copies that never come, such as lost
-    /// ones, must not leave it to its timeout).
-    resume_at: u64,
-    published: AtomicU64,
-    received: AtomicU64,
-    /// `received` when the publisher last went to sleep.
-    slept_at: AtomicU64,
-    waiting: AtomicBool,
-    wake: Notify,
-}
-
-impl Window {
-    /// A window of `limit` messages, each expected by `fanout` subscribers.
-    pub fn new(limit: u32, fanout: u32) -> Window {
-        let fanout = u64::from(fanout.max(1));
-        Window {
-            limit: u64::from(limit),
-            fanout,
-            resume_at: u64::from(limit) / 2 * fanout,
-            published: AtomicU64::new(0),
-            received: AtomicU64::new(0),
-            slept_at: AtomicU64::new(0),
-            waiting: AtomicBool::new(false),
-            wake: Notify::new(),
-        }
-    }
-
-    /// Copies published but not yet received.
-    fn outstanding(&self) -> u64 {
-        // SeqCst with `waiting` below: the publisher stores `waiting` then reads `received`,
-        // a subscriber adds to `received` then reads `waiting`; one of them must see the other.
-        let published = self.published.load(Ordering::SeqCst) * self.fanout;
-        published.saturating_sub(self.received.load(Ordering::SeqCst))
-    }
-
-    fn full(&self) -> bool {
-        self.outstanding() >= self.limit * self.fanout
-    }
-
-    /// Counts up to `max` more messages as published, as many as the window has room for,
-    /// without waiting; returns how many. Only the window's one publisher calls it, so the
-    /// room it saw cannot shrink before it takes it.
-    pub fn try_acquire_up_to(&self, max: u64) -> u64 {
-        let room = (self.limit * self.fanout).saturating_sub(self.outstanding()) / self.fanout;
-        let n = room.min(max);
-        if n > 0 {
-            self.published.fetch_add(n, Ordering::SeqCst);
-        }
-        n
-    }
-
-    /// Waits for room for one more message (bounded by `deadline`), then counts it as published.
-    /// Returns false if the deadline passed first.
-    pub async fn acquire(&self, deadline: Instant) -> bool {
-        while self.full() {
-            let notified = self.wake.notified();
-            self.slept_at
-                .store(self.received.load(Ordering::SeqCst), Ordering::SeqCst);
-            self.waiting.store(true, Ordering::SeqCst);
-            if !self.full() {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            // A short bound as well, in case more than half the window is lost (those copies
-            // never come, so neither wake-up condition may hold): the loop re-checks.
-            let _ = tokio::time::timeout(left.min(LOSS_RECHECK), notified).await;
-        }
-        self.published.fetch_add(1, Ordering::SeqCst);
-        true
-    }
-
-    /// Takes back `n` publishes that failed or were never made.
-    pub fn release_failed(&self, n: u64) {
-        self.received.fetch_add(n * self.fanout, Ordering::SeqCst);
-    }
-
-    /// Called by a subscriber for `copies` first copies it received from this publisher (one
-    /// call per delivery unit, not per message).
-    pub fn received(&self, copies: u64) {
-        let received = self.received.fetch_add(copies, Ordering::SeqCst) + copies;
-        if self.waiting.load(Ordering::SeqCst)
-            && (self.outstanding() <= self.resume_at
-                || received.saturating_sub(self.slept_at.load(Ordering::SeqCst))
-                    >= self.resume_at.max(1))
-            && self.waiting.swap(false, Ordering::SeqCst)
-        {
-            self.wake.notify_one();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,83 +226,5 @@ mod tests {
             clock::now_ns() >= s.intended_ns(0, 199),
             "the last release is not early"
         );
-    }
-
-    #[tokio::test]
-    async fn window_blocks_when_full_and_reopens() {
-        let w = Window::new(2, 1);
-        let far = Instant::now() + Duration::from_secs(5);
-        assert!(w.acquire(far).await);
-        assert!(w.acquire(far).await);
-        assert!(
-            !w.acquire(Instant::now() + Duration::from_millis(20)).await,
-            "third must wait"
-        );
-        w.received(1);
-        assert!(w.acquire(far).await);
-    }
-
-    #[test]
-    fn a_batch_takes_what_room_there_is() {
-        // 3 messages, each for 2 subscribers.
-        let w = Window::new(3, 2);
-        assert_eq!(w.try_acquire_up_to(2), 2);
-        assert_eq!(w.try_acquire_up_to(5), 1, "only the room left");
-        assert_eq!(w.try_acquire_up_to(5), 0, "full");
-        // One copy of a message is not yet room for a message.
-        w.received(1);
-        assert_eq!(w.try_acquire_up_to(5), 0);
-        w.received(3);
-        assert_eq!(w.try_acquire_up_to(5), 2);
-        w.release_failed(1);
-        assert_eq!(
-            w.try_acquire_up_to(5),
-            1,
-            "a message taken back is room again"
-        );
-    }
-
-    /// Fills `w` (a window of 4) and returns a publisher task asleep on it: it waits (bounded)
-    /// until the task has gone to sleep.
-    async fn asleep_on_a_full_window(w: &std::sync::Arc<Window>) -> tokio::task::JoinHandle<bool> {
-        let far = Instant::now() + Duration::from_secs(5);
-        for _ in 0..4 {
-            assert!(w.acquire(far).await);
-        }
-        let waiter = tokio::spawn({
-            let w = w.clone();
-            async move { w.acquire(far).await }
-        });
-        let asleep = Instant::now() + Duration::from_secs(5);
-        while !w.waiting.load(Ordering::SeqCst) {
-            assert!(Instant::now() < asleep, "the publisher never waited");
-            tokio::task::yield_now().await;
-        }
-        waiter
-    }
-
-    #[tokio::test]
-    async fn a_waiting_publisher_is_woken_once_half_the_window_is_delivered() {
-        let w = std::sync::Arc::new(Window::new(4, 2));
-        let waiter = asleep_on_a_full_window(&w).await;
-        // 8 copies outstanding; waking happens at 4 or fewer.
-        w.received(3);
-        assert!(
-            w.waiting.load(Ordering::SeqCst),
-            "woken before half was delivered"
-        );
-        w.received(1);
-        assert!(!w.waiting.load(Ordering::SeqCst), "not woken at half");
-        assert!(waiter.await.expect("publisher task"));
-    }
-
-    #[tokio::test]
-    async fn a_publisher_gets_on_when_most_of_its_window_is_lost() {
-        let w = std::sync::Arc::new(Window::new(4, 1));
-        let waiter = asleep_on_a_full_window(&w).await;
-        // Three copies are lost: one arrives, and nothing else ever will.
-        w.received(1);
-        let got_on = tokio::time::timeout(Duration::from_secs(5), waiter).await;
-        assert!(got_on.expect("not stuck on lost copies").expect("task"));
     }
 }

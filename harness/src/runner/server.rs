@@ -18,6 +18,7 @@ use transport_core::{Counters, ServerContext, SocketOptions, Transport, WireSnap
 use crate::exit::BadInput;
 use crate::link::ServerSlot;
 use crate::registry::TransportKind;
+use crate::results::{FailureKind, Failures};
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
@@ -208,9 +209,12 @@ impl<T: Transport> RunServer<T> {
     /// [`RunServer::unmeasured_reason`], or an endpoint that did not answer, which `failures`
     /// then says). A remote server's figures
     /// are what changed since the scrape before any client connected.
-    pub async fn figures(&self, failures: &mut Vec<String>) -> ServerFigures {
-        let failed = |e: String, failures: &mut Vec<String>| {
-            failures.push(format!("reading the server's figures: {e}"));
+    pub async fn figures(&self, failures: &mut Failures) -> ServerFigures {
+        let failed = |e: String, failures: &mut Failures| {
+            failures.add(
+                FailureKind::Server,
+                format!("reading the server's figures: {e}"),
+            );
             ServerFigures::default()
         };
         match &self.reach {
@@ -248,25 +252,33 @@ impl<T: Transport> RunServer<T> {
     }
 
     /// Shuts the server down within `bound`; problems are added to `failures`.
-    pub async fn shutdown(&self, bound: Duration, failures: &mut Vec<String>) {
+    pub async fn shutdown(&self, bound: Duration, failures: &mut Failures) {
         match &self.reach {
             Reach::InProcess { slot, .. } => match tokio::time::timeout(bound, slot.shutdown())
                 .await
             {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(format!("server shutdown: {e}")),
-                Err(_) => failures.push(format!("server shutdown did not finish within {bound:?}")),
+                Ok(Err(e)) => failures.add(FailureKind::Server, format!("server shutdown: {e}")),
+                Err(_) => failures.add(
+                    FailureKind::Server,
+                    format!("server shutdown did not finish within {bound:?}"),
+                ),
             },
             Reach::Child(child) => {
                 let Some(child) = child.lock().await.take() else {
                     return;
                 };
                 match child.shutdown(bound).await {
-                    Ok(stopped) if stopped.forced => failures.push(format!(
-                        "server process did not stop within {bound:?} of SIGTERM and was killed"
-                    )),
+                    Ok(stopped) if stopped.forced => failures.add(
+                        FailureKind::Server,
+                        format!(
+                            "server process did not stop within {bound:?} of SIGTERM and was killed"
+                        ),
+                    ),
                     Ok(_) => {}
-                    Err(e) => failures.push(format!("server process shutdown: {e}")),
+                    Err(e) => {
+                        failures.add(FailureKind::Server, format!("server process shutdown: {e}"))
+                    }
                 }
             }
             // Someone else's server outlives the run.

@@ -2,6 +2,7 @@
 //! binary's exit codes.
 
 use std::path::Path;
+use transport_bench::registry::TransportKind;
 
 use transport_bench::compare::{CompareOptions, run_compare};
 
@@ -17,7 +18,7 @@ fn the_committed_baseline_reads_and_matches_itself() {
     let out = run_compare(&baseline, &baseline, &CompareOptions::default()).unwrap();
     assert_eq!(out.exit_code(), 0);
     let runs = &out.comparison.runs;
-    assert!(runs.iter().any(|r| r.transport == "raw-tcp"));
+    assert!(runs.iter().any(|r| r.transport == TransportKind::RawTcp));
     for r in runs {
         assert!(
             r.repetitions.0 >= 2,
@@ -25,7 +26,7 @@ fn the_committed_baseline_reads_and_matches_itself() {
             r.name
         );
         let floored = r.metrics.iter().any(|m| m.vs_floor.is_some());
-        assert_eq!(floored, r.transport != "raw-tcp", "{}", r.name);
+        assert_eq!(floored, r.transport != TransportKind::RawTcp, "{}", r.name);
         assert!(r.metrics.iter().all(|m| m.change == 0.0), "{}", r.name);
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn one_bar_each(cells: &[&Cell<'_>], value: impl Fn(&Cell<'_>) -> f64
     cells
         .iter()
         .map(|c| BarGroup {
-            transport: c.transport.clone(),
+            transport: c.transport.name().to_owned(),
             bars: vec![Bar {
                 label: String::new(),
                 segments: vec![value(c)],
@@ -65,7 +65,7 @@ pub(super) fn against_rate(v: &Variant<'_>, value: impl Fn(&Cell<'_>) -> f64) ->
     v.transports
         .iter()
         .map(|t| LineSeries {
-            transport: t.clone(),
+            transport: t.name().to_owned(),
             points: v
                 .cells
                 .iter()

@@ -6,6 +6,7 @@ use crate::charts::model::{
     Unit,
 };
 use crate::charts::select::{self, Cell, RateKey, Variant};
+use crate::registry::FLOOR;
 use crate::results::Summary;
 use crate::text;
 
@@ -16,8 +17,6 @@ mod scale;
 use common::{axis, file, one_bar_each, rate_phrase, subtitle};
 pub use over::{delivery_units, rate_sweep, timeseries};
 
-/// The transport whose figures are the physical floor.
-pub const FLOOR: &str = crate::registry::FLOOR_NAME;
 /// Spectra stop at 99.999%: beyond it a one-minute run has too few samples to mean anything.
 const MAX_NINES: f64 = 5.0;
 
@@ -48,13 +47,14 @@ pub fn spectrum(v: &Variant<'_>) -> Figure {
         .map(|c| {
             // N samples resolve percentiles up to 1 − 1/N; beyond that every point is the
             // maximum, and drawing it would suggest a flat tail that was never measured.
-            let resolved = (c.run.latency_ns.count.max(1) as f64)
+            let resolved = (c.run.latency.latency_ns.count.max(1) as f64)
                 .log10()
                 .min(MAX_NINES);
             LineSeries {
-                transport: c.transport.clone(),
+                transport: c.transport.name().to_owned(),
                 points: c
                     .run
+                    .latency
                     .latency_spectrum
                     .iter()
                     .filter(|q| {
@@ -109,7 +109,7 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
             .map(|c| RefLine {
                 label: format!("raw-TCP floor ({})", tick(unit, value(c))),
                 y: value(c),
-                transport: Some(FLOOR.to_owned()),
+                transport: Some(FLOOR.name().to_owned()),
             });
         Panel::Bars(BarPanel {
             title: title.to_owned(),
@@ -129,10 +129,10 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
                 "messages",
                 "delivered messages per second (msgs/s)",
                 Unit::Count,
-                &|c| c.run.throughput.msgs_per_sec,
+                &|c| c.run.latency.throughput.msgs_per_sec,
             ),
             panel("payload", "delivered payload (MB/s)", Unit::Count, &|c| {
-                c.run.throughput.payload_bytes_per_sec / 1e6
+                c.run.latency.throughput.payload_bytes_per_sec / 1e6
             }),
         ],
     }
@@ -154,19 +154,18 @@ fn tick(unit: Unit, value: f64) -> String {
 pub fn wire(v: &Variant<'_>) -> Option<Figure> {
     let rate = v.comparison_rate();
     let cells = v.at(rate);
-    if cells
-        .iter()
-        .all(|c| c.run.wire.client_to_server_bytes + c.run.wire.server_to_client_bytes == 0)
-    {
+    if cells.iter().all(|c| {
+        c.run.traffic.wire.client_to_server_bytes + c.run.traffic.wire.server_to_client_bytes == 0
+    }) {
         return None;
     }
     let groups = cells
         .iter()
         .map(|c| {
             let payload = c.run.payload_bytes as f64;
-            let w = &c.run.wire;
+            let w = &c.run.traffic.wire;
             BarGroup {
-                transport: c.transport.clone(),
+                transport: c.transport.name().to_owned(),
                 bars: vec![
                     Bar {
                         label: "publish".to_owned(),

@@ -32,7 +32,7 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
     let maxima: Vec<String> = v
         .transports
         .iter()
-        .map(|t| match v.max_sustained(t, target) {
+        .map(|t| match v.max_sustained(*t, target) {
             Some(c) => format!("{t} {}", text::count(c.rate.per_sec().unwrap_or(0.0))),
             None => format!("{t} none"),
         })
@@ -54,14 +54,14 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
                 title: "p50".to_owned(),
                 x: x(),
                 y: y(),
-                series: line(|c| c.run.latency_ns.p50),
+                series: line(|c| c.run.latency.latency_ns.p50),
                 reference: Vec::new(),
             }),
             Panel::Lines(LinePanel {
                 title: "p99".to_owned(),
                 x: x(),
                 y: y(),
-                series: line(|c| c.run.latency_ns.p99),
+                series: line(|c| c.run.latency.latency_ns.p99),
                 reference: target_line.into_iter().collect(),
             }),
         ],
@@ -81,7 +81,7 @@ pub fn timeseries(v: &Variant<'_>) -> Option<Figure> {
         cells
             .iter()
             .map(|c| LineSeries {
-                transport: c.transport.clone(),
+                transport: c.transport.name().to_owned(),
                 points: c
                     .run
                     .timeseries
@@ -134,7 +134,7 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
     let cells = v.at(rate);
     if v.cells
         .iter()
-        .all(|c| c.run.messages_per_delivery_unit.count == 0)
+        .all(|c| c.run.traffic.messages_per_delivery_unit.count == 0)
     {
         return None;
     }
@@ -149,7 +149,7 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
             Scale::Linear,
             Unit::Count,
         ),
-        groups: one_bar_each(&cells, |c| c.run.messages_per_delivery_unit.mean),
+        groups: one_bar_each(&cells, |c| c.run.traffic.messages_per_delivery_unit.mean),
         reference: Vec::new(),
         segment_legend: Vec::new(),
     })];
@@ -162,7 +162,7 @@ pub fn delivery_units(v: &Variant<'_>) -> Option<Figure> {
                 Scale::Log,
                 Unit::Count,
             ),
-            series: against_rate(v, |c| c.run.messages_per_delivery_unit.mean),
+            series: against_rate(v, |c| c.run.traffic.messages_per_delivery_unit.mean),
             reference: Vec::new(),
         }));
     }

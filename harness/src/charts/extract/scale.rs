@@ -12,7 +12,7 @@ pub fn server_cost(s: &SubscriberSweep<'_>) -> Figure {
         s.transports
             .iter()
             .map(|t| LineSeries {
-                transport: t.clone(),
+                transport: t.name().to_owned(),
                 points: s
                     .points
                     .iter()

@@ -35,7 +35,7 @@ pub struct PairedRun {
     /// Run name (sorted tags).
     pub name: String,
     /// Transport.
-    pub transport: String,
+    pub transport: crate::registry::TransportKind,
     /// Number of pairs.
     pub pairs: usize,
     /// One entry per metric, in [`Metric::PAIRED`] order.
@@ -95,10 +95,14 @@ pub fn judge_run(
     pinned: bool,
     opts: &CompareOptions,
 ) -> PairedRun {
+    // Runs are paired by name from runs present on both sides, so there is always one to
+    // name the transport; the floor only stands in for a caller's empty slices.
     let transport = base
-        .first()
-        .map(|r| r.transport.clone())
-        .unwrap_or_default();
+        .iter()
+        .chain(candidate)
+        .map(|r| r.transport)
+        .next()
+        .unwrap_or(crate::registry::FLOOR);
     let both_valid: Vec<bool> = base
         .iter()
         .zip(candidate)
@@ -134,7 +138,7 @@ pub fn judge_run(
 }
 
 fn usable_latency(r: &RunResult) -> bool {
-    r.valid && !r.saturated
+    r.load.valid && !r.load.saturated
 }
 
 fn judge_metric(
@@ -195,7 +199,7 @@ fn notes(base: &[&RunResult], candidate: &[&RunResult], both_valid: &[bool]) -> 
     }
     let unmeasured = |runs: &[&RunResult]| {
         runs.iter()
-            .filter(|r| !r.resources.server.available || !r.resources.load.available)
+            .filter(|r| !r.cost.resources.server.available || !r.cost.resources.load.available)
             .count()
     };
     let (ua, ub) = (unmeasured(base), unmeasured(candidate));

@@ -19,7 +19,7 @@ use crate::scenario::model::BrowserRuns;
 const MAX_SUBSCRIBERS: i64 = 1000;
 
 fn allowed() -> String {
-    WebKind::NAMES.join(", ")
+    WebKind::names().join(", ")
 }
 
 /// `[browser]`, given the scenario's transports and topic count.
@@ -63,7 +63,7 @@ pub(super) fn browser(
         None => transports
             .iter()
             .copied()
-            .filter(|k| WebKind::of(k.name()).is_some())
+            .filter(|&k| WebKind::of_kind(k).is_some())
             .collect(),
     };
     if kinds.is_empty() {
@@ -90,7 +90,7 @@ fn listed(
     for name in list.get_ref() {
         let n = name.get_ref();
         let kind = TransportKind::from_name(n)
-            .filter(|k| WebKind::of(k.name()).is_some())
+            .filter(|&k| WebKind::of_kind(k).is_some())
             .ok_or_else(|| {
                 Located::at(
                     name.span(),

@@ -14,12 +14,10 @@ use transport_core::envelope::HEADER_LEN;
 use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
 use super::transport::{ADDRESS, CheckConfig, take_address};
-use crate::registry::TransportKind;
+use crate::registry::{FLOOR, TransportKind};
 use crate::scenario::model::{Rate, Scenario, ServerMode};
 use crate::text;
 
-/// The transport that is the physical floor, run first unless `baseline = false`.
-const BASELINE: &str = crate::registry::FLOOR_NAME;
 /// Largest message a scenario may ask for.
 const MAX_PAYLOAD: i64 = 16 << 20;
 
@@ -311,11 +309,12 @@ fn transports(
                 kinds.push(kind);
             }
         }
-        None => kinds.extend(TransportKind::ALL.iter().filter(|k| k.name() != BASELINE)),
+        None => kinds.extend(TransportKind::ALL.iter().filter(|&&k| k != FLOOR)),
     }
-    if baseline && let Some(floor) = TransportKind::from_name(BASELINE) {
-        kinds.retain(|&k| k != floor);
-        kinds.insert(0, floor);
+    // The physical floor runs first unless `baseline = false`.
+    if baseline {
+        kinds.retain(|&k| k != FLOOR);
+        kinds.insert(0, FLOOR);
     }
     if kinds.is_empty() {
         let span = listed.map_or(0..0, |l| l.span());

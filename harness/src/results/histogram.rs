@@ -1,5 +1,6 @@
 //! The one latency histogram shape every recording in a run uses, so histograms from
-//! subscribers, publishers and the generator merge without loss.
+//! subscribers, publishers and the generator merge without loss; part of the results
+//! contract, since `merge` reads persisted histograms back into it.
 
 use hdrhistogram::Histogram;
 

@@ -1,0 +1,237 @@
+//! The run matrix: every cell of a scenario (each repetition of each expanded run) one after
+//! another on one runtime, each cell's histogram files written as it finishes; and
+//! [`RunCtx`], everything one cell runs with, so that the entry points below take one
+//! argument instead of threading five.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use transport_core::Transport;
+
+use super::{CellResult, HostPlan, Progress, aggregate, run, share};
+use crate::browser::InBrowser;
+use crate::exit::BadInput;
+use crate::registry::Visit;
+use crate::results::{Failure, FailureKind, RunResult, write};
+use crate::scenario::{Client, RunSpec, Scenario};
+
+/// The whole run on this host, now, with every server started here: the plan of a cell run
+/// without `--shard`, `--start-at` or `--server`.
+pub static WHOLE_RUN: HostPlan = HostPlan {
+    shard: None,
+    start_at: None,
+    remote: std::collections::BTreeMap::new(),
+};
+
+/// What one cell of the matrix runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct RunCtx<'a> {
+    /// The scenario, defaults and overrides applied.
+    pub scenario: &'a Scenario,
+    /// The matrix cell.
+    pub spec: &'a RunSpec,
+    /// Makes names the run creates (topics, consumer groups) unique to this cell.
+    pub nonce: &'a str,
+    /// Where progress lines go.
+    pub progress: &'a Progress,
+    /// This host's share, start instant and remote servers.
+    pub plan: &'a HostPlan,
+}
+
+impl<'a> RunCtx<'a> {
+    /// A cell run whole on this host ([`WHOLE_RUN`]).
+    pub fn new(
+        scenario: &'a Scenario,
+        spec: &'a RunSpec,
+        nonce: &'a str,
+        progress: &'a Progress,
+    ) -> RunCtx<'a> {
+        RunCtx {
+            scenario,
+            spec,
+            nonce,
+            progress,
+            plan: &WHOLE_RUN,
+        }
+    }
+
+    /// The same cell, run as `plan` says.
+    pub fn with_plan(self, plan: &'a HostPlan) -> RunCtx<'a> {
+        RunCtx { plan, ..self }
+    }
+}
+
+/// Runs one cell with whichever transport its spec names, and with a browser's subscribers
+/// when the spec says so.
+pub async fn run_cell(ctx: &RunCtx<'_>) -> CellResult {
+    struct Cell<'c>(&'c RunCtx<'c>);
+    impl<'c> Visit for Cell<'c> {
+        type Output = Pin<Box<dyn Future<Output = CellResult> + Send + 'c>>;
+        fn visit<T: Transport>(self) -> Self::Output {
+            match self.0.spec.client {
+                Client::Rust => Box::pin(run_with::<T>(self.0)),
+                // The same run, with `T`'s subscribers replaced by a browser page's.
+                Client::Browser => Box::pin(run_with::<InBrowser<T>>(self.0)),
+            }
+        }
+    }
+    ctx.spec.transport.visit(Cell(ctx)).await
+}
+
+/// Runs one cell with transport `T` (the spec's transport only names the run and its options
+/// table); public so tests and embedders can run transports that are not registered. With a
+/// shard, the share runs as a run of its own (renumbered by [`share::of`]), so its result
+/// counts only its own clients and pairs.
+pub async fn run_with<T: Transport>(ctx: &RunCtx<'_>) -> CellResult {
+    let (scenario, spec) = share::of(ctx.plan.shard, ctx.scenario, ctx.spec);
+    let shared = RunCtx {
+        scenario: &scenario,
+        spec: &spec,
+        ..*ctx
+    };
+    let mut cell = match run::run_one::<T>(&shared).await {
+        Ok(out) => aggregate::reduce(out, scenario.allow_loss),
+        Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
+    };
+    let plan = ctx.plan;
+    let sharded = plan.shard.is_some_and(|s| s.count() > 1);
+    if sharded && plan.remote.contains_key(&spec.transport) {
+        // The other shards load the same server at the same time: its CPU and memory are
+        // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
+        let server = &mut cell.result.cost.resources.server;
+        server.cpu_ns_per_delivered = None;
+        server.rss_bytes_per_subscriber = None;
+    }
+    cell
+}
+
+/// A scenario's matrix as this host runs it.
+#[derive(Debug)]
+pub struct Matrix<'a> {
+    /// The scenario, defaults and overrides applied.
+    pub scenario: &'a Scenario,
+    /// This host's share, start instant and remote servers.
+    pub plan: HostPlan,
+    /// Times to run each cell.
+    pub repeat: u32,
+    /// The results folder the cells' histogram files go to.
+    pub out_dir: &'a Path,
+    /// When the scenario started (names the cells' nonces, anchors unmeasured cells' files).
+    pub started: SystemTime,
+}
+
+/// What running the matrix produced.
+#[derive(Debug)]
+pub struct MatrixRun {
+    /// One entry per cell, in the order they ran.
+    pub runs: Vec<RunResult>,
+    /// Each transport's effective options, by name, for the effective scenario.
+    pub effective_options: serde_json::Map<String, serde_json::Value>,
+    /// How far past `--start-at` this host's clock was when the first cell's warm-up began.
+    pub clock_offset_ns: Option<i64>,
+    /// The runtime's worker threads.
+    pub threads: usize,
+}
+
+impl Matrix<'_> {
+    /// Runs every cell on a runtime of one worker per CPU the load generator may use, calling
+    /// `done` with each cell's entry as it finishes.
+    pub fn run(
+        mut self,
+        progress: &Progress,
+        mut done: impl FnMut(&RunResult),
+    ) -> anyhow::Result<MatrixRun> {
+        // Pinned before the runtime starts, so every worker and the generator thread inherit it.
+        if let Some(cpus) = &self.scenario.load.cpus {
+            crate::affinity::pin_current(cpus).map_err(BadInput::msg)?;
+        }
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?;
+        let specs = self.scenario.expand();
+        let nonce = self.nonce();
+        let mut out = MatrixRun {
+            runs: Vec::new(),
+            effective_options: effective_options(self.scenario, &specs),
+            clock_offset_ns: None,
+            threads,
+        };
+        for repetition in 0..self.repeat {
+            for (i, spec) in specs.iter().enumerate() {
+                let cell_nonce = format!("{nonce}-{repetition}-{i}");
+                let ctx = RunCtx::new(self.scenario, spec, &cell_nonce, progress);
+                let cell_started = SystemTime::now();
+                let cell = runtime.block_on(run_cell(&ctx.with_plan(&self.plan)));
+                // Only the first cell waits for --start-at; the rest follow on from it.
+                if self.plan.start_at.take().is_some() {
+                    out.clock_offset_ns = cell.clock_offset_ns;
+                }
+                let result = self.finish(cell, spec, repetition, cell_started);
+                done(&result);
+                out.runs.push(result);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Unique to this process and instant: topics and groups of one scenario never collide
+    /// with another's on a shared broker.
+    fn nonce(&self) -> String {
+        let millis = self
+            .started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        format!("{}-{millis}", std::process::id())
+    }
+
+    /// Names the cell's repetition and writes its histogram files.
+    fn finish(
+        &self,
+        mut cell: CellResult,
+        spec: &RunSpec,
+        repetition: u32,
+        cell_started: SystemTime,
+    ) -> RunResult {
+        cell.result.repetition = repetition;
+        let file_name = if self.repeat > 1 {
+            format!("{},rep={repetition}", spec.name())
+        } else {
+            spec.name()
+        };
+        // One run's histogram files failing to write must not throw away the others.
+        match write::write_run_files(
+            self.out_dir,
+            &file_name,
+            &cell.latency,
+            &cell.intervals,
+            // The window's own wall-clock start, so merge lines shards up second by second.
+            cell.window_start.unwrap_or(cell_started),
+        ) {
+            Ok(files) => cell.result.files = files,
+            Err(e) => cell.result.fail(Failure::new(
+                FailureKind::Files,
+                format!("writing histogram files: {e:#}"),
+            )),
+        }
+        cell.result
+    }
+}
+
+/// Each transport's effective options, by name (a transport whose options do not parse is
+/// left out: its runs fail on their own).
+fn effective_options(
+    scenario: &Scenario,
+    specs: &[RunSpec],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut options = serde_json::Map::new();
+    for spec in specs {
+        if let Ok(v) = super::effective_options(scenario, spec) {
+            options.insert(spec.transport.name().to_owned(), v);
+        }
+    }
+    options
+}
