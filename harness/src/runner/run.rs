@@ -18,14 +18,16 @@ use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 use crate::results::{FailureKind, Failures};
 
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
+use super::ctx::RunCtx;
 use super::faults;
 use super::flow::FlowControl;
+use super::output::RunOutput;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::server::{RunServer, ServerFigures};
 use super::timeline::Timeline;
-use super::{RunCtx, RunOutput, shares_topic, topic_of};
+use super::topic::{shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
