@@ -24,5 +24,5 @@ pub mod transport;
 
 pub use figures::{CLOCK_UNCERTAINTY, TIMER_RESOLUTION, version};
 pub use kind::WebKind;
-pub use process::{CHROMIUM_ENV, LaunchError, locate};
-pub use transport::{BrowserConfig, BrowserSubscriber, InBrowser};
+pub use process::locate;
+pub use transport::InBrowser;
