@@ -13,22 +13,22 @@
 //! This file only declares and re-exports: every item lives in a module of its own, so no
 //! module here imports its parent while the parent imports it.
 
-pub mod aggregate;
+pub(crate) mod aggregate;
 pub mod audit;
 mod clients;
 mod ctx;
-pub mod faults;
-pub mod flow;
-pub mod matrix;
+pub(crate) mod faults;
+pub(crate) mod flow;
+pub(crate) mod matrix;
 mod output;
 mod progress;
 pub mod publish;
 pub mod recorder;
-pub mod resources;
+pub(crate) mod resources;
 mod run;
-pub mod schedule;
-pub mod server;
-pub mod share;
+pub(crate) mod schedule;
+pub(crate) mod server;
+pub(crate) mod share;
 mod timeline;
 mod topic;
 

@@ -18,8 +18,6 @@ use crate::scenario::RunSpec;
 pub struct RunOutput {
     /// The matrix cell.
     pub spec: RunSpec,
-    /// The transport's options as used (defaults filled in).
-    pub effective_config: serde_json::Value,
     /// One per subscriber, by subscriber id; `None` where its task failed or hung (everything
     /// it should have received then counts as lost).
     pub recorders: Vec<Option<SubscriberRecorder>>,
@@ -55,8 +53,6 @@ pub struct RunOutput {
     pub distributions: BTreeMap<String, Histogram<u64>>,
     /// Harness problems and transport errors; any makes the run fail.
     pub failures: crate::results::Failures,
-    /// Start of the measured window ([`transport_core::clock`] ns).
-    pub measure_start_ns: u64,
     /// Connecting every client, from the first to the last being live.
     pub setup: Duration,
     /// From the first scheduled message to the end of the drain (what idle cost is per).

@@ -438,7 +438,6 @@ impl<'a, T: Transport> Run<'a, T> {
         let intervals = shared.intervals();
         Ok(RunOutput {
             spec: self.spec.clone(),
-            effective_config: serde_json::to_value(&self.config)?,
             recorders: closed.recorders,
             latencies: shared.latencies_from(&intervals),
             intervals,
@@ -463,7 +462,6 @@ impl<'a, T: Transport> Run<'a, T> {
             resources,
             distributions: self.counters.distributions(),
             failures: self.failures,
-            measure_start_ns: timeline.measure_start_ns,
             setup: self.setup,
             elapsed: timeline.start.elapsed(),
             faults: closed.faults,
