@@ -6,22 +6,25 @@
 //! [`scenario`] (what to run) → [`registry`] (which transport type) → [`runner`] (how) → [`results`] → [`charts`], [`report`] and
 //! [`compare`]; [`cli`] ties them to the `transport-bench` binary, whose exit codes are in
 //! [`exit`].
+//!
+//! Modules the binary, benches and tests do not reach are `pub(crate)`, so the compiler sees
+//! what nothing uses.
 
 pub mod affinity;
-pub mod browser;
+pub(crate) mod browser;
 pub mod charts;
 pub mod cli;
 pub mod compare;
 pub mod exit;
-pub mod limits;
+pub(crate) mod limits;
 pub mod link;
 pub mod merge;
-pub mod metric;
+pub(crate) mod metric;
 pub mod registry;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod server;
-pub mod shard;
-pub mod text;
+pub(crate) mod shard;
+pub(crate) mod text;

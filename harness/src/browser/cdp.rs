@@ -19,15 +19,13 @@ use tokio_tungstenite::tungstenite::Message;
 /// Bound on any one command's reply.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A protocol event: its method, parameters and the session it belongs to.
+/// A protocol event: its method and parameters.
 #[derive(Debug)]
 pub struct Event {
     /// `Domain.event`.
     pub method: String,
     /// Its parameters.
     pub params: Value,
-    /// The page session, for events of an attached target.
-    pub session: Option<String>,
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
@@ -154,10 +152,6 @@ fn dispatch(text: &str, pending: &Pending, events: &mpsc::UnboundedSender<Event>
     if let Some(method) = v.get("method").and_then(Value::as_str) {
         let _ = events.send(Event {
             method: method.to_owned(),
-            session: v
-                .get("sessionId")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
             params: v.get_mut("params").map(Value::take).unwrap_or(Value::Null),
         });
     }
@@ -181,10 +175,7 @@ mod tests {
             &tx,
         );
         let e = rx.try_recv().unwrap();
-        assert_eq!(
-            (e.method.as_str(), e.session.as_deref()),
-            ("Runtime.bindingCalled", Some("S"))
-        );
+        assert_eq!(e.method, "Runtime.bindingCalled");
         let (etx, mut erx) = oneshot::channel();
         pending.lock().unwrap().insert(8, etx);
         dispatch(r#"{"id":8,"error":{"code":-32000}}"#, &pending, &tx);

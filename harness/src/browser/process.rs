@@ -79,8 +79,6 @@ pub struct Chromium {
     profile: PathBuf,
     /// The browser-level DevTools WebSocket URL.
     pub devtools_url: String,
-    /// The binary that runs.
-    pub path: PathBuf,
 }
 
 /// The flags every run uses. Headless as root needs `--no-sandbox`; the background-networking
@@ -186,7 +184,6 @@ impl Chromium {
             group,
             profile,
             devtools_url: String::new(),
-            path: path.clone(),
         };
         let Some(stderr) = stderr else {
             return Err(fail("no stderr pipe".into(), String::new()));
@@ -211,12 +208,6 @@ impl Chromium {
                 String::new(),
             )),
         }
-    }
-
-    /// Kills the browser's process group and waits (bounded) for the browser to be reaped.
-    pub async fn shutdown(mut self) {
-        self.kill_group();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
 
     fn kill_group(&mut self) {

@@ -18,7 +18,8 @@ use transport_core::{
     ClientContext, OptionDoc, ServerContext, Subscriber, Transport, TransportError,
 };
 
-use super::WebKind;
+use super::figures::{self, CLOCK_UNCERTAINTY, TIMER_RESOLUTION};
+use super::kind::WebKind;
 use super::process::LaunchError;
 use super::session::{Session, SubEvent};
 
@@ -188,11 +189,11 @@ fn stall(kind: WebKind, sub: u32) -> String {
 /// the results' `browser` block is built.
 fn record_figures(s: &Session, ctx: &ClientContext) {
     let c = &ctx.counters;
-    c.distribution(super::TIMER_RESOLUTION)
+    c.distribution(TIMER_RESOLUTION)
         .record(s.figures.timer_resolution_ns);
-    c.distribution(super::CLOCK_UNCERTAINTY)
+    c.distribution(CLOCK_UNCERTAINTY)
         .record(s.figures.clock_uncertainty_ns);
-    super::set_version(&s.version);
+    figures::set_version(&s.version);
 }
 
 /// One subscriber in the run's browser page.

@@ -5,13 +5,13 @@
 //! snapshot-tested), [`render`] draws a figure. [`select`] decides which runs each chart shows,
 //! and the report uses it too, so prose and pictures describe the same runs.
 
-pub mod axes;
-pub mod extract;
-pub mod model;
-pub mod render;
+pub(crate) mod axes;
+pub(crate) mod extract;
+pub(crate) mod model;
+pub(crate) mod render;
 pub mod select;
 pub mod style;
-pub mod sweep;
+pub(crate) mod sweep;
 
 use std::path::{Path, PathBuf};
 

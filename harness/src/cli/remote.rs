@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{BadInput, RunArgs};
+use super::args::RunArgs;
+use crate::exit::BadInput;
 use crate::registry::TransportKind;
 use crate::results::environment::RemoteServer;
 use crate::runner::server::Remote;

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::{BadInput, RunArgs, table};
-use crate::exit::Exit;
+use super::args::RunArgs;
+use super::{remote, sharding, table};
+use crate::exit::{BadInput, Exit};
 use crate::limits;
 use crate::registry::TransportKind;
 use crate::results::environment::{Environment, Placement};
@@ -70,11 +71,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         // Before any run starts: a missing browser is the user's to fix (exit 2), not a failure.
         crate::browser::locate().map_err(BadInput::msg)?;
     }
-    let mut shard = super::sharding::record(&args, &scenario)?;
+    let mut shard = sharding::record(&args, &scenario)?;
     let plan = runner::HostPlan {
         shard: args.shard,
         start_at: args.start_at,
-        remote: super::remote::servers(&args, &scenario)?,
+        remote: remote::servers(&args, &scenario)?,
     };
     let placement = placement(&scenario, &plan.remote);
     let started = SystemTime::now();
@@ -195,7 +196,7 @@ fn placement(
         .to_owned(),
         server_cpus: scenario.server.cpus.clone(),
         load_cpus: scenario.load.cpus.clone(),
-        remote_servers: super::remote::recorded(remote),
+        remote_servers: remote::recorded(remote),
     }
 }
 

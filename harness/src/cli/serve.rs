@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use transport_core::{ServerContext, ServerHandle, Transport};
 
-use super::{BadInput, ServeArgs};
-use crate::exit::Exit;
+use super::args::ServeArgs;
+use crate::exit::{BadInput, Exit};
 use crate::registry::{TransportKind, Visit};
 use crate::server::{MetricsServer, MetricsSource};
 

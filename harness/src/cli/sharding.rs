@@ -1,7 +1,8 @@
 //! `run --shard I/N` and `run --start-at T`: validated against the loaded scenario, and turned
 //! into the `shard` record of `summary.json`.
 
-use super::{BadInput, RunArgs};
+use super::args::RunArgs;
+use crate::exit::BadInput;
 use crate::results::environment;
 use crate::results::shards::{ShardRecord, ShareOfRun};
 use crate::scenario::Scenario;

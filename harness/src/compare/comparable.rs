@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::CompareError;
+use super::error::CompareError;
 
 /// What identifies the experiment a results folder holds.
 #[derive(Debug, PartialEq)]

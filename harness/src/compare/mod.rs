@@ -14,18 +14,18 @@
 //! the unpaired flow.
 
 pub mod chart;
-pub mod comparable;
-pub mod error;
-pub mod export;
-pub mod input;
-pub mod judge;
-pub mod metric;
-pub mod options;
+pub(crate) mod comparable;
+pub(crate) mod error;
+pub(crate) mod export;
+pub(crate) mod input;
+pub(crate) mod judge;
+pub(crate) mod metric;
+pub(crate) mod options;
 pub mod paired;
-pub mod report;
-pub mod stats;
-pub mod verdict;
-pub mod write;
+pub(crate) mod report;
+pub(crate) mod stats;
+pub(crate) mod verdict;
+pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 

@@ -15,9 +15,9 @@
 //! lost and duplicated messages attributed to each fault) belong to the runner:
 //! `runner/faults.rs`. This folder knows nothing of the runner.
 
-pub mod fault;
-pub mod proxy;
-pub mod shape;
+pub(crate) mod fault;
+pub(crate) mod proxy;
+pub(crate) mod shape;
 
 pub use fault::{Fault, FaultKind, FaultTarget, ServerSlot};
 pub use proxy::{LinkProxy, ProxyStats, Side};

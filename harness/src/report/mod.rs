@@ -4,12 +4,12 @@
 //! [`regenerate`] rebuilds charts and report from a saved results folder, so `transport-bench
 //! report DIR` never needs to re-run anything.
 
-pub mod browser;
+pub(crate) mod browser;
 pub mod claims;
-pub mod conditions;
-pub mod findings;
-pub mod scale;
-pub mod tables;
+pub(crate) mod conditions;
+pub(crate) mod findings;
+pub(crate) mod scale;
+pub(crate) mod tables;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -6,19 +6,19 @@
 //! `wire.rs` (traffic), `failures.rs`, `faults.rs`, `cost.rs` (with `resources.rs`) and
 //! `browser.rs`.
 
-pub mod browser;
-pub mod cost;
+pub(crate) mod browser;
+pub(crate) mod cost;
 pub mod environment;
-pub mod failures;
-pub mod faults;
-pub mod hgrm;
-pub mod histogram;
-pub mod latency;
-pub mod resources;
-pub mod run;
+pub(crate) mod failures;
+pub(crate) mod faults;
+pub(crate) mod hgrm;
+pub(crate) mod histogram;
+pub(crate) mod latency;
+pub(crate) mod resources;
+pub(crate) mod run;
 pub mod shards;
 pub mod summary;
-pub mod wire;
+pub(crate) mod wire;
 pub mod write;
 
 pub use failures::{Failure, FailureKind, Failures};

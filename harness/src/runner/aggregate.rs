@@ -7,8 +7,9 @@ use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
 use super::audit::PairCounts;
+use super::output::{CellResult, RunOutput};
 use super::recorder::{Latencies, SubscriberRecorder, latency_histogram};
-use super::{CellResult, RunOutput};
+use super::topic::shares_topic;
 use crate::results::cost::{Cost, IdleCost};
 use crate::results::failures::{Failure, FailureKind, Failures};
 use crate::results::latency::{
@@ -195,7 +196,7 @@ impl Audit {
         let published_total: u64 = out.published.iter().sum();
         for s in 0..out.spec.subscribers as usize {
             for (p, &published) in out.published.iter().enumerate() {
-                if !super::shares_topic(p as u32, s as u32, out.topics) {
+                if !shares_topic(p as u32, s as u32, out.topics) {
                     continue;
                 }
                 let c = match out.recorders.get(s).and_then(Option::as_ref) {

@@ -21,7 +21,7 @@ use transport_core::{Counters, Transport, clock};
 
 use super::audit::Arrival;
 use super::recorder::Observe;
-use super::shares_topic;
+use super::topic::shares_topic;
 use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, ServerSlot, Side};
 use crate::results::faults::FaultResult;
 

@@ -1,7 +1,6 @@
 //! The run matrix: every cell of a scenario (each repetition of each expanded run) one after
-//! another on one runtime, each cell's histogram files written as it finishes; and
-//! [`RunCtx`], everything one cell runs with, so that the entry points below take one
-//! argument instead of threading five.
+//! another on one runtime, each cell's histogram files written as it finishes. Each cell runs
+//! with one [`RunCtx`] (`ctx.rs`).
 
 use std::future::Future;
 use std::path::Path;
@@ -10,58 +9,15 @@ use std::time::SystemTime;
 
 use transport_core::Transport;
 
-use super::{CellResult, HostPlan, Progress, aggregate, run, share};
+use super::ctx::{HostPlan, RunCtx};
+use super::output::CellResult;
+use super::progress::Progress;
+use super::{aggregate, run, share};
 use crate::browser::InBrowser;
 use crate::exit::BadInput;
 use crate::registry::Visit;
 use crate::results::{Failure, FailureKind, RunResult, write};
 use crate::scenario::{Client, RunSpec, Scenario};
-
-/// The whole run on this host, now, with every server started here: the plan of a cell run
-/// without `--shard`, `--start-at` or `--server`.
-pub static WHOLE_RUN: HostPlan = HostPlan {
-    shard: None,
-    start_at: None,
-    remote: std::collections::BTreeMap::new(),
-};
-
-/// What one cell of the matrix runs with.
-#[derive(Debug, Clone, Copy)]
-pub struct RunCtx<'a> {
-    /// The scenario, defaults and overrides applied.
-    pub scenario: &'a Scenario,
-    /// The matrix cell.
-    pub spec: &'a RunSpec,
-    /// Makes names the run creates (topics, consumer groups) unique to this cell.
-    pub nonce: &'a str,
-    /// Where progress lines go.
-    pub progress: &'a Progress,
-    /// This host's share, start instant and remote servers.
-    pub plan: &'a HostPlan,
-}
-
-impl<'a> RunCtx<'a> {
-    /// A cell run whole on this host ([`WHOLE_RUN`]).
-    pub fn new(
-        scenario: &'a Scenario,
-        spec: &'a RunSpec,
-        nonce: &'a str,
-        progress: &'a Progress,
-    ) -> RunCtx<'a> {
-        RunCtx {
-            scenario,
-            spec,
-            nonce,
-            progress,
-            plan: &WHOLE_RUN,
-        }
-    }
-
-    /// The same cell, run as `plan` says.
-    pub fn with_plan(self, plan: &'a HostPlan) -> RunCtx<'a> {
-        RunCtx { plan, ..self }
-    }
-}
 
 /// Runs one cell with whichever transport its spec names, and with a browser's subscribers
 /// when the spec says so.
@@ -229,9 +185,21 @@ fn effective_options(
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut options = serde_json::Map::new();
     for spec in specs {
-        if let Ok(v) = super::effective_options(scenario, spec) {
+        if let Ok(v) = effective_options_of(scenario, spec) {
             options.insert(spec.transport.name().to_owned(), v);
         }
     }
     options
+}
+
+/// The effective options of a transport, as JSON, for the results' effective scenario.
+fn effective_options_of(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<serde_json::Value> {
+    struct Opts<'a>(&'a Scenario, &'a RunSpec);
+    impl Visit for Opts<'_> {
+        type Output = anyhow::Result<serde_json::Value>;
+        fn visit<T: Transport>(self) -> Self::Output {
+            Ok(serde_json::to_value(run::config_for::<T>(self.0, self.1)?)?)
+        }
+    }
+    spec.transport.visit(Opts(scenario, spec))
 }

@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use transport_core::Envelope;
 
 use super::audit::{Arrival, PairAudit};
+use super::topic::shares_topic;
 
 pub use crate::results::histogram::{MAX_TRACKABLE_NS, latency_histogram};
 
@@ -31,7 +32,7 @@ pub struct RunShared {
     pub measure_end_ns: u64,
     /// Publishers in the run (valid envelope publisher ids are below this).
     pub publishers: u32,
-    /// Topics in the run (see [`super::topic_of`]).
+    /// Topics in the run (see [`super::topic::topic_of`]).
     pub topics: u32,
     /// Exact size of every message; anything else arrived damaged.
     pub payload_len: usize,
@@ -384,13 +385,13 @@ impl Route {
         Route {
             subscriber,
             topics,
-            last: (0, super::shares_topic(0, subscriber, topics)),
+            last: (0, shares_topic(0, subscriber, topics)),
         }
     }
 
     fn admits(&mut self, publisher: u32) -> bool {
         if publisher != self.last.0 {
-            let shared = super::shares_topic(publisher, self.subscriber, self.topics);
+            let shared = shares_topic(publisher, self.subscriber, self.topics);
             self.last = (publisher, shared);
         }
         self.last.1

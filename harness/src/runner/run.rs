@@ -18,14 +18,16 @@ use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 use crate::results::{FailureKind, Failures};
 
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
+use super::ctx::RunCtx;
 use super::faults;
 use super::flow::FlowControl;
+use super::output::RunOutput;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::server::{RunServer, ServerFigures};
 use super::timeline::Timeline;
-use super::{RunCtx, RunOutput, shares_topic, topic_of};
+use super::topic::{shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::{Rate, RunSpec, Scenario};
 
@@ -436,7 +438,6 @@ impl<'a, T: Transport> Run<'a, T> {
         let intervals = shared.intervals();
         Ok(RunOutput {
             spec: self.spec.clone(),
-            effective_config: serde_json::to_value(&self.config)?,
             recorders: closed.recorders,
             latencies: shared.latencies_from(&intervals),
             intervals,
@@ -461,7 +462,6 @@ impl<'a, T: Transport> Run<'a, T> {
             resources,
             distributions: self.counters.distributions(),
             failures: self.failures,
-            measure_start_ns: timeline.measure_start_ns,
             setup: self.setup,
             elapsed: timeline.start.elapsed(),
             faults: closed.faults,

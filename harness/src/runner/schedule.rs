@@ -166,14 +166,23 @@ impl Schedule {
 /// microseconds of its deadline instead of the default 50 µs late; and, where permitted, for a
 /// higher scheduling priority, so the thread runs as soon as it wakes even when the receive
 /// loops of thousands of subscribers keep the load generator's cores busy.
-#[allow(unsafe_code)]
 fn precise_sleeps() {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only affects the calling thread;
-    // setpriority with PRIO_PROCESS and id 0 changes only the calling thread's nice value on
-    // Linux, and fails harmlessly (EPERM) without CAP_SYS_NICE.
+    {
+        // Best effort, like the priority: a kernel that refuses only leaves sleeps coarser.
+        let _ = nix::sys::prctl::set_timerslack(1);
+        raise_priority();
+    }
+}
+
+/// Raises the calling thread's priority to [`GENERATOR_NICE`] if the process may.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn raise_priority() {
+    // SAFETY: nix has no setpriority wrapper. With PRIO_PROCESS and id 0 it changes only the
+    // calling thread's nice value on Linux, takes no pointers, and fails harmlessly (EPERM)
+    // without CAP_SYS_NICE.
     unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
         libc::setpriority(libc::PRIO_PROCESS, 0, GENERATOR_NICE);
     }
 }

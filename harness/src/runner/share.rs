@@ -1,7 +1,7 @@
 //! One shard's share of a run (`run --shard I/N`), run as a smaller run of its own.
 //!
 //! The runner numbers publishers, subscribers and topics from 0 and pairs them by
-//! [`super::topic_of`]. A shard's share is renumbered the same way: its owned topics keep their
+//! [`super::topic::topic_of`]. A shard's share is renumbered the same way: its owned topics keep their
 //! order and become `0..T'`, and its clients keep their order and become `0..P'` and `0..S'`.
 //! Global client `c = q·T + r` (topic `r`, owned) becomes local `q·T' + rank(r)`, so the local
 //! topic rule `local % T'` gives `rank(r)`: exactly the pairs that shared a topic still share one,
@@ -41,7 +41,7 @@ pub fn of<'a>(
 mod tests {
     use proptest::prelude::*;
 
-    use super::super::topic_of;
+    use super::super::topic::topic_of;
     use crate::shard::Shard;
 
     /// The local id of each owned client of `0..clients`, in order.

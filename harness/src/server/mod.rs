@@ -7,14 +7,14 @@
 //! In-process, child and remote servers differ only in who started them; the runner reads
 //! child and remote servers through the same endpoint.
 
-pub mod child;
-pub mod metrics;
-pub mod os;
-pub mod parse;
-pub mod probe;
+pub(crate) mod child;
+pub(crate) mod metrics;
+pub(crate) mod os;
+pub(crate) mod parse;
+pub(crate) mod probe;
 pub mod resources;
 pub mod scrape;
-pub mod snapshot;
+pub(crate) mod snapshot;
 
 pub use child::{ChildError, ChildServer, ChildSpec, Stopped};
 pub use metrics::{MetricsServer, MetricsSource};

@@ -14,7 +14,6 @@
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +25,9 @@ use crate::envelope::{Envelope, HEADER_LEN};
 use crate::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport, WireSnapshot,
 };
+
+mod proxy;
+pub use proxy::CutProxy;
 
 /// The bound on any single wait inside the kit.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,49 +144,15 @@ pub async fn delivers_in_order<T: Transport>(
     let server = start::<T>(&config, server_ctx.clone()).await;
     let addr = server.local_addr().to_string();
     let client_ctx = ClientContext::fresh(0);
-
-    let mut subs = Vec::new();
-    for i in 0..subscribers {
-        let ctx = ClientContext {
-            client_index: i as u32,
-            ..client_ctx.clone()
-        };
-        subs.push(
-            bounded(
-                "subscribe",
-                T::subscriber(&config, &addr, "conformance", ctx),
-            )
-            .await
-            .expect("subscribe"),
-        );
-    }
+    // Subscribers first: a message published before a subscription exists need not reach it.
+    let subs = subscribe_all::<T>(&config, &addr, &client_ctx, subscribers).await;
     let mut publisher = bounded(
         "connect publisher",
         T::publisher(&config, &addr, "conformance", client_ctx.clone()),
     )
     .await
     .expect("publisher connects");
-
-    let mut receivers = JoinSet::new();
-    for (i, mut sub) in subs.into_iter().enumerate() {
-        receivers.spawn(async move {
-            let got = receive_seqs(&mut sub, n as usize).await;
-            bounded("subscriber close", sub.close())
-                .await
-                .expect("subscriber closes");
-            (i, got)
-        });
-    }
-    publish_both_ways(&mut publisher, n, payload_len).await;
-    bounded("flush", publisher.flush()).await.expect("flush");
-
-    let mut received = vec![Vec::new(); subscribers];
-    let mut units = vec![0; subscribers];
-    while let Some(done) = bounded("receivers", receivers.join_next()).await {
-        let (i, (seqs, u)) = done.expect("receiver task");
-        received[i] = seqs;
-        units[i] = u;
-    }
+    let (received, units) = publish_and_receive::<T>(&mut publisher, subs, n, payload_len).await;
     bounded("publisher close", publisher.close())
         .await
         .expect("publisher closes");
@@ -199,15 +167,77 @@ pub async fn delivers_in_order<T: Transport>(
             "subscriber {i} must receive every message once, in order"
         );
     }
-    let client = client_ctx.wire.snapshot();
-    let server = server_ctx.wire.snapshot();
-    let payload_total = n * payload_len.max(HEADER_LEN) as u64;
+    let report = DeliveryReport {
+        client: client_ctx.wire.snapshot(),
+        server: server_ctx.wire.snapshot(),
+        received,
+        units,
+        payload_len: payload_len.max(HEADER_LEN),
+    };
+    assert_wire_carries_payload(&report, n);
+    report
+}
+
+/// Subscribes `count` clients of `ctx` to the conformance topic, numbered from 0.
+async fn subscribe_all<T: Transport>(
+    config: &T::Config,
+    addr: &str,
+    ctx: &ClientContext,
+    count: usize,
+) -> Vec<T::Subscriber> {
+    let mut subs = Vec::with_capacity(count);
+    for i in 0..count {
+        let ctx = ClientContext {
+            client_index: i as u32,
+            ..ctx.clone()
+        };
+        let sub = bounded("subscribe", T::subscriber(config, addr, "conformance", ctx));
+        subs.push(sub.await.expect("subscribe"));
+    }
+    subs
+}
+
+/// Publishes `n` messages and flushes while each subscriber receives them on a task of its own,
+/// then closes the subscribers. Returns each one's sequence numbers and delivery units.
+async fn publish_and_receive<T: Transport>(
+    publisher: &mut T::Publisher,
+    subs: Vec<T::Subscriber>,
+    n: u64,
+    payload_len: usize,
+) -> (Vec<Vec<u64>>, Vec<usize>) {
+    let mut receivers = JoinSet::new();
+    for (i, mut sub) in subs.into_iter().enumerate() {
+        receivers.spawn(async move {
+            let got = receive_seqs(&mut sub, n as usize).await;
+            bounded("subscriber close", sub.close())
+                .await
+                .expect("subscriber closes");
+            (i, got)
+        });
+    }
+    publish_both_ways(publisher, n, payload_len).await;
+    bounded("flush", publisher.flush()).await.expect("flush");
+    let mut received = vec![Vec::new(); receivers.len()];
+    let mut units = vec![0; receivers.len()];
+    while let Some(done) = bounded("receivers", receivers.join_next()).await {
+        let (i, (seqs, u)) = done.expect("receiver task");
+        received[i] = seqs;
+        units[i] = u;
+    }
+    (received, units)
+}
+
+/// Every side of the check moved at least the payload of `n` messages as steady-state bytes,
+/// and the clients' connection setup was counted as handshake.
+fn assert_wire_carries_payload(report: &DeliveryReport, n: u64) {
+    let DeliveryReport { client, server, .. } = report;
+    let payload_total = n * report.payload_len as u64;
     assert!(
         client.written >= payload_total,
         "publisher wrote fewer steady-state bytes than the payload (is the handshake ended?): {client:?}"
     );
     assert!(
-        client.read >= payload_total * subscribers as u64,
+        client.read >= payload_total * report.received.len() as u64,
         "subscribers read fewer steady-state bytes than the payload: {client:?}"
     );
     assert!(
@@ -218,13 +248,6 @@ pub async fn delivers_in_order<T: Transport>(
         client.handshake_read + client.handshake_written > 0,
         "connection setup must be reported as handshake bytes: {client:?}"
     );
-    DeliveryReport {
-        client,
-        server,
-        received,
-        units,
-        payload_len: payload_len.max(HEADER_LEN),
-    }
 }
 
 /// A server with a subscriber parked on `recv` must shut down within the step timeout.
@@ -296,77 +319,6 @@ pub async fn survives_garbage<T: Transport>(config: T::Config) {
     bounded("shutdown", server.shutdown())
         .await
         .expect("shutdown");
-}
-
-/// A TCP relay between clients and a server whose connections can be cut on demand, to force
-/// reconnects without touching the transport's internals.
-pub struct CutProxy {
-    addr: std::net::SocketAddr,
-    conns: Arc<Mutex<JoinSet<()>>>,
-    /// The source address of every connection accepted, in order: what the server would see.
-    peers: Arc<Mutex<Vec<IpAddr>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl CutProxy {
-    /// Starts relaying from a fresh loopback port to `upstream`.
-    pub async fn start(upstream: std::net::SocketAddr) -> CutProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let conns: Arc<Mutex<JoinSet<()>>> = Arc::default();
-        let peers: Arc<Mutex<Vec<IpAddr>>> = Arc::default();
-        let tasks = conns.clone();
-        let seen = peers.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut down, peer)) = listener.accept().await {
-                let _ = down.set_nodelay(true);
-                seen.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(peer.ip());
-                let mut tasks = tasks.lock().unwrap_or_else(PoisonError::into_inner);
-                tasks.spawn(async move {
-                    if let Ok(mut up) = TcpStream::connect(upstream).await {
-                        let _ = up.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-                    }
-                });
-            }
-        });
-        CutProxy {
-            addr,
-            conns,
-            peers,
-            accept,
-        }
-    }
-
-    /// The address clients should connect to.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.addr
-    }
-
-    /// The source address of every connection relayed so far, in the order they were accepted.
-    pub fn peers(&self) -> Vec<IpAddr> {
-        self.peers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Drops every relayed connection at once, as a network failure would.
-    pub fn cut_all(&self) {
-        self.conns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .abort_all();
-    }
-}
-
-impl Drop for CutProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut_all();
-    }
 }
 
 /// For transports that resume: cutting every connection in the middle of a stream loses

@@ -118,16 +118,33 @@ impl ServerHandle for RawTcpServer {
     }
 }
 
+/// Serves one connection: its hello says whether it publishes or subscribes, and to which topic.
 async fn serve_connection(
     shared: &Shared,
     io: CountingIo<TcpStream>,
 ) -> Result<(), TransportError> {
-    let flag = io.handshake_flag();
     // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
     // buffer space for whatever length a frame header declares.
     let mut conn = Framed::new(io, proto::codec(proto::MAX_HELLO_LEN));
+    let Some((hello, topic)) = read_hello(shared, &mut conn).await? else {
+        return Ok(());
+    };
+    match hello {
+        Hello::Publisher { session } => serve_publisher(shared, conn, &topic, session).await,
+        Hello::Subscriber { epoch, from } => {
+            serve_subscriber(shared, conn, &topic, epoch, from).await
+        }
+    }
+}
+
+/// Reads and checks the hello, then lifts the frame limit to message size. `None` if the server
+/// shuts down or the peer leaves first.
+async fn read_hello(
+    shared: &Shared,
+    conn: &mut Conn,
+) -> Result<Option<(Hello, Arc<Topic>)>, TransportError> {
     let hello = tokio::select! {
-        _ = shared.cancel.cancelled() => return Ok(()),
+        _ = shared.cancel.cancelled() => return Ok(None),
         f = conn.next() => f,
     };
     let hello = match hello {
@@ -139,7 +156,7 @@ async fn serve_connection(
                 source: e,
             });
         }
-        None => return Ok(()),
+        None => return Ok(None),
     };
     let (hello, topic) = proto::parse_hello(&hello).map_err(|d| {
         shared.protocol_errors.inc();
@@ -154,66 +171,82 @@ async fn serve_connection(
             format!("a new topic would pass the limit of {MAX_TOPICS}"),
         ));
     };
-    match hello {
-        Hello::Publisher { session } => {
-            let Some(claim) = shared.sessions.claim(session) else {
-                shared.protocol_errors.inc();
-                return Err(TransportError::protocol(
-                    "hello",
-                    format!("{MAX_SESSIONS} publisher sessions are live or recent"),
-                ));
-            };
-            let (superseded, known) = (claim.superseded.clone(), claim.known);
-            // The previous connection of this session finishes its current message first, so
-            // the count sent back is exact.
-            let relayed = tokio::select! {
-                _ = shared.cancel.cancelled() => return Ok(()),
-                c = claim.count() => c,
-            };
-            let position = if known {
-                *relayed
-            } else {
-                proto::UNKNOWN_SESSION
-            };
-            conn.send(proto::ack(shared.epoch, position))
-                .await
-                .map_err(TransportError::io("ack publisher"))?;
-            flag.end();
-            // From here on the server reads raw bytes: message frames are relayed as they
-            // arrived, never decoded one by one.
-            let parts = conn.into_parts();
-            let publisher = Relay {
-                io: parts.io,
-                buf: parts.read_buf,
-                topic: &topic,
-            };
-            relay_publisher(shared, publisher, relayed, superseded).await
-        }
-        Hello::Subscriber { epoch, from } => {
-            let capacity = shared.config.queue_capacity;
-            let sub = tokio::select! {
-                _ = shared.cancel.cancelled() => return Ok(()),
-                s = topic.subscribe(shared.epoch, epoch, from, capacity) => s,
-            };
-            let sub = sub.map_err(|d| {
-                shared.protocol_errors.inc();
-                TransportError::protocol("subscribe", d)
-            })?;
-            shared.resume_skipped.add(sub.skipped);
-            if sub.epoch_reset {
-                shared.epoch_resets.inc();
-            }
-            // Registered before acknowledging: once the client sees the ack, every later
-            // message of the topic reaches it, after the backlog.
-            conn.send(proto::ack(shared.epoch, sub.start))
-                .await
-                .map_err(TransportError::io("ack subscriber"))?;
-            flag.end();
-            let res = feed_subscriber(shared, conn, sub).await;
-            topic.prune();
-            res
-        }
+    Ok(Some((hello, topic)))
+}
+
+/// Claims the publisher's session, acknowledges with its count, then relays its messages.
+async fn serve_publisher(
+    shared: &Shared,
+    mut conn: Conn,
+    topic: &Topic,
+    session: u64,
+) -> Result<(), TransportError> {
+    let Some(claim) = shared.sessions.claim(session) else {
+        shared.protocol_errors.inc();
+        return Err(TransportError::protocol(
+            "hello",
+            format!("{MAX_SESSIONS} publisher sessions are live or recent"),
+        ));
+    };
+    let (superseded, known) = (claim.superseded.clone(), claim.known);
+    // The previous connection of this session finishes its current message first, so
+    // the count sent back is exact.
+    let relayed = tokio::select! {
+        _ = shared.cancel.cancelled() => return Ok(()),
+        c = claim.count() => c,
+    };
+    let position = if known {
+        *relayed
+    } else {
+        proto::UNKNOWN_SESSION
+    };
+    conn.send(proto::ack(shared.epoch, position))
+        .await
+        .map_err(TransportError::io("ack publisher"))?;
+    conn.get_ref().end_handshake();
+    // From here on the server reads raw bytes: message frames are relayed as they
+    // arrived, never decoded one by one.
+    let parts = conn.into_parts();
+    let publisher = Relay {
+        io: parts.io,
+        buf: parts.read_buf,
+        topic,
+    };
+    relay_publisher(shared, publisher, relayed, superseded).await
+}
+
+/// Registers the subscriber on its topic from the position it asked for, acknowledges with the
+/// position it gets, then feeds it until it leaves.
+async fn serve_subscriber(
+    shared: &Shared,
+    mut conn: Conn,
+    topic: &Topic,
+    epoch: u64,
+    from: u64,
+) -> Result<(), TransportError> {
+    let capacity = shared.config.queue_capacity;
+    let sub = tokio::select! {
+        _ = shared.cancel.cancelled() => return Ok(()),
+        s = topic.subscribe(shared.epoch, epoch, from, capacity) => s,
+    };
+    let sub = sub.map_err(|d| {
+        shared.protocol_errors.inc();
+        TransportError::protocol("subscribe", d)
+    })?;
+    shared.resume_skipped.add(sub.skipped);
+    if sub.epoch_reset {
+        shared.epoch_resets.inc();
     }
+    // Registered before acknowledging: once the client sees the ack, every later
+    // message of the topic reaches it, after the backlog.
+    conn.send(proto::ack(shared.epoch, sub.start))
+        .await
+        .map_err(TransportError::io("ack subscriber"))?;
+    conn.get_ref().end_handshake();
+    let res = feed_subscriber(shared, conn, sub).await;
+    // Drops the queues of subscribers that are gone, this one included.
+    topic.prune();
+    res
 }
 
 /// A publisher connection after its handshake: the socket, what was read but not yet

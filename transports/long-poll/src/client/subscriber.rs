@@ -223,73 +223,86 @@ impl LongPollSubscriber {
             .response_header_bytes
             .add(ex.response_header_bytes);
         match ex.status {
-            StatusCode::OK => {
-                let (next, msgs) = codec::decode_batch(self.encoding, &ex.body)
-                    .map_err(|e| TransportError::protocol("poll", e))?;
-                // Checked: a hostile server's cursor must not overflow (and panic) here.
-                if self.cursor.checked_add(msgs.len() as u64) != Some(next) {
-                    return Err(TransportError::protocol(
-                        "poll",
-                        format!(
-                            "{} messages from cursor {} but next cursor {next}",
-                            msgs.len(),
-                            self.cursor
-                        ),
-                    ));
-                }
-                self.cursor = next;
-                let n = msgs.len();
-                if n == 0 {
-                    self.counters.empty_polls.inc();
-                } else {
-                    self.counters.messages_per_response.record(n as u64);
-                }
-                out.extend(msgs);
-                Ok(Some(n))
-            }
+            StatusCode::OK => self.deliver(&ex.body, out).map(Some),
             StatusCode::NO_CONTENT => {
                 self.counters.empty_polls.inc();
                 Ok(Some(0))
             }
-            StatusCode::GONE => {
-                let (msg, earliest) = codec::decode_error(&ex.body);
-                if let (Some(theirs), Some(e)) = (ex.epoch, earliest)
-                    && self.epoch != Some(theirs)
-                {
-                    // A restarted server: the cursor belongs to its previous incarnation.
-                    // Everything the new one still holds is delivered; what it already dropped
-                    // counts as a gap.
-                    self.counters.cursor_resets.inc();
-                    self.counters.gap_messages.add(e);
-                    self.cursor = e;
-                    self.epoch = Some(theirs);
-                    return Ok(None);
-                }
-                match earliest {
-                    Some(e) if e > self.cursor => {
-                        self.counters.gap_messages.add(e - self.cursor);
-                        self.cursor = e;
-                        Ok(None)
-                    }
-                    _ => Err(TransportError::protocol(
-                        "poll",
-                        format!("410 without a usable earliest cursor: {msg}"),
-                    )),
-                }
-            }
-            StatusCode::BAD_REQUEST => match codec::decode_ahead(&ex.body) {
-                Some((head, earliest)) if head < self.cursor && earliest <= head => {
-                    // The server's log went backwards: it restarted and lost its messages.
-                    // Messages the new server already dropped count as a gap.
-                    self.counters.cursor_resets.inc();
-                    self.counters.gap_messages.add(earliest);
-                    self.cursor = earliest;
-                    self.epoch = ex.epoch.or(self.epoch);
-                    Ok(None)
-                }
-                _ => Err(refused("poll", &ex)),
-            },
+            StatusCode::GONE => self.skip_gone(&ex).map(|()| None),
+            StatusCode::BAD_REQUEST => self.reset_if_restarted(&ex).map(|()| None),
             _ => Err(refused("poll", &ex)),
+        }
+    }
+
+    /// A 200: appends the batch to `out` and moves the cursor past it. Returns its size.
+    fn deliver(&mut self, body: &Bytes, out: &mut Vec<Bytes>) -> Result<usize, TransportError> {
+        let (next, msgs) = codec::decode_batch(self.encoding, body)
+            .map_err(|e| TransportError::protocol("poll", e))?;
+        // Checked: a hostile server's cursor must not overflow (and panic) here.
+        if self.cursor.checked_add(msgs.len() as u64) != Some(next) {
+            return Err(TransportError::protocol(
+                "poll",
+                format!(
+                    "{} messages from cursor {} but next cursor {next}",
+                    msgs.len(),
+                    self.cursor
+                ),
+            ));
+        }
+        self.cursor = next;
+        let n = msgs.len();
+        if n == 0 {
+            self.counters.empty_polls.inc();
+        } else {
+            self.counters.messages_per_response.record(n as u64);
+        }
+        out.extend(msgs);
+        Ok(n)
+    }
+
+    /// A 410: the cursor is older than retention, or from a server that since restarted. Moves
+    /// it to the earliest retained message and counts what was skipped as a gap.
+    fn skip_gone(&mut self, ex: &Exchange) -> Result<(), TransportError> {
+        let (msg, earliest) = codec::decode_error(&ex.body);
+        if let (Some(theirs), Some(e)) = (ex.epoch, earliest)
+            && self.epoch != Some(theirs)
+        {
+            // A restarted server: the cursor belongs to its previous incarnation.
+            // Everything the new one still holds is delivered; what it already dropped
+            // counts as a gap.
+            self.counters.cursor_resets.inc();
+            self.counters.gap_messages.add(e);
+            self.cursor = e;
+            self.epoch = Some(theirs);
+            return Ok(());
+        }
+        match earliest {
+            Some(e) if e > self.cursor => {
+                self.counters.gap_messages.add(e - self.cursor);
+                self.cursor = e;
+                Ok(())
+            }
+            _ => Err(TransportError::protocol(
+                "poll",
+                format!("410 without a usable earliest cursor: {msg}"),
+            )),
+        }
+    }
+
+    /// A 400: if it says the cursor is beyond a head that went backwards, the server restarted
+    /// without an epoch, and the cursor resumes from its earliest message. Otherwise a refusal.
+    fn reset_if_restarted(&mut self, ex: &Exchange) -> Result<(), TransportError> {
+        match codec::decode_ahead(&ex.body) {
+            Some((head, earliest)) if head < self.cursor && earliest <= head => {
+                // The server's log went backwards: it restarted and lost its messages.
+                // Messages the new server already dropped count as a gap.
+                self.counters.cursor_resets.inc();
+                self.counters.gap_messages.add(earliest);
+                self.cursor = earliest;
+                self.epoch = ex.epoch.or(self.epoch);
+                Ok(())
+            }
+            _ => Err(refused("poll", ex)),
         }
     }
 }
