@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -83,9 +85,7 @@ pub async fn receive<S: Subscriber>(
         match res {
             Ok(_) => {
                 let now = sub.received_at_ns().unwrap_or_else(clock::now_ns);
-                // The recorder decodes each message once and tells the window and the tally.
-                let mut observers = (flow.credits(), tally.unit(&tracker, now));
-                rec.on_unit_observed(&buf, now, &mut observers);
+                record(&mut rec, &buf, now, (&flow, &mut tally, &tracker));
                 drain.subs[i].unique.store(rec.unique(), Ordering::SeqCst);
                 drain.check(i);
             }
@@ -99,6 +99,27 @@ pub async fn receive<S: Subscriber>(
         drain.check(i);
     }
     (sub, (rec, tally), err)
+}
+
+/// Records one delivery unit: the recorder decodes each message once and tells the closed-loop
+/// window and the fault tally of it. Who listens is settled once per unit, not asked per
+/// message: in a closed loop at millions of messages per second a check per message per
+/// listener is a measurable share of the load generator's cost.
+fn record(
+    rec: &mut SubscriberRecorder,
+    buf: &[Bytes],
+    now: u64,
+    (flow, tally, tracker): (&FlowControl, &mut SubscriberTally, &FaultTracker),
+) {
+    match (flow.is_closed_loop(), tracker.is_empty()) {
+        (false, true) => rec.on_unit(buf, now),
+        (true, true) => rec.on_unit_observed(buf, now, &mut flow.credits()),
+        (false, false) => rec.on_unit_observed(buf, now, &mut tally.unit(tracker, now)),
+        (true, false) => {
+            let mut both = (flow.credits(), tally.unit(tracker, now));
+            rec.on_unit_observed(buf, now, &mut both);
+        }
+    }
 }
 
 /// The subscribers' receive loops, and what the coordinator uses to drain and stop them.

@@ -37,6 +37,11 @@ impl FlowControl {
         }
     }
 
+    /// Whether publishers wait for deliveries (closed loop).
+    pub fn is_closed_loop(&self) -> bool {
+        !self.windows.is_empty()
+    }
+
     /// Publisher `p`'s window, in closed loop.
     pub fn window(&self, p: u32) -> Option<&Window> {
         self.windows.get(p as usize)
@@ -75,7 +80,8 @@ impl Credits<'_> {
 
 impl Observe for Credits<'_> {
     fn arrived(&mut self, env: &Envelope, arrival: Arrival) {
-        if self.windows.is_empty() || arrival == Arrival::Duplicate {
+        // Open loop has no windows: `flush` then finds none to credit.
+        if arrival == Arrival::Duplicate {
             return;
         }
         if env.publisher != self.publisher {
