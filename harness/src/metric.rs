@@ -304,16 +304,18 @@ impl FromStr for ThresholdOverride {
     type Err = ThresholdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (metric, value) = s.split_once('=').ok_or_else(|| {
-            ThresholdError(format!(
-                "{s:?} is not METRIC=VALUE (e.g. p99=15% or overhead=1)"
-            ))
-        })?;
+        let (metric, value) = assignment(s, "METRIC=VALUE (e.g. p99=15% or overhead=1)")?;
         Ok(ThresholdOverride {
             metric: Metric::parse_in(metric, &Metric::UNPAIRED, "metric")?,
             threshold: parse_threshold(value)?,
         })
     }
+}
+
+/// `s` split at its `=`, or an error saying it is not of `form`.
+fn assignment<'a>(s: &'a str, form: &str) -> Result<(&'a str, &'a str), ThresholdError> {
+    s.split_once('=')
+        .ok_or_else(|| ThresholdError(format!("{s:?} is not {form}")))
 }
 
 /// A threshold of the paired gate given as `METRIC=PERCENT` (`server-cpu=12%`): its ratio rule
@@ -330,9 +332,7 @@ impl FromStr for GateThreshold {
     type Err = ThresholdError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (metric, value) = s.split_once('=').ok_or_else(|| {
-            ThresholdError(format!("{s:?} is not METRIC=PERCENT (e.g. server-cpu=12%)"))
-        })?;
+        let (metric, value) = assignment(s, "METRIC=PERCENT (e.g. server-cpu=12%)")?;
         let Threshold::Relative(relative) = parse_threshold(value)? else {
             return Err(ThresholdError(format!(
                 "{s:?}: a gate threshold is a percentage (e.g. 12%)"
