@@ -6,45 +6,13 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use transport_bench::registry::TransportKind;
-use transport_bench::scenario::{Rate, Scenario, ScenarioError, load, load_str, resolve_path};
+use transport_bench::scenario::{Rate, ScenarioError, load, load_str, resolve_path};
+
+mod scenario_support;
+use scenario_support::{BASE, assert_contains, bad, ok};
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
-}
-
-/// The smallest valid scenario: three lines, so an appended line is line 4.
-const BASE: &str = "name = \"t\"\ndescription = \"d\"\nduration = \"3s\"\n";
-
-fn ok(extra: &str) -> Scenario {
-    let text = format!("{BASE}{extra}");
-    load_str(&text, Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
-}
-
-/// Loads `BASE` + `extra` expecting an error; returns (line, col, message) after checking the
-/// Display form is `bad.toml:line:col: message`.
-fn bad(extra: &str) -> (usize, usize, String) {
-    let text = format!("{BASE}{extra}");
-    match load_str(&text, Path::new("bad.toml")) {
-        Ok(s) => panic!("accepted:\n{text}\n{s:?}"),
-        Err(e @ ScenarioError::Invalid { .. }) => {
-            let shown = e.to_string();
-            let ScenarioError::Invalid {
-                line, col, message, ..
-            } = e
-            else {
-                unreachable!()
-            };
-            assert_eq!(shown, format!("bad.toml:{line}:{col}: {message}"));
-            (line, col, message)
-        }
-        Err(e) => panic!("unexpected error kind: {e}"),
-    }
-}
-
-fn assert_contains(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(message.contains(part), "`{message}` lacks `{part}`");
-    }
 }
 
 #[test]

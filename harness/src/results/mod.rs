@@ -3,10 +3,11 @@
 //!
 //! A run's entry (`run.rs`) is made of parts, one file each: `latency.rs` (with the histogram
 //! reductions the runner and `merge` share, over the one histogram shape of `histogram.rs`),
-//! `wire.rs` (traffic), `failures.rs`, `faults.rs`, `cost.rs` (with `resources.rs`) and
-//! `browser.rs`.
+//! `wire.rs` (traffic), `failures.rs`, `faults.rs`, `consumers.rs` (figures per consumer class), `cost.rs`
+//! (with `resources.rs`) and `browser.rs`.
 
 pub(crate) mod browser;
+pub(crate) mod consumers;
 pub(crate) mod cost;
 pub mod environment;
 pub(crate) mod failures;

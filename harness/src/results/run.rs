@@ -60,6 +60,10 @@ pub struct RunResult {
     /// One entry per scheduled fault (`[[faults]]`), in firing order; empty without faults.
     #[serde(default)]
     pub faults: Vec<FaultResult>,
+    /// The audit, latency and lag per consumer class (`[[consumers]]`), full-speed
+    /// subscribers first; absent without classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<super::consumers::ConsumerResult>,
     /// What connecting, staying connected and running cost.
     #[serde(flatten)]
     pub cost: Cost,
@@ -219,6 +223,7 @@ impl RunResult {
             timeseries: Vec::new(),
             files: RunFiles::default(),
             faults: Vec::new(),
+            consumers: Vec::new(),
             cost: Cost::default(),
             browser: None,
         }

@@ -48,12 +48,13 @@ pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
     let audit = Audit::of(&out);
     let latency = latency(&out, &rec);
     let load = load_check(&out, &rec, &audit, &latency);
-    let failures = failures(
-        std::mem::take(&mut out.failures),
-        &rec,
-        audit.totals.lost,
-        allow_loss,
-    );
+    let consumers = super::consumers::results(&out);
+    let lost = match (consumers.is_empty(), allow_loss) {
+        (true, true) => 0,
+        (true, false) => audit.totals.lost,
+        (false, _) => super::consumers::unallowed_loss(&consumers, allow_loss),
+    };
+    let failures = failures(std::mem::take(&mut out.failures), &rec, lost);
     let (traffic, overhead_bytes) = traffic(&out, &rec, &audit);
     let result = RunResult {
         delivery: audit.delivery(out.measured),
@@ -62,6 +63,7 @@ pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
         traffic,
         timeseries: with_resources(timeseries(&out.intervals), &out.resources.per_second()),
         faults: std::mem::take(&mut out.faults),
+        consumers,
         cost: cost(&out, &rec, overhead_bytes),
         browser,
         ..RunResult::unmeasured(identity(&out.spec), failures)
@@ -156,6 +158,8 @@ struct Recorded {
     misrouted: u64,
     overflow: u64,
     delivered_in_window: u64,
+    /// Of those, received by subscribers that read at full speed.
+    full_delivered_in_window: u64,
 }
 
 impl Recorded {
@@ -174,6 +178,10 @@ impl Recorded {
             misrouted: all().map(|r| r.misrouted).sum(),
             overflow: all().map(|r| r.overflow).sum(),
             delivered_in_window: all().map(|r| r.delivered_in_window).sum(),
+            full_delivered_in_window: all()
+                .filter(|r| r.class_slot().is_none_or(|c| c == 0))
+                .map(|r| r.delivered_in_window)
+                .sum(),
         }
     }
 }
@@ -183,8 +191,9 @@ struct Audit {
     totals: PairCounts,
     /// Messages published, all publishers.
     published: u64,
-    /// Deliveries the measured window's publishes call for (each counted once per subscriber).
-    expected_in_window: f64,
+    /// Deliveries the measured window's publishes call for, each counted once per full-speed
+    /// subscriber (every subscriber in a run without consumer classes).
+    expected_in_window_full: f64,
 }
 
 impl Audit {
@@ -192,7 +201,13 @@ impl Audit {
     /// (setup or task failure) lose everything they should have received.
     fn of(out: &RunOutput) -> Audit {
         let mut totals = PairCounts::default();
-        let mut expected_in_window_share = 0.0;
+        let mut full_share = 0.0;
+        let full = |s: usize| {
+            out.classes
+                .assignment
+                .as_ref()
+                .is_none_or(|a| a.class_of[s].is_none())
+        };
         let published_total: u64 = out.published.iter().sum();
         for s in 0..out.spec.subscribers as usize {
             for (p, &published) in out.published.iter().enumerate() {
@@ -211,14 +226,17 @@ impl Audit {
                 totals.duplicated += c.duplicated;
                 totals.reordered += c.reordered;
                 if published_total > 0 {
-                    expected_in_window_share += published as f64 / published_total as f64;
+                    let share = published as f64 / published_total as f64;
+                    if full(s) {
+                        full_share += share;
+                    }
                 }
             }
         }
         Audit {
             totals,
             published: published_total,
-            expected_in_window: out.published_in_window as f64 * expected_in_window_share,
+            expected_in_window_full: out.published_in_window as f64 * full_share,
         }
     }
 }
@@ -284,19 +302,22 @@ fn saturation_reasons(
             ));
         }
     }
-    let expected = audit.expected_in_window;
-    if expected > 0.0 && (rec.delivered_in_window as f64) < expected * MIN_ACHIEVED_SHARE {
+    // Subscribers that lag by design (consumer classes) are not the system falling behind.
+    let expected = audit.expected_in_window_full;
+    let delivered = rec.full_delivered_in_window as f64;
+    if expected > 0.0 && delivered < expected * MIN_ACHIEVED_SHARE {
         reasons.push(format!(
-            "subscribers received {:.0}% of the window's messages within the window",
-            100.0 * rec.delivered_in_window as f64 / expected
+            "full-speed subscribers received {:.0}% of the window's messages within the window",
+            100.0 * delivered / expected
         ));
     }
     reasons
 }
 
-/// The run's failures: the harness's and the transport's, then what the audit found.
-fn failures(mut failures: Failures, rec: &Recorded, lost: u64, allow_loss: bool) -> Failures {
-    if lost > 0 && !allow_loss {
+/// The run's failures: the harness's and the transport's, then what the audit found. `lost`
+/// counts only the losses the scenario does not allow.
+fn failures(mut failures: Failures, rec: &Recorded, lost: u64) -> Failures {
+    if lost > 0 {
         failures.add(FailureKind::Lost, format!("{lost} messages lost"));
     }
     if rec.misrouted > 0 {

@@ -79,6 +79,11 @@ impl PairAudit {
         Arrival::Reordered
     }
 
+    /// One past the highest sequence number seen: what the subscriber holds up to.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
     /// Distinct messages received so far.
     pub fn unique(&self) -> u64 {
         self.unique

@@ -144,12 +144,15 @@ pub struct Received<S> {
     pub tallies: Vec<(usize, SubscriberTally)>,
 }
 
+/// Puts a subscriber's fresh recorder in its consumer class (by subscriber id).
+pub type Classify<'a> = &'a dyn Fn(SubscriberRecorder, u32) -> SubscriberRecorder;
+
 /// Spawns one receive loop per subscriber.
 pub fn start_receiving<S: Subscriber>(
     subscribers: Vec<S>,
     shared: &Arc<RunShared>,
     flow: &Arc<FlowControl>,
-    scenario: &Scenario,
+    (scenario, classify): (&Scenario, Classify<'_>),
 ) -> Receiving<S> {
     let drain = Arc::new(Drain {
         subs: (0..subscribers.len())
@@ -167,7 +170,7 @@ pub fn start_receiving<S: Subscriber>(
         .into_iter()
         .enumerate()
         .map(|(i, sub)| {
-            let rec = SubscriberRecorder::new(shared.clone(), i as u32);
+            let rec = classify(SubscriberRecorder::new(shared.clone(), i as u32), i as u32);
             let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
             tokio::spawn(receive(
                 sub,

@@ -16,9 +16,11 @@
 pub(crate) mod aggregate;
 pub mod audit;
 mod clients;
+mod consumers;
 mod ctx;
 pub(crate) mod faults;
 pub(crate) mod flow;
+mod lag;
 pub(crate) mod matrix;
 mod output;
 mod progress;

@@ -66,6 +66,10 @@ pub struct RunOutput {
     pub window_start: SystemTime,
     /// How far past `--start-at` this host's clock was when warm-up began, ns.
     pub clock_offset_ns: Option<i64>,
+    /// The run's consumer classes (none without `[[consumers]]`).
+    pub classes: super::consumers::RunClasses,
+    /// Latency from intended send per class slot (full speed first); empty without classes.
+    pub class_latencies: Vec<Histogram<u64>>,
 }
 
 /// The outcome of one cell: the summary entry plus the histograms behind it, for files.

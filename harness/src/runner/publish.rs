@@ -319,10 +319,11 @@ pub struct Published<P> {
     pub scheduled_in_window: Option<u64>,
 }
 
-/// Runs every publisher through warm-up and the measured window under one deadline; problems
-/// are added to `failures`.
+/// Runs every publisher through warm-up and the measured window under one deadline, counting
+/// what each hands over into `sent_so_far` (one per publisher: subscribers measure their
+/// backlog against it); problems are added to `failures`.
 pub async fn run_publishers<P: Publisher>(
-    publishers: Vec<P>,
+    (publishers, sent_so_far): (Vec<P>, &[Arc<AtomicU64>]),
     flow: &Arc<FlowControl>,
     publishing: Publishing,
     plan: Plan,
@@ -338,7 +339,10 @@ pub async fn run_publishers<P: Publisher>(
         Some(s) => Some(s.spawn_generator(window.clone())?),
         None => None,
     };
-    let sent_so_far: Vec<Arc<AtomicU64>> = (0..count).map(|_| Arc::default()).collect();
+    anyhow::ensure!(
+        sent_so_far.len() == publishers.len(),
+        "one progress counter per publisher"
+    );
     let tasks: Vec<_> = publishers
         .into_iter()
         .enumerate()

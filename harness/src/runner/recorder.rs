@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use transport_core::Envelope;
 
 use super::audit::{Arrival, PairAudit};
+use super::lag::{LagTrack, UnitAges};
 use super::topic::shares_topic;
 
 pub use crate::results::histogram::{MAX_TRACKABLE_NS, latency_histogram};
@@ -44,6 +45,12 @@ pub struct RunShared {
     /// The measured window's histograms, in a few shards so subscribers on different threads
     /// rarely wait for one another.
     shards: Vec<Mutex<Shard>>,
+    /// Messages each publisher has handed over so far (index = publisher id), kept by the
+    /// publishers: what a subscriber's backlog is measured against.
+    pub published: Vec<Arc<AtomicU64>>,
+    /// Latency from intended send per consumer class (slot 0: full speed, then the scenario's
+    /// classes in order); empty for a run without classes.
+    classes: Vec<Mutex<Histogram<u64>>>,
 }
 
 /// The latency histograms of the measured window.
@@ -137,7 +144,42 @@ impl RunShared {
             delivered_total: AtomicU64::new(0),
             intervals: Mutex::new(Vec::new()),
             shards: (0..LATENCY_SHARDS).map(|_| Mutex::default()).collect(),
+            published: (0..publishers).map(|_| Arc::default()).collect(),
+            classes: Vec::new(),
         })
+    }
+
+    /// The same, with one latency histogram per consumer class slot (`slots` = classes + 1).
+    pub fn with_classes(
+        window: std::ops::Range<u64>,
+        (publishers, topics): (u32, u32),
+        payload_len: usize,
+        slots: usize,
+    ) -> Arc<RunShared> {
+        let mut shared = Arc::into_inner(RunShared::new(window, publishers, topics, payload_len))
+            .expect("a fresh Arc has one owner");
+        shared.classes = (0..slots)
+            .map(|_| Mutex::new(latency_histogram()))
+            .collect();
+        Arc::new(shared)
+    }
+
+    /// Latency from intended send of each consumer class slot (empty without classes).
+    pub fn class_latencies(&self) -> Vec<Histogram<u64>> {
+        self.classes
+            .iter()
+            .map(|h| h.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .collect()
+    }
+
+    /// Adds samples of a subscriber in class slot `slot` to that class's histogram.
+    fn record_class(&self, slot: usize, samples: &[Sample]) {
+        if let Some(h) = self.classes.get(slot) {
+            let mut h = h.lock().unwrap_or_else(PoisonError::into_inner);
+            for s in samples {
+                h.saturating_record_n(s.latency, s.count);
+            }
+        }
     }
 
     /// Adds subscriber `subscriber`'s samples, all received in `second` of the window.
@@ -249,7 +291,10 @@ pub struct SubscriberRecorder {
     /// Measured-window samples not yet in the shared histograms, all from `interval_second`.
     pending: Vec<Sample>,
     interval_second: u32,
-    subscriber: u32,
+    /// Who this subscriber is: its id, and its consumer class slot in runs with classes.
+    who: Who,
+    /// How far it fell behind, in runs with consumer classes.
+    pub lag: Option<Box<LagTrack>>,
     route: Route,
     shared: Arc<RunShared>,
 }
@@ -271,10 +316,27 @@ impl SubscriberRecorder {
             delivered_in_window: 0,
             pending: Vec::new(),
             interval_second: 0,
-            subscriber,
+            who: Who {
+                subscriber,
+                class: None,
+            },
+            lag: None,
             route: Route::new(subscriber, shared.topics),
             shared,
         }
+    }
+
+    /// Puts the subscriber in consumer class slot `slot` (its latency also goes to that
+    /// class's histogram) and tracks its lag.
+    pub fn classed(mut self, slot: usize, lag: LagTrack) -> Self {
+        self.who.class = Some(slot);
+        self.lag = Some(Box::new(lag));
+        self
+    }
+
+    /// Its consumer class slot (0: full speed) in a run with classes.
+    pub fn class_slot(&self) -> Option<usize> {
+        self.who.class
     }
 
     /// Distinct messages received from all publishers so far.
@@ -304,16 +366,12 @@ impl SubscriberRecorder {
         if in_window_rx {
             let second = ((now_ns - shared.measure_start_ns) / 1_000_000_000) as u32;
             if second != self.interval_second {
-                flush(
-                    shared,
-                    self.subscriber,
-                    self.interval_second,
-                    &mut self.pending,
-                );
+                flush(shared, self.who, self.interval_second, &mut self.pending);
                 self.interval_second = second;
             }
         }
         let mut fresh = 0;
+        let mut ages = UnitAges::EMPTY;
         for m in msgs {
             let Some(env) = Envelope::decode(m).filter(|e| {
                 e.publisher < shared.publishers
@@ -333,6 +391,7 @@ impl SubscriberRecorder {
                 continue;
             }
             fresh += 1;
+            ages.add(env.intended_ns);
             if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns
             {
                 continue;
@@ -345,13 +404,11 @@ impl SubscriberRecorder {
             add_sample(&mut self.pending, latency, from_send);
         }
         observer.unit_done();
+        if let Some(lag) = &mut self.lag {
+            lag.observe(now_ns, ages, &shared.published, &self.audits);
+        }
         if self.pending.len() >= PENDING_SAMPLES {
-            flush(
-                shared,
-                self.subscriber,
-                self.interval_second,
-                &mut self.pending,
-            );
+            flush(shared, self.who, self.interval_second, &mut self.pending);
         }
         if in_window_rx && now_ns < shared.measure_end_ns {
             self.delivered_in_window += fresh;
@@ -363,7 +420,7 @@ impl SubscriberRecorder {
     pub fn flush(&mut self) {
         flush(
             &self.shared,
-            self.subscriber,
+            self.who,
             self.interval_second,
             &mut self.pending,
         );
@@ -425,11 +482,21 @@ impl<A: Observe, B: Observe> Observe for (A, B) {
     }
 }
 
+/// A subscriber's id and, in runs with consumer classes, its class slot.
+#[derive(Debug, Clone, Copy)]
+struct Who {
+    subscriber: u32,
+    class: Option<usize>,
+}
+
 /// Moves `pending` (all received in `second`) into `shared`'s histograms. A free function, so
 /// the receive path can call it while it holds a borrow of the recorder's shared state.
-fn flush(shared: &RunShared, subscriber: u32, second: u32, pending: &mut Vec<Sample>) {
+fn flush(shared: &RunShared, who: Who, second: u32, pending: &mut Vec<Sample>) {
     if !pending.is_empty() {
-        shared.record(subscriber, second, pending);
+        shared.record(who.subscriber, second, pending);
+        if let Some(slot) = who.class {
+            shared.record_class(slot, pending);
+        }
         pending.clear();
     }
 }

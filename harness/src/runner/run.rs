@@ -18,6 +18,7 @@ use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 use crate::results::{FailureKind, Failures};
 
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
+use super::consumers::RunClasses;
 use super::ctx::RunCtx;
 use super::faults;
 use super::flow::FlowControl;
@@ -91,9 +92,14 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
 
     let timeline = Timeline::new(scenario, spec.subscribers);
     run.window_start = timeline.wall_clock(timeline.measure_start_ns);
+    run.classes.arm(&timeline);
     let shared = run.shared(&timeline);
     let flow = run.flow_control();
-    let receiving = start_receiving(subscribers, &shared, &flow, scenario);
+    let classed = |rec, i| {
+        let clients = (scenario.publishers, scenario.topics);
+        run.classes.recorder(rec, i, clients, &timeline)
+    };
+    let receiving = start_receiving(subscribers, &shared, &flow, (scenario, &classed));
     let fault_task = link.proxy.as_ref().map(|proxy| {
         tokio::spawn(faults::fire::<T>(
             scenario.faults.clone(),
@@ -114,7 +120,7 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
     // The measured window's edges are sampled while publishers run.
     let window_start = clock::instant_at(timeline.measure_start_ns);
     let (published, ()) = tokio::join!(
-        run.publish(publishers, &flow, &timeline),
+        run.publish(publishers, (&flow, &shared), &timeline),
         resources.take_window(&server, window_start, timeline.end)
     );
     let published = published?;
@@ -150,6 +156,8 @@ struct Run<'a, T: Transport> {
     window_start: SystemTime,
     /// How far past `--start-at` the clock was when warm-up began, ns.
     clock_offset_ns: Option<i64>,
+    /// Which subscribers lag by design, and how.
+    classes: RunClasses,
 }
 
 /// Where clients connect: straight to the server, or through the link emulator.
@@ -184,6 +192,7 @@ impl<'a, T: Transport> Run<'a, T> {
             setup: Duration::ZERO,
             window_start: SystemTime::now(),
             clock_offset_ns: None,
+            classes: RunClasses::new(scenario, spec),
         })
     }
 
@@ -224,6 +233,7 @@ impl<'a, T: Transport> Run<'a, T> {
                 .starts_with("127.")
                 .then(|| crate::limits::loopback_source(ordinal, total))
                 .flatten(),
+            gate: None,
         }
     }
 
@@ -246,7 +256,10 @@ impl<'a, T: Transport> Run<'a, T> {
         let bound = SETUP_TIMEOUT + SETUP_PER_CLIENT * subs;
         let subscribers = futures_util::stream::iter(0..subs)
             .map(|i| async move {
-                let ctx = self.client_ctx(i, i, &self.subscriber_wire, &link.subscribers);
+                let ctx = ClientContext {
+                    gate: self.classes.gate(i),
+                    ..self.client_ctx(i, i, &self.subscriber_wire, &link.subscribers)
+                };
                 let sub = T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
                     .await
                     .map_err(|e| anyhow::anyhow!("subscriber {i} never became ready: {e}"))?;
@@ -293,13 +306,13 @@ impl<'a, T: Transport> Run<'a, T> {
     /// State every subscriber's recorder shares.
     fn shared(&self, timeline: &Timeline) -> Arc<RunShared> {
         let (scenario, spec) = (self.scenario, self.spec);
-        RunShared::new(
+        RunShared::with_classes(
             timeline.measure_start_ns..timeline.measure_end_ns,
-            scenario.publishers,
-            scenario.topics,
+            (scenario.publishers, scenario.topics),
             // The test-only padding knob (zero unless built with `test-knobs`) grows every
             // message beyond the declared payload, so the extra bytes count as overhead.
             spec.payload_bytes as usize + transport_core::test_knobs::pad_bytes(),
+            self.classes.slots(),
         )
     }
 
@@ -308,7 +321,7 @@ impl<'a, T: Transport> Run<'a, T> {
     async fn publish(
         &mut self,
         publishers: Vec<T::Publisher>,
-        flow: &Arc<FlowControl>,
+        (flow, shared): (&Arc<FlowControl>, &RunShared),
         timeline: &Timeline,
     ) -> anyhow::Result<Published<T::Publisher>> {
         let publishing = Publishing {
@@ -327,7 +340,8 @@ impl<'a, T: Transport> Run<'a, T> {
             // One deadline for all publishers together, however many there are.
             deadline_after_end: timeline.overrun + SETUP_TIMEOUT,
         };
-        super::publish::run_publishers(publishers, flow, publishing, plan, &mut self.failures).await
+        let counted = (publishers, &shared.published[..]);
+        super::publish::run_publishers(counted, flow, publishing, plan, &mut self.failures).await
     }
 
     /// Waits, up to the drain timeout, until every subscriber has everything its topic's
@@ -467,6 +481,8 @@ impl<'a, T: Transport> Run<'a, T> {
             faults: closed.faults,
             window_start: self.window_start,
             clock_offset_ns: self.clock_offset_ns,
+            class_latencies: shared.class_latencies(),
+            classes: self.classes,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! checked by that transport's own config type).
 
 mod browser;
+mod consumers;
 mod located;
 mod network;
 mod placement;

@@ -1,5 +1,7 @@
-//! Scenario files: the TOML model, loading with located errors, and matrix expansion.
+//! Scenario files: the TOML model, loading with located errors, matrix expansion, and the
+//! consumer classes a run's subscribers are split into.
 
+pub mod consumers;
 mod load;
 mod model;
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use transport_core::SocketOptions;
 
+use super::consumers::ConsumerClass;
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
 use crate::text;
@@ -99,6 +100,10 @@ pub struct Scenario {
     pub link: Option<LinkConfig>,
     /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
     pub faults: Vec<Fault>,
+    /// Consumer classes that fall behind (`[[consumers]]`), in file order; empty by default
+    /// (every subscriber reads at full speed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerClass>,
     /// Where the server runs (`[server]`).
     pub server: ServerPlacement,
     /// Where the load generator runs (`[load]`).
@@ -211,6 +216,10 @@ pub struct RunSpec {
     pub subscribers: u32,
     /// Who subscribes (tagged `client=browser` for browser runs; Rust runs keep their names).
     pub client: Client,
+    /// Share of the subscribers in each of the scenario's consumer classes (same order);
+    /// empty without `[[consumers]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumer_shares: Vec<f64>,
     /// Tags naming the run: every swept dimension, sorted by key.
     pub tags: BTreeMap<String, String>,
 }
@@ -248,20 +257,42 @@ impl Scenario {
                             ("subscribers".to_owned(), subscribers.to_string()),
                             ("transport".to_owned(), transport.name().to_owned()),
                         ]);
-                        runs.push(RunSpec {
+                        let cell = RunSpec {
                             transport,
                             payload_bytes,
                             rate,
                             subscribers,
                             client: Client::Rust,
+                            consumer_shares: Vec::new(),
                             tags,
-                        });
+                        };
+                        runs.extend(self.with_consumer_shares(cell));
                     }
                 }
             }
             runs.extend(self.browser_runs(transport));
         }
         runs
+    }
+
+    /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
+    /// (just `cell` without classes).
+    fn with_consumer_shares(&self, cell: RunSpec) -> Vec<RunSpec> {
+        let mut cells = vec![cell];
+        for class in &self.consumers {
+            cells = cells
+                .into_iter()
+                .flat_map(|c| {
+                    class.share.iter().map(move |&share| {
+                        let mut c = c.clone();
+                        c.consumer_shares.push(share);
+                        c.tags.insert(class.tag(), share.to_string());
+                        c
+                    })
+                })
+                .collect();
+        }
+        cells
     }
 
     /// The browser cells of `transport`: the same payloads and loads, with the browser's

@@ -23,6 +23,7 @@ pub mod counters;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod gate;
 pub mod publish_queue;
 pub mod session;
 pub mod socket;
@@ -35,6 +36,7 @@ pub use backoff::{Backoff, BackoffConfig};
 pub use counters::{Counter, Counters, Distribution};
 pub use envelope::Envelope;
 pub use error::TransportError;
+pub use gate::{GateBehaviour, ReadGate};
 pub use socket::SocketOptions;
 pub use transport::{
     Capabilities, ClientContext, OptionDoc, Publisher, ServerContext, ServerHandle, Subscriber,

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Counters, SocketOptions, TransportError, WireStats};
+use crate::{Counters, CountingIo, ReadGate, SocketOptions, TransportError, WireStats};
 
 /// What the server side of a run shares: its wire stats, counters and socket options.
 #[derive(Debug, Clone)]
@@ -51,6 +51,9 @@ pub struct ClientContext {
     /// The local address to connect from (`None`: the kernel's choice). The runner spreads
     /// very many clients over several loopback sources so no source runs out of ports.
     pub source: Option<IpAddr>,
+    /// For a subscriber of a consumer class that falls behind: the gate its socket reads go
+    /// through (`None`: it reads as fast as it can). Applied by [`ClientContext::counted`].
+    pub gate: Option<Arc<ReadGate>>,
 }
 
 impl ServerContext {
@@ -73,12 +76,23 @@ impl ClientContext {
             socket: SocketOptions::default(),
             client_index,
             source: None,
+            gate: None,
         }
     }
 
-    /// Connects to `addr` from this client's source address, with its socket options.
+    /// Connects to `addr` from this client's source address, with its socket options. A
+    /// consumer that is offline (its class says so) waits until it may come back.
     pub async fn connect(&self, addr: &str) -> Result<TcpStream, TransportError> {
+        if let Some(gate) = &self.gate {
+            gate.online().await;
+        }
         self.socket.connect_from(addr, self.source).await
+    }
+
+    /// Wraps a connected stream for counting, handshake first, through this client's read
+    /// gate if it has one: every client socket of a transport is made this way.
+    pub fn counted<S>(&self, stream: S) -> CountingIo<S> {
+        CountingIo::with_handshake(stream, self.wire.clone()).gated(self.gate.clone())
     }
 }
 

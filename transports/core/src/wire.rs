@@ -15,6 +15,9 @@ use std::task::{Context, Poll};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::clock;
+use crate::gate::{ReadGate, Verdict};
+
 /// Byte totals for one side (client or server) of a run.
 #[derive(Debug, Default)]
 pub struct WireStats {
@@ -94,6 +97,36 @@ pub struct CountingIo<T> {
     inner: T,
     stats: Arc<WireStats>,
     handshake: HandshakeFlag,
+    /// Set for a subscriber of a consumer class that reads slowly, pauses or goes offline.
+    gate: Option<Box<Gated>>,
+}
+
+/// A consumer's read gate, and the timer a read it holds back waits on.
+#[derive(Debug)]
+struct Gated {
+    gate: Arc<ReadGate>,
+    timer: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
+    /// Where a read limited below the caller's buffer lands first.
+    scratch: Vec<u8>,
+}
+
+impl Gated {
+    /// Registers a wake-up at `at_ns`; false if that instant has already passed.
+    fn wait(&mut self, at_ns: u64, cx: &mut Context<'_>) -> bool {
+        let deadline = tokio::time::Instant::from_std(clock::instant_at(at_ns));
+        match &mut self.timer {
+            Some((at, sleep)) if *at == at_ns => {}
+            Some((at, sleep)) => {
+                *at = at_ns;
+                sleep.as_mut().reset(deadline);
+            }
+            None => self.timer = Some((at_ns, Box::pin(tokio::time::sleep_until(deadline)))),
+        }
+        let Some((_, sleep)) = &mut self.timer else {
+            return false;
+        };
+        sleep.as_mut().poll(cx).is_pending()
+    }
 }
 
 impl<T> CountingIo<T> {
@@ -115,7 +148,20 @@ impl<T> CountingIo<T> {
             inner,
             stats,
             handshake,
+            gate: None,
         }
+    }
+
+    /// Reads through `gate` (a consumer class's behaviour); `None` reads freely.
+    pub fn gated(mut self, gate: Option<Arc<ReadGate>>) -> Self {
+        self.gate = gate.map(|gate| {
+            Box::new(Gated {
+                gate,
+                timer: None,
+                scratch: Vec::new(),
+            })
+        });
+        self
     }
 
     /// A handle that can end the handshake from elsewhere.
@@ -166,11 +212,13 @@ impl CountingIo<tokio::net::TcpStream> {
             inner: r,
             stats: self.stats.clone(),
             handshake: self.handshake.clone(),
+            gate: self.gate,
         };
         let write = CountingIo {
             inner: w,
             stats: self.stats,
             handshake: self.handshake,
+            gate: None,
         };
         (read, write)
     }
@@ -183,10 +231,94 @@ impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.gate.is_some() {
+            return this.poll_gated_read(cx, buf);
+        }
+        this.poll_counted_read(cx, buf)
+    }
+}
+
+impl<T: AsyncRead + Unpin> CountingIo<T> {
+    fn poll_counted_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = res {
-            this.count_read(buf.filled().len() - before);
+            self.count_read(buf.filled().len() - before);
+        }
+        res
+    }
+
+    /// A read as the consumer's gate allows it: held back until a timer fires, limited to a
+    /// budget, or failed while the consumer is offline.
+    fn poll_gated_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let Some(gated) = self.gate.as_mut() else {
+                return self.poll_counted_read(cx, buf);
+            };
+            let now = clock::now_ns();
+            match gated.gate.verdict(now) {
+                Verdict::Drop => return Poll::Ready(Err(ReadGate::offline_error())),
+                Verdict::WaitUntil(at) => {
+                    if gated.wait(at, cx) {
+                        return Poll::Pending;
+                    }
+                }
+                Verdict::Limit(n) => return self.poll_limited_read(cx, buf, n),
+                Verdict::Pass { wake_at } => {
+                    if let Some(at) = wake_at
+                        && !gated.wait(at, cx)
+                    {
+                        continue;
+                    }
+                    let gate = gated.gate.clone();
+                    let res = self.poll_counted_read(cx, buf);
+                    if res.is_ready() {
+                        return res;
+                    }
+                    // Nothing more to read: a batch reader now waits for its next tick.
+                    gate.drained(now);
+                    if let Verdict::Pass { .. } = gate.verdict(now) {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads at most `limit` bytes, counting them against the gate's budget.
+    fn poll_limited_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        limit: usize,
+    ) -> Poll<io::Result<()>> {
+        let Some(gated) = self.gate.as_mut() else {
+            return self.poll_counted_read(cx, buf);
+        };
+        let gate = gated.gate.clone();
+        if buf.remaining() <= limit {
+            let before = buf.filled().len();
+            let res = self.poll_counted_read(cx, buf);
+            gate.consumed(buf.filled().len() - before);
+            return res;
+        }
+        let mut scratch = std::mem::take(&mut gated.scratch);
+        scratch.resize(limit, 0);
+        let mut part = ReadBuf::new(&mut scratch);
+        let res = self.poll_counted_read(cx, &mut part);
+        let n = part.filled().len();
+        buf.put_slice(part.filled());
+        gate.consumed(n);
+        if let Some(gated) = self.gate.as_mut() {
+            gated.scratch = scratch;
         }
         res
     }

@@ -209,7 +209,7 @@ impl Conn {
         max_frame: usize,
     ) -> Result<Conn, TransportError> {
         let stream = ctx.connect(addr).await?;
-        let io = CountingIo::with_handshake(stream, ctx.wire.clone());
+        let io = ctx.counted(stream);
         let handshake = io.handshake_flag();
         let (rd, wr) = tokio::io::split(io);
         let mut conn = Conn {

@@ -19,7 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
-use transport_core::{ClientContext, Counter, CountingIo, Distribution, TransportError};
+use transport_core::{ClientContext, Counter, Distribution, TransportError};
 
 use crate::config::{DataEncoding, SseConfig};
 use crate::parser::{Event, Parser};
@@ -124,7 +124,7 @@ impl SseSubscriber {
         // `ctx.connect`, not `ctx.socket.connect`: it dials from the source the runner gave this
         // client, which is how one host exceeds one source address's ~28K ephemeral ports.
         let tcp = self.ctx.connect(&self.addr).await?;
-        let io = CountingIo::with_handshake(tcp, self.ctx.wire.clone());
+        let io = self.ctx.counted(tcp);
         let flag = io.handshake_flag();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await

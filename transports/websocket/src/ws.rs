@@ -62,7 +62,7 @@ pub(crate) async fn connect(
 ) -> Result<(Ws, HandshakeFlag), TransportError> {
     let upgrade = async {
         let stream = ctx.connect(addr).await?;
-        let io = CountingIo::with_handshake(stream, ctx.wire.clone());
+        let io = ctx.counted(stream);
         let flag = io.handshake_flag();
         let (ws, _) = tokio_tungstenite::client_async_with_config(
             format!("ws://{addr}{path}"),

@@ -43,6 +43,7 @@ pub(super) struct RawScenario {
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,
     pub faults: Option<Vec<Spanned<RawFault>>>,
+    pub consumers: Option<Vec<Spanned<RawConsumer>>>,
     /// `[compare]`: regression thresholds, `METRIC = "15%"` or a number.
     pub compare: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
@@ -87,6 +88,48 @@ pub(super) struct RawFault {
     pub kind: Spanned<String>,
     pub duration: Option<Spanned<Dur>>,
     pub target: Option<Spanned<String>>,
+}
+
+/// One `[[consumers]]` class as written; which keys it needs depends on `behaviour`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsumer {
+    pub share: Spanned<OneOrMany<Share>>,
+    pub behaviour: Spanned<String>,
+    pub read_bytes_per_sec: Option<Spanned<Size>>,
+    pub pause_at: Option<Spanned<Dur>>,
+    pub pause_for: Option<Spanned<Dur>>,
+    pub interval: Option<Spanned<Dur>>,
+    pub at: Option<Spanned<Dur>>,
+    #[serde(rename = "for")]
+    pub length: Option<Spanned<Dur>>,
+    pub allow_loss: Option<bool>,
+}
+
+/// A share of the subscribers: a number (range checked later, with its span).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Share(pub f64);
+
+impl<'de> Deserialize<'de> for Share {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Share;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a share between 0 and 1, like 0.1")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Share, E> {
+                Ok(Share(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Share, E> {
+                Ok(Share(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Share, E> {
+                Ok(Share(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a bandwidth looks like, for error messages.

@@ -45,6 +45,18 @@ pub(super) fn scenario(
         .find(|f| f.get_ref().kind.get_ref() == "server-restart")
         .map(|f| f.span());
     let faults = super::network::faults(raw.faults, duration)?;
+    let consumers_span = raw
+        .consumers
+        .as_ref()
+        .and_then(|c| c.first())
+        .map(|c| c.span());
+    let consumers = super::consumers::consumers(raw.consumers, duration)?;
+    if let (Some(_), Some(span)) = (&browser, consumers_span) {
+        return Err(Located::at(
+            span,
+            "[[consumers]] classes apply to Rust subscribers only; a scenario with [browser] cannot have them",
+        ));
+    }
     let compare = compare_thresholds(raw.compare)?;
     let online = crate::affinity::online();
     let server = super::placement::server(raw.server, &online)?;
@@ -84,6 +96,7 @@ pub(super) fn scenario(
         transport_options,
         link,
         faults,
+        consumers,
         server,
         load,
         addresses,

@@ -47,11 +47,10 @@ impl Conn {
         handshake: bool,
     ) -> Result<Conn, TransportError> {
         let stream = ctx.connect(addr).await?;
-        let counted = if handshake {
-            CountingIo::with_handshake(stream, ctx.wire.clone())
-        } else {
-            CountingIo::new(stream, ctx.wire.clone())
-        };
+        let counted = ctx.counted(stream);
+        if !handshake {
+            counted.end_handshake();
+        }
         let flag = counted.handshake_flag();
         let meter = WireStats::new();
         let io = TokioIo::new(CountingIo::new(counted, meter.clone()));

@@ -48,7 +48,7 @@ async fn connect(
     ctx: &ClientContext,
 ) -> Result<(Conn, Accepted), TransportError> {
     let stream = ctx.connect(addr).await?;
-    let io = CountingIo::with_handshake(stream, ctx.wire.clone());
+    let io = ctx.counted(stream);
     let flag = io.handshake_flag();
     let mut conn = Framed::new(io, proto::codec(config.max_frame_bytes));
     let exchange = async {

@@ -1,0 +1,320 @@
+//! Consumers that fall behind: a gate on one subscriber's socket reads that makes it read
+//! slowly, pause, read in batches, or go offline, as the scenario's consumer classes ask.
+//!
+//! The gate acts at the socket, inside [`crate::CountingIo`], not in the harness's receive
+//! loop: a subscriber that stops calling `recv` would still have its client library (hyper's
+//! connection task, a WebSocket reader) drain the socket into memory, and the server would
+//! never see a slow reader. Throttled at the socket, the kernel's receive and send buffers fill
+//! and then the server's own queues, as they would for a slow device or a phone in a pocket.
+//!
+//! A gate belongs to one subscriber and outlives its connections, so a reconnect does not
+//! reset its read budget. It does nothing until [`ReadGate::arm`]ed with the measured window,
+//! and nothing after the window ends: once publishing stops every consumer reads at full speed,
+//! so what it still had queued is delivered (or counted lost by the transport's policy), never
+//! left in limbo.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::clock;
+
+/// What a gated subscriber does during the measured window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateBehaviour {
+    /// Reads at most this many bytes per second.
+    Slow {
+        /// The read budget.
+        bytes_per_sec: u64,
+    },
+    /// Reads nothing from `at` (after the window starts) for `length`, then catches up.
+    Paused {
+        /// When the pause starts, from the start of the window.
+        at: Duration,
+        /// How long it lasts.
+        length: Duration,
+    },
+    /// Reads only at every multiple of `interval`, and then everything that is there.
+    Batch {
+        /// Time between reads.
+        interval: Duration,
+    },
+    /// Its connection breaks at `at`, and it cannot connect again before `at + length`.
+    Offline {
+        /// When the connection breaks, from the start of the window.
+        at: Duration,
+        /// How long it stays away.
+        length: Duration,
+    },
+}
+
+/// What the gate says about one read attempt at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Read freely; if `wake_at` is set, re-ask then even if no data arrives (a read waiting
+    /// for data must notice that the consumer went offline).
+    Pass {
+        /// When the answer may change, clock ns.
+        wake_at: Option<u64>,
+    },
+    /// Read at most this many bytes.
+    Limit(usize),
+    /// Read nothing before this instant, clock ns.
+    WaitUntil(u64),
+    /// The consumer is offline: fail the read so the client drops its connection.
+    Drop,
+}
+
+/// Smallest read a slow reader waits for, so that a low budget does not become a stream of
+/// one-byte reads (and wake-ups).
+const MIN_SLOW_READ: u64 = 512;
+/// Largest burst a slow reader may take after waiting.
+const MAX_SLOW_READ: u64 = 64 * 1024;
+
+/// One subscriber's gate; shared by its connections.
+#[derive(Debug)]
+pub struct ReadGate {
+    behaviour: GateBehaviour,
+    /// Start of the measured window, clock ns; 0 until armed.
+    start_ns: AtomicU64,
+    /// End of the measured window, clock ns.
+    end_ns: AtomicU64,
+    /// Bytes a slow reader has read inside the window.
+    consumed: AtomicU64,
+    /// One past the last batch tick whose read found the socket empty (0: none yet).
+    closed_tick: AtomicU64,
+}
+
+impl ReadGate {
+    /// A gate for `behaviour`, inactive until armed.
+    pub fn new(behaviour: GateBehaviour) -> ReadGate {
+        ReadGate {
+            behaviour,
+            start_ns: AtomicU64::new(0),
+            end_ns: AtomicU64::new(0),
+            consumed: AtomicU64::new(0),
+            closed_tick: AtomicU64::new(0),
+        }
+    }
+
+    /// The behaviour it applies.
+    pub fn behaviour(&self) -> GateBehaviour {
+        self.behaviour
+    }
+
+    /// Applies the behaviour over the measured window `[start_ns, end_ns)` (clock ns).
+    pub fn arm(&self, start_ns: u64, end_ns: u64) {
+        self.end_ns.store(end_ns, Relaxed);
+        self.start_ns.store(start_ns.max(1), Relaxed);
+    }
+
+    /// The window, if armed.
+    fn window(&self) -> Option<(u64, u64)> {
+        let start = self.start_ns.load(Relaxed);
+        (start != 0).then(|| (start, self.end_ns.load(Relaxed)))
+    }
+
+    /// Whether the consumer may read now, and how much.
+    pub fn verdict(&self, now_ns: u64) -> Verdict {
+        let Some((start, end)) = self.window() else {
+            return Verdict::Pass { wake_at: None };
+        };
+        if now_ns >= end {
+            return Verdict::Pass { wake_at: None };
+        }
+        let since = now_ns.saturating_sub(start);
+        match self.behaviour {
+            GateBehaviour::Slow { bytes_per_sec } if now_ns >= start => {
+                self.slow(bytes_per_sec, (now_ns, since), end)
+            }
+            GateBehaviour::Paused { at, length } => {
+                let (from, until) = span(start, at, length);
+                if (from..until).contains(&now_ns) {
+                    Verdict::WaitUntil(until.min(end))
+                } else {
+                    Verdict::Pass { wake_at: None }
+                }
+            }
+            GateBehaviour::Batch { interval } if now_ns >= start => {
+                self.batch(start, since, nanos(interval), end)
+            }
+            GateBehaviour::Offline { at, length } => {
+                let (from, until) = span(start, at, length);
+                match now_ns {
+                    n if n < from => Verdict::Pass {
+                        wake_at: Some(from),
+                    },
+                    n if n < until => Verdict::Drop,
+                    _ => Verdict::Pass { wake_at: None },
+                }
+            }
+            _ => Verdict::Pass {
+                wake_at: Some(start),
+            },
+        }
+    }
+
+    /// `at` is (now, time since the window started), clock ns.
+    fn slow(&self, bytes_per_sec: u64, (now, since_ns): (u64, u64), end: u64) -> Verdict {
+        let chunk = (bytes_per_sec / 20).clamp(MIN_SLOW_READ, MAX_SLOW_READ);
+        let earned = (u128::from(bytes_per_sec) * u128::from(since_ns) / 1_000_000_000) as u64;
+        let budget = (earned + chunk).saturating_sub(self.consumed.load(Relaxed));
+        if budget >= chunk.min(MIN_SLOW_READ) {
+            return Verdict::Limit(budget.min(MAX_SLOW_READ) as usize);
+        }
+        // Wait until a whole small read is earned.
+        let short = chunk.min(MIN_SLOW_READ) - budget;
+        let wait = (u128::from(short) * 1_000_000_000).div_ceil(u128::from(bytes_per_sec.max(1)));
+        Verdict::WaitUntil((now + wait as u64).min(end))
+    }
+
+    fn batch(&self, start: u64, since_ns: u64, interval: u64, end: u64) -> Verdict {
+        let tick = since_ns / interval.max(1);
+        if self.closed_tick.load(Relaxed) > tick {
+            // This tick's read already found the socket empty: wait for the next tick.
+            Verdict::WaitUntil((start + (tick + 1) * interval).min(end))
+        } else {
+            Verdict::Pass { wake_at: None }
+        }
+    }
+
+    /// Counts `n` bytes read under a [`Verdict::Limit`].
+    pub fn consumed(&self, n: usize) {
+        self.consumed.fetch_add(n as u64, Relaxed);
+    }
+
+    /// Tells a batch reader that its read found nothing more: it waits for the next tick.
+    pub fn drained(&self, now_ns: u64) {
+        if let (GateBehaviour::Batch { interval }, Some((start, end))) =
+            (self.behaviour, self.window())
+            && (start..end).contains(&now_ns)
+        {
+            let tick = (now_ns - start) / nanos(interval).max(1);
+            self.closed_tick.fetch_max(tick + 1, Relaxed);
+        }
+    }
+
+    /// Waits until the consumer may connect (an offline consumer stays away until its time is
+    /// up); returns at once for every other behaviour.
+    pub async fn online(&self) {
+        if let Verdict::Drop = self.verdict(clock::now_ns())
+            && let (GateBehaviour::Offline { at, length }, Some((start, _))) =
+                (self.behaviour, self.window())
+        {
+            let (_, until) = span(start, at, length);
+            tokio::time::sleep_until(clock::instant_at(until).into()).await;
+        }
+    }
+
+    /// The error a read gets while the consumer is offline.
+    pub fn offline_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "the consumer went offline (scenario consumer class)",
+        )
+    }
+}
+
+/// `[start + at, start + at + length)` in clock ns.
+fn span(start: u64, at: Duration, length: Duration) -> (u64, u64) {
+    let from = start.saturating_add(nanos(at));
+    (from, from.saturating_add(nanos(length)))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn armed(b: GateBehaviour) -> ReadGate {
+        let g = ReadGate::new(b);
+        g.arm(10 * S, 20 * S);
+        g
+    }
+
+    #[test]
+    fn unarmed_and_after_the_window_reads_freely() {
+        let g = ReadGate::new(GateBehaviour::Slow { bytes_per_sec: 1 });
+        assert_eq!(g.verdict(5 * S), Verdict::Pass { wake_at: None });
+        g.arm(10 * S, 20 * S);
+        assert_eq!(g.verdict(25 * S), Verdict::Pass { wake_at: None });
+        assert_eq!(
+            g.verdict(5 * S),
+            Verdict::Pass {
+                wake_at: Some(10 * S)
+            }
+        );
+    }
+
+    #[test]
+    fn a_slow_reader_never_reads_more_than_its_budget_plus_one_burst() {
+        let g = armed(GateBehaviour::Slow {
+            bytes_per_sec: 10_240,
+        });
+        let mut read = 0u64;
+        let mut now = 10 * S;
+        while now < 15 * S {
+            match g.verdict(now) {
+                Verdict::Limit(n) => {
+                    g.consumed(n);
+                    read += n as u64;
+                }
+                Verdict::WaitUntil(t) => {
+                    assert!(t > now, "a wait must move time forward");
+                    now = t;
+                }
+                v => panic!("unexpected {v:?}"),
+            }
+        }
+        let budget = 5 * 10_240 + 10_240 / 20;
+        assert!(read <= budget, "read {read} > {budget}");
+        assert!(
+            read >= 5 * 10_240 - 1024,
+            "read {read}: the budget went unused"
+        );
+    }
+
+    #[test]
+    fn a_pause_waits_until_it_ends() {
+        let g = armed(GateBehaviour::Paused {
+            at: Duration::from_secs(2),
+            length: Duration::from_secs(3),
+        });
+        assert_eq!(g.verdict(11 * S), Verdict::Pass { wake_at: None });
+        assert_eq!(g.verdict(13 * S), Verdict::WaitUntil(15 * S));
+        assert_eq!(g.verdict(15 * S), Verdict::Pass { wake_at: None });
+    }
+
+    #[test]
+    fn a_batch_reader_reads_once_per_tick_until_empty() {
+        let g = armed(GateBehaviour::Batch {
+            interval: Duration::from_secs(1),
+        });
+        let t = 10 * S + S / 2;
+        assert_eq!(g.verdict(t), Verdict::Pass { wake_at: None });
+        g.drained(t);
+        assert_eq!(g.verdict(t + 1), Verdict::WaitUntil(11 * S));
+        assert_eq!(g.verdict(11 * S), Verdict::Pass { wake_at: None });
+    }
+
+    #[test]
+    fn offline_drops_then_comes_back() {
+        let g = armed(GateBehaviour::Offline {
+            at: Duration::from_secs(1),
+            length: Duration::from_secs(2),
+        });
+        assert_eq!(
+            g.verdict(10 * S),
+            Verdict::Pass {
+                wake_at: Some(11 * S)
+            }
+        );
+        assert_eq!(g.verdict(12 * S), Verdict::Drop);
+        assert_eq!(g.verdict(13 * S), Verdict::Pass { wake_at: None });
+    }
+}
