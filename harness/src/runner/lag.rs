@@ -66,10 +66,13 @@ impl LagTrack {
         }
     }
 
-    /// After a unit at `now`: its ages, what each publisher had handed over, and the audit.
+    /// After a unit at `now` that brought `fresh` first copies: their ages, what each
+    /// publisher had handed over, and the audit. The backlog counted is the one the unit
+    /// found: what was still owed after it, plus what it brought (a long poll or a fetch
+    /// after a pause takes the whole backlog in one unit).
     pub fn observe(
         &mut self,
-        now: u64,
+        (now, fresh): (u64, u64),
         ages: UnitAges,
         published: &[Arc<AtomicU64>],
         audits: &[PairAudit],
@@ -82,7 +85,7 @@ impl LagTrack {
                 handed.saturating_sub(audits[p as usize].next())
             })
             .sum();
-        self.max_messages = self.max_messages.max(backlog);
+        self.max_messages = self.max_messages.max(backlog + fresh);
         if ages.oldest >= self.measure_start_ns && ages.oldest != u64::MAX {
             self.max_ns = self.max_ns.max(now.saturating_sub(ages.oldest));
         }
@@ -110,19 +113,19 @@ mod tests {
         let mut t = LagTrack::new(vec![0], Some(1_000), 100);
         let mut ages = UnitAges::EMPTY;
         ages.add(300);
-        t.observe(900, ages, &published, &audits);
-        assert_eq!((t.max_messages, t.max_ns, t.catch_up_ns), (6, 600, None));
+        t.observe((900, 4), ages, &published, &audits);
+        assert_eq!((t.max_messages, t.max_ns, t.catch_up_ns), (10, 600, None));
         for s in 4..10 {
             audits[0].record(s);
         }
         let mut ages = UnitAges::EMPTY;
         ages.add(950);
-        t.observe(1_250, ages, &published, &audits);
+        t.observe((1_250, 6), ages, &published, &audits);
         assert_eq!(
             t.catch_up_ns,
             Some(250),
             "nothing left once the pause ended"
         );
-        assert_eq!(t.max_messages, 6);
+        assert_eq!(t.max_messages, 10);
     }
 }

@@ -405,7 +405,7 @@ impl SubscriberRecorder {
         }
         observer.unit_done();
         if let Some(lag) = &mut self.lag {
-            lag.observe(now_ns, ages, &shared.published, &self.audits);
+            lag.observe((now_ns, fresh), ages, &shared.published, &self.audits);
         }
         if self.pending.len() >= PENDING_SAMPLES {
             flush(shared, self.who, self.interval_second, &mut self.pending);
