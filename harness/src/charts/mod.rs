@@ -7,6 +7,7 @@
 
 pub(crate) mod axes;
 pub(crate) mod extract;
+pub(crate) mod lagging;
 pub(crate) mod model;
 pub(crate) mod render;
 pub mod select;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
+use crate::results::consumers::ConsumerResult;
 use crate::results::cost::{Cost, IdleCost};
 use crate::results::faults::FaultResult;
 use crate::results::latency::{
@@ -49,6 +50,7 @@ pub fn run(
         timeseries: timeseries(seconds),
         files: RunFiles::default(),
         faults: faults(runs),
+        consumers: consumers(runs, bounds),
         cost: Cost {
             idle_cost: idle_cost(runs),
             ..first.cost.clone()
@@ -286,6 +288,39 @@ fn faults(runs: &[&RunResult]) -> Vec<FaultResult> {
                 (a, b) => a.or(b.clone()),
             };
         }
+    }
+    out
+}
+
+/// Consumer classes add class by class (every shard splits its own subscribers by the same
+/// shares): counts add, lags and catch-up take the worst shard's, latency becomes a bound (no
+/// shard persists per-class histograms). Shard-local subscriber ids are dropped.
+fn consumers(runs: &[&RunResult], bounds: &mut BTreeSet<String>) -> Vec<ConsumerResult> {
+    let mut out = runs[0].consumers.clone();
+    for (i, m) in out.iter_mut().enumerate() {
+        let same: Vec<&ConsumerResult> = runs.iter().filter_map(|r| r.consumers.get(i)).collect();
+        m.subscriber_ids.clear();
+        m.subscribers = same.iter().map(|c| c.subscribers).sum();
+        m.delivered = same.iter().map(|c| c.delivered).sum();
+        m.lost = same.iter().map(|c| c.lost).sum();
+        m.duplicated = same.iter().map(|c| c.duplicated).sum();
+        m.max_lag_messages = same.iter().map(|c| c.max_lag_messages).max().flatten();
+        m.max_lag_ns = same.iter().map(|c| c.max_lag_ns).max().flatten();
+        m.catch_up_ns = same
+            .iter()
+            .map(|c| c.catch_up_ns)
+            .collect::<Option<Vec<u64>>>()
+            .and_then(|v| v.into_iter().max());
+        m.caught_up = same.iter().map(|c| c.caught_up).sum();
+        let latencies: Vec<Percentiles> = same.iter().filter_map(|c| c.latency_ns).collect();
+        if latencies.len() > 1 {
+            bounds.insert("runs[].consumers[].latency_ns".into());
+        }
+        m.latency_ns = (!latencies.is_empty()).then(|| percentile_bound(&latencies));
+    }
+    let total: u32 = out.iter().map(|c| c.subscribers).sum();
+    if let Some(full) = out.first_mut().filter(|c| c.behaviour == "full") {
+        full.share = f64::from(full.subscribers) / f64::from(total.max(1));
     }
     out
 }

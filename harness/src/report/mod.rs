@@ -7,6 +7,7 @@
 pub(crate) mod browser;
 pub mod claims;
 pub(crate) mod conditions;
+pub(crate) mod consumers;
 pub(crate) mod findings;
 pub(crate) mod scale;
 pub(crate) mod tables;
@@ -81,6 +82,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     }
     out.push_str(&conditions::markdown(summary));
     out.push_str(&scale::markdown(summary));
+    out.push_str(&consumers::markdown(summary));
     out.push_str(&browser::markdown(summary));
     out.push_str(&chart_section(summary, charts));
     out.push_str(&caveats(summary));

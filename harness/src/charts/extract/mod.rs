@@ -11,6 +11,7 @@ use crate::results::Summary;
 use crate::text;
 
 mod common;
+mod lagging;
 mod over;
 mod scale;
 
@@ -35,6 +36,7 @@ pub fn figures(summary: &Summary) -> Vec<Figure> {
     for s in crate::charts::sweep::subscriber_sweeps(summary) {
         out.push(scale::server_cost(&s));
     }
+    out.extend(lagging::server_memory(summary));
     out
 }
 

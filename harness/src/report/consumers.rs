@@ -1,0 +1,141 @@
+//! The report's "Consumers that fall behind" section, for scenarios with `[[consumers]]`:
+//! per run with lagging subscribers, what the server held for them beyond the same load with
+//! no lagging class (resident memory, and the kernel's socket send queues where measured),
+//! what it did to the full-speed subscribers (isolation), how far the laggards fell behind and
+//! how fast they caught up, and what the transport's policy did — ranked by memory per lagging
+//! consumer; then the article's claim about per-consumer memory, judged by these figures.
+
+use std::fmt::Write as _;
+
+use super::tables::cell;
+use crate::charts::lagging::{Lagging, lagging_runs};
+use crate::registry::TransportKind;
+use crate::results::Summary;
+use crate::text;
+
+/// What a lagging consumer must cost a server before it counts as "paying per consumer".
+const SIGNIFICANT_BYTES: f64 = 64.0 * 1024.0;
+
+/// The section (empty when no run had lagging subscribers).
+pub fn markdown(summary: &Summary) -> String {
+    let mut rows = lagging_runs(summary);
+    if rows.is_empty() {
+        return String::new();
+    }
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let mut out = String::from("\n## Consumers that fall behind\n\n");
+    out.push_str(
+        "Each run is read against its control: the same transport and load with every consumer \
+         class at share 0. Memory per lagging consumer is (the server's peak resident memory − \
+         the control's) / lagging subscribers, measured in the server's own process; growth is \
+         the slope of resident memory over the measured window per lagging subscriber. Isolation \
+         is the full-speed subscribers' p50 and p99 over the control's (1× = untouched). Lagging \
+         consumers throttle, pause or leave only inside the measured window, then read at full \
+         speed: whatever they never received was dropped by the transport's policy and is \
+         counted as lost. Rows are ranked by memory per lagging consumer.\n\n",
+    );
+    out.push_str(
+        "| transport | class | lagging | server memory / lagging consumer | growth / lagging consumer / s | isolation p50, p99 | max lag | catch-up | lost | policy |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for l in &rows {
+        out.push_str(&row(l));
+    }
+    out.push_str(&claim(&rows));
+    out
+}
+
+/// Ranking key: memory per lagging consumer, unmeasured last.
+fn key(l: &Lagging<'_>) -> f64 {
+    l.rss_per_lagging().unwrap_or(f64::INFINITY)
+}
+
+fn row(l: &Lagging<'_>) -> String {
+    let dash = || "–".to_owned();
+    let c = l.class;
+    let lag = match (c.max_lag_messages, c.max_lag_ns) {
+        (Some(m), Some(ns)) => {
+            format!("{} msgs, {}", text::count(m as f64), text::nanos(ns as f64))
+        }
+        _ => dash(),
+    };
+    let catch_up = match (c.catch_up_ns, c.caught_up) {
+        (Some(ns), _) => text::nanos(ns as f64),
+        (None, Some(n)) => format!("{n} of {} caught up", c.subscribers),
+        _ => dash(),
+    };
+    let policy: Vec<String> = l.policy().iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        l.run.transport,
+        c.behaviour,
+        text::trim_float(c.share),
+        l.lagging(),
+        l.rss_per_lagging().map_or_else(dash, signed_bytes),
+        l.rss_growth_per_lagging_per_sec()
+            .map_or_else(dash, signed_bytes),
+        l.isolation().map_or_else(dash, |(a, b)| format!(
+            "{}, {}",
+            text::ratio(a),
+            text::ratio(b)
+        )),
+        lag,
+        catch_up,
+        c.lost,
+        cell(&if policy.is_empty() {
+            dash()
+        } else {
+            policy.join(", ")
+        }),
+    )
+}
+
+fn signed_bytes(b: f64) -> String {
+    if b < 0.0 {
+        format!("−{}", text::bytes(-b))
+    } else {
+        text::bytes(b)
+    }
+}
+
+/// The article's claim, judged per transport from the largest lagging share it ran.
+fn claim(rows: &[Lagging<'_>]) -> String {
+    let mut out = String::from(
+        "\n**Claim:** \"push servers pay per-consumer memory for slow consumers; a pull broker does not\".\n\n| transport | memory / lagging consumer | verdict |\n|---|---|---|\n",
+    );
+    let mut transports: Vec<TransportKind> = rows.iter().map(|l| l.run.transport).collect();
+    transports.sort();
+    transports.dedup();
+    for t in transports {
+        let worst = rows
+            .iter()
+            .filter(|l| l.run.transport == t)
+            .filter_map(Lagging::rss_per_lagging)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let verdict = match (t == TransportKind::PullLog, worst) {
+            (_, None) => "not measured (the server shares the load generator's process)",
+            (true, Some(b)) if b < SIGNIFICANT_BYTES => {
+                "holds: the broker keeps no per-consumer copy"
+            }
+            (true, Some(_)) => {
+                "does not hold: the pull broker's memory grew with lagging consumers"
+            }
+            (false, Some(b)) if b >= SIGNIFICANT_BYTES => {
+                "holds: this server holds a lagging consumer's data"
+            }
+            (false, Some(_)) => {
+                "does not hold here: this server keeps a shared retained log, not a per-consumer queue"
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {t} | {} | {verdict} |",
+            worst.map_or_else(|| "–".to_owned(), signed_bytes)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nA transport \"pays\" when a lagging consumer costs its server at least {} of memory.",
+        text::bytes(SIGNIFICANT_BYTES)
+    );
+    out
+}
