@@ -10,8 +10,8 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, socket options, the [`accept`] loop every server shares, the
-//! reconnect [`backoff`] every client uses, the server-side table of publisher [`session`]s that
+//! pattern-specific events, the [`occupancy`] gauges of queues and logs, socket options, the
+//! [`accept`] loop every server shares, the reconnect [`backoff`] every client uses, the server-side table of publisher [`session`]s that
 //! lets a reconnecting publisher resend exactly what never arrived, and a [`conformance`] kit
 //! each transport runs.
 
@@ -23,6 +23,7 @@ pub mod counters;
 pub mod duration;
 pub mod envelope;
 pub mod error;
+pub mod occupancy;
 pub mod publish_queue;
 pub mod session;
 pub mod socket;
@@ -32,7 +33,7 @@ pub mod wire;
 
 pub use accept::Acceptor;
 pub use backoff::{Backoff, BackoffConfig};
-pub use counters::{Counter, Counters, Distribution};
+pub use counters::{Counter, Counters, Distribution, Gauge, GaugeReading};
 pub use envelope::Envelope;
 pub use error::TransportError;
 pub use socket::SocketOptions;
