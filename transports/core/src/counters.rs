@@ -233,9 +233,15 @@ mod tests {
         g.add(5);
         c.gauge("queued").add(3);
         g.sub(6);
-        assert_eq!(c.gauge_values()["queued"], GaugeReading { value: 2, peak: 8 });
+        assert_eq!(
+            c.gauge_values()["queued"],
+            GaugeReading { value: 2, peak: 8 }
+        );
         g.set(1);
         assert_eq!(g.read(), GaugeReading { value: 1, peak: 8 });
-        assert!(!c.gauge_values().contains_key("retained"), "never registered");
+        assert!(
+            !c.gauge_values().contains_key("retained"),
+            "never registered"
+        );
     }
 }

@@ -155,6 +155,9 @@ mod tests {
         r.add(4, 40);
         r.remove(1, 10);
         let v = c.gauge_values();
-        assert_eq!((v[RETAINED_MESSAGES].value, v[RETAINED_BYTES].value), (3, 30));
+        assert_eq!(
+            (v[RETAINED_MESSAGES].value, v[RETAINED_BYTES].value),
+            (3, 30)
+        );
     }
 }
