@@ -11,11 +11,11 @@ use hdrhistogram::Histogram;
 use transport_core::counters::DistributionSummary;
 
 use crate::results::cost::{Cost, IdleCost};
-use crate::results::resources::{Occupancy, OccupancyPeaks};
 use crate::results::faults::FaultResult;
 use crate::results::latency::{
     IntervalPoint, Latency, Percentiles, Throughput, spectrum, timeseries,
 };
+use crate::results::resources::{Occupancy, OccupancyPeaks};
 use crate::results::run::{Delivery, LoadCheck, RunFiles, RunResult};
 use crate::results::wire::{Traffic, Wire, WireCounts};
 
@@ -189,7 +189,9 @@ pub fn second_resources(
             p.server_cpu_s = total(|q| q.server_cpu_s);
             p.server_rss_bytes = total(|q| q.server_rss_bytes.map(|b| b as f64)).map(|b| b as u64);
             let count = |f: fn(&Occupancy) -> Option<u64>| -> Option<u64> {
-                (0..runs.len()).map(|k| at(k).and_then(|q| f(&q.occupancy()))).sum()
+                (0..runs.len())
+                    .map(|k| at(k).and_then(|q| f(&q.occupancy())))
+                    .sum()
             };
             p.set_occupancy(&Occupancy {
                 send_queue_bytes: count(|o| o.send_queue_bytes),

@@ -274,7 +274,11 @@ mod tests {
         .into();
         p.raise_to_gauge_peaks(&gauges);
         assert_eq!(p.send_queue_bytes_peak, Some(10));
-        assert_eq!(p.queued_messages_peak, Some(9), "the gauge saw a spike between samples");
+        assert_eq!(
+            p.queued_messages_peak,
+            Some(9),
+            "the gauge saw a spike between samples"
+        );
         assert_eq!(p.retained_bytes_peak, None, "never read: null, not zero");
         let json = serde_json::to_value(ServerFigures {
             process: ProcessFigures::unavailable("in-process server"),

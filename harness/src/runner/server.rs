@@ -20,11 +20,11 @@ use transport_core::{
 use crate::exit::BadInput;
 use crate::link::ServerSlot;
 use crate::registry::TransportKind;
+use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
-use crate::results::resources::Occupancy;
 use crate::server::{MetricsSource, ServerSnapshot, scrape};
 
 /// Bound on one scrape of a child server's metrics endpoint.
@@ -213,7 +213,11 @@ impl<T: Transport> RunServer<T> {
             Reach::Remote {
                 metrics: Some((url, _)),
             } => scrape(url, SCRAPE_TIMEOUT).await.ok(),
-            Reach::InProcess { wire, counters, slot } => {
+            Reach::InProcess {
+                wire,
+                counters,
+                slot,
+            } => {
                 let source = MetricsSource {
                     wire: wire.clone(),
                     counters: counters.clone(),
@@ -228,7 +232,10 @@ impl<T: Transport> RunServer<T> {
         };
         ServerSample {
             process: snapshot.as_ref().and_then(|s| s.process),
-            gauges: snapshot.as_ref().map(|s| s.gauges.clone()).unwrap_or_default(),
+            gauges: snapshot
+                .as_ref()
+                .map(|s| s.gauges.clone())
+                .unwrap_or_default(),
             occupancy: snapshot.as_ref().map(Occupancy::of),
             fresh: matches!(self.reach, Reach::InProcess { .. } | Reach::Child(_)),
         }

@@ -56,7 +56,7 @@ impl MetricsSource {
             gauges: self.counters.gauge_values(),
             send_queue_bytes: self
                 .server_port
-                .and_then(|p| super::sendq::send_queue_bytes(p).ok()),
+                .and_then(|p| transport_core::sendq::send_queue_bytes(p).ok()),
             wire: self.wire.snapshot(),
             process: None,
         }
@@ -145,7 +145,9 @@ impl Collector for SnapshotCollector {
 /// The transport's gauges (level and peak by name) and the kernel's send queue bytes.
 fn encode_gauges(e: &mut DescriptorEncoder, s: &ServerSnapshot) -> std::fmt::Result {
     let families: [(&str, &str, fn(&GaugeReading) -> i64); 2] = [
-        (names::GAUGE, "The transport's gauges, by name.", |g| g.value),
+        (names::GAUGE, "The transport's gauges, by name.", |g| {
+            g.value
+        }),
         (
             names::GAUGE_PEAK,
             "The highest level each gauge reached, by name.",

@@ -54,7 +54,7 @@ pub struct ServerSnapshot {
     #[serde(default)]
     pub gauges: BTreeMap<String, GaugeReading>,
     /// Bytes waiting in the kernel send queues of the server's connections
-    /// ([`super::sendq`]); `None` when they could not be read.
+    /// ([`transport_core::sendq`]); `None` when they could not be read.
     #[serde(default)]
     pub send_queue_bytes: Option<u64>,
     /// Server-side wire bytes by direction and phase, and connections so far.
@@ -145,13 +145,16 @@ impl ServerSnapshot {
 /// level itself when a server sent none). A server without gauges gives an empty map.
 fn gauges_from(samples: &[Sample]) -> Result<BTreeMap<String, GaugeReading>, ParseError> {
     let named = |metric: &'static str| {
-        samples.iter().filter(move |s| s.name == metric).map(move |s| {
-            let name = s
-                .label("name")
-                .ok_or_else(|| ParseError::missing(metric, &[]))?;
-            let v = s.value.as_i64().ok_or_else(|| ParseError::not_integer(s))?;
-            Ok::<_, ParseError>((name.to_owned(), v))
-        })
+        samples
+            .iter()
+            .filter(move |s| s.name == metric)
+            .map(move |s| {
+                let name = s
+                    .label("name")
+                    .ok_or_else(|| ParseError::missing(metric, &[]))?;
+                let v = s.value.as_i64().ok_or_else(|| ParseError::not_integer(s))?;
+                Ok::<_, ParseError>((name.to_owned(), v))
+            })
     };
     let mut gauges = BTreeMap::new();
     for g in named(names::GAUGE) {

@@ -10,10 +10,11 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, the [`occupancy`] gauges of queues and logs, socket options, the
-//! [`accept`] loop every server shares, the reconnect [`backoff`] every client uses, the server-side table of publisher [`session`]s that
-//! lets a reconnecting publisher resend exactly what never arrived, and a [`conformance`] kit
-//! each transport runs.
+//! pattern-specific events, the [`occupancy`] gauges of queues and logs, the bytes waiting in the
+//! kernel's send queues of a server's connections ([`sendq`]), socket options, the [`accept`]
+//! loop every server shares, the reconnect [`backoff`] every client uses, the server-side table
+//! of publisher [`session`]s that lets a reconnecting publisher resend exactly what never
+//! arrived, and a [`conformance`] kit each transport runs.
 
 pub mod accept;
 pub mod backoff;
@@ -25,6 +26,7 @@ pub mod envelope;
 pub mod error;
 pub mod occupancy;
 pub mod publish_queue;
+pub mod sendq;
 pub mod session;
 pub mod socket;
 pub mod test_knobs;
