@@ -39,6 +39,13 @@
 //! sent again after a reconnect), `publisher_session_resets` (a server that forgot the session),
 //! `publisher_window_waits` (a full `resend_buffer_bytes` held publishing), and on the server
 //! `server_resume_skipped`, `server_epoch_resets`, `server_protocol_errors`.
+//!
+//! A subscriber that reads slower than its topic is published has `queue_capacity` messages
+//! queued for it on the server; then `slow_consumer` decides: `block` (publishers wait, counted
+//! in `server_publish_blocked_ns`) or `disconnect` (the server closes it, counted in
+//! `server_slow_consumer_disconnects`, and it resumes from the log). The server's gauges
+//! `server_queued_messages` / `server_queued_bytes` and `server_retained_messages` /
+//! `server_retained_bytes` show what waits in the queues and what the logs keep (README.md).
 
 mod client;
 mod log;
