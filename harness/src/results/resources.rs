@@ -92,12 +92,18 @@ impl From<ProcessFigures> for ServerFigures {
     }
 }
 
-// Read access to the process figures as before (`resources.server.cpu_ns_per_delivered`): the
-// peaks were added beside them, the existing fields did not move.
+// Access to the process figures as before (`resources.server.cpu_ns_per_delivered`): the peaks
+// were added beside them, the existing fields did not move, in the JSON or in code.
 impl std::ops::Deref for ServerFigures {
     type Target = ProcessFigures;
     fn deref(&self) -> &ProcessFigures {
         &self.process
+    }
+}
+
+impl std::ops::DerefMut for ServerFigures {
+    fn deref_mut(&mut self) -> &mut ProcessFigures {
+        &mut self.process
     }
 }
 

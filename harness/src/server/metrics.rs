@@ -142,9 +142,12 @@ impl Collector for SnapshotCollector {
     }
 }
 
+/// One gauge family: its name, its help, and which figure of a reading it carries.
+type GaugeFamily = (&'static str, &'static str, fn(&GaugeReading) -> i64);
+
 /// The transport's gauges (level and peak by name) and the kernel's send queue bytes.
 fn encode_gauges(e: &mut DescriptorEncoder, s: &ServerSnapshot) -> std::fmt::Result {
-    let families: [(&str, &str, fn(&GaugeReading) -> i64); 2] = [
+    let families: [GaugeFamily; 2] = [
         (names::GAUGE, "The transport's gauges, by name.", |g| {
             g.value
         }),

@@ -4,6 +4,8 @@
 //! resumes from the retained log without loss while the log covers it, and with the loss
 //! counted, not hidden, once it does not.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use transport_core::conformance::message;
