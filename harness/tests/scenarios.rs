@@ -374,3 +374,19 @@ fn deliveries_per_sec_fixes_the_total_delivery_rate_across_subscriber_counts() {
     assert_eq!(line, 4);
     assert_contains(&msg, &["deliveries_per_sec", "number"]);
 }
+
+#[test]
+fn raw_tcp_slow_consumer_names_its_allowed_values() {
+    let s = ok("[transport.raw-tcp]\nslow_consumer = \"disconnect\"\n");
+    let kind = TransportKind::RawTcp;
+    assert_eq!(
+        s.transport_options[&kind]["slow_consumer"].as_str(),
+        Some("disconnect")
+    );
+    let (line, col, m) = bad("[transport.raw-tcp]\nslow_consumer = \"drop\"\n");
+    assert_eq!((line, col), (5, 17));
+    assert_contains(&m, &["[transport.raw-tcp]", "drop", "block", "disconnect"]);
+    let (line, _, m) = bad("[transport.raw-tcp]\nslow_consumer = 1\n");
+    assert_eq!(line, 5);
+    assert_contains(&m, &["[transport.raw-tcp]"]);
+}

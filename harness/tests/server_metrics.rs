@@ -25,6 +25,7 @@ async fn scrape_equals_in_process_stats<T: Transport>() -> ServerSnapshot {
         MetricsSource {
             wire: ctx.wire.clone(),
             counters: ctx.counters.clone(),
+            server_port: Some(server.local_addr().port()),
         },
     )
     .unwrap();

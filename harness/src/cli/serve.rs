@@ -64,6 +64,7 @@ impl Visit for Serve {
             let source = MetricsSource {
                 wire: ctx.wire.clone(),
                 counters: ctx.counters.clone(),
+                server_port: listener.local_addr().ok().map(|a| a.port()),
             };
             let server = T::serve(&config, listener, ctx)
                 .await

@@ -16,6 +16,7 @@ use crate::results::faults::FaultResult;
 use crate::results::latency::{
     IntervalPoint, Latency, Percentiles, Throughput, spectrum, timeseries,
 };
+use crate::results::resources::{Occupancy, OccupancyPeaks};
 use crate::results::run::{Delivery, LoadCheck, RunFiles, RunResult};
 use crate::results::wire::{Traffic, Wire, WireCounts};
 
@@ -153,10 +154,11 @@ fn traffic(runs: &[&RunResult], bounds: &mut BTreeSet<String>) -> Traffic {
     }
 }
 
-/// Adds the shards' per-second CPU and memory to the merged timeseries, shard `k`'s second `i`
-/// at merged second `i + shifts[k]`. Load generators are one process per shard, so theirs add
-/// up; servers too when each shard ran its own (`own_servers`), otherwise they stay null: every
-/// shard read the same server. A second some shard did not sample stays null.
+/// Adds the shards' per-second CPU, memory and server occupancy to the merged timeseries, shard
+/// `k`'s second `i` at merged second `i + shifts[k]`. Load generators are one process per
+/// shard, so theirs add up; servers' figures (occupancy included: each server's queues, logs
+/// and sockets are its own) too when each shard ran its own (`own_servers`), otherwise they
+/// stay null: every shard read the same server. A second some shard did not sample stays null.
 pub fn second_resources(
     points: &mut Vec<IntervalPoint>,
     runs: &[&RunResult],
@@ -188,8 +190,40 @@ pub fn second_resources(
         if own_servers {
             p.server_cpu_s = total(|q| q.server_cpu_s);
             p.server_rss_bytes = total(|q| q.server_rss_bytes.map(|b| b as f64)).map(|b| b as u64);
+            let count = |f: fn(&Occupancy) -> Option<u64>| -> Option<u64> {
+                (0..runs.len())
+                    .map(|k| at(k).and_then(|q| f(&q.occupancy())))
+                    .sum()
+            };
+            p.set_occupancy(&Occupancy {
+                send_queue_bytes: count(|o| o.send_queue_bytes),
+                queued_messages: count(|o| o.queued_messages),
+                queued_bytes: count(|o| o.queued_bytes),
+                retained_messages: count(|o| o.retained_messages),
+                retained_bytes: count(|o| o.retained_bytes),
+            });
         }
     }
+}
+
+/// The merged run's peak occupancy when every shard ran its own server: the sum of the
+/// shards' peaks, an upper bound (the servers need not have peaked at the same instant), which
+/// `bounds` records. Null where some shard's is.
+pub fn peak_sum(runs: &[&RunResult], bounds: &mut BTreeSet<String>) -> OccupancyPeaks {
+    let sum = |f: fn(&OccupancyPeaks) -> Option<u64>| -> Option<u64> {
+        runs.iter().map(|r| f(&r.cost.resources.server.peaks)).sum()
+    };
+    let peaks = OccupancyPeaks {
+        send_queue_bytes_peak: sum(|p| p.send_queue_bytes_peak),
+        queued_messages_peak: sum(|p| p.queued_messages_peak),
+        queued_bytes_peak: sum(|p| p.queued_bytes_peak),
+        retained_messages_peak: sum(|p| p.retained_messages_peak),
+        retained_bytes_peak: sum(|p| p.retained_bytes_peak),
+    };
+    if runs.len() > 1 && peaks != OccupancyPeaks::default() {
+        bounds.insert("runs[].resources.server.*_peak".into());
+    }
+    peaks
 }
 
 /// Count-weighted mean of `(count, mean)` pairs: exact, since each mean is its samples' sum

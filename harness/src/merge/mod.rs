@@ -82,6 +82,9 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
         let shifts: Vec<usize> = logs.iter().map(|l| hist::shift(l.start, start)).collect();
         let shared = shared_remote(shards, run.transport.name());
         combine::second_resources(&mut run.timeseries, &parts, &shifts, shared.is_none());
+        if shared.is_none() {
+            run.cost.resources.server.peaks = combine::peak_sum(&parts, &mut bounds);
+        }
         if let Some(address) = shared {
             // Each shard read the whole server, the other shards' traffic included: a sum
             // would count it N times. Each shard's own reading stays in its folder.
@@ -89,7 +92,7 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
                 "every shard used the one remote server {address}, whose figures include all shards' traffic; see each shard's results"
             );
             run.traffic.wire.server = None;
-            run.cost.resources.server = ProcessFigures::unavailable(reason);
+            run.cost.resources.server = ProcessFigures::unavailable(reason).into();
         }
         let name = if first.runs.iter().filter(|r| r.name == run.name).count() > 1 {
             format!("{},rep={}", run.name, run.repetition)

@@ -127,6 +127,45 @@ pub struct IntervalPoint {
     /// The load generator's resident memory at the end of that second, bytes.
     #[serde(default)]
     pub load_rss_bytes: Option<u64>,
+    /// Bytes in the kernel send queues of the server's connections at the end of that second
+    /// (`SIOCOUTQ`, summed); null when they could not be read.
+    #[serde(default)]
+    pub server_send_queue_bytes: Option<u64>,
+    /// Messages waiting in the server's per-subscriber queues then; null for a transport
+    /// without such queues, or a server that could not be read.
+    #[serde(default)]
+    pub server_queued_messages: Option<u64>,
+    /// Bytes of those messages.
+    #[serde(default)]
+    pub server_queued_bytes: Option<u64>,
+    /// Messages the server's shared logs retained then; null for a transport without one.
+    #[serde(default)]
+    pub server_retained_messages: Option<u64>,
+    /// Bytes of those messages.
+    #[serde(default)]
+    pub server_retained_bytes: Option<u64>,
+}
+
+impl IntervalPoint {
+    /// Sets the server's occupancy figures of this second.
+    pub fn set_occupancy(&mut self, o: &crate::results::resources::Occupancy) {
+        self.server_send_queue_bytes = o.send_queue_bytes;
+        self.server_queued_messages = o.queued_messages;
+        self.server_queued_bytes = o.queued_bytes;
+        self.server_retained_messages = o.retained_messages;
+        self.server_retained_bytes = o.retained_bytes;
+    }
+
+    /// The server's occupancy figures of this second.
+    pub fn occupancy(&self) -> crate::results::resources::Occupancy {
+        crate::results::resources::Occupancy {
+            send_queue_bytes: self.server_send_queue_bytes,
+            queued_messages: self.server_queued_messages,
+            queued_bytes: self.server_queued_bytes,
+            retained_messages: self.server_retained_messages,
+            retained_bytes: self.server_retained_bytes,
+        }
+    }
 }
 
 /// One point per second of the measured window, from its per-second histograms.

@@ -3,9 +3,19 @@
 //! descriptors. A side that could not be measured (an in-process server shares the load
 //! generator's process; a remote server without a metrics endpoint) is reported unavailable,
 //! with every figure null, never as zero.
+//!
+//! The server also reports what it holds for lagging subscribers ([`Occupancy`]): the transport's
+//! queue and log gauges and the kernel's send queues. Those come from the transport and the
+//! kernel, not from the process, so an in-process server has them too: they stand apart from
+//! `available`, each null on its own when it could not be read.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use transport_core::GaugeReading;
+use transport_core::occupancy::{QUEUED_BYTES, QUEUED_MESSAGES, RETAINED_BYTES, RETAINED_MESSAGES};
 
+use crate::server::ServerSnapshot;
 use crate::server::resources::ProcessResources as ProcessSample;
 
 /// The samples one run takes of one process.
@@ -56,10 +66,130 @@ pub struct ProcessFigures {
 /// `resources` of a run: the server's and the load generator's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
-    /// The server process.
-    pub server: ProcessFigures,
+    /// The server process, and what it held for its subscribers.
+    pub server: ServerFigures,
     /// The load generator (this process).
     pub load: ProcessFigures,
+}
+
+/// `resources.server`: the server process's figures, with the run's peak occupancy beside them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerFigures {
+    /// The process's figures.
+    #[serde(flatten)]
+    pub process: ProcessFigures,
+    /// The highest occupancy over the run.
+    #[serde(flatten)]
+    pub peaks: OccupancyPeaks,
+}
+
+impl From<ProcessFigures> for ServerFigures {
+    fn from(process: ProcessFigures) -> Self {
+        ServerFigures {
+            process,
+            peaks: OccupancyPeaks::default(),
+        }
+    }
+}
+
+// Access to the process figures as before (`resources.server.cpu_ns_per_delivered`): the peaks
+// were added beside them, the existing fields did not move, in the JSON or in code.
+impl std::ops::Deref for ServerFigures {
+    type Target = ProcessFigures;
+    fn deref(&self) -> &ProcessFigures {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for ServerFigures {
+    fn deref_mut(&mut self) -> &mut ProcessFigures {
+        &mut self.process
+    }
+}
+
+/// What a server holds for its subscribers at one instant; `None` where it cannot be read (a
+/// transport without that kind of queue or log, a server without a metrics endpoint, no
+/// `/proc/net/tcp`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Occupancy {
+    /// Bytes in the kernel send queues of the server's connections (`SIOCOUTQ`, summed).
+    pub send_queue_bytes: Option<u64>,
+    /// Messages waiting in per-subscriber queues (`server_queued_messages`).
+    pub queued_messages: Option<u64>,
+    /// Their bytes (`server_queued_bytes`).
+    pub queued_bytes: Option<u64>,
+    /// Messages a shared log retains (`server_retained_messages`).
+    pub retained_messages: Option<u64>,
+    /// Their bytes (`server_retained_bytes`).
+    pub retained_bytes: Option<u64>,
+}
+
+/// A gauge's level as a count: absent, or negative (an accounting slip), is unavailable.
+fn level(gauges: &BTreeMap<String, GaugeReading>, name: &str, peak: bool) -> Option<u64> {
+    let g = gauges.get(name)?;
+    u64::try_from(if peak { g.peak } else { g.value }).ok()
+}
+
+impl Occupancy {
+    /// The levels in a server snapshot.
+    pub fn of(s: &ServerSnapshot) -> Occupancy {
+        let g = |name| level(&s.gauges, name, false);
+        Occupancy {
+            send_queue_bytes: s.send_queue_bytes,
+            queued_messages: g(QUEUED_MESSAGES),
+            queued_bytes: g(QUEUED_BYTES),
+            retained_messages: g(RETAINED_MESSAGES),
+            retained_bytes: g(RETAINED_BYTES),
+        }
+    }
+}
+
+/// The run's highest occupancy, in `resources.server`. Gauge peaks are exact when the server
+/// was started for the run (the transport keeps the highest level at every change); for a
+/// remote server, whose gauges outlive runs, and for the kernel's send queues, they are the
+/// highest of the run's samples (its five instants and one per second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OccupancyPeaks {
+    /// Highest bytes in the kernel send queues of the server's connections.
+    #[serde(default)]
+    pub send_queue_bytes_peak: Option<u64>,
+    /// Highest messages waiting in per-subscriber queues.
+    #[serde(default)]
+    pub queued_messages_peak: Option<u64>,
+    /// Highest bytes waiting in per-subscriber queues.
+    #[serde(default)]
+    pub queued_bytes_peak: Option<u64>,
+    /// Highest messages retained in shared logs.
+    #[serde(default)]
+    pub retained_messages_peak: Option<u64>,
+    /// Highest bytes retained in shared logs.
+    #[serde(default)]
+    pub retained_bytes_peak: Option<u64>,
+}
+
+/// The larger of two readings; unavailable only if both are.
+fn higher(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.max(b)
+}
+
+impl OccupancyPeaks {
+    /// Raises each peak to the level in `o`.
+    pub fn raise(&mut self, o: &Occupancy) {
+        self.send_queue_bytes_peak = higher(self.send_queue_bytes_peak, o.send_queue_bytes);
+        self.queued_messages_peak = higher(self.queued_messages_peak, o.queued_messages);
+        self.queued_bytes_peak = higher(self.queued_bytes_peak, o.queued_bytes);
+        self.retained_messages_peak = higher(self.retained_messages_peak, o.retained_messages);
+        self.retained_bytes_peak = higher(self.retained_bytes_peak, o.retained_bytes);
+    }
+
+    /// Raises the gauge peaks to the highest levels the transport itself recorded.
+    pub fn raise_to_gauge_peaks(&mut self, gauges: &BTreeMap<String, GaugeReading>) {
+        let p = |name| level(gauges, name, true);
+        self.queued_messages_peak = higher(self.queued_messages_peak, p(QUEUED_MESSAGES));
+        self.queued_bytes_peak = higher(self.queued_bytes_peak, p(QUEUED_BYTES));
+        self.retained_messages_peak = higher(self.retained_messages_peak, p(RETAINED_MESSAGES));
+        self.retained_bytes_peak = higher(self.retained_bytes_peak, p(RETAINED_BYTES));
+    }
 }
 
 impl ProcessFigures {
@@ -128,6 +258,42 @@ mod tests {
         assert_eq!(r.cpu_ns_per_delivered, Some(3000.0));
         assert_eq!(r.rss_bytes_per_subscriber, Some(20_000.0));
         assert_eq!(r.rss_bytes_peak, Some(31_000_000));
+    }
+
+    #[test]
+    fn peaks_are_the_highest_reading_and_null_only_when_nothing_was_read() {
+        let mut p = OccupancyPeaks::default();
+        p.raise(&Occupancy {
+            send_queue_bytes: Some(10),
+            queued_messages: Some(3),
+            ..Occupancy::default()
+        });
+        p.raise(&Occupancy {
+            send_queue_bytes: Some(4),
+            queued_messages: None,
+            ..Occupancy::default()
+        });
+        let gauges = [(
+            QUEUED_MESSAGES.to_owned(),
+            GaugeReading { value: 1, peak: 9 },
+        )]
+        .into();
+        p.raise_to_gauge_peaks(&gauges);
+        assert_eq!(p.send_queue_bytes_peak, Some(10));
+        assert_eq!(
+            p.queued_messages_peak,
+            Some(9),
+            "the gauge saw a spike between samples"
+        );
+        assert_eq!(p.retained_bytes_peak, None, "never read: null, not zero");
+        let json = serde_json::to_value(ServerFigures {
+            process: ProcessFigures::unavailable("in-process server"),
+            peaks: p,
+        })
+        .unwrap();
+        assert_eq!(json["queued_messages_peak"], 9);
+        assert!(json["retained_bytes_peak"].is_null());
+        assert_eq!(json["available"], false);
     }
 
     #[test]

@@ -413,13 +413,13 @@ fn counters(out: &RunOutput, rec: &Recorded) -> BTreeMap<String, u64> {
     counters
 }
 
-/// Adds each second's CPU and memory to the latency timeseries; seconds that delivered nothing
-/// but were sampled get a point of their own.
+/// Adds each second's CPU, memory and server occupancy to the latency timeseries; seconds that
+/// delivered nothing but were sampled get a point of their own.
 fn with_resources(
     mut points: Vec<IntervalPoint>,
-    seconds: &[[(Option<f64>, Option<u64>); 2]],
+    seconds: &[super::resources::SecondFigures],
 ) -> Vec<IntervalPoint> {
-    for (i, &[(server_cpu, server_rss), (load_cpu, load_rss)]) in seconds.iter().enumerate() {
+    for (i, s) in seconds.iter().enumerate() {
         if points.len() <= i {
             points.push(IntervalPoint {
                 second: i as u32,
@@ -427,8 +427,9 @@ fn with_resources(
             });
         }
         let p = &mut points[i];
-        (p.server_cpu_s, p.server_rss_bytes) = (server_cpu, server_rss);
-        (p.load_cpu_s, p.load_rss_bytes) = (load_cpu, load_rss);
+        (p.server_cpu_s, p.server_rss_bytes) = (s.server_cpu_s, s.server_rss_bytes);
+        (p.load_cpu_s, p.load_rss_bytes) = (s.load_cpu_s, s.load_rss_bytes);
+        p.set_occupancy(&s.occupancy);
     }
     points
 }

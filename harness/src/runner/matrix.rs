@@ -56,7 +56,7 @@ pub async fn run_with<T: Transport>(ctx: &RunCtx<'_>) -> CellResult {
     if sharded && plan.remote.contains_key(&spec.transport) {
         // The other shards load the same server at the same time: its CPU and memory are
         // theirs too, so ratios over this shard's deliveries or subscribers would overstate.
-        let server = &mut cell.result.cost.resources.server;
+        let server = &mut cell.result.cost.resources.server.process;
         server.cpu_ns_per_delivered = None;
         server.rss_bytes_per_subscriber = None;
     }

@@ -2,14 +2,18 @@
 //! subscribers connect, all connected, window start, window end, after the drain), turned into
 //! `resources.server` / `resources.load`, plus one sample at the end of every second of the
 //! measured window for the timeseries. Each side is read in its own process: the server
-//! through its metrics endpoint, the load generator from its own `/proc` entry.
+//! through its metrics endpoint, the load generator from its own `/proc` entry. Every server
+//! sample also reads what the server holds for its subscribers (queue and log gauges, kernel
+//! send queues), in-process servers included, for the timeseries and the run's peaks.
 
 use std::time::{Duration, Instant};
 
 use transport_core::Transport;
 
-use super::server::RunServer;
-use crate::results::resources::{ProcessFigures, Resources, RunSamples};
+use super::server::{RunServer, ServerSample};
+use crate::results::resources::{
+    Occupancy, OccupancyPeaks, ProcessFigures, Resources, RunSamples, ServerFigures,
+};
 use crate::server::resources::ProcessResources;
 
 /// One process's samples, in the order the run takes them.
@@ -42,13 +46,38 @@ fn second_of(
     (cpu, now.map(|n| n.rss_bytes))
 }
 
+/// One sample of both sides.
+#[derive(Debug, Clone, Copy, Default)]
+struct Both {
+    server: Option<ProcessResources>,
+    load: Option<ProcessResources>,
+    occupancy: Occupancy,
+}
+
+/// The figures of one second of the measured window, for the timeseries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SecondFigures {
+    /// CPU seconds the server process spent in it.
+    pub server_cpu_s: Option<f64>,
+    /// The server's resident bytes at its end.
+    pub server_rss_bytes: Option<u64>,
+    /// CPU seconds the load generator spent in it.
+    pub load_cpu_s: Option<f64>,
+    /// The load generator's resident bytes at its end.
+    pub load_rss_bytes: Option<u64>,
+    /// What the server held for subscribers at its end.
+    pub occupancy: Occupancy,
+}
+
 /// Both processes' samples for one run, and why the server could not be measured, if so.
 #[derive(Debug, Default)]
 pub struct ResourceLog {
     server: Track,
     load: Track,
-    /// (server, load) at the end of each second of the measured window.
-    seconds: Vec<(Option<ProcessResources>, Option<ProcessResources>)>,
+    /// Both sides at the end of each second of the measured window.
+    seconds: Vec<Both>,
+    /// The highest occupancy seen in any sample.
+    peaks: OccupancyPeaks,
     /// Set when the server is not a process of its own that we can read.
     pub server_unmeasured: Option<String>,
 }
@@ -64,21 +93,29 @@ impl ResourceLog {
 
     /// Samples both processes now.
     pub async fn take<T: Transport>(&mut self, server: &RunServer<T>) {
-        let (s, l) = self.both(server).await;
-        self.server.0.push(s);
-        self.load.0.push(l);
+        let b = self.both(server).await;
+        self.server.0.push(b.server);
+        self.load.0.push(b.load);
     }
 
-    async fn both<T: Transport>(
-        &self,
-        server: &RunServer<T>,
-    ) -> (Option<ProcessResources>, Option<ProcessResources>) {
+    async fn both<T: Transport>(&mut self, server: &RunServer<T>) -> Both {
         let load = ProcessResources::of_self().ok();
-        let server = match self.server_unmeasured {
-            Some(_) => None,
-            None => server.sample().await,
-        };
-        (server, load)
+        let ServerSample {
+            process,
+            gauges,
+            occupancy,
+            fresh,
+        } = server.sample().await;
+        let occupancy = occupancy.unwrap_or_default();
+        self.peaks.raise(&occupancy);
+        if fresh {
+            self.peaks.raise_to_gauge_peaks(&gauges);
+        }
+        Both {
+            server: process.filter(|_| self.server_unmeasured.is_none()),
+            load,
+            occupancy,
+        }
     }
 
     /// Samples the measured window `start..end`: at its start, at the end of every whole second
@@ -97,23 +134,31 @@ impl ResourceLog {
             self.seconds.push(sample);
             next += Duration::from_secs(1);
         }
-        self.take_at(server, end).await;
-        let (s, l) = (self.server.0.last(), self.load.0.last());
-        self.seconds
-            .push((s.copied().flatten(), l.copied().flatten()));
+        tokio::time::sleep_until(end.into()).await;
+        let last = self.both(server).await;
+        self.server.0.push(last.server);
+        self.load.0.push(last.load);
+        self.seconds.push(last);
     }
 
-    /// Per second of the measured window: (server, load) CPU seconds spent in it and resident
-    /// bytes at its end; `None` where a sample is missing.
-    pub fn per_second(&self) -> Vec<[(Option<f64>, Option<u64>); 2]> {
+    /// Per second of the measured window: CPU seconds each side spent in it, resident bytes
+    /// and the server's occupancy at its end; `None` where a sample is missing.
+    pub fn per_second(&self) -> Vec<SecondFigures> {
         let start = |t: &Track| t.0.get(2).copied().flatten();
         let mut prev = (start(&self.server), start(&self.load));
         self.seconds
             .iter()
-            .map(|&(s, l)| {
-                let second = [second_of(prev.0, s), second_of(prev.1, l)];
-                prev = (s, l);
-                second
+            .map(|b| {
+                let (server_cpu_s, server_rss_bytes) = second_of(prev.0, b.server);
+                let (load_cpu_s, load_rss_bytes) = second_of(prev.1, b.load);
+                prev = (b.server, b.load);
+                SecondFigures {
+                    server_cpu_s,
+                    server_rss_bytes,
+                    load_cpu_s,
+                    load_rss_bytes,
+                    occupancy: b.occupancy,
+                }
             })
             .collect()
     }
@@ -135,7 +180,10 @@ impl ResourceLog {
             }
         };
         Resources {
-            server: side(&self.server, self.server_unmeasured.as_deref()),
+            server: ServerFigures {
+                process: side(&self.server, self.server_unmeasured.as_deref()),
+                peaks: self.peaks,
+            },
             load: side(&self.load, None),
         }
     }

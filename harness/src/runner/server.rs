@@ -13,16 +13,19 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
-use transport_core::{Counters, ServerContext, SocketOptions, Transport, WireSnapshot, WireStats};
+use transport_core::{
+    Counters, GaugeReading, ServerContext, SocketOptions, Transport, WireSnapshot, WireStats,
+};
 
 use crate::exit::BadInput;
 use crate::link::ServerSlot;
 use crate::registry::TransportKind;
+use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
-use crate::server::{ServerSnapshot, scrape};
+use crate::server::{MetricsSource, ServerSnapshot, scrape};
 
 /// Bound on one scrape of a child server's metrics endpoint.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +39,19 @@ pub struct ServerFigures {
     pub wire: Option<WireSnapshot>,
     /// Counters the server process kept (empty when they are already in the run's counters).
     pub counters: BTreeMap<String, u64>,
+}
+
+/// One reading of the server (see [`RunServer::sample`]).
+#[derive(Debug, Clone, Default)]
+pub struct ServerSample {
+    /// Its process's figures, when it has a process of its own that could be read.
+    pub process: Option<ProcessResources>,
+    /// Its gauges (level and peak), empty when unread.
+    pub gauges: BTreeMap<String, GaugeReading>,
+    /// What it holds for subscribers now, when it could be read.
+    pub occupancy: Option<Occupancy>,
+    /// Whether the server was started for this run, so its gauges' peaks belong to the run.
+    pub fresh: bool,
 }
 
 /// Why a remote server without a metrics endpoint is not measured.
@@ -59,6 +75,7 @@ enum Reach<T: Transport> {
     InProcess {
         slot: Arc<ServerSlot<T>>,
         wire: Arc<WireStats>,
+        counters: Arc<Counters>,
     },
     /// A `transport-bench serve` child process, read through its metrics endpoint.
     Child(Box<Mutex<Option<ChildServer>>>),
@@ -117,7 +134,11 @@ impl<T: Transport> RunServer<T> {
         let slot = ServerSlot::<T>::new(server, config.clone(), ctx);
         Ok(RunServer {
             addr: slot.addr().to_string(),
-            reach: Reach::InProcess { slot, wire },
+            reach: Reach::InProcess {
+                slot,
+                wire,
+                counters: counters.clone(),
+            },
         })
     }
 
@@ -177,17 +198,46 @@ impl<T: Transport> RunServer<T> {
         }
     }
 
-    /// The server process's figures now; `None` unless the server runs in its own process.
-    pub async fn sample(&self) -> Option<ProcessResources> {
-        match &self.reach {
+    /// The server's figures now, from one scrape: its process's (`None` unless it runs in a
+    /// process of its own) and its occupancy (`None` where the server cannot be read: remote
+    /// without an endpoint, external, or an endpoint that did not answer).
+    pub async fn sample(&self) -> ServerSample {
+        let snapshot = match &self.reach {
             Reach::Child(child) => {
                 let guard = child.lock().await;
-                guard.as_ref()?.snapshot(SCRAPE_TIMEOUT).await.ok()?.process
+                match guard.as_ref() {
+                    Some(c) => c.snapshot(SCRAPE_TIMEOUT).await.ok(),
+                    None => None,
+                }
             }
             Reach::Remote {
                 metrics: Some((url, _)),
-            } => scrape(url, SCRAPE_TIMEOUT).await.ok()?.process,
-            _ => None,
+            } => scrape(url, SCRAPE_TIMEOUT).await.ok(),
+            Reach::InProcess {
+                wire,
+                counters,
+                slot,
+            } => {
+                let source = MetricsSource {
+                    wire: wire.clone(),
+                    counters: counters.clone(),
+                    server_port: Some(slot.addr().port()),
+                };
+                // Reads /proc/net/tcp: off the async workers.
+                tokio::task::spawn_blocking(move || source.transport_snapshot())
+                    .await
+                    .ok()
+            }
+            Reach::Remote { metrics: None } | Reach::External => None,
+        };
+        ServerSample {
+            process: snapshot.as_ref().and_then(|s| s.process),
+            gauges: snapshot
+                .as_ref()
+                .map(|s| s.gauges.clone())
+                .unwrap_or_default(),
+            occupancy: snapshot.as_ref().map(Occupancy::of),
+            fresh: matches!(self.reach, Reach::InProcess { .. } | Reach::Child(_)),
         }
     }
 

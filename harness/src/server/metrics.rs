@@ -2,8 +2,8 @@
 //! format (encoded by the Prometheus org's `prometheus-client`), so the same endpoint feeds the
 //! harness (child and remote servers) and any monitoring stack.
 //!
-//! Every scrape reads the live [`WireStats`] and [`Counters`] of the server and this process's
-//! `/proc` figures. Byte counts are encoded as integers, so they come back exact. The endpoint's
+//! Every scrape reads the live [`WireStats`], [`Counters`] and gauges of the server, the
+//! kernel's send queues for its connections and this process's `/proc` figures. Byte counts are encoded as integers, so they come back exact. The endpoint's
 //! own connections do not pass through the counting wrapper: scraping never changes wire bytes.
 
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use transport_core::{Counters, WireStats};
+use transport_core::{Counters, GaugeReading, WireStats};
 
 use super::resources::ProcessResources;
 use super::snapshot::{ServerSnapshot, WIRE_SERIES, names, wire_value};
@@ -32,17 +32,33 @@ use super::snapshot::{ServerSnapshot, WIRE_SERIES, names, wire_value};
 pub struct MetricsSource {
     /// The server's wire bytes.
     pub wire: Arc<WireStats>,
-    /// The server's counters.
+    /// The server's counters and gauges.
     pub counters: Arc<Counters>,
+    /// The port the server listens on, whose connections' send queues are summed; `None`
+    /// leaves that figure unavailable.
+    pub server_port: Option<u16>,
 }
 
 impl MetricsSource {
     /// The figures now, with this process's resources (`None` if `/proc` cannot be read).
     pub fn snapshot(&self) -> ServerSnapshot {
         ServerSnapshot {
-            counters: self.counters.counter_values(),
-            wire: self.wire.snapshot(),
             process: ProcessResources::of_self().ok(),
+            ..self.transport_snapshot()
+        }
+    }
+
+    /// The transport's figures now, without process resources: what an in-process server
+    /// reports (its process is the load generator's).
+    pub fn transport_snapshot(&self) -> ServerSnapshot {
+        ServerSnapshot {
+            counters: self.counters.counter_values(),
+            gauges: self.counters.gauge_values(),
+            send_queue_bytes: self
+                .server_port
+                .and_then(|p| transport_core::sendq::send_queue_bytes(p).ok()),
+            wire: self.wire.snapshot(),
+            process: None,
         }
     }
 }
@@ -78,7 +94,10 @@ where
     c.encode(e.encode_descriptor(bare(name), help, None, c.metric_type())?)
 }
 
-fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+fn gauge<N>(e: &mut DescriptorEncoder, name: &str, help: &str, v: N) -> std::fmt::Result
+where
+    ConstGauge<N>: EncodeMetric,
+{
     let g = ConstGauge::new(v);
     g.encode(e.encode_descriptor(name, help, None, g.metric_type())?)
 }
@@ -115,10 +134,47 @@ impl Collector for SnapshotCollector {
             let labels = [("name", name.as_str())];
             ConstCounter::new(v).encode(family.encode_family(&labels)?)?;
         }
+        encode_gauges(&mut e, s)?;
         if let Some(p) = &s.process {
             encode_process(&mut e, p)?;
         }
         Ok(())
+    }
+}
+
+/// One gauge family: its name, its help, and which figure of a reading it carries.
+type GaugeFamily = (&'static str, &'static str, fn(&GaugeReading) -> i64);
+
+/// The transport's gauges (level and peak by name) and the kernel's send queue bytes.
+fn encode_gauges(e: &mut DescriptorEncoder, s: &ServerSnapshot) -> std::fmt::Result {
+    let families: [GaugeFamily; 2] = [
+        (names::GAUGE, "The transport's gauges, by name.", |g| {
+            g.value
+        }),
+        (
+            names::GAUGE_PEAK,
+            "The highest level each gauge reached, by name.",
+            |g| g.peak,
+        ),
+    ];
+    if !s.gauges.is_empty() {
+        for (metric, help, pick) in families {
+            let g = ConstGauge::new(0i64);
+            let mut family = e.encode_descriptor(metric, help, None, g.metric_type())?;
+            for (name, reading) in &s.gauges {
+                let labels = [("name", name.as_str())];
+                ConstGauge::new(pick(reading)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+    }
+    match s.send_queue_bytes {
+        Some(v) => gauge(
+            e,
+            names::SEND_QUEUE,
+            "Bytes in the kernel send queues of the server's connections (SIOCOUTQ, summed).",
+            v,
+        ),
+        None => Ok(()),
     }
 }
 

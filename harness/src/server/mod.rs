@@ -1,8 +1,9 @@
 //! The server side of a run when it lives outside the load generator's process: the
 //! `serve --metrics` endpoint ([`metrics`]), the `/proc` reader behind its process figures
-//! ([`resources`]), the typed [`snapshot`] a scrape yields ([`parse`], [`scrape`]), the owner of
-//! a child `serve` process ([`child`], with its libc calls in [`os`]), and the [`probe`] the
-//! runner reads any server through.
+//! ([`resources`]; the kernel's send queues for its connections come from
+//! [`transport_core::sendq`]), the typed [`snapshot`] a scrape yields ([`parse`], [`scrape`]),
+//! the owner of a child `serve` process ([`child`], with its libc calls in [`os`]), and the
+//! [`probe`] the runner reads any server through.
 //!
 //! In-process, child and remote servers differ only in who started them; the runner reads
 //! child and remote servers through the same endpoint.

@@ -27,6 +27,17 @@ impl Value {
         }
     }
 
+    /// The value as an exact signed integer (a gauge may be written negative, as a float).
+    pub fn as_i64(self) -> Option<i64> {
+        match self {
+            Value::Int(n) => i64::try_from(n).ok(),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                Some(f as i64)
+            }
+            Value::Float(_) => None,
+        }
+    }
+
     /// The value as a float.
     pub fn as_f64(self) -> f64 {
         match self {

@@ -31,11 +31,7 @@ impl ServerProbe {
     /// The server's figures now.
     pub async fn snapshot(&self) -> Result<ServerSnapshot, ScrapeError> {
         match self {
-            ServerProbe::InProcess(source) => Ok(ServerSnapshot {
-                counters: source.counters.counter_values(),
-                wire: source.wire.snapshot(),
-                process: None,
-            }),
+            ServerProbe::InProcess(source) => Ok(source.transport_snapshot()),
             ServerProbe::Metrics { url, timeout } => scrape(url, *timeout).await,
         }
     }
@@ -102,6 +98,7 @@ mod tests {
         let source = MetricsSource {
             wire: WireStats::new(),
             counters: Counters::new(),
+            server_port: None,
         };
         source.counters.counter("server_polls").add(3);
         let snap = ServerProbe::InProcess(source.clone())
@@ -128,6 +125,8 @@ mod tests {
         };
         let snap = |bytes: u64, polls: u64, process| ServerSnapshot {
             counters: [("polls".to_owned(), polls)].into(),
+            gauges: BTreeMap::new(),
+            send_queue_bytes: None,
             wire: WireSnapshot {
                 read: bytes,
                 written: 2 * bytes,

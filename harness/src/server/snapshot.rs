@@ -1,12 +1,13 @@
-//! What the runner learns from a server at one instant: its transport counters, its wire bytes
-//! and (when measurable) its process resources. The metric names of the `serve --metrics`
+//! What the runner learns from a server at one instant: its transport counters and gauges, its
+//! wire bytes, the bytes the kernel holds in its connections' send queues, and (when
+//! measurable) its process resources. The metric names of the `serve --metrics`
 //! endpoint live here, so the encoder ([`super::metrics`]) and the parser ([`super::parse`])
 //! cannot drift apart.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use transport_core::WireSnapshot;
+use transport_core::{GaugeReading, WireSnapshot};
 
 use super::parse::{ParseError, Sample};
 use super::resources::ProcessResources;
@@ -35,6 +36,12 @@ pub mod names {
     pub const CONNECTIONS: &str = "transport_connections_total";
     /// The transport's own counters, labelled `name`.
     pub const EVENTS: &str = "transport_events_total";
+    /// The transport's gauges now (`server_queued_messages`...), labelled `name`.
+    pub const GAUGE: &str = "transport_gauge";
+    /// The highest level each gauge reached, labelled `name`.
+    pub const GAUGE_PEAK: &str = "transport_gauge_peak";
+    /// Bytes in the kernel send queues of the server's connections (`SIOCOUTQ` summed).
+    pub const SEND_QUEUE: &str = "transport_socket_send_queue_bytes";
 }
 
 /// A server's figures at one instant, as served by `serve --metrics` and read back by a scrape.
@@ -42,6 +49,14 @@ pub mod names {
 pub struct ServerSnapshot {
     /// The transport's counters (`transport_core::Counters::counter_values`).
     pub counters: BTreeMap<String, u64>,
+    /// The transport's gauges, level and peak (`transport_core::Counters::gauge_values`); a
+    /// gauge the transport does not keep is absent.
+    #[serde(default)]
+    pub gauges: BTreeMap<String, GaugeReading>,
+    /// Bytes waiting in the kernel send queues of the server's connections
+    /// ([`transport_core::sendq`]); `None` when they could not be read.
+    #[serde(default)]
+    pub send_queue_bytes: Option<u64>,
     /// Server-side wire bytes by direction and phase, and connections so far.
     pub wire: WireSnapshot,
     /// The server process's resources; `None` when the server could not measure them.
@@ -112,12 +127,47 @@ impl ServerSnapshot {
             counters.insert(name.to_owned(), value);
         }
         let process = process_from(|n| find(n, &[]).map(|s| s.value))?;
+        let send_queue_bytes = match find(names::SEND_QUEUE, &[]) {
+            Some(s) => Some(s.value.as_u64().ok_or_else(|| ParseError::not_integer(s))?),
+            None => None,
+        };
         Ok(ServerSnapshot {
             counters,
+            gauges: gauges_from(samples)?,
+            send_queue_bytes,
             wire,
             process,
         })
     }
+}
+
+/// The gauges by name: a level from [`names::GAUGE`], its peak from [`names::GAUGE_PEAK`] (the
+/// level itself when a server sent none). A server without gauges gives an empty map.
+fn gauges_from(samples: &[Sample]) -> Result<BTreeMap<String, GaugeReading>, ParseError> {
+    let named = |metric: &'static str| {
+        samples
+            .iter()
+            .filter(move |s| s.name == metric)
+            .map(move |s| {
+                let name = s
+                    .label("name")
+                    .ok_or_else(|| ParseError::missing(metric, &[]))?;
+                let v = s.value.as_i64().ok_or_else(|| ParseError::not_integer(s))?;
+                Ok::<_, ParseError>((name.to_owned(), v))
+            })
+    };
+    let mut gauges = BTreeMap::new();
+    for g in named(names::GAUGE) {
+        let (name, value) = g?;
+        gauges.insert(name, GaugeReading { value, peak: value });
+    }
+    for p in named(names::GAUGE_PEAK) {
+        let (name, peak) = p?;
+        if let Some(g) = gauges.get_mut(&name) {
+            g.peak = peak;
+        }
+    }
+    Ok(gauges)
 }
 
 /// Process figures when every one is present; `None` when none is; an error for a partial set
@@ -191,10 +241,19 @@ mod tests {
         fn encode_then_parse_is_identity(
             wire in any::<[u64; 5]>(),
             counters in proptest::collection::btree_map("[a-z_]{1,12}|.{0,8}", any::<u64>(), 0..6),
+            gauges in proptest::collection::btree_map(
+                "[a-z_]{1,12}",
+                (-(1i64 << 40)..1 << 50, 0i64..1 << 50)
+                    .prop_map(|(value, peak)| GaugeReading { value, peak }),
+                0..4,
+            ),
+            send_queue_bytes in proptest::option::of(any::<u64>()),
             process in process(),
         ) {
             let snap = ServerSnapshot {
                 counters,
+                gauges,
+                send_queue_bytes,
                 wire: WireSnapshot {
                     read: wire[0],
                     written: wire[1],
@@ -216,6 +275,8 @@ mod tests {
         assert!(matches!(err, ParseError::Missing(_)), "{err}");
         let mut text = encode(&ServerSnapshot {
             counters: BTreeMap::new(),
+            gauges: BTreeMap::new(),
+            send_queue_bytes: None,
             wire: WireSnapshot::default(),
             process: ProcessResources::of_self().ok(),
         });

@@ -1,12 +1,14 @@
-//! Named counters and distributions a transport registers for its own events (polls, empty
-//! polls, frames, fetches, pings, reconnects...), collected by the harness into `counters` in
-//! the results. One mechanism for all transports, so reports can show any of them.
+//! Named counters, gauges and distributions a transport registers for its own events (polls,
+//! empty polls, frames, fetches, pings, reconnects...) and its occupancy (messages queued for
+//! subscribers, messages retained in a log), collected by the harness into `counters`, the
+//! per-second timeseries and the peaks in the results. One mechanism for all transports, so
+//! reports can show any of them.
 //!
-//! Registration takes a lock; the returned handles are lock-free (counters) or take an
+//! Registration takes a lock; the returned handles are lock-free (counters, gauges) or take an
 //! uncontended lock per record (distributions), so register once and keep the handle.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hdrhistogram::Histogram;
@@ -29,6 +31,59 @@ impl Counter {
     /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
+    }
+}
+
+/// A level that rises and falls (messages waiting in queues, bytes held in a log), with the
+/// highest level it ever reached: the peak is kept by every change, so a spike between two
+/// samples is not missed.
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(Arc<GaugeCell>);
+
+#[derive(Debug, Default)]
+struct GaugeCell {
+    value: AtomicI64,
+    peak: AtomicI64,
+}
+
+/// A gauge's level and peak at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GaugeReading {
+    /// The level now. Signed so that an accounting slip shows as a negative figure instead of
+    /// wrapping to an absurd one.
+    pub value: i64,
+    /// The highest level since the gauge was registered.
+    pub peak: i64,
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Gauge {
+    /// Raises the level by `n`.
+    pub fn add(&self, n: u64) {
+        let now = self.0.value.fetch_add(signed(n), Relaxed) + signed(n);
+        self.0.peak.fetch_max(now, Relaxed);
+    }
+
+    /// Lowers the level by `n`.
+    pub fn sub(&self, n: u64) {
+        self.0.value.fetch_sub(signed(n), Relaxed);
+    }
+
+    /// Sets the level to `v`.
+    pub fn set(&self, v: u64) {
+        self.0.value.store(signed(v), Relaxed);
+        self.0.peak.fetch_max(signed(v), Relaxed);
+    }
+
+    /// The level and the peak now.
+    pub fn read(&self) -> GaugeReading {
+        GaugeReading {
+            value: self.0.value.load(Relaxed),
+            peak: self.0.peak.load(Relaxed),
+        }
     }
 }
 
@@ -94,6 +149,7 @@ impl DistributionSummary {
 #[derive(Debug, Default)]
 pub struct Counters {
     counters: Mutex<BTreeMap<String, Counter>>,
+    gauges: Mutex<BTreeMap<String, Gauge>>,
     distributions: Mutex<BTreeMap<String, Distribution>>,
 }
 
@@ -107,6 +163,20 @@ impl Counters {
     pub fn counter(&self, name: &str) -> Counter {
         let mut map = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         map.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// The gauge called `name`, created at zero on first use. A gauge that was never
+    /// registered is absent from [`Counters::gauge_values`]: a transport without such a level
+    /// reports it unavailable, not zero.
+    pub fn gauge(&self, name: &str) -> Gauge {
+        let mut map = self.gauges.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Level and peak of every gauge.
+    pub fn gauge_values(&self) -> BTreeMap<String, GaugeReading> {
+        let map = self.gauges.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, v)| (k.clone(), v.read())).collect()
     }
 
     /// The distribution called `name`, created empty on first use.
@@ -153,6 +223,25 @@ mod tests {
         assert!(
             big.abs_diff(16_384) <= 16,
             "large values are kept, not clamped: {big}"
+        );
+    }
+
+    #[test]
+    fn gauges_rise_and_fall_and_keep_their_peak() {
+        let c = Counters::new();
+        let g = c.gauge("queued");
+        g.add(5);
+        c.gauge("queued").add(3);
+        g.sub(6);
+        assert_eq!(
+            c.gauge_values()["queued"],
+            GaugeReading { value: 2, peak: 8 }
+        );
+        g.set(1);
+        assert_eq!(g.read(), GaugeReading { value: 1, peak: 8 });
+        assert!(
+            !c.gauge_values().contains_key("retained"),
+            "never registered"
         );
     }
 }

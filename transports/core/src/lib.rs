@@ -10,10 +10,11 @@
 //!
 //! The crate also holds what every transport shares: the message [`envelope`] the harness stamps,
 //! the byte-counting IO wrapper ([`wire`]) every socket goes through, named [`counters`] for
-//! pattern-specific events, socket options, the [`accept`] loop every server shares, the
-//! reconnect [`backoff`] every client uses, the server-side table of publisher [`session`]s that
-//! lets a reconnecting publisher resend exactly what never arrived, and a [`conformance`] kit
-//! each transport runs.
+//! pattern-specific events, the [`occupancy`] gauges of queues and logs, the bytes waiting in the
+//! kernel's send queues of a server's connections ([`sendq`]), socket options, the [`accept`]
+//! loop every server shares, the reconnect [`backoff`] every client uses, the server-side table
+//! of publisher [`session`]s that lets a reconnecting publisher resend exactly what never
+//! arrived, and a [`conformance`] kit each transport runs.
 
 pub mod accept;
 pub mod backoff;
@@ -24,7 +25,9 @@ pub mod duration;
 pub mod envelope;
 pub mod error;
 pub mod gate;
+pub mod occupancy;
 pub mod publish_queue;
+pub mod sendq;
 pub mod session;
 pub mod socket;
 pub mod test_knobs;
@@ -33,7 +36,7 @@ pub mod wire;
 
 pub use accept::Acceptor;
 pub use backoff::{Backoff, BackoffConfig};
-pub use counters::{Counter, Counters, Distribution};
+pub use counters::{Counter, Counters, Distribution, Gauge, GaugeReading};
 pub use envelope::Envelope;
 pub use error::TransportError;
 pub use gate::{GateBehaviour, ReadGate};

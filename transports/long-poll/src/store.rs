@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use transport_core::occupancy::RetainedGauges;
+
 use crate::codec;
 use crate::config::Encoding;
 
@@ -45,6 +47,8 @@ pub struct Topic {
     log: Mutex<Log>,
     head: watch::Sender<u64>,
     retention: usize,
+    /// The server's gauges of what every topic retains.
+    retained: RetainedGauges,
 }
 
 /// How much one poll reply may carry.
@@ -90,8 +94,14 @@ pub enum PollOutcome {
 }
 
 impl Topic {
+    #[cfg(test)]
     fn new(retention: usize) -> Topic {
+        Topic::reporting(retention, RetainedGauges::detached())
+    }
+
+    fn reporting(retention: usize, retained: RetainedGauges) -> Topic {
         Topic {
+            retained,
             log: Mutex::new(Log {
                 first: 0,
                 msgs: VecDeque::new(),
@@ -106,10 +116,14 @@ impl Topic {
     pub fn publish(&self, msgs: impl IntoIterator<Item = Bytes>) -> u64 {
         let next = {
             let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            let before = log.msgs.len();
             log.msgs.extend(msgs);
+            let added = log.msgs.range(before..).map(|m| m.len() as u64).sum();
+            self.retained.add((log.msgs.len() - before) as u64, added);
             let excess = log.msgs.len().saturating_sub(self.retention);
             if excess > 0 {
-                log.msgs.drain(..excess);
+                let dropped = log.msgs.drain(..excess).map(|m| m.len() as u64).sum();
+                self.retained.remove(excess as u64, dropped);
                 log.first += excess as u64;
             }
             log.next()
@@ -204,14 +218,22 @@ impl Topic {
 pub struct Store {
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     retention: usize,
+    retained: RetainedGauges,
 }
 
 impl Store {
-    /// An empty store keeping `retention` messages per topic.
+    /// An empty store keeping `retention` messages per topic, reporting to no registry.
     pub fn new(retention: usize) -> Store {
+        Store::reporting(retention, RetainedGauges::detached())
+    }
+
+    /// An empty store keeping `retention` messages per topic, every topic's log counted in
+    /// `retained` (`server_retained_messages`, `server_retained_bytes`).
+    pub fn reporting(retention: usize, retained: RetainedGauges) -> Store {
         Store {
             topics: Mutex::new(HashMap::new()),
             retention: retention.max(1),
+            retained,
         }
     }
 
@@ -224,7 +246,7 @@ impl Store {
         if topics.len() >= MAX_TOPICS {
             return None;
         }
-        let t = Arc::new(Topic::new(self.retention));
+        let t = Arc::new(Topic::reporting(self.retention, self.retained.clone()));
         topics.insert(name.to_owned(), t.clone());
         Some(t)
     }

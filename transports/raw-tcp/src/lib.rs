@@ -39,6 +39,13 @@
 //! sent again after a reconnect), `publisher_session_resets` (a server that forgot the session),
 //! `publisher_window_waits` (a full `resend_buffer_bytes` held publishing), and on the server
 //! `server_resume_skipped`, `server_epoch_resets`, `server_protocol_errors`.
+//!
+//! A subscriber that reads slower than its topic is published has `queue_capacity` messages
+//! queued for it on the server; then `slow_consumer` decides: `block` (publishers wait, counted
+//! in `server_publish_blocked_ns`) or `disconnect` (the server closes it, counted in
+//! `server_slow_consumer_disconnects`, and it resumes from the log). The server's gauges
+//! `server_queued_messages` / `server_queued_bytes` and `server_retained_messages` /
+//! `server_retained_bytes` show what waits in the queues and what the logs keep (README.md).
 
 mod client;
 mod log;
@@ -58,15 +65,31 @@ pub use server::RawTcpServer;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawTcp;
 
+/// What the server does when a subscriber's queue (`queue_capacity` messages) is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlowConsumer {
+    /// Publishers of the topic wait until the subscriber's queue has room: backpressure, never
+    /// a drop. One slow subscriber slows every publisher of its topic, and through them every
+    /// other subscriber.
+    #[default]
+    Block,
+    /// The server closes the subscriber's connection and drops its queue. The subscriber
+    /// reconnects and resumes from the topic's retained log; what the log no longer holds is
+    /// counted (`server_resume_skipped`) and reported lost by the audit.
+    Disconnect,
+}
+
 /// Options of `[transport.raw-tcp]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawTcpConfig {
     /// Largest frame either side accepts; bigger frames close the connection.
     pub max_frame_bytes: usize,
-    /// Messages the server queues per subscriber before the publisher waits (backpressure,
-    /// never a drop).
+    /// Messages the server queues per subscriber before `slow_consumer` applies.
     pub queue_capacity: usize,
+    /// What a full subscriber queue does: make publishers wait, or disconnect the subscriber.
+    pub slow_consumer: SlowConsumer,
     /// Bytes of recent messages the server keeps per topic for subscribers that resume.
     pub retain_bytes: usize,
     /// Bytes of unconfirmed messages a publisher keeps to resend after a broken connection;
@@ -103,6 +126,7 @@ impl Default for RawTcpConfig {
         RawTcpConfig {
             max_frame_bytes: 16 * 1024 * 1024 + 1024,
             queue_capacity: 1024,
+            slow_consumer: SlowConsumer::Block,
             retain_bytes: 64 * 1024 * 1024,
             resend_buffer_bytes: 8 * 1024 * 1024,
             sync_every_messages: 256,
@@ -123,7 +147,12 @@ const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "queue_capacity",
         default: "1024",
-        help: "messages queued per subscriber before publishers wait (> 0)",
+        help: "messages queued per subscriber before `slow_consumer` applies (> 0)",
+    },
+    OptionDoc {
+        key: "slow_consumer",
+        default: "\"block\"",
+        help: "full subscriber queue: \"block\" (publishers of the topic wait) or \"disconnect\" (the server closes the subscriber, which reconnects and resumes from the retained log; loss past it is counted)",
     },
     OptionDoc {
         key: "retain_bytes",

@@ -12,13 +12,16 @@
 //! write is a copy of them: relaying costs the server per read, not per message.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use transport_core::occupancy::{QueueGauges, QueueShare, RetainedGauges};
+use transport_core::{Counter, Counters};
 
 use crate::proto::{FRAME_HEADER_LEN, frame_len};
+use crate::{RawTcpConfig, SlowConsumer};
 
 /// Per-message bookkeeping added to the payload length when sizing the log, so a flood of
 /// tiny messages is bounded too.
@@ -146,33 +149,41 @@ impl Queued {
         self.rx.recv_many(out, max).await
     }
 
-    /// Frees the room of `count` messages the subscriber has written.
-    pub fn written(&self, count: usize) {
-        self.room.give_back(count);
+    /// Frees the room of `count` messages of `bytes` the subscriber has written.
+    pub fn written(&self, count: usize, bytes: usize) {
+        self.room.give_back(count, bytes);
+    }
+
+    /// Cancelled when the `disconnect` policy drops this subscriber.
+    pub fn kicked(&self) -> CancellationToken {
+        self.room.kicked.clone()
     }
 }
 
 /// A queue's capacity, counted in messages: publishers take room for a whole run under the
 /// topic lock, the subscriber gives it back once the run is written. Only publishers take, and
 /// only under the lock, so room seen there is still there when taken: nobody holds part of
-/// it while waiting for the rest.
+/// it while waiting for the rest. The count lives in the subscriber's share of the server's
+/// queue gauges, so the gauges and the capacity check cannot disagree.
 struct Room {
-    queued: AtomicUsize,
+    queued: QueueShare,
     capacity: usize,
     freed: Notify,
+    /// Cancelled when the `disconnect` policy drops the subscriber.
+    kicked: CancellationToken,
 }
 
 impl Room {
     fn fits(&self, n: usize) -> bool {
-        self.queued.load(Ordering::Acquire) + n <= self.capacity
+        self.queued.messages() as usize + n <= self.capacity
     }
 
-    fn take(&self, n: usize) {
-        self.queued.fetch_add(n, Ordering::AcqRel);
+    fn take(&self, n: usize, bytes: usize) {
+        self.queued.add(n as u64, bytes as u64);
     }
 
-    fn give_back(&self, n: usize) {
-        self.queued.fetch_sub(n, Ordering::AcqRel);
+    fn give_back(&self, n: usize, bytes: usize) {
+        self.queued.remove(n as u64, bytes as u64);
         self.freed.notify_waiters();
     }
 
@@ -197,6 +208,40 @@ struct Queue {
     room: Arc<Room>,
 }
 
+/// How a topic fans out: its retention, what a full queue does, and the server-wide gauges and
+/// counters its log and queues report to.
+pub struct Fanout {
+    /// Bytes of recent messages kept for resuming subscribers (`retain_bytes`).
+    pub retain_bytes: usize,
+    /// Messages each subscriber's queue holds at most (`queue_capacity`).
+    pub queue_capacity: usize,
+    /// The slow-consumer policy.
+    pub slow_consumer: SlowConsumer,
+    /// Gauges of every topic's retained log.
+    pub retained: RetainedGauges,
+    /// Gauges of every subscriber's queue.
+    pub queued: QueueGauges,
+    /// Nanoseconds publishers spent waiting for a full queue (`block`).
+    pub blocked_ns: Counter,
+    /// Subscribers closed because their queue was full (`disconnect`).
+    pub disconnects: Counter,
+}
+
+impl Fanout {
+    /// The fan-out of a server with `config`, reporting to `counters`.
+    pub fn new(config: &RawTcpConfig, counters: &Counters) -> Fanout {
+        Fanout {
+            retain_bytes: config.retain_bytes,
+            queue_capacity: config.queue_capacity,
+            slow_consumer: config.slow_consumer,
+            retained: RetainedGauges::register(counters),
+            queued: QueueGauges::register(counters),
+            blocked_ns: counters.counter("server_publish_blocked_ns"),
+            disconnects: counters.counter("server_slow_consumer_disconnects"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Position of the first message of `ring[0]`.
@@ -215,7 +260,7 @@ impl State {
 
     /// Drops the oldest messages until the log costs at most `retain_bytes`, message by
     /// message (a run is cut, not dropped whole), always keeping the newest message.
-    fn evict(&mut self, retain_bytes: usize) {
+    fn evict(&mut self, retain_bytes: usize, gauges: &RetainedGauges) {
         while self.ring_bytes > retain_bytes && self.ring_count > 1 {
             let Some(front) = self.ring.front_mut() else {
                 return;
@@ -225,6 +270,7 @@ impl State {
             if most == front.count && front.cost() <= excess {
                 // The whole run goes: no need to walk its frames.
                 let gone = front.count;
+                gauges.remove(gone as u64, front.bytes.len() as u64);
                 self.ring_bytes -= front.cost();
                 self.ring_count -= gone as u64;
                 self.base += gone as u64;
@@ -232,6 +278,7 @@ impl State {
                 continue;
             }
             let (n, cost, at) = front.prefix_costing(excess, most);
+            gauges.remove(n as u64, at as u64);
             if n == front.count {
                 self.ring.pop_front();
             } else {
@@ -241,6 +288,39 @@ impl State {
             self.ring_count -= n as u64;
             self.base += n as u64;
         }
+    }
+
+    /// Appends `frames` to the log and to every live queue.
+    fn push(&mut self, frames: &Frames, fanout: &Fanout) {
+        let n = frames.count;
+        self.ring_bytes += frames.cost();
+        self.ring_count += n as u64;
+        self.ring.push_back(frames.clone());
+        fanout.retained.add(n as u64, frames.bytes.len() as u64);
+        self.evict(fanout.retain_bytes, &fanout.retained);
+        let mut gone = false;
+        for q in &self.subs {
+            // Room is taken before the send, so the subscriber cannot give back more than was
+            // taken; a failed send leaves it in a room that is dropped with the queue.
+            q.room.take(n, frames.bytes.len());
+            gone |= q.tx.send(frames.clone()).is_err();
+        }
+        if gone {
+            self.subs.retain(|q| !q.tx.is_closed());
+        }
+    }
+
+    /// Drops every live queue without room for `n` more messages (`disconnect`): its
+    /// connection closes, and the subscriber resumes from the log.
+    fn kick_full(&mut self, n: usize, disconnects: &Counter) {
+        self.subs.retain(|q| {
+            let full = !q.room.fits(n) && !q.tx.is_closed();
+            if full {
+                q.room.kicked.cancel();
+                disconnects.inc();
+            }
+            !full
+        });
     }
 
     /// The retained messages from position `start` (between `base` and the head) on.
@@ -263,18 +343,23 @@ impl State {
 pub struct Topic(tokio::sync::Mutex<State>);
 
 impl Topic {
-    /// Appends `frames` and hands them to every live subscriber under one lock, waiting until
-    /// every queue has room for all of them (backpressure, never a drop). They must not
-    /// outnumber a queue's capacity. Returns false if `stop` completed while waiting.
+    /// Appends `frames` and hands them to every live subscriber under one lock. A queue without
+    /// room for all of them meets the fan-out's policy: `block` waits until it has room
+    /// (backpressure, never a drop; the wait is added to `blocked_ns`), `disconnect` drops that
+    /// subscriber, which resumes from the log. They must not outnumber a queue's capacity.
+    /// Returns false if `stop` completed while waiting.
     pub async fn append<F: Future<Output = ()>>(
         &self,
         frames: &Frames,
-        retain_bytes: usize,
+        fanout: &Fanout,
         stop: &mut std::pin::Pin<&mut F>,
     ) -> bool {
         let n = frames.count;
         loop {
             let mut st = self.0.lock().await;
+            if fanout.slow_consumer == SlowConsumer::Disconnect {
+                st.kick_full(n, &fanout.disconnects);
+            }
             // Nobody waits while holding the lock, so a subscriber that stopped reading
             // cannot keep others from subscribing.
             let full = st
@@ -282,29 +367,22 @@ impl Topic {
                 .iter()
                 .find(|q| !q.room.fits(n) && !q.tx.is_closed())
                 .map(|q| (q.room.clone(), q.tx.clone()));
-            if let Some((room, tx)) = full {
-                drop(st);
-                tokio::select! {
-                    _ = stop.as_mut() => return false,
-                    _ = room.wait_for(n) => {}
-                    // A subscriber that left will never make room.
-                    _ = tx.closed() => {}
-                }
-                continue;
+            let Some((room, tx)) = full else {
+                st.push(frames, fanout);
+                return true;
+            };
+            drop(st);
+            let waited = std::time::Instant::now();
+            let stopped = tokio::select! {
+                _ = stop.as_mut() => true,
+                _ = room.wait_for(n) => false,
+                // A subscriber that left will never make room.
+                _ = tx.closed() => false,
+            };
+            fanout.blocked_ns.add(waited.elapsed().as_nanos() as u64);
+            if stopped {
+                return false;
             }
-            st.ring_bytes += frames.cost();
-            st.ring_count += n as u64;
-            st.ring.push_back(frames.clone());
-            st.evict(retain_bytes);
-            let mut gone = false;
-            for q in &st.subs {
-                q.room.take(n);
-                gone |= q.tx.send(frames.clone()).is_err();
-            }
-            if gone {
-                st.subs.retain(|q| !q.tx.is_closed());
-            }
-            return true;
         }
     }
 
@@ -315,7 +393,7 @@ impl Topic {
         server_epoch: u64,
         epoch: u64,
         from: u64,
-        capacity: usize,
+        fanout: &Fanout,
     ) -> Result<Subscription, String> {
         let mut st = self.0.lock().await;
         let head = st.head();
@@ -342,9 +420,10 @@ impl Topic {
         let backlog = st.backlog(start);
         let (tx, rx) = mpsc::unbounded_channel();
         let room = Arc::new(Room {
-            queued: AtomicUsize::new(0),
-            capacity,
+            queued: fanout.queued.share(),
+            capacity: fanout.queue_capacity,
             freed: Notify::new(),
+            kicked: CancellationToken::new(),
         });
         st.subs.push(Queue {
             tx,
@@ -387,182 +466,5 @@ impl Topics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-    use tokio_util::sync::CancellationToken;
-
-    fn msg(i: u8) -> Bytes {
-        Bytes::from(vec![i; 8])
-    }
-
-    fn one(i: u8) -> Frames {
-        Frames::encode(&[&msg(i)])
-    }
-
-    fn bodies(runs: &[Frames]) -> Vec<Bytes> {
-        runs.iter().flat_map(Frames::bodies).collect()
-    }
-
-    /// The next queued messages (bounded wait).
-    async fn next(q: &mut Queued) -> Vec<Bytes> {
-        let mut runs = Vec::new();
-        let n = tokio::time::timeout(Duration::from_secs(5), q.recv_many(&mut runs, 8))
-            .await
-            .expect("something queued");
-        assert!(n > 0, "queue dropped");
-        bodies(&runs)
-    }
-
-    /// Appends message `i` from another task, which may wait for room.
-    fn append_in_background(topic: &Arc<Topic>, i: u8) -> tokio::task::JoinHandle<bool> {
-        let topic = topic.clone();
-        tokio::spawn(async move {
-            let never = CancellationToken::new();
-            let cancelled = never.cancelled();
-            tokio::pin!(cancelled);
-            topic.append(&one(i), 1 << 20, &mut cancelled).await
-        })
-    }
-
-    #[tokio::test]
-    async fn resumes_from_the_log_then_the_live_queue() {
-        let topic = Topic::default();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        for i in 0..5 {
-            assert!(topic.append(&one(i), 1 << 20, &mut cancelled).await);
-        }
-        let fresh = topic.subscribe(9, 0, 0, 8).await.unwrap();
-        assert_eq!((fresh.start, fresh.backlog.len()), (5, 0));
-        let mut resumed = topic.subscribe(9, 9, 2, 8).await.unwrap();
-        assert_eq!(resumed.start, 2);
-        assert_eq!(bodies(&resumed.backlog), vec![msg(2), msg(3), msg(4)]);
-        assert!(topic.append(&one(5), 1 << 20, &mut cancelled).await);
-        assert_eq!(next(&mut resumed.queue).await, vec![msg(5)]);
-        let restarted = topic.subscribe(9, 4, 100, 8).await.unwrap();
-        assert!(restarted.epoch_reset);
-        assert_eq!((restarted.start, bodies(&restarted.backlog).len()), (0, 6));
-        assert!(topic.subscribe(9, 9, 7, 8).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn a_resume_inside_a_run_of_messages_starts_at_the_exact_one() {
-        let topic = Topic::default();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        let run = Frames::encode(&[&msg(0), b"longer body", &msg(2)]);
-        assert!(topic.append(&run, 1 << 20, &mut cancelled).await);
-        assert!(topic.append(&one(3), 1 << 20, &mut cancelled).await);
-        let s = topic.subscribe(9, 9, 1, 8).await.unwrap();
-        assert_eq!(s.start, 1);
-        let want = [Bytes::from_static(b"longer body"), msg(2), msg(3)];
-        assert_eq!(bodies(&s.backlog), want);
-        // The backlog is still the wire format: frames a subscriber can be sent as they are.
-        assert_eq!(s.backlog[0], Frames::encode(&[b"longer body", &msg(2)]));
-    }
-
-    #[tokio::test]
-    async fn retention_is_bounded_and_skips_are_counted() {
-        let topic = Topic::default();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        let per = 8 + ENTRY_OVERHEAD;
-        for i in 0..10 {
-            assert!(topic.append(&one(i), 3 * per, &mut cancelled).await);
-        }
-        let s = topic.subscribe(1, 1, 4, 8).await.unwrap();
-        assert_eq!((s.start, s.skipped), (7, 3));
-        assert_eq!(bodies(&s.backlog), vec![msg(7), msg(8), msg(9)]);
-    }
-
-    #[tokio::test]
-    async fn retention_cuts_a_run_message_by_message() {
-        let topic = Topic::default();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        let per = 8 + ENTRY_OVERHEAD;
-        let run: Vec<Bytes> = (0..5).map(msg).collect();
-        let refs: Vec<&[u8]> = run.iter().map(|b| &b[..]).collect();
-        assert!(
-            topic
-                .append(&Frames::encode(&refs), 3 * per, &mut cancelled)
-                .await
-        );
-        let s = topic.subscribe(1, 1, 0, 8).await.unwrap();
-        assert_eq!((s.start, s.skipped), (2, 2));
-        assert_eq!(bodies(&s.backlog), vec![msg(2), msg(3), msg(4)]);
-        // Even a budget below one message keeps the newest.
-        assert!(
-            topic
-                .append(&Frames::encode(&refs), 1, &mut cancelled)
-                .await
-        );
-        let s = topic.subscribe(1, 1, 0, 8).await.unwrap();
-        assert_eq!((s.start, bodies(&s.backlog)), (9, vec![msg(4)]));
-    }
-
-    #[tokio::test]
-    async fn an_epoch_reset_counts_what_the_new_incarnation_already_dropped() {
-        let topic = Topic::default();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        for i in 0..10 {
-            assert!(
-                topic
-                    .append(&one(i), 3 * (8 + ENTRY_OVERHEAD), &mut cancelled)
-                    .await
-            );
-        }
-        let s = topic.subscribe(1, 2, 4, 8).await.unwrap();
-        assert!(s.epoch_reset);
-        assert_eq!((s.start, s.skipped, bodies(&s.backlog).len()), (7, 7, 3));
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_does_not_keep_others_from_subscribing() {
-        let topic = Arc::new(Topic::default());
-        let mut stuck = topic.subscribe(1, 0, 0, 1).await.unwrap();
-        let never = CancellationToken::new();
-        {
-            let cancelled = never.cancelled();
-            tokio::pin!(cancelled);
-            assert!(topic.append(&one(0), 1 << 20, &mut cancelled).await);
-        }
-        // The second message waits for the stuck queue...
-        let waiting = append_in_background(&topic, 1);
-        // ...without holding the topic: a new subscriber gets in meanwhile.
-        let bound = Duration::from_secs(5);
-        let mut other = tokio::time::timeout(bound, topic.subscribe(1, 0, 0, 8))
-            .await
-            .expect("subscribe is not blocked by a full queue")
-            .unwrap();
-        assert_eq!(next(&mut stuck.queue).await, vec![msg(0)]);
-        // Room comes back when the subscriber has written what it took, not before.
-        stuck.queue.written(1);
-        assert!(tokio::time::timeout(bound, waiting).await.unwrap().unwrap());
-        assert_eq!(next(&mut stuck.queue).await, vec![msg(1)]);
-        // Subscribed before message 1 was appended: it gets it live.
-        assert_eq!(other.start + other.backlog.len() as u64, 1);
-        assert_eq!(next(&mut other.queue).await, vec![msg(1)]);
-    }
-
-    #[tokio::test]
-    async fn a_subscriber_that_leaves_releases_a_waiting_publisher() {
-        let topic = Arc::new(Topic::default());
-        let stuck = topic.subscribe(1, 0, 0, 1).await.unwrap();
-        let never = CancellationToken::new();
-        let cancelled = never.cancelled();
-        tokio::pin!(cancelled);
-        assert!(topic.append(&one(0), 1 << 20, &mut cancelled).await);
-        let waiting = append_in_background(&topic, 1);
-        drop(stuck);
-        let done = tokio::time::timeout(Duration::from_secs(5), waiting).await;
-        assert!(done.expect("not blocked by a queue nobody reads").unwrap());
-    }
-}
+#[path = "log_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! The raw-TCP server: accepts clients, registers subscribers per topic, and copies every
-//! publisher frame to each subscriber's bounded queue (waiting when one is full, never dropping),
-//! keeping a bounded log per topic so broken subscriptions and publisher sessions resume.
+//! publisher frame to each subscriber's bounded queue (when one is full, `slow_consumer` says
+//! whether publishers wait or the subscriber is closed), keeping a bounded log per topic so
+//! broken subscriptions and publisher sessions resume.
 //! Frames are relayed as the runs one read brought ([`Frames`]), never decoded one by one.
 
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
 use transport_core::{Acceptor, Counter, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
-use crate::log::{Frames, MAX_TOPICS, Subscription, Topic, Topics};
+use crate::log::{Fanout, Frames, MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
 
 type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
@@ -38,6 +39,8 @@ struct Shared {
     /// This incarnation's id: positions are only meaningful within one.
     epoch: u64,
     topics: Topics,
+    /// Retention, the slow-consumer policy, and the gauges and counters they report to.
+    fanout: Fanout,
     /// Publisher sessions by id.
     sessions: Sessions<u64>,
     cancel: CancellationToken,
@@ -70,6 +73,7 @@ impl RawTcpServer {
             resume_skipped: ctx.counters.counter("server_resume_skipped"),
             epoch_resets: ctx.counters.counter("server_epoch_resets"),
             epoch: rand::random::<u64>().max(1),
+            fanout: Fanout::new(&config, &ctx.counters),
             config,
             ctx,
             topics: Topics::default(),
@@ -224,10 +228,9 @@ async fn serve_subscriber(
     epoch: u64,
     from: u64,
 ) -> Result<(), TransportError> {
-    let capacity = shared.config.queue_capacity;
     let sub = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
-        s = topic.subscribe(shared.epoch, epoch, from, capacity) => s,
+        s = topic.subscribe(shared.epoch, epoch, from, &shared.fanout) => s,
     };
     let sub = sub.map_err(|d| {
         shared.protocol_errors.inc();
@@ -301,7 +304,6 @@ async fn relay_publisher(
         }
     };
     tokio::pin!(stop);
-    let retain = shared.config.retain_bytes;
     // A run never outnumbers a subscriber queue, which must find room for all of it at once.
     let max = MAX_BATCH.min(shared.config.queue_capacity);
     let max_frame = shared.config.max_frame_bytes;
@@ -321,7 +323,7 @@ async fn relay_publisher(
                 scan.count,
             );
             conn.buf.advance(scan.len);
-            if !conn.topic.append(&frames, retain, &mut stop).await {
+            if !conn.topic.append(&frames, &shared.fanout, &mut stop).await {
                 return Ok(());
             }
             *relayed += scan.count as u64;
@@ -354,6 +356,9 @@ async fn relay_publisher(
     }
 }
 
+/// Writes the backlog, then whatever the queue brings, until the subscriber leaves, the
+/// server stops, or the `disconnect` policy drops it (then the connection just closes: the
+/// subscriber resumes from the position it counted).
 async fn feed_subscriber(
     shared: &Shared,
     conn: Conn,
@@ -366,44 +371,50 @@ async fn feed_subscriber(
     // was its only frame, so nothing is left in the read buffer.
     let (mut read_half, mut write_half) = conn.into_inner().into_split();
     let mut probe = [0u8; 64];
-    let cancelled = shared.cancel.cancelled();
-    tokio::pin!(cancelled);
+    let kicked = queue.kicked();
+    // Shutdown, a kick, or the subscriber's EOF (it sends nothing after the hello: data or EOF
+    // both end the subscription) all end feeding, whatever the write is waiting for.
+    let ended = async {
+        tokio::select! {
+            _ = shared.cancel.cancelled() => {}
+            _ = kicked.cancelled() => {}
+            _ = read_half.read(&mut probe) => {}
+        }
+    };
+    tokio::pin!(ended);
     for frames in &backlog {
         tokio::select! {
-            _ = &mut cancelled => return Ok(()),
-            _ = read_half.read(&mut probe) => return Ok(()),
+            _ = &mut ended => return Ok(()),
             r = write_half.write_all(frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
         }
     }
     let mut runs = Vec::with_capacity(MAX_RUNS_PER_WRITE);
     let mut out = BytesMut::new();
     loop {
-        tokio::select! {
-            _ = &mut cancelled => return Ok(()),
-            // Subscribers send nothing after the hello: data or EOF both end the subscription.
-            _ = read_half.read(&mut probe) => return Ok(()),
-            // Whatever queued up meanwhile goes out in the same write, as any push server
-            // under load would do.
-            n = queue.recv_many(&mut runs, MAX_RUNS_PER_WRITE) => {
-                if n == 0 {
-                    return Ok(());
-                }
-                let count = runs.iter().map(Frames::count).sum();
-                let data: &[u8] = if let [one] = &runs[..] {
-                    one.bytes()
-                } else {
-                    out.clear();
-                    runs.iter().for_each(|r| out.extend_from_slice(r.bytes()));
-                    &out
-                };
-                // A subscriber that stopped reading must not hold shutdown hostage.
-                tokio::select! {
-                    _ = &mut cancelled => return Ok(()),
-                    r = write_half.write_all(data) => r.map_err(TransportError::io("write messages"))?,
-                }
-                runs.clear();
-                queue.written(count);
-            }
+        let n = tokio::select! {
+            _ = &mut ended => return Ok(()),
+            n = queue.recv_many(&mut runs, MAX_RUNS_PER_WRITE) => n,
+        };
+        if n == 0 {
+            return Ok(());
         }
+        let count = runs.iter().map(Frames::count).sum();
+        // Whatever queued up meanwhile goes out in the same write, as any push server under
+        // load would do.
+        let data: &[u8] = if let [one] = &runs[..] {
+            one.bytes()
+        } else {
+            out.clear();
+            runs.iter().for_each(|r| out.extend_from_slice(r.bytes()));
+            &out
+        };
+        let len = data.len();
+        // A subscriber that stopped reading must not hold shutdown hostage.
+        tokio::select! {
+            _ = &mut ended => return Ok(()),
+            r = write_half.write_all(data) => r.map_err(TransportError::io("write messages"))?,
+        }
+        runs.clear();
+        queue.written(count, len);
     }
 }

@@ -1,6 +1,7 @@
 //! Each slow-consumer policy behaves as documented: `disconnect` closes a subscriber whose queue
-//! overflows with 1008 without slowing the publisher (and our client then resumes without loss);
-//! `block` holds the publisher back and delivers everything, nothing dropped, nothing closed.
+//! overflows with 1008 without slowing the publisher (and our client then resumes without loss
+//! while the resume buffer covers it, and counts the loss when it does not); `block` holds the
+//! publisher back, counts the time, and delivers everything, nothing dropped, nothing closed.
 
 mod common;
 #[path = "common/frames.rs"]
@@ -138,7 +139,53 @@ async fn block_policy_holds_the_publisher_back_and_drops_nothing() {
     let publisher = bounded("publisher finishes", publishing).await.unwrap();
     let c = server_ctx.counters.counter_values();
     assert!(c["server_block_waits"] >= 1, "{c:?}");
+    assert!(
+        c["server_publish_blocked_ns"] >= 100_000_000,
+        "held ≥ 300 ms: {c:?}"
+    );
     assert_eq!(c["server_slow_consumer_disconnects"], 0, "{c:?}");
     drop((slow, publisher));
+    bounded("shutdown", server.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_buffer_too_small_counts_the_loss() {
+    let config = WebSocketConfig {
+        // 16 messages (1 MiB): far less than what the subscriber misses while it does not read.
+        resume_buffer_messages: 16,
+        ..config(SlowConsumer::Disconnect)
+    };
+    let (server, server_ctx, addr) = server(&config).await;
+    let ctx = ClientContext::fresh(0);
+    let mut sub = WebSocket::subscriber(&config, &addr, "t", ctx.clone())
+        .await
+        .unwrap();
+    let mut publisher = WebSocket::publisher(&config, &addr, "t", ctx.clone())
+        .await
+        .unwrap();
+    for seq in 0..N {
+        bounded("publish", publisher.publish(message(seq, LEN)))
+            .await
+            .unwrap();
+    }
+    bounded("flush", publisher.flush()).await.unwrap();
+    let mut seqs: Vec<u64> = Vec::new();
+    let mut buf: Vec<Bytes> = Vec::new();
+    while seqs.last() != Some(&(N - 1)) {
+        buf.clear();
+        bounded("recv", sub.recv(&mut buf)).await.unwrap();
+        seqs.extend(buf.iter().map(|m| Envelope::decode(m).unwrap().seq));
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, no repeats");
+    let lost = N - seqs.len() as u64;
+    assert!(lost > 0, "the resume buffer could not cover the subscriber");
+    // Not silent: the client counts exactly the messages that never came, which the harness's
+    // audit reports as lost; the server counts the closes and the refused resume.
+    assert_eq!(ctx.counters.counter_values()["gap_messages"], lost);
+    let s = server_ctx.counters.counter_values();
+    assert!(s["server_slow_consumer_disconnects"] >= 1, "{s:?}");
+    assert!(s["server_gap_refusals"] >= 1, "{s:?}");
+    bounded("close", sub.close()).await.unwrap();
+    bounded("close", publisher.close()).await.unwrap();
     bounded("shutdown", server.shutdown()).await.unwrap();
 }

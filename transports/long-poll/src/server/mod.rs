@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
+use transport_core::occupancy::RetainedGauges;
 use transport_core::{Acceptor, CountingIo, ServerContext, ServerHandle, TransportError};
 
 use crate::config::LongPollConfig;
@@ -139,7 +140,10 @@ pub fn start_extended(
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
     let ext = Extension {
-        store: Arc::new(Store::new(config.retention_messages as usize)),
+        store: Arc::new(Store::reporting(
+            config.retention_messages as usize,
+            RetainedGauges::register(&ctx.counters),
+        )),
         epoch: crate::epoch::generate(),
         shutdown: stop.graceful.clone(),
     };

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
+use transport_core::occupancy::RetainedGauges;
 
 use crate::batch::{self, BatchError, StoredBatch};
 use crate::producer_state::{BatchSeq, ProducerStates, Verdict};
@@ -49,6 +50,9 @@ pub(crate) struct PartitionLog {
     segment: Option<SegmentWriter>,
     /// Idempotent producers' recent batches (memory only, see [`crate::producer_state`]).
     producers: ProducerStates,
+    /// The server's gauges of what every partition retains, and this log's part in them.
+    retained: RetainedGauges,
+    reported: (u64, u64),
 }
 
 impl PartitionLog {
@@ -62,7 +66,31 @@ impl PartitionLog {
             retention_bytes,
             segment,
             producers: ProducerStates::default(),
+            retained: RetainedGauges::detached(),
+            reported: (0, 0),
         }
+    }
+
+    /// The same log, its records and bytes counted in `retained`.
+    pub(crate) fn reporting(mut self, retained: RetainedGauges) -> Self {
+        self.retained.remove(self.reported.0, self.reported.1);
+        self.retained = retained;
+        self.reported = (0, 0);
+        self.report();
+        self
+    }
+
+    /// Moves the gauges by what the log gained or lost since it last reported: records
+    /// (offsets) between the log start and the high watermark, and batch bytes.
+    fn report(&mut self) {
+        let now = (
+            (self.next_offset - self.log_start).max(0) as u64,
+            self.bytes,
+        );
+        let (was_records, was_bytes) = self.reported;
+        self.retained.remove(was_records, was_bytes);
+        self.retained.add(now.0, now.1);
+        self.reported = now;
     }
 
     /// Restores batches read back from segment files (already carrying their offsets).
@@ -79,6 +107,7 @@ impl PartitionLog {
             self.batches.push_back(b);
         }
         self.enforce_retention();
+        self.report();
     }
 
     /// Offset of the next record to be written (the high watermark: this broker is the only
@@ -150,6 +179,7 @@ impl PartitionLog {
         }
         self.next_offset = next;
         self.enforce_retention();
+        self.report();
         Ok(first)
     }
 

@@ -15,6 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use transport_core::occupancy::RetainedGauges;
 use transport_core::{Acceptor, CountingIo, ServerContext};
 
 use crate::BrokerError;
@@ -49,7 +50,7 @@ impl Broker {
             .local_addr()
             .map_err(BrokerError::io("listener address"))?;
         let (stop, shutdown) = watch::channel(false);
-        let topics = Topics::open(&config)?;
+        let topics = Topics::open(&config, RetainedGauges::register(&ctx.counters))?;
         let shared = Arc::new(Shared {
             groups: Coordinator::new(&config),
             config,

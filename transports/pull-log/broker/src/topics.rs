@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use tokio::sync::watch;
+use transport_core::occupancy::RetainedGauges;
 
 use crate::BrokerError;
 use crate::config::{BrokerConfig, Storage};
@@ -89,12 +90,19 @@ pub(crate) struct Topics {
     /// could differ from the one a restart reads back.
     creating: Mutex<()>,
     appended: watch::Sender<u64>,
+    /// What every partition retains, as the server's gauges.
+    retained: RetainedGauges,
 }
 
 impl Topics {
-    /// The topic set, restored from `data_dir` for file storage.
-    pub(crate) fn open(config: &BrokerConfig) -> Result<Self, BrokerError> {
+    /// The topic set, restored from `data_dir` for file storage, every partition's log
+    /// counted in `retained`.
+    pub(crate) fn open(
+        config: &BrokerConfig,
+        retained: RetainedGauges,
+    ) -> Result<Self, BrokerError> {
         let topics = Topics {
+            retained,
             config: config.clone(),
             map: RwLock::new(HashMap::new()),
             creating: Mutex::new(()),
@@ -138,10 +146,8 @@ impl Topics {
                 }
                 _ => None,
             };
-            logs.push(Mutex::new(PartitionLog::new(
-                self.config.retention_bytes,
-                writer,
-            )));
+            let log = PartitionLog::new(self.config.retention_bytes, writer);
+            logs.push(Mutex::new(log.reporting(self.retained.clone())));
         }
         // Memory storage has no directories: every creation is a new incarnation.
         let id = if dirs.is_empty() {

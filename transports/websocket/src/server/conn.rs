@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use transport_core::HandshakeFlag;
+use transport_core::occupancy::QueueShare;
 
 use super::shared::Shared;
 use super::topic::{Item, Join, Start};
@@ -159,15 +161,16 @@ pub(crate) async fn run_subscriber(
             let end = End::Close(CloseCode::Away, "server shutting down".into(), true);
             return finish(shared, ws, end).await;
         }
-        j = t.subscribe(start(shared, from, epoch), shared.config.send_queue_messages) => j,
+        j = t.subscribe(start(shared, from, epoch), shared.config.send_queue_messages, &shared.fanout) => j,
     };
-    let (position, mut pending, mut rx, mut kick) = match join {
+    let (position, mut pending, mut rx, mut kick, queued) = match join {
         Join::Live {
             position,
             replay,
             rx,
             kick,
-        } => (position, replay, rx, kick),
+            queued,
+        } => (position, replay, rx, kick, queued),
         Join::Gap { earliest } => {
             shared.counters.gap_refusals.inc();
             let reason = format!("earliest={earliest}");
@@ -205,19 +208,33 @@ pub(crate) async fn run_subscriber(
             item = rx.recv(), if pending.is_empty() => match item {
                 Some(item) => {
                     pending.push_back(item);
-                    send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick).await
+                    send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick, &queued).await
                 }
                 None => Err(End::Gone),
             },
             _ = std::future::ready(()), if !pending.is_empty() => {
-                send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick).await
+                send_frame(shared, &mut ws, &mut pending, &mut rx, &mut kick, &queued).await
             }
         };
         if let Err(end) = step {
             break end;
         }
     };
+    release(pending, rx, &queued);
     finish(shared, ws, end).await;
+}
+
+/// Takes what was still queued for a connection that ends out of the queue gauges at once,
+/// not when the topic next notices the queue is closed. Closed first, so nothing can join it
+/// after the drain: a later offer sees it closed and takes its own message back out.
+fn release(pending: VecDeque<Item>, mut rx: mpsc::Receiver<Item>, queued: &Arc<QueueShare>) {
+    rx.close();
+    let bytes = |(_, m): &Item| m.len() as u64;
+    let mut gone: Vec<Item> = pending.into();
+    while let Ok(item) = rx.try_recv() {
+        gone.push(item);
+    }
+    queued.remove(gone.len() as u64, gone.iter().map(bytes).sum());
 }
 
 /// Where a subscription starts: a position handed out by an earlier incarnation of this server
@@ -256,11 +273,12 @@ async fn send_frame(
     pending: &mut VecDeque<Item>,
     rx: &mut mpsc::Receiver<Item>,
     kick: &mut oneshot::Receiver<u64>,
+    queued: &QueueShare,
 ) -> Result<(), End> {
     let batch = async {
         let mut bytes = 0;
         loop {
-            let frame = next_frame(shared, pending, rx);
+            let frame = next_frame(shared, pending, rx, queued);
             bytes += frame.len();
             shared.counters.frames.inc();
             ws.feed(Message::Binary(frame)).await?;
@@ -298,6 +316,7 @@ fn next_frame(
     shared: &Shared,
     pending: &mut VecDeque<Item>,
     rx: &mut mpsc::Receiver<Item>,
+    queued: &QueueShare,
 ) -> Bytes {
     let mut msgs = Vec::new();
     let mut first = 0;
@@ -325,5 +344,7 @@ fn next_frame(
         msgs.push(msg.clone());
         pending.pop_front();
     }
+    // Out of the queue once framed: from here the bytes are tungstenite's and the kernel's.
+    queued.remove(msgs.len() as u64, msgs.iter().map(|m| m.len() as u64).sum());
     proto::encode_frame(first, &msgs)
 }

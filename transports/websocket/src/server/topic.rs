@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use transport_core::occupancy::{QueueGauges, QueueShare, RetainedGauges};
 use transport_core::{Counter, Counters};
 
 use crate::SlowConsumer;
@@ -31,12 +32,17 @@ pub(crate) struct Retention {
     pub(crate) bytes: usize,
 }
 
-/// Server-side counters of the fan-out.
+/// Server-side counters and gauges of the fan-out.
 #[derive(Debug, Clone)]
 pub(crate) struct FanoutCounters {
     slow_disconnects: Counter,
     block_waits: Counter,
+    blocked_ns: Counter,
     evicted: Counter,
+    /// Messages in subscribers' send queues and pending lists.
+    queued: QueueGauges,
+    /// Messages in the topics' resume buffers.
+    retained: RetainedGauges,
 }
 
 impl FanoutCounters {
@@ -44,7 +50,10 @@ impl FanoutCounters {
         FanoutCounters {
             slow_disconnects: c.counter("server_slow_consumer_disconnects"),
             block_waits: c.counter("server_block_waits"),
+            blocked_ns: c.counter("server_publish_blocked_ns"),
             evicted: c.counter("server_buffer_evictions"),
+            queued: QueueGauges::register(c),
+            retained: RetainedGauges::register(c),
         }
     }
 }
@@ -71,6 +80,8 @@ impl Topics {
 
 struct Sub {
     tx: mpsc::Sender<Item>,
+    /// What waits for this subscriber, in the server's queue gauges.
+    queued: Arc<QueueShare>,
     /// Fired with the position that did not fit when the queue overflows under `disconnect`.
     kick: oneshot::Sender<u64>,
 }
@@ -118,6 +129,8 @@ pub(crate) enum Join {
         rx: mpsc::Receiver<Item>,
         /// Fires when the slow-consumer policy drops this subscriber.
         kick: oneshot::Receiver<u64>,
+        /// `replay` and `rx` in the server's queue gauges: remove what is sent.
+        queued: Arc<QueueShare>,
     },
     /// `from` is older than the buffer; `earliest` is the oldest position held.
     Gap {
@@ -133,7 +146,12 @@ pub(crate) enum Join {
 
 impl Topic {
     /// Registers a subscriber starting at `start` with a send queue of `queue` messages.
-    pub(crate) async fn subscribe(&self, start: Start, queue: usize) -> Join {
+    pub(crate) async fn subscribe(
+        &self,
+        start: Start,
+        queue: usize,
+        counters: &FanoutCounters,
+    ) -> Join {
         let mut st = self.0.lock().await;
         let next = st.next();
         let from = match start {
@@ -149,21 +167,29 @@ impl Topic {
         }
         // Bounded by the resume buffer; clones are reference counts, not copies.
         let skip = usize::try_from(from - st.base).unwrap_or(usize::MAX);
-        let replay = st
+        let replay: VecDeque<Item> = st
             .log
             .iter()
             .skip(skip)
             .zip(from..)
             .map(|(m, p)| (p, m.clone()))
             .collect();
+        let queued = Arc::new(counters.queued.share());
+        let bytes = replay.iter().map(|(_, m)| m.len() as u64).sum();
+        queued.add(replay.len() as u64, bytes);
         let (tx, rx) = mpsc::channel(queue);
         let (kick_tx, kick) = oneshot::channel();
-        st.subs.push(Sub { tx, kick: kick_tx });
+        st.subs.push(Sub {
+            tx,
+            queued: queued.clone(),
+            kick: kick_tx,
+        });
         Join::Live {
             position: from,
             replay,
             rx,
             kick,
+            queued,
         }
     }
 
@@ -207,10 +233,12 @@ impl State {
         let pos = self.next();
         self.log_bytes += msg.len();
         self.log.push_back(msg.clone());
+        counters.retained.add(1, msg.len() as u64);
         while self.log.len() > keep.messages || (self.log_bytes > keep.bytes && self.log.len() > 1)
         {
             if let Some(old) = self.log.pop_front() {
                 self.log_bytes -= old.len();
+                counters.retained.remove(1, old.len() as u64);
                 self.base += 1;
                 counters.evicted.inc();
             }
@@ -228,24 +256,31 @@ impl State {
     ) {
         let mut i = 0;
         while i < self.subs.len() {
-            match self.subs[i].tx.try_send((pos, msg.clone())) {
+            let sub = &self.subs[i];
+            // Counted before the send, so the connection never removes more than was added.
+            sub.queued.add(1, msg.len() as u64);
+            match sub.tx.try_send((pos, msg.clone())) {
                 Ok(()) => i += 1,
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.subs.swap_remove(i);
+                    self.subs.swap_remove(i).queued.remove(1, msg.len() as u64);
                 }
                 Err(mpsc::error::TrySendError::Full(item)) => match policy {
                     SlowConsumer::Disconnect => {
                         counters.slow_disconnects.inc();
                         let sub = self.subs.swap_remove(i);
+                        sub.queued.remove(1, msg.len() as u64);
                         // The connection may be gone already; then there is nobody to tell.
                         let _ = sub.kick.send(pos);
                     }
                     SlowConsumer::Block => {
                         counters.block_waits.inc();
-                        if self.subs[i].tx.send(item).await.is_ok() {
+                        let waited = std::time::Instant::now();
+                        let sent = self.subs[i].tx.send(item).await.is_ok();
+                        counters.blocked_ns.add(waited.elapsed().as_nanos() as u64);
+                        if sent {
                             i += 1;
                         } else {
-                            self.subs.swap_remove(i);
+                            self.subs.swap_remove(i).queued.remove(1, msg.len() as u64);
                         }
                     }
                 },
@@ -276,7 +311,7 @@ mod tests {
             .await;
         }
         assert!(matches!(
-            t.subscribe(Start::At(1), 4).await,
+            t.subscribe(Start::At(1), 4, &c).await,
             Join::Gap { earliest: 2 }
         ));
         t.publish(
@@ -287,7 +322,7 @@ mod tests {
         )
         .await;
         assert!(matches!(
-            t.subscribe(Start::At(3), 4).await,
+            t.subscribe(Start::At(3), 4, &c).await,
             Join::Gap { earliest: 4 }
         ));
     }
@@ -305,16 +340,16 @@ mod tests {
                 .await;
         }
         assert!(matches!(
-            t.subscribe(Start::At(1), 4).await,
+            t.subscribe(Start::At(1), 4, &c).await,
             Join::Gap { earliest: 2 }
         ));
         assert!(matches!(
-            t.subscribe(Start::At(6), 4).await,
+            t.subscribe(Start::At(6), 4, &c).await,
             Join::Ahead { next: 5 }
         ));
         let Join::Live {
             position, replay, ..
-        } = t.subscribe(Start::At(3), 4).await
+        } = t.subscribe(Start::At(3), 4, &c).await
         else {
             panic!("position 3 is buffered");
         };
@@ -326,7 +361,7 @@ mod tests {
         // A position from another server epoch starts at the oldest message held.
         let Join::Live {
             position, replay, ..
-        } = t.subscribe(Start::Oldest, 4).await
+        } = t.subscribe(Start::Oldest, 4, &c).await
         else {
             panic!("the oldest position is always buffered");
         };
@@ -338,7 +373,7 @@ mod tests {
     async fn disconnect_policy_kicks_a_full_queue() {
         let t = Topic::default();
         let c = counters();
-        let Join::Live { mut kick, rx, .. } = t.subscribe(Start::Live, 1).await else {
+        let Join::Live { mut kick, rx, .. } = t.subscribe(Start::Live, 1, &c).await else {
             panic!("live");
         };
         t.publish(Bytes::new(), keep(8, 1024), SlowConsumer::Disconnect, &c)
