@@ -78,9 +78,29 @@ impl Lagging<'_> {
 
     /// Peak server resident memory beyond the control's, per lagging subscriber.
     pub fn rss_per_lagging(&self) -> Option<f64> {
-        let peak = |r: &RunResult| r.cost.resources.server.rss_bytes_peak;
+        self.peak_per_lagging(|r| r.cost.resources.server.rss_bytes_peak)
+    }
+
+    /// Peak bytes in the kernel's send queues of the server's sockets beyond the control's,
+    /// per lagging subscriber: what waits for a slow reader outside the server's own memory.
+    pub fn kernel_per_lagging(&self) -> Option<f64> {
+        self.peak_per_lagging(|r| r.cost.resources.server.peaks.send_queue_bytes_peak)
+    }
+
+    /// Peak bytes in the transport's per-subscriber queues beyond the control's, per lagging
+    /// subscriber (part of the resident memory, named).
+    pub fn queued_per_lagging(&self) -> Option<f64> {
+        self.peak_per_lagging(|r| r.cost.resources.server.peaks.queued_bytes_peak)
+    }
+
+    fn peak_per_lagging(&self, peak: fn(&RunResult) -> Option<u64>) -> Option<f64> {
         let (run, control) = (peak(self.run)?, peak(self.control?)?);
         Some((run as f64 - control as f64) / f64::from(self.lagging().max(1)))
+    }
+
+    /// Resident plus kernel bytes per lagging subscriber; unavailable unless both were read.
+    pub fn total_per_lagging(&self) -> Option<f64> {
+        Some(self.rss_per_lagging()? + self.kernel_per_lagging()?)
     }
 
     /// How fast server memory grew while the consumers lagged: the slope of resident memory

@@ -26,16 +26,19 @@ pub fn markdown(summary: &Summary) -> String {
     let mut out = String::from("\n## Consumers that fall behind\n\n");
     out.push_str(
         "Each run is read against its control: the same transport and load with every consumer \
-         class at share 0. Memory per lagging consumer is (the server's peak resident memory − \
-         the control's) / lagging subscribers, measured in the server's own process; growth is \
-         the slope of resident memory over the measured window per lagging subscriber. Isolation \
+         class at share 0. Per lagging consumer, beyond the control and over lagging subscribers: \
+         the server's peak resident memory (user space, measured in its own process), of which \
+         its per-subscriber queues held the \"queued\" part, and the peak bytes waiting in the \
+         kernel's send queues of the server's sockets (`/proc/net/tcp` tx_queue, as SIOCOUTQ \
+         reads it), which no resident-memory figure includes; growth is the slope of resident \
+         memory over the measured window per lagging subscriber. Isolation \
          is the full-speed subscribers' p50 and p99 over the control's (1× = untouched). Lagging \
          consumers throttle, pause or leave only inside the measured window, then read at full \
          speed: whatever they never received was dropped by the transport's policy and is \
          counted as lost. Rows are ranked by memory per lagging consumer.\n\n",
     );
     out.push_str(
-        "| transport | class | lagging | server memory / lagging consumer | growth / lagging consumer / s | isolation p50, p99 | max lag | catch-up | lost | policy |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| transport | class | lagging | resident / lagging consumer | queued | kernel send queue | growth / s | isolation p50, p99 | max lag | catch-up | lost | policy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for l in &rows {
         out.push_str(&row(l));
@@ -44,9 +47,11 @@ pub fn markdown(summary: &Summary) -> String {
     out
 }
 
-/// Ranking key: memory per lagging consumer, unmeasured last.
+/// Ranking key: memory (resident plus kernel) per lagging consumer, unmeasured last.
 fn key(l: &Lagging<'_>) -> f64 {
-    l.rss_per_lagging().unwrap_or(f64::INFINITY)
+    l.total_per_lagging()
+        .or_else(|| l.rss_per_lagging())
+        .unwrap_or(f64::INFINITY)
 }
 
 fn row(l: &Lagging<'_>) -> String {
@@ -65,12 +70,14 @@ fn row(l: &Lagging<'_>) -> String {
     };
     let policy: Vec<String> = l.policy().iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!(
-        "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         l.run.transport,
         c.behaviour,
         text::trim_float(c.share),
         l.lagging(),
         l.rss_per_lagging().map_or_else(dash, signed_bytes),
+        l.queued_per_lagging().map_or_else(dash, signed_bytes),
+        l.kernel_per_lagging().map_or_else(dash, signed_bytes),
         l.rss_growth_per_lagging_per_sec()
             .map_or_else(dash, signed_bytes),
         l.isolation().map_or_else(dash, |(a, b)| format!(
@@ -100,7 +107,7 @@ fn signed_bytes(b: f64) -> String {
 /// The article's claim, judged per transport from the largest lagging share it ran.
 fn claim(rows: &[Lagging<'_>]) -> String {
     let mut out = String::from(
-        "\n**Claim:** \"push servers pay per-consumer memory for slow consumers; a pull broker does not\".\n\n| transport | memory / lagging consumer | verdict |\n|---|---|---|\n",
+        "\n**Claim:** \"push servers pay per-consumer memory for slow consumers; a pull broker does not\".\n\n| transport | memory / lagging consumer (resident + kernel) | verdict |\n|---|---|---|\n",
     );
     let mut transports: Vec<TransportKind> = rows.iter().map(|l| l.run.transport).collect();
     transports.sort();
@@ -109,7 +116,7 @@ fn claim(rows: &[Lagging<'_>]) -> String {
         let worst = rows
             .iter()
             .filter(|l| l.run.transport == t)
-            .filter_map(Lagging::rss_per_lagging)
+            .filter_map(|l| l.total_per_lagging().or_else(|| l.rss_per_lagging()))
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let verdict = match (t == TransportKind::PullLog, worst) {
             (_, None) => "not measured (the server shares the load generator's process)",
@@ -120,10 +127,10 @@ fn claim(rows: &[Lagging<'_>]) -> String {
                 "does not hold: the pull broker's memory grew with lagging consumers"
             }
             (false, Some(b)) if b >= SIGNIFICANT_BYTES => {
-                "holds: this server holds a lagging consumer's data"
+                "holds: this server holds data for each lagging consumer"
             }
             (false, Some(_)) => {
-                "does not hold here: this server keeps a shared retained log, not a per-consumer queue"
+                "does not hold here: a lagging consumer cost this server less than the threshold"
             }
         };
         let _ = writeln!(

@@ -42,7 +42,13 @@ impl RunClasses {
         let gates = assignment
             .class_of
             .iter()
-            .map(|c| c.map(|c| Arc::new(ReadGate::new(scenario.consumers[c].behaviour.gate()))))
+            .map(|c| {
+                c.map(|c| {
+                    let class = &scenario.consumers[c];
+                    let gate = ReadGate::new(class.behaviour.gate());
+                    Arc::new(gate.with_recv_buffer(class.receive_buffer))
+                })
+            })
             .collect();
         RunClasses {
             classes: scenario.consumers.clone(),

@@ -107,6 +107,10 @@ pub struct ConsumerClass {
     pub behaviour: Behaviour,
     /// Shares of the subscribers to sweep (each in 0..=1).
     pub share: Vec<f64>,
+    /// `SO_RCVBUF` of its subscribers' sockets, bytes (default 64 KiB); `None` keeps the
+    /// kernel's autotuning, which on loopback grows a receive buffer to megabytes and so hides
+    /// a slow reader's backlog in its own kernel instead of leaving it with the server.
+    pub receive_buffer: Option<u32>,
     /// Whether loss among its subscribers is allowed (counted either way).
     pub allow_loss: bool,
 }

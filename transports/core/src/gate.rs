@@ -75,6 +75,8 @@ const MAX_SLOW_READ: u64 = 64 * 1024;
 #[derive(Debug)]
 pub struct ReadGate {
     behaviour: GateBehaviour,
+    /// The receive buffer its sockets get (`SO_RCVBUF`), if fixed.
+    recv_buffer: Option<u32>,
     /// Start of the measured window, clock ns; 0 until armed.
     start_ns: AtomicU64,
     /// End of the measured window, clock ns.
@@ -86,15 +88,29 @@ pub struct ReadGate {
 }
 
 impl ReadGate {
-    /// A gate for `behaviour`, inactive until armed.
+    /// A gate for `behaviour`, inactive until armed; its sockets keep the kernel's receive
+    /// buffer autotuning.
     pub fn new(behaviour: GateBehaviour) -> ReadGate {
         ReadGate {
             behaviour,
+            recv_buffer: None,
             start_ns: AtomicU64::new(0),
             end_ns: AtomicU64::new(0),
             consumed: AtomicU64::new(0),
             closed_tick: AtomicU64::new(0),
         }
+    }
+
+    /// Fixes the receive buffer of the consumer's sockets (see
+    /// [`crate::SocketOptions::connect_with`]).
+    pub fn with_recv_buffer(mut self, bytes: Option<u32>) -> ReadGate {
+        self.recv_buffer = bytes;
+        self
+    }
+
+    /// The receive buffer its sockets get, if fixed.
+    pub fn recv_buffer(&self) -> Option<u32> {
+        self.recv_buffer
     }
 
     /// The behaviour it applies.

@@ -49,39 +49,66 @@ impl SocketOptions {
         addr: &str,
         source: Option<IpAddr>,
     ) -> Result<TcpStream, TransportError> {
-        let stream = match source {
-            None => TcpStream::connect(addr)
+        self.connect_with(addr, source, None).await
+    }
+
+    /// Connects as [`SocketOptions::connect_from`] does, with the receive buffer fixed at
+    /// `recv_buffer` bytes when given (before connecting, so the window it advertises fits).
+    ///
+    /// A fixed receive buffer turns off the kernel's autotuning, which on loopback lets one
+    /// connection's receive buffer grow to megabytes: a slow reader would then hide its whole
+    /// backlog in its own kernel buffer instead of leaving it with the server, as a slow device
+    /// across a network does.
+    pub async fn connect_with(
+        &self,
+        addr: &str,
+        source: Option<IpAddr>,
+        recv_buffer: Option<u32>,
+    ) -> Result<TcpStream, TransportError> {
+        let stream = match (source, recv_buffer) {
+            (None, None) => TcpStream::connect(addr)
                 .await
                 .map_err(TransportError::io("connect"))?,
-            Some(source) => bound_connect(addr, source).await?,
+            _ => socket_connect(addr, source, recv_buffer).await?,
         };
         self.apply(&stream)?;
         Ok(stream)
     }
 }
 
-/// Binds a socket to `source` (port 0) and connects it to the first address of `addr` in the
-/// same family.
-async fn bound_connect(addr: &str, source: IpAddr) -> Result<TcpStream, TransportError> {
+/// Connects a socket made here to the first address of `addr` (in the family of `source`, when
+/// one is given), bound to `source` (port 0) and with a fixed receive buffer when asked.
+async fn socket_connect(
+    addr: &str,
+    source: Option<IpAddr>,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream, TransportError> {
     let target = tokio::net::lookup_host(addr)
         .await
         .map_err(TransportError::io("resolve"))?
-        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .find(|a| source.is_none_or(|s| a.is_ipv4() == s.is_ipv4()))
         .ok_or_else(|| {
             TransportError::io("resolve")(std::io::Error::new(
                 std::io::ErrorKind::AddrNotAvailable,
-                format!("{addr} has no address in the family of source {source}"),
+                format!("{addr} has no address in the family of source {source:?}"),
             ))
         })?;
-    let socket = if source.is_ipv4() {
+    let socket = if target.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }
     .map_err(TransportError::io("socket"))?;
-    socket
-        .bind(SocketAddr::new(source, 0))
-        .map_err(TransportError::io("bind source address"))?;
+    if let Some(source) = source {
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(TransportError::io("bind source address"))?;
+    }
+    if let Some(bytes) = recv_buffer {
+        socket
+            .set_recv_buffer_size(bytes)
+            .map_err(TransportError::io("set SO_RCVBUF"))?;
+    }
     socket
         .connect(target)
         .await

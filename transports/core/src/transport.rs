@@ -83,10 +83,13 @@ impl ClientContext {
     /// Connects to `addr` from this client's source address, with its socket options. A
     /// consumer that is offline (its class says so) waits until it may come back.
     pub async fn connect(&self, addr: &str) -> Result<TcpStream, TransportError> {
-        if let Some(gate) = &self.gate {
-            gate.online().await;
-        }
-        self.socket.connect_from(addr, self.source).await
+        let Some(gate) = &self.gate else {
+            return self.socket.connect_from(addr, self.source).await;
+        };
+        gate.online().await;
+        self.socket
+            .connect_with(addr, self.source, gate.recv_buffer())
+            .await
     }
 
     /// Wraps a connected stream for counting, handshake first, through this client's read

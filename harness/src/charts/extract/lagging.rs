@@ -5,6 +5,7 @@
 use super::common::axis;
 use crate::charts::lagging::{Lagging, lagging_runs};
 use crate::charts::model::{Figure, Layout, LinePanel, LineSeries, Panel, Point, Scale, Unit};
+use crate::results::latency::IntervalPoint;
 use crate::results::{RunResult, Summary};
 
 /// The chart, when some run had lagging subscribers and its server's memory was measured.
@@ -20,41 +21,57 @@ pub fn server_memory(summary: &Summary) -> Option<Figure> {
             None => picked.push(l),
         }
     }
-    let mut series = Vec::new();
-    for l in &picked {
-        let name = l.run.transport.name();
-        series.push(line(
-            format!("{name} ({} {})", l.class.behaviour, l.lagging()),
-            l.run,
-        ));
-        if let Some(c) = l.control {
-            series.push(line(format!("{name} control"), c));
+    let series = |pick: Pick| {
+        let mut out = Vec::new();
+        for l in &picked {
+            let name = l.run.transport.name();
+            let label = format!("{name} ({} {})", l.class.behaviour, l.lagging());
+            out.push(line(label, l.run, pick));
+            if let Some(c) = l.control {
+                out.push(line(format!("{name} control"), c, pick));
+            }
         }
-    }
-    series.retain(|s| !s.points.is_empty());
-    if series.is_empty() {
+        out.retain(|s: &LineSeries| !s.points.is_empty());
+        out
+    };
+    let resident = series(|p| p.server_rss_bytes);
+    let kernel = series(|p| p.server_send_queue_bytes);
+    if resident.is_empty() && kernel.is_empty() {
         return None;
     }
+    let x = || axis("second of the measured window", Scale::Linear, Unit::Count);
     Some(Figure {
         file: "server-memory-lagging.png".to_owned(),
         title: "Server memory while consumers lag".to_owned(),
-        subtitle:
-            "resident memory of the server process at the end of each second of the measured \
-                   window; each transport's run with the most lagging subscribers, and its control \
-                   with none"
-                .to_owned(),
+        subtitle: "at the end of each second of the measured window: the server process's \
+                   resident memory, and the bytes waiting in the kernel's send queues of its \
+                   sockets; each transport's run with the most lagging subscribers, and its \
+                   control with none"
+            .to_owned(),
         layout: Layout::Row,
-        panels: vec![Panel::Lines(LinePanel {
-            title: "server resident memory".to_owned(),
-            x: axis("second of the measured window", Scale::Linear, Unit::Count),
-            y: axis("bytes", Scale::Linear, Unit::Bytes),
-            series,
-            reference: Vec::new(),
-        })],
+        panels: vec![
+            Panel::Lines(LinePanel {
+                title: "server resident memory".to_owned(),
+                x: x(),
+                y: axis("bytes", Scale::Linear, Unit::Bytes),
+                series: resident,
+                reference: Vec::new(),
+            }),
+            Panel::Lines(LinePanel {
+                title: "kernel send queues of the server's sockets".to_owned(),
+                x: x(),
+                y: axis("bytes", Scale::Linear, Unit::Bytes),
+                series: kernel,
+                reference: Vec::new(),
+            }),
+        ],
     })
 }
 
-fn line(label: String, run: &RunResult) -> LineSeries {
+/// Which per-second figure a panel draws.
+type Pick = fn(&IntervalPoint) -> Option<u64>;
+
+fn line(label: String, run: &RunResult, pick: Pick) -> LineSeries {
     LineSeries {
         transport: label,
         points: run
@@ -63,7 +80,7 @@ fn line(label: String, run: &RunResult) -> LineSeries {
             .filter_map(|p| {
                 Some(Point {
                     x: f64::from(p.second),
-                    y: p.server_rss_bytes? as f64,
+                    y: pick(p)? as f64,
                     flagged: false,
                 })
             })

@@ -54,6 +54,7 @@ pub(super) fn consumers(
         out.push(ConsumerClass {
             behaviour,
             share,
+            receive_buffer: receive_buffer(c)?,
             allow_loss: c.allow_loss.unwrap_or(false),
         });
     }
@@ -184,3 +185,21 @@ fn article(name: &str) -> &'static str {
         "a"
     }
 }
+
+/// The class's socket receive buffer: 64 KiB unless given; 0 leaves the kernel's autotuning.
+fn receive_buffer(c: &RawConsumer) -> Result<Option<u32>, Located> {
+    let Some(size) = &c.receive_buffer else {
+        return Ok(Some(DEFAULT_RECEIVE_BUFFER));
+    };
+    match u32::try_from(size.get_ref().0) {
+        Ok(0) => Ok(None),
+        Ok(b) if (4096..=(64 << 20)).contains(&b) => Ok(Some(b)),
+        _ => Err(at(
+            size,
+            "receive_buffer must be between 4KiB and 64MiB, or 0 for the kernel's autotuning",
+        )),
+    }
+}
+
+/// What a lagging consumer's sockets get unless the class says otherwise.
+const DEFAULT_RECEIVE_BUFFER: u32 = 64 * 1024;

@@ -103,6 +103,7 @@ pub(super) struct RawConsumer {
     pub at: Option<Spanned<Dur>>,
     #[serde(rename = "for")]
     pub length: Option<Spanned<Dur>>,
+    pub receive_buffer: Option<Spanned<Size>>,
     pub allow_loss: Option<bool>,
 }
 
