@@ -8,6 +8,7 @@ pub(crate) mod browser;
 pub mod claims;
 pub(crate) mod conditions;
 pub(crate) mod findings;
+pub(crate) mod limits;
 pub(crate) mod scale;
 pub(crate) mod tables;
 
