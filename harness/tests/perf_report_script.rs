@@ -106,7 +106,10 @@ fn report_exit(args: &[&Path]) -> (String, Option<i32>) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    (format!("{text}{}", String::from_utf8_lossy(&o.stderr)), o.status.code())
+    (
+        format!("{text}{}", String::from_utf8_lossy(&o.stderr)),
+        o.status.code(),
+    )
 }
 
 fn line<'a>(text: &'a str, start: &str) -> &'a str {
@@ -238,7 +241,10 @@ fn issue_33_table_and_strict_exit() {
         .nth(1)
         .unwrap_or_else(|| panic!("no issue-33 row: {text}"));
     assert!(ws.contains("2.00M"), "{text}");
-    assert!(ws33.contains("2.00M | 2.00M") && ws33.contains("0.40 | 0.40"), "{text}");
+    assert!(
+        ws33.contains("2.00M | 2.00M") && ws33.contains("0.40 | 0.40"),
+        "{text}"
+    );
     assert!(ws33.contains("1/1 | ") && ws33.ends_with("1/1"), "{text}");
     let verdict = |target: &str| {
         let l = line(&text, target);

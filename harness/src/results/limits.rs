@@ -19,7 +19,8 @@ pub const LINK_FULL: f64 = 0.9;
 /// A closed loop publishing at least this share of what its window allows over the measured
 /// trip time is held by the window (it refills at half, so a window-bound loop averages ~¾).
 pub const WINDOW_HELD: f64 = 0.5;
-/// An open loop publishing at least this share of its offered rate kept it (as `saturated`).
+/// An open loop publishing less than this share of its offered rate had a publisher that fell
+/// behind (as `saturated` counts it).
 pub const KEPT_UP: f64 = 0.95;
 
 /// What limited a run: serialized as the kebab-case names of issue 33.
@@ -176,13 +177,15 @@ fn decide(i: &LimitInputs, f: &LimitFigures) -> (Limit, String) {
     if !i.measured {
         return (Limit::Unknown, "the run measured nothing".to_owned());
     }
-    if let Some(share) = f.offered_share.filter(|s| !i.saturated && *s >= KEPT_UP) {
+    // The run's own saturation check decides whether an open loop kept up (it also knows
+    // when too few messages fall inside the window to judge a share).
+    if i.offered_per_sec.is_some() && !i.saturated {
+        let published = f
+            .offered_share
+            .map_or(String::new(), |s| format!(" ({} of it published)", pct(s)));
         return (
             Limit::OfferedRate,
-            format!(
-                "the open loop kept its offered rate ({} of it published)",
-                pct(share)
-            ),
+            format!("the open loop kept its offered rate{published}"),
         );
     }
     if let Some(busy) = f.link_busy.filter(|b| *b >= LINK_FULL) {

@@ -56,6 +56,12 @@ fn an_open_loop_that_kept_up_is_limited_by_its_offered_rate() {
     let mut behind = open(1000.0, 1000.0);
     behind.saturated = true;
     assert_ne!(classify(&behind).0, Limit::OfferedRate);
+    // An idle run (0.2 msg/s) may have no message inside a 3 s window: not saturated, kept up.
+    let idle = LimitInputs {
+        saturated: false,
+        ..open(0.2, 0.0)
+    };
+    assert_eq!(classify(&idle).0, Limit::OfferedRate);
 }
 
 #[test]
