@@ -6,21 +6,24 @@
 # are compared pair by pair, so machine noise that drifts over minutes hits both alike.
 #
 # Usage:
-#   scripts/perf.sh [--base REF] [--repeat N] [--out DIR] [--quick]
+#   scripts/perf.sh [--base REF] [--repeat N] [--out DIR] [--quick] [--strict]
 #
 #   --base REF   git ref to compare with (default: main); built in a git worktree under DIR
 #   --repeat N   A/B pairs (default 5)
 #   --out DIR    working folder (default target/perf)
 #   --quick      only the pairs: skip the harness_cost bench and the 5 x 8 s repeat series
+#   --strict     exit 4 when any target line is NOT MET (lines not measured are not gated)
 #
 # Prints one row per transport: candidate median msg/s (closed loop) with its coefficient of
 # variation over the repeats, and p50 (1K msg/s), each as a ratio to the same run's raw-TCP
 # floor and to the paired base run (median over pairs, with min..max); then each of issue 17's
-# targets with the figure measured here and whether it is met (scripts/perf_report.py). Every
+# targets with the figure measured here and whether it is met (scripts/perf_report.py); then
+# issue 33's table, per transport base | candidate: closed-loop ceiling, ratio to raw-tcp, server
+# and load-generator CPU per delivered message and `limited_by`, and issue 33's targets. Every
 # results folder stays under DIR/runs for `transport-bench report`/`compare`.
-# Exit code: 0 ok (met or not: the targets are read, not gated), 2 bad input, 3 a build or a
-# run failed. About 40 s per pair on a 2-core machine once both release builds are cached,
-# plus ~5 min for the bench and the repeat series.
+# Exit code: 0 ok (met or not: the targets are read, not gated, unless --strict), 2 bad input,
+# 3 a build or a run failed, 4 a target NOT MET with --strict. About 40 s per pair on a 2-core
+# machine once both release builds are cached, plus ~5 min for the bench and the repeat series.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ BASE=main
 REPEAT=5
 OUT="target/perf"
 QUICK=0
+STRICT=()
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -36,7 +40,8 @@ while [[ $# -gt 0 ]]; do
         --repeat) REPEAT="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
         --quick) QUICK=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --strict) STRICT=(--strict); shift ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -105,5 +110,8 @@ for ((i = 1; i <= REPEAT; i++)); do
     if ((i % 2)); then run base "$i"; run cand "$i"; else run cand "$i"; run base "$i"; fi
 done
 
-python3 "$ROOT/scripts/perf_report.py" "$OUT/runs" "$REPEAT" "$BASE" "${BENCH_ARGS[@]}"
+rc=0
+python3 "$ROOT/scripts/perf_report.py" "$OUT/runs" "$REPEAT" "$BASE" "${BENCH_ARGS[@]}" \
+    "${STRICT[@]}" || rc=$?
 echo "results: $OUT/runs" >&2
+exit "$rc"

@@ -125,6 +125,27 @@ fn bad_link_tables_are_located() {
     );
     let (_, _, m) = error("[link]\nbandwidth = \"10bit\"\n");
     assert!(m.contains("at least 1kbit"), "{m}");
+    let (line, col, m) = error("[link]\nrtt = \"50ms\"\napplies_to = \"consumers\"\n");
+    assert_eq!((line, col), (6, 14));
+    assert!(
+        m.contains("unknown applies_to `consumers`") && m.contains("all, subscribers, publishers"),
+        "{m}"
+    );
+}
+
+#[test]
+fn link_applies_to_everyone_unless_told() {
+    use transport_bench::link::{FaultTarget, Side};
+    let s = load("[link]\nrtt = \"50ms\"\n").unwrap();
+    assert_eq!(s.link.unwrap().applies_to, FaultTarget::All);
+    let s = load("[link]\nrtt = \"50ms\"\napplies_to = \"subscribers\"\n").unwrap();
+    let l = s.link.unwrap();
+    assert_eq!(l.applies_to, FaultTarget::Subscribers);
+    assert!(l.shapes(Side::Subscribers) && !l.shapes(Side::Publishers));
+    assert_eq!(l.for_side(Side::Publishers).rtt, Duration::ZERO);
+    assert_eq!(l.for_side(Side::Subscribers).rtt, Duration::from_millis(50));
+    let effective = serde_json::to_value(&s).unwrap();
+    assert_eq!(effective["link"]["applies_to"], "subscribers");
 }
 
 #[test]

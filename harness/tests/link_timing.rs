@@ -197,3 +197,30 @@ fn holds_the_bandwidth_cap() {
         );
     });
 }
+
+/// `[link] applies_to`: only the named side's connections are delayed; the other side is
+/// relayed as is (same proxy, so faults still reach it).
+#[test]
+fn applies_to_shapes_only_the_named_side() {
+    use transport_bench::link::FaultTarget;
+    timed(async {
+        let server = echo_server().await;
+        let mut only_subs = link(200, 0, None);
+        only_subs.applies_to = FaultTarget::Subscribers;
+        let proxy = LinkProxy::start(server, only_subs).await.unwrap();
+        let (mut subscriber, mut publisher) = (
+            connect(proxy.addr(Side::Subscribers)).await,
+            connect(proxy.addr(Side::Publishers)).await,
+        );
+        let mut pub_trips = Vec::new();
+        for i in 0..5 {
+            let sub = round_trip(&mut subscriber, i).await;
+            pub_trips.push(round_trip(&mut publisher, i).await);
+            assert!(sub >= Duration::from_millis(200), "subscriber trip {sub:?}");
+        }
+        // Unshaped: a loopback relay, far under the link's 200 ms even on a loaded machine.
+        let pubs = median(pub_trips);
+        eprintln!("applies_to = subscribers: publisher round trip median {pubs:?}");
+        assert!(pubs < Duration::from_millis(100), "publisher trip {pubs:?}");
+    });
+}

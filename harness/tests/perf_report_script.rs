@@ -90,6 +90,13 @@ fn estimate(criterion: &Path, name: &str, ns: f64) {
 }
 
 fn report(args: &[&Path]) -> String {
+    let (text, code) = report_exit(args);
+    assert_eq!(code, Some(0), "{text}");
+    text
+}
+
+/// The report's output and exit code.
+fn report_exit(args: &[&Path]) -> (String, Option<i32>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/perf_report.py");
     let o = Command::new("timeout")
         .arg("60")
@@ -99,8 +106,10 @@ fn report(args: &[&Path]) -> String {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{text}{o:?}");
-    text
+    (
+        format!("{text}{}", String::from_utf8_lossy(&o.stderr)),
+        o.status.code(),
+    )
 }
 
 fn line<'a>(text: &'a str, start: &str) -> &'a str {
@@ -208,4 +217,58 @@ fn the_bench_and_the_repeat_series_are_judged_when_given() {
     assert!(cv.ends_with("NOT MET"), "{text}");
     let each = line(&text, "each:");
     assert!(each.contains("raw-tcp 0.0%, websocket 11.0%"), "{text}");
+}
+
+#[test]
+fn issue_33_table_and_strict_exit() {
+    if !peers::present(&peers::PYTHON3) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = template(dir.path());
+    let runs = dir.path().join("runs");
+    // websocket at 0.4× the floor: under issue 33's 0.5×.
+    let side = [("raw-tcp", 5.0e6), ("websocket", 2.0e6)];
+    write_side(&runs, &t, "1-base", &side, 100_000);
+    write_side(&runs, &t, "1-cand", &side, 100_000);
+    let args = [runs.as_path(), Path::new("1"), Path::new("main")];
+    let text = report(&args);
+    // The table: base | candidate per cell, limited_by with how many runs had it.
+    let ws = line(&text, "websocket ");
+    let ws33 = text
+        .lines()
+        .filter(|l| l.starts_with("websocket "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no issue-33 row: {text}"));
+    assert!(ws.contains("2.00M"), "{text}");
+    assert!(
+        ws33.contains("2.00M | 2.00M") && ws33.contains("0.40 | 0.40"),
+        "{text}"
+    );
+    assert!(ws33.contains("1/1 | ") && ws33.ends_with("1/1"), "{text}");
+    let verdict = |target: &str| {
+        let l = line(&text, target);
+        ["NOT MET", "not measured", "met"]
+            .into_iter()
+            .find(|v| l.ends_with(v))
+            .unwrap()
+    };
+    assert_eq!(verdict("websocket closed loop ≥ 0.5×"), "NOT MET", "{text}");
+    assert_eq!(verdict("sse closed loop ≥ 0.5×"), "not measured", "{text}");
+    // Every run is the template's, so CPU per message is the floor's: 1.00×.
+    assert_eq!(verdict("load CPU/msg ≤ 2×"), "met", "{text}");
+    assert_eq!(verdict("websocket server CPU/msg"), "met", "{text}");
+
+    let strict = [args.as_slice(), &[Path::new("--strict")]].concat();
+    let (text, code) = report_exit(&strict);
+    assert_eq!(code, Some(4), "{text}");
+    assert!(text.contains("--strict: "), "{text}");
+    // Only figures that meet their targets: strict passes.
+    let fine = [("raw-tcp", 5.0e6), ("websocket", 3.0e6)];
+    write_side(&runs, &t, "1-cand", &fine, 100_000);
+    write_side(&runs, &t, "1-base", &fine, 100_000);
+    let (text, code) = report_exit(&strict);
+    assert!(!text.lines().any(|l| l.ends_with("NOT MET")), "{text}");
+    assert!(text.contains("--strict: 0 NOT MET"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
 }

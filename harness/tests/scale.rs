@@ -1,6 +1,6 @@
 //! Scale through the real binary: 2,000 subscribers per transport, each server in its own
 //! process, connect concurrently, receive every message (0 lost), and report what the server
-//! paid per connected subscriber. Bounded: a low delivery rate and a 2 s window keep it within
+//! paid per connected subscriber, websocket's no more than twice the others'. Bounded: a low delivery rate and a 2 s window keep it within
 //! CI's budget even in a debug build.
 
 #![allow(clippy::unwrap_used)]
@@ -64,4 +64,23 @@ fn two_thousand_subscribers_per_transport_lose_nothing() {
             "{name}: {server}"
         );
     }
+    // Memory per connection is the pattern's, not a library default: websocket's server once
+    // held tungstenite's 128 KiB read buffer per subscriber, 10× the others.
+    let per_sub = |r: &serde_json::Value| {
+        r["resources"]["server"]["rss_bytes_per_subscriber"]
+            .as_f64()
+            .unwrap()
+    };
+    let mut others: Vec<f64> = runs
+        .iter()
+        .filter(|r| r["transport"] != "websocket")
+        .map(per_sub)
+        .collect();
+    others.sort_by(f64::total_cmp);
+    let median = (others[1] + others[2]) / 2.0;
+    let ws = per_sub(runs.iter().find(|r| r["transport"] == "websocket").unwrap());
+    assert!(
+        ws <= 2.0 * median,
+        "websocket server holds {ws:.0} B per subscriber, the others' median {median:.0} B"
+    );
 }

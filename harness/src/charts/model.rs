@@ -158,6 +158,10 @@ pub struct Bar {
     pub label: String,
     /// Segment heights, bottom first; segment i uses shade i of the transport colour.
     pub segments: Vec<f64>,
+    /// The figure is a lower bound (the load generator's cores were busy): drawn hatched, its
+    /// value labelled "≥".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lower_bound: bool,
 }
 
 impl Bar {

@@ -330,10 +330,17 @@ fn bars(p: &BarPanel, area: &Area<'_>) -> anyhow::Result<()> {
                 chart.draw_series(std::iter::once(rect))?;
                 base += h;
             }
+            if bar.lower_bound {
+                let bottom_top = (ys.map(0.0), ys.map(bar.total()));
+                chart.draw_series(hatch((left, right), bottom_top))?;
+            }
             // The value on the bar, and the bar's name on a line above it: side by side they
             // overlap once a group has more than two narrow bars.
             let anchor = ((left + right) / 2.0, ys.map(bar.total()));
-            let value = value_label(p.y.unit, bar.total());
+            let mut value = value_label(p.y.unit, bar.total());
+            if bar.lower_bound {
+                value.insert_str(0, "≥ ");
+            }
             chart.draw_series(std::iter::once(Text::new(
                 value,
                 anchor,
@@ -358,4 +365,20 @@ fn bars(p: &BarPanel, area: &Area<'_>) -> anyhow::Result<()> {
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
+}
+
+/// Diagonal white lines across a bar (`x` left..right, `y` bottom..top in plot coordinates):
+/// the mark of a figure that is only a lower bound.
+fn hatch(x: (f64, f64), y: (f64, f64)) -> Vec<PathElement<(f64, f64)>> {
+    const LINES: i32 = 8;
+    let (w, h) = (x.1 - x.0, y.1 - y.0);
+    (-LINES + 1..LINES)
+        .map(|k| {
+            // The line x = left + (u + t)·w, y = bottom + t·h, for t where both stay inside.
+            let u = f64::from(k) / f64::from(LINES);
+            let (t0, t1) = ((-u).max(0.0), (1.0 - u).min(1.0));
+            let at = |t: f64| (x.0 + (u + t) * w, y.0 + t * h);
+            PathElement::new(vec![at(t0), at(t1)], WHITE.stroke_width(2))
+        })
+        .collect()
 }

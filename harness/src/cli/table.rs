@@ -51,6 +51,7 @@ pub fn render(s: &Summary) -> String {
         "dup",
         "reord",
         "status",
+        "limited by",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in &s.runs {
@@ -90,13 +91,15 @@ pub fn render(s: &Summary) -> String {
             r.delivery.duplicated.to_string(),
             r.delivery.reordered.to_string(),
             status,
+            r.limited_by.map_or("–".to_owned(), |l| l.name().to_owned()),
         ]);
     }
     let mut out = aligned(&header, &rows);
     let _ = write!(
         out,
         "latency is measured from each message's intended send time (open loop); overhead counts both hops per delivered message; \
-         srv columns: the server process's CPU per delivered message in the measured window and its memory per connected subscriber (– when the server shares the load generator's process)"
+         srv columns: the server process's CPU per delivered message in the measured window and its memory per connected subscriber (– when the server shares the load generator's process); \
+         limited by: what set the run's figures (load-generator: a lower bound for the transport; see limits.reason in summary.json)"
     );
     out
 }

@@ -227,7 +227,8 @@ async fn relay(down: TcpStream, side: Side, shared: Arc<Shared>, seed: u64) {
     let _ = up.set_nodelay(true);
     let (mut dr, mut dw) = down.into_split();
     let (mut ur, mut uw) = up.into_split();
-    let link = shared.link;
+    // A side the link does not apply to is relayed as is (faults still reach it).
+    let link = shared.link.for_side(side);
     // Each client connection has its own link (a phone's radio, a home line), so one client's
     // traffic never queues behind another's.
     let to_server = link.bandwidth_bits_per_sec.map(Bucket::new);

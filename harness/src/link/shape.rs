@@ -10,7 +10,8 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The shape of a link: round trip, jitter, and bandwidth per direction.
+/// The shape of a link: round trip, jitter, and bandwidth per direction, and which clients'
+/// connections cross it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LinkConfig {
     /// Round-trip time added by the link; each direction gets half.
@@ -22,6 +23,35 @@ pub struct LinkConfig {
     pub jitter: Duration,
     /// Bits per second in each direction of each client connection; `None` for unlimited.
     pub bandwidth_bits_per_sec: Option<u64>,
+    /// Whose connections cross the link (`[link] applies_to`): everyone's (the default), only
+    /// the subscribers' (consumers far away, producers beside the broker, as a log is usually
+    /// deployed) or only the publishers'. The others are relayed unshaped, so faults still
+    /// reach them.
+    pub applies_to: super::FaultTarget,
+}
+
+impl LinkConfig {
+    /// Whether connections of `side` cross the emulated link.
+    pub fn shapes(&self, side: super::Side) -> bool {
+        use super::{FaultTarget, Side};
+        match self.applies_to {
+            FaultTarget::All => true,
+            FaultTarget::Subscribers => side == Side::Subscribers,
+            FaultTarget::Publishers => side == Side::Publishers,
+        }
+    }
+
+    /// The link `side`'s connections see: this one, or a plain relay when it does not apply.
+    pub fn for_side(&self, side: super::Side) -> LinkConfig {
+        if self.shapes(side) {
+            *self
+        } else {
+            LinkConfig {
+                applies_to: self.applies_to,
+                ..LinkConfig::default()
+            }
+        }
+    }
 }
 
 /// The delay of one direction of one connection.
@@ -111,6 +141,7 @@ mod tests {
             rtt: Duration::from_millis(rtt_ms),
             jitter: Duration::from_millis(jitter_ms),
             bandwidth_bits_per_sec: None,
+            applies_to: crate::link::FaultTarget::All,
         }
     }
 

@@ -31,6 +31,11 @@ pub fn run(
 ) -> RunResult {
     let first = runs[0];
     let failed = runs.iter().find(|r| !r.status.is_ok()).copied();
+    let verdicts: Vec<_> = runs
+        .iter()
+        .map(|r| (r.limited_by, r.limits.as_ref()))
+        .collect();
+    let (limited_by, limits) = crate::results::limits::merged(&verdicts);
     RunResult {
         offered_rate: runs.iter().map(|r| r.offered_rate).sum(),
         subscribers: runs.iter().map(|r| r.subscribers).sum(),
@@ -56,6 +61,8 @@ pub fn run(
             idle_cost: idle_cost(runs),
             ..first.cost.clone()
         },
+        limited_by,
+        limits,
         ..first.clone()
     }
 }

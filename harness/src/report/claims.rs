@@ -265,7 +265,11 @@ fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict
             claim,
             range,
             "no run met the conditions (no saturation, no loss, p99 within target)".to_owned(),
-            "does not hold: no rate was sustained".to_owned(),
+            with_limit(
+                "does not hold: no rate was sustained".to_owned(),
+                v,
+                claim.transport,
+            ),
         );
     };
     let m = cap.msgs_per_sec;
@@ -283,7 +287,21 @@ fn rate_row(v: &Variant<'_>, claim: &Claim, target: Option<Duration>) -> Verdict
         "holds".to_owned()
     };
     let measured = format!("{} msg/s: {}", text::count(m), cap.basis);
-    Verdict::of(claim, range, measured, verdict)
+    Verdict::of(
+        claim,
+        range,
+        measured,
+        with_limit(verdict, v, claim.transport),
+    )
+}
+
+/// A capacity verdict with what capped the capacity (`limited_by` of the run past it), so the
+/// verdict never blames a pattern for what our publisher, the window or the link did.
+fn with_limit(verdict: String, v: &Variant<'_>, transport: TransportKind) -> String {
+    match super::limits::ceiling_run(v, transport).and_then(super::limits::note) {
+        Some(note) => format!("{verdict}; {note}"),
+        None => verdict,
+    }
 }
 
 /// The claimed latency class against the representative run's (`at` names its rate).
@@ -348,11 +366,16 @@ fn throughput_row(
     let verdict = if mine > best {
         format!("holds: {} the next best ({name})", text::ratio(mine / best))
     } else {
+        let theirs = super::limits::ceiling_run(v, name)
+            .and_then(super::limits::note)
+            .map(|n| format!("; {name}'s figure {n}"))
+            .unwrap_or_default();
         format!(
-            "does not hold: {name} reached {} of this",
+            "does not hold: {name} reached {} of this{theirs}",
             text::ratio(best / mine.max(1.0))
         )
     };
+    let verdict = with_limit(verdict, v, claim.transport);
     Some(Verdict::of(
         claim,
         "very high throughput (highest of the three)".to_owned(),

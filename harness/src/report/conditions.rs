@@ -118,9 +118,21 @@ pub fn link_sentence(summary: &Summary) -> Option<String> {
         .map_or("unlimited bandwidth".to_owned(), |b| {
             format!("{} Mbit/s each way", b as f64 / 1e6)
         });
+    // Older results have no `applies_to`: their links applied to every client.
+    let who = match link.get("applies_to").and_then(|v| v.as_str()) {
+        Some("subscribers") => {
+            "Subscribers reached the server through the built-in link emulator (publishers \
+             connected directly, as producers beside a broker do)"
+        }
+        Some("publishers") => {
+            "Publishers reached the server through the built-in link emulator (subscribers \
+             connected directly)"
+        }
+        _ => "Every client reached the server through the built-in link emulator",
+    };
     Some(format!(
-        "Every client reached the server through the built-in link emulator: {} round trip, ± {} \
-         jitter, {bandwidth}. Bytes are counted at the endpoints, not in the emulator.",
+        "{who}: {} round trip, ± {} jitter, {bandwidth}. Bytes are counted at the endpoints, \
+         not in the emulator.",
         text("rtt"),
         text("jitter")
     ))

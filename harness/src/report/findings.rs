@@ -21,6 +21,7 @@ pub fn findings(v: &Variant<'_>, target: Option<Duration>) -> Vec<String> {
     let mut out = latency(&cells, rate);
     out.extend(overhead(&cells, rate));
     out.extend(closed_loop_top(v));
+    out.extend(super::limits::findings(v));
     if v.open_rates().len() > 1 {
         out.extend(sustained_rates(v, target));
     }

@@ -9,6 +9,7 @@ pub mod claims;
 pub(crate) mod conditions;
 pub(crate) mod consumers;
 pub(crate) mod findings;
+pub(crate) mod limits;
 pub(crate) mod scale;
 pub(crate) mod tables;
 

@@ -40,8 +40,58 @@ pub fn markdown(summary: &Summary) -> String {
         }
         out.push('\n');
         out.push_str(&table(&s));
+        out.push_str(&composition(&s));
     }
     out
+}
+
+/// What one connected subscriber's bytes consist of on each transport's server, for the
+/// transports in the sweep: the figure above is their resident share (a buffer only counts
+/// once its pages are written; kernel socket buffers are not in the process's memory at all).
+fn composition(s: &SubscriberSweep<'_>) -> String {
+    let mut seen: Vec<TransportKind> = s.points.iter().map(|p| p.transport).collect();
+    seen.dedup();
+    let mut out = String::from(
+        "\nWhat a connected subscriber holds on each server (resident memory counts a buffer's \
+         pages once written; kernel socket buffers are outside the process):\n\n",
+    );
+    for t in seen {
+        let _ = writeln!(out, "- **{t}**: {}", connection_parts(t));
+    }
+    out
+}
+
+/// One transport's per-subscriber server state, in words (from its server's code).
+fn connection_parts(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::RawTcp => {
+            "a connection task, a length-delimited frame reader (8 KiB read buffer) and a \
+             bounded queue of `queue_capacity` message handles on its topic, filled only as \
+             messages arrive."
+        }
+        TransportKind::LongPoll => {
+            "an HTTP/1.1 connection (hyper's read buffer starts at 8 KiB) and, while a poll is \
+             held, the parked request waiting on its topic's watch channel; messages stay in \
+             the topic's shared store, so there is no per-subscriber queue."
+        }
+        TransportKind::Sse => {
+            "the long-poll server's HTTP/1.1 connection plus one open streaming response that \
+             waits on its topic's watch channel and reads from the shared store."
+        }
+        TransportKind::WebSocket => {
+            "tungstenite's connection state: a read buffer (`subscriber_read_buffer_bytes`, \
+             1 KiB: a subscriber sends only control frames; publishers get `read_buffer_bytes`, \
+             128 KiB), a write buffer that grows only under load, a bounded send queue of \
+             `send_queue_messages` handles filled as messages arrive, and the ping timer. With \
+             tungstenite's 128 KiB read buffer on every connection it held ~141 KB per idle \
+             subscriber, written in full at the first read."
+        }
+        TransportKind::PullLog => {
+            "a Kafka-protocol connection: a frame reader with 64 KiB reserved (resident only as \
+             far as requests fill it) and, while a fetch is parked, its request; the log itself \
+             is shared by every consumer."
+        }
+    }
 }
 
 fn table(s: &SubscriberSweep<'_>) -> String {

@@ -15,6 +15,7 @@ pub(crate) mod faults;
 pub(crate) mod hgrm;
 pub(crate) mod histogram;
 pub(crate) mod latency;
+pub(crate) mod limits;
 pub(crate) mod resources;
 pub(crate) mod run;
 pub mod shards;

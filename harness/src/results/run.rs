@@ -71,6 +71,13 @@ pub struct RunResult {
     /// browser, its clock, and where its wire bytes were counted. Absent for Rust clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<super::browser::BrowserResult>,
+    /// What limited this run's figures (`load-generator`, `server`, `window`, `link`,
+    /// `offered-rate` or `unknown`). Absent in results from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limited_by: Option<super::limits::Limit>,
+    /// The utilisation figures behind `limited_by`, and its reason in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<super::limits::LimitFigures>,
 }
 
 /// What was published and delivered: the delivery audit over every (subscriber, publisher)
@@ -226,6 +233,8 @@ impl RunResult {
             consumers: Vec::new(),
             cost: Cost::default(),
             browser: None,
+            limited_by: None,
+            limits: None,
         }
     }
 

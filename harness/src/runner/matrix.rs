@@ -52,6 +52,11 @@ pub async fn run_with<T: Transport>(ctx: &RunCtx<'_>) -> CellResult {
         Err(e) => aggregate::setup_failure(&spec, format!("{e:#}")),
     };
     let plan = ctx.plan;
+    super::limits::assess(
+        &mut cell.result,
+        &scenario,
+        plan.remote.contains_key(&spec.transport),
+    );
     let sharded = plan.shard.is_some_and(|s| s.count() > 1);
     if sharded && plan.remote.contains_key(&spec.transport) {
         // The other shards load the same server at the same time: its CPU and memory are

@@ -8,7 +8,7 @@
 //! decode of each message) in `recorder.rs` (histogram shape in `results/histogram.rs`); the delivery
 //! audit in `audit.rs`; firing faults and per-fault accounting in `faults.rs`; what a run hands
 //! on in `output.rs`, and its reduction to a [`RunResult`](crate::results::RunResult) in
-//! `aggregate.rs`. The rule pairing publishers and subscribers by topic is in `topic.rs`.
+//! `aggregate.rs`, which `limits.rs` gives its `limited_by`. The rule pairing publishers and subscribers by topic is in `topic.rs`.
 //!
 //! This file only declares and re-exports: every item lives in a module of its own, so no
 //! module here imports its parent while the parent imports it.
@@ -21,6 +21,7 @@ mod ctx;
 pub(crate) mod faults;
 pub(crate) mod flow;
 mod lag;
+mod limits;
 pub(crate) mod matrix;
 mod output;
 mod progress;

@@ -49,5 +49,6 @@ pub fn link(rtt_ms: u64, jitter_ms: u64, bits: Option<u64>) -> LinkConfig {
         rtt: Duration::from_millis(rtt_ms),
         jitter: Duration::from_millis(jitter_ms),
         bandwidth_bits_per_sec: bits,
+        applies_to: transport_bench::link::FaultTarget::All,
     }
 }

@@ -54,6 +54,7 @@ pub(super) fn one_bar_each(cells: &[&Cell<'_>], value: impl Fn(&Cell<'_>) -> f64
             bars: vec![Bar {
                 label: String::new(),
                 segments: vec![value(c)],
+                lower_bound: false,
             }],
         })
         .collect()

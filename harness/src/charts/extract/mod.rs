@@ -16,6 +16,8 @@ mod over;
 mod scale;
 
 use common::{axis, file, one_bar_each, rate_phrase, subtitle};
+
+use crate::results::limits::Limit;
 pub use over::{delivery_units, rate_sweep, timeseries};
 
 /// Spectra stop at 99.999%: beyond it a one-minute run has too few samples to mean anything.
@@ -113,10 +115,21 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
                 y: value(c),
                 transport: Some(FLOOR.name().to_owned()),
             });
+        let mut groups = one_bar_each(&cells, value);
+        // A figure the load generator held down is a lower bound for the transport.
+        for (g, c) in groups.iter_mut().zip(&cells) {
+            let bound = c.run.limited_by == Some(Limit::LoadGenerator);
+            g.bars.iter_mut().for_each(|b| b.lower_bound = bound);
+        }
+        let hatched = groups.iter().any(|g| g.bars.iter().any(|b| b.lower_bound));
         Panel::Bars(BarPanel {
-            title: title.to_owned(),
+            title: if hatched {
+                format!("{title} (hatched ≥: limited by the load generator, a lower bound)")
+            } else {
+                title.to_owned()
+            },
             y: axis(label, Scale::Linear, unit),
-            groups: one_bar_each(&cells, value),
+            groups,
             reference: floor.into_iter().collect(),
             segment_legend: Vec::new(),
         })
@@ -172,18 +185,22 @@ pub fn wire(v: &Variant<'_>) -> Option<Figure> {
                     Bar {
                         label: "publish".to_owned(),
                         segments: vec![payload, w.overhead_c2s_bytes_per_published],
+                        lower_bound: false,
                     },
                     Bar {
                         label: "ack".to_owned(),
                         segments: vec![0.0, w.publisher_s2c_bytes_per_published],
+                        lower_bound: false,
                     },
                     Bar {
                         label: "poll".to_owned(),
                         segments: vec![0.0, w.subscriber_c2s_bytes_per_delivered],
+                        lower_bound: false,
                     },
                     Bar {
                         label: "deliver".to_owned(),
                         segments: vec![payload, w.overhead_s2c_bytes_per_delivered],
+                        lower_bound: false,
                     },
                 ],
             }

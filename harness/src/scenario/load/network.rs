@@ -70,7 +70,25 @@ pub(super) fn link(raw: Option<Spanned<RawLink>>) -> Result<Option<LinkConfig>, 
         rtt,
         jitter,
         bandwidth_bits_per_sec: bandwidth,
+        applies_to: applies_to(table.applies_to.as_ref())?,
     }))
+}
+
+/// `[link] applies_to`: whose connections cross the link (default everyone's).
+fn applies_to(raw: Option<&Spanned<String>>) -> Result<FaultTarget, Located> {
+    let Some(t) = raw else {
+        return Ok(FaultTarget::All);
+    };
+    FaultTarget::from_name(t.get_ref()).ok_or_else(|| {
+        at(
+            t,
+            format!(
+                "unknown applies_to `{}`; allowed: {}",
+                t.get_ref(),
+                FaultTarget::NAMES.join(", ")
+            ),
+        )
+    })
 }
 
 /// `[[faults]]`, sorted by time; each must fire inside the measured window of `duration`.

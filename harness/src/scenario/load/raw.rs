@@ -63,6 +63,7 @@ pub(super) struct RawLink {
     pub rtt: Option<Spanned<Dur>>,
     pub jitter: Option<Spanned<Dur>>,
     pub bandwidth: Option<Spanned<String>>,
+    pub applies_to: Option<Spanned<String>>,
 }
 
 /// `[server]`: where the server runs.

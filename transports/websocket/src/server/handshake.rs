@@ -44,7 +44,7 @@ fn refusal(status: &'static str, body: impl Into<String>) -> Refusal {
 /// its route, or answers with an error status and returns why.
 pub(crate) async fn accept(
     mut io: CountingIo<TcpStream>,
-    config: WsConfig,
+    config: impl FnOnce(&Route) -> WsConfig,
 ) -> Result<(Ws, Route), TransportError> {
     let mut buf = Vec::with_capacity(1024);
     let (head_len, checked) = loop {
@@ -76,7 +76,7 @@ pub(crate) async fn accept(
                 .map_err(TransportError::io("upgrade response"))?;
             // A client must wait for the 101 before it sends frames, but whatever it sent
             // early is kept, not lost.
-            let ws = after_upgrade(io, &buf[head_len..], config).await;
+            let ws = after_upgrade(io, &buf[head_len..], config(&route)).await;
             Ok((ws, route))
         }
         Err(r) => {

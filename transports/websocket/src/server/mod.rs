@@ -122,10 +122,15 @@ async fn serve_connection(
     io: CountingIo<TcpStream>,
 ) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
-    let upgrade = handshake::accept(
-        io,
-        shared.config.tungstenite(shared.config.max_message_bytes),
-    );
+    // A subscriber's connection reads only control frames: a small read buffer fits them, where
+    // a publisher's streams data frames and reads them in large chunks.
+    let c = &shared.config;
+    let upgrade = handshake::accept(io, |route| match route {
+        Route::Subscribe { .. } => {
+            c.tungstenite_reading(c.subscriber_read_buffer_bytes, c.max_message_bytes)
+        }
+        Route::Publish { .. } => c.tungstenite(c.max_message_bytes),
+    });
     // A peer that connects and never finishes the upgrade must not hold a task forever.
     let (ws, route) = tokio::select! {
         _ = shared.cancel.cancelled() => return Ok(()),
