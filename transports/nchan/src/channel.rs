@@ -65,7 +65,13 @@ impl MsgId {
         let date = h.get(header::LAST_MODIFIED)?.to_str().ok()?;
         let time = httpdate::parse_http_date(date).ok()?;
         let time = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-        let tag = h.get(header::ETAG)?.to_str().ok()?.trim_matches('"').parse().ok()?;
+        let tag = h
+            .get(header::ETAG)?
+            .to_str()
+            .ok()?
+            .trim_matches('"')
+            .parse()
+            .ok()?;
         Some(MsgId { time, tag })
     }
 }
@@ -111,17 +117,29 @@ mod tests {
     fn ids_parse_from_every_form_nchan_writes() {
         assert_eq!(
             MsgId::parse("1796651560:3"),
-            Some(MsgId { time: 1796651560, tag: 3 })
+            Some(MsgId {
+                time: 1796651560,
+                tag: 3
+            })
         );
         assert_eq!(MsgId::parse("1796651560:[3]").map(|m| m.tag), Some(3));
         assert_eq!(MsgId::parse("nonsense"), None);
         let info = b"queued messages: 2\r\nlast requested: -1 sec. ago\r\nactive subscribers: 0\r\nlast message id: 1796664180:1";
-        assert_eq!(parse_info(info), Some(MsgId { time: 1796664180, tag: 1 }));
+        assert_eq!(
+            parse_info(info),
+            Some(MsgId {
+                time: 1796664180,
+                tag: 1
+            })
+        );
     }
 
     #[test]
     fn long_poll_headers_round_trip() {
-        let id = MsgId { time: 1796664180, tag: 7 };
+        let id = MsgId {
+            time: 1796664180,
+            tag: 7,
+        };
         let mut h = http::HeaderMap::new();
         h.insert(header::LAST_MODIFIED, id.http_date().parse().unwrap());
         h.insert(header::ETAG, "7".parse().unwrap());

@@ -84,7 +84,8 @@ impl transport_core::Subscriber for NchanLongPollSubscriber {
         loop {
             let req = self.request()?;
             let Some(conn) = self.conn.as_mut().filter(|c| c.is_open()) else {
-                self.reconnect(TransportError::Closed { stage: "poll" }).await?;
+                self.reconnect(TransportError::Closed { stage: "poll" })
+                    .await?;
                 continue;
             };
             match conn.exchange("poll", req, BODY_LIMIT).await {
@@ -97,7 +98,12 @@ impl transport_core::Subscriber for NchanLongPollSubscriber {
                     return Ok(1);
                 }
                 // Nchan's subscriber timeout: an empty delivery unit.
-                Ok(r) if matches!(r.status, StatusCode::NOT_MODIFIED | StatusCode::REQUEST_TIMEOUT) => {
+                Ok(r)
+                    if matches!(
+                        r.status,
+                        StatusCode::NOT_MODIFIED | StatusCode::REQUEST_TIMEOUT
+                    ) =>
+                {
                     self.empty_polls.inc();
                     return Ok(0);
                 }

@@ -169,7 +169,13 @@ mod tests {
     fn meta_frames_split_into_id_and_message() {
         let frame = b"id: 1796664180:2\ncontent-type: application/octet-stream\n\n\x00\n\n\xff";
         let (id, msg) = split_meta(frame).unwrap();
-        assert_eq!(id, MsgId { time: 1796664180, tag: 2 });
+        assert_eq!(
+            id,
+            MsgId {
+                time: 1796664180,
+                tag: 2
+            }
+        );
         assert_eq!(msg, b"\x00\n\n\xff");
         assert!(split_meta(b"no header").is_none());
     }

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
-use tempfile::TempDir;
 
 use crate::spec::expand;
 use crate::{ProgramError, ProgramSpec, os, procfs, ready};
@@ -55,7 +55,10 @@ impl ManagedProgram {
         let exe = spec.resolve()?;
         let dir = prepare(spec)?;
         let cpus = spec.cpus.as_deref().map(os::CpuSet::new).transpose();
-        let cpus = cpus.map_err(|source| ProgramError::Spawn { name: spec.name, source })?;
+        let cpus = cpus.map_err(|source| ProgramError::Spawn {
+            name: spec.name,
+            source,
+        })?;
         let mut cmd = Command::new(&exe);
         cmd.args(spec.args.iter().map(|a| expand(a, dir.path())))
             .current_dir(dir.path())
@@ -64,7 +67,10 @@ impl ManagedProgram {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         os::lead_own_group(&mut cmd, cpus);
-        let spawn_err = |source| ProgramError::Spawn { name: spec.name, source };
+        let spawn_err = |source| ProgramError::Spawn {
+            name: spec.name,
+            source,
+        };
         let mut main = cmd.spawn().map_err(spawn_err)?;
         let pid = main.id().unwrap_or_default();
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
@@ -181,7 +187,11 @@ impl ManagedProgram {
         os::kill_group(pid).map_err(stop_err)?;
         self.guard_pipe = None;
         let _ = tokio::time::timeout(KILL_WAIT, self.guard.wait()).await;
-        Ok(Stopped { status, forced, pids })
+        Ok(Stopped {
+            status,
+            forced,
+            pids,
+        })
     }
 }
 

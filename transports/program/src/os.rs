@@ -18,7 +18,8 @@ impl CpuSet {
     pub(crate) fn new(cpus: &[usize]) -> io::Result<CpuSet> {
         let mut set = nix::sched::CpuSet::new();
         for &c in cpus {
-            set.set(c).map_err(|e| io::Error::other(format!("CPU {c}: {e}")))?;
+            set.set(c)
+                .map_err(|e| io::Error::other(format!("CPU {c}: {e}")))?;
         }
         Ok(CpuSet(set))
     }
@@ -52,9 +53,7 @@ pub(crate) fn join_group(cmd: &mut tokio::process::Command, group: u32) {
     let group = Pid::from_raw(group as libc::pid_t);
     // SAFETY: runs between fork and exec; one system call, nothing allocated.
     unsafe {
-        cmd.pre_exec(move || {
-            unistd::setpgid(Pid::from_raw(0), group).map_err(io::Error::from)
-        });
+        cmd.pre_exec(move || unistd::setpgid(Pid::from_raw(0), group).map_err(io::Error::from));
     }
 }
 

@@ -82,7 +82,11 @@ impl ProgramSpec {
             ))
         })?;
         if let Some(file) = self.required_files.iter().find(|f| !f.is_file()) {
-            return Err(missing(format!("{} (needed by {})", file.display(), self.name)));
+            return Err(missing(format!(
+                "{} (needed by {})",
+                file.display(),
+                self.name
+            )));
         }
         Ok(exe)
     }
@@ -137,7 +141,10 @@ mod tests {
             ..ProgramSpec::new("sh", &["some-module"])
         };
         let err = spec.resolve().unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/module.so") && err.contains("some-module"), "{err}");
+        assert!(
+            err.contains("/nonexistent/module.so") && err.contains("some-module"),
+            "{err}"
+        );
     }
 
     #[test]
