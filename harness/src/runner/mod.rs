@@ -22,7 +22,7 @@ pub(crate) mod faults;
 pub(crate) mod flow;
 pub(crate) mod matrix;
 mod output;
-mod program;
+pub(crate) mod program;
 mod progress;
 pub mod publish;
 pub mod recorder;

@@ -5,14 +5,60 @@
 //! Its sockets are not ours to count, so its server-side wire bytes are unavailable; its CPU
 //! and memory fill `resources.server` as a child's do.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use transport_core::{ServerContext, ServerHandle, SocketOptions, Transport, TransportError};
 
+use super::server::Remote;
 use crate::exit::BadInput;
-use crate::scenario::{ServerMode, ServerPlacement};
+use crate::registry::{TransportKind, Visit};
+use crate::scenario::{Scenario, ServerMode, ServerPlacement};
 use crate::server::resources::ProcessResources;
+
+/// Before any run starts: every transport of `scenario` whose server is a program must be
+/// startable here (exit 2 otherwise): not asked to run in-process, and installed. Transports
+/// reached at a `remote` address start nothing and are not checked.
+pub fn preflight(
+    scenario: &Scenario,
+    remote: &BTreeMap<TransportKind, Remote>,
+) -> anyhow::Result<()> {
+    struct Check<'a>(&'a Scenario, TransportKind);
+    impl Visit for Check<'_> {
+        type Output = anyhow::Result<()>;
+        fn visit<T: Transport>(self) -> anyhow::Result<()> {
+            if T::server_kinds().contains(&transport_core::ServerKind::InProcess) {
+                return Ok(());
+            }
+            in_process_refused::<T>(&self.0.server)?;
+            let config: T::Config = match self.0.transport_options.get(&self.1) {
+                Some(table) => table.clone().try_into()?,
+                None => T::Config::default(),
+            };
+            T::preflight(&config).map_err(|e| BadInput::msg(format!("{}: {e}", T::NAME)))
+        }
+    }
+    for &kind in &scenario.transports {
+        if !remote.contains_key(&kind) {
+            kind.visit(Check(scenario, kind))?;
+        }
+    }
+    Ok(())
+}
+
+/// A program server cannot run inside the load generator: bad input when a scenario asks.
+fn in_process_refused<T: Transport>(placement: &ServerPlacement) -> anyhow::Result<()> {
+    if placement.mode == ServerMode::InProcess {
+        return Err(BadInput::msg(format!(
+            "{} cannot use [server] mode = \"in-process\": its server is a program the runner \
+             starts (nginx), not code inside the load generator; use mode = \"process\" (the \
+             default), or `address` / --server for one already running",
+            T::NAME
+        )));
+    }
+    Ok(())
+}
 
 /// Starts `T`'s program server on a fresh loopback port within `bound`. A scenario asking for
 /// an in-process server, or a missing program, is bad input (exit 2).
@@ -22,14 +68,7 @@ pub async fn start<T: Transport>(
     socket: SocketOptions,
     bound: Duration,
 ) -> anyhow::Result<T::Server> {
-    if placement.mode == ServerMode::InProcess {
-        return Err(BadInput::msg(format!(
-            "{}'s server is a program the runner starts (nginx), which cannot run inside the \
-             load generator: use [server] mode = \"process\" (the default), or `address` / \
-             --server for one already running",
-            T::NAME
-        )));
-    }
+    in_process_refused::<T>(placement)?;
     let ctx = ServerContext {
         socket,
         ..ServerContext::fresh()

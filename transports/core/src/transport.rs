@@ -212,6 +212,14 @@ pub trait Transport: Send + Sync + 'static {
         OWN_SERVER_KINDS
     }
 
+    /// Checks, before any run starts, that this machine has what [`Transport::serve`] needs
+    /// beyond this binary (a program we did not write and its modules). The error
+    /// ([`TransportError::MissingProgram`]) names what to install.
+    fn preflight(config: &Self::Config) -> Result<(), TransportError> {
+        let _ = config;
+        Ok(())
+    }
+
     /// Checks option combinations serde cannot (ranges, conflicts). The message names the option.
     fn validate(config: &Self::Config) -> Result<(), String> {
         let _ = config;

@@ -14,9 +14,6 @@ pub const DEBIAN_MODULE: &str = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NchanConfig {
-    /// An Nchan someone else runs (`HOST:PORT`, with `/pub/{channel}` and `/sub/{channel}`
-    /// locations as this crate's config writes them): nothing is started.
-    pub address: Option<String>,
     /// The nginx executable (a bare name is looked up on `PATH`).
     pub nginx: String,
     /// The Nchan module nginx loads.
@@ -40,7 +37,6 @@ pub struct NchanConfig {
 impl Default for NchanConfig {
     fn default() -> Self {
         NchanConfig {
-            address: None,
             nginx: "nginx".into(),
             module: DEBIAN_MODULE.into(),
             worker_processes: 1,
@@ -78,7 +74,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "address",
         default: "(none: start nginx)",
-        help: "HOST:PORT of an Nchan someone else runs, with /pub/{channel} and /sub/{channel} locations; nothing is started",
+        help: "HOST:PORT of an Nchan someone else runs (as `run --server`), with /pub/{channel} and /sub/{channel} locations as nginx::conf writes them; nothing is started",
     },
     OptionDoc {
         key: "nginx",

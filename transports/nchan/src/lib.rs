@@ -10,7 +10,7 @@
 //! ([`nginx`], on `transport_program`), so it cannot run inside the load generator's process,
 //! and its sockets are not ours to count: server-side wire bytes are unavailable, while the
 //! clients count every byte through `CountingIo` (on loopback, the server's bytes mirror them).
-//! With `address` set, an Nchan someone else runs is used and nothing is started.
+//! With `address` (or `run --server`), an Nchan someone else runs is used and nothing is started.
 
 pub mod channel;
 pub mod config;
@@ -66,8 +66,8 @@ macro_rules! nchan_transport {
                 config.validate()
             }
 
-            fn external_address(config: &NchanConfig) -> Option<String> {
-                config.address.clone()
+            fn preflight(config: &NchanConfig) -> Result<(), TransportError> {
+                nginx::check(config)
             }
 
             async fn serve(

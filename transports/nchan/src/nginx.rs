@@ -120,6 +120,13 @@ fn program_error(stage: &'static str, e: ProgramError) -> TransportError {
     }
 }
 
+/// Checks that nginx and the module are installed (`MissingProgram` naming the packages).
+pub fn check(config: &NchanConfig) -> Result<(), TransportError> {
+    spec(config, 0, true)
+        .check()
+        .map_err(|e| program_error("check nginx", e))
+}
+
 /// Starts nginx on `listener`'s port (the listener is closed first: nginx binds it itself).
 pub async fn start(
     config: &NchanConfig,

@@ -69,6 +69,12 @@ impl ProgramSpec {
         self.packages.join(" ")
     }
 
+    /// Checks that the executable and every required file are installed, without starting
+    /// anything: a run checks this before any client connects.
+    pub fn check(&self) -> Result<(), ProgramError> {
+        self.resolve().map(drop)
+    }
+
     /// The executable's path, after checking that it and every required file exist.
     pub(crate) fn resolve(&self) -> Result<PathBuf, ProgramError> {
         let missing = |what: String| ProgramError::Missing {
