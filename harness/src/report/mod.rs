@@ -9,6 +9,7 @@ pub mod claims;
 pub(crate) mod conditions;
 pub(crate) mod findings;
 pub(crate) mod scale;
+pub(crate) mod servers;
 pub(crate) mod tables;
 
 use std::fmt::Write as _;
@@ -82,6 +83,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     out.push_str(&conditions::markdown(summary));
     out.push_str(&scale::markdown(summary));
     out.push_str(&browser::markdown(summary));
+    out.push_str(&servers::markdown(summary));
     out.push_str(&chart_section(summary, charts));
     out.push_str(&caveats(summary));
     out

@@ -27,6 +27,8 @@ pub struct NchanLongPollSubscriber {
     backoff: Backoff,
     reconnects: Counter,
     empty_polls: Counter,
+    /// Every poll sent (the harness's idle cost reads `polls`).
+    polls: Counter,
 }
 
 /// Connects, learns the channel's last message id, and returns: every message after it will
@@ -48,6 +50,7 @@ pub async fn connect(
         backoff: Backoff::new(config.reconnect),
         reconnects: ctx.counters.counter("reconnects"),
         empty_polls: ctx.counters.counter("empty_polls"),
+        polls: ctx.counters.counter("polls"),
         ctx,
     })
 }
@@ -88,6 +91,7 @@ impl transport_core::Subscriber for NchanLongPollSubscriber {
                     .await?;
                 continue;
             };
+            self.polls.inc();
             match conn.exchange("poll", req, BODY_LIMIT).await {
                 Ok(r) if r.status == StatusCode::OK => {
                     self.backoff.reset();
