@@ -154,8 +154,14 @@ impl transport_core::Subscriber for NchanWebSocketSubscriber {
     }
 
     async fn close(mut self) -> Result<(), TransportError> {
+        // Read until Nchan's close reply too: its bytes are on the wire, so they are counted.
         if let Some(mut ws) = self.ws.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                if ws.close(None).await.is_ok() {
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+            })
+            .await;
         }
         Ok(())
     }
