@@ -111,7 +111,7 @@ fn pairs_table(summary: &Summary) -> String {
 
 /// Patterns of one server in one cell, best first: by p99 at a fixed rate, by msg/s in closed
 /// loop. Runs without a measurement go last.
-fn ranked<'a>(mut runs: Vec<&'a RunResult>, closed_loop: bool) -> Vec<&'a RunResult> {
+fn ranked(mut runs: Vec<&RunResult>, closed_loop: bool) -> Vec<&RunResult> {
     runs.sort_by(|a, b| {
         let key = |r: &RunResult| match (measured(r), closed_loop) {
             (false, _) => f64::INFINITY,
