@@ -47,6 +47,8 @@ http {{
   keepalive_timeout 3600s;
   tcp_nodelay {nodelay};
   client_max_body_size 16m;
+  # Bodies stay in memory: as root, workers run as another user and cannot write our folder.
+  client_body_buffer_size 16m;
   nchan_shared_memory_size 256M;
   server {{
     listen 127.0.0.1:{port} backlog=4096;
