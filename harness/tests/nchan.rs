@@ -132,6 +132,17 @@ fn a_run_measures_nginx_and_leaves_none_behind() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json violates its schema: {errors:#?}"
+    );
     let run = &summary["runs"][0];
     assert_eq!(run["transport"], "nchan-websocket");
     assert_eq!(run["lost"], 0);
