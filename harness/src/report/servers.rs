@@ -123,6 +123,20 @@ fn ranked(mut runs: Vec<&RunResult>, closed_loop: bool) -> Vec<&RunResult> {
     runs
 }
 
+/// A ranked run's name, marked when its figure cannot be trusted as a rank.
+fn label(r: &RunResult) -> String {
+    let name = r.transport.name();
+    if !measured(r) {
+        format!("{name} (nothing measured in the window)")
+    } else if !r.load.valid {
+        format!("{name} (INVALID)")
+    } else if r.load.saturated {
+        format!("{name} (saturated)")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The ranking lines: one per server and cell.
 fn rankings(summary: &Summary) -> String {
     let mut out = String::new();
@@ -150,10 +164,7 @@ fn rankings(summary: &Summary) -> String {
                 .filter(|r| r.repetition == rep && cell_name(r) == cell)
                 .collect();
             let closed = same.first().is_some_and(|r| r.offered_rate.is_none());
-            let order: Vec<&str> = ranked(same, closed)
-                .iter()
-                .map(|r| r.transport.name())
-                .collect();
+            let order: Vec<String> = ranked(same, closed).iter().map(|r| label(r)).collect();
             let by = if closed { "msg/s" } else { "p99" };
             let _ = writeln!(out, "- {server}, {cell} (by {by}): {}", order.join(" > "));
         }
