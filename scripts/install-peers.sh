@@ -2,7 +2,9 @@
 # Installs the programs outside cargo that transport-bench's interop tests and optional features
 # drive, so that every test runs for real instead of printing a skip line:
 #   Debian packages  kcat (pull-log interop), curl (README sessions), iproute2 (network
-#                    namespaces), chromium (browser subscribers), shellcheck (script lint)
+#                    namespaces), chromium (browser subscribers), shellcheck (script lint),
+#                    nginx-light + libnginx-mod-nchan (the Nchan transports; the runner starts
+#                    its own nginx, the system service the package starts is not used)
 #   Python venv      websockets (a standard WebSocket client), in ${CARGO_TARGET_DIR:-target}/peers-venv,
 #                    where the tests look for it first
 # Idempotent: what is already there is left alone, and each line says what happened.
@@ -26,6 +28,11 @@ apt_peers=(
   "ip iproute2"
   "chromium chromium"
   "shellcheck shellcheck"
+  "nginx nginx-light"
+)
+# file to look for, then the Debian package that provides it (modules are not on PATH)
+apt_files=(
+  "/usr/lib/nginx/modules/ngx_nchan_module.so libnginx-mod-nchan"
 )
 venv="${CARGO_TARGET_DIR:-$PWD/target}/peers-venv"
 python_modules=("websockets.sync.client websockets")
@@ -37,6 +44,16 @@ for entry in "${apt_peers[@]}"; do
     echo "present   $program ($(command -v "$program"))"
   else
     echo "missing   $program (Debian package $package)"
+    missing_packages+=("$package")
+  fi
+done
+
+for entry in "${apt_files[@]}"; do
+  read -r file package <<<"$entry"
+  if [ -f "$file" ]; then
+    echo "present   $file"
+  else
+    echo "missing   $file (Debian package $package)"
     missing_packages+=("$package")
   fi
 done

@@ -26,6 +26,13 @@ pub enum TransportKind {
     /// Server-Sent Events: one held `text/event-stream` response per subscriber, resumable
     /// with `Last-Event-ID`; publishing as for long polling.
     Sse,
+    /// nginx + Nchan's long-poll subscriber (a managed program, not our server).
+    NchanLongPoll,
+    /// nginx + Nchan's EventSource subscriber.
+    NchanSse,
+    /// nginx + Nchan's WebSocket subscriber.
+    #[serde(rename = "nchan-websocket")]
+    NchanWebSocket,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -47,6 +54,9 @@ impl TransportKind {
         TransportKind::WebSocket,
         TransportKind::PullLog,
         TransportKind::Sse,
+        TransportKind::NchanLongPoll,
+        TransportKind::NchanSse,
+        TransportKind::NchanWebSocket,
     ];
 
     /// Runs `v` with the concrete transport type of `self`.
@@ -57,6 +67,9 @@ impl TransportKind {
             TransportKind::WebSocket => v.visit::<transport_websocket::WebSocket>(),
             TransportKind::PullLog => v.visit::<transport_pull_log::PullLog>(),
             TransportKind::Sse => v.visit::<transport_sse::Sse>(),
+            TransportKind::NchanLongPoll => v.visit::<transport_nchan::NchanLongPoll>(),
+            TransportKind::NchanSse => v.visit::<transport_nchan::NchanSse>(),
+            TransportKind::NchanWebSocket => v.visit::<transport_nchan::NchanWebSocket>(),
         }
     }
 
@@ -70,6 +83,20 @@ impl TransportKind {
             }
         }
         self.visit(Name)
+    }
+
+    /// Whether a scenario that lists no transports runs this one: our own servers do; a
+    /// program we did not write (nginx) runs only when a scenario names it, since it needs a
+    /// program installed and cannot run in-process or be restarted by a fault.
+    pub fn runs_by_default(self) -> bool {
+        struct Own;
+        impl Visit for Own {
+            type Output = bool;
+            fn visit<T: Transport>(self) -> bool {
+                T::server_kinds().contains(&transport_core::ServerKind::InProcess)
+            }
+        }
+        self.visit(Own)
     }
 
     /// Looks a transport up by its registered name.

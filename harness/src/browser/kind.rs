@@ -24,7 +24,12 @@ impl WebKind {
             TransportKind::LongPoll => Some(WebKind::LongPoll),
             TransportKind::Sse => Some(WebKind::Sse),
             TransportKind::WebSocket => Some(WebKind::WebSocket),
-            TransportKind::RawTcp | TransportKind::PullLog => None,
+            // Nchan's endpoints need pages of their own (not written yet).
+            TransportKind::RawTcp
+            | TransportKind::PullLog
+            | TransportKind::NchanLongPoll
+            | TransportKind::NchanSse
+            | TransportKind::NchanWebSocket => None,
         }
     }
 

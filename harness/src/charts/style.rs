@@ -42,6 +42,10 @@ pub fn kind_colour(kind: TransportKind) -> RGBColor {
         TransportKind::WebSocket => RGBColor(31, 119, 180),
         TransportKind::PullLog => RGBColor(44, 160, 44),
         TransportKind::Sse => RGBColor(148, 103, 189),
+        // Nchan: a darker shade of the same pattern's colour, so "ours vs Nchan" pairs read.
+        TransportKind::NchanLongPoll => RGBColor(150, 75, 10),
+        TransportKind::NchanSse => RGBColor(90, 55, 125),
+        TransportKind::NchanWebSocket => RGBColor(15, 70, 115),
     }
 }
 

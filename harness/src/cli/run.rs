@@ -77,6 +77,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
         start_at: args.start_at,
         remote: remote::servers(&args, &scenario)?,
     };
+    // Before any run starts: a server program that cannot start here is the user's to fix.
+    runner::program::preflight(&scenario, &plan.remote)?;
     let placement = placement(&scenario, &plan.remote);
     let started = SystemTime::now();
     let out_dir = args

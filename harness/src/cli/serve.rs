@@ -41,6 +41,13 @@ struct Serve {
 impl Visit for Serve {
     type Output = anyhow::Result<()>;
     fn visit<T: Transport>(self) -> anyhow::Result<()> {
+        if !T::server_kinds().contains(&transport_core::ServerKind::Child) {
+            return Err(BadInput::msg(format!(
+                "{}'s server is a program we did not write (nginx with Nchan), which `run` starts \
+                 itself; to use one already running, pass its address to `run --server`",
+                T::NAME
+            )));
+        }
         let config: T::Config = self
             .options
             .try_into()

@@ -11,6 +11,7 @@ pub(crate) mod consumers;
 pub(crate) mod findings;
 pub(crate) mod limits;
 pub(crate) mod scale;
+pub(crate) mod servers;
 pub(crate) mod tables;
 
 use std::fmt::Write as _;
@@ -85,6 +86,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     out.push_str(&scale::markdown(summary));
     out.push_str(&consumers::markdown(summary));
     out.push_str(&browser::markdown(summary));
+    out.push_str(&servers::markdown(summary));
     out.push_str(&chart_section(summary, charts));
     out.push_str(&caveats(summary));
     out

@@ -91,6 +91,11 @@ fn connection_parts(t: TransportKind) -> &'static str {
              far as requests fill it) and, while a fetch is parked, its request; the log itself \
              is shared by every consumer."
         }
+        TransportKind::NchanLongPoll | TransportKind::NchanSse | TransportKind::NchanWebSocket => {
+            "nginx's connection and Nchan's subscriber state for the channel (C code we did not \
+             write); memory is summed over nginx's master and workers, pages they share counted \
+             twice, so it is an upper bound."
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Runs a scenario's matrix, one transport at a time, and turns raw recordings into results.
 //!
 //! The matrix loop is in `matrix.rs` and the context a cell runs with in `ctx.rs`; the phases
-//! of one cell live in `run.rs` (generic over the transport); the run's server handle in `server.rs`; the
+//! of one cell live in `run.rs` (generic over the transport); the run's server handle in `server.rs` (a program we did not write, such as nginx, in
+//! `program.rs`); the
 //! open-loop timetable in `schedule.rs`; the publish phase and the publisher loops (where
 //! messages are stamped) in `publish.rs`, with the closed-loop flow control it owns in
 //! `flow.rs`; receive loops, drain and close in `clients.rs`; per-subscriber recording (the one
@@ -24,6 +25,7 @@ mod lag;
 mod limits;
 pub(crate) mod matrix;
 mod output;
+pub(crate) mod program;
 mod progress;
 pub mod publish;
 pub mod recorder;

@@ -5,7 +5,8 @@
 //! its CPU, memory and descriptors are then its own, read from its metrics endpoint), started
 //! in-process on `127.0.0.1:0`, remote (someone else started `serve` on another host: `run
 //! --server`, read through `--server-metrics` when given), or external (the transport's options
-//! name a broker, e.g. a real Kafka). The run only sees [`RunServer`].
+//! name a broker, e.g. a real Kafka), or a program we did not write that the transport starts
+//! (nginx with Nchan: [`super::program`]). The run only sees [`RunServer`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use transport_core::{
-    Counters, GaugeReading, ServerContext, SocketOptions, Transport, WireSnapshot, WireStats,
+    Counters, GaugeReading, ServerContext, ServerHandle, ServerKind, SocketOptions, Transport,
+    WireSnapshot, WireStats,
 };
 
 use crate::exit::BadInput;
@@ -86,6 +88,9 @@ enum Reach<T: Transport> {
     },
     /// Someone else's broker: nothing to read server-side, nothing to stop.
     External,
+    /// A program we did not write, started by the transport (nginx): its processes are read
+    /// from `/proc`; its sockets are not ours to count.
+    Program(Box<Mutex<Option<T::Server>>>),
 }
 
 /// The started (or external) server of one run.
@@ -114,6 +119,13 @@ impl<T: Transport> RunServer<T> {
             return Ok(RunServer {
                 addr,
                 reach: Reach::External,
+            });
+        }
+        if !T::server_kinds().contains(&ServerKind::InProcess) {
+            let server = super::program::start::<T>(config, placement, socket, bound).await?;
+            return Ok(RunServer {
+                addr: server.local_addr().to_string(),
+                reach: Reach::Program(Box::new(Mutex::new(Some(server)))),
             });
         }
         // A transport that is not registered (a test's own) cannot be started by `serve`.
@@ -188,7 +200,7 @@ impl<T: Transport> RunServer<T> {
     /// Why the server's process cannot be measured, or `None` when it can (a child process).
     pub fn unmeasured_reason(&self) -> Option<&'static str> {
         match &self.reach {
-            Reach::Child(_) => None,
+            Reach::Child(_) | Reach::Program(_) => None,
             Reach::InProcess { .. } => Some(
                 "the server runs inside the load generator's process ([server] mode = \"in-process\")",
             ),
@@ -228,6 +240,16 @@ impl<T: Transport> RunServer<T> {
                     .await
                     .ok()
             }
+            Reach::Program(server) => {
+                // A program we did not write: its processes' figures from /proc, no gauges.
+                let guard = server.lock().await;
+                return ServerSample {
+                    process: guard.as_ref().and_then(|s| super::program::sample(s)),
+                    gauges: BTreeMap::new(),
+                    occupancy: None,
+                    fresh: true,
+                };
+            }
             Reach::Remote { metrics: None } | Reach::External => None,
         };
         ServerSample {
@@ -250,7 +272,7 @@ impl<T: Transport> RunServer<T> {
     pub fn restartable(&self) -> Option<Arc<ServerSlot<T>>> {
         match &self.reach {
             Reach::InProcess { slot, .. } => Some(slot.clone()),
-            Reach::Child(_) | Reach::Remote { .. } | Reach::External => None,
+            Reach::Child(_) | Reach::Remote { .. } | Reach::External | Reach::Program(_) => None,
         }
     }
 
@@ -297,7 +319,10 @@ impl<T: Transport> RunServer<T> {
                 }
                 Err(e) => failed(e.to_string(), failures),
             },
-            Reach::Remote { metrics: None } | Reach::External => ServerFigures::default(),
+            // A program's sockets are not ours: its bytes are unavailable, not zero.
+            Reach::Remote { metrics: None } | Reach::External | Reach::Program(_) => {
+                ServerFigures::default()
+            }
         }
     }
 
@@ -329,6 +354,19 @@ impl<T: Transport> RunServer<T> {
                     Err(e) => {
                         failures.add(FailureKind::Server, format!("server process shutdown: {e}"))
                     }
+                }
+            }
+            Reach::Program(server) => {
+                let Some(server) = server.lock().await.take() else {
+                    return;
+                };
+                match tokio::time::timeout(bound, server.shutdown()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => failures.add(FailureKind::Server, format!("server stop: {e}")),
+                    Err(_) => failures.add(
+                        FailureKind::Server,
+                        format!("server stop did not finish within {bound:?}"),
+                    ),
                 }
             }
             // Someone else's server outlives the run.

@@ -42,7 +42,7 @@ pub use error::TransportError;
 pub use gate::{GateBehaviour, ReadGate};
 pub use socket::SocketOptions;
 pub use transport::{
-    Capabilities, ClientContext, OptionDoc, Publisher, ServerContext, ServerHandle, Subscriber,
-    Transport,
+    Capabilities, ClientContext, OWN_SERVER_KINDS, OptionDoc, Publisher, ServerContext,
+    ServerHandle, ServerKind, Subscriber, Transport,
 };
 pub use wire::{CountingIo, HandshakeFlag, WireSnapshot, WireStats};

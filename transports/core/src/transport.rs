@@ -117,6 +117,24 @@ pub struct Capabilities {
     pub resumes: bool,
 }
 
+/// A way the runner can have a transport's server (DESIGN "one seam for the server").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerKind {
+    /// [`Transport::serve`] on the load generator's own runtime.
+    InProcess,
+    /// `transport-bench serve` as a child process, read through its metrics endpoint.
+    Child,
+    /// A program we did not write (nginx, nats-server), started by [`Transport::serve`] as a
+    /// managed process group: its processes are [`ServerHandle::program_pids`].
+    Program,
+    /// A server someone else runs, reached by address.
+    Remote,
+}
+
+/// The kinds a transport whose server is our own code supports.
+pub const OWN_SERVER_KINDS: &[ServerKind] =
+    &[ServerKind::InProcess, ServerKind::Child, ServerKind::Remote];
+
 /// A running server. Dropping it without [`ServerHandle::shutdown`] must not leak tasks forever,
 /// but only `shutdown` promises prompt release of parked requests and a bounded wait.
 pub trait ServerHandle: Send + 'static {
@@ -125,6 +143,11 @@ pub trait ServerHandle: Send + 'static {
     /// Stops accepting, closes connections (releasing parked polls and fetches), and waits for
     /// the server's tasks to finish.
     fn shutdown(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// For a server that is a program we did not write ([`ServerKind::Program`]): every live
+    /// process of it, whose `/proc` figures are the server's. `None` for our own servers.
+    fn program_pids(&self) -> Option<Vec<u32>> {
+        None
+    }
 }
 
 /// The sending half of a client.
@@ -197,6 +220,21 @@ pub trait Transport: Send + Sync + 'static {
     /// What the transport promises beyond plain delivery.
     fn capabilities() -> Capabilities {
         Capabilities::default()
+    }
+
+    /// The ways the runner may have this transport's server. Our own servers run in-process,
+    /// as a child `serve`, or remote; a program we did not write (nginx) only as
+    /// [`ServerKind::Program`] or remote, and its sockets are not ours to count.
+    fn server_kinds() -> &'static [ServerKind] {
+        OWN_SERVER_KINDS
+    }
+
+    /// Checks, before any run starts, that this machine has what [`Transport::serve`] needs
+    /// beyond this binary (a program we did not write and its modules). The error
+    /// ([`TransportError::MissingProgram`]) names what to install.
+    fn preflight(config: &Self::Config) -> Result<(), TransportError> {
+        let _ = config;
+        Ok(())
     }
 
     /// Checks option combinations serde cannot (ranges, conflicts). The message names the option.

@@ -1,5 +1,5 @@
 //! Programs outside cargo that interop tests drive (kcat, curl, Chromium, Python's `websockets`,
-//! root with `ip` for network namespaces), checked in one place.
+//! nginx with Nchan, root with `ip` for network namespaces), checked in one place.
 //!
 //! `cargo test --workspace` must pass on a machine with only the Rust toolchain, yet CI must run
 //! every interop test for real. So a test asks [`present`] at its start: when the program is
@@ -68,6 +68,18 @@ pub const PYTHON_WEBSOCKETS: Peer = Peer {
             &python().to_string_lossy(),
             &["-c", "import websockets.sync.client"],
         )
+    },
+};
+
+/// nginx with the Nchan module (Debian's module path), a pub/sub server the runner starts.
+pub const NCHAN: Peer = Peer {
+    name: "nginx with the Nchan module",
+    install: "apt-get install -y nginx-light libnginx-mod-nchan",
+    check: || {
+        runs("nginx", &["-v"]).or_else(|| {
+            let module = "/usr/lib/nginx/modules/ngx_nchan_module.so";
+            (!Path::new(module).is_file()).then(|| format!("{module} is missing"))
+        })
     },
 };
 

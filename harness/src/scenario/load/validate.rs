@@ -322,7 +322,11 @@ fn transports(
                 kinds.push(kind);
             }
         }
-        None => kinds.extend(TransportKind::ALL.iter().filter(|&&k| k != FLOOR)),
+        None => kinds.extend(
+            TransportKind::ALL
+                .iter()
+                .filter(|&&k| k != FLOOR && k.runs_by_default()),
+        ),
     }
     // The physical floor runs first unless `baseline = false`.
     if baseline {

@@ -17,9 +17,11 @@ use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError, W
 
 /// The result of one request/response exchange.
 #[derive(Debug)]
-pub(crate) struct Exchange {
+pub struct Exchange {
     /// Response status.
     pub status: StatusCode,
+    /// Response headers.
+    pub headers: http::HeaderMap,
     /// Response body.
     pub body: Bytes,
     /// The server's epoch, if the response carried one ([`crate::epoch::HEADER`]).
@@ -31,7 +33,7 @@ pub(crate) struct Exchange {
 }
 
 /// A connected HTTP/1.1 client connection.
-pub(crate) struct Conn {
+pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
     meter: Arc<WireStats>,
     handshake: HandshakeFlag,
@@ -100,19 +102,21 @@ impl Conn {
             .send_request(req)
             .await
             .map_err(|e| hyper_error(stage, &e))?;
-        let status = resp.status();
-        let epoch = resp
-            .headers()
+        // Taken apart, not cloned: the headers move into the exchange for free.
+        let (parts, body) = resp.into_parts();
+        let epoch = parts
+            .headers
             .get(crate::epoch::HEADER)
             .and_then(|v| crate::epoch::parse(v.as_bytes()));
-        let body = Limited::new(resp.into_body(), body_limit)
+        let body = Limited::new(body, body_limit)
             .collect()
             .await
             .map_err(|e| TransportError::protocol(stage, format!("response body: {e}")))?
             .to_bytes();
         let after = self.meter.snapshot();
         Ok(Exchange {
-            status,
+            status: parts.status,
+            headers: parts.headers,
             request_header_bytes: (after.written - before.written).saturating_sub(request_body),
             response_header_bytes: (after.read - before.read).saturating_sub(body.len() as u64),
             body,

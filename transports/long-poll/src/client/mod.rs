@@ -1,7 +1,8 @@
 //! The client halves: a hyper HTTP/1.1 connection that measures header bytes, the header
-//! profiles, retry backoff, and the publisher and subscriber built on them.
+//! profiles, retry backoff, and the publisher and subscriber built on them. [`http`] is public:
+//! the Nchan transports speak HTTP through the same measured connection.
 
 mod headers;
-mod http;
+pub mod http;
 pub mod publisher;
 pub mod subscriber;
