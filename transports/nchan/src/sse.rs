@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
-use transport_core::{Backoff, ClientContext, Counter, CountingIo, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, TransportError};
 use transport_sse::parser::{Event, Parser};
 
 use crate::channel::{self, MsgId, sub_path};
@@ -101,7 +101,7 @@ impl NchanSseSubscriber {
 
     async fn request(&self) -> Result<Stream, TransportError> {
         let tcp = self.ctx.connect(&self.addr).await?;
-        let io = CountingIo::with_handshake(tcp, self.ctx.wire.clone());
+        let io = self.ctx.counted(tcp);
         let flag = io.handshake_flag();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await

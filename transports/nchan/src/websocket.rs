@@ -73,7 +73,7 @@ impl NchanWebSocketSubscriber {
     async fn upgrade(&self) -> Result<Ws, TransportError> {
         let upgrade = async {
             let tcp = self.ctx.connect(&self.addr).await?;
-            let io = CountingIo::with_handshake(tcp, self.ctx.wire.clone());
+            let io = self.ctx.counted(tcp);
             let flag = io.handshake_flag();
             let url = format!(
                 "ws://{}{}?last_event_id={}",
