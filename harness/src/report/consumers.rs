@@ -38,7 +38,7 @@ pub fn markdown(summary: &Summary) -> String {
          counted as lost. Rows are ranked by memory per lagging consumer.\n\n",
     );
     out.push_str(
-        "| transport | class | lagging | resident / lagging consumer | queued | kernel send queue | growth / s | isolation p50, p99 | max lag | catch-up | lost | policy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| transport | lagging classes | lagging | resident / lagging consumer | queued | kernel send queue | growth / s | isolation p50, p99 | max lag | catch-up | lost | policy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for l in &rows {
         out.push_str(&row(l));
@@ -70,10 +70,9 @@ fn row(l: &Lagging<'_>) -> String {
     };
     let policy: Vec<String> = l.policy().iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!(
-        "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         l.run.transport,
-        c.behaviour,
-        text::trim_float(c.share),
+        classes(l),
         l.lagging(),
         l.rss_per_lagging().map_or_else(dash, signed_bytes),
         l.queued_per_lagging().map_or_else(dash, signed_bytes),
@@ -87,13 +86,35 @@ fn row(l: &Lagging<'_>) -> String {
         )),
         lag,
         catch_up,
-        c.lost,
+        lost(l),
         cell(&if policy.is_empty() {
             dash()
         } else {
             policy.join(", ")
         }),
     )
+}
+
+/// The run's lagging classes with their shares, e.g. `slow 0.01 + paused 0.1`.
+fn classes(l: &Lagging<'_>) -> String {
+    let lagging: Vec<String> = l
+        .run
+        .consumers
+        .iter()
+        .filter(|c| c.behaviour != "full" && c.subscribers > 0)
+        .map(|c| format!("{} {}", c.behaviour, text::trim_float(c.share)))
+        .collect();
+    lagging.join(" + ")
+}
+
+/// Messages the lagging classes lost.
+fn lost(l: &Lagging<'_>) -> u64 {
+    l.run
+        .consumers
+        .iter()
+        .filter(|c| c.behaviour != "full")
+        .map(|c| c.lost)
+        .sum()
 }
 
 fn signed_bytes(b: f64) -> String {
