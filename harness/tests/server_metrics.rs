@@ -40,6 +40,13 @@ async fn scrape_equals_in_process_stats<T: Transport>() -> ServerSnapshot {
     let snap = scrape(&metrics.url(), SCRAPE_TIMEOUT).await.unwrap();
     assert_eq!(snap.wire, ctx.wire.snapshot());
     assert_eq!(snap.counters, ctx.counters.counter_values());
+    assert_eq!(snap.gauges, ctx.counters.gauge_values());
+    assert!(
+        snap.gauges.contains_key("server_retained_messages"),
+        "{:?}",
+        snap.gauges
+    );
+    assert!(snap.send_queue_bytes.is_some(), "read from /proc/net/tcp");
     assert!(snap.wire.total_written() >= 200 * 100, "{:?}", snap.wire);
     let p = snap.process.expect("process figures on Linux");
     assert!(p.rss_bytes > 0 && p.rss_peak_bytes >= p.rss_bytes, "{p:?}");

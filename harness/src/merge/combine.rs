@@ -442,4 +442,43 @@ mod tests {
             BTreeMap::from([(FailureKind::Setup, 1), (FailureKind::Lost, 1)])
         );
     }
+
+    /// Own servers: each second's occupancy and the run's peaks add up (peaks as a bound); a
+    /// figure some shard could not read stays null.
+    #[test]
+    fn occupancy_adds_over_own_servers_and_stays_null_where_unread() {
+        let mut a = shard(10, None);
+        let mut b = shard(10, None);
+        let point = |sendq, queued| {
+            let mut p = IntervalPoint::default();
+            p.set_occupancy(&Occupancy {
+                send_queue_bytes: Some(sendq),
+                queued_messages: queued,
+                ..Occupancy::default()
+            });
+            p
+        };
+        a.timeseries = vec![point(100, Some(3))];
+        b.timeseries = vec![point(50, None)];
+        a.cost.resources.server.peaks.queued_messages_peak = Some(7);
+        b.cost.resources.server.peaks.queued_messages_peak = Some(5);
+        let mut merged = Vec::new();
+        second_resources(&mut merged, &[&a, &b], &[0, 0], true);
+        assert_eq!(merged[0].server_send_queue_bytes, Some(150));
+        assert_eq!(
+            merged[0].server_queued_messages, None,
+            "shard b could not read it"
+        );
+        let mut bounds = BTreeSet::new();
+        let peaks = peak_sum(&[&a, &b], &mut bounds);
+        assert_eq!(peaks.queued_messages_peak, Some(12));
+        assert_eq!(peaks.retained_bytes_peak, None);
+        assert!(bounds.contains("runs[].resources.server.*_peak"));
+        let mut shared = Vec::new();
+        second_resources(&mut shared, &[&a, &b], &[0, 0], false);
+        assert_eq!(
+            shared[0].server_send_queue_bytes, None,
+            "one server read twice"
+        );
+    }
 }
