@@ -207,7 +207,17 @@ fn decide(i: &LimitInputs, f: &LimitFigures) -> (Limit, String) {
             format!("the server's CPU was not measured (no metrics endpoint); {cpu}"),
         );
     }
-    window(i, f).unwrap_or_else(|| (Limit::Unknown, format!("no resource was saturated: {cpu}")))
+    // Each process's own CPU is counted, not the cores': on a shared machine other work can
+    // fill the cores while ours stay under the bar, which this cannot tell from a slow path.
+    window(i, f).unwrap_or_else(|| {
+        (
+            Limit::Unknown,
+            format!(
+                "no resource was saturated: {cpu}; CPU other processes took on those cores is \
+                 not counted"
+            ),
+        )
+    })
 }
 
 /// `server` or `load-generator` when a process's cores were busy (the busier one when both
@@ -287,8 +297,9 @@ fn window(i: &LimitInputs, f: &LimitFigures) -> Option<(Limit, String)> {
         (
             Limit::Window,
             format!(
-                "the subscribers' own requests over the link: each poll or fetch waits for a \
-                 {rtt} round trip, and they fell behind the publisher"
+                "the subscribers' own requests over the link: with both processes idle they \
+                 fell behind the publisher, each poll or fetch waiting for a {rtt} round trip \
+                 (a push delivery for half of one)"
             ),
         )
     })
