@@ -104,7 +104,10 @@ impl WebSocketConfig {
             ("resume_buffer_bytes", self.resume_buffer_bytes),
             ("max_message_bytes", self.max_message_bytes),
             ("read_buffer_bytes", self.read_buffer_bytes),
-            ("subscriber_read_buffer_bytes", self.subscriber_read_buffer_bytes),
+            (
+                "subscriber_read_buffer_bytes",
+                self.subscriber_read_buffer_bytes,
+            ),
         ];
         for (key, v) in positive {
             if v == 0 {
