@@ -115,6 +115,8 @@ pub struct LinkSides {
 pub struct LimitInputs {
     /// The run measured something (its window ran).
     pub measured: bool,
+    /// The load generator kept its own time (`valid` of the run).
+    pub valid: bool,
     /// Offered publishes per second (open loop); `None` for closed loop.
     pub offered_per_sec: Option<f64>,
     /// Published per second in the window.
@@ -176,6 +178,14 @@ fn pct(share: f64) -> String {
 fn decide(i: &LimitInputs, f: &LimitFigures) -> (Limit, String) {
     if !i.measured {
         return (Limit::Unknown, "the run measured nothing".to_owned());
+    }
+    if !i.valid {
+        return (
+            Limit::Unknown,
+            "the run is invalid: the load generator's own wake-ups were late, so its figures \
+             describe the machine at that moment"
+                .to_owned(),
+        );
     }
     // The run's own saturation check decides whether an open loop kept up (it also knows
     // when too few messages fall inside the window to judge a share).
