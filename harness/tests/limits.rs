@@ -65,8 +65,16 @@ fn each_run_says_what_limited_it() {
             .unwrap_or_else(|| panic!("no rate={rate} run"))
     };
     let open = by_rate("100");
-    assert_eq!(open["limited_by"], "offered-rate", "{}", open["limits"]);
-    assert!(open["limits"]["offered_share"].as_f64().unwrap() >= 0.95);
+    if open["valid"] == true {
+        assert_eq!(open["limited_by"], "offered-rate", "{}", open["limits"]);
+        assert!(open["limits"]["offered_share"].as_f64().unwrap() >= 0.95);
+    } else {
+        // A machine too busy for the generator's own wake-ups makes the run invalid: then the
+        // verdict must say so rather than credit the offered rate.
+        assert_eq!(open["limited_by"], "unknown", "{}", open["limits"]);
+        let reason = open["limits"]["reason"].as_str().unwrap();
+        assert!(reason.contains("invalid"), "{reason}");
+    }
 
     let closed = by_rate("max");
     let limits = &closed["limits"];
