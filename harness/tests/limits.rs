@@ -1,6 +1,8 @@
-//! `limited_by` through the real binary: over a 100 ms link an open loop at 100 msg/s keeps its
+//! `limited_by` through the real binary: over a 40 ms link an open loop at 100 msg/s keeps its
 //! offered rate (`offered-rate`), and a closed loop with 10 messages in flight can publish at
-//! most ~100 msg/s whatever the transport does (`window`). Both figures are set by the scenario,
+//! most ~250 msg/s whatever the transport does (`window`). The window is long beside the trip
+//! (2 s against 40 ms), so the messages still in flight at its end stay under the 5% that
+//! would mark the open loop saturated. Both figures are set by the scenario,
 //! not by the machine's load, so the verdicts are deterministic; the other verdicts are the
 //! classifier's unit tests (`harness/src/results/limits/tests.rs`).
 
@@ -11,17 +13,17 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
 const OVER_A_LINK: &str = r#"name = "limits"
-description = "raw-tcp over a 100 ms link: an open loop that keeps up, a closed loop held by its window"
+description = "raw-tcp over a 40 ms link: an open loop that keeps up, a closed loop held by its window"
 transports = ["raw-tcp"]
 warmup = "300ms"
-duration = "1s"
+duration = "2s"
 drain_timeout = "3s"
 payload = "100B"
 rate_per_sec = [100, "max"]
 max_in_flight = 10
 
 [link]
-rtt = "100ms"
+rtt = "40ms"
 "#;
 
 #[test]
@@ -63,15 +65,23 @@ fn each_run_says_what_limited_it() {
             .unwrap_or_else(|| panic!("no rate={rate} run"))
     };
     let open = by_rate("100");
-    assert_eq!(open["limited_by"], "offered-rate", "{}", open["limits"]);
-    assert!(open["limits"]["offered_share"].as_f64().unwrap() >= 0.95);
+    if open["valid"] == true {
+        assert_eq!(open["limited_by"], "offered-rate", "{}", open["limits"]);
+        assert!(open["limits"]["offered_share"].as_f64().unwrap() >= 0.95);
+    } else {
+        // A machine too busy for the generator's own wake-ups makes the run invalid: then the
+        // verdict must say so rather than credit the offered rate.
+        assert_eq!(open["limited_by"], "unknown", "{}", open["limits"]);
+        let reason = open["limits"]["reason"].as_str().unwrap();
+        assert!(reason.contains("invalid"), "{reason}");
+    }
 
     let closed = by_rate("max");
     let limits = &closed["limits"];
     assert_eq!(closed["limited_by"], "window", "{limits}");
-    // 10 in flight over a trip of at least 100 ms: at most 100 msg/s.
+    // 10 in flight over a trip of at least 40 ms: at most 250 msg/s.
     let reach = limits["window_reach_msgs_per_sec"].as_f64().unwrap();
-    assert!(reach > 0.0 && reach <= 100.0, "{limits}");
+    assert!(reach > 0.0 && reach <= 250.0, "{limits}");
     assert!(
         limits["reason"]
             .as_str()

@@ -33,6 +33,7 @@ fn inputs(run: &RunResult, scenario: &Scenario, remote: bool) -> LimitInputs {
     let throughput = &run.latency.throughput;
     LimitInputs {
         measured: run.delivery.measured_secs > 0.0,
+        valid: run.load.valid,
         offered_per_sec: run.offered_rate,
         published_per_sec: throughput.published_per_sec,
         saturated: run.load.saturated,

@@ -6,6 +6,7 @@ use super::*;
 fn closed() -> LimitInputs {
     LimitInputs {
         measured: true,
+        valid: true,
         offered_per_sec: None,
         published_per_sec: 1_000_000.0,
         saturated: false,
@@ -237,4 +238,14 @@ fn names_serialize_as_the_issue_spells_them() {
     for l in all {
         assert_eq!(serde_json::to_value(l).unwrap(), l.name());
     }
+}
+
+#[test]
+fn an_invalid_run_is_unknown_whatever_it_published() {
+    let mut i = over_link(open(100.0, 100.0), true, true);
+    i.saturated = true;
+    i.valid = false;
+    let (limit, f) = classify(&i);
+    assert_eq!(limit, Limit::Unknown);
+    assert!(f.reason.contains("invalid"), "{}", f.reason);
 }
