@@ -17,6 +17,9 @@
 
 pub mod client;
 pub mod codec;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod config;
 pub mod epoch;
 pub mod server;

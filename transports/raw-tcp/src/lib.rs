@@ -41,6 +41,9 @@
 //! `server_resume_skipped`, `server_epoch_resets`, `server_protocol_errors`.
 
 mod client;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod log;
 mod proto;
 mod server;

@@ -20,6 +20,9 @@
 //! subscriber), `ws` shared WebSocket plumbing.
 
 mod client;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod config;
 pub mod proto;
 mod server;
