@@ -17,11 +17,11 @@
 
 pub mod client;
 pub mod codec;
+pub mod config;
+pub mod epoch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod config;
-pub mod epoch;
 pub mod server;
 pub mod store;
 

@@ -22,5 +22,10 @@ fn claim(max_request: u32) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_maximal_request_claims_are_held_in_bounded_memory() {
     let config = PullLogConfig::default();
-    hold_claims::<PullLog>(&config, |_| claim(config.broker.max_request_bytes), BOUND_KIB).await;
+    hold_claims::<PullLog>(
+        &config,
+        |_| claim(config.broker.max_request_bytes),
+        BOUND_KIB,
+    )
+    .await;
 }

@@ -31,10 +31,14 @@ fn claim(i: usize, max_frame: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_maximal_frame_claims_are_held_in_bounded_memory() {
     let config = RawTcpConfig::default();
-    let held = hold_claims::<RawTcp>(&config, |i| claim(i, config.max_frame_bytes), BOUND_KIB).await;
+    let held =
+        hold_claims::<RawTcp>(&config, |i| claim(i, config.max_frame_bytes), BOUND_KIB).await;
     // The regression this test found: the declared length was reserved at once, 16 GiB of
     // address space for the thousand claims (RSS stayed low only because the pages were never
     // written).
     let virtual_kib = held.vm_held_kib.saturating_sub(held.vm_before_kib);
-    assert!(virtual_kib < VIRTUAL_BOUND_KIB, "address space grew by {virtual_kib} KiB");
+    assert!(
+        virtual_kib < VIRTUAL_BOUND_KIB,
+        "address space grew by {virtual_kib} KiB"
+    );
 }

@@ -61,7 +61,10 @@ fn raise_nofile(need: u64) {
             .expect("raise RLIMIT_NOFILE");
     }
     let (soft, _) = rlimit::Resource::NOFILE.get().expect("read RLIMIT_NOFILE");
-    assert!(soft >= need, "need {need} descriptors, the hard limit allows {soft}");
+    assert!(
+        soft >= need,
+        "need {need} descriptors, the hard limit allows {soft}"
+    );
 }
 
 /// Starts `T`'s server, opens [`CLAIMANTS`] connections that each send `claim(i)` (a header
@@ -100,7 +103,12 @@ pub async fn hold_claims<T: Transport>(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    bounded_for(Duration::from_secs(60), "the server reading every claim", read_all).await;
+    bounded_for(
+        Duration::from_secs(60),
+        "the server reading every claim",
+        read_all,
+    )
+    .await;
 
     let cctx = transport_core::ClientContext::fresh(0);
     let (mut sub, mut publisher) = clients::<T>(config, &addr, &addr, &cctx).await;
@@ -109,7 +117,11 @@ pub async fn hold_claims<T: Transport>(
     while got.len() < 3 {
         got.extend(next_seqs(&mut sub).await);
     }
-    assert_eq!(got, vec![0, 1, 2], "the well-behaved client was served in order");
+    assert_eq!(
+        got,
+        vec![0, 1, 2],
+        "the well-behaved client was served in order"
+    );
     // Measured after the round trip, not as soon as the claims were read: what a connection
     // reserves for its claim comes a step after the read that counted its bytes, and the
     // round trip gives every connection task many turns. The claims are still held.
@@ -123,8 +135,12 @@ pub async fn hold_claims<T: Transport>(
     );
     assert!(grew < bound_kib, "resident memory grew by {grew} KiB");
     drop(held);
-    bounded("subscriber close", sub.close()).await.expect("close");
-    bounded("publisher close", publisher.close()).await.expect("close");
+    bounded("subscriber close", sub.close())
+        .await
+        .expect("close");
+    bounded("publisher close", publisher.close())
+        .await
+        .expect("close");
     bounded("server shutdown", server.shutdown())
         .await
         .expect("shutdown");

@@ -20,10 +20,10 @@
 //! subscriber), `ws` shared WebSocket plumbing.
 
 mod client;
+pub mod config;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod config;
 pub mod proto;
 mod server;
 mod ws;
