@@ -16,6 +16,9 @@ pub mod charts;
 pub mod cli;
 pub mod compare;
 pub mod exit;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod limits;
 pub mod link;
 pub mod merge;

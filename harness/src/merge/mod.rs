@@ -9,7 +9,7 @@
 //! be merged is decided in `check.rs`; the per-run arithmetic is in `combine.rs`; the histogram
 //! files in `hist.rs`.
 
-mod check;
+pub(crate) mod check;
 mod combine;
 mod hist;
 

@@ -19,6 +19,9 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod epoch;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 pub mod store;
 

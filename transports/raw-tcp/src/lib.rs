@@ -48,6 +48,9 @@
 //! `server_retained_bytes` show what waits in the queues and what the logs keep (README.md).
 
 mod client;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod log;
 mod proto;
 mod server;

@@ -269,9 +269,10 @@ enum Read {
 }
 
 impl Relay<'_> {
-    /// Reads more bytes (room for at least `next_len` of them), or reports the end.
+    /// Reads more bytes (room for more of the `next_len` the next frame needs), or reports the
+    /// end.
     async fn read(&mut self, next_len: usize) -> Result<Read, TransportError> {
-        self.buf.reserve(READ_CHUNK.max(next_len));
+        self.buf.reserve(room(self.buf.len(), next_len));
         let n = self
             .io
             .read_buf(&mut self.buf)
@@ -286,6 +287,16 @@ impl Relay<'_> {
             _ => Ok(Read::More),
         }
     }
+}
+
+/// Bytes to reserve before a read, with `buffered` bytes held and `next_len` needed for the
+/// next frame: a chunk, or more of a large frame, but never more than has arrived. A frame
+/// header is a claim until its bytes come: reserving all of it at once let a thousand
+/// connections that each declared the largest frame and sent 16 bytes take 16 GiB of address
+/// space. Growing by at most the bytes already here still takes a large frame in a few
+/// doublings.
+fn room(buffered: usize, next_len: usize) -> usize {
+    READ_CHUNK.max(next_len.saturating_sub(buffered).min(buffered))
 }
 
 async fn relay_publisher(
@@ -416,5 +427,22 @@ async fn feed_subscriber(
         }
         runs.clear();
         queue.written(count, len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_grows_with_the_bytes_that_arrived_not_the_declared_length() {
+        // A claim of 16 MiB with 16 bytes here gets a chunk, not 16 MiB.
+        assert_eq!(room(16, 16 << 20), READ_CHUNK);
+        // Half of a large frame here: room for the rest, not more.
+        assert_eq!(room(8 << 20, 16 << 20), 8 << 20);
+        // A quarter here: room for as much again.
+        assert_eq!(room(4 << 20, 16 << 20), 4 << 20);
+        // Small frames: a chunk.
+        assert_eq!(room(0, 100), READ_CHUNK);
     }
 }

@@ -16,6 +16,9 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod parser;
 pub mod server;
 

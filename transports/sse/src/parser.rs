@@ -19,7 +19,8 @@ pub struct Event {
     pub id: String,
 }
 
-/// A line longer than the parser's limit.
+/// A line longer than the parser's limit, or an event whose data lines add up to more: a
+/// stream that never ends its event must not grow the parser without bound either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineTooLong(pub usize);
 
@@ -60,7 +61,7 @@ impl Parser {
                 b'\n' if after_cr => {}
                 b'\n' | b'\r' => {
                     let line = std::mem::take(&mut self.line);
-                    self.process(&String::from_utf8_lossy(&line), out);
+                    self.process(&String::from_utf8_lossy(&line), out)?;
                 }
                 _ => {
                     if self.line.len() >= self.max_line {
@@ -73,13 +74,14 @@ impl Parser {
         Ok(())
     }
 
-    fn process(&mut self, line: &str, out: &mut Vec<Event>) {
+    fn process(&mut self, line: &str, out: &mut Vec<Event>) -> Result<(), LineTooLong> {
         if line.is_empty() {
-            return self.dispatch(out);
+            self.dispatch(out);
+            return Ok(());
         }
         if line.starts_with(':') {
             self.comments += 1;
-            return;
+            return Ok(());
         }
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
@@ -87,6 +89,10 @@ impl Parser {
         };
         match field {
             "data" => {
+                // The event's data is held until its blank line: bounded like one line.
+                if self.data.len() + value.len() + 1 > self.max_line + 1 {
+                    return Err(LineTooLong(self.max_line));
+                }
                 self.data.push_str(value);
                 self.data.push('\n');
             }
@@ -99,6 +105,7 @@ impl Parser {
             }
             _ => {}
         }
+        Ok(())
     }
 
     fn dispatch(&mut self, out: &mut Vec<Event>) {
@@ -175,5 +182,20 @@ mod tests {
         let mut p = Parser::new(8);
         let mut out = Vec::new();
         assert_eq!(p.feed(b"data: 0123456789", &mut out), Err(LineTooLong(8)));
+    }
+
+    #[test]
+    fn an_event_whose_data_lines_add_up_past_the_limit_is_refused() {
+        // Found by the sse_parser fuzz target: each line was bounded, the event was not, so a
+        // server that never sent the blank line grew the client without bound.
+        let mut p = Parser::new(12);
+        let mut out = Vec::new();
+        assert_eq!(p.feed(b"data: 012345\ndata: 6789\n", &mut out), Ok(()));
+        assert_eq!(p.feed(b"data: x\n", &mut out), Err(LineTooLong(12)));
+        assert!(out.is_empty());
+        // Within the limit (the joining newline counted) the event still dispatches.
+        let mut p = Parser::new(12);
+        assert_eq!(p.feed(b"data: 012345\ndata: 6789\n\n", &mut out), Ok(()));
+        assert_eq!(out[0].data, "012345\n6789");
     }
 }

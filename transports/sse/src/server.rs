@@ -22,7 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use transport_core::{Counter, ServerContext, TransportError};
+use transport_core::{Counter, Counters, ServerContext, TransportError};
 use transport_long_poll::Encoding;
 use transport_long_poll::server::{Extension, start_extended, valid_topic};
 use transport_long_poll::store::{PollOutcome, ReadLimits, Topic};
@@ -50,9 +50,18 @@ pub fn start(
     listener: TcpListener,
     ctx: ServerContext,
 ) -> Result<LongPollServer, TransportError> {
-    let counters = ctx.counters.clone();
+    let routes = routes(config, &ctx.counters);
+    start_extended(&config.long_poll(), listener, ctx, routes)
+}
+
+/// What SSE adds to the long-poll server: the events route, over the server's `Extension`.
+pub(crate) fn routes(
+    config: &SseConfig,
+    counters: &Arc<Counters>,
+) -> impl FnOnce(Extension) -> Router + use<> {
+    let counters = counters.clone();
     let sse = config.clone();
-    start_extended(&config.long_poll(), listener, ctx, move |ext| {
+    move |ext| {
         let state = Arc::new(State_ {
             ext,
             config: sse,
@@ -65,7 +74,7 @@ pub fn start(
         Router::new()
             .route("/topics/{topic}/events", get(events))
             .with_state(state)
-    })
+    }
 }
 
 /// `?last_event_id=N`, for a first connect that resumes (a reconnect sends the header).

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+pub mod claims;
 pub mod peers;
 pub mod traffic;
 

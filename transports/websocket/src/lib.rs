@@ -21,6 +21,9 @@
 
 mod client;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod proto;
 mod server;
 mod ws;

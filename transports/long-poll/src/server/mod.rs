@@ -21,13 +21,13 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 use transport_core::occupancy::RetainedGauges;
-use transport_core::{Acceptor, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{Acceptor, ServerContext, ServerHandle, TransportError};
 
 use crate::config::LongPollConfig;
 use crate::store::Store;
@@ -58,7 +58,10 @@ async fn accept_loop(acceptor: Acceptor, app: Router, stop: Stop, tracker: TaskT
 
 /// Serves one HTTP/1.1 connection until the peer closes it, a graceful shutdown completes,
 /// or the hard signal drops it (closing the socket, since the connection owns it).
-async fn serve_connection(io: CountingIo<TcpStream>, app: Router, stop: Stop) {
+async fn serve_connection<I>(io: I, app: Router, stop: Stop)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     // The publisher session this connection serves, if a POST names one; every request of the
     // connection sees it as an extension.
     let session = Arc::new(ConnSession::default());
@@ -139,22 +142,7 @@ pub fn start_extended(
     };
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
-    let ext = Extension {
-        store: Arc::new(Store::reporting(
-            config.retention_messages as usize,
-            RetainedGauges::register(&ctx.counters),
-        )),
-        epoch: crate::epoch::generate(),
-        shutdown: stop.graceful.clone(),
-    };
-    let app = routes::router_with(
-        config,
-        &ctx.counters,
-        stop.graceful.clone(),
-        ext.store.clone(),
-        ext.epoch,
-    );
-    let app = extra(ext).merge(app);
+    let app = app(config, &ctx.counters, stop.graceful.clone(), extra);
     // Long-poll has no handshake to split off: every byte counts as steady state.
     let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire);
     let tracker = TaskTracker::new();
@@ -166,6 +154,40 @@ pub fn start_extended(
         tracker,
         accept: Some(accept),
     })
+}
+
+/// Serves one connection over `io` with `app` until the peer closes it or `shutdown` is
+/// cancelled (what a server does with each accepted socket, for the fuzz targets).
+#[cfg(feature = "fuzzing")]
+pub(crate) async fn serve_io<I>(io: I, app: Router, shutdown: CancellationToken)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let stop = Stop {
+        graceful: shutdown,
+        drop_now: CancellationToken::new(),
+    };
+    serve_connection(io, app, stop).await;
+}
+
+/// The long-poll routes plus those `extra` builds, over a fresh store and epoch; `shutdown`
+/// releases held requests.
+pub(crate) fn app(
+    config: &LongPollConfig,
+    counters: &transport_core::Counters,
+    shutdown: CancellationToken,
+    extra: impl FnOnce(Extension) -> Router,
+) -> Router {
+    let ext = Extension {
+        store: Arc::new(Store::reporting(
+            config.retention_messages as usize,
+            RetainedGauges::register(counters),
+        )),
+        epoch: crate::epoch::generate(),
+        shutdown: shutdown.clone(),
+    };
+    let app = routes::router_with(config, counters, shutdown, ext.store.clone(), ext.epoch);
+    extra(ext).merge(app)
 }
 
 impl LongPollServer {

@@ -17,6 +17,9 @@ mod batch;
 mod config;
 mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod group;
 mod guard;
 mod header;

@@ -26,8 +26,8 @@ pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// A refusal: the status line's code and reason, an extra header if any, and the body.
-struct Refusal {
-    status: &'static str,
+pub(crate) struct Refusal {
+    pub(crate) status: &'static str,
     header: Option<&'static str>,
     body: String,
 }
@@ -97,7 +97,7 @@ pub(crate) async fn accept(
 /// regrows to only that much. Started from a bare copy of `early` (usually empty) it regrew to
 /// exactly the next frame, so the server read each message in two recv calls of a few bytes
 /// (measured: 1.4 reads per message, and a quarter of the throughput).
-async fn after_upgrade<S>(io: S, early: &[u8], config: WsConfig) -> WebSocketStream<S>
+pub(crate) async fn after_upgrade<S>(io: S, early: &[u8], config: WsConfig) -> WebSocketStream<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -120,11 +120,11 @@ async fn refuse(io: &mut CountingIo<TcpStream>, r: &Refusal) {
     let _ = io.shutdown().await;
 }
 
-type Checked = Result<(Route, String), Refusal>;
+pub(crate) type Checked = Result<(Route, String), Refusal>;
 
 /// Parses a complete request head at the start of `buf`: `None` while it is incomplete,
 /// else its length and the route with the accept key, or the refusal.
-fn parse_head(buf: &[u8]) -> Option<(usize, Checked)> {
+pub(crate) fn parse_head(buf: &[u8]) -> Option<(usize, Checked)> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {

@@ -5,7 +5,7 @@
 //! notice ([`crate::proto`]).
 
 mod conn;
-mod handshake;
+pub(crate) mod handshake;
 mod publish;
 mod shared;
 mod topic;

@@ -8,7 +8,7 @@ mod layout_tests;
 mod meta;
 mod produce;
 mod producer_id;
-mod table;
+pub(crate) mod table;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
