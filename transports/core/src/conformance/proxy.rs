@@ -70,6 +70,15 @@ impl CutProxy {
             .unwrap_or_else(PoisonError::into_inner)
             .abort_all();
     }
+
+    /// Cuts every relayed connection and returns once each relay has stopped, so nothing more
+    /// crosses it (an abort lands at the relay's next await, possibly after a few more bytes).
+    pub async fn cut(&self) {
+        let mut relays =
+            std::mem::take(&mut *self.conns.lock().unwrap_or_else(PoisonError::into_inner));
+        relays.abort_all();
+        while relays.join_next().await.is_some() {}
+    }
 }
 
 impl Drop for CutProxy {
