@@ -244,7 +244,7 @@ impl<T: Transport> RunServer<T> {
                 // A program we did not write: its processes' figures from /proc, no gauges.
                 let guard = server.lock().await;
                 return ServerSample {
-                    process: guard.as_ref().and_then(|s| super::program::sample(s)),
+                    process: guard.as_ref().and_then(super::program::sample),
                     gauges: BTreeMap::new(),
                     occupancy: None,
                     fresh: true,
