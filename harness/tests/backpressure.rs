@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
-
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
+mod bin_support;
 
 const SCENARIO: &str = r#"name = "bp"
 description = "50 subscribers, a fifth of them reading 4 KiB/s of a 100 KiB/s feed"
@@ -31,27 +29,7 @@ receive_buffer = "16KiB"
 
 fn run() -> (Value, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("bp.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
-    let out = dir.path().join("out");
-    let o = Command::new(BIN)
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let summary =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let (out, summary) = bin_support::run_ok(dir.path(), SCENARIO);
     (summary, out, dir)
 }
 

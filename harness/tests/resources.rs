@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
+mod bin_support;
+use bin_support::BIN;
 
 const SCENARIO: &str = r#"name = "placement"
 description = "200 subscribers, two seconds, server in its own process"
@@ -21,26 +21,7 @@ subscribers = 200
 "#;
 
 fn run(dir: &Path, text: &str) -> serde_json::Value {
-    let scenario = dir.join("s.toml");
-    std::fs::write(&scenario, text).unwrap();
-    let out = dir.join("out");
-    let o = Command::new(BIN)
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+    bin_support::run_ok(dir, text).1
 }
 
 /// `transport-bench serve` processes whose parent is gone (re-parented to init).
