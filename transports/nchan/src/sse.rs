@@ -10,13 +10,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::task::JoinHandle;
+use http_body_util::BodyExt;
 use transport_core::{Backoff, ClientContext, Counter, TransportError};
 use transport_sse::parser::{Event, Parser};
+use transport_sse::stream::EventStream;
 
 use crate::channel::{self, MsgId, sub_path};
 use crate::config::NchanConfig;
@@ -25,20 +22,9 @@ use crate::config::NchanConfig;
 const MAX_LINE: usize = (16 << 20) / 3 * 4 + 64;
 /// Bound on connecting and reading the response head.
 const CONNECT_BOUND: Duration = Duration::from_secs(10);
-/// What EventSource asks for.
-const EVENT_STREAM: &str = "text/event-stream";
 
 /// One open stream: its body and the task driving the connection.
-struct Stream {
-    body: Incoming,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Stream = EventStream;
 
 /// An EventSource subscriber of one channel.
 pub struct NchanSseSubscriber {
@@ -100,37 +86,16 @@ impl NchanSseSubscriber {
     }
 
     async fn request(&self) -> Result<Stream, TransportError> {
-        let tcp = self.ctx.connect(&self.addr).await?;
-        let io = self.ctx.counted(tcp);
-        let flag = io.handshake_flag();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| TransportError::protocol("eventsource handshake", e.to_string()))?;
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let last_id = MsgId::parse(&self.parser.last_id).unwrap_or(MsgId::OLDEST);
-        let req = Request::get(&self.path)
-            .header(header::HOST, &self.addr)
-            .header(header::ACCEPT, EVENT_STREAM)
-            .header("last-event-id", last_id.text())
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| TransportError::protocol("eventsource request", e.to_string()))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| TransportError::protocol("eventsource request", e.to_string()))?;
-        flag.end();
-        if resp.status() != StatusCode::OK {
-            return Err(TransportError::Refused {
-                stage: "eventsource",
-                detail: format!("HTTP {}", resp.status()),
-            });
-        }
-        Ok(Stream {
-            body: resp.into_body(),
-            task,
-        })
+        let last = last_id.text();
+        EventStream::open(
+            &self.ctx,
+            &self.addr,
+            &self.path,
+            Some(&last),
+            "eventsource",
+        )
+        .await
     }
 
     /// Reads one chunk of the body into messages; `Ok(false)` when the stream ended.

@@ -14,16 +14,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::task::JoinHandle;
+use http_body_util::BodyExt;
 use transport_core::{ClientContext, Counter, Distribution, TransportError};
 
 use crate::config::{DataEncoding, SseConfig};
 use crate::parser::{Event, Parser};
-use crate::server::EVENT_STREAM;
+use crate::stream::EventStream;
 
 /// Longest event-stream line accepted: a message up to 16 MiB in base64, plus the field name.
 const MAX_LINE: usize = (16 << 20) / 3 * 4 + 64;
@@ -41,16 +37,7 @@ struct Counters {
 }
 
 /// One open stream.
-struct Stream {
-    body: Incoming,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Stream = EventStream;
 
 /// A subscriber of one topic.
 pub struct SseSubscriber {
@@ -121,45 +108,13 @@ impl SseSubscriber {
     }
 
     async fn request(&self) -> Result<Stream, TransportError> {
-        // `ctx.connect`, not `ctx.socket.connect`: it dials from the source the runner gave this
-        // client, which is how one host exceeds one source address's ~28K ephemeral ports.
-        let tcp = self.ctx.connect(&self.addr).await?;
-        let io = self.ctx.counted(tcp);
-        let flag = io.handshake_flag();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| TransportError::protocol("sse handshake", e.to_string()))?;
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        });
         // A stream that opened at cursor 0 carried no id (there is no cursor before 0): its
         // resume point is 0, asked for with `from`.
         let from_start = self.parser.last_id.is_empty() && self.opened;
         let query = if from_start { "?from=0" } else { "" };
-        let mut req = Request::get(format!("/topics/{}/events{query}", self.topic))
-            .header(header::HOST, &self.addr)
-            .header(header::ACCEPT, EVENT_STREAM);
-        if !self.parser.last_id.is_empty() {
-            req = req.header("last-event-id", &self.parser.last_id);
-        }
-        let req = req
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| TransportError::protocol("sse request", e.to_string()))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| TransportError::protocol("sse request", e.to_string()))?;
-        flag.end();
-        if resp.status() != StatusCode::OK {
-            return Err(TransportError::Refused {
-                stage: "sse stream",
-                detail: format!("HTTP {}", resp.status()),
-            });
-        }
-        Ok(Stream {
-            body: resp.into_body(),
-            task,
-        })
+        let path = format!("/topics/{}/events{query}", self.topic);
+        let last = Some(self.parser.last_id.as_str()).filter(|id| !id.is_empty());
+        EventStream::open(&self.ctx, &self.addr, &path, last, "sse stream").await
     }
 
     /// Reads one chunk of the body into events; `Ok(false)` when the stream ended.

@@ -21,6 +21,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod parser;
 pub mod server;
+pub mod stream;
 
 use tokio::net::TcpListener;
 use transport_core::{
