@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::watch;
 use transport_core::Counters;
+use transport_core::occupancy::RetainedGauges;
 
 use crate::api::{self, Reply};
 use crate::group::Coordinator;
@@ -40,11 +41,12 @@ impl Handler {
     pub fn new(config: BrokerConfig) -> Result<Self, BrokerError> {
         config.validate()?;
         let (stop, shutdown) = watch::channel(false);
+        let counters = Counters::new();
         let shared = Shared {
             groups: Coordinator::new(&config),
-            topics: Topics::open(&config)?,
+            topics: Topics::open(&config, RetainedGauges::register(&counters))?,
             config,
-            counters: BrokerCounters::register(&Counters::new()),
+            counters: BrokerCounters::register(&counters),
             producer_ids: ProducerIds::new(),
             shutdown,
         };
