@@ -9,7 +9,7 @@ use super::args::RunArgs;
 use crate::exit::BadInput;
 use crate::registry::TransportKind;
 use crate::results::environment::RemoteServer;
-use crate::runner::server::Remote;
+use crate::runner::Remote;
 use crate::scenario::Scenario;
 use crate::scenario::check_host_port;
 use crate::server::scrape::parse_url;

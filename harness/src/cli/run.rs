@@ -186,7 +186,7 @@ fn print_results(
 /// Where this scenario's server and load generator ran, for the environment block.
 fn placement(
     scenario: &Scenario,
-    remote: &std::collections::BTreeMap<TransportKind, runner::server::Remote>,
+    remote: &std::collections::BTreeMap<TransportKind, runner::Remote>,
 ) -> Placement {
     let all_remote = scenario.transports.iter().all(|k| remote.contains_key(k));
     Placement {

@@ -48,11 +48,11 @@ pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
     let audit = Audit::of(&out);
     let latency = latency(&out, &rec);
     let load = load_check(&out, &rec, &audit, &latency);
-    let consumers = super::consumers::results(&out);
+    let consumers = super::class_results::results(&out);
     let lost = match (consumers.is_empty(), allow_loss) {
         (true, true) => 0,
         (true, false) => audit.totals.lost,
-        (false, _) => super::consumers::unallowed_loss(&consumers, allow_loss),
+        (false, _) => super::class_results::unallowed_loss(&consumers, allow_loss),
     };
     let failures = failures(std::mem::take(&mut out.failures), &rec, lost);
     let (traffic, overhead_bytes) = traffic(&out, &rec, &audit);

@@ -1,14 +1,24 @@
 //! What one cell of the matrix runs with: [`RunCtx`] (so the entry points take one argument
 //! instead of threading five) and the [`HostPlan`] of this host's part in a multi-host run. The
-//! matrix builds it and the phases of a run read it, so it belongs to neither.
+//! matrix builds it and the phases of a run read it, so it belongs to neither; with it the
+//! [`Remote`] servers it names, which the server and program phases both read.
 
 use std::collections::BTreeMap;
 
 use super::progress::Progress;
-use super::server::Remote;
 use crate::registry::TransportKind;
 use crate::scenario::{RunSpec, Scenario};
 use crate::shard::{Shard, StartAt};
+
+/// A server someone else runs (`run --server NAME=HOST:PORT` or `[transport.<name>] address`),
+/// and where its figures can be read (`--server-metrics NAME=URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    /// `HOST:PORT` clients connect to.
+    pub address: String,
+    /// Its `serve --metrics` endpoint, `http://HOST:PORT/metrics`, if it has one.
+    pub metrics: Option<String>,
+}
 
 /// What `run`'s multi-host flags add to a scenario's run: this host's share, the instant its
 /// warm-up starts at, and servers someone else runs. The default is the whole run, now, with

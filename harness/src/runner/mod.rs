@@ -16,6 +16,7 @@
 
 pub(crate) mod aggregate;
 pub mod audit;
+mod class_results;
 mod clients;
 mod consumers;
 mod ctx;
@@ -37,7 +38,7 @@ pub(crate) mod share;
 mod timeline;
 mod topic;
 
-pub use ctx::{HostPlan, RunCtx};
+pub use ctx::{HostPlan, Remote, RunCtx};
 pub use matrix::{Matrix, MatrixRun, run_cell, run_with};
 pub use output::CellResult;
 pub use progress::Progress;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use transport_core::{ServerContext, ServerHandle, SocketOptions, Transport, TransportError};
 
-use super::server::Remote;
+use super::ctx::Remote;
 use crate::exit::BadInput;
 use crate::registry::{TransportKind, Visit};
 use crate::scenario::{Scenario, ServerMode, ServerPlacement};

@@ -371,6 +371,9 @@ impl SubscriberRecorder {
             }
         }
         let mut fresh = 0;
+        // Ages are only wanted for a lag track (runs with consumer classes): no per-message
+        // work for the rest.
+        let track_ages = self.lag.is_some();
         let mut ages = UnitAges::EMPTY;
         for m in msgs {
             let Some(env) = Envelope::decode(m).filter(|e| {
@@ -391,7 +394,9 @@ impl SubscriberRecorder {
                 continue;
             }
             fresh += 1;
-            ages.add(env.intended_ns);
+            if track_ages {
+                ages.add(env.intended_ns);
+            }
             if env.intended_ns < shared.measure_start_ns || env.intended_ns >= shared.measure_end_ns
             {
                 continue;

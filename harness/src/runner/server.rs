@@ -19,6 +19,7 @@ use transport_core::{
     WireSnapshot, WireStats,
 };
 
+use super::ctx::Remote;
 use crate::exit::BadInput;
 use crate::link::ServerSlot;
 use crate::registry::TransportKind;
@@ -60,16 +61,6 @@ pub struct ServerSample {
 const NO_METRICS: &str = "the server is remote and no --server-metrics URL was given for it";
 /// Why an external broker is not measured.
 const EXTERNAL: &str = "the server is external and has no metrics endpoint";
-
-/// A server someone else runs (`run --server NAME=HOST:PORT` or `[transport.<name>] address`),
-/// and where its figures can be read (`--server-metrics NAME=URL`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remote {
-    /// `HOST:PORT` clients connect to.
-    pub address: String,
-    /// Its `serve --metrics` endpoint, `http://HOST:PORT/metrics`, if it has one.
-    pub metrics: Option<String>,
-}
 
 /// How the run reaches its server.
 enum Reach<T: Transport> {
