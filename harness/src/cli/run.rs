@@ -79,6 +79,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
     };
     // Before any run starts: a server program that cannot start here is the user's to fix.
     runner::program::preflight(&scenario, &plan.remote)?;
+    restarts_need_owned_servers(&scenario, &plan.remote)?;
     let placement = placement(&scenario, &plan.remote);
     let started = SystemTime::now();
     let out_dir = args
@@ -202,6 +203,27 @@ fn placement(
     }
 }
 
+/// A `server-restart` stops and starts the server: the runner must own it, and one reached
+/// through `--server` is someone else's (exit 2 before anything runs).
+fn restarts_need_owned_servers(
+    scenario: &Scenario,
+    remote: &std::collections::BTreeMap<TransportKind, runner::Remote>,
+) -> anyhow::Result<()> {
+    let restarts = scenario
+        .faults
+        .iter()
+        .any(|f| f.kind == crate::link::FaultKind::ServerRestart);
+    match remote.iter().next() {
+        Some((kind, r)) if restarts => Err(BadInput::msg(format!(
+            "{}: a server-restart fault needs a server the runner owns, but {kind} is reached \
+             at {} (--server): the runner cannot stop or start it; drop --server or the fault",
+            scenario.source.display(),
+            r.address
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Raises the open-file limit as far as the largest run needs and refuses (exit 2) a scenario
 /// whose runs cannot get their descriptors, before anything connects.
 fn check_descriptors(scenario: &Scenario, specs: &[scenario::RunSpec]) -> anyhow::Result<()> {
@@ -210,7 +232,7 @@ fn check_descriptors(scenario: &Scenario, specs: &[scenario::RunSpec]) -> anyhow
         .map(|s| u64::from(s.subscribers) + u64::from(scenario.publishers))
         .max()
         .unwrap_or(0);
-    let proxied = scenario.link.is_some() || !scenario.faults.is_empty();
+    let proxied = scenario.link.is_some() || scenario.faults.iter().any(|f| f.kind.needs_proxy());
     // A server in its own process holds its own descriptors.
     let in_process = scenario.server.mode == ServerMode::InProcess;
     let need = limits::descriptors_needed(clients, in_process, proxied);

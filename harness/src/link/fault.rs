@@ -4,8 +4,12 @@
 //! - `reset-connections`: every relayed connection (of the targeted side) is reset at once.
 //! - `blackhole`: the link holds every byte and every new connection for `duration`, as a
 //!   path that drops packets and then recovers looks to TCP.
-//! - `server-restart`: the server is shut down, stays down for `duration`, and a new one is
-//!   started on the same address with the same options (so file storage is reopened).
+//! - `server-restart`: the server is stopped (`signal`: killed, the default, as in a crash; or
+//!   terminated, a graceful drain), stays down for `duration`, and a new one is started on
+//!   the same address with the same options (so file storage is reopened).
+//! - `churn`: for `duration`, subscribers disconnect and reconnect with resume at a steady
+//!   rate, each chosen deterministically ([`churn_cuts`]); the cuts happen at the
+//!   subscribers' own sockets (their read gates), not in the link.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,21 +30,30 @@ pub enum FaultKind {
     ServerRestart,
     /// Hold all traffic for `duration`.
     Blackhole,
+    /// Cut subscribers' connections at a steady rate for `duration`; they reconnect at once.
+    Churn,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 3] = [
+    pub const ALL: [FaultKind; 4] = [
         FaultKind::ResetConnections,
         FaultKind::ServerRestart,
         FaultKind::Blackhole,
+        FaultKind::Churn,
     ];
     /// Every kind's scenario name, for error messages.
     pub const NAMES: &'static [&'static str] = &[
         FaultKind::ALL[0].name(),
         FaultKind::ALL[1].name(),
         FaultKind::ALL[2].name(),
+        FaultKind::ALL[3].name(),
     ];
+
+    /// Whether it acts through the link emulator (the others need no proxy in front).
+    pub const fn needs_proxy(self) -> bool {
+        matches!(self, FaultKind::ResetConnections | FaultKind::Blackhole)
+    }
 
     /// Looks a kind up by its scenario name.
     pub fn from_name(name: &str) -> Option<FaultKind> {
@@ -53,6 +66,7 @@ impl FaultKind {
             FaultKind::ResetConnections => "reset-connections",
             FaultKind::ServerRestart => "server-restart",
             FaultKind::Blackhole => "blackhole",
+            FaultKind::Churn => "churn",
         }
     }
 }
@@ -124,10 +138,92 @@ macro_rules! serde_by_name {
         }
     )*};
 }
-serde_by_name!(FaultKind, FaultTarget);
+/// How a `server-restart` stops the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestartSignal {
+    /// SIGKILL: a crash; what the server held dies with it.
+    #[default]
+    Kill,
+    /// SIGTERM: a graceful stop (an in-process server's shutdown).
+    Term,
+}
+
+impl RestartSignal {
+    /// Every signal.
+    pub const ALL: [RestartSignal; 2] = [RestartSignal::Kill, RestartSignal::Term];
+    /// Every signal's scenario name, for error messages.
+    pub const NAMES: &'static [&'static str] = &["kill", "term"];
+
+    /// Looks a signal up by its scenario name.
+    pub fn from_name(name: &str) -> Option<RestartSignal> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The scenario name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RestartSignal::Kill => "kill",
+            RestartSignal::Term => "term",
+        }
+    }
+}
+
+serde_by_name!(FaultKind, FaultTarget, RestartSignal);
+
+/// How fast a `churn` fault cuts subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnRate {
+    /// Subscribers per second.
+    RatePerSec(f64),
+    /// A share of the subscribers per second.
+    SharePerSec(f64),
+}
+
+impl ChurnRate {
+    /// Cuts per second with `subscribers` subscribers.
+    pub fn per_sec(self, subscribers: u32) -> f64 {
+        match self {
+            ChurnRate::RatePerSec(r) => r,
+            ChurnRate::SharePerSec(s) => s * f64::from(subscribers),
+        }
+    }
+}
+
+/// When each subscriber of `subscribers` is cut by a churn at `rate` from `at` for `length`
+/// (offsets from the window's start): cut `k` falls at `at + k / rate` and picks subscriber
+/// `k * stride mod subscribers`, a stride coprime with the count, so consecutive cuts spread
+/// over the fleet and every subscriber is cut once before any is cut twice. Deterministic.
+pub fn churn_cuts(
+    rate: ChurnRate,
+    at: Duration,
+    length: Duration,
+    subscribers: u32,
+) -> Vec<Vec<Duration>> {
+    let mut cuts = vec![Vec::new(); subscribers as usize];
+    let per_sec = rate.per_sec(subscribers);
+    if subscribers == 0 || per_sec <= 0.0 {
+        return cuts;
+    }
+    let n = u64::from(subscribers);
+    let stride = (n * 618 / 1000..=n)
+        .chain(1..n)
+        .find(|&s| s > 0 && gcd(s, n) == 1)
+        .unwrap_or(1);
+    let count = (per_sec * length.as_secs_f64()).floor() as u64;
+    for k in 0..count {
+        let when = at + Duration::from_secs_f64(k as f64 / per_sec);
+        cuts[((k * stride) % n) as usize].push(when);
+    }
+    cuts
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
 
 /// One scheduled fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Fault {
     /// When it fires, from the start of the measured window.
     #[serde(with = "transport_core::duration")]
@@ -139,6 +235,12 @@ pub struct Fault {
     pub duration: Duration,
     /// Whose connections it affects (resets only; a blackhole and a restart hit everyone).
     pub target: FaultTarget,
+    /// How a restart stops the server (restarts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<RestartSignal>,
+    /// How fast a churn cuts subscribers (churn only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnRate>,
 }
 
 /// The run's server, restartable in place by a `server-restart` fault.
@@ -184,7 +286,7 @@ impl<T: Transport> ServerSlot<T> {
     pub async fn restart(
         &self,
         down: Duration,
-        proxy: &LinkProxy,
+        proxy: Option<&LinkProxy>,
         stopped: impl FnOnce(),
     ) -> Result<(), String> {
         let stop = self.stop().await;
@@ -207,14 +309,15 @@ impl<T: Transport> ServerSlot<T> {
 
     /// Waits `down`, then starts a new server on the first one's address, or on a fresh port
     /// with the proxy repointed if that address cannot be bound again.
-    async fn start_after(&self, down: Duration, proxy: &LinkProxy) -> Result<(), String> {
+    async fn start_after(&self, down: Duration, proxy: Option<&LinkProxy>) -> Result<(), String> {
         let mut slot = self.server.lock().await;
         tokio::time::sleep(down).await;
-        let listener = match rebind(self.addr).await {
-            Some(l) => l,
-            None => TcpListener::bind("127.0.0.1:0")
+        let listener = match (rebind(self.addr).await, proxy) {
+            (Some(l), _) => l,
+            (None, Some(_)) => TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| format!("binding a new server port: {e}"))?,
+            (None, None) => return Err(format!("{} could not be bound again", self.addr)),
         };
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let server = tokio::time::timeout(
@@ -224,7 +327,7 @@ impl<T: Transport> ServerSlot<T> {
         .await
         .map_err(|_| "restarted server did not start in time".to_owned())?
         .map_err(|e| format!("restarting the server: {e}"))?;
-        if bound != self.addr {
+        if let (true, Some(proxy)) = (bound != self.addr, proxy) {
             proxy.set_upstream(bound);
         }
         *slot = Some(server);
@@ -261,7 +364,40 @@ mod tests {
         }
         assert_eq!(
             FaultKind::NAMES,
-            ["reset-connections", "server-restart", "blackhole"]
+            ["reset-connections", "server-restart", "blackhole", "churn"]
+        );
+        for t in RestartSignal::ALL {
+            assert_eq!(RestartSignal::from_name(t.name()), Some(t));
+        }
+    }
+
+    #[test]
+    fn churn_cuts_the_asked_count_spread_over_everyone() {
+        let cuts = churn_cuts(
+            ChurnRate::SharePerSec(0.05),
+            Duration::from_secs(1),
+            Duration::from_secs(20),
+            100,
+        );
+        let all: Vec<Duration> = cuts.iter().flatten().copied().collect();
+        assert_eq!(all.len(), 100, "5 per second for 20 s");
+        assert!(
+            cuts.iter().all(|c| c.len() == 1),
+            "each once before any twice"
+        );
+        assert!(
+            all.iter()
+                .all(|&c| c >= Duration::from_secs(1) && c < Duration::from_secs(21))
+        );
+        let again = churn_cuts(
+            ChurnRate::RatePerSec(5.0),
+            Duration::from_secs(1),
+            Duration::from_secs(20),
+            100,
+        );
+        assert_eq!(
+            cuts, again,
+            "deterministic, and a rate is the same as its share"
         );
         assert_eq!(FaultTarget::NAMES, ["all", "subscribers", "publishers"]);
     }

@@ -19,6 +19,6 @@ pub(crate) mod fault;
 pub(crate) mod proxy;
 pub(crate) mod shape;
 
-pub use fault::{Fault, FaultKind, FaultTarget, ServerSlot};
+pub use fault::{ChurnRate, Fault, FaultKind, FaultTarget, RestartSignal, ServerSlot, churn_cuts};
 pub use proxy::{LinkProxy, ProxyStats, Side};
 pub use shape::LinkConfig;

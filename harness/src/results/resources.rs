@@ -75,12 +75,55 @@ pub struct Resources {
 /// `resources.server`: the server process's figures, with the run's peak occupancy beside them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerFigures {
-    /// The process's figures.
+    /// The process's figures (every incarnation's, when a restart replaced it).
     #[serde(flatten)]
     pub process: ProcessFigures,
     /// The highest occupancy over the run.
     #[serde(flatten)]
     pub peaks: OccupancyPeaks,
+    /// Each process the server ran as, in order, when a `server-restart` replaced it (empty
+    /// for a run without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incarnations: Vec<Incarnation>,
+}
+
+/// One process of the run's server, when a `server-restart` fault replaced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incarnation {
+    /// Its process id, when it has a process of its own.
+    pub pid: Option<u32>,
+    /// When it started, seconds after the first one did.
+    pub started_at_secs: f64,
+    /// CPU seconds it spent, from its start to its last reading; null when unread.
+    pub cpu_s: Option<f64>,
+    /// Its resident peak (`VmHWM`), bytes; null when unread.
+    pub rss_peak_bytes: Option<u64>,
+    /// The signal that ended it (`kill`, `term`); null for the one that served to the end.
+    pub ended_by: Option<crate::link::RestartSignal>,
+}
+
+impl Incarnation {
+    /// An incarnation that started `started` after the first.
+    pub fn new(pid: Option<u32>, started: std::time::Duration) -> Incarnation {
+        Incarnation {
+            pid,
+            started_at_secs: started.as_secs_f64(),
+            cpu_s: None,
+            rss_peak_bytes: None,
+            ended_by: None,
+        }
+    }
+
+    /// Fills its figures from its last reading (CPU seconds, resident peak), and what ended it.
+    pub fn close(
+        &mut self,
+        last: Option<(f64, u64)>,
+        ended_by: Option<crate::link::RestartSignal>,
+    ) {
+        self.cpu_s = last.map(|l| l.0);
+        self.rss_peak_bytes = last.map(|l| l.1);
+        self.ended_by = ended_by;
+    }
 }
 
 impl From<ProcessFigures> for ServerFigures {
@@ -88,6 +131,7 @@ impl From<ProcessFigures> for ServerFigures {
         ServerFigures {
             process,
             peaks: OccupancyPeaks::default(),
+            incarnations: Vec::new(),
         }
     }
 }

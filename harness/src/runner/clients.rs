@@ -152,7 +152,7 @@ pub fn start_receiving<S: Subscriber>(
     subscribers: Vec<S>,
     shared: &Arc<RunShared>,
     flow: &Arc<FlowControl>,
-    (scenario, classify): (&Scenario, Classify<'_>),
+    (scenario, classify, cuts): (&Scenario, Classify<'_>, &dyn Fn(u32) -> Vec<u64>),
 ) -> Receiving<S> {
     let drain = Arc::new(Drain {
         subs: (0..subscribers.len())
@@ -171,7 +171,8 @@ pub fn start_receiving<S: Subscriber>(
         .enumerate()
         .map(|(i, sub)| {
             let rec = classify(SubscriberRecorder::new(shared.clone(), i as u32), i as u32);
-            let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len());
+            let tally = SubscriberTally::new(scenario.publishers, scenario.faults.len())
+                .with_cuts(cuts(i as u32));
             tokio::spawn(receive(
                 sub,
                 (rec, tally, tracker.clone(), flow.clone()),

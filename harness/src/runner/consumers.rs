@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use transport_core::ReadGate;
+use transport_core::{GateBehaviour, ReadGate};
 
 use super::lag::LagTrack;
 use super::recorder::SubscriberRecorder;
@@ -14,6 +14,18 @@ use super::timeline::Timeline;
 use super::topic::shares_topic;
 use crate::scenario::consumers::{Assignment, ConsumerClass};
 use crate::scenario::{RunSpec, Scenario};
+
+/// In a run with faults but no classes, every subscriber reads at full speed through a gate
+/// that carries its churn cuts and logs its connections (what a storm costs); none otherwise.
+fn fault_gates(scenario: &Scenario, subscribers: u32) -> Vec<Option<Arc<ReadGate>>> {
+    if scenario.faults.is_empty() {
+        return Vec::new();
+    }
+    super::churn::plan(scenario, subscribers)
+        .into_iter()
+        .map(|cuts| Some(Arc::new(ReadGate::new(GateBehaviour::Full).with_cuts(cuts))))
+        .collect()
+}
 
 /// The classes of one run.
 #[derive(Debug, Default)]
@@ -24,7 +36,7 @@ pub struct RunClasses {
     pub shares: Vec<f64>,
     /// Which subscriber is in which class (empty without classes).
     pub assignment: Option<Assignment>,
-    /// By subscriber id: its gate, if its class lags.
+    /// By subscriber id: its gate, if its class lags or the run has faults.
     gates: Vec<Option<Arc<ReadGate>>>,
 }
 
@@ -32,18 +44,27 @@ impl RunClasses {
     /// The classes of cell `spec` of `scenario`.
     pub fn new(scenario: &Scenario, spec: &RunSpec) -> RunClasses {
         if scenario.consumers.is_empty() {
-            return RunClasses::default();
+            return RunClasses {
+                gates: fault_gates(scenario, spec.subscribers),
+                ..RunClasses::default()
+            };
         }
         let assignment = Assignment::new(spec.subscribers, &spec.consumer_shares);
+        let mut cuts = super::churn::plan(scenario, spec.subscribers).into_iter();
         let gates = assignment
             .class_of
             .iter()
             .map(|c| {
-                c.map(|c| {
-                    let class = &scenario.consumers[c];
-                    let gate = ReadGate::new(class.behaviour.gate());
-                    Arc::new(gate.with_recv_buffer(class.receive_buffer))
-                })
+                let cuts = cuts.next().unwrap_or_default();
+                let gate = match *c {
+                    Some(c) => {
+                        let class = &scenario.consumers[c];
+                        ReadGate::new(class.behaviour.gate()).with_recv_buffer(class.receive_buffer)
+                    }
+                    None if scenario.faults.is_empty() => return None,
+                    None => ReadGate::new(GateBehaviour::Full),
+                };
+                Some(Arc::new(gate.with_cuts(cuts)))
             })
             .collect();
         RunClasses {
@@ -66,6 +87,22 @@ impl RunClasses {
     /// Subscriber `i`'s gate, if it lags by design.
     pub fn gate(&self, i: u32) -> Option<Arc<ReadGate>> {
         self.gates.get(i as usize).cloned().flatten()
+    }
+
+    /// Every watched subscriber's connections, sorted (`None` when none was watched).
+    pub fn connections(&self) -> super::storm::Connections {
+        let gates: Vec<&Arc<ReadGate>> = self.gates.iter().flatten().collect();
+        if gates.is_empty() {
+            return super::storm::Connections(None);
+        }
+        let mut all: Vec<u64> = gates.iter().flat_map(|g| g.connections()).collect();
+        all.sort_unstable();
+        super::storm::Connections(Some(all))
+    }
+
+    /// When subscriber `i`'s connection is cut by churn, clock ns (after [`RunClasses::arm`]).
+    pub fn cut_instants(&self, i: u32) -> Vec<u64> {
+        self.gate(i).map(|g| g.cut_instants()).unwrap_or_default()
     }
 
     /// Starts every gate's behaviour with the measured window.

@@ -20,9 +20,12 @@ use transport_core::envelope::Envelope;
 use transport_core::{Counters, Transport, clock};
 
 use super::audit::Arrival;
+use super::churn::CutTally;
 use super::recorder::Observe;
+use super::server::Restartable;
+use super::storm::{self, Connections};
 use super::topic::shares_topic;
-use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, ServerSlot, Side};
+use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, Side};
 use crate::results::faults::FaultResult;
 
 /// Shared between the fault task (which fires) and the subscriber tasks (which observe).
@@ -94,6 +97,8 @@ pub struct SubscriberTally {
     unique: u64,
     /// Extra copies received so far.
     copies: u64,
+    /// Its churn cuts, and when it was live again after each.
+    cuts: CutTally,
 }
 
 impl SubscriberTally {
@@ -106,6 +111,22 @@ impl SubscriberTally {
             duplicated: vec![0; faults + 1],
             ..Default::default()
         }
+    }
+
+    /// Its churn cuts and when it was live again after each.
+    pub fn cuts(&self) -> &CutTally {
+        &self.cuts
+    }
+
+    /// When it first received a message sent after fault `i` took effect, clock ns.
+    pub fn first_after(&self, i: usize) -> Option<u64> {
+        self.first_after.get(i).copied().filter(|&v| v != 0)
+    }
+
+    /// The same tally, for a subscriber that churn cuts at `cuts` (clock ns).
+    pub fn with_cuts(mut self, cuts: Vec<u64>) -> SubscriberTally {
+        self.cuts = CutTally::new(cuts);
+        self
     }
 
     /// The observer of one delivery unit received at `now_ns`: handed to the recorder, which
@@ -151,6 +172,7 @@ impl Observe for TallyUnit<'_> {
         if let Some(hw) = t.high_water.get_mut(env.publisher as usize) {
             *hw = (*hw).max(env.seq + 1);
         }
+        t.cuts.arrived(env.sent_ns, self.now_ns);
         for (i, first) in t.first_after.iter_mut().enumerate().take(self.epoch) {
             let fired = self.tracker.fired_ns[i].load(Ordering::SeqCst);
             if *first == 0 && fired != 0 && env.sent_ns >= fired {
@@ -177,11 +199,13 @@ impl Observe for TallyUnit<'_> {
     }
 }
 
-/// The per-fault results of a run.
+/// The per-fault results of a run; `log` is the subscribers' connections, `end_ns` when the
+/// run's accounting ended.
 pub fn results(
     fired: &[Fired],
     tallies: &[SubscriberTally],
-    end_counters: &BTreeMap<String, u64>,
+    (end_counters, end_ns): (&BTreeMap<String, u64>, u64),
+    log: &Connections,
 ) -> Vec<FaultResult> {
     let reconnect_sum = |c: &BTreeMap<String, u64>| -> u64 {
         c.iter()
@@ -211,7 +235,8 @@ pub fn results(
                 }
             }
             let lost: i64 = tallies.iter().map(|t| t.missing[i + 1]).sum();
-            FaultResult {
+            let until = fired.get(i + 1).and_then(|n| n.fired_ns).unwrap_or(end_ns);
+            let mut r = FaultResult {
                 kind: f.fault.kind,
                 at_secs: f.fault.at.as_secs_f64(),
                 duration_secs: f.fault.duration.as_secs_f64(),
@@ -227,7 +252,17 @@ pub fn results(
                 lost: lost.max(0) as u64,
                 duplicated: tallies.iter().map(|t| t.duplicated[i + 1]).sum(),
                 error: f.error.clone(),
+                reconvergence: None,
+                connect_attempts: None,
+                connect_failures: None,
+                connections: None,
+                accepts_per_sec_peak: None,
+            };
+            if let Some(at) = f.fired_ns {
+                r.reconvergence = Some(storm::reconvergence(i, f, at, tallies));
+                storm::connection_figures(&mut r, (&f.counters, next), (at, until), log);
             }
+            r
         })
         .collect()
 }
@@ -238,9 +273,9 @@ pub fn results(
 pub fn results_for_run(
     fired: &[Fired],
     tallies: Vec<(usize, SubscriberTally)>,
-    published: &[u64],
-    topics: u32,
+    (published, topics): (&[u64], u32),
     counters: &Counters,
+    log: &Connections,
 ) -> Vec<FaultResult> {
     if fired.is_empty() {
         return Vec::new();
@@ -259,7 +294,12 @@ pub fn results_for_run(
             t
         })
         .collect();
-    results(fired, &tallies, &counters.counter_values())
+    results(
+        fired,
+        &tallies,
+        (&counters.counter_values(), clock::now_ns()),
+        log,
+    )
 }
 
 /// Counters that count reconnect attempts or retries, whatever the transport calls them.
@@ -282,6 +322,8 @@ pub struct Fired {
     pub fault: Fault,
     /// When it fired ([`clock`] ns); `None` if the run ended first.
     pub fired_ns: Option<u64>,
+    /// When it was scheduled to fire (clock ns): a churn's cuts count from here.
+    pub scheduled_ns: u64,
     /// Transport counters at the moment it fired.
     pub counters: BTreeMap<String, u64>,
     /// Why it could not be carried out, if it could not.
@@ -292,8 +334,8 @@ pub struct Fired {
 pub async fn fire<T: Transport>(
     faults: Vec<Fault>,
     measure_start_ns: u64,
-    proxy: Arc<LinkProxy>,
-    server: Option<Arc<ServerSlot<T>>>,
+    proxy: Option<Arc<LinkProxy>>,
+    server: Option<Restartable<T>>,
     tracker: Arc<FaultTracker>,
     counters: Arc<Counters>,
     stop: tokio_util::sync::CancellationToken,
@@ -303,6 +345,7 @@ pub async fn fire<T: Transport>(
         .map(|&fault| Fired {
             fault,
             fired_ns: None,
+            scheduled_ns: measure_start_ns + fault.at.as_nanos() as u64,
             counters: BTreeMap::new(),
             error: None,
         })
@@ -316,8 +359,9 @@ pub async fn fire<T: Transport>(
         let now = clock::now_ns();
         fired.fired_ns = Some(now);
         fired.counters = counters.counter_values();
-        match fired.fault.kind {
-            FaultKind::ResetConnections => {
+        let proxy = proxy.as_deref();
+        match (fired.fault.kind, proxy) {
+            (FaultKind::ResetConnections, Some(proxy)) => {
                 tracker.fire(i, now);
                 match fired.fault.target {
                     FaultTarget::All => proxy.cut_all(),
@@ -325,21 +369,25 @@ pub async fn fire<T: Transport>(
                     FaultTarget::Publishers => proxy.cut(Side::Publishers),
                 }
             }
-            FaultKind::Blackhole => {
+            (FaultKind::Blackhole, Some(proxy)) => {
                 tracker.fire(i, now);
                 proxy.blackhole(fired.fault.duration);
             }
-            FaultKind::ServerRestart => {
+            (FaultKind::ResetConnections | FaultKind::Blackhole, None) => {
+                tracker.fire(i, now);
+                fired.error = Some("no link emulator in front of the server".into());
+            }
+            // The subscribers' own gates cut their connections on the churn's schedule.
+            (FaultKind::Churn, _) => tracker.fire(i, now),
+            (FaultKind::ServerRestart, _) => {
                 // Recovery counts from the firing, but only a message sent once the old
                 // server is gone can prove it: one sent while it shuts down may still be
                 // delivered by it.
                 tracker.fire_pending(i);
                 let took_effect = || tracker.takes_effect(i, clock::now_ns());
+                let how = (fired.fault.signal.unwrap_or_default(), fired.fault.duration);
                 fired.error = match &server {
-                    Some(s) => s
-                        .restart(fired.fault.duration, &proxy, took_effect)
-                        .await
-                        .err(),
+                    Some(s) => s.restart(how, proxy, took_effect).await.err(),
                     None => {
                         took_effect();
                         Some("the server is external; it cannot be restarted".into())
@@ -400,8 +448,11 @@ mod tests {
                 kind: FaultKind::ResetConnections,
                 duration: std::time::Duration::ZERO,
                 target: FaultTarget::All,
+                signal: None,
+                churn: None,
             },
             fired_ns: Some(at_ns),
+            scheduled_ns: at_ns,
             counters: BTreeMap::from([("reconnects".to_owned(), 1)]),
             error: None,
         }
@@ -424,7 +475,7 @@ mod tests {
 
         let fired = [fired(100), fired(200)];
         let end = BTreeMap::from([("reconnects".to_owned(), 4)]);
-        let r = results(&fired, &[sub.tally], &end);
+        let r = results(&fired, &[sub.tally], (&end, 300), &Connections::default());
         assert_eq!(
             (r[0].lost, r[0].duplicated),
             (2, 1),
@@ -457,7 +508,12 @@ mod tests {
         sub.tracker.takes_effect(0, 150);
         sub.deliver([5], 160, 500);
         sub.tally.finish(&[(0, 6)], 1);
-        let r = results(&[fired(100)], &[sub.tally], &BTreeMap::new());
+        let r = results(
+            &[fired(100)],
+            &[sub.tally],
+            (&BTreeMap::new(), 600),
+            &Connections::default(),
+        );
         assert_eq!(r[0].recovery_ns, Some(400), "from firing to message 5");
         assert_eq!(
             r[0].lost, 1,

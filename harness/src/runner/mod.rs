@@ -16,6 +16,7 @@
 
 pub(crate) mod aggregate;
 pub mod audit;
+mod churn;
 mod class_results;
 mod clients;
 mod consumers;
@@ -31,10 +32,12 @@ mod progress;
 pub mod publish;
 pub mod recorder;
 pub(crate) mod resources;
+pub(crate) mod restart;
 mod run;
 pub(crate) mod schedule;
 pub(crate) mod server;
 pub(crate) mod share;
+pub(crate) mod storm;
 mod timeline;
 mod topic;
 

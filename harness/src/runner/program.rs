@@ -91,7 +91,7 @@ pub async fn start<T: Transport>(
 
 /// Pins every process of the program to `cpus` (`[server] cpus`): set after start, since the
 /// program forks its workers itself.
-fn pin<S: ServerHandle>(server: &S, cpus: &[u32]) -> Result<(), String> {
+pub(crate) fn pin<S: ServerHandle>(server: &S, cpus: &[u32]) -> Result<(), String> {
     let mut set = nix::sched::CpuSet::new();
     for &c in cpus {
         set.set(c as usize)

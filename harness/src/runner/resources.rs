@@ -80,6 +80,8 @@ pub struct ResourceLog {
     peaks: OccupancyPeaks,
     /// Set when the server is not a process of its own that we can read.
     pub server_unmeasured: Option<String>,
+    /// Each process the server ran as, when a restart replaced it.
+    pub incarnations: Vec<crate::results::resources::Incarnation>,
 }
 
 impl ResourceLog {
@@ -183,6 +185,7 @@ impl ResourceLog {
             server: ServerFigures {
                 process: side(&self.server, self.server_unmeasured.as_deref()),
                 peaks: self.peaks,
+                incarnations: self.incarnations.clone(),
             },
             load: side(&self.load, None),
         }

@@ -99,12 +99,13 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
         let clients = (scenario.publishers, scenario.topics);
         run.classes.recorder(rec, i, clients, &timeline)
     };
-    let receiving = start_receiving(subscribers, &shared, &flow, (scenario, &classed));
-    let fault_task = link.proxy.as_ref().map(|proxy| {
+    let cuts = |i| run.classes.cut_instants(i);
+    let receiving = start_receiving(subscribers, &shared, &flow, (scenario, &classed, &cuts));
+    let fault_task = (!scenario.faults.is_empty()).then(|| {
         tokio::spawn(faults::fire::<T>(
             scenario.faults.clone(),
             timeline.measure_start_ns,
-            proxy.clone(),
+            link.proxy.clone(),
             server.restartable(),
             receiving.tracker.clone(),
             run.counters.clone(),
@@ -133,6 +134,7 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
     let closed = run.close(received, published, &fired).await;
     drop(link);
     let figures = server.figures(&mut run.failures).await;
+    resources.incarnations = server.incarnations().await;
     server.shutdown(CLOSE_TIMEOUT, &mut run.failures).await;
     // Counters are read here, after every client closed: idle cost is per this whole span.
     run.output(figures, resources, &shared, &timeline, closed)
@@ -200,7 +202,7 @@ impl<'a, T: Transport> Run<'a, T> {
     /// subscribers on separate ports, so a fault can target one side).
     async fn start_link(&self, addr: &str) -> anyhow::Result<Link> {
         let scenario = self.scenario;
-        if scenario.link.is_none() && scenario.faults.is_empty() {
+        if scenario.link.is_none() && !scenario.faults.iter().any(|f| f.kind.needs_proxy()) {
             return Ok(Link {
                 proxy: None,
                 publishers: addr.to_owned(),
@@ -416,9 +418,9 @@ impl<'a, T: Transport> Run<'a, T> {
         let faults = faults::results_for_run(
             fired,
             received.tallies,
-            &published.published,
-            self.scenario.topics,
+            (&published.published, self.scenario.topics),
             &self.counters,
+            &self.classes.connections(),
         );
         for f in &faults {
             if let Some(e) = &f.error {

@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Mutex;
 use transport_core::{
     Counters, GaugeReading, ServerContext, ServerHandle, ServerKind, SocketOptions, Transport,
     WireSnapshot, WireStats,
 };
 
 use super::ctx::Remote;
+use super::restart::{Incarnations, ProgramRestart};
 use crate::exit::BadInput;
-use crate::link::ServerSlot;
+use crate::link::{LinkProxy, RestartSignal, ServerSlot};
 use crate::registry::TransportKind;
 use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
@@ -70,8 +70,9 @@ enum Reach<T: Transport> {
         wire: Arc<WireStats>,
         counters: Arc<Counters>,
     },
-    /// A `transport-bench serve` child process, read through its metrics endpoint.
-    Child(Box<Mutex<Option<ChildServer>>>),
+    /// A `transport-bench serve` child process, read through its metrics endpoint; a
+    /// restart replaces it with a new one on the same port.
+    Child(Arc<Incarnations<ChildServer>>, Box<ChildSpec>),
     /// A `serve` someone else started: read through its metrics endpoint when one was given
     /// (figures are deltas from the scrape taken before any client connected); never stopped.
     Remote {
@@ -81,7 +82,38 @@ enum Reach<T: Transport> {
     External,
     /// A program we did not write, started by the transport (nginx): its processes are read
     /// from `/proc`; its sockets are not ours to count.
-    Program(Box<Mutex<Option<T::Server>>>),
+    Program(Arc<Incarnations<T::Server>>, Arc<ProgramRestart<T>>),
+}
+
+/// A server a `server-restart` fault can act on, however the run has it.
+pub enum Restartable<T: Transport> {
+    /// Ours, on the load generator's runtime: shut down and started again.
+    InProcess(Arc<ServerSlot<T>>),
+    /// A `serve` child: killed or terminated, then started again on its port.
+    Child(Arc<Incarnations<ChildServer>>, Box<ChildSpec>),
+    /// A program we did not write: every process of it signalled, then started again.
+    Program(Arc<Incarnations<T::Server>>, Arc<ProgramRestart<T>>),
+}
+
+impl<T: Transport> Restartable<T> {
+    /// Stops the server with `signal`, calls `stopped` once it is gone, waits `down`, starts
+    /// it again on the same address.
+    pub async fn restart(
+        &self,
+        (signal, down): (RestartSignal, Duration),
+        proxy: Option<&LinkProxy>,
+        stopped: impl FnOnce(),
+    ) -> Result<(), String> {
+        match self {
+            Restartable::InProcess(slot) => slot.restart(down, proxy, stopped).await,
+            Restartable::Child(slot, spec) => {
+                super::restart::restart_child(slot, spec, (signal, down), stopped).await
+            }
+            Restartable::Program(slot, how) => {
+                super::restart::restart_program::<T>(slot, how, (signal, down), stopped).await
+            }
+        }
+    }
 }
 
 /// The started (or external) server of one run.
@@ -114,9 +146,16 @@ impl<T: Transport> RunServer<T> {
         }
         if !T::server_kinds().contains(&ServerKind::InProcess) {
             let server = super::program::start::<T>(config, placement, socket, bound).await?;
+            let addr = server.local_addr();
+            let pid = server.program_pids().and_then(|p| p.first().copied());
+            let how = ProgramRestart::<T> {
+                config: config.clone(),
+                socket,
+                cpus: placement.cpus.clone(),
+            };
             return Ok(RunServer {
-                addr: server.local_addr().to_string(),
-                reach: Reach::Program(Box::new(Mutex::new(Some(server)))),
+                addr: addr.to_string(),
+                reach: Reach::Program(Incarnations::new(server, pid, addr), Arc::new(how)),
             });
         }
         // A transport that is not registered (a test's own) cannot be started by `serve`.
@@ -182,16 +221,17 @@ impl<T: Transport> RunServer<T> {
             ChildError::Cpus(_) => BadInput::msg(e),
             e => anyhow::Error::new(e).context("starting the server process"),
         })?;
+        let (addr, pid) = (child.addr(), child.pid());
         Ok(RunServer {
-            addr: child.addr().to_string(),
-            reach: Reach::Child(Box::new(Mutex::new(Some(child)))),
+            addr: addr.to_string(),
+            reach: Reach::Child(Incarnations::new(child, Some(pid), addr), Box::new(spec)),
         })
     }
 
     /// Why the server's process cannot be measured, or `None` when it can (a child process).
     pub fn unmeasured_reason(&self) -> Option<&'static str> {
         match &self.reach {
-            Reach::Child(_) | Reach::Program(_) => None,
+            Reach::Child(..) | Reach::Program(..) => None,
             Reach::InProcess { .. } => Some(
                 "the server runs inside the load generator's process ([server] mode = \"in-process\")",
             ),
@@ -206,12 +246,17 @@ impl<T: Transport> RunServer<T> {
     /// without an endpoint, external, or an endpoint that did not answer).
     pub async fn sample(&self) -> ServerSample {
         let snapshot = match &self.reach {
-            Reach::Child(child) => {
-                let guard = child.lock().await;
-                match guard.as_ref() {
+            Reach::Child(slot, _) => {
+                let guard = slot.current().lock().await;
+                let snapshot = match guard.as_ref() {
                     Some(c) => c.snapshot(SCRAPE_TIMEOUT).await.ok(),
                     None => None,
-                }
+                };
+                let carried = slot.carried();
+                snapshot.map(|mut s| {
+                    s.process = s.process.map(|p| carried.stitch(p));
+                    s
+                })
             }
             Reach::Remote {
                 metrics: Some((url, _)),
@@ -231,11 +276,15 @@ impl<T: Transport> RunServer<T> {
                     .await
                     .ok()
             }
-            Reach::Program(server) => {
+            Reach::Program(slot, _) => {
                 // A program we did not write: its processes' figures from /proc, no gauges.
-                let guard = server.lock().await;
+                let guard = slot.current().lock().await;
+                let carried = slot.carried();
                 return ServerSample {
-                    process: guard.as_ref().and_then(super::program::sample),
+                    process: guard
+                        .as_ref()
+                        .and_then(super::program::sample)
+                        .map(|p| carried.stitch(p)),
                     gauges: BTreeMap::new(),
                     occupancy: None,
                     fresh: true,
@@ -250,7 +299,7 @@ impl<T: Transport> RunServer<T> {
                 .map(|s| s.gauges.clone())
                 .unwrap_or_default(),
             occupancy: snapshot.as_ref().map(Occupancy::of),
-            fresh: matches!(self.reach, Reach::InProcess { .. } | Reach::Child(_)),
+            fresh: matches!(self.reach, Reach::InProcess { .. } | Reach::Child(..)),
         }
     }
 
@@ -259,11 +308,41 @@ impl<T: Transport> RunServer<T> {
         &self.addr
     }
 
-    /// The restartable slot, for a `server-restart` fault; `None` for a server we do not own.
-    pub fn restartable(&self) -> Option<Arc<ServerSlot<T>>> {
+    /// The server as a `server-restart` fault acts on it; `None` for a server we do not own.
+    pub fn restartable(&self) -> Option<Restartable<T>> {
         match &self.reach {
-            Reach::InProcess { slot, .. } => Some(slot.clone()),
-            Reach::Child(_) | Reach::Remote { .. } | Reach::External | Reach::Program(_) => None,
+            Reach::InProcess { slot, .. } => Some(Restartable::InProcess(slot.clone())),
+            Reach::Child(slot, spec) => Some(Restartable::Child(slot.clone(), spec.clone())),
+            Reach::Program(slot, how) => Some(Restartable::Program(slot.clone(), how.clone())),
+            Reach::Remote { .. } | Reach::External => None,
+        }
+    }
+
+    /// Each process the server ran as, when a restart replaced it (empty otherwise); the
+    /// current one's figures are read now.
+    pub async fn incarnations(&self) -> Vec<crate::results::resources::Incarnation> {
+        let (carried, last) = match &self.reach {
+            Reach::Child(slot, _) => {
+                let guard = slot.current().lock().await;
+                let pid = guard.as_ref().map(ChildServer::pid);
+                (
+                    slot.carried(),
+                    pid.and_then(|p| ProcessResources::of_pid(p).ok()),
+                )
+            }
+            Reach::Program(slot, _) => {
+                let guard = slot.current().lock().await;
+                (
+                    slot.carried(),
+                    guard.as_ref().and_then(super::program::sample),
+                )
+            }
+            _ => return Vec::new(),
+        };
+        if carried.restarted() {
+            carried.incarnations(last)
+        } else {
+            Vec::new()
         }
     }
 
@@ -285,14 +364,17 @@ impl<T: Transport> RunServer<T> {
                 wire: Some(wire.snapshot()),
                 ..ServerFigures::default()
             },
-            Reach::Child(child) => {
-                let guard = child.lock().await;
+            Reach::Child(slot, _) => {
+                let guard = slot.current().lock().await;
                 let Some(child) = guard.as_ref() else {
                     return ServerFigures::default();
                 };
+                // A restarted server's earlier incarnations took their byte counts with them:
+                // the run's server-side bytes are then unavailable, not the last one's alone.
+                let whole = !slot.carried().restarted();
                 match child.snapshot(SCRAPE_TIMEOUT).await {
                     Ok(s) => ServerFigures {
-                        wire: Some(s.wire),
+                        wire: Some(s.wire).filter(|_| whole),
                         counters: s.counters,
                     },
                     Err(e) => failed(e.to_string(), failures),
@@ -311,7 +393,7 @@ impl<T: Transport> RunServer<T> {
                 Err(e) => failed(e.to_string(), failures),
             },
             // A program's sockets are not ours: its bytes are unavailable, not zero.
-            Reach::Remote { metrics: None } | Reach::External | Reach::Program(_) => {
+            Reach::Remote { metrics: None } | Reach::External | Reach::Program(..) => {
                 ServerFigures::default()
             }
         }
@@ -330,8 +412,8 @@ impl<T: Transport> RunServer<T> {
                     format!("server shutdown did not finish within {bound:?}"),
                 ),
             },
-            Reach::Child(child) => {
-                let Some(child) = child.lock().await.take() else {
+            Reach::Child(slot, _) => {
+                let Some(child) = slot.current().lock().await.take() else {
                     return;
                 };
                 match child.shutdown(bound).await {
@@ -347,8 +429,8 @@ impl<T: Transport> RunServer<T> {
                     }
                 }
             }
-            Reach::Program(server) => {
-                let Some(server) = server.lock().await.take() else {
+            Reach::Program(slot, _) => {
+                let Some(server) = slot.current().lock().await.take() else {
                     return;
                 };
                 match tokio::time::timeout(bound, server.shutdown()).await {

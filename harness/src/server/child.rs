@@ -46,6 +46,8 @@ pub struct ChildSpec {
     pub startup_timeout: Duration,
     /// `TCP_NODELAY` on the child's accepted connections (`[socket] nodelay`).
     pub nodelay: bool,
+    /// Where it listens (port 0: a free one); a restarted child keeps its predecessor's.
+    pub bind: SocketAddr,
 }
 
 impl ChildSpec {
@@ -58,6 +60,7 @@ impl ChildSpec {
             cpus: None,
             startup_timeout: Duration::from_secs(30),
             nodelay: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         })
     }
 
@@ -68,7 +71,7 @@ impl ChildSpec {
             "--transport".to_owned(),
             self.transport.name().to_owned(),
             "--bind".to_owned(),
-            "127.0.0.1:0".to_owned(),
+            self.bind.to_string(),
             "--metrics".to_owned(),
             "127.0.0.1:0".to_owned(),
             "--nodelay".to_owned(),
@@ -243,6 +246,24 @@ impl ChildServer {
             url: self.metrics_url.clone(),
             timeout,
         }
+    }
+
+    /// Kills the child at once (SIGKILL, as a crash would end it) and reaps it.
+    pub async fn kill(mut self) -> Result<Stopped, ChildError> {
+        let pid = self.pid;
+        let stop_err = |source| ChildError::Stop { pid, source };
+        self.child.start_kill().map_err(stop_err)?;
+        let status = tokio::time::timeout(KILL_WAIT, self.child.wait())
+            .await
+            .map_err(|_| stop_err(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(stop_err)?;
+        for d in self.drains.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), d).await;
+        }
+        Ok(Stopped {
+            status,
+            forced: true,
+        })
     }
 
     /// Stops the child: SIGTERM, up to `grace` for it to exit, then SIGKILL. Always reaps it.

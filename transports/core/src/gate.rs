@@ -8,12 +8,16 @@
 //! and then the server's own queues, as they would for a slow device or a phone in a pocket.
 //!
 //! A gate belongs to one subscriber and outlives its connections, so a reconnect does not
-//! reset its read budget. It does nothing until [`ReadGate::arm`]ed with the measured window,
+//! reset its read budget. The same gate carries the subscriber's *churn* (a scenario's `churn`
+//! fault): instants at which whatever connection it has then breaks, once, and the client
+//! reconnects and resumes at once; and it logs the subscriber's connection attempts, so a
+//! storm's re-convergence and accept rate are read from the clients that lived it. It does nothing until [`ReadGate::arm`]ed with the measured window,
 //! and nothing after the window ends: once publishing stops every consumer reads at full speed,
 //! so what it still had queued is delivered (or counted lost by the transport's policy), never
 //! left in limbo.
 
 use std::io;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -22,6 +26,8 @@ use crate::clock;
 /// What a gated subscriber does during the measured window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateBehaviour {
+    /// Reads as fast as it can (a subscriber gated only for its churn and connection log).
+    Full,
     /// Reads at most this many bytes per second.
     Slow {
         /// The read budget.
@@ -65,6 +71,23 @@ pub enum Verdict {
     Drop,
 }
 
+impl Verdict {
+    /// The verdict, woken no later than the next churn cut (if any), so a read waiting for
+    /// data or for its budget notices the cut on time.
+    pub fn until_cut(self, next_cut: Option<u64>) -> Verdict {
+        let Some(cut) = next_cut else {
+            return self;
+        };
+        match self {
+            Verdict::Pass { wake_at } => Verdict::Pass {
+                wake_at: Some(wake_at.map_or(cut, |w| w.min(cut))),
+            },
+            Verdict::WaitUntil(t) => Verdict::WaitUntil(t.min(cut)),
+            v => v,
+        }
+    }
+}
+
 /// Smallest read a slow reader waits for, so that a low budget does not become a stream of
 /// one-byte reads (and wake-ups).
 const MIN_SLOW_READ: u64 = 512;
@@ -85,6 +108,12 @@ pub struct ReadGate {
     consumed: AtomicU64,
     /// One past the last batch tick whose read found the socket empty (0: none yet).
     closed_tick: AtomicU64,
+    /// When its connection breaks for churn, from the start of the window, in time order.
+    cuts: Vec<Duration>,
+    /// Cuts that broke a connection.
+    cuts_done: AtomicU64,
+    /// When each of its connections was established, clock ns.
+    connected_at: Mutex<Vec<u64>>,
 }
 
 impl ReadGate {
@@ -98,7 +127,73 @@ impl ReadGate {
             end_ns: AtomicU64::new(0),
             consumed: AtomicU64::new(0),
             closed_tick: AtomicU64::new(0),
+            cuts: Vec::new(),
+            cuts_done: AtomicU64::new(0),
+            connected_at: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Breaks the subscriber's connection at each of `cuts` (from the start of the window).
+    pub fn with_cuts(mut self, mut cuts: Vec<Duration>) -> ReadGate {
+        cuts.sort();
+        self.cuts = cuts;
+        self
+    }
+
+    /// When its connection breaks for churn, absolute clock ns (empty until armed).
+    pub fn cut_instants(&self) -> Vec<u64> {
+        match self.window() {
+            Some((start, _)) => self.cuts.iter().map(|&c| start + nanos(c)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many cuts broke a connection.
+    pub fn cuts_done(&self) -> u64 {
+        self.cuts_done.load(Relaxed)
+    }
+
+    /// Notes a new connection, established now.
+    pub fn connected(&self, now_ns: u64) {
+        self.connected_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(now_ns);
+    }
+
+    /// When each of its connections was established, clock ns.
+    pub fn connections(&self) -> Vec<u64> {
+        self.connected_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Churn for a connection opened at `opened_ns`, at `now_ns`: `Err(())` when a cut has come
+    /// since it opened (the read must fail), else the next cut to wake for, if any.
+    pub fn churn(&self, opened_ns: u64, now_ns: u64) -> Result<Option<u64>, ()> {
+        let Some((start, end)) = self.window().filter(|_| !self.cuts.is_empty()) else {
+            return Ok(None);
+        };
+        let mut next = None;
+        for at in self.cuts.iter().map(|&c| start + nanos(c)) {
+            if at >= end {
+                break;
+            }
+            if at > now_ns {
+                next = Some(at);
+                break;
+            }
+            if at > opened_ns {
+                return Err(());
+            }
+        }
+        Ok(next)
+    }
+
+    /// Counts a connection broken by a cut.
+    pub fn cut_done(&self) {
+        self.cuts_done.fetch_add(1, Relaxed);
     }
 
     /// Fixes the receive buffer of the consumer's sockets (see
@@ -140,6 +235,7 @@ impl ReadGate {
         }
         let since = now_ns.saturating_sub(start);
         match self.behaviour {
+            GateBehaviour::Full => Verdict::Pass { wake_at: None },
             GateBehaviour::Slow { bytes_per_sec } if now_ns >= start => {
                 self.slow(bytes_per_sec, (now_ns, since), end)
             }
@@ -220,6 +316,14 @@ impl ReadGate {
             let (_, until) = span(start, at, length);
             tokio::time::sleep_until(clock::instant_at(until).into()).await;
         }
+    }
+
+    /// The error a read gets when churn breaks the connection.
+    pub fn churn_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "the connection was cut (scenario churn fault)",
+        )
     }
 
     /// The error a read gets while the consumer is offline.
@@ -332,5 +436,28 @@ mod tests {
         );
         assert_eq!(g.verdict(12 * S), Verdict::Drop);
         assert_eq!(g.verdict(13 * S), Verdict::Pass { wake_at: None });
+    }
+
+    #[test]
+    fn churn_breaks_only_connections_opened_before_a_cut() {
+        let g = ReadGate::new(GateBehaviour::Full)
+            .with_cuts(vec![Duration::from_secs(3), Duration::from_secs(1)]);
+        assert_eq!(g.churn(0, 5 * S), Ok(None), "unarmed: no churn");
+        g.arm(10 * S, 20 * S);
+        assert_eq!(g.cut_instants(), vec![11 * S, 13 * S]);
+        assert_eq!(
+            g.churn(9 * S, 10 * S),
+            Ok(Some(11 * S)),
+            "wake for the first cut"
+        );
+        assert_eq!(g.churn(9 * S, 11 * S), Err(()), "opened before the cut");
+        assert_eq!(
+            g.churn(11 * S + 1, 12 * S),
+            Ok(Some(13 * S)),
+            "a reconnection after the cut lives until the next"
+        );
+        assert_eq!(g.churn(11 * S + 1, 14 * S), Err(()));
+        assert_eq!(g.churn(13 * S + 1, 25 * S), Ok(None));
+        assert_eq!(g.verdict(12 * S), Verdict::Pass { wake_at: None });
     }
 }

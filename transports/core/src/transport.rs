@@ -37,6 +37,11 @@ pub struct ServerContext {
     pub socket: SocketOptions,
 }
 
+/// Counter of TCP connection attempts by gated subscribers ([`ClientContext::connect`]).
+pub const CONNECT_ATTEMPTS: &str = "subscriber_connect_attempts";
+/// Counter of those attempts that failed (refused, unreachable, timed out).
+pub const CONNECT_FAILURES: &str = "subscriber_connect_failures";
+
 /// What one client (publisher or subscriber) shares with the rest of the run.
 #[derive(Debug, Clone)]
 pub struct ClientContext {
@@ -87,9 +92,17 @@ impl ClientContext {
             return self.socket.connect_from(addr, self.source).await;
         };
         gate.online().await;
-        self.socket
+        // A gated client is a subscriber of a run that watches its connections (classes,
+        // faults): its attempts and failures are what a reconnect storm costs.
+        self.counters.counter(CONNECT_ATTEMPTS).inc();
+        let connected = self
+            .socket
             .connect_with(addr, self.source, gate.recv_buffer())
-            .await
+            .await;
+        if connected.is_err() {
+            self.counters.counter(CONNECT_FAILURES).inc();
+        }
+        connected
     }
 
     /// Wraps a connected stream for counting, handshake first, through this client's read

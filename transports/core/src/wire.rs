@@ -105,6 +105,10 @@ pub struct CountingIo<T> {
 #[derive(Debug)]
 struct Gated {
     gate: Arc<ReadGate>,
+    /// When this connection was made, clock ns: churn breaks connections older than a cut.
+    opened_ns: u64,
+    /// Whether churn has broken it (counted once).
+    cut: bool,
     timer: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
     /// Where a read limited below the caller's buffer lands first.
     scratch: Vec<u8>,
@@ -155,8 +159,12 @@ impl<T> CountingIo<T> {
     /// Reads through `gate` (a consumer class's behaviour); `None` reads freely.
     pub fn gated(mut self, gate: Option<Arc<ReadGate>>) -> Self {
         self.gate = gate.map(|gate| {
+            let opened_ns = clock::now_ns();
+            gate.connected(opened_ns);
             Box::new(Gated {
                 gate,
+                opened_ns,
+                cut: false,
                 timer: None,
                 scratch: Vec::new(),
             })
@@ -264,7 +272,16 @@ impl<T: AsyncRead + Unpin> CountingIo<T> {
                 return self.poll_counted_read(cx, buf);
             };
             let now = clock::now_ns();
-            match gated.gate.verdict(now) {
+            let next_cut = match gated.gate.churn(gated.opened_ns, now) {
+                Ok(next) => next,
+                Err(()) => {
+                    if !std::mem::replace(&mut gated.cut, true) {
+                        gated.gate.cut_done();
+                    }
+                    return Poll::Ready(Err(ReadGate::churn_error()));
+                }
+            };
+            match gated.gate.verdict(now).until_cut(next_cut) {
                 Verdict::Drop => return Poll::Ready(Err(ReadGate::offline_error())),
                 Verdict::WaitUntil(at) => {
                     if gated.wait(at, cx) {

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::located::Located;
 use super::raw::{BANDWIDTH_EXPECTED, RawFault, RawLink, parse_bandwidth};
-use crate::link::{Fault, FaultKind, FaultTarget, LinkConfig};
+use crate::link::{ChurnRate, Fault, FaultKind, FaultTarget, LinkConfig, RestartSignal};
 
 /// Slowest link a scenario may ask for: below this a single message takes seconds.
 const MIN_BANDWIDTH: u64 = 1_000;
@@ -91,6 +91,64 @@ fn applies_to(raw: Option<&Spanned<String>>) -> Result<FaultTarget, Located> {
     })
 }
 
+/// A restart's `signal` (default kill) and a churn's rate; each refused on other kinds.
+fn restart_and_churn(
+    f: &RawFault,
+    kind: FaultKind,
+) -> Result<(Option<RestartSignal>, Option<ChurnRate>), Located> {
+    let signal = match (&f.signal, kind) {
+        (None, FaultKind::ServerRestart) => Some(RestartSignal::Kill),
+        (None, _) => None,
+        (Some(s), FaultKind::ServerRestart) => {
+            Some(RestartSignal::from_name(s.get_ref()).ok_or_else(|| {
+                at(
+                    s,
+                    format!(
+                        "unknown signal `{}`; allowed: {}",
+                        s.get_ref(),
+                        RestartSignal::NAMES.join(", ")
+                    ),
+                )
+            })?)
+        }
+        (Some(s), _) => return Err(at(s, "signal applies to server-restart only")),
+    };
+    let churn = match (&f.rate_per_sec, &f.share_per_sec, kind) {
+        (Some(r), None, FaultKind::Churn) => {
+            let v = *r.get_ref();
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(at(r, format!("rate_per_sec must be > 0, got {v}")));
+            }
+            Some(ChurnRate::RatePerSec(v))
+        }
+        (None, Some(sh), FaultKind::Churn) => {
+            let v = *sh.get_ref();
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(at(
+                    sh,
+                    format!(
+                        "share_per_sec must be in (0, 1] (a share of the subscribers each second), got {v}"
+                    ),
+                ));
+            }
+            Some(ChurnRate::SharePerSec(v))
+        }
+        (Some(_), Some(sh), FaultKind::Churn) => {
+            return Err(at(sh, "give rate_per_sec or share_per_sec, not both"));
+        }
+        (None, None, FaultKind::Churn) => {
+            return Err(at(
+                &f.kind,
+                "a churn needs rate_per_sec (subscribers per second) or share_per_sec (a share of them per second)",
+            ));
+        }
+        (Some(r), _, _) => return Err(at(r, "rate_per_sec applies to churn only")),
+        (_, Some(sh), _) => return Err(at(sh, "share_per_sec applies to churn only")),
+        (None, None, _) => None,
+    };
+    Ok((signal, churn))
+}
+
 /// `[[faults]]`, sorted by time; each must fire inside the measured window of `duration`.
 pub(super) fn faults(
     raw: Option<Vec<Spanned<RawFault>>>,
@@ -140,8 +198,27 @@ pub(super) fn faults(
             (_, Some((_, v))) => v,
             (_, None) => Duration::ZERO,
         };
+        let (signal, churn) = restart_and_churn(f, kind)?;
+        if kind == FaultKind::Churn && length.is_zero() {
+            return Err(at(
+                &f.kind,
+                "a churn needs a duration, like duration = \"20s\"",
+            ));
+        }
         let target = match &f.target {
             None => FaultTarget::All,
+            Some(t) if kind == FaultKind::Churn && t.get_ref() == "subscribers" => {
+                FaultTarget::Subscribers
+            }
+            Some(t) if kind == FaultKind::Churn => {
+                return Err(at(
+                    t,
+                    format!(
+                        "a churn cuts subscribers only (publishers keep their connections); allowed: subscribers, got `{}`",
+                        t.get_ref()
+                    ),
+                ));
+            }
             Some(t) if kind != FaultKind::ResetConnections => {
                 return Err(at(
                     t,
@@ -167,6 +244,8 @@ pub(super) fn faults(
             kind,
             duration: length,
             target,
+            signal,
+            churn,
         });
     }
     out.sort_by_key(|f| f.at);

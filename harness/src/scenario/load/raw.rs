@@ -89,6 +89,11 @@ pub(super) struct RawFault {
     pub kind: Spanned<String>,
     pub duration: Option<Spanned<Dur>>,
     pub target: Option<Spanned<String>>,
+    /// `server-restart`: `term` or `kill`.
+    pub signal: Option<Spanned<String>>,
+    /// `churn`: subscribers cut per second, or a share of them per second.
+    pub rate_per_sec: Option<Spanned<f64>>,
+    pub share_per_sec: Option<Spanned<f64>>,
 }
 
 /// One `[[consumers]]` class as written; which keys it needs depends on `behaviour`.

@@ -43,8 +43,8 @@ pub(super) fn scenario(
         .iter()
         .flatten()
         .find(|f| f.get_ref().kind.get_ref() == "server-restart")
-        .map(|f| f.span());
-    let faults = super::network::faults(raw.faults, duration)?;
+        .map(|f| (f.span(), f.get_ref().signal.is_some()));
+    let mut faults = super::network::faults(raw.faults, duration)?;
     let consumers_span = raw
         .consumers
         .as_ref()
@@ -61,19 +61,23 @@ pub(super) fn scenario(
     let online = crate::affinity::online();
     let server = super::placement::server(raw.server, &online)?;
     let load = super::placement::load(raw.load, &online)?;
-    if let (ServerMode::Process, Some(span)) = (server.mode, restart_fault) {
-        // The restart keeps the server's address and reopens its files in place, which only
-        // the in-process server supports today.
-        return Err(Located::at(
-            span,
-            "a server-restart fault needs [server] mode = \"in-process\"; allowed modes for it: in-process",
-        ));
+    if let (ServerMode::InProcess, Some((span, explicit))) = (server.mode, restart_fault.clone()) {
+        in_process_restarts(&mut faults, span, explicit)?;
     }
     let mut socket = SocketOptions::default();
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
         socket.nodelay = nodelay;
     }
     let (transport_options, addresses) = transport_tables(raw.transport, doc)?;
+    if let (Some((span, _)), Some((kind, addr))) = (restart_fault, addresses.iter().next()) {
+        return Err(Located::at(
+            span,
+            format!(
+                "a server-restart needs a server the runner owns, but {kind} is reached at {addr} \
+                 (its `address`): someone else runs it; drop the address, or the fault"
+            ),
+        ));
+    }
     Ok(Scenario {
         name: raw.name.into_inner(),
         description: raw.description.into_inner(),
@@ -102,6 +106,30 @@ pub(super) fn scenario(
         addresses,
         browser,
     })
+}
+
+/// An in-process server cannot be killed, only shut down: its restarts stop it gracefully
+/// (`term`), and an explicit `signal = "kill"` is refused.
+fn in_process_restarts(
+    faults: &mut [crate::link::Fault],
+    span: Range<usize>,
+    explicit: bool,
+) -> Result<(), Located> {
+    use crate::link::{FaultKind, RestartSignal};
+    for f in faults
+        .iter_mut()
+        .filter(|f| f.kind == FaultKind::ServerRestart)
+    {
+        if explicit && f.signal == Some(RestartSignal::Kill) {
+            return Err(Located::at(
+                span,
+                "an in-process server cannot be killed (it shares the load generator's process); \
+                 use signal = \"term\", or [server] mode = \"process\" (the default)",
+            ));
+        }
+        f.signal = Some(RestartSignal::Term);
+    }
+    Ok(())
 }
 
 /// The name (it becomes a results folder name) and a description that says something.

@@ -60,8 +60,17 @@ impl Handler {
     }
 
     /// Handles one request frame (the bytes after its size prefix), as a connection does.
+    /// The coordinator's expiry ticks run meanwhile, as the broker's own task runs them beside
+    /// every connection: without them a JoinGroup that waits out the initial rebalance delay
+    /// would never be answered.
     pub async fn handle(&self, frame: Bytes) -> Outcome {
-        match api::handle(&self.shared, &self.conn, frame).await {
+        let reply = tokio::select! {
+            r = api::handle(&self.shared, &self.conn, frame) => r,
+            () = crate::group::expiry_task(self.shared.clone()) => {
+                Reply::Close("the broker stopped".to_owned())
+            }
+        };
+        match reply {
             Reply::Frame(b) => Outcome::Frame(b),
             Reply::Nothing => Outcome::Nothing,
             Reply::Close(why) => Outcome::Close(why),

@@ -23,6 +23,11 @@ impl Coordinator {
         if args.group_id.is_empty() {
             return ready(code::INVALID_GROUP_ID);
         }
+        // As Kafka: a member must name its protocol type and offer at least one protocol, or
+        // no round could ever choose one.
+        if args.protocol_type.is_empty() || args.protocols.is_empty() {
+            return ready(code::INCONSISTENT_GROUP_PROTOCOL);
+        }
         let session = ms(args.session_timeout_ms);
         if session < self.min_session || session > self.max_session {
             return ready(code::INVALID_SESSION_TIMEOUT);

@@ -1,0 +1,65 @@
+//! What a storm costs, per fault: how fast the subscribers were live again (re-convergence),
+//! and the connection work it took: attempts, failures, connections made and the most made
+//! in any one second (the accept rate the server managed, as the clients saw it).
+
+use std::collections::BTreeMap;
+
+use transport_core::transport::{CONNECT_ATTEMPTS, CONNECT_FAILURES};
+
+use super::faults::{Fired, SubscriberTally};
+use crate::link::FaultKind;
+use crate::results::faults::{FaultResult, Reconvergence};
+
+/// The subscribers' connection log of a run that watched it: every connection's instant,
+/// clock ns, sorted; `None` for a run that did not watch (no faults, no classes).
+#[derive(Debug, Clone, Default)]
+pub struct Connections(pub Option<Vec<u64>>);
+
+/// Re-convergence of fault `i` (which fired at `at`): for a churn, each cut inside its window
+/// until its subscriber was live again; otherwise each subscriber, from the fault.
+pub fn reconvergence(i: usize, f: &Fired, at: u64, tallies: &[SubscriberTally]) -> Reconvergence {
+    let times: Vec<Option<u64>> = match f.fault.kind {
+        FaultKind::Churn => {
+            let end = f.scheduled_ns + f.fault.duration.as_nanos() as u64;
+            tallies
+                .iter()
+                .flat_map(|t| t.cuts().outages(f.scheduled_ns, end).collect::<Vec<_>>())
+                .collect()
+        }
+        _ => tallies
+            .iter()
+            .map(|t| t.first_after(i).map(|first| first.saturating_sub(at)))
+            .collect(),
+    };
+    Reconvergence::of(times)
+}
+
+/// Fills the connection figures of `r` for the span from its fault (counters `from`) to the
+/// next fault or the end (counters `to`, instant `until_ns`).
+pub fn connection_figures(
+    r: &mut FaultResult,
+    (from, to): (&BTreeMap<String, u64>, &BTreeMap<String, u64>),
+    (at, until_ns): (u64, u64),
+    log: &Connections,
+) {
+    let Some(log) = &log.0 else {
+        return;
+    };
+    let delta = |name: &str| {
+        let get = |c: &BTreeMap<String, u64>| c.get(name).copied().unwrap_or(0);
+        get(to).saturating_sub(get(from))
+    };
+    r.connect_attempts = Some(delta(CONNECT_ATTEMPTS));
+    r.connect_failures = Some(delta(CONNECT_FAILURES));
+    let made: Vec<u64> = log
+        .iter()
+        .copied()
+        .filter(|&c| (at..until_ns).contains(&c))
+        .collect();
+    r.connections = Some(made.len() as u64);
+    let mut per_sec: BTreeMap<u64, u64> = BTreeMap::new();
+    for c in &made {
+        *per_sec.entry((c - at) / 1_000_000_000).or_default() += 1;
+    }
+    r.accepts_per_sec_peak = Some(per_sec.values().copied().max().unwrap_or(0));
+}
