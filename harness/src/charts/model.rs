@@ -89,6 +89,9 @@ pub struct RefLine {
     pub y: f64,
     /// Transport whose colour to use; `None` draws it in dark red.
     pub transport: Option<String>,
+    /// Set for a vertical line at this x instead (a fault's moment); `y` is then ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_x: Option<f64>,
 }
 
 /// A plot of lines.

@@ -205,7 +205,7 @@ fn lines(p: &LinePanel, area: &Area<'_>) -> anyhow::Result<()> {
         .iter()
         .flat_map(|s| s.points.iter().map(|pt| pt.y))
         .collect();
-    ys_data.extend(p.reference.iter().map(|r| r.y));
+    ys_data.extend(p.reference.iter().filter(|r| r.at_x.is_none()).map(|r| r.y));
     let xs = AxisPlan::new(&p.x, &xs_data);
     let ys = AxisPlan::new(&p.y, &ys_data);
     let mut chart = chart(area, &p.title, (&p.x, &xs), (&p.y, &ys), &|v| xs.label(v))?;
@@ -252,16 +252,17 @@ fn draw_references<'a, 'b: 'a>(
     xs: &AxisPlan,
     ys: &AxisPlan,
 ) -> anyhow::Result<()> {
-    for r in refs.iter().filter(|r| ys.accepts(r.y)) {
+    for r in refs
+        .iter()
+        .filter(|r| r.at_x.map_or(ys.accepts(r.y), |x| xs.accepts(x)))
+    {
         let c = ref_line_colour(r);
-        let y = ys.map(r.y);
+        let ends = match r.at_x {
+            Some(x) => [(xs.map(x), ys.range.start), (xs.map(x), ys.range.end)],
+            None => [(xs.range.start, ys.map(r.y)), (xs.range.end, ys.map(r.y))],
+        };
         chart
-            .draw_series(DashedLineSeries::new(
-                [(xs.range.start, y), (xs.range.end, y)],
-                10,
-                6,
-                c.stroke_width(2),
-            ))?
+            .draw_series(DashedLineSeries::new(ends, 10, 6, c.stroke_width(2)))?
             .label(r.label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(2)));
     }

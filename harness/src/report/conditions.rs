@@ -34,20 +34,22 @@ pub fn label(s: &Summary, r: &RunResult) -> String {
 }
 
 /// Column titles of [`fault_rows`].
-pub const FAULT_HEADER: [&str; 8] = [
+pub const FAULT_HEADER: [&str; 9] = [
     "run",
     "fault",
     "at",
     "lost",
     "dup",
     "recovery",
+    "live again t50/t99/t100",
     "unrecovered",
-    "reconnects",
+    "reconnects (connects, failed)",
 ];
 
 /// One row per fault of every run: run name, kind (and target or duration), when, lost,
-/// duplicated, recovery time, subscribers that never recovered, reconnect attempts.
-pub fn fault_rows(summary: &Summary) -> Vec<[String; 8]> {
+/// duplicated, recovery time, re-convergence, subscribers that never recovered, reconnect
+/// attempts with the subscribers' connection attempts and failures.
+pub fn fault_rows(summary: &Summary) -> Vec<[String; 9]> {
     let mut rows = Vec::new();
     for r in &summary.runs {
         for f in &r.faults {
@@ -62,6 +64,10 @@ pub fn fault_rows(summary: &Summary) -> Vec<[String; 8]> {
                 (None, true, Some(ns)) => text::nanos(ns as f64),
                 (None, true, None) => "none".to_owned(),
             };
+            let connects = match (f.connect_attempts, f.connect_failures) {
+                (Some(a), Some(x)) => format!("{} ({a}, {x})", f.reconnects),
+                _ => f.reconnects.to_string(),
+            };
             rows.push([
                 label(summary, r),
                 kind,
@@ -69,12 +75,22 @@ pub fn fault_rows(summary: &Summary) -> Vec<[String; 8]> {
                 f.lost.to_string(),
                 f.duplicated.to_string(),
                 recovery,
+                reconvergence(f),
                 f.unrecovered_subscribers.to_string(),
-                f.reconnects.to_string(),
+                connects,
             ]);
         }
     }
     rows
+}
+
+/// `t50 / t99 / t100` of a fault, `–` where that share was never live again.
+pub fn reconvergence(f: &crate::results::faults::FaultResult) -> String {
+    let Some(r) = &f.reconvergence else {
+        return "–".to_owned();
+    };
+    let t = |v: Option<u64>| v.map_or("–".to_owned(), |ns| text::nanos(ns as f64));
+    format!("{} / {} / {}", t(r.t50_ns), t(r.t99_ns), t(r.t100_ns))
 }
 
 /// Column titles of [`idle_rows`].
@@ -145,8 +161,10 @@ pub fn markdown(summary: &Summary) -> String {
     if !faults.is_empty() {
         out.push_str(
             "\n## Faults\n\nPer fault: messages lost and delivered twice because of it, recovery \
-             (from the fault until every subscriber had a message sent after it) and reconnect \
-             attempts.\n\n",
+             (from the fault until every subscriber had a message sent after it), when 50%, 99% \
+             and 100% of the subscribers were live again (for a churn: of the cuts, each from \
+             its own cut), and reconnect attempts (with the subscribers' TCP connection attempts \
+             and how many failed).\n\n",
         );
         table(&mut out, &FAULT_HEADER, &faults);
     }

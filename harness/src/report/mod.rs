@@ -12,6 +12,7 @@ pub(crate) mod findings;
 pub(crate) mod limits;
 pub(crate) mod scale;
 pub(crate) mod servers;
+pub(crate) mod storms;
 pub(crate) mod tables;
 
 use std::fmt::Write as _;
@@ -83,6 +84,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
         out.push_str(&variant(v, target));
     }
     out.push_str(&conditions::markdown(summary));
+    out.push_str(&storms::markdown(summary));
     out.push_str(&scale::markdown(summary));
     out.push_str(&consumers::markdown(summary));
     out.push_str(&browser::markdown(summary));

@@ -236,6 +236,7 @@ impl<'a, T: Transport> Run<'a, T> {
                 .then(|| crate::limits::loopback_source(ordinal, total))
                 .flatten(),
             gate: None,
+            reconnect: self.spec.reconnect,
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use transport_core::SocketOptions;
+use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::consumers::ConsumerClass;
 use crate::link::{Fault, LinkConfig};
@@ -104,6 +104,9 @@ pub struct Scenario {
     /// (every subscriber reads at full speed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consumers: Vec<ConsumerClass>,
+    /// How clients wait between reconnect attempts (`reconnect`), each a cell of the matrix;
+    /// `full-jitter` by default.
+    pub reconnect: Vec<ReconnectPolicy>,
     /// Where the server runs (`[server]`).
     pub server: ServerPlacement,
     /// Where the load generator runs (`[load]`).
@@ -216,12 +219,19 @@ pub struct RunSpec {
     pub subscribers: u32,
     /// Who subscribes (tagged `client=browser` for browser runs; Rust runs keep their names).
     pub client: Client,
+    /// How its clients wait between reconnect attempts.
+    #[serde(skip_serializing_if = "is_full_jitter")]
+    pub reconnect: ReconnectPolicy,
     /// Share of the subscribers in each of the scenario's consumer classes (same order);
     /// empty without `[[consumers]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consumer_shares: Vec<f64>,
     /// Tags naming the run: every swept dimension, sorted by key.
     pub tags: BTreeMap<String, String>,
+}
+
+fn is_full_jitter(p: &ReconnectPolicy) -> bool {
+    *p == ReconnectPolicy::FullJitter
 }
 
 impl RunSpec {
@@ -263,10 +273,15 @@ impl Scenario {
                             rate,
                             subscribers,
                             client: Client::Rust,
+                            reconnect: ReconnectPolicy::default(),
                             consumer_shares: Vec::new(),
                             tags,
                         };
-                        runs.extend(self.with_consumer_shares(cell));
+                        runs.extend(
+                            self.with_reconnect(cell)
+                                .into_iter()
+                                .flat_map(|c| self.with_consumer_shares(c)),
+                        );
                     }
                 }
             }
@@ -277,6 +292,22 @@ impl Scenario {
 
     /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
     /// (just `cell` without classes).
+    /// One cell per reconnect policy, tagged `reconnect=…` when the scenario sweeps them.
+    fn with_reconnect(&self, cell: RunSpec) -> Vec<RunSpec> {
+        self.reconnect
+            .iter()
+            .map(|&policy| {
+                let mut c = cell.clone();
+                c.reconnect = policy;
+                if self.reconnect.len() > 1 {
+                    c.tags
+                        .insert("reconnect".to_owned(), policy.name().to_owned());
+                }
+                c
+            })
+            .collect()
+    }
+
     fn with_consumer_shares(&self, cell: RunSpec) -> Vec<RunSpec> {
         let mut cells = vec![cell];
         for class in &self.consumers {

@@ -8,6 +8,10 @@
 //! Transports expose `base`, `cap` and `max_attempts` as flat options of their own config
 //! (`reconnect_base`, `reconnect_cap`, `reconnect_max_attempts`) and build a [`BackoffConfig`]
 //! from them; the struct also deserializes on its own, with human durations.
+//!
+//! A run may instead ask for [`ReconnectPolicy::Immediate`] (the scenario's `reconnect`): every
+//! retry at once, never giving up, as a naive client does. That is the thundering herd a
+//! reconnect storm shows: the same fleet, with and without jitter.
 
 use std::time::Duration;
 
@@ -61,10 +65,53 @@ impl BackoffConfig {
     }
 }
 
+/// How a client waits between reconnect attempts (the scenario's `reconnect`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReconnectPolicy {
+    /// Capped exponential backoff with full jitter (each transport's base and cap).
+    #[default]
+    FullJitter,
+    /// No wait at all, and no giving up: the herd.
+    Immediate,
+}
+
+impl ReconnectPolicy {
+    /// Every policy.
+    pub const ALL: [ReconnectPolicy; 2] = [ReconnectPolicy::FullJitter, ReconnectPolicy::Immediate];
+    /// Every policy's scenario name, for error messages.
+    pub const NAMES: &'static [&'static str] = &["full-jitter", "immediate"];
+
+    /// The scenario name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ReconnectPolicy::FullJitter => "full-jitter",
+            ReconnectPolicy::Immediate => "immediate",
+        }
+    }
+
+    /// Looks a policy up by its scenario name.
+    pub fn from_name(name: &str) -> Option<ReconnectPolicy> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl std::fmt::Display for ReconnectPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Serialize for ReconnectPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Backoff state of one client.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     config: BackoffConfig,
+    policy: ReconnectPolicy,
     failures: u32,
     rng: StdRng,
 }
@@ -83,9 +130,16 @@ impl Backoff {
     fn with_rng(config: BackoffConfig, rng: StdRng) -> Backoff {
         Backoff {
             config,
+            policy: ReconnectPolicy::FullJitter,
             failures: 0,
             rng,
         }
+    }
+
+    /// The same backoff under `policy`.
+    pub fn with_policy(mut self, policy: ReconnectPolicy) -> Backoff {
+        self.policy = policy;
+        self
     }
 
     /// The options it runs with.
@@ -115,6 +169,9 @@ impl Backoff {
     pub fn fail(&mut self) -> Option<Duration> {
         let window = self.window();
         self.failures = self.failures.saturating_add(1);
+        if self.policy == ReconnectPolicy::Immediate {
+            return Some(Duration::ZERO);
+        }
         if self.config.max_attempts != 0 && self.failures >= self.config.max_attempts {
             return None;
         }
@@ -200,6 +257,17 @@ mod tests {
             .expect_err("base > cap");
         assert!(err.contains("reconnect_base"), "{err}");
         assert!(serde_json::from_str::<BackoffConfig>(r#"{"bas":"5ms"}"#).is_err());
+    }
+
+    #[test]
+    fn immediate_never_waits_and_never_gives_up() {
+        let mut b = Backoff::seeded(cfg(10, 1000, 3), 5).with_policy(ReconnectPolicy::Immediate);
+        for _ in 0..10 {
+            assert_eq!(b.fail(), Some(Duration::ZERO));
+        }
+        for p in ReconnectPolicy::ALL {
+            assert_eq!(ReconnectPolicy::from_name(p.name()), Some(p));
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -35,7 +35,7 @@ pub mod transport;
 pub mod wire;
 
 pub use accept::Acceptor;
-pub use backoff::{Backoff, BackoffConfig};
+pub use backoff::{Backoff, BackoffConfig, ReconnectPolicy};
 pub use counters::{Counter, Counters, Distribution, Gauge, GaugeReading};
 pub use envelope::Envelope;
 pub use error::TransportError;

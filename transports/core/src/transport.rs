@@ -24,7 +24,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Counters, CountingIo, ReadGate, SocketOptions, TransportError, WireStats};
+use crate::backoff::ReconnectPolicy;
+use crate::{
+    Backoff, BackoffConfig, Counters, CountingIo, ReadGate, SocketOptions, TransportError,
+    WireStats,
+};
 
 /// What the server side of a run shares: its wire stats, counters and socket options.
 #[derive(Debug, Clone)]
@@ -59,6 +63,8 @@ pub struct ClientContext {
     /// For a subscriber of a consumer class that falls behind: the gate its socket reads go
     /// through (`None`: it reads as fast as it can). Applied by [`ClientContext::counted`].
     pub gate: Option<Arc<ReadGate>>,
+    /// How the client waits between reconnect attempts (the scenario's `reconnect`).
+    pub reconnect: ReconnectPolicy,
 }
 
 impl ServerContext {
@@ -82,7 +88,13 @@ impl ClientContext {
             client_index,
             source: None,
             gate: None,
+            reconnect: ReconnectPolicy::default(),
         }
+    }
+
+    /// A reconnect backoff with `config`, under this client's policy.
+    pub fn backoff(&self, config: BackoffConfig) -> Backoff {
+        Backoff::new(config).with_policy(self.reconnect)
     }
 
     /// Connects to `addr` from this client's source address, with its socket options. A

@@ -47,7 +47,7 @@ pub async fn connect(
         addr: addr.to_owned(),
         path: sub_path(channel),
         last,
-        backoff: Backoff::new(config.reconnect),
+        backoff: ctx.backoff(config.reconnect),
         reconnects: ctx.counters.counter("reconnects"),
         empty_polls: ctx.counters.counter("empty_polls"),
         polls: ctx.counters.counter("polls"),

@@ -54,7 +54,7 @@ pub async fn connect(
         addr: addr.to_owned(),
         path: pub_path(channel),
         body,
-        backoff: Backoff::new(config.reconnect),
+        backoff: ctx.backoff(config.reconnect),
         ctx,
     })
 }

@@ -59,7 +59,7 @@ pub async fn connect(
         parser,
         events: Vec::new(),
         pending: VecDeque::new(),
-        backoff: Backoff::new(config.reconnect),
+        backoff: ctx.backoff(config.reconnect),
         reconnects: ctx.counters.counter("reconnects"),
         keepalives: ctx.counters.counter("keepalives"),
         ctx,

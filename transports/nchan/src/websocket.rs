@@ -52,7 +52,7 @@ pub async fn connect(
         path: sub_path(channel),
         ws: None,
         last,
-        backoff: Backoff::new(config.reconnect),
+        backoff: ctx.backoff(config.reconnect),
         reconnects: ctx.counters.counter("reconnects"),
         ctx,
     };

@@ -148,8 +148,11 @@ pub(crate) fn max_response_bytes(config: &PullLogConfig) -> usize {
 
 /// A fresh reconnect backoff for one recovery. It never gives up by count: the callers bound
 /// retrying by `request_timeout`, as Kafka clients do.
-pub(crate) fn backoff(config: &PullLogConfig) -> transport_core::Backoff {
-    transport_core::Backoff::new(transport_core::BackoffConfig {
+pub(crate) fn backoff(
+    config: &PullLogConfig,
+    ctx: &transport_core::ClientContext,
+) -> transport_core::Backoff {
+    ctx.backoff(transport_core::BackoffConfig {
         base: config.reconnect_base,
         cap: config.reconnect_cap,
         max_attempts: 0,

@@ -277,7 +277,7 @@ impl Task {
             return Err(e);
         }
         let deadline = tokio::time::Instant::now() + self.config.request_timeout;
-        let mut backoff = crate::config::backoff(&self.config);
+        let mut backoff = crate::config::backoff(&self.config, &self.ctx);
         while tokio::time::Instant::now() < deadline {
             // Give a restarting broker time to listen again.
             backoff.wait().await;

@@ -181,25 +181,25 @@ impl SseSubscriber {
         Ok(())
     }
 
-    /// Waits the retry delay and reopens, up to `reconnect_max_attempts` consecutive failures.
+    /// Waits out the backoff (its window starts at the server's `retry:`) and reopens, up to
+    /// `reconnect_max_attempts` consecutive failures.
     async fn reconnect(&mut self) -> Result<(), TransportError> {
         self.stream = None;
-        let mut failures = 0;
+        let mut backoff = self.ctx.backoff(self.config.backoff(self.retry));
+        let mut failed = None;
         loop {
-            tokio::time::sleep(self.retry).await;
+            if !backoff.wait().await {
+                return Err(failed.unwrap_or(TransportError::Closed {
+                    stage: "sse reconnect",
+                }));
+            }
             self.counters.reconnects.inc();
             match self.open().await {
                 Ok(s) => {
                     self.stream = Some(s);
                     return Ok(());
                 }
-                Err(e) => {
-                    failures += 1;
-                    let max = self.config.reconnect_max_attempts;
-                    if max != 0 && failures >= max {
-                        return Err(e);
-                    }
-                }
+                Err(e) => failed = Some(e),
             }
         }
     }

@@ -43,6 +43,10 @@ pub struct SseConfig {
     pub max_events_per_write: u32,
     /// Consecutive failed reconnects after which a client gives up (0: never).
     pub reconnect_max_attempts: u32,
+    /// The largest reconnect window: a client's wait starts from the announced `retry` and
+    /// doubles per failed attempt up to this, with full jitter.
+    #[serde(with = "transport_core::duration")]
+    pub reconnect_cap: Duration,
 }
 
 impl Default for SseConfig {
@@ -56,6 +60,7 @@ impl Default for SseConfig {
             publish_batch: 256,
             max_events_per_write: 256,
             reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
+            reconnect_cap: backoff::DEFAULT_CAP,
         }
     }
 }
@@ -69,7 +74,20 @@ impl SseConfig {
         if self.max_events_per_write == 0 {
             return Err("max_events_per_write: must be at least 1".into());
         }
+        if self.retry.is_zero() || self.retry > self.reconnect_cap {
+            return Err("retry: must be more than 0 and at most reconnect_cap".into());
+        }
         self.long_poll().validate()
+    }
+
+    /// A client's reconnect backoff: the window starts at `retry` (the server's `retry:`, as
+    /// an EventSource honours it) and doubles per failure up to `reconnect_cap`.
+    pub fn backoff(&self, retry: Duration) -> backoff::BackoffConfig {
+        backoff::BackoffConfig {
+            base: retry.max(Duration::from_millis(1)),
+            cap: self.reconnect_cap.max(retry),
+            max_attempts: self.reconnect_max_attempts,
+        }
     }
 
     /// The long-poll options of the server and publisher this transport reuses.
@@ -125,5 +143,10 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "reconnect_max_attempts",
         default: "25",
         help: "consecutive failed reconnects before a client gives up (0: never)",
+    },
+    OptionDoc {
+        key: "reconnect_cap",
+        default: "\"1s\"",
+        help: "largest reconnect window; it starts at the retry: and doubles per failure (full jitter)",
     },
 ];

@@ -114,6 +114,7 @@ pub fn throughput(v: &Variant<'_>) -> Figure {
                 label: format!("raw-TCP floor ({})", tick(unit, value(c))),
                 y: value(c),
                 transport: Some(FLOOR.name().to_owned()),
+                at_x: None,
             });
         let mut groups = one_bar_each(&cells, value);
         // A figure the load generator held down is a lower bound for the transport.

@@ -27,6 +27,7 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
         label: format!("p99 target {}", text::nanos(t)),
         y: t,
         transport: None,
+        at_x: None,
     });
     let target = target_ns.map(|t| std::time::Duration::from_nanos(t as u64));
     let maxima: Vec<String> = v
@@ -68,13 +69,32 @@ pub fn rate_sweep(v: &Variant<'_>, target_ns: Option<f64>) -> Option<Figure> {
     })
 }
 
-/// Chart 5: Per-second delivered messages and p99 over the measured window.
+/// Vertical dashed lines at the faults the runs had (one per scheduled fault): the moment a
+/// storm starts, so the seconds after it read as its cost.
+fn fault_marks(cells: &[&Cell<'_>]) -> Vec<RefLine> {
+    let mut marks: Vec<RefLine> = Vec::new();
+    for f in cells.iter().flat_map(|c| &c.run.faults).filter(|f| f.fired) {
+        let label = format!("{} at {}s", f.kind, f.at_secs);
+        if !marks.iter().any(|m| m.label == label) {
+            marks.push(RefLine {
+                label,
+                y: 0.0,
+                transport: None,
+                at_x: Some(f.at_secs),
+            });
+        }
+    }
+    marks
+}
+
+/// Chart 5: Per-second delivered messages and p99 over the measured window, faults marked.
 pub fn timeseries(v: &Variant<'_>) -> Option<Figure> {
     let rate = v.comparison_rate();
     let cells = v.at(rate);
     if cells.iter().all(|c| c.run.timeseries.is_empty()) {
         return None;
     }
+    let marks = fault_marks(&cells);
     let line = |pick: fn(&crate::results::summary::IntervalPoint) -> u64,
                 skip_zero: bool|
      -> Vec<LineSeries> {
@@ -114,14 +134,14 @@ pub fn timeseries(v: &Variant<'_>) -> Option<Figure> {
                 x: x(),
                 y: axis("delivered (msgs/s)", Scale::Linear, Unit::Count),
                 series: line(|p| p.delivered, false),
-                reference: Vec::new(),
+                reference: marks.clone(),
             }),
             Panel::Lines(LinePanel {
                 title: "p99 latency per second".to_owned(),
                 x: x(),
                 y: axis("p99 latency (log scale)", Scale::Log, Unit::Nanos),
                 series: line(|p| p.p99_ns, true),
-                reference: Vec::new(),
+                reference: marks,
             }),
         ],
     })

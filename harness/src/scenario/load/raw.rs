@@ -44,6 +44,8 @@ pub(super) struct RawScenario {
     pub link: Option<Spanned<RawLink>>,
     pub faults: Option<Vec<Spanned<RawFault>>>,
     pub consumers: Option<Vec<Spanned<RawConsumer>>>,
+    /// How clients wait between reconnect attempts: `full-jitter`, `immediate`, or a list.
+    pub reconnect: Option<Spanned<OneOrMany<String>>>,
     /// `[compare]`: regression thresholds, `METRIC = "15%"` or a number.
     pub compare: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
-use transport_core::SocketOptions;
 use transport_core::envelope::HEADER_LEN;
+use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
@@ -51,6 +51,20 @@ pub(super) fn scenario(
         .and_then(|c| c.first())
         .map(|c| c.span());
     let consumers = super::consumers::consumers(raw.consumers, duration)?;
+    let reconnect = match &raw.reconnect {
+        Some(list) => distinct(list, "reconnect", |name, span| {
+            ReconnectPolicy::from_name(name).ok_or_else(|| {
+                Located::at(
+                    span,
+                    format!(
+                        "unknown reconnect `{name}`; allowed: {}",
+                        ReconnectPolicy::NAMES.join(", ")
+                    ),
+                )
+            })
+        })?,
+        None => vec![ReconnectPolicy::default()],
+    };
     if let (Some(_), Some(span)) = (&browser, consumers_span) {
         return Err(Located::at(
             span,
@@ -101,6 +115,7 @@ pub(super) fn scenario(
         link,
         faults,
         consumers,
+        reconnect,
         server,
         load,
         addresses,

@@ -87,7 +87,7 @@ pub async fn connect(
         batch: config.publish_batch as usize,
         max_body: config.max_body_bytes as usize,
         conn: Some(conn),
-        backoff: Backoff::new(config.backoff()),
+        backoff: ctx.backoff(config.backoff()),
         requests: c.counter("publish_requests"),
         retries: c.counter("publish_retries"),
         request_header_bytes: c.counter("publish_request_header_bytes"),

@@ -147,7 +147,7 @@ pub(crate) async fn connect(
         cursor,
         epoch,
         epoch_check: config.epoch_check,
-        backoff: Backoff::new(config.backoff()),
+        backoff: ctx.backoff(config.backoff()),
         counters,
         last_reply: None,
         ctx,

@@ -52,7 +52,7 @@ impl PullLogSubscriber {
     /// subscriber reconnects and checks again.
     pub(super) async fn fetch(&mut self) -> Result<FetchResponse, TransportError> {
         let bound = self.config.fetch_max_wait + self.config.request_timeout;
-        let mut recovery = Recovery::new(&self.config);
+        let mut recovery = Recovery::new(&self.config, &self.ctx);
         loop {
             let Some(mut c) = self.conn.take() else {
                 match self.reopen().await {
@@ -199,9 +199,9 @@ struct Recovery {
 }
 
 impl Recovery {
-    fn new(config: &PullLogConfig) -> Recovery {
+    fn new(config: &PullLogConfig, ctx: &transport_core::ClientContext) -> Recovery {
         Recovery {
-            backoff: crate::config::backoff(config),
+            backoff: crate::config::backoff(config, ctx),
             limit: config.request_timeout,
             deadline: None,
             check_budgeted: false,

@@ -95,7 +95,7 @@ impl Redial {
             config: config.clone(),
             addr: addr.to_owned(),
             topic: topic.to_owned(),
-            backoff: Backoff::new(config.backoff()),
+            backoff: ctx.backoff(config.backoff()),
             reconnects: ctx.counters.counter(&format!("{prefix}reconnects")),
             failures: ctx.counters.counter(&format!("{prefix}reconnect_failures")),
             ctx,

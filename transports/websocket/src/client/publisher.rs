@@ -132,7 +132,7 @@ impl WebSocketPublisher {
         Ok(WebSocketPublisher {
             epoch: link.notice.epoch,
             session_base: 0,
-            backoff: Backoff::new(config.backoff()),
+            backoff: ctx.backoff(config.backoff()),
             config: config.clone(),
             addr: addr.to_owned(),
             path,

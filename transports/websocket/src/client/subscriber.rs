@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use transport_core::{Backoff, ClientContext, Counter, Distribution, Subscriber, TransportError};
+use transport_core::{ClientContext, Counter, Distribution, Subscriber, TransportError};
 
 use crate::WebSocketConfig;
 use crate::proto::{self, CLOSE_AHEAD, CLOSE_GAP};
@@ -214,7 +214,7 @@ impl WebSocketSubscriber {
 
     /// Reconnects from `next`, backing off exponentially with jitter between failed attempts.
     async fn reconnect(&mut self) -> Result<(), TransportError> {
-        let mut backoff = Backoff::new(self.config.backoff());
+        let mut backoff = self.ctx.backoff(self.config.backoff());
         let mut last = None;
         loop {
             // Full jitter (`transport_core::backoff`), so a crowd of subscribers cut at once
