@@ -70,6 +70,9 @@ run_one() {
     echo "$t: ok ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs in ${seconds}s, $(grep -o 'cov: [0-9]*' "$log" | tail -1))"
   else
     echo "$t: FAILED; log $log; input $(grep -o 'fuzz/artifacts/[^ ]*' "$log" | tail -1)"
+    # The log may not outlive the machine (CI): the panic and the input itself go to the output.
+    grep -m1 -A12 -E 'panicked at|ERROR: libFuzzer' "$log" | sed "s/^/  $t| /"
+    grep -m1 -A3 '^Base64:' "$log" | sed "s/^/  $t| /"
     return 1
   fi
 }

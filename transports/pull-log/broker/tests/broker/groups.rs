@@ -219,3 +219,20 @@ async fn offsets_commit_and_fetch() {
     assert_eq!(got, vec![42, -1]);
     broker.shutdown().await.unwrap();
 }
+
+/// As Kafka: a member that names no protocol type, or offers no protocol, is refused at once
+/// (INCONSISTENT_GROUP_PROTOCOL, 23); no round could ever choose a protocol for it. Found by
+/// fuzzing, where such a join was never answered.
+#[tokio::test]
+async fn a_join_without_protocols_is_refused_at_once() {
+    let (broker, _ctx) = start(BrokerConfig::default()).await;
+    let mut c = Conn::connect(&broker).await;
+    let mut none = join_req("", 10_000);
+    none.protocols.clear();
+    let r: JoinGroupResponse = c.request(ApiKey::JoinGroup, V_JOIN, &none).await;
+    assert_eq!(r.error_code, 23);
+    let mut untyped = join_req("", 10_000);
+    untyped.protocol_type = StrBytes::from_static_str("");
+    let r: JoinGroupResponse = c.request(ApiKey::JoinGroup, V_JOIN, &untyped).await;
+    assert_eq!(r.error_code, 23);
+}
