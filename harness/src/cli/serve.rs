@@ -85,6 +85,8 @@ impl Visit for Serve {
             let _ = std::io::stdout().flush();
             wait_for_signal(&mut term).await?;
             eprintln!("shutting down");
+            // A graceful stop first lets clients take what the server still holds for them.
+            server.drain().await;
             server.shutdown().await.context("shutting down")?;
             if let Some(m) = metrics {
                 m.shutdown()

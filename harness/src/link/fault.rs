@@ -299,6 +299,8 @@ impl<T: Transport> ServerSlot<T> {
     async fn stop(&self) -> Result<(), String> {
         let server = self.server.lock().await.take();
         if let Some(s) = server {
+            // Graceful, as `serve` stops on SIGTERM: clients first take what it holds.
+            s.drain().await;
             tokio::time::timeout(RESTART_TIMEOUT, s.shutdown())
                 .await
                 .map_err(|_| "server shutdown timed out".to_owned())?

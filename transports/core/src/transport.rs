@@ -168,6 +168,12 @@ pub trait ServerHandle: Send + 'static {
     /// Stops accepting, closes connections (releasing parked polls and fetches), and waits for
     /// the server's tasks to finish.
     fn shutdown(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Before a graceful stop (`SIGTERM`): lets clients take what the server still holds for
+    /// them, so a stop loses nothing. Returns once it has (bounded); most servers hold nothing
+    /// a stop would lose, and return at once.
+    fn drain(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// For a server that is a program we did not write ([`ServerKind::Program`]): every live
     /// process of it, whose `/proc` figures are the server's. `None` for our own servers.
     fn program_pids(&self) -> Option<Vec<u32>> {

@@ -219,6 +219,8 @@ pub struct Store {
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     retention: usize,
     retained: RetainedGauges,
+    /// Whether a graceful stop is draining, and when data last went out.
+    pub drain: crate::drain::Drain,
 }
 
 impl Store {
@@ -234,6 +236,7 @@ impl Store {
             topics: Mutex::new(HashMap::new()),
             retention: retention.max(1),
             retained,
+            drain: crate::drain::Drain::default(),
         }
     }
 

@@ -54,6 +54,9 @@ pub struct SseSubscriber {
     retry: Duration,
     /// A stream has opened before (so an empty last event ID means cursor 0, not "live").
     opened: bool,
+    /// The epoch of the server the last event ID came from (sent back on reconnect, so a
+    /// restarted server knows the ID is not its own).
+    epoch: Option<u64>,
     counters: Counters,
 }
 
@@ -84,6 +87,7 @@ pub async fn connect(
         expected: None,
         retry: config.retry,
         opened: false,
+        epoch: None,
         counters,
         ctx,
     };
@@ -104,6 +108,7 @@ impl SseSubscriber {
         self.parser = Parser::new(MAX_LINE);
         self.parser.last_id = last_id;
         self.opened = true;
+        self.epoch = stream.epoch.or(self.epoch);
         Ok(stream)
     }
 
@@ -111,7 +116,18 @@ impl SseSubscriber {
         // A stream that opened at cursor 0 carried no id (there is no cursor before 0): its
         // resume point is 0, asked for with `from`.
         let from_start = self.parser.last_id.is_empty() && self.opened;
-        let query = if from_start { "?from=0" } else { "" };
+        let mut query = Vec::new();
+        if from_start {
+            query.push(format!("from={}", self.expected.unwrap_or(0)));
+        }
+        if let Some(e) = self.epoch {
+            query.push(format!("epoch={e}"));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
         let path = format!("/topics/{}/events{query}", self.topic);
         let last = Some(self.parser.last_id.as_str()).filter(|id| !id.is_empty());
         EventStream::open(&self.ctx, &self.addr, &path, last, "sse stream").await
@@ -171,6 +187,11 @@ impl SseSubscriber {
                     self.counters.gone_messages.add(lost);
                 }
                 self.expected = earliest;
+                if ev.kind == "reset" {
+                    // The old ID belongs to another log: resume from `earliest` if the
+                    // stream breaks before the next event carries an ID of this one.
+                    self.parser.last_id.clear();
+                }
             }
             "bad-payload" => {
                 self.counters.bad_payloads.inc();

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use transport_core::{Counter, Counters, ServerContext, TransportError};
 use transport_long_poll::Encoding;
+use transport_long_poll::epoch;
 use transport_long_poll::server::{Extension, start_extended, valid_topic};
 use transport_long_poll::store::{PollOutcome, ReadLimits, Topic};
 use transport_long_poll::{LongPollServer, config::MAX_HOLD};
@@ -83,6 +84,10 @@ struct Params {
     last_event_id: Option<String>,
     /// Start at this cursor: a client resuming a stream that opened at 0, before any id.
     from: Option<u64>,
+    /// The epoch of the server the resume point came from ([`transport_long_poll::epoch`]):
+    /// when it is not this server's, the point means nothing here and the stream starts at
+    /// the earliest retained message with `event: reset`.
+    epoch: Option<u64>,
 }
 
 fn refuse(state: &State_, status: StatusCode, message: String) -> Response {
@@ -123,13 +128,27 @@ async fn events(
     };
     // The start is fixed before the reply: once the client has the headers, every message
     // published later reaches it.
+    let other_epoch = params.epoch.is_some_and(|e| e != state.ext.epoch);
     let start = match (last, params.from) {
+        _ if other_epoch => topic.earliest(),
         (Some(n), _) => n.saturating_add(1),
         (None, Some(from)) => from,
         (None, None) => topic.head(),
     };
     state.streams.inc();
-    let opening = opening_block(&state.config, start);
+    let epoch_header = [(epoch::HEADER, state.ext.epoch.to_string())];
+    let mut opening = opening_block(&state.config, start);
+    if other_epoch {
+        // A restarted server: say where the stream restarts, as for a point it has outgrown.
+        state.gone.inc();
+        opening = Bytes::from(
+            [
+                &opening[..],
+                format!("event: reset\ndata: {start}\n\n").as_bytes(),
+            ]
+            .concat(),
+        );
+    }
     let body = Body::from_stream(futures_util::stream::unfold(
         Stream {
             state,
@@ -145,6 +164,7 @@ async fn events(
             (header::CONTENT_TYPE, EVENT_STREAM),
             (header::CACHE_CONTROL, "no-store"),
         ],
+        epoch_header,
         body,
     )
         .into_response()
@@ -190,6 +210,7 @@ async fn next_chunk(mut s: Stream) -> Option<(Chunk, Stream)> {
             let first = s.cursor;
             s.cursor = next;
             state.events.add(msgs.len() as u64);
+            state.ext.store.drain.delivered();
             encode_events(state.config.data_encoding, first, &msgs)
         }
         PollOutcome::Empty { .. } => {

@@ -18,6 +18,8 @@ use crate::server::EVENT_STREAM;
 pub struct EventStream {
     /// The response body, read frame by frame.
     pub body: Incoming,
+    /// The server's epoch, when it sends one ([`transport_long_poll::epoch::HEADER`]).
+    pub epoch: Option<u64>,
     task: JoinHandle<()>,
 }
 
@@ -67,8 +69,13 @@ impl EventStream {
                 detail: format!("HTTP {}", resp.status()),
             });
         }
+        let epoch = resp
+            .headers()
+            .get(transport_long_poll::epoch::HEADER)
+            .and_then(|v| transport_long_poll::epoch::parse(v.as_bytes()));
         Ok(EventStream {
             body: resp.into_body(),
+            epoch,
             task,
         })
     }

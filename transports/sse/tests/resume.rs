@@ -99,3 +99,30 @@ async fn a_stream_cut_before_its_first_event_resumes_at_its_start() {
         .await
         .expect("shutdown");
 }
+
+/// A restarted server begins its log again at cursor 0: once it has published past the old
+/// Last-Event-ID, that ID points into the middle of an unrelated log. The server's epoch, sent
+/// back on reconnect, makes the new server restart the stream at its earliest message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_read_from_its_start_not_from_the_old_id() {
+    let config = SseConfig::default();
+    let (server, proxy, mut sub, mut publisher, _ctx) = setup(&config).await;
+    let addr = server.local_addr();
+    publish(&mut publisher, 0..3).await;
+    assert_eq!(receive(&mut sub, 3).await, vec![0, 1, 2]);
+    drop(publisher);
+    bounded_for(BOUND, "shutdown", server.shutdown())
+        .await
+        .expect("shutdown");
+    let again = traffic::serve::<Sse>(&config, &addr.to_string(), ServerContext::fresh()).await;
+    let mut publisher = Sse::publisher(&config, &addr.to_string(), "t", ClientContext::fresh(1))
+        .await
+        .expect("publisher");
+    // Ten messages on the new server: its cursors 0..10 pass the old last ID (2).
+    publish(&mut publisher, 3..13).await;
+    assert_eq!(receive(&mut sub, 10).await, (3..13).collect::<Vec<_>>());
+    drop(proxy);
+    bounded_for(BOUND, "shutdown", again.shutdown())
+        .await
+        .expect("shutdown");
+}

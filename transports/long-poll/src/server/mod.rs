@@ -96,6 +96,8 @@ where
 #[derive(Debug)]
 pub struct LongPollServer {
     addr: SocketAddr,
+    /// Its topics, and the drain state a graceful stop sets.
+    store: Arc<Store>,
     graceful: CancellationToken,
     drop_now: CancellationToken,
     /// The accept loop and every connection task.
@@ -142,13 +144,24 @@ pub fn start_extended(
     };
     // One token both releases parked polls (handlers select on it) and starts the graceful
     // shutdown of every connection.
-    let app = app(config, &ctx.counters, stop.graceful.clone(), extra);
+    let store = Arc::new(Store::reporting(
+        config.retention_messages as usize,
+        RetainedGauges::register(&ctx.counters),
+    ));
+    let app = app_over(
+        config,
+        &ctx.counters,
+        stop.graceful.clone(),
+        store.clone(),
+        extra,
+    );
     // Long-poll has no handshake to split off: every byte counts as steady state.
     let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire);
     let tracker = TaskTracker::new();
     let accept = tracker.spawn(accept_loop(acceptor, app, stop.clone(), tracker.clone()));
     Ok(LongPollServer {
         addr,
+        store,
         graceful: stop.graceful,
         drop_now: stop.drop_now,
         tracker,
@@ -172,17 +185,30 @@ where
 
 /// The long-poll routes plus those `extra` builds, over a fresh store and epoch; `shutdown`
 /// releases held requests.
+#[cfg(feature = "fuzzing")]
 pub(crate) fn app(
     config: &LongPollConfig,
     counters: &transport_core::Counters,
     shutdown: CancellationToken,
     extra: impl FnOnce(Extension) -> Router,
 ) -> Router {
+    let store = Arc::new(Store::reporting(
+        config.retention_messages as usize,
+        RetainedGauges::register(counters),
+    ));
+    app_over(config, counters, shutdown, store, extra)
+}
+
+/// [`app`] over a given store (the server keeps it, to drain before it stops).
+fn app_over(
+    config: &LongPollConfig,
+    counters: &transport_core::Counters,
+    shutdown: CancellationToken,
+    store: Arc<Store>,
+    extra: impl FnOnce(Extension) -> Router,
+) -> Router {
     let ext = Extension {
-        store: Arc::new(Store::reporting(
-            config.retention_messages as usize,
-            RetainedGauges::register(counters),
-        )),
+        store,
         epoch: crate::epoch::generate(),
         shutdown: shutdown.clone(),
     };
@@ -230,6 +256,10 @@ impl ServerHandle for LongPollServer {
 
     async fn shutdown(self) -> Result<(), TransportError> {
         self.shutdown_within(SHUTDOWN_GRACE).await
+    }
+
+    async fn drain(&self) {
+        self.store.drain.run().await;
     }
 }
 

@@ -160,11 +160,14 @@ async fn poll(
         .poll(params.cursor, limits, hold, &state.shutdown)
         .await
     {
-        PollOutcome::Messages { msgs, next } => reply(
-            StatusCode::OK,
-            encoding,
-            codec::encode_batch(encoding, next, &msgs),
-        ),
+        PollOutcome::Messages { msgs, next } => {
+            state.store.drain.delivered();
+            reply(
+                StatusCode::OK,
+                encoding,
+                codec::encode_batch(encoding, next, &msgs),
+            )
+        }
         PollOutcome::Empty { next } => {
             state.counters.empty_polls.inc();
             if state.config.empty_status == 200 {

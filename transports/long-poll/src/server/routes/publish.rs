@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::state::{AppState, error, reply, reply_encoding, topic};
+use super::state::{AppState, error, json_error, reply, reply_encoding, topic};
 use crate::codec::{self, BINARY_TYPE, JSON_TYPE};
 use crate::config::Encoding;
 use crate::server::session::{ACCEPTED_HEADER, ConnSession, Refusal};
@@ -32,6 +32,14 @@ pub(super) async fn publish(
     params: Result<Query<PublishParams>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if state.store.drain.draining() {
+        // Stopping gracefully: the publisher retries a 5xx, on the next server.
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server draining before it stops; retry",
+            None,
+        );
+    }
     // The order of the checks decides which error a bad request gets, and the topic lookup
     // creates the topic, so it stays: query, topic, body, then the batch itself.
     let named = match session_of(&state, params) {
