@@ -362,7 +362,7 @@ async fn server_restart_keeps_acknowledged_messages_with_file_storage() {
     drop(publisher);
     within(
         "restart",
-        slot.restart(Duration::from_millis(200), &proxy, || {}),
+        slot.restart(Duration::from_millis(200), Some(&proxy), || {}),
     )
     .await
     .unwrap();

@@ -161,3 +161,43 @@ fn a_run_measures_nginx_and_leaves_none_behind() {
         "nginx processes left after the run: {left:?}"
     );
 }
+
+/// A `server-restart` of a program: every nginx process killed, a new master and workers on
+/// the same port, every subscriber back, both incarnations measured, none left behind.
+#[test]
+fn a_killed_nginx_comes_back_with_its_subscribers_and_leaves_none_behind() {
+    if !present(&NCHAN) {
+        return;
+    }
+    let before = nginx_pids();
+    let dir = tempfile::tempdir().unwrap();
+    let fault = "duration = \"4s\"\nallow_loss = true\n\
+                 [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"500ms\"\n";
+    let text = std::fs::read_to_string(scenario(dir.path(), "nchan-sse", ""))
+        .unwrap()
+        .replace("duration = \"1s\"\n", "")
+        .replace("rate_per_sec = 200", "rate_per_sec = 20");
+    let s = dir.path().join("restart.toml");
+    std::fs::write(&s, format!("{text}{fault}")).unwrap();
+    let out = run(&s, &dir.path().join("out"), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("out").join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    let run = &summary["runs"][0];
+    let f = &run["faults"][0];
+    assert!(f["error"].is_null(), "{f}");
+    assert_eq!(f["reconvergence"]["live_again"], 2, "{f}");
+    let incarnations = run["resources"]["server"]["incarnations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(incarnations.len(), 2, "{incarnations:?}");
+    assert_eq!(incarnations[0]["ended_by"], "kill");
+    let left: Vec<u32> = nginx_pids()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(left.is_empty(), "nginx processes left behind: {left:?}");
+}

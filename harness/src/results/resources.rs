@@ -333,6 +333,7 @@ mod tests {
         let json = serde_json::to_value(ServerFigures {
             process: ProcessFigures::unavailable("in-process server"),
             peaks: p,
+            incarnations: Vec::new(),
         })
         .unwrap();
         assert_eq!(json["queued_messages_peak"], 9);

@@ -54,6 +54,15 @@ pub enum GateBehaviour {
     },
 }
 
+/// What churn does to one connection at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Churn {
+    /// A cut has come since the connection opened: it breaks.
+    Cut,
+    /// It lives on; wake at the next cut (clock ns), if there is one.
+    Next(Option<u64>),
+}
+
 /// What the gate says about one read attempt at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -169,11 +178,11 @@ impl ReadGate {
             .clone()
     }
 
-    /// Churn for a connection opened at `opened_ns`, at `now_ns`: `Err(())` when a cut has come
+    /// Churn for a connection opened at `opened_ns`, at `now_ns`: cut when a cut has come
     /// since it opened (the read must fail), else the next cut to wake for, if any.
-    pub fn churn(&self, opened_ns: u64, now_ns: u64) -> Result<Option<u64>, ()> {
+    pub fn churn(&self, opened_ns: u64, now_ns: u64) -> Churn {
         let Some((start, end)) = self.window().filter(|_| !self.cuts.is_empty()) else {
-            return Ok(None);
+            return Churn::Next(None);
         };
         let mut next = None;
         for at in self.cuts.iter().map(|&c| start + nanos(c)) {
@@ -185,10 +194,10 @@ impl ReadGate {
                 break;
             }
             if at > opened_ns {
-                return Err(());
+                return Churn::Cut;
             }
         }
-        Ok(next)
+        Churn::Next(next)
     }
 
     /// Counts a connection broken by a cut.
@@ -442,22 +451,22 @@ mod tests {
     fn churn_breaks_only_connections_opened_before_a_cut() {
         let g = ReadGate::new(GateBehaviour::Full)
             .with_cuts(vec![Duration::from_secs(3), Duration::from_secs(1)]);
-        assert_eq!(g.churn(0, 5 * S), Ok(None), "unarmed: no churn");
+        assert_eq!(g.churn(0, 5 * S), Churn::Next(None), "unarmed: no churn");
         g.arm(10 * S, 20 * S);
         assert_eq!(g.cut_instants(), vec![11 * S, 13 * S]);
         assert_eq!(
             g.churn(9 * S, 10 * S),
-            Ok(Some(11 * S)),
+            Churn::Next(Some(11 * S)),
             "wake for the first cut"
         );
-        assert_eq!(g.churn(9 * S, 11 * S), Err(()), "opened before the cut");
+        assert_eq!(g.churn(9 * S, 11 * S), Churn::Cut, "opened before the cut");
         assert_eq!(
             g.churn(11 * S + 1, 12 * S),
-            Ok(Some(13 * S)),
+            Churn::Next(Some(13 * S)),
             "a reconnection after the cut lives until the next"
         );
-        assert_eq!(g.churn(11 * S + 1, 14 * S), Err(()));
-        assert_eq!(g.churn(13 * S + 1, 25 * S), Ok(None));
+        assert_eq!(g.churn(11 * S + 1, 14 * S), Churn::Cut);
+        assert_eq!(g.churn(13 * S + 1, 25 * S), Churn::Next(None));
         assert_eq!(g.verdict(12 * S), Verdict::Pass { wake_at: None });
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock;
-use crate::gate::{ReadGate, Verdict};
+use crate::gate::{Churn, ReadGate, Verdict};
 
 /// Byte totals for one side (client or server) of a run.
 #[derive(Debug, Default)]
@@ -273,8 +273,8 @@ impl<T: AsyncRead + Unpin> CountingIo<T> {
             };
             let now = clock::now_ns();
             let next_cut = match gated.gate.churn(gated.opened_ns, now) {
-                Ok(next) => next,
-                Err(()) => {
+                Churn::Next(next) => next,
+                Churn::Cut => {
                     if !std::mem::replace(&mut gated.cut, true) {
                         gated.gate.cut_done();
                     }

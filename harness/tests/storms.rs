@@ -1,0 +1,309 @@
+//! Reconnect storms and churn through the real binary, each server in its own process: a
+//! killed server comes back on its port and every subscriber with it, a churn cuts exactly
+//! the connections its schedule asks for, no server outlives a harness killed mid-storm, and
+//! what cannot be done is refused with exit 2 before anything runs.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod bin_support;
+
+use bin_support::BIN;
+
+const TRANSPORTS: &str = r#"transports = ["raw-tcp", "websocket", "long-poll", "sse", "pull-log"]"#;
+
+fn runs(summary: &Value) -> &Vec<Value> {
+    summary["runs"].as_array().unwrap()
+}
+
+fn valid(summary: &Value) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(summary)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json violates its schema: {errors:#?}"
+    );
+}
+
+/// The re-convergence of a run's only fault: (t50, t99, t100, affected, live again).
+fn reconvergence(run: &Value) -> (u64, u64, u64, u64, u64) {
+    let r = &run["faults"][0]["reconvergence"];
+    let t = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} reached: {r}"));
+    (
+        t("t50_ns"),
+        t("t99_ns"),
+        t("t100_ns"),
+        t("affected"),
+        t("live_again"),
+    )
+}
+
+#[test]
+fn a_killed_server_process_comes_back_on_its_port_with_every_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"kill\"\ndescription = \"200 subscribers, the server killed for 1 s\"\n\
+         {TRANSPORTS}\nwarmup = \"500ms\"\nduration = \"4s\"\ndrain_timeout = \"10s\"\n\
+         subscribers = 200\npayload = \"100B\"\nrate_per_sec = 10\nallow_loss = true\n\
+         [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"1s\"\n"
+    );
+    let (_, summary) = bin_support::run_ok(dir.path(), &text);
+    valid(&summary);
+    assert_eq!(runs(&summary).len(), 5);
+    for run in runs(&summary) {
+        let name = run["transport"].as_str().unwrap();
+        let f = &run["faults"][0];
+        assert!(
+            f["fired"].as_bool().unwrap() && f["error"].is_null(),
+            "{name}: {f}"
+        );
+        let (t50, t99, t100, affected, back) = reconvergence(run);
+        assert_eq!(
+            (affected, back),
+            (200, 200),
+            "{name}: every subscriber is back"
+        );
+        assert!(t50 <= t99 && t99 <= t100, "{name}: {t50} {t99} {t100}");
+        assert!(
+            t50 >= 1_000_000_000,
+            "{name}: nobody is back before the server is"
+        );
+        assert_eq!(
+            f["lost"], run["lost"],
+            "{name}: the one fault carries all loss"
+        );
+        assert!(
+            f["connect_attempts"].as_u64().unwrap() >= 200,
+            "{name}: {f}"
+        );
+        let incarnations = run["resources"]["server"]["incarnations"]
+            .as_array()
+            .unwrap();
+        assert_eq!(incarnations.len(), 2, "{name}: {incarnations:?}");
+        assert_eq!(incarnations[0]["ended_by"], "kill");
+        assert_ne!(incarnations[0]["pid"], incarnations[1]["pid"]);
+        assert!(
+            incarnations
+                .iter()
+                .all(|i| i["cpu_s"].as_f64().unwrap() > 0.0)
+        );
+        assert!(
+            run["resources"]["server"]["available"].as_bool().unwrap(),
+            "{name}: the server's figures span both processes"
+        );
+    }
+}
+
+#[test]
+fn a_churn_cuts_exactly_what_its_schedule_asks_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"churn\"\ndescription = \"100 subscribers, a tenth of them cut each second\"\n\
+         {TRANSPORTS}\nwarmup = \"500ms\"\nduration = \"5s\"\ndrain_timeout = \"10s\"\n\
+         subscribers = 100\npayload = \"100B\"\nrate_per_sec = 20\n\
+         [[faults]]\nat = \"1s\"\nkind = \"churn\"\nshare_per_sec = 0.1\nduration = \"3s\"\n"
+    );
+    let (_, summary) = bin_support::run_ok(dir.path(), &text);
+    valid(&summary);
+    for run in runs(&summary) {
+        let name = run["transport"].as_str().unwrap();
+        let f = &run["faults"][0];
+        let (t50, t99, t100, affected, back) = reconvergence(run);
+        assert_eq!((affected, back), (30, 30), "{name}: 10 a second for 3 s");
+        assert!(t50 <= t99 && t99 <= t100);
+        assert_eq!(
+            f["connections"], 30,
+            "{name}: one reconnection per cut: {f}"
+        );
+        assert_eq!(f["connect_attempts"], 30, "{name}: {f}");
+        assert_eq!(run["lost"], 0, "{name}: every subscriber resumes");
+    }
+}
+
+/// Pids of the processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the parenthesised command name.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        if after.split(' ').nth(1).and_then(|p| p.parse().ok()) == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn no_server_outlives_a_harness_killed_mid_storm() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"orphans\"\ndescription = \"restarts, then the harness dies\"\n\
+         transports = [\"websocket\"]\nwarmup = \"200ms\"\nduration = \"60s\"\n\
+         subscribers = 20\nrate_per_sec = 10\nallow_loss = true\n\
+         [[faults]]\nat = \"500ms\"\nkind = \"server-restart\"\nduration = \"200ms\"\n",
+    )
+    .unwrap();
+    let mut harness = Command::new(BIN)
+        .args(["run", scenario.to_str().unwrap(), "-q", "--out"])
+        .arg(dir.path().join("out"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = harness.id();
+    let mut seen: Vec<u32> = Vec::new();
+    // The first server, then its successor after the restart: two different children.
+    let restarted = eventually(Duration::from_secs(60), || {
+        for c in children(pid) {
+            if !seen.contains(&c) {
+                seen.push(c);
+            }
+        }
+        seen.len() >= 2 && children(pid).iter().any(|c| *c == seen[seen.len() - 1])
+    });
+    harness.kill().unwrap();
+    harness.wait().unwrap();
+    assert!(
+        restarted,
+        "the server was never restarted: children {seen:?}"
+    );
+    let successor = *seen.last().unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(successor)),
+        "the restarted server {successor} outlived the killed harness"
+    );
+}
+
+/// Runs `validate` on a scenario and returns its exit code and stderr.
+fn validate(dir: &Path, text: &str) -> (Option<i32>, String) {
+    let scenario = dir.join("bad.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let o = Command::new(BIN)
+        .args(["run", scenario.to_str().unwrap(), "-q", "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn what_a_storm_cannot_do_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let head =
+        "name = \"bad\"\ndescription = \"d\"\ntransports = [\"raw-tcp\"]\nduration = \"3s\"\n";
+    let fault = |body: &str| format!("{head}[[faults]]\nat = \"1s\"\n{body}");
+    let cases = [
+        (
+            fault("kind = \"churn\"\nrate_per_sec = 0\nduration = \"1s\"\n"),
+            "bad.toml:8:",
+            "rate_per_sec must be > 0",
+        ),
+        (
+            fault("kind = \"churn\"\nshare_per_sec = 1.5\nduration = \"1s\"\n"),
+            "bad.toml:8:",
+            "share_per_sec must be in (0, 1]",
+        ),
+        (
+            fault("kind = \"churn\"\nduration = \"1s\"\n"),
+            "bad.toml:7:",
+            "rate_per_sec (subscribers per second) or share_per_sec",
+        ),
+        (
+            fault("kind = \"server-restart\"\nduration = \"1s\"\nsignal = \"hup\"\n"),
+            "bad.toml:9:",
+            "allowed: kill, term",
+        ),
+        (
+            format!(
+                "{}[server]\nmode = \"in-process\"\n",
+                fault("kind = \"server-restart\"\nduration = \"1s\"\nsignal = \"kill\"\n")
+            ),
+            "bad.toml:5:",
+            "cannot be killed",
+        ),
+        (
+            format!(
+                "{}[transport.raw-tcp]\naddress = \"10.0.0.1:7000\"\n",
+                fault("kind = \"server-restart\"\nduration = \"1s\"\n")
+            ),
+            "bad.toml:5:",
+            "needs a server the runner owns",
+        ),
+        (
+            format!("{head}reconnect = \"eventually\"\n"),
+            "bad.toml:5:",
+            "allowed: full-jitter, immediate",
+        ),
+    ];
+    for (text, place, message) in cases {
+        let (code, stderr) = validate(dir.path(), &text);
+        assert_eq!(code, Some(2), "{text}\n{stderr}");
+        assert!(
+            stderr.contains(place) && stderr.contains(message),
+            "{text}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_restart_of_a_server_someone_else_runs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"remote\"\ndescription = \"d\"\ntransports = [\"raw-tcp\"]\nduration = \"3s\"\n\
+         [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"1s\"\n",
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args(["run", scenario.to_str().unwrap(), "-q", "--server"])
+        .args(["raw-tcp=127.0.0.1:9", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--server") && stderr.contains("cannot stop or start it"),
+        "{stderr}"
+    );
+}
