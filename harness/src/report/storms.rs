@@ -36,18 +36,18 @@ pub fn markdown(summary: &Summary) -> String {
         "\n## Storms\n\nEvery server restart and churn, fastest back first: when 50%, 99% and 100% \
          of the subscribers were live again (a message sent after the fault, or after its own \
          cut, arrived), what was lost and delivered twice, the subscribers' connection attempts, \
-         the most connections completed in one second, and the server's CPU (share of one core) \
+         the most connections completed in one second, the handshake bytes they spent, and the server's CPU (share of one core) \
          and resident memory at their peak during the storm and after it settled.\n\n",
     );
     out.push_str(
-        "| run | fault | t50 | t99 | t100 | lost | dup | connects (failed) | accepts/s peak | server CPU peak during / after | server RSS peak during / after |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| run | fault | t50 | t99 | t100 | lost | dup | connects (failed) | accepts/s peak | handshake bytes | server CPU peak during / after | server RSS peak during / after |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (r, f) in &rows {
         let (during, after) = split(&r.timeseries, f);
         let _ = writeln!(
             out,
-            "| {} | {} at {}s | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} at {}s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             super::conditions::label(summary, r),
             f.kind,
             f.at_secs,
@@ -62,6 +62,8 @@ pub fn markdown(summary: &Summary) -> String {
             },
             f.accepts_per_sec_peak
                 .map_or("–".to_owned(), |a| a.to_string()),
+            f.handshake_bytes
+                .map_or("–".to_owned(), |b| text::bytes(b as f64)),
             pair(cpu_peak(&during), cpu_peak(&after), |c| format!(
                 "{:.0}%",
                 c * 100.0

@@ -54,6 +54,10 @@ pub struct FaultResult {
     /// The most of those established in any one second.
     #[serde(default)]
     pub accepts_per_sec_peak: Option<u64>,
+    /// Handshake bytes the subscribers spent over the same span, both directions (TCP-level
+    /// payload of connection set-up: HTTP upgrade, stream opening, Kafka ApiVersions…).
+    #[serde(default)]
+    pub handshake_bytes: Option<u64>,
 }
 
 /// When 50%, 99% and 100% of the affected subscribers (every subscriber, or each churn cut)

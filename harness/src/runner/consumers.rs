@@ -90,14 +90,14 @@ impl RunClasses {
     }
 
     /// Every watched subscriber's connections, sorted (`None` when none was watched).
-    pub fn connections(&self) -> super::storm::Connections {
+    pub fn connections(&self) -> Option<Vec<u64>> {
         let gates: Vec<&Arc<ReadGate>> = self.gates.iter().flatten().collect();
         if gates.is_empty() {
-            return super::storm::Connections(None);
+            return None;
         }
         let mut all: Vec<u64> = gates.iter().flat_map(|g| g.connections()).collect();
         all.sort_unstable();
-        super::storm::Connections(Some(all))
+        Some(all)
     }
 
     /// When subscriber `i`'s connection is cut by churn, clock ns (after [`RunClasses::arm`]).

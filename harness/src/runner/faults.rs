@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use transport_core::envelope::Envelope;
-use transport_core::{Counters, Transport, clock};
+use transport_core::{Counters, Transport, WireStats, clock};
 
 use super::audit::Arrival;
 use super::churn::CutTally;
 use super::recorder::Observe;
 use super::server::Restartable;
-use super::storm::{self, Connections};
+use super::storm::{self, StormLog};
 use super::topic::shares_topic;
 use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, Side};
 use crate::results::faults::FaultResult;
@@ -205,7 +205,7 @@ pub fn results(
     fired: &[Fired],
     tallies: &[SubscriberTally],
     (end_counters, end_ns): (&BTreeMap<String, u64>, u64),
-    log: &Connections,
+    log: &StormLog,
 ) -> Vec<FaultResult> {
     let reconnect_sum = |c: &BTreeMap<String, u64>| -> u64 {
         c.iter()
@@ -257,10 +257,16 @@ pub fn results(
                 connect_failures: None,
                 connections: None,
                 accepts_per_sec_peak: None,
+                handshake_bytes: None,
             };
             if let Some(at) = f.fired_ns {
                 r.reconvergence = Some(storm::reconvergence(i, f, at, tallies));
                 storm::connection_figures(&mut r, (&f.counters, next), (at, until), log);
+                let later = fired
+                    .get(i + 1)
+                    .filter(|n| n.fired_ns.is_some())
+                    .map_or(log.handshake_bytes_end, |n| n.handshake_bytes);
+                r.handshake_bytes = Some(later.saturating_sub(f.handshake_bytes));
             }
             r
         })
@@ -275,7 +281,7 @@ pub fn results_for_run(
     tallies: Vec<(usize, SubscriberTally)>,
     (published, topics): (&[u64], u32),
     counters: &Counters,
-    log: &Connections,
+    log: &StormLog,
 ) -> Vec<FaultResult> {
     if fired.is_empty() {
         return Vec::new();
@@ -302,6 +308,11 @@ pub fn results_for_run(
     )
 }
 
+/// Handshake bytes both ways in a snapshot.
+pub fn handshake_bytes(w: &transport_core::WireSnapshot) -> u64 {
+    w.handshake_read + w.handshake_written
+}
+
 /// Counters that count reconnect attempts or retries, whatever the transport calls them.
 fn is_reconnect_counter(name: &str) -> bool {
     name.contains("reconnect") || name.contains("retries") || name == "poll_errors"
@@ -326,6 +337,8 @@ pub struct Fired {
     pub scheduled_ns: u64,
     /// Transport counters at the moment it fired.
     pub counters: BTreeMap<String, u64>,
+    /// The subscribers' handshake bytes (both directions) at the moment it fired.
+    pub handshake_bytes: u64,
     /// Why it could not be carried out, if it could not.
     pub error: Option<String>,
 }
@@ -337,7 +350,7 @@ pub async fn fire<T: Transport>(
     proxy: Option<Arc<LinkProxy>>,
     server: Option<Restartable<T>>,
     tracker: Arc<FaultTracker>,
-    counters: Arc<Counters>,
+    (counters, wire): (Arc<Counters>, Arc<WireStats>),
     stop: tokio_util::sync::CancellationToken,
 ) -> Vec<Fired> {
     let mut out: Vec<Fired> = faults
@@ -347,6 +360,7 @@ pub async fn fire<T: Transport>(
             fired_ns: None,
             scheduled_ns: measure_start_ns + fault.at.as_nanos() as u64,
             counters: BTreeMap::new(),
+            handshake_bytes: 0,
             error: None,
         })
         .collect();
@@ -359,6 +373,7 @@ pub async fn fire<T: Transport>(
         let now = clock::now_ns();
         fired.fired_ns = Some(now);
         fired.counters = counters.counter_values();
+        fired.handshake_bytes = handshake_bytes(&wire.snapshot());
         let proxy = proxy.as_deref();
         match (fired.fault.kind, proxy) {
             (FaultKind::ResetConnections, Some(proxy)) => {
@@ -454,6 +469,7 @@ mod tests {
             fired_ns: Some(at_ns),
             scheduled_ns: at_ns,
             counters: BTreeMap::from([("reconnects".to_owned(), 1)]),
+            handshake_bytes: 0,
             error: None,
         }
     }
@@ -475,7 +491,7 @@ mod tests {
 
         let fired = [fired(100), fired(200)];
         let end = BTreeMap::from([("reconnects".to_owned(), 4)]);
-        let r = results(&fired, &[sub.tally], (&end, 300), &Connections::default());
+        let r = results(&fired, &[sub.tally], (&end, 300), &StormLog::default());
         assert_eq!(
             (r[0].lost, r[0].duplicated),
             (2, 1),
@@ -512,7 +528,7 @@ mod tests {
             &[fired(100)],
             &[sub.tally],
             (&BTreeMap::new(), 600),
-            &Connections::default(),
+            &StormLog::default(),
         );
         assert_eq!(r[0].recovery_ns, Some(400), "from firing to message 5");
         assert_eq!(

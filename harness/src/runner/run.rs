@@ -27,6 +27,7 @@ use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
 use super::server::{RunServer, ServerFigures};
+use super::storm::StormLog;
 use super::timeline::Timeline;
 use super::topic::{shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
@@ -108,7 +109,7 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
             link.proxy.clone(),
             server.restartable(),
             receiving.tracker.clone(),
-            run.counters.clone(),
+            (run.counters.clone(), run.subscriber_wire.clone()),
             receiving.stop.clone(),
         ))
     });
@@ -421,7 +422,10 @@ impl<'a, T: Transport> Run<'a, T> {
             received.tallies,
             (&published.published, self.scenario.topics),
             &self.counters,
-            &self.classes.connections(),
+            &StormLog {
+                connections: self.classes.connections(),
+                handshake_bytes_end: faults::handshake_bytes(&self.subscriber_wire.snapshot()),
+            },
         );
         for f in &faults {
             if let Some(e) = &f.error {

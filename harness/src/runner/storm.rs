@@ -1,6 +1,7 @@
 //! What a storm costs, per fault: how fast the subscribers were live again (re-convergence),
 //! and the connection work it took: attempts, failures, connections made and the most made
-//! in any one second (the accept rate the server managed, as the clients saw it).
+//! in any one second (the accept rate the server managed, as the clients saw it), and the
+//! subscribers' handshake bytes spent.
 
 use std::collections::BTreeMap;
 
@@ -10,10 +11,15 @@ use super::faults::{Fired, SubscriberTally};
 use crate::link::FaultKind;
 use crate::results::faults::{FaultResult, Reconvergence};
 
-/// The subscribers' connection log of a run that watched it: every connection's instant,
-/// clock ns, sorted; `None` for a run that did not watch (no faults, no classes).
+/// What the subscribers' side of a run logged for its storms.
 #[derive(Debug, Clone, Default)]
-pub struct Connections(pub Option<Vec<u64>>);
+pub struct StormLog {
+    /// Every subscriber connection's instant, clock ns, sorted; `None` for a run that did not
+    /// watch them (no faults, no classes).
+    pub connections: Option<Vec<u64>>,
+    /// The subscribers' handshake bytes (both directions) when the run's accounting ended.
+    pub handshake_bytes_end: u64,
+}
 
 /// Re-convergence of fault `i` (which fired at `at`): for a churn, each cut inside its window
 /// until its subscriber was live again; otherwise each subscriber, from the fault.
@@ -40,9 +46,9 @@ pub fn connection_figures(
     r: &mut FaultResult,
     (from, to): (&BTreeMap<String, u64>, &BTreeMap<String, u64>),
     (at, until_ns): (u64, u64),
-    log: &Connections,
+    log: &StormLog,
 ) {
-    let Some(log) = &log.0 else {
+    let Some(log) = &log.connections else {
         return;
     };
     let delta = |name: &str| {
