@@ -56,6 +56,12 @@ impl Transport for RedisPubSub {
         Capabilities { resumes: false }
     }
 
+    fn guarantee() -> &'static str {
+        "at-most-once: Pub/Sub keeps nothing, so what is published while a subscriber \
+         reconnects is lost (counted); a subscriber past `client-output-buffer-limit pubsub` \
+         (32mb, or 8mb for 60 s) is cut off by the server"
+    }
+
     fn server_kinds() -> &'static [ServerKind] {
         KINDS
     }
