@@ -24,12 +24,17 @@ impl<C> Counted<C> {
     }
 }
 
-/// Maps a redis-rs error at `stage`: a lost connection is `Closed` (the caller may reconnect),
-/// an error reply `Refused`, a timeout `Timeout`, the rest a protocol error.
+/// Maps a redis-rs error at `stage`: a lost connection is `Closed` and a reply that did not
+/// come in time `Io` (`TimedOut`), both worth a reconnect ([`broken`]); an error reply is
+/// `Refused`, the rest a protocol error.
 pub fn error(stage: &'static str) -> impl Fn(RedisError) -> TransportError {
     move |e| {
         if e.is_timeout() {
-            TransportError::Timeout { stage, after_ms: 0 }
+            // The bound is the connection's response timeout, set where it was made.
+            TransportError::Io {
+                stage,
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, e.to_string()),
+            }
         } else if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
             TransportError::Closed { stage }
         } else if e.code().is_some() {
@@ -70,4 +75,12 @@ pub async fn pubsub(ctx: &ClientContext, addr: &str) -> Result<Counted<PubSub>, 
         .await
         .map_err(error("connect"))?;
     Ok(Counted { conn, handshake })
+}
+
+/// Whether `e` means the connection is gone (reconnect), not that the server refused.
+pub fn broken(e: &TransportError) -> bool {
+    matches!(
+        e,
+        TransportError::Closed { .. } | TransportError::Io { .. } | TransportError::Timeout { .. }
+    )
 }

@@ -138,10 +138,7 @@ impl Sender {
                 }
                 Err(e) => {
                     let e = conn::error("publish")(e);
-                    if !matches!(
-                        e,
-                        TransportError::Closed { .. } | TransportError::Timeout { .. }
-                    ) {
+                    if !conn::broken(&e) {
                         return Err(e);
                     }
                     self.reconnect(e).await?;

@@ -172,9 +172,7 @@ impl Subscriber for StreamsSubscriber {
         let reply = loop {
             match self.read().await {
                 Ok(reply) => break reply,
-                Err(e @ (TransportError::Closed { .. } | TransportError::Timeout { .. })) => {
-                    self.reconnect(e).await?
-                }
+                Err(e) if conn::broken(&e) => self.reconnect(e).await?,
                 Err(e) => return Err(e),
             }
         };
