@@ -16,7 +16,7 @@ use rumqttc::mqttbytes::v4::{Codec, Connect, ConnectReturnCode, Packet};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
-use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError};
+use transport_core::{ClientContext, Counter, CountingIo, HandshakeFlag, TransportError};
 
 use crate::config::MqttConfig;
 
@@ -33,6 +33,8 @@ pub struct Session {
     pub session_present: bool,
     keep_alive: Duration,
     last_sent: Instant,
+    /// PINGREQs sent: what staying connected costs when nothing flows.
+    pings: Counter,
 }
 
 /// Maps a codec error at `stage`: IO is a broken connection, the rest the peer's protocol.
@@ -64,6 +66,7 @@ impl Session {
             session_present: false,
             keep_alive: config.keep_alive,
             last_sent: Instant::now(),
+            pings: ctx.counters.counter("pings"),
         };
         let mut connect = Connect::new(client_id);
         connect.keep_alive = config.keep_alive.as_secs() as u16;
@@ -125,7 +128,10 @@ impl Session {
             match tokio::time::timeout_at(ping_at, self.framed.next()).await {
                 Ok(Some(packet)) => return packet.map_err(codec_error(stage)),
                 Ok(None) => return Err(TransportError::Closed { stage }),
-                Err(_) => self.send(Packet::PingReq, "ping").await?,
+                Err(_) => {
+                    self.pings.inc();
+                    self.send(Packet::PingReq, "ping").await?
+                }
             }
         }
     }

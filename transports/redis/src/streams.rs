@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
-use transport_core::{Backoff, ClientContext, Subscriber, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, Subscriber, TransportError};
 
 use crate::config::StreamsConfig;
 use crate::conn;
@@ -29,6 +29,10 @@ pub struct StreamsSubscriber {
     last_id: String,
     ctx: ClientContext,
     backoff: Backoff,
+    /// `XREAD`s sent: requests made to stay current, as the pull log's fetches.
+    fetches: Counter,
+    /// `XREAD`s that `block` ran out on with nothing new.
+    empty_fetches: Counter,
 }
 
 /// Connects and fixes where reading starts: after the stream's newest entry now (or at its
@@ -58,6 +62,8 @@ pub async fn connect(
         addr: addr.to_owned(),
         topic: topic.to_owned(),
         last_id,
+        fetches: ctx.counters.counter("fetches"),
+        empty_fetches: ctx.counters.counter("empty_fetches"),
         ctx,
         backoff: Backoff::new(config.reconnect),
     })
@@ -142,6 +148,7 @@ impl StreamsSubscriber {
             .arg(&self.last_id)
             .to_owned();
         let bound = self.config.block + READ_SLACK;
+        self.fetches.inc();
         match tokio::time::timeout(bound, cmd.query_async(&mut self.conn)).await {
             Ok(reply) => reply.map_err(conn::error("read")),
             Err(_) => Err(TransportError::Timeout {
@@ -181,7 +188,11 @@ impl Subscriber for StreamsSubscriber {
         if let Some(id) = take_entries(reply, out)? {
             self.last_id = id;
         }
-        Ok(out.len() - before)
+        let n = out.len() - before;
+        if n == 0 {
+            self.empty_fetches.inc();
+        }
+        Ok(n)
     }
 
     async fn close(self) -> Result<(), TransportError> {
