@@ -1,7 +1,8 @@
 //! The runner with real brokers it does not own the code of: redis-server (`redis-pubsub`,
 //! `redis-streams`) and mosquitto (`mqtt`), each started, measured and stopped by `run` with
-//! nothing lost and no process left behind; and exit 2 naming the Debian package when the
-//! program is missing (`PATH` hiding it).
+//! nothing lost and no process left behind; a Redis someone else runs used through `--server`
+//! with nothing started (its resources unavailable, saying why); exit 2 naming the Debian
+//! package when the program is missing (`PATH` hiding it); bad knobs at file:line:col.
 
 #![allow(clippy::unwrap_used)]
 
@@ -40,6 +41,14 @@ fn run(scenario: &Path, out: &Path, path_env: Option<&Path>) -> std::process::Ou
         cmd.env("PATH", p);
     }
     cmd.output().unwrap()
+}
+
+/// One process-observing test at a time: each compares the broker processes before and after
+/// its run, which another test's broker would disturb.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Processes running now whose command name is `comm`.
@@ -95,6 +104,7 @@ fn a_run_measures_the_broker_and_leaves_none_behind(
     if !present(peer) {
         return;
     }
+    let _turn = serial();
     let before = pids_named(comm);
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(dir.path(), transport, extra);
@@ -182,4 +192,44 @@ fn bad_knobs_exit_2_naming_file_line_and_column() {
             "{table}: no file:line:col in {stderr}"
         );
     }
+}
+
+#[test]
+fn an_existing_redis_is_used_and_nothing_is_started() {
+    use transport_core::{ServerContext, ServerHandle, Transport};
+    if !present(&REDIS) {
+        return;
+    }
+    let _turn = serial();
+    // Someone else's Redis: here one this test starts, outside the binary under test.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = transport_redis::StreamsConfig::default();
+    let theirs = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        transport_redis::RedisStreams::serve(&config, listener, ServerContext::fresh())
+            .await
+            .unwrap()
+    });
+    let addr = theirs.local_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "redis-streams", "");
+    let out_dir = dir.path().join("out");
+    let out = Command::new(BIN)
+        .args(["run", s.to_str().unwrap(), "--out"])
+        .arg(&out_dir)
+        .args(["-q", "--server", &format!("redis-streams={addr}")])
+        .output()
+        .unwrap();
+    rt.block_on(theirs.shutdown()).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let run = &summary["runs"][0];
+    assert_eq!(run["transport"], "redis-streams");
+    assert_eq!(run["lost"], 0, "{run}");
+    // Not started by the run, so not sampled: unavailable, saying why, never zeros.
+    let server = &run["resources"]["server"];
+    assert_eq!(server["available"], false, "{server}");
+    assert!(server["unavailable_reason"].is_string(), "{server}");
 }
