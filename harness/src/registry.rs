@@ -33,6 +33,12 @@ pub enum TransportKind {
     /// nginx + Nchan's WebSocket subscriber.
     #[serde(rename = "nchan-websocket")]
     NchanWebSocket,
+    /// Redis Pub/Sub: push, no state on the server, at-most-once (a managed redis-server).
+    RedisPubsub,
+    /// Redis Streams: a log pulled with held `XREAD BLOCK` reads, resumed from the last id.
+    RedisStreams,
+    /// MQTT on mosquitto: push with per-subscriber state on the broker (QoS 1, sessions).
+    Mqtt,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -57,6 +63,9 @@ impl TransportKind {
         TransportKind::NchanLongPoll,
         TransportKind::NchanSse,
         TransportKind::NchanWebSocket,
+        TransportKind::RedisPubsub,
+        TransportKind::RedisStreams,
+        TransportKind::Mqtt,
     ];
 
     /// Runs `v` with the concrete transport type of `self`.
@@ -70,6 +79,9 @@ impl TransportKind {
             TransportKind::NchanLongPoll => v.visit::<transport_nchan::NchanLongPoll>(),
             TransportKind::NchanSse => v.visit::<transport_nchan::NchanSse>(),
             TransportKind::NchanWebSocket => v.visit::<transport_nchan::NchanWebSocket>(),
+            TransportKind::RedisPubsub => v.visit::<transport_redis::RedisPubSub>(),
+            TransportKind::RedisStreams => v.visit::<transport_redis::RedisStreams>(),
+            TransportKind::Mqtt => v.visit::<transport_mqtt::Mqtt>(),
         }
     }
 

@@ -29,7 +29,11 @@ impl WebKind {
             | TransportKind::PullLog
             | TransportKind::NchanLongPoll
             | TransportKind::NchanSse
-            | TransportKind::NchanWebSocket => None,
+            | TransportKind::NchanWebSocket
+            // Brokers speak RESP and MQTT over TCP, which a page cannot open.
+            | TransportKind::RedisPubsub
+            | TransportKind::RedisStreams
+            | TransportKind::Mqtt => None,
         }
     }
 

@@ -46,6 +46,10 @@ pub fn kind_colour(kind: TransportKind) -> RGBColor {
         TransportKind::NchanLongPoll => RGBColor(150, 75, 10),
         TransportKind::NchanSse => RGBColor(90, 55, 125),
         TransportKind::NchanWebSocket => RGBColor(15, 70, 115),
+        // Brokers: Redis reds (push darker, pull lighter), MQTT teal.
+        TransportKind::RedisPubsub => RGBColor(180, 30, 40),
+        TransportKind::RedisStreams => RGBColor(230, 110, 110),
+        TransportKind::Mqtt => RGBColor(20, 150, 140),
     }
 }
 

@@ -43,8 +43,9 @@ impl Visit for Serve {
     fn visit<T: Transport>(self) -> anyhow::Result<()> {
         if !T::server_kinds().contains(&transport_core::ServerKind::Child) {
             return Err(BadInput::msg(format!(
-                "{}'s server is a program we did not write (nginx with Nchan), which `run` starts \
-                 itself; to use one already running, pass its address to `run --server`",
+                "{}'s server is a program we did not write (nginx with Nchan, redis-server, \
+                 mosquitto), which `run` starts itself; to use one already running, pass its \
+                 address to `run --server`",
                 T::NAME
             )));
         }

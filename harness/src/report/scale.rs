@@ -96,6 +96,21 @@ fn connection_parts(t: TransportKind) -> &'static str {
              write); memory is summed over nginx's master and workers, pages they share counted \
              twice, so it is an upper bound."
         }
+        TransportKind::RedisPubsub => {
+            "redis-server's client state (a query buffer and a reply buffer that grows only \
+             while the subscriber lags, up to `client-output-buffer-limit pubsub`) and its \
+             entry in the channel's subscriber list; nothing is kept per message."
+        }
+        TransportKind::RedisStreams => {
+            "redis-server's client state and, while its `XREAD BLOCK` is held, the blocked \
+             request; the stream (capped at `maxlen`) is shared by every reader."
+        }
+        TransportKind::Mqtt => {
+            "mosquitto's per-client session: the subscription, up to \
+             `max_inflight_messages` unacknowledged and `max_queued_messages` queued QoS 1 \
+             messages (references to shared payloads), kept across a reconnect with a \
+             persistent session."
+        }
     }
 }
 

@@ -52,7 +52,7 @@ fn in_process_refused<T: Transport>(placement: &ServerPlacement) -> anyhow::Resu
     if placement.mode == ServerMode::InProcess {
         return Err(BadInput::msg(format!(
             "{} cannot use [server] mode = \"in-process\": its server is a program the runner \
-             starts (nginx), not code inside the load generator; use mode = \"process\" (the \
+             starts (nginx, redis-server, mosquitto), not code inside the load generator; use mode = \"process\" (the \
              default), or `address` / --server for one already running",
             T::NAME
         )));

@@ -26,7 +26,9 @@ use crate::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport, WireSnapshot,
 };
 
+mod loss;
 mod proxy;
+pub use loss::{LossReport, counts_loss_after_cut};
 pub use proxy::CutProxy;
 
 /// The bound on any single wait inside the kit.

@@ -253,6 +253,17 @@ pub trait Transport: Send + Sync + 'static {
         Capabilities::default()
     }
 
+    /// What a subscriber keeps across a broken connection, in words, for `list`. The default
+    /// follows [`Capabilities::resumes`]; a transport whose promise depends on its options
+    /// (MQTT's QoS and session) says so.
+    fn guarantee() -> &'static str {
+        if Self::capabilities().resumes {
+            "resumes after a reconnect (what the server still holds arrives; loss past it is counted)"
+        } else {
+            "at-most-once across a reconnect (what is published meanwhile is lost, and counted)"
+        }
+    }
+
     /// The ways the runner may have this transport's server. Our own servers run in-process,
     /// as a child `serve`, or remote; a program we did not write (nginx) only as
     /// [`ServerKind::Program`] or remote, and its sockets are not ours to count.

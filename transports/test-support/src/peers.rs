@@ -1,5 +1,5 @@
 //! Programs outside cargo that interop tests drive (kcat, curl, Chromium, Python's `websockets`,
-//! nginx with Nchan, root with `ip` for network namespaces), checked in one place.
+//! nginx with Nchan, redis-server, mosquitto, root with `ip` for network namespaces), checked in one place.
 //!
 //! `cargo test --workspace` must pass on a machine with only the Rust toolchain, yet CI must run
 //! every interop test for real. So a test asks [`present`] at its start: when the program is
@@ -80,6 +80,25 @@ pub const NCHAN: Peer = Peer {
             let module = "/usr/lib/nginx/modules/ngx_nchan_module.so";
             (!Path::new(module).is_file()).then(|| format!("{module} is missing"))
         })
+    },
+};
+
+/// redis-server, the Redis the runner starts for `redis-pubsub` and `redis-streams`.
+pub const REDIS: Peer = Peer {
+    name: "redis-server",
+    install: "apt-get install -y redis-server",
+    check: || runs("redis-server", &["--version"]),
+};
+
+/// mosquitto, the MQTT broker the runner starts for `mqtt`.
+pub const MOSQUITTO: Peer = Peer {
+    name: "mosquitto",
+    install: "apt-get install -y mosquitto",
+    // `mosquitto -h` exits 3, so being on PATH is the check.
+    check: || {
+        on_path("mosquitto")
+            .is_none()
+            .then(|| "mosquitto is not on PATH".to_owned())
     },
 };
 
