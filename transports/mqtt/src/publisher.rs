@@ -57,8 +57,10 @@ pub async fn connect(
     let client_id = client_id("pub", &ctx);
     let session = Session::open(&ctx, addr, &client_id, config).await?;
     session.end_handshake();
+    // Under the run's reconnect policy (full jitter, or the herd's no wait at all).
+    let backoff = ctx.backoff(config.reconnect);
     let sender = Sender {
-        backoff: Backoff::new(config.reconnect),
+        backoff,
         ctx,
         addr: addr.to_owned(),
         topic: topic.to_owned(),

@@ -41,13 +41,15 @@ pub async fn connect(
 ) -> Result<MqttSubscriber, TransportError> {
     let client_id = client_id("sub", &ctx);
     let session = open(&ctx, addr, topic, &client_id, config).await?;
+    // Under the run's reconnect policy (full jitter, or the herd's no wait at all).
+    let backoff = ctx.backoff(config.reconnect);
     Ok(MqttSubscriber {
         session,
         config: config.clone(),
         addr: addr.to_owned(),
         topic: topic.to_owned(),
         client_id,
-        backoff: Backoff::new(config.reconnect),
+        backoff,
         ctx,
     })
 }

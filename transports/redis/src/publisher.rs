@@ -83,12 +83,14 @@ pub async fn connect(
 ) -> Result<RedisPublisher, TransportError> {
     let counted = conn::multiplexed(&ctx, addr, Some(REPLY_TIMEOUT)).await?;
     counted.end_handshake();
+    // Under the run's reconnect policy (full jitter, or the herd's no wait at all).
+    let backoff = ctx.backoff(reconnect);
     let sender = Sender {
         ctx,
         addr: addr.to_owned(),
         topic: topic.to_owned(),
         command,
-        backoff: Backoff::new(reconnect),
+        backoff,
         conn: counted.conn,
     };
     let (outbox, inbox) = publish_queue(QUEUE);

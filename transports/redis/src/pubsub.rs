@@ -33,13 +33,15 @@ pub async fn connect(
     ctx: ClientContext,
 ) -> Result<PubSubSubscriber, TransportError> {
     let (sink, stream) = subscribe(&ctx, addr, topic).await?;
+    // Under the run's reconnect policy (full jitter, or the herd's no wait at all).
+    let backoff = ctx.backoff(reconnect);
     Ok(PubSubSubscriber {
         _sink: sink,
         stream,
         addr: addr.to_owned(),
         topic: topic.to_owned(),
         ctx,
-        backoff: Backoff::new(reconnect),
+        backoff,
     })
 }
 

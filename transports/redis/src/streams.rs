@@ -56,6 +56,8 @@ pub async fn connect(
         .map_err(conn::error("subscribe"))?;
     counted.end_handshake();
     let last_id = newest_id(&last)?.unwrap_or_else(|| START.to_owned());
+    // Under the run's reconnect policy (full jitter, or the herd's no wait at all).
+    let backoff = ctx.backoff(config.reconnect);
     Ok(StreamsSubscriber {
         conn,
         config: config.clone(),
@@ -65,7 +67,7 @@ pub async fn connect(
         fetches: ctx.counters.counter("fetches"),
         empty_fetches: ctx.counters.counter("empty_fetches"),
         ctx,
-        backoff: Backoff::new(config.reconnect),
+        backoff,
     })
 }
 
