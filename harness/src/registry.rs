@@ -33,6 +33,12 @@ pub enum TransportKind {
     /// nginx + Nchan's WebSocket subscriber.
     #[serde(rename = "nchan-websocket")]
     NchanWebSocket,
+    /// NATS core subjects on a managed nats-server: push, at-most-once.
+    NatsCore,
+    /// A NATS JetStream push consumer per subscriber, flow-controlled and acked.
+    NatsPush,
+    /// A NATS JetStream pull consumer per subscriber, fetching in batches.
+    NatsPull,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -57,6 +63,9 @@ impl TransportKind {
         TransportKind::NchanLongPoll,
         TransportKind::NchanSse,
         TransportKind::NchanWebSocket,
+        TransportKind::NatsCore,
+        TransportKind::NatsPush,
+        TransportKind::NatsPull,
     ];
 
     /// Runs `v` with the concrete transport type of `self`.
@@ -70,6 +79,9 @@ impl TransportKind {
             TransportKind::NchanLongPoll => v.visit::<transport_nchan::NchanLongPoll>(),
             TransportKind::NchanSse => v.visit::<transport_nchan::NchanSse>(),
             TransportKind::NchanWebSocket => v.visit::<transport_nchan::NchanWebSocket>(),
+            TransportKind::NatsCore => v.visit::<transport_nats::NatsCore>(),
+            TransportKind::NatsPush => v.visit::<transport_nats::NatsPush>(),
+            TransportKind::NatsPull => v.visit::<transport_nats::NatsPull>(),
         }
     }
 
@@ -86,7 +98,7 @@ impl TransportKind {
     }
 
     /// Whether a scenario that lists no transports runs this one: our own servers do; a
-    /// program we did not write (nginx) runs only when a scenario names it, since it needs a
+    /// program we did not write (nginx, nats-server) runs only when a scenario names it, since it needs a
     /// program installed and cannot run in-process or be restarted by a fault.
     pub fn runs_by_default(self) -> bool {
         struct Own;

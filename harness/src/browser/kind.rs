@@ -29,7 +29,10 @@ impl WebKind {
             | TransportKind::PullLog
             | TransportKind::NchanLongPoll
             | TransportKind::NchanSse
-            | TransportKind::NchanWebSocket => None,
+            | TransportKind::NchanWebSocket
+            | TransportKind::NatsCore
+            | TransportKind::NatsPush
+            | TransportKind::NatsPull => None,
         }
     }
 

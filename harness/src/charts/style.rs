@@ -46,6 +46,10 @@ pub fn kind_colour(kind: TransportKind) -> RGBColor {
         TransportKind::NchanLongPoll => RGBColor(150, 75, 10),
         TransportKind::NchanSse => RGBColor(90, 55, 125),
         TransportKind::NchanWebSocket => RGBColor(15, 70, 115),
+        // NATS: one hue (teal), darker for push, lighter for pull.
+        TransportKind::NatsCore => RGBColor(23, 190, 207),
+        TransportKind::NatsPush => RGBColor(16, 130, 140),
+        TransportKind::NatsPull => RGBColor(120, 215, 225),
     }
 }
 

@@ -9,7 +9,11 @@ struct Describe;
 impl Visit for Describe {
     type Output = String;
     fn visit<T: Transport>(self) -> String {
-        let mut out = format!("{}\n", T::NAME);
+        let mut out = format!(
+            "{}\n    delivery: {}\n",
+            T::NAME,
+            T::capabilities().guarantee()
+        );
         let opts = T::options();
         if opts.is_empty() {
             out.push_str("    (no options)\n");

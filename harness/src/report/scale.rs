@@ -96,6 +96,11 @@ fn connection_parts(t: TransportKind) -> &'static str {
              write); memory is summed over nginx's master and workers, pages they share counted \
              twice, so it is an upper bound."
         }
+        TransportKind::NatsCore | TransportKind::NatsPush | TransportKind::NatsPull => {
+            "nats-server's client connection (Go: read and write buffers that grow with \
+             traffic and shrink when idle) and, for JetStream, one durable consumer per \
+             subscriber with its pending and ack state; the stream's messages are shared."
+        }
     }
 }
 
