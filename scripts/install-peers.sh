@@ -4,7 +4,9 @@
 #   Debian packages  kcat (pull-log interop), curl (README sessions), iproute2 (network
 #                    namespaces), chromium (browser subscribers), shellcheck (script lint),
 #                    nginx-light + libnginx-mod-nchan (the Nchan transports; the runner starts
-#                    its own nginx, the system service the package starts is not used)
+#                    its own nginx, the system service the package starts is not used),
+#                    nats-server (the NATS transports; likewise the runner starts its own on a
+#                    free port, and a system service on port 4222, if one started, is ignored)
 #   Python venv      websockets (a standard WebSocket client), in ${CARGO_TARGET_DIR:-target}/peers-venv,
 #                    where the tests look for it first
 # Idempotent: what is already there is left alone, and each line says what happened.
@@ -29,6 +31,7 @@ apt_peers=(
   "chromium chromium"
   "shellcheck shellcheck"
   "nginx nginx-light"
+  "nats-server nats-server"
 )
 # file to look for, then the Debian package that provides it (modules are not on PATH)
 apt_files=(
