@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use transport_core::{WireProbe, WireStats};
 
-use crate::tcp_info::{TcpBytes, TcpInfoReader};
+use crate::tcp_info::{TcpBytes, TcpInfoReader, owned_by_us};
 
 /// Socket inodes held by a live tally of this process.
 static CLAIMED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
@@ -76,32 +76,26 @@ impl SocketTally {
     /// Holds on to this client's connection: the one it holds if that is still open, else
     /// the newest connection to the server no other tally holds. Returns its local address.
     pub fn claim(&self) -> Option<SocketAddr> {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let reader = state.reader.as_mut()?;
-        let conns = match reader.connections_to(self.peer) {
-            Ok(c) => c,
+        // Still open: one direct query, no listing (this runs on every reconnect event).
+        if let Some((local, inode)) = state.current
+            && matches!(reader.read(local, self.peer), Ok(Some(b)) if b.inode == inode)
+        {
+            return Some(local);
+        }
+        let newest = match newest_unclaimed(reader, self.peer, state.current) {
+            Ok(n) => n,
             Err(e) => {
-                state.failed = Some(format!("sock_diag dump: {e}"));
+                state.failed = Some(format!("finding our connection to {}: {e}", self.peer));
                 state.reader = None;
                 return None;
             }
-        };
-        if let Some(cur) = state.current.filter(|c| conns.contains(c)) {
-            return Some(cur.0);
-        }
-        let mut held = claimed();
-        if let Some((_, old)) = state.current.take() {
-            held.remove(&old);
-        }
-        let newest = conns
-            .into_iter()
-            .filter(|(_, inode)| !held.contains(inode))
-            .max_by_key(|&(_, inode)| inode)?;
-        held.insert(newest.1);
-        drop(held);
+        }?;
         state.current = Some(newest);
         state.last = None;
-        self.update(&mut state);
+        self.update(state);
         Some(newest.0)
     }
 
@@ -148,6 +142,36 @@ impl SocketTally {
         self.wire.add(self.handshake.load(Relaxed), read, written);
         state.last = Some(now);
     }
+}
+
+/// Takes (in [`CLAIMED`]) the newest connection to `peer` that no tally holds and that is
+/// ours, releasing `old`. When exactly one is unclaimed it is ours (the caller's connection
+/// exists and is unclaimed), so our descriptors are listed only when others' connections to
+/// the same server are around.
+fn newest_unclaimed(
+    reader: &mut TcpInfoReader,
+    peer: SocketAddr,
+    old: Option<(SocketAddr, u32)>,
+) -> std::io::Result<Option<(SocketAddr, u32)>> {
+    let conns = reader.connections_to(peer)?;
+    let mut held = claimed();
+    if let Some((_, old)) = old {
+        held.remove(&old);
+    }
+    let mut free: Vec<(SocketAddr, u32)> = conns
+        .into_iter()
+        .filter(|(_, inode)| !held.contains(inode))
+        .collect();
+    if free.len() > 1 {
+        let inodes: Vec<u32> = free.iter().map(|c| c.1).collect();
+        let ours = owned_by_us(&inodes)?;
+        free.retain(|c| ours.contains(&c.1));
+    }
+    let newest = free.into_iter().max_by_key(|&(_, inode)| inode);
+    if let Some((_, inode)) = newest {
+        held.insert(inode);
+    }
+    Ok(newest)
 }
 
 impl WireProbe for SocketTally {

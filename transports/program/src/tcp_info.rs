@@ -9,8 +9,8 @@
 //! acknowledged within microseconds) they equal what a `CountingIo` would have counted and
 //! the sum of `tcp.len` in a packet capture. Netlink needs no `unsafe` here and no file
 //! descriptor of the socket: a connection is read by its four-tuple, and
-//! [`TcpInfoReader::connections_to`] finds this process's own connections to a server (the
-//! kernel's socket inodes that are among our open descriptors).
+//! [`TcpInfoReader::connections_to`] lists the connections to a server, and [`owned_by_us`]
+//! tells which are this process's (socket inodes among our open descriptors).
 //!
 //! [`CountingIo`]: transport_core::CountingIo
 
@@ -121,15 +121,16 @@ impl TcpInfoReader {
         self.socket.send(&out, 0).map(drop)
     }
 
-    /// Every connection of this process to `peer`: local address and socket inode. The kernel
-    /// lists every TCP socket of the family; ours are those whose inode is one of our open
-    /// descriptors (`/proc/self/fd`).
+    /// Every TCP connection on this host to `peer` (local address and socket inode), whoever
+    /// owns it; [`owned_by_us`] tells which are this process's.
     pub fn connections_to(&mut self, peer: SocketAddr) -> io::Result<Vec<(SocketAddr, u32)>> {
-        let id = if peer.is_ipv4() {
+        let mut id = if peer.is_ipv4() {
             SocketId::new_v4()
         } else {
             SocketId::new_v6()
         };
+        // The kernel skips sockets of other destination ports itself (inet_diag_dump_icsk).
+        id.destination_port = peer.port();
         self.send(id, true)?;
         let mut found = Vec::new();
         'datagrams: loop {
@@ -158,8 +159,6 @@ impl TcpInfoReader {
                 at += len;
             }
         }
-        let ours = own_socket_inodes()?;
-        found.retain(|(_, inode)| ours.contains(inode));
         Ok(found)
     }
 
@@ -210,6 +209,16 @@ fn parse(bytes: &[u8], local: IpAddr) -> io::Result<Option<TcpBytes>> {
             "sock_diag: unexpected answer {other:?}"
         ))),
     }
+}
+
+/// Which of `inodes` are sockets among this process's open descriptors (`/proc/self/fd`).
+pub fn owned_by_us(inodes: &[u32]) -> io::Result<Vec<u32>> {
+    let ours = own_socket_inodes()?;
+    Ok(inodes
+        .iter()
+        .copied()
+        .filter(|i| ours.contains(i))
+        .collect())
 }
 
 /// The inodes of the sockets among this process's open descriptors.
@@ -291,12 +300,10 @@ mod tests {
         let a = std::net::TcpStream::connect(peer).unwrap();
         let b = std::net::TcpStream::connect(peer).unwrap();
         let mut reader = TcpInfoReader::new().unwrap();
-        let mut found: Vec<SocketAddr> = reader
-            .connections_to(peer)
-            .unwrap()
-            .into_iter()
-            .map(|(local, _)| local)
-            .collect();
+        let conns = reader.connections_to(peer).unwrap();
+        let inodes: Vec<u32> = conns.iter().map(|c| c.1).collect();
+        assert_eq!(owned_by_us(&inodes).unwrap().len(), 2);
+        let mut found: Vec<SocketAddr> = conns.into_iter().map(|(local, _)| local).collect();
         found.sort();
         let mut want = vec![a.local_addr().unwrap(), b.local_addr().unwrap()];
         want.sort();
