@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use async_nats::{ConnectErrorKind, ConnectOptions, Event};
@@ -29,6 +30,17 @@ pub struct Conn {
     pub client: async_nats::Client,
     /// The connection's kernel-counted bytes.
     pub tally: Arc<SocketTally>,
+    /// Set when the harness closes the client: connection events after that (a helper task
+    /// of async-nats outliving the client sees the server stop) are not the run's.
+    closing: Arc<AtomicBool>,
+}
+
+impl Conn {
+    /// Brings the byte counts up to date for the last time and stops counting events.
+    pub fn finish(&self) {
+        self.closing.store(true, Relaxed);
+        transport_core::WireProbe::refresh(&*self.tally);
+    }
 }
 
 /// The subject a topic is published on: `tb.` and the topic with anything a subject token may
@@ -98,7 +110,8 @@ pub async fn connect(
     refuse_unsupported(ctx)?;
     let peer = peer(addr).await?;
     let tally = SocketTally::register(ctx.wire.clone(), peer);
-    let mut opts = connect_options(options, name, &tally, ctx);
+    let closing = Arc::new(AtomicBool::new(false));
+    let mut opts = connect_options(options, name, &tally, &closing, ctx);
     if let Some(ip) = ctx.source {
         opts = opts.local_address(SocketAddr::new(ip, 0));
     }
@@ -116,7 +129,11 @@ pub async fn connect(
             source: std::io::Error::other(why),
         });
     }
-    Ok(Conn { client, tally })
+    Ok(Conn {
+        client,
+        tally,
+        closing,
+    })
 }
 
 fn connect_error(e: async_nats::ConnectError) -> TransportError {
@@ -138,6 +155,7 @@ fn connect_options(
     options: &impl ServerOptions,
     name: &str,
     tally: &Arc<SocketTally>,
+    closing: &Arc<AtomicBool>,
     ctx: &ClientContext,
 ) -> ConnectOptions {
     let disconnects = ctx.counters.counter("nats_disconnects");
@@ -148,6 +166,7 @@ fn connect_options(
         n => Some(n),
     };
     let tally = Arc::downgrade(tally);
+    let closing = closing.clone();
     ConnectOptions::new()
         .name(name)
         .connection_timeout(CONNECT_TIMEOUT)
@@ -155,10 +174,12 @@ fn connect_options(
         .max_reconnects(max)
         .reconnect_delay_callback(reconnect_delay)
         .event_callback(move |event| {
-            count_event(&event, &disconnects, &connects, &slow);
-            if let (Event::Connected, Some(tally)) = (&event, tally.upgrade()) {
-                // A reconnect: the client's connection is a new socket.
-                tally.claim();
+            if !closing.load(Relaxed) {
+                count_event(&event, &disconnects, &connects, &slow);
+                if let (Event::Connected, Some(tally)) = (&event, tally.upgrade()) {
+                    // A reconnect: the client's connection is a new socket.
+                    tally.claim();
+                }
             }
             async {}
         })

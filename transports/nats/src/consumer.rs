@@ -12,7 +12,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull, push};
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
-use transport_core::{ClientContext, Counter, TransportError, WireProbe};
+use transport_core::{ClientContext, Counter, TransportError};
 
 use crate::client::{self, Conn};
 use crate::config::{AckPolicy, PullConfig, PushConfig};
@@ -186,7 +186,7 @@ where
         drop(self.messages);
         delete_consumer(&self.stream, &self.consumer).await;
         let _ = round_trip(&self.conn, "close").await;
-        self.conn.tally.refresh();
+        self.conn.finish();
         Ok(())
     }
 }

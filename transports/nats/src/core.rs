@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use transport_core::{ClientContext, TransportError, WireProbe};
+use transport_core::{ClientContext, TransportError};
 
 use crate::client::{self, Conn};
 use crate::config::CoreConfig;
@@ -110,7 +110,7 @@ impl transport_core::Publisher for CorePublisher {
 
     async fn close(mut self) -> Result<(), TransportError> {
         self.flush().await?;
-        self.conn.tally.refresh();
+        self.conn.finish();
         Ok(())
     }
 }
@@ -137,7 +137,7 @@ impl transport_core::Subscriber for CoreSubscriber {
     async fn close(mut self) -> Result<(), TransportError> {
         let _ = self.sub.unsubscribe().await;
         let _ = round_trip(&self.conn, "unsubscribe").await;
-        self.conn.tally.refresh();
+        self.conn.finish();
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
-use transport_core::{ClientContext, TransportError, WireProbe};
+use transport_core::{ClientContext, TransportError};
 
 use crate::client::{self, Conn};
 use crate::config::{AckPolicy, ServerOptions};
@@ -119,7 +119,7 @@ impl transport_core::Publisher for JsPublisher {
     async fn close(mut self) -> Result<(), TransportError> {
         self.flush().await?;
         round_trip(&self.conn, "close").await?;
-        self.conn.tally.refresh();
+        self.conn.finish();
         Ok(())
     }
 }
