@@ -7,6 +7,8 @@
 #                    its own nginx, the system service the package starts is not used),
 #                    redis-server and mosquitto (the Redis and MQTT transports; likewise
 #                    started by the runner on a free port, the system services left alone)
+#                    nats-server (the NATS transports; likewise the runner starts its own on a
+#                    free port, and a system service on port 4222, if one started, is ignored)
 #   Python venv      websockets (a standard WebSocket client), in ${CARGO_TARGET_DIR:-target}/peers-venv,
 #                    where the tests look for it first
 # Idempotent: what is already there is left alone, and each line says what happened.
@@ -33,6 +35,7 @@ apt_peers=(
   "nginx nginx-light"
   "redis-server redis-server"
   "mosquitto mosquitto"
+  "nats-server nats-server"
 )
 # file to look for, then the Debian package that provides it (modules are not on PATH)
 apt_files=(

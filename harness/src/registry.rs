@@ -39,6 +39,12 @@ pub enum TransportKind {
     RedisStreams,
     /// MQTT on mosquitto: push with per-subscriber state on the broker (QoS 1, sessions).
     Mqtt,
+    /// NATS core subjects on a managed nats-server: push, at-most-once.
+    NatsCore,
+    /// A NATS JetStream push consumer per subscriber, flow-controlled and acked.
+    NatsPush,
+    /// A NATS JetStream pull consumer per subscriber, fetching in batches.
+    NatsPull,
 }
 
 /// Generic code to run for one concrete transport type.
@@ -66,6 +72,9 @@ impl TransportKind {
         TransportKind::RedisPubsub,
         TransportKind::RedisStreams,
         TransportKind::Mqtt,
+        TransportKind::NatsCore,
+        TransportKind::NatsPush,
+        TransportKind::NatsPull,
     ];
 
     /// Runs `v` with the concrete transport type of `self`.
@@ -82,6 +91,9 @@ impl TransportKind {
             TransportKind::RedisPubsub => v.visit::<transport_redis::RedisPubSub>(),
             TransportKind::RedisStreams => v.visit::<transport_redis::RedisStreams>(),
             TransportKind::Mqtt => v.visit::<transport_mqtt::Mqtt>(),
+            TransportKind::NatsCore => v.visit::<transport_nats::NatsCore>(),
+            TransportKind::NatsPush => v.visit::<transport_nats::NatsPush>(),
+            TransportKind::NatsPull => v.visit::<transport_nats::NatsPull>(),
         }
     }
 
@@ -98,7 +110,7 @@ impl TransportKind {
     }
 
     /// Whether a scenario that lists no transports runs this one: our own servers do; a
-    /// program we did not write (nginx) runs only when a scenario names it, since it needs a
+    /// program we did not write (nginx, nats-server) runs only when a scenario names it, since it needs a
     /// program installed and cannot run in-process or be restarted by a fault.
     pub fn runs_by_default(self) -> bool {
         struct Own;

@@ -33,7 +33,10 @@ impl WebKind {
             // Brokers speak RESP and MQTT over TCP, which a page cannot open.
             | TransportKind::RedisPubsub
             | TransportKind::RedisStreams
-            | TransportKind::Mqtt => None,
+            | TransportKind::Mqtt
+            | TransportKind::NatsCore
+            | TransportKind::NatsPush
+            | TransportKind::NatsPull => None,
         }
     }
 

@@ -50,6 +50,10 @@ pub fn kind_colour(kind: TransportKind) -> RGBColor {
         TransportKind::RedisPubsub => RGBColor(180, 30, 40),
         TransportKind::RedisStreams => RGBColor(230, 110, 110),
         TransportKind::Mqtt => RGBColor(20, 150, 140),
+        // NATS: one hue (teal), darker for push, lighter for pull.
+        TransportKind::NatsCore => RGBColor(23, 190, 207),
+        TransportKind::NatsPush => RGBColor(16, 130, 140),
+        TransportKind::NatsPull => RGBColor(120, 215, 225),
     }
 }
 

@@ -111,6 +111,11 @@ fn connection_parts(t: TransportKind) -> &'static str {
              messages (references to shared payloads), kept across a reconnect with a \
              persistent session."
         }
+        TransportKind::NatsCore | TransportKind::NatsPush | TransportKind::NatsPull => {
+            "nats-server's client connection (Go: read and write buffers that grow with \
+             traffic and shrink when idle) and, for JetStream, one durable consumer per \
+             subscriber with its pending and ack state; the stream's messages are shared."
+        }
     }
 }
 

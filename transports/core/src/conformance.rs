@@ -447,5 +447,7 @@ pub async fn run_all<T: Transport>(config: T::Config) {
     subscribers_connect_from_their_source::<T>(config.clone()).await;
     if T::capabilities().resumes {
         resumes_after_cut::<T>(config, 100).await;
+    } else {
+        counts_loss_after_cut::<T>(config, 50, 5).await;
     }
 }

@@ -45,4 +45,4 @@ pub use transport::{
     Capabilities, ClientContext, OWN_SERVER_KINDS, OptionDoc, Publisher, ServerContext,
     ServerHandle, ServerKind, Subscriber, Transport,
 };
-pub use wire::{CountingIo, HandshakeFlag, WireSnapshot, WireStats};
+pub use wire::{CountingIo, HandshakeFlag, WireProbe, WireSnapshot, WireStats};

@@ -138,8 +138,22 @@ pub struct OptionDoc {
 /// What a transport can do beyond plain delivery, so the conformance kit knows what to check.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Capabilities {
-    /// A subscriber whose connection breaks reconnects and resumes without loss.
+    /// A subscriber whose connection breaks reconnects and resumes without loss. When false,
+    /// the transport is at-most-once: a subscriber reconnects and misses what was published
+    /// while it was away, which the harness's audit counts as lost.
     pub resumes: bool,
+}
+
+impl Capabilities {
+    /// The delivery guarantee across a reconnect, in words (`list` prints it).
+    pub fn guarantee(&self) -> &'static str {
+        if self.resumes {
+            "a reconnecting subscriber resumes where it left off (nothing lost)"
+        } else {
+            "at-most-once: a reconnecting subscriber misses what was published while it was \
+             away (counted as lost)"
+        }
+    }
 }
 
 /// A way the runner can have a transport's server (DESIGN "one seam for the server").
@@ -257,11 +271,7 @@ pub trait Transport: Send + Sync + 'static {
     /// follows [`Capabilities::resumes`]; a transport whose promise depends on its options
     /// (MQTT's QoS and session) says so.
     fn guarantee() -> &'static str {
-        if Self::capabilities().resumes {
-            "resumes after a reconnect (what the server still holds arrives; loss past it is counted)"
-        } else {
-            "at-most-once across a reconnect (what is published meanwhile is lost, and counted)"
-        }
+        Self::capabilities().guarantee()
     }
 
     /// The ways the runner may have this transport's server. Our own servers run in-process,

@@ -6,10 +6,11 @@
 //! ApiVersions/Metadata) and *steady* (everything after), because a long run amortises the first
 //! and a short-lived connection pattern pays it again and again.
 
+use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
 
 use serde::Serialize;
@@ -26,6 +27,26 @@ pub struct WireStats {
     handshake_read: AtomicU64,
     handshake_written: AtomicU64,
     connections: AtomicU64,
+    probes: Probes,
+}
+
+/// Counts kept outside a [`CountingIo`] (the kernel's counters of a socket a client library
+/// owns) that must be brought up to date before every [`WireStats::snapshot`], so that a
+/// snapshot is exact at the instant it is taken, as for sockets we wrap.
+pub trait WireProbe: Send + Sync {
+    /// Adds what moved since the last call to the stats it was registered with.
+    fn refresh(&self);
+}
+
+/// The probes of one [`WireStats`], held weakly: a probe goes when its client does.
+#[derive(Default)]
+struct Probes(Mutex<Vec<Weak<dyn WireProbe>>>);
+
+impl fmt::Debug for Probes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        write!(f, "Probes({n})")
+    }
 }
 
 /// A point-in-time copy of [`WireStats`]. Steady and handshake bytes are disjoint.
@@ -61,8 +82,16 @@ impl WireStats {
         Arc::new(WireStats::default())
     }
 
-    /// Current totals.
+    /// Current totals (after refreshing every live [`WireProbe`]).
     pub fn snapshot(&self) -> WireSnapshot {
+        let live: Vec<Arc<dyn WireProbe>> = {
+            let mut probes = self.probes.0.lock().unwrap_or_else(PoisonError::into_inner);
+            probes.retain(|p| p.strong_count() > 0);
+            probes.iter().filter_map(Weak::upgrade).collect()
+        };
+        for probe in live {
+            probe.refresh();
+        }
         WireSnapshot {
             read: self.read.load(Relaxed),
             written: self.written.load(Relaxed),
@@ -70,6 +99,29 @@ impl WireStats {
             handshake_written: self.handshake_written.load(Relaxed),
             connections: self.connections.load(Relaxed),
         }
+    }
+
+    /// Adds bytes counted outside a [`CountingIo`] (by the kernel, for a socket a client
+    /// library owns), as handshake or steady-state bytes.
+    pub fn add(&self, handshake: bool, read: u64, written: u64) {
+        let (r, w) = if handshake {
+            (&self.handshake_read, &self.handshake_written)
+        } else {
+            (&self.read, &self.written)
+        };
+        r.fetch_add(read, Relaxed);
+        w.fetch_add(written, Relaxed);
+    }
+
+    /// Counts one connection not wrapped in a [`CountingIo`].
+    pub fn add_connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    /// Registers `probe` to be refreshed before every snapshot, for as long as it lives.
+    pub fn register_probe(&self, probe: Weak<dyn WireProbe>) {
+        let mut probes = self.probes.0.lock().unwrap_or_else(PoisonError::into_inner);
+        probes.push(probe);
     }
 }
 

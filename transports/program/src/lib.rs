@@ -28,6 +28,10 @@
 //! ```
 //!
 //! The runner then reads the program's CPU and memory through [`ManagedProgram::pids`].
+//!
+//! [`tcp_info`] reads the kernel's byte counters of one of our own client connections, for
+//! client libraries of those products that open their sockets themselves, and [`SocketTally`]
+//! adds them to a run's wire stats as `CountingIo` would.
 
 mod error;
 mod handle;
@@ -35,8 +39,11 @@ mod os;
 mod procfs;
 mod ready;
 mod spec;
+mod tally;
+pub mod tcp_info;
 
 pub use error::ProgramError;
 pub use handle::{ManagedProgram, Stopped};
 pub use procfs::{group_members, is_running};
 pub use spec::{ProgramSpec, Ready, free_port, which};
+pub use tally::SocketTally;

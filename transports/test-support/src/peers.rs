@@ -1,5 +1,5 @@
 //! Programs outside cargo that interop tests drive (kcat, curl, Chromium, Python's `websockets`,
-//! nginx with Nchan, redis-server, mosquitto, root with `ip` for network namespaces), checked in one place.
+//! nginx with Nchan, nats-server, redis-server, mosquitto, root with `ip` for network namespaces), checked in one place.
 //!
 //! `cargo test --workspace` must pass on a machine with only the Rust toolchain, yet CI must run
 //! every interop test for real. So a test asks [`present`] at its start: when the program is
@@ -100,6 +100,13 @@ pub const MOSQUITTO: Peer = Peer {
             .is_none()
             .then(|| "mosquitto is not on PATH".to_owned())
     },
+};
+
+/// nats-server (with JetStream), a broker the runner starts for the `nats-*` transports.
+pub const NATS: Peer = Peer {
+    name: "nats-server",
+    install: "apt-get install -y nats-server",
+    check: || runs("nats-server", &["--version"]),
 };
 
 /// Root and iproute2's `ip`: network namespaces and veth pairs.
