@@ -3,18 +3,15 @@
 //! [`MqttBroker`] handle.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use transport_core::{ServerHandle, TransportError};
-use transport_program::{ManagedProgram, ProgramError, ProgramSpec, Ready};
+use transport_core::TransportError;
+use transport_program::{ProgramServer, ProgramSpec, Ready, check_installed};
 
 use crate::config::MqttConfig;
 
 /// The Debian package that provides mosquitto, named when it is missing.
 pub const PACKAGES: &[&str] = &["mosquitto"];
-/// How long mosquitto may take to stop after SIGTERM before its group is killed.
-const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// mosquitto's config for `config` on `port`. Logs go to stderr (errors and warnings only):
 /// started as root, mosquitto drops to its own user after reading the config and could not
@@ -54,33 +51,11 @@ pub fn spec(config: &MqttConfig, port: u16, nodelay: bool) -> ProgramSpec {
 }
 
 /// A running mosquitto, owned by this process.
-#[derive(Debug)]
-pub struct MqttBroker {
-    program: ManagedProgram,
-    addr: SocketAddr,
-}
-
-/// Maps a program error: a missing program is `MissingProgram` (the runner's bad input), the
-/// rest an IO failure at `stage`.
-fn program_error(stage: &'static str, e: ProgramError) -> TransportError {
-    match e {
-        ProgramError::Missing { .. } => TransportError::MissingProgram {
-            stage,
-            program: "mosquitto",
-            detail: e.to_string(),
-        },
-        e => TransportError::Io {
-            stage,
-            source: std::io::Error::other(e.to_string()),
-        },
-    }
-}
+pub type MqttBroker = ProgramServer;
 
 /// Checks that mosquitto is installed (`MissingProgram` naming the package).
 pub fn check(config: &MqttConfig) -> Result<(), TransportError> {
-    spec(config, 0, true)
-        .check()
-        .map_err(|e| program_error("check mosquitto", e))
+    check_installed("mosquitto", &spec(config, 0, true))
 }
 
 /// Starts mosquitto on `listener`'s port (the listener is closed first: mosquitto binds it).
@@ -90,35 +65,5 @@ pub async fn start(
     nodelay: bool,
 ) -> Result<MqttBroker, TransportError> {
     config.validate().map_err(TransportError::Config)?;
-    let addr = listener.local_addr().map_err(TransportError::io("bind"))?;
-    drop(listener);
-    let program = ManagedProgram::start(&spec(config, addr.port(), nodelay))
-        .await
-        .map_err(|e| program_error("start mosquitto", e))?;
-    Ok(MqttBroker { program, addr })
-}
-
-impl ServerHandle for MqttBroker {
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    async fn shutdown(self) -> Result<(), TransportError> {
-        let stopped = self
-            .program
-            .shutdown(STOP_GRACE)
-            .await
-            .map_err(|e| program_error("stop mosquitto", e))?;
-        if stopped.forced {
-            return Err(TransportError::Timeout {
-                stage: "stop mosquitto",
-                after_ms: STOP_GRACE.as_millis() as u64,
-            });
-        }
-        Ok(())
-    }
-
-    fn program_pids(&self) -> Option<Vec<u32>> {
-        Some(self.program.pids())
-    }
+    ProgramServer::start("mosquitto", listener, |port| spec(config, port, nodelay)).await
 }

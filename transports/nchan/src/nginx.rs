@@ -2,18 +2,15 @@
 //! one loopback port), the [`ProgramSpec`] that starts it, and the [`NchanServer`] handle.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use transport_core::{ServerContext, ServerHandle, TransportError};
-use transport_program::{ManagedProgram, ProgramError, ProgramSpec, Ready};
+use transport_core::{ServerContext, TransportError};
+use transport_program::{ProgramServer, ProgramSpec, Ready, check_installed};
 
 use crate::config::NchanConfig;
 
 /// The Debian packages that provide nginx and the module, named when either is missing.
 pub const PACKAGES: &[&str] = &["nginx-light", "libnginx-mod-nchan"];
-/// How long nginx may take to stop after SIGTERM before its group is killed.
-const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The nginx config for `config` listening on `port`; `{dir}` is the program's folder.
 pub fn conf(config: &NchanConfig, port: u16, nodelay: bool) -> String {
@@ -100,33 +97,14 @@ pub fn spec(config: &NchanConfig, port: u16, nodelay: bool) -> ProgramSpec {
 }
 
 /// A running nginx with Nchan, owned by this process.
-#[derive(Debug)]
-pub struct NchanServer {
-    program: ManagedProgram,
-    addr: SocketAddr,
-}
+pub type NchanServer = ProgramServer;
 
-/// Maps a program error: a missing program or module is `MissingProgram` (the runner's bad
-/// input), the rest an IO failure at `stage`.
-fn program_error(stage: &'static str, e: ProgramError) -> TransportError {
-    match e {
-        ProgramError::Missing { .. } => TransportError::MissingProgram {
-            stage,
-            program: "nginx with the Nchan module",
-            detail: e.to_string(),
-        },
-        e => TransportError::Io {
-            stage,
-            source: std::io::Error::other(e.to_string()),
-        },
-    }
-}
+/// What nginx is called in errors.
+const LABEL: &str = "nginx with the Nchan module";
 
 /// Checks that nginx and the module are installed (`MissingProgram` naming the packages).
 pub fn check(config: &NchanConfig) -> Result<(), TransportError> {
-    spec(config, 0, true)
-        .check()
-        .map_err(|e| program_error("check nginx", e))
+    check_installed(LABEL, &spec(config, 0, true))
 }
 
 /// Starts nginx on `listener`'s port (the listener is closed first: nginx binds it itself).
@@ -136,43 +114,6 @@ pub async fn start(
     ctx: &ServerContext,
 ) -> Result<NchanServer, TransportError> {
     config.validate().map_err(TransportError::Config)?;
-    let addr = listener.local_addr().map_err(TransportError::io("bind"))?;
-    drop(listener);
-    let spec = spec(config, addr.port(), ctx.socket.nodelay);
-    let program = ManagedProgram::start(&spec)
-        .await
-        .map_err(|e| program_error("start nginx", e))?;
-    Ok(NchanServer { program, addr })
-}
-
-impl NchanServer {
-    /// nginx's folder (config, error log).
-    pub fn dir(&self) -> &std::path::Path {
-        self.program.dir()
-    }
-}
-
-impl ServerHandle for NchanServer {
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    async fn shutdown(self) -> Result<(), TransportError> {
-        let stopped = self
-            .program
-            .shutdown(STOP_GRACE)
-            .await
-            .map_err(|e| program_error("stop nginx", e))?;
-        if stopped.forced {
-            return Err(TransportError::Timeout {
-                stage: "stop nginx",
-                after_ms: STOP_GRACE.as_millis() as u64,
-            });
-        }
-        Ok(())
-    }
-
-    fn program_pids(&self) -> Option<Vec<u32>> {
-        Some(self.program.pids())
-    }
+    let nodelay = ctx.socket.nodelay;
+    ProgramServer::start(LABEL, listener, |port| spec(config, port, nodelay)).await
 }

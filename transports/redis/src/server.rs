@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use transport_core::{ServerContext, ServerHandle, TransportError};
-use transport_program::{ManagedProgram, ProgramError, ProgramSpec, Ready};
+use transport_core::{ServerContext, TransportError};
+use transport_program::{ProgramServer, ProgramSpec, Ready, check_installed};
 
 /// The Debian package that provides `redis-server`, named when it is missing.
 pub const PACKAGES: &[&str] = &["redis-server"];
-/// How long redis-server may take to stop after SIGTERM before its group is killed.
-const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// What the managed server needs from a transport's options.
 #[derive(Debug, Clone)]
@@ -55,35 +53,13 @@ pub fn spec(options: &ServerOptions, port: u16) -> ProgramSpec {
     }
 }
 
-/// Maps a program error: a missing program is `MissingProgram` (the runner's bad input), the
-/// rest an IO failure at `stage`.
-fn program_error(stage: &'static str, e: ProgramError) -> TransportError {
-    match e {
-        ProgramError::Missing { .. } => TransportError::MissingProgram {
-            stage,
-            program: "redis-server",
-            detail: e.to_string(),
-        },
-        e => TransportError::Io {
-            stage,
-            source: std::io::Error::other(e.to_string()),
-        },
-    }
-}
-
 /// Checks that redis-server is installed (`MissingProgram` naming the package).
 pub fn check(options: &ServerOptions) -> Result<(), TransportError> {
-    spec(options, 0)
-        .check()
-        .map_err(|e| program_error("check redis-server", e))
+    check_installed("redis-server", &spec(options, 0))
 }
 
 /// A running redis-server, owned by this process.
-#[derive(Debug)]
-pub struct RedisServer {
-    program: ManagedProgram,
-    addr: SocketAddr,
-}
+pub type RedisServer = ProgramServer;
 
 /// Starts redis-server on `listener`'s port (the listener is closed first: Redis binds it
 /// itself). Redis sets `TCP_NODELAY` on every accepted socket on its own, so the server side
@@ -93,42 +69,5 @@ pub async fn start(
     listener: TcpListener,
     _ctx: &ServerContext,
 ) -> Result<RedisServer, TransportError> {
-    let addr = listener.local_addr().map_err(TransportError::io("bind"))?;
-    drop(listener);
-    let program = ManagedProgram::start(&spec(options, addr.port()))
-        .await
-        .map_err(|e| program_error("start redis-server", e))?;
-    Ok(RedisServer { program, addr })
-}
-
-impl RedisServer {
-    /// The server's folder (its log).
-    pub fn dir(&self) -> &std::path::Path {
-        self.program.dir()
-    }
-}
-
-impl ServerHandle for RedisServer {
-    fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    async fn shutdown(self) -> Result<(), TransportError> {
-        let stopped = self
-            .program
-            .shutdown(STOP_GRACE)
-            .await
-            .map_err(|e| program_error("stop redis-server", e))?;
-        if stopped.forced {
-            return Err(TransportError::Timeout {
-                stage: "stop redis-server",
-                after_ms: STOP_GRACE.as_millis() as u64,
-            });
-        }
-        Ok(())
-    }
-
-    fn program_pids(&self) -> Option<Vec<u32>> {
-        Some(self.program.pids())
-    }
+    ProgramServer::start("redis-server", listener, |port| spec(options, port)).await
 }
