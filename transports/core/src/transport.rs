@@ -24,7 +24,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Counters, CountingIo, ReadGate, SocketOptions, TransportError, WireStats};
+use crate::tls::{TlsClient, TlsServer};
+use crate::{Conn, Counters, CountingIo, ReadGate, SocketOptions, TransportError, WireStats};
 
 /// What the server side of a run shares: its wire stats, counters and socket options.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct ServerContext {
     pub counters: Arc<Counters>,
     /// Options to apply to every accepted socket.
     pub socket: SocketOptions,
+    /// TLS over every accepted socket (`None`: plaintext).
+    pub tls: Option<TlsServer>,
 }
 
 /// What one client (publisher or subscriber) shares with the rest of the run.
@@ -54,6 +57,8 @@ pub struct ClientContext {
     /// For a subscriber of a consumer class that falls behind: the gate its socket reads go
     /// through (`None`: it reads as fast as it can). Applied by [`ClientContext::counted`].
     pub gate: Option<Arc<ReadGate>>,
+    /// TLS over every connected socket (`None`: plaintext). Applied by [`ClientContext::open`].
+    pub tls: Option<TlsClient>,
 }
 
 impl ServerContext {
@@ -63,6 +68,7 @@ impl ServerContext {
             wire: WireStats::new(),
             counters: Counters::new(),
             socket: SocketOptions::default(),
+            tls: None,
         }
     }
 }
@@ -77,6 +83,18 @@ impl ClientContext {
             client_index,
             source: None,
             gate: None,
+            tls: None,
+        }
+    }
+
+    /// Connects to `addr` ([`ClientContext::connect`]), counts the socket
+    /// ([`ClientContext::counted`], handshake first) and, when the run has TLS, runs its
+    /// handshake on top: the one way a transport's client opens a connection.
+    pub async fn open(&self, addr: &str) -> Result<Conn, TransportError> {
+        let io = self.counted(self.connect(addr).await?);
+        match &self.tls {
+            None => Ok(Conn::plain(io)),
+            Some(tls) => Conn::connect_tls(io, tls, addr).await,
         }
     }
 

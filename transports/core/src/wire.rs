@@ -85,6 +85,12 @@ impl HandshakeFlag {
         self.0.store(false, Relaxed);
     }
 
+    /// (Re)starts the handshake: a TLS session set up under a transport that has no handshake
+    /// of its own still counts its set-up as handshake.
+    pub(crate) fn start(&self) {
+        self.0.store(true, Relaxed);
+    }
+
     /// Whether the connection is still in its handshake.
     pub fn active(&self) -> bool {
         self.0.load(Relaxed)
@@ -144,6 +150,18 @@ impl<T> CountingIo<T> {
     fn wrap(inner: T, stats: Arc<WireStats>, handshake: bool) -> Self {
         stats.connections.fetch_add(1, Relaxed);
         let handshake = HandshakeFlag(Arc::new(AtomicBool::new(handshake)));
+        CountingIo {
+            inner,
+            stats,
+            handshake,
+            gate: None,
+        }
+    }
+
+    /// Wraps `inner`, counting into `stats` while the connection below it (whose `handshake`
+    /// flag this shares) is in its handshake as handshake: the plaintext count above TLS.
+    pub fn sharing(inner: T, stats: Arc<WireStats>, handshake: HandshakeFlag) -> Self {
+        stats.connections.fetch_add(1, Relaxed);
         CountingIo {
             inner,
             stats,
