@@ -11,18 +11,18 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
-use transport_core::{Acceptor, Counter, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{Acceptor, Counter, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
 use crate::log::{Fanout, Frames, MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
 
-type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
+type Conn = Framed<transport_core::Conn, tokio_util::codec::LengthDelimitedCodec>;
 
 /// How long shutdown waits for connection tasks after cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -80,7 +80,8 @@ impl RawTcpServer {
             sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
-        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone());
+        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone())
+            .with_tls(shared.ctx.tls.clone(), &shared.ctx.counters);
         let spawner = tasks.clone();
         let stop = cancel.clone();
         tasks.spawn(async move {
@@ -123,10 +124,7 @@ impl ServerHandle for RawTcpServer {
 }
 
 /// Serves one connection: its hello says whether it publishes or subscribes, and to which topic.
-async fn serve_connection(
-    shared: &Shared,
-    io: CountingIo<TcpStream>,
-) -> Result<(), TransportError> {
+async fn serve_connection(shared: &Shared, io: transport_core::Conn) -> Result<(), TransportError> {
     // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
     // buffer space for whatever length a frame header declares.
     let mut conn = Framed::new(io, proto::codec(proto::MAX_HELLO_LEN));
@@ -255,7 +253,7 @@ async fn serve_subscriber(
 /// A publisher connection after its handshake: the socket, what was read but not yet
 /// relayed, and the topic it publishes to.
 struct Relay<'a> {
-    io: CountingIo<TcpStream>,
+    io: transport_core::Conn,
     buf: BytesMut,
     topic: &'a Topic,
 }
