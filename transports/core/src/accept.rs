@@ -141,13 +141,8 @@ impl Wrap {
         let mut handler = handler.clone();
         let own_handshake = self.handshake;
         tracker.spawn(async move {
-            match Conn::accept_tls(io, &tls).await {
-                Ok(conn) => {
-                    if !own_handshake {
-                        conn.end_handshake();
-                    }
-                    handler(conn).await;
-                }
+            match Conn::accept_tls(io, &tls, own_handshake).await {
+                Ok(conn) => handler(conn).await,
                 Err(_) => failures.inc(),
             }
         });

@@ -74,16 +74,28 @@ impl Conn {
         })
     }
 
-    /// Runs the server side of a TLS handshake over `io` (its bytes count as handshake).
+    /// Runs the server side of a TLS handshake over `io` (its bytes count as handshake). For a
+    /// pattern with no handshake of its own (`own_handshake` false) the handshake ends with the
+    /// TLS handshake, exactly at the client's Finished record.
     pub async fn accept_tls(
-        io: CountingIo<TcpStream>,
+        mut io: CountingIo<TcpStream>,
         tls: &TlsServer,
+        own_handshake: bool,
     ) -> Result<Conn, TransportError> {
         let flag = io.handshake_flag();
         flag.start();
+        // So the client's first application data, sent right behind its Finished, is not read
+        // (and counted as handshake) together with it.
+        io.align_records(!own_handshake);
         let handshake = tls.acceptor.accept(io);
         let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(mut stream)) => {
+                stream.get_mut().0.align_records(false);
+                if !own_handshake {
+                    flag.end();
+                }
+                stream
+            }
             Ok(Err(e)) => return Err(TransportError::protocol("tls accept", e.to_string())),
             Err(_) => {
                 return Err(TransportError::Timeout {

@@ -229,6 +229,10 @@ impl TlsServer {
             .with_single_cert(chain, key)
             .map_err(rustls_error("the certificate and key"))?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // No session tickets: they would go out after the handshake and count as steady bytes,
+        // and every connection here pays a full handshake (the worst case a reconnect storm
+        // meets), so there is nothing for a ticket to resume.
+        config.send_tls13_tickets = 0;
         Ok(TlsServer {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             plaintext: WireStats::new(),

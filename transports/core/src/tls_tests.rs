@@ -18,7 +18,7 @@ async fn echo_once(server: &TlsServer, client: &ClientContext) -> Result<Conn, T
     let stats = WireStats::new();
     let task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let mut conn = Conn::accept_tls(CountingIo::new(tcp, stats), &server).await?;
+        let mut conn = Conn::accept_tls(CountingIo::new(tcp, stats), &server, true).await?;
         let mut buf = [0u8; 5];
         conn.read_exact(&mut buf)
             .await

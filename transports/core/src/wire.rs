@@ -18,6 +18,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::clock;
 use crate::gate::{ReadGate, Verdict};
 
+#[path = "wire_align.rs"]
+mod align;
+use align::Align;
+
 /// Byte totals for one side (client or server) of a run.
 #[derive(Debug, Default)]
 pub struct WireStats {
@@ -105,6 +109,8 @@ pub struct CountingIo<T> {
     handshake: HandshakeFlag,
     /// Set for a subscriber of a consumer class that reads slowly, pauses or goes offline.
     gate: Option<Box<Gated>>,
+    /// Set on a server socket during its TLS handshake: reads stop at record boundaries.
+    align: Option<Box<Align>>,
 }
 
 /// A consumer's read gate, and the timer a read it holds back waits on.
@@ -155,6 +161,7 @@ impl<T> CountingIo<T> {
             stats,
             handshake,
             gate: None,
+            align: None,
         }
     }
 
@@ -167,6 +174,7 @@ impl<T> CountingIo<T> {
             stats,
             handshake,
             gate: None,
+            align: None,
         }
     }
 
@@ -180,6 +188,12 @@ impl<T> CountingIo<T> {
             })
         });
         self
+    }
+
+    /// Reads record by record (`true`, for the server side of a TLS handshake under a pattern
+    /// with no handshake of its own) until the client's Finished, then ends the handshake.
+    pub(crate) fn align_records(&mut self, on: bool) {
+        self.align = on.then(Box::default);
     }
 
     /// A handle that can end the handshake from elsewhere.
@@ -231,12 +245,14 @@ impl CountingIo<tokio::net::TcpStream> {
             stats: self.stats.clone(),
             handshake: self.handshake.clone(),
             gate: self.gate,
+            align: None,
         };
         let write = CountingIo {
             inner: w,
             stats: self.stats,
             handshake: self.handshake,
             gate: None,
+            align: None,
         };
         (read, write)
     }
@@ -249,6 +265,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.align.is_some() {
+            return this.poll_aligned_read(cx, buf);
+        }
         if this.gate.is_some() {
             return this.poll_gated_read(cx, buf);
         }
@@ -267,6 +286,31 @@ impl<T: AsyncRead + Unpin> CountingIo<T> {
         if let Poll::Ready(Ok(())) = res {
             self.count_read(buf.filled().len() - before);
         }
+        res
+    }
+
+    /// A read that stops at the next TLS record boundary (see `wire_align.rs`).
+    fn poll_aligned_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(mut align) = self.align.take() else {
+            return self.poll_counted_read(cx, buf);
+        };
+        let limit = align.want().min(buf.remaining());
+        let mut scratch = std::mem::take(&mut align.scratch);
+        scratch.resize(limit, 0);
+        let mut part = ReadBuf::new(&mut scratch);
+        let res = self.poll_counted_read(cx, &mut part);
+        buf.put_slice(part.filled());
+        if align.consumed(part.filled()) {
+            // The client's Finished is in: what follows is its application data.
+            self.handshake.end();
+            return res;
+        }
+        align.scratch = scratch;
+        self.align = Some(align);
         res
     }
 
