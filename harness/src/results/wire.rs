@@ -23,6 +23,8 @@ pub struct WireCounts {
     pub published: u64,
     /// Unique messages delivered (each subscriber's copy).
     pub delivered: u64,
+    /// Under TLS, the bytes above TLS at the publishers' and the subscribers' connections.
+    pub plaintext: Option<(WireSnapshot, WireSnapshot)>,
 }
 
 fn plus(a: WireSnapshot, b: WireSnapshot) -> WireSnapshot {
@@ -46,6 +48,10 @@ impl WireCounts {
             payload_bytes: self.payload_bytes,
             published: self.published + o.published,
             delivered: self.delivered + o.delivered,
+            plaintext: self
+                .plaintext
+                .zip(o.plaintext)
+                .map(|((ap, asub), (bp, bsub))| (plus(ap, bp), plus(asub, bsub))),
         }
     }
 
@@ -84,8 +90,56 @@ impl WireCounts {
             server: self.server,
             publisher: pw,
             subscriber: sw,
+            plaintext: self.plaintext.map(|(p, s)| self.plaintext_wire(p, s)),
         }
     }
+
+    /// The figures above TLS, and what TLS adds to them.
+    fn plaintext_wire(self, publisher: WireSnapshot, subscriber: WireSnapshot) -> PlaintextWire {
+        let tls = WireCounts {
+            plaintext: None,
+            ..self
+        }
+        .wire();
+        let plain = WireCounts {
+            publisher,
+            subscriber,
+            server: None,
+            plaintext: None,
+            ..self
+        }
+        .wire();
+        PlaintextWire {
+            handshake_bytes: plain.handshake_bytes,
+            overhead_bytes_per_msg: plain.overhead_bytes_per_msg,
+            tls_overhead_bytes_per_msg: tls.overhead_bytes_per_msg - plain.overhead_bytes_per_msg,
+            tls_handshake_bytes: tls.handshake_bytes.saturating_sub(plain.handshake_bytes),
+            client: plain.client,
+            publisher,
+            subscriber,
+        }
+    }
+}
+
+/// Under TLS, the bytes the pattern wrote and read above TLS at the client connections, so the
+/// overhead per message splits into the pattern's framing and what TLS adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaintextWire {
+    /// Bytes of connection setup above TLS (the pattern's own handshake), both directions.
+    pub handshake_bytes: u64,
+    /// Steady-state bytes above TLS that are not payload, per delivered message: the
+    /// pattern's framing.
+    pub overhead_bytes_per_msg: f64,
+    /// `wire.overhead_bytes_per_msg` minus the above: what TLS records add per message.
+    pub tls_overhead_bytes_per_msg: f64,
+    /// `wire.handshake_bytes` minus the pattern's: the TLS handshakes.
+    pub tls_handshake_bytes: u64,
+    /// Raw counts above TLS, publishers and subscribers together.
+    pub client: WireSnapshot,
+    /// Raw counts above TLS at the publishers.
+    pub publisher: WireSnapshot,
+    /// Raw counts above TLS at the subscribers.
+    pub subscriber: WireSnapshot,
 }
 
 /// Bytes on the wire, counted at the sockets.
@@ -129,6 +183,10 @@ pub struct Wire {
     /// Raw counts at the subscribers' sockets.
     #[serde(default)]
     pub subscriber: WireSnapshot,
+    /// Under TLS, the counts above TLS and the split of overhead into framing and TLS; absent
+    /// in a run over plaintext (where the socket counts are the pattern's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<PlaintextWire>,
 }
 
 /// What the transport put on the wire and how it packed deliveries. Flattened into the run's

@@ -25,6 +25,7 @@ use crate::link::ServerSlot;
 use crate::registry::TransportKind;
 use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
+use crate::scenario::tls::RunTls;
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
@@ -84,6 +85,40 @@ enum Reach<T: Transport> {
     Program(Box<Mutex<Option<T::Server>>>),
 }
 
+/// What every server socket of a run gets: its options, and TLS when the run has it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerSockets<'a> {
+    /// Socket options (`[socket]`).
+    pub socket: SocketOptions,
+    /// The run's TLS material (`None`: plaintext).
+    pub tls: Option<&'a RunTls>,
+}
+
+impl ServerSockets<'_> {
+    /// The server's TLS material, or bad input when the run has TLS but only a `ca` (enough to
+    /// reach a server someone else runs, not to start one).
+    fn server_tls(
+        &self,
+    ) -> anyhow::Result<
+        Option<&(
+            transport_core::tls::TlsServer,
+            transport_core::tls::Material,
+        )>,
+    > {
+        match self.tls {
+            None => Ok(None),
+            Some(RunTls {
+                server: Some(s), ..
+            }) => Ok(Some(s)),
+            Some(_) => Err(BadInput::msg(
+                "[tls] gives only `ca`, which reaches a server someone else runs, but this run \
+                 starts its own: give `cert` and `key` too, or leave all three out for a \
+                 throwaway certificate",
+            )),
+        }
+    }
+}
+
 /// The started (or external) server of one run.
 pub struct RunServer<T: Transport> {
     addr: String,
@@ -98,11 +133,12 @@ impl<T: Transport> RunServer<T> {
         config: &T::Config,
         options: Option<&toml::Table>,
         placement: &ServerPlacement,
-        socket: SocketOptions,
+        sockets: ServerSockets<'_>,
         counters: &Arc<Counters>,
         bound: Duration,
         remote: Option<&Remote>,
     ) -> anyhow::Result<RunServer<T>> {
+        let socket = sockets.socket;
         if let Some(remote) = remote {
             return Self::reach_remote(remote).await;
         }
@@ -122,12 +158,13 @@ impl<T: Transport> RunServer<T> {
         // A transport that is not registered (a test's own) cannot be started by `serve`.
         let kind = TransportKind::from_name(T::NAME);
         if let (ServerMode::Process, Some(kind)) = (placement.mode, kind) {
-            return Self::start_child(kind, options, placement, socket, bound).await;
+            return Self::start_child(kind, options, placement, sockets, bound).await;
         }
         let ctx = ServerContext {
             wire: WireStats::new(),
             counters: counters.clone(),
             socket,
+            tls: sockets.server_tls()?.map(|(tls, _)| tls.fresh()),
         };
         let wire = ctx.wire.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -167,11 +204,22 @@ impl<T: Transport> RunServer<T> {
         kind: TransportKind,
         options: Option<&toml::Table>,
         placement: &ServerPlacement,
-        socket: SocketOptions,
+        sockets: ServerSockets<'_>,
         bound: Duration,
     ) -> anyhow::Result<RunServer<T>> {
         let mut spec = ChildSpec::new(kind)?;
-        spec.nodelay = socket.nodelay;
+        spec.nodelay = sockets.socket.nodelay;
+        // The child reads its certificate and key before it announces its address, so the
+        // files may go once it has started.
+        let material = match sockets.server_tls()? {
+            Some((_, material)) => {
+                let dir = tempfile::tempdir()?;
+                let files = material.write_to(dir.path())?;
+                spec.tls = Some((files.cert, files.key));
+                Some(dir)
+            }
+            None => None,
+        };
         spec.options = options.cloned().unwrap_or_default();
         spec.cpus = placement
             .cpus
@@ -182,6 +230,7 @@ impl<T: Transport> RunServer<T> {
             ChildError::Cpus(_) => BadInput::msg(e),
             e => anyhow::Error::new(e).context("starting the server process"),
         })?;
+        drop(material);
         Ok(RunServer {
             addr: child.addr().to_string(),
             reach: Reach::Child(Box::new(Mutex::new(Some(child)))),

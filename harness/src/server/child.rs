@@ -46,6 +46,9 @@ pub struct ChildSpec {
     pub startup_timeout: Duration,
     /// `TCP_NODELAY` on the child's accepted connections (`[socket] nodelay`).
     pub nodelay: bool,
+    /// TLS on every accepted connection: the certificate chain and key PEM files
+    /// (`--tls-cert`, `--tls-key`).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ChildSpec {
@@ -58,6 +61,7 @@ impl ChildSpec {
             cpus: None,
             startup_timeout: Duration::from_secs(30),
             nodelay: true,
+            tls: None,
         })
     }
 
@@ -74,6 +78,12 @@ impl ChildSpec {
             "--nodelay".to_owned(),
             self.nodelay.to_string(),
         ];
+        if let Some((cert, key)) = &self.tls {
+            args.push("--tls-cert".to_owned());
+            args.push(cert.display().to_string());
+            args.push("--tls-key".to_owned());
+            args.push(key.display().to_string());
+        }
         for (k, v) in &self.options {
             args.push("--set".to_owned());
             args.push(format!("{k}={v}"));

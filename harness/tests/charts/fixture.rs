@@ -179,6 +179,7 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
             socket: Default::default(),
             started_at: "2026-11-27T19:30:00Z".to_owned(),
             placement: None,
+            tls: None,
         },
         runs,
         shard: None,
