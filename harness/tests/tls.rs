@@ -99,9 +99,18 @@ fn every_transport_runs_over_tls_in_its_own_process_with_both_byte_counts() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["raw-tcp", "long-poll", "websocket", "sse", "pull-log"];
     let list = names.map(|n| format!("\"{n}\"")).join(", ");
-    let (_, summary) = bin_support::run_ok(dir.path(), &scenario("process", &list));
+    let (out, summary) = bin_support::run_ok(dir.path(), &scenario("process", &list));
     assert_schema(&summary);
     assert_tls_runs(&summary, &names);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## TLS: what it adds per message"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| of which framing | of which TLS |"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -190,7 +199,11 @@ fn bad_tls_input_exits_2_naming_the_field_and_what_it_allows() {
         &format!("ca = \"{key}\"\n"),
         &["bad.toml:6:6", "ca", "BEGIN CERTIFICATE"],
     );
-    refused(d, "enabled = \"yes\"\n", &["bad.toml:6:11", "expected a boolean"]);
+    refused(
+        d,
+        "enabled = \"yes\"\n",
+        &["bad.toml:6:11", "expected a boolean"],
+    );
     refused(
         d,
         "enable = true\n",
