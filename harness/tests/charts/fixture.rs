@@ -120,6 +120,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
             server: Default::default(),
             publisher: Default::default(),
             subscriber: Default::default(),
+            plaintext: None,
         },
         "messages_per_delivery_unit": DistributionSummary {
             count: 1_000,
