@@ -118,10 +118,7 @@ fn new_epoch() -> u64 {
 }
 
 /// Upgrades one TCP connection and runs its loop until it ends.
-async fn serve_connection(
-    shared: &Shared,
-    io: Conn,
-) -> Result<(), TransportError> {
+async fn serve_connection(shared: &Shared, io: Conn) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
     // A subscriber's connection reads only control frames: a small read buffer fits them, where
     // a publisher's streams data frames and reads them in large chunks.
