@@ -204,3 +204,50 @@ pub struct Traffic {
     /// Transport distributions.
     pub distributions: BTreeMap<String, DistributionSummary>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(read: u64, written: u64, handshake: u64) -> WireSnapshot {
+        WireSnapshot {
+            read,
+            written,
+            handshake_read: handshake,
+            handshake_written: handshake,
+            connections: 1,
+        }
+    }
+
+    #[test]
+    fn under_tls_the_overhead_splits_into_framing_and_what_tls_adds() {
+        // 10 messages of 100 B, one subscriber. Above TLS: 4 B framing per message per hop and
+        // 20 B of the pattern's handshake per direction per side. At the socket: 22 B more per
+        // message per hop (a record each) and 2,000 B of TLS handshake per direction per side.
+        let counts = WireCounts {
+            publisher: snap(0, 10 * (104 + 22), 2_020),
+            subscriber: snap(10 * (104 + 22), 0, 2_020),
+            server: None,
+            payload_bytes: 100,
+            published: 10,
+            delivered: 10,
+            plaintext: Some((snap(0, 10 * 104, 20), snap(10 * 104, 0, 20))),
+        };
+        let wire = counts.wire();
+        assert_eq!(wire.overhead_bytes_per_msg, 2.0 * (4.0 + 22.0));
+        let plain = wire.plaintext.unwrap();
+        assert_eq!(plain.overhead_bytes_per_msg, 8.0);
+        assert_eq!(plain.tls_overhead_bytes_per_msg, 44.0);
+        assert_eq!(plain.handshake_bytes, 80);
+        assert_eq!(plain.tls_handshake_bytes, 8_000);
+        // Combining runs adds the counts above TLS too; a plaintext run leaves it absent.
+        let both = counts.combined(counts).wire();
+        assert_eq!(both.plaintext.unwrap().client.written, 2 * 10 * 104);
+        let plaintext_run = WireCounts {
+            plaintext: None,
+            ..counts
+        };
+        assert!(counts.combined(plaintext_run).wire().plaintext.is_none());
+        assert!(plaintext_run.wire().plaintext.is_none());
+    }
+}
