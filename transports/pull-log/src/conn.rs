@@ -143,6 +143,12 @@ impl FrameWriter {
             .write_all(&self.buf)
             .await
             .map_err(TransportError::io("write request"))?;
+        // Under TLS a write the socket could not take whole stays in the session's buffer until
+        // a flush; over plain TCP this is a no-op.
+        self.io
+            .flush()
+            .await
+            .map_err(TransportError::io("write request"))?;
         Ok(correlation)
     }
 

@@ -345,7 +345,7 @@ async fn relay_publisher(
             let reply = proto::sync_reply_frame(*relayed);
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                r = conn.io.write_all(&reply) => r.map_err(TransportError::io("sync reply"))?,
+                r = write_flushed(&mut conn.io, &reply) => r.map_err(TransportError::io("sync reply"))?,
             }
             continue;
         }
@@ -394,7 +394,7 @@ async fn feed_subscriber(
     for frames in &backlog {
         tokio::select! {
             _ = &mut ended => return Ok(()),
-            r = write_half.write_all(frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
+            r = write_flushed(&mut write_half, frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
         }
     }
     let mut runs = Vec::with_capacity(MAX_RUNS_PER_WRITE);
@@ -421,7 +421,7 @@ async fn feed_subscriber(
         // A subscriber that stopped reading must not hold shutdown hostage.
         tokio::select! {
             _ = &mut ended => return Ok(()),
-            r = write_half.write_all(data) => r.map_err(TransportError::io("write messages"))?,
+            r = write_flushed(&mut write_half, data) => r.map_err(TransportError::io("write messages"))?,
         }
         runs.clear();
         queue.written(count, len);
@@ -443,4 +443,16 @@ mod tests {
         // Small frames: a chunk.
         assert_eq!(room(0, 100), READ_CHUNK);
     }
+}
+
+/// Writes `data` whole, then flushes. Over plain TCP the flush is a no-op; under TLS a write
+/// the socket could not take whole leaves the rest in the session's buffer, where only a flush
+/// (or the next write) sends it: without one a subscriber could wait for data already
+/// "written".
+pub(crate) async fn write_flushed<W>(io: &mut W, data: &[u8]) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    io.write_all(data).await?;
+    io.flush().await
 }

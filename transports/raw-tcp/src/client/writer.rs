@@ -158,7 +158,9 @@ async fn write_queued(shared: Arc<Shared>, mut io: ConnWrite) -> io::Result<()> 
                 .await
                 .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
         } else {
-            io.write_all(&out).await
+            // The flush is a no-op over plain TCP; under TLS it sends what the session still
+            // holds when the socket could not take the whole write.
+            crate::server::write_flushed(&mut io, &out).await
         };
         out.clear();
         if let Err(e) = written {
