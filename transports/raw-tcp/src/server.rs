@@ -428,6 +428,18 @@ async fn feed_subscriber(
     }
 }
 
+/// Writes `data` whole, then flushes. Over plain TCP the flush is a no-op; under TLS a write
+/// the socket could not take whole leaves the rest in the session's buffer, where only a flush
+/// (or the next write) sends it: without one a subscriber could wait for data already
+/// "written".
+pub(crate) async fn write_flushed<W>(io: &mut W, data: &[u8]) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    io.write_all(data).await?;
+    io.flush().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,16 +455,4 @@ mod tests {
         // Small frames: a chunk.
         assert_eq!(room(0, 100), READ_CHUNK);
     }
-}
-
-/// Writes `data` whole, then flushes. Over plain TCP the flush is a no-op; under TLS a write
-/// the socket could not take whole leaves the rest in the session's buffer, where only a flush
-/// (or the next write) sends it: without one a subscriber could wait for data already
-/// "written".
-pub(crate) async fn write_flushed<W>(io: &mut W, data: &[u8]) -> std::io::Result<()>
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    io.write_all(data).await?;
-    io.flush().await
 }
