@@ -123,6 +123,13 @@ impl TransportKind {
         self.visit(Own)
     }
 
+    /// Whether runs of this transport can use TLS (`[tls]`): our own servers and clients all
+    /// go through the core's TLS plumbing; a program we did not write (nginx) is not set up
+    /// for it.
+    pub fn has_tls(self) -> bool {
+        self.runs_by_default()
+    }
+
     /// Looks a transport up by its registered name.
     pub fn from_name(name: &str) -> Option<TransportKind> {
         Self::ALL.iter().copied().find(|k| k.name() == name)

@@ -401,3 +401,40 @@ fn raw_tcp_slow_consumer_names_its_allowed_values() {
     assert_eq!(line, 5);
     assert_contains(&m, &["[transport.raw-tcp]"]);
 }
+
+#[test]
+fn tls_sweeps_the_matrix_and_tags_runs_only_when_the_scenario_has_it() {
+    let plain = ok("transports = [\"websocket\"]\nbaseline = false\n");
+    let runs = plain.expand();
+    assert_eq!(runs.len(), 1);
+    assert!(
+        !runs[0].tls && !runs[0].tags.contains_key("tls"),
+        "no [tls]: untouched names"
+    );
+
+    let both =
+        ok("transports = [\"websocket\"]\nbaseline = false\n[tls]\nenabled = [false, true]\n");
+    let names: Vec<String> = both.expand().iter().map(|r| r.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "payload=100B,rate=1000,subscribers=1,tls=off,transport=websocket",
+            "payload=100B,rate=1000,subscribers=1,tls=on,transport=websocket",
+        ]
+    );
+    let on = ok("[tls]\n");
+    assert!(
+        on.expand().iter().all(|r| r.tls),
+        "a bare [tls] table turns TLS on"
+    );
+    let tls = on.tls.unwrap();
+    assert_eq!(
+        (tls.cert, tls.key, tls.ca),
+        (None, None, None),
+        "a throwaway CA per run"
+    );
+
+    let (line, col, m) = bad("[tls]\nenabled = [true, true]\n");
+    assert_eq!((line, col), (5, 18));
+    assert_contains(&m, &["enabled lists the same value twice"]);
+}

@@ -135,6 +135,7 @@ fn summary(
         },
         environment: Environment {
             placement: Some(placement),
+            tls: ran.runs.iter().find_map(|r| r.tls.clone()),
             ..environment::collect(
                 "multi-thread",
                 ran.threads,

@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use transport_core::tls::{TlsServer, read_pem};
 use transport_core::{ServerContext, ServerHandle, Transport};
 
 use super::args::ServeArgs;
@@ -36,6 +37,7 @@ struct Serve {
     bind: String,
     metrics: Option<String>,
     socket: transport_core::SocketOptions,
+    tls: Option<TlsServer>,
 }
 
 impl Visit for Serve {
@@ -67,6 +69,7 @@ impl Visit for Serve {
             let mut term = signal(SignalKind::terminate())?;
             let ctx = ServerContext {
                 socket: self.socket,
+                tls: self.tls,
                 ..ServerContext::fresh()
             };
             let source = MetricsSource {
@@ -116,6 +119,24 @@ async fn wait_for_signal(term: &mut Signal) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// TLS from `--tls-cert` and `--tls-key` (clap makes sure both or neither are given); a file
+/// that is missing, unreadable, not PEM, or a key that does not match is bad input.
+fn tls_server(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<TlsServer>> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    let bad =
+        |e: transport_core::tls::TlsError| BadInput::msg(format!("--tls-cert/--tls-key: {e}"));
+    let cert_pem = read_pem("cert", cert).map_err(bad)?;
+    let key_pem = read_pem("key", key).map_err(bad)?;
+    Ok(Some(
+        TlsServer::new(&cert_pem, cert, &key_pem, key, &[]).map_err(bad)?,
+    ))
+}
+
 /// `serve --transport NAME`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let kind = TransportKind::from_name(&args.transport).ok_or_else(|| {
@@ -132,6 +153,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         socket: transport_core::SocketOptions {
             nodelay: args.nodelay,
         },
+        tls: tls_server(args.tls_cert.as_deref(), args.tls_key.as_deref())?,
     })?;
     Ok(Exit::Ok)
 }

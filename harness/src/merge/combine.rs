@@ -307,6 +307,11 @@ fn wire(runs: &[&RunResult]) -> Wire {
             payload_bytes: r.payload_bytes,
             published: r.delivery.published,
             delivered: r.delivery.delivered,
+            plaintext: r
+                .traffic
+                .wire
+                .plaintext
+                .map(|p| (p.publisher, p.subscriber)),
         })
         .reduce(WireCounts::combined)
         .unwrap_or_default()

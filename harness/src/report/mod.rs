@@ -14,6 +14,7 @@ pub(crate) mod scale;
 pub(crate) mod servers;
 pub(crate) mod storms;
 pub(crate) mod tables;
+pub(crate) mod tls;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -89,6 +90,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     out.push_str(&consumers::markdown(summary));
     out.push_str(&browser::markdown(summary));
     out.push_str(&servers::markdown(summary));
+    out.push_str(&tls::markdown(summary));
     out.push_str(&chart_section(summary, charts));
     out.push_str(&caveats(summary));
     out

@@ -41,6 +41,10 @@ pub struct Environment {
     /// was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// What TLS negotiated, when any run used it (the first such run's clients: every run of
+    /// a scenario uses the same configuration). Absent when every run was plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<transport_core::tls::Negotiated>,
 }
 
 /// Where a scenario's server and load generator ran.
@@ -130,5 +134,6 @@ pub fn collect(
         socket,
         started_at,
         placement: None,
+        tls: None,
     }
 }

@@ -71,6 +71,10 @@ pub struct RunResult {
     /// browser, its clock, and where its wire bytes were counted. Absent for Rust clients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<super::browser::BrowserResult>,
+    /// For a run over TLS (`tls=on`): the version and cipher suite its clients negotiated.
+    /// Absent over plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<transport_core::tls::Negotiated>,
     /// What limited this run's figures (`load-generator`, `server`, `window`, `link`,
     /// `offered-rate` or `unknown`). Absent in results from older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +237,7 @@ impl RunResult {
             consumers: Vec::new(),
             cost: Cost::default(),
             browser: None,
+            tls: None,
             limited_by: None,
             limits: None,
         }

@@ -23,6 +23,8 @@ pub struct WireCounts {
     pub published: u64,
     /// Unique messages delivered (each subscriber's copy).
     pub delivered: u64,
+    /// Under TLS, the bytes above TLS at the publishers' and the subscribers' connections.
+    pub plaintext: Option<(WireSnapshot, WireSnapshot)>,
 }
 
 fn plus(a: WireSnapshot, b: WireSnapshot) -> WireSnapshot {
@@ -46,6 +48,10 @@ impl WireCounts {
             payload_bytes: self.payload_bytes,
             published: self.published + o.published,
             delivered: self.delivered + o.delivered,
+            plaintext: self
+                .plaintext
+                .zip(o.plaintext)
+                .map(|((ap, asub), (bp, bsub))| (plus(ap, bp), plus(asub, bsub))),
         }
     }
 
@@ -84,8 +90,56 @@ impl WireCounts {
             server: self.server,
             publisher: pw,
             subscriber: sw,
+            plaintext: self.plaintext.map(|(p, s)| self.plaintext_wire(p, s)),
         }
     }
+
+    /// The figures above TLS, and what TLS adds to them.
+    fn plaintext_wire(self, publisher: WireSnapshot, subscriber: WireSnapshot) -> PlaintextWire {
+        let tls = WireCounts {
+            plaintext: None,
+            ..self
+        }
+        .wire();
+        let plain = WireCounts {
+            publisher,
+            subscriber,
+            server: None,
+            plaintext: None,
+            ..self
+        }
+        .wire();
+        PlaintextWire {
+            handshake_bytes: plain.handshake_bytes,
+            overhead_bytes_per_msg: plain.overhead_bytes_per_msg,
+            tls_overhead_bytes_per_msg: tls.overhead_bytes_per_msg - plain.overhead_bytes_per_msg,
+            tls_handshake_bytes: tls.handshake_bytes.saturating_sub(plain.handshake_bytes),
+            client: plain.client,
+            publisher,
+            subscriber,
+        }
+    }
+}
+
+/// Under TLS, the bytes the pattern wrote and read above TLS at the client connections, so the
+/// overhead per message splits into the pattern's framing and what TLS adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaintextWire {
+    /// Bytes of connection setup above TLS (the pattern's own handshake), both directions.
+    pub handshake_bytes: u64,
+    /// Steady-state bytes above TLS that are not payload, per delivered message: the
+    /// pattern's framing.
+    pub overhead_bytes_per_msg: f64,
+    /// `wire.overhead_bytes_per_msg` minus the above: what TLS records add per message.
+    pub tls_overhead_bytes_per_msg: f64,
+    /// `wire.handshake_bytes` minus the pattern's: the TLS handshakes.
+    pub tls_handshake_bytes: u64,
+    /// Raw counts above TLS, publishers and subscribers together.
+    pub client: WireSnapshot,
+    /// Raw counts above TLS at the publishers.
+    pub publisher: WireSnapshot,
+    /// Raw counts above TLS at the subscribers.
+    pub subscriber: WireSnapshot,
 }
 
 /// Bytes on the wire, counted at the sockets.
@@ -129,6 +183,10 @@ pub struct Wire {
     /// Raw counts at the subscribers' sockets.
     #[serde(default)]
     pub subscriber: WireSnapshot,
+    /// Under TLS, the counts above TLS and the split of overhead into framing and TLS; absent
+    /// in a run over plaintext (where the socket counts are the pattern's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<PlaintextWire>,
 }
 
 /// What the transport put on the wire and how it packed deliveries. Flattened into the run's
@@ -145,4 +203,51 @@ pub struct Traffic {
     pub counters: BTreeMap<String, u64>,
     /// Transport distributions.
     pub distributions: BTreeMap<String, DistributionSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(read: u64, written: u64, handshake: u64) -> WireSnapshot {
+        WireSnapshot {
+            read,
+            written,
+            handshake_read: handshake,
+            handshake_written: handshake,
+            connections: 1,
+        }
+    }
+
+    #[test]
+    fn under_tls_the_overhead_splits_into_framing_and_what_tls_adds() {
+        // 10 messages of 100 B, one subscriber. Above TLS: 4 B framing per message per hop and
+        // 20 B of the pattern's handshake per direction per side. At the socket: 22 B more per
+        // message per hop (a record each) and 2,000 B of TLS handshake per direction per side.
+        let counts = WireCounts {
+            publisher: snap(0, 10 * (104 + 22), 2_020),
+            subscriber: snap(10 * (104 + 22), 0, 2_020),
+            server: None,
+            payload_bytes: 100,
+            published: 10,
+            delivered: 10,
+            plaintext: Some((snap(0, 10 * 104, 20), snap(10 * 104, 0, 20))),
+        };
+        let wire = counts.wire();
+        assert_eq!(wire.overhead_bytes_per_msg, 2.0 * (4.0 + 22.0));
+        let plain = wire.plaintext.unwrap();
+        assert_eq!(plain.overhead_bytes_per_msg, 8.0);
+        assert_eq!(plain.tls_overhead_bytes_per_msg, 44.0);
+        assert_eq!(plain.handshake_bytes, 80);
+        assert_eq!(plain.tls_handshake_bytes, 8_000);
+        // Combining runs adds the counts above TLS too; a plaintext run leaves it absent.
+        let both = counts.combined(counts).wire();
+        assert_eq!(both.plaintext.unwrap().client.written, 2 * 10 * 104);
+        let plaintext_run = WireCounts {
+            plaintext: None,
+            ..counts
+        };
+        assert!(counts.combined(plaintext_run).wire().plaintext.is_none());
+        assert!(plaintext_run.wire().plaintext.is_none());
+    }
 }

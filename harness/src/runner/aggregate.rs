@@ -66,6 +66,7 @@ pub fn reduce(mut out: RunOutput, allow_loss: bool) -> CellResult {
         consumers,
         cost: cost(&out, &rec, overhead_bytes),
         browser,
+        tls: out.tls.clone(),
         ..RunResult::unmeasured(identity(&out.spec), failures)
     };
     CellResult {
@@ -360,6 +361,7 @@ fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
         payload_bytes: out.spec.payload_bytes,
         published,
         delivered,
+        plaintext: out.plaintext_wire,
     }
     .wire();
     // Non-payload steady-state bytes in total (what idle cost is made of).

@@ -41,6 +41,10 @@ pub struct RunOutput {
     pub publisher_wire: WireSnapshot,
     /// Bytes at the subscribers' sockets.
     pub subscriber_wire: WireSnapshot,
+    /// Under TLS, the publishers' and subscribers' bytes above TLS.
+    pub plaintext_wire: Option<(WireSnapshot, WireSnapshot)>,
+    /// Under TLS, what the clients' first connection negotiated.
+    pub tls: Option<transport_core::tls::Negotiated>,
     /// How late the open-loop generator thread itself woke (empty for closed loop).
     pub generator_lag: Histogram<u64>,
     /// Messages the schedule intended inside the measured window (open loop only).

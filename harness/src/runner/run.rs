@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
+use transport_core::tls::TlsClient;
 use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
 
 use crate::results::{FailureKind, Failures};
@@ -26,11 +27,12 @@ use super::output::RunOutput;
 use super::publish::{PublishOutcome, Published, Publishing};
 use super::recorder::{RunShared, SubscriberRecorder};
 use super::resources::ResourceLog;
-use super::server::{RunServer, ServerFigures};
+use super::server::{RunServer, ServerFigures, ServerSockets};
 use super::storm::StormLog;
 use super::timeline::Timeline;
 use super::topic::{shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
+use crate::scenario::tls::RunTls;
 use crate::scenario::{Rate, RunSpec, Scenario};
 
 /// Bound on each set-up phase (server start, connecting subscribers, connecting publishers).
@@ -69,7 +71,10 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
         &run.config,
         scenario.transport_options.get(&spec.transport),
         &scenario.server,
-        scenario.socket,
+        ServerSockets {
+            socket: scenario.socket,
+            tls: run.tls.as_ref(),
+        },
         &run.counters,
         SETUP_TIMEOUT,
         plan.remote.get(&spec.transport),
@@ -151,6 +156,11 @@ struct Run<'a, T: Transport> {
     /// the side that causes it (a poll request is subscriber cost, an ack publisher cost).
     publisher_wire: Arc<WireStats>,
     subscriber_wire: Arc<WireStats>,
+    /// The run's TLS material (`None`: plaintext), and each client side's TLS with its own
+    /// plaintext counts.
+    tls: Option<RunTls>,
+    publisher_tls: Option<TlsClient>,
+    subscriber_tls: Option<TlsClient>,
     /// Harness problems and transport errors, in the order they were found.
     failures: Failures,
     /// How long connecting every client took.
@@ -184,7 +194,14 @@ struct Closed {
 
 impl<'a, T: Transport> Run<'a, T> {
     fn new(scenario: &'a Scenario, spec: &'a RunSpec) -> anyhow::Result<Self> {
+        let tls = match (&scenario.tls, spec.tls) {
+            (Some(settings), true) => Some(settings.material()?),
+            _ => None,
+        };
         Ok(Run {
+            publisher_tls: tls.as_ref().map(|t| t.client.fresh()),
+            subscriber_tls: tls.as_ref().map(|t| t.client.fresh()),
+            tls,
             scenario,
             spec,
             config: config_for::<T>(scenario, spec)?,
@@ -225,7 +242,13 @@ impl<'a, T: Transport> Run<'a, T> {
 
     /// The context of client `i` of its kind; `ordinal` numbers all of the run's clients
     /// (subscribers first), which picks its loopback source when one source lacks the ports.
-    fn client_ctx(&self, i: u32, ordinal: u32, wire: &Arc<WireStats>, addr: &str) -> ClientContext {
+    fn client_ctx(
+        &self,
+        i: u32,
+        ordinal: u32,
+        (wire, tls): (&Arc<WireStats>, &Option<TlsClient>),
+        addr: &str,
+    ) -> ClientContext {
         let total = self.spec.subscribers + self.scenario.publishers;
         ClientContext {
             wire: wire.clone(),
@@ -238,6 +261,7 @@ impl<'a, T: Transport> Run<'a, T> {
                 .flatten(),
             gate: None,
             reconnect: self.spec.reconnect,
+            tls: tls.clone(),
         }
     }
 
@@ -262,7 +286,12 @@ impl<'a, T: Transport> Run<'a, T> {
             .map(|i| async move {
                 let ctx = ClientContext {
                     gate: self.classes.gate(i),
-                    ..self.client_ctx(i, i, &self.subscriber_wire, &link.subscribers)
+                    ..self.client_ctx(
+                        i,
+                        i,
+                        (&self.subscriber_wire, &self.subscriber_tls),
+                        &link.subscribers,
+                    )
                 };
                 let sub = T::subscriber(&self.config, &link.subscribers, topic(i), ctx)
                     .await
@@ -276,7 +305,8 @@ impl<'a, T: Transport> Run<'a, T> {
         let publishers = bounded("connecting publishers", SETUP_TIMEOUT, async {
             let mut pubs = Vec::with_capacity(self.scenario.publishers as usize);
             for p in 0..self.scenario.publishers {
-                let ctx = self.client_ctx(p, subs + p, &self.publisher_wire, &link.publishers);
+                let side = (&self.publisher_wire, &self.publisher_tls);
+                let ctx = self.client_ctx(p, subs + p, side, &link.publishers);
                 pubs.push(
                     T::publisher(&self.config, &link.publishers, topic(p), ctx)
                         .await
@@ -470,6 +500,16 @@ impl<'a, T: Transport> Run<'a, T> {
             measured: self.scenario.duration,
             publisher_wire: self.publisher_wire.snapshot(),
             subscriber_wire: self.subscriber_wire.snapshot(),
+            plaintext_wire: self
+                .publisher_tls
+                .as_ref()
+                .zip(self.subscriber_tls.as_ref())
+                .map(|(p, s)| (p.plaintext.snapshot(), s.plaintext.snapshot())),
+            tls: self
+                .subscriber_tls
+                .as_ref()
+                .and_then(TlsClient::negotiated)
+                .or_else(|| self.publisher_tls.as_ref().and_then(TlsClient::negotiated)),
             generator_lag: closed.generator_lag,
             scheduled_in_window: closed.scheduled_in_window,
             server_wire: server.wire,

@@ -25,6 +25,7 @@ use crate::link::{LinkProxy, RestartSignal, ServerSlot};
 use crate::registry::TransportKind;
 use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
+use crate::scenario::tls::RunTls;
 use crate::scenario::{ServerMode, ServerPlacement};
 use crate::server::child::{ChildError, ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
@@ -71,8 +72,14 @@ enum Reach<T: Transport> {
         counters: Arc<Counters>,
     },
     /// A `transport-bench serve` child process, read through its metrics endpoint; a
-    /// restart replaces it with a new one on the same port.
-    Child(Arc<Incarnations<ChildServer>>, Box<ChildSpec>),
+    /// restart replaces it with a new one on the same port. The folder holds its TLS
+    /// certificate and key, which a restarted child reads again.
+    Child(
+        Arc<Incarnations<ChildServer>>,
+        Box<ChildSpec>,
+        #[allow(dead_code, reason = "held so its files outlive every restart")]
+        Option<tempfile::TempDir>,
+    ),
     /// A `serve` someone else started: read through its metrics endpoint when one was given
     /// (figures are deltas from the scrape taken before any client connected); never stopped.
     Remote {
@@ -116,6 +123,40 @@ impl<T: Transport> Restartable<T> {
     }
 }
 
+/// What every server socket of a run gets: its options, and TLS when the run has it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerSockets<'a> {
+    /// Socket options (`[socket]`).
+    pub socket: SocketOptions,
+    /// The run's TLS material (`None`: plaintext).
+    pub tls: Option<&'a RunTls>,
+}
+
+impl ServerSockets<'_> {
+    /// The server's TLS material, or bad input when the run has TLS but only a `ca` (enough to
+    /// reach a server someone else runs, not to start one).
+    fn server_tls(
+        &self,
+    ) -> anyhow::Result<
+        Option<&(
+            transport_core::tls::TlsServer,
+            transport_core::tls::Material,
+        )>,
+    > {
+        match self.tls {
+            None => Ok(None),
+            Some(RunTls {
+                server: Some(s), ..
+            }) => Ok(Some(s)),
+            Some(_) => Err(BadInput::msg(
+                "[tls] gives only `ca`, which reaches a server someone else runs, but this run \
+                 starts its own: give `cert` and `key` too, or leave all three out for a \
+                 throwaway certificate",
+            )),
+        }
+    }
+}
+
 /// The started (or external) server of one run.
 pub struct RunServer<T: Transport> {
     addr: String,
@@ -130,11 +171,12 @@ impl<T: Transport> RunServer<T> {
         config: &T::Config,
         options: Option<&toml::Table>,
         placement: &ServerPlacement,
-        socket: SocketOptions,
+        sockets: ServerSockets<'_>,
         counters: &Arc<Counters>,
         bound: Duration,
         remote: Option<&Remote>,
     ) -> anyhow::Result<RunServer<T>> {
+        let socket = sockets.socket;
         if let Some(remote) = remote {
             return Self::reach_remote(remote).await;
         }
@@ -161,12 +203,13 @@ impl<T: Transport> RunServer<T> {
         // A transport that is not registered (a test's own) cannot be started by `serve`.
         let kind = TransportKind::from_name(T::NAME);
         if let (ServerMode::Process, Some(kind)) = (placement.mode, kind) {
-            return Self::start_child(kind, options, placement, socket, bound).await;
+            return Self::start_child(kind, options, placement, sockets, bound).await;
         }
         let ctx = ServerContext {
             wire: WireStats::new(),
             counters: counters.clone(),
             socket,
+            tls: sockets.server_tls()?.map(|(tls, _)| tls.fresh()),
         };
         let wire = ctx.wire.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -206,11 +249,22 @@ impl<T: Transport> RunServer<T> {
         kind: TransportKind,
         options: Option<&toml::Table>,
         placement: &ServerPlacement,
-        socket: SocketOptions,
+        sockets: ServerSockets<'_>,
         bound: Duration,
     ) -> anyhow::Result<RunServer<T>> {
         let mut spec = ChildSpec::new(kind)?;
-        spec.nodelay = socket.nodelay;
+        spec.nodelay = sockets.socket.nodelay;
+        // The child reads its certificate and key before it announces its address, so the
+        // files may go once it has started.
+        let material = match sockets.server_tls()? {
+            Some((_, material)) => {
+                let dir = tempfile::tempdir()?;
+                let files = material.write_to(dir.path())?;
+                spec.tls = Some((files.cert, files.key));
+                Some(dir)
+            }
+            None => None,
+        };
         spec.options = options.cloned().unwrap_or_default();
         spec.cpus = placement
             .cpus
@@ -224,7 +278,11 @@ impl<T: Transport> RunServer<T> {
         let (addr, pid) = (child.addr(), child.pid());
         Ok(RunServer {
             addr: addr.to_string(),
-            reach: Reach::Child(Incarnations::new(child, Some(pid), addr), Box::new(spec)),
+            reach: Reach::Child(
+                Incarnations::new(child, Some(pid), addr),
+                Box::new(spec),
+                material,
+            ),
         })
     }
 
@@ -246,7 +304,7 @@ impl<T: Transport> RunServer<T> {
     /// without an endpoint, external, or an endpoint that did not answer).
     pub async fn sample(&self) -> ServerSample {
         let snapshot = match &self.reach {
-            Reach::Child(slot, _) => {
+            Reach::Child(slot, ..) => {
                 let guard = slot.current().lock().await;
                 let snapshot = match guard.as_ref() {
                     Some(c) => c.snapshot(SCRAPE_TIMEOUT).await.ok(),
@@ -312,7 +370,7 @@ impl<T: Transport> RunServer<T> {
     pub fn restartable(&self) -> Option<Restartable<T>> {
         match &self.reach {
             Reach::InProcess { slot, .. } => Some(Restartable::InProcess(slot.clone())),
-            Reach::Child(slot, spec) => Some(Restartable::Child(slot.clone(), spec.clone())),
+            Reach::Child(slot, spec, _) => Some(Restartable::Child(slot.clone(), spec.clone())),
             Reach::Program(slot, how) => Some(Restartable::Program(slot.clone(), how.clone())),
             Reach::Remote { .. } | Reach::External => None,
         }
@@ -322,7 +380,7 @@ impl<T: Transport> RunServer<T> {
     /// current one's figures are read now.
     pub async fn incarnations(&self) -> Vec<crate::results::resources::Incarnation> {
         let (carried, last) = match &self.reach {
-            Reach::Child(slot, _) => {
+            Reach::Child(slot, ..) => {
                 let guard = slot.current().lock().await;
                 let pid = guard.as_ref().map(ChildServer::pid);
                 (
@@ -364,7 +422,7 @@ impl<T: Transport> RunServer<T> {
                 wire: Some(wire.snapshot()),
                 ..ServerFigures::default()
             },
-            Reach::Child(slot, _) => {
+            Reach::Child(slot, ..) => {
                 let guard = slot.current().lock().await;
                 let Some(child) = guard.as_ref() else {
                     return ServerFigures::default();
@@ -412,7 +470,7 @@ impl<T: Transport> RunServer<T> {
                     format!("server shutdown did not finish within {bound:?}"),
                 ),
             },
-            Reach::Child(slot, _) => {
+            Reach::Child(slot, ..) => {
                 let Some(child) = slot.current().lock().await.take() else {
                     return;
                 };

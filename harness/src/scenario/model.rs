@@ -12,6 +12,7 @@ use serde::Serialize;
 use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::consumers::ConsumerClass;
+use super::tls::TlsSettings;
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
 use crate::text;
@@ -98,6 +99,9 @@ pub struct Scenario {
     /// The emulated link between every client and the server (`[link]`); `None` connects
     /// clients directly (unless faults need the proxy, which then relays without shaping).
     pub link: Option<LinkConfig>,
+    /// TLS (`[tls]`); `None`: every run over plaintext, untagged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSettings>,
     /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
     pub faults: Vec<Fault>,
     /// Consumer classes that fall behind (`[[consumers]]`), in file order; empty by default
@@ -222,6 +226,9 @@ pub struct RunSpec {
     /// How its clients wait between reconnect attempts.
     #[serde(skip_serializing_if = "is_full_jitter")]
     pub reconnect: ReconnectPolicy,
+    /// Whether every socket of the run carries TLS (tagged `tls=on|off` when the scenario has
+    /// `[tls]`).
+    pub tls: bool,
     /// Share of the subscribers in each of the scenario's consumer classes (same order);
     /// empty without `[[consumers]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -250,7 +257,12 @@ impl Scenario {
     /// transport's sweep runs back to back.
     pub fn expand(&self) -> Vec<RunSpec> {
         let mut runs = Vec::new();
-        for &transport in &self.transports {
+        let tls = self.tls.as_ref().map_or(&[false][..], |t| &t.enabled[..]);
+        for (&transport, &tls) in self
+            .transports
+            .iter()
+            .flat_map(|t| tls.iter().map(move |s| (t, s)))
+        {
             for &payload_bytes in &self.payload_bytes {
                 for load in self.loads() {
                     for &subscribers in &self.subscribers {
@@ -261,12 +273,16 @@ impl Scenario {
                                 ("deliveries", d.to_string()),
                             ),
                         };
-                        let tags = BTreeMap::from([
+                        let mut tags = BTreeMap::from([
                             ("payload".to_owned(), text::exact_size(payload_bytes)),
                             (load_tag.0.to_owned(), load_tag.1),
                             ("subscribers".to_owned(), subscribers.to_string()),
                             ("transport".to_owned(), transport.name().to_owned()),
                         ]);
+                        if self.tls.is_some() {
+                            let on = if tls { "on" } else { "off" };
+                            tags.insert("tls".to_owned(), on.to_owned());
+                        }
                         let cell = RunSpec {
                             transport,
                             payload_bytes,
@@ -274,6 +290,7 @@ impl Scenario {
                             subscribers,
                             client: Client::Rust,
                             reconnect: ReconnectPolicy::default(),
+                            tls,
                             consumer_shares: Vec::new(),
                             tags,
                         };

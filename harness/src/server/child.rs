@@ -48,6 +48,9 @@ pub struct ChildSpec {
     pub nodelay: bool,
     /// Where it listens (port 0: a free one); a restarted child keeps its predecessor's.
     pub bind: SocketAddr,
+    /// TLS on every accepted connection: the certificate chain and key PEM files
+    /// (`--tls-cert`, `--tls-key`).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ChildSpec {
@@ -61,6 +64,7 @@ impl ChildSpec {
             startup_timeout: Duration::from_secs(30),
             nodelay: true,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
         })
     }
 
@@ -77,6 +81,12 @@ impl ChildSpec {
             "--nodelay".to_owned(),
             self.nodelay.to_string(),
         ];
+        if let Some((cert, key)) = &self.tls {
+            args.push("--tls-cert".to_owned());
+            args.push(cert.display().to_string());
+            args.push("--tls-key".to_owned());
+            args.push(key.display().to_string());
+        }
         for (k, v) in &self.options {
             args.push("--set".to_owned());
             args.push(format!("{k}={v}"));

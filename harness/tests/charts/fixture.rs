@@ -120,6 +120,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
             server: Default::default(),
             publisher: Default::default(),
             subscriber: Default::default(),
+            plaintext: None,
         },
         "messages_per_delivery_unit": DistributionSummary {
             count: 1_000,
@@ -179,6 +180,7 @@ pub fn summary(rates: &[Option<f64>]) -> Summary {
             socket: Default::default(),
             started_at: "2026-11-27T19:30:00Z".to_owned(),
             placement: None,
+            tls: None,
         },
         runs,
         shard: None,

@@ -8,6 +8,10 @@
 //! doubling delay before the next try, so the loop survives the condition without spinning and
 //! picks up again as soon as descriptors are free. A socket that cannot take the options (the
 //! peer already reset it) is dropped rather than served with different settings.
+//!
+//! Under TLS the handshake runs in the connection's own task (bounded by
+//! [`crate::tls::HANDSHAKE_TIMEOUT`]), never in the loop, so one slow or plaintext peer cannot
+//! hold up the others; a failed handshake is counted in `server_tls_handshake_failures`.
 
 use std::future::Future;
 use std::io;
@@ -17,7 +21,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
-use crate::{CountingIo, SocketOptions, WireStats};
+use crate::tls::TlsServer;
+use crate::{Conn, Counter, Counters, CountingIo, SocketOptions, WireStats};
 
 /// The first wait after a failed accept.
 pub const ACCEPT_BACKOFF_BASE: Duration = Duration::from_millis(10);
@@ -44,6 +49,7 @@ pub struct Acceptor {
     socket: SocketOptions,
     wire: Arc<WireStats>,
     handshake: bool,
+    tls: Option<(TlsServer, Counter)>,
 }
 
 impl Acceptor {
@@ -55,7 +61,15 @@ impl Acceptor {
             socket,
             wire,
             handshake: false,
+            tls: None,
         }
+    }
+
+    /// Runs a TLS handshake (when `tls` is given) on every connection before its handler sees
+    /// it, counting failures into `counters`.
+    pub fn with_tls(mut self, tls: Option<TlsServer>, counters: &Counters) -> Self {
+        self.tls = tls.map(|t| (t, counters.counter("server_tls_handshake_failures")));
+        self
     }
 
     /// Counts each connection's first bytes as handshake, until its handler ends it through
@@ -74,7 +88,7 @@ impl Acceptor {
         tracker: &TaskTracker,
         handler: H,
     ) where
-        H: FnMut(CountingIo<TcpStream>) -> F,
+        H: FnMut(Conn) -> F + Clone + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let Acceptor {
@@ -82,11 +96,13 @@ impl Acceptor {
             socket,
             wire,
             handshake,
+            tls,
         } = self;
         let conns = Wrap {
             socket,
             wire,
             handshake,
+            tls,
         };
         serve(&mut listener, conns, shutdown, tracker, handler).await;
     }
@@ -97,6 +113,7 @@ struct Wrap {
     socket: SocketOptions,
     wire: Arc<WireStats>,
     handshake: bool,
+    tls: Option<(TlsServer, Counter)>,
 }
 
 impl Wrap {
@@ -109,6 +126,27 @@ impl Wrap {
             CountingIo::new(stream, wire)
         })
     }
+
+    /// Spawns the handler for `io`, after a TLS handshake when the server has TLS.
+    fn spawn<H, F>(&self, io: CountingIo<TcpStream>, tracker: &TaskTracker, handler: &mut H)
+    where
+        H: FnMut(Conn) -> F + Clone + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Some((tls, failures)) = &self.tls else {
+            tracker.spawn(handler(Conn::plain(io)));
+            return;
+        };
+        let (tls, failures) = (tls.clone(), failures.clone());
+        let mut handler = handler.clone();
+        let own_handshake = self.handshake;
+        tracker.spawn(async move {
+            match Conn::accept_tls(io, &tls, own_handshake).await {
+                Ok(conn) => handler(conn).await,
+                Err(_) => failures.inc(),
+            }
+        });
+    }
 }
 
 async fn serve<S, H, F>(
@@ -119,7 +157,7 @@ async fn serve<S, H, F>(
     mut handler: H,
 ) where
     S: Source,
-    H: FnMut(CountingIo<TcpStream>) -> F,
+    H: FnMut(Conn) -> F + Clone + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     tokio::pin!(shutdown);
@@ -133,7 +171,7 @@ async fn serve<S, H, F>(
             Ok(stream) => {
                 failures = 0;
                 if let Some(io) = conns.wrap(stream) {
-                    tracker.spawn(handler(io));
+                    conns.spawn(io, tracker, &mut handler);
                 }
             }
             Err(e) if is_per_connection(&e) => {}

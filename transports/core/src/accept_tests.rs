@@ -47,6 +47,7 @@ fn wrap(wire: &Arc<WireStats>, handshake: bool) -> Wrap {
         socket: SocketOptions { nodelay: true },
         wire: wire.clone(),
         handshake,
+        tls: None,
     }
 }
 
@@ -65,13 +66,10 @@ async fn out_of_descriptors_backs_off_then_serves_again() {
     let tracker = TaskTracker::new();
     let stop = CancellationToken::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let handler = move |io: CountingIo<TcpStream>| {
+    let handler = move |io: Conn| {
         let tx = tx.clone();
         async move {
-            let _ = tx.send((
-                io.get_ref().nodelay().unwrap(),
-                io.handshake_flag().active(),
-            ));
+            let _ = tx.send((io.tcp().nodelay().unwrap(), io.handshake_flag().active()));
         }
     };
     let looped = serve(
@@ -117,7 +115,7 @@ async fn shutdown_ends_the_loop_during_a_backoff() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         cancel.cancel();
     });
-    let handler = |_io: CountingIo<TcpStream>| async {};
+    let handler = |_io: Conn| async {};
     tokio::time::timeout(
         STEP,
         serve(

@@ -29,7 +29,9 @@ use crate::{
 mod loss;
 mod proxy;
 pub use loss::{LossReport, counts_loss_after_cut};
+mod setup;
 pub use proxy::CutProxy;
+pub use setup::{Setup, plaintext_client_is_refused};
 
 /// The bound on any single wait inside the kit.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +43,10 @@ pub struct DeliveryReport {
     pub client: WireSnapshot,
     /// Server-side bytes.
     pub server: WireSnapshot,
+    /// Under TLS, client-side bytes above TLS (what the pattern wrote and read).
+    pub client_plaintext: Option<WireSnapshot>,
+    /// Under TLS, server-side bytes above TLS.
+    pub server_plaintext: Option<WireSnapshot>,
     /// Messages received per subscriber, in arrival order (sequence numbers).
     pub received: Vec<Vec<u64>>,
     /// Delivery units (calls to `recv`) per subscriber, empty units included.
@@ -142,10 +148,21 @@ pub async fn delivers_in_order<T: Transport>(
     n: u64,
     payload_len: usize,
 ) -> DeliveryReport {
-    let server_ctx = ServerContext::fresh();
+    delivers_in_order_with::<T>(&Setup::plain(), config, subscribers, n, payload_len).await
+}
+
+/// [`delivers_in_order`] with the contexts `setup` makes (plaintext or TLS).
+pub async fn delivers_in_order_with<T: Transport>(
+    setup: &Setup,
+    config: T::Config,
+    subscribers: usize,
+    n: u64,
+    payload_len: usize,
+) -> DeliveryReport {
+    let server_ctx = setup.server();
     let server = start::<T>(&config, server_ctx.clone()).await;
     let addr = server.local_addr().to_string();
-    let client_ctx = ClientContext::fresh(0);
+    let client_ctx = setup.client(0);
     // Subscribers first: a message published before a subscription exists need not reach it.
     let subs = subscribe_all::<T>(&config, &addr, &client_ctx, subscribers).await;
     let mut publisher = bounded(
@@ -172,11 +189,14 @@ pub async fn delivers_in_order<T: Transport>(
     let report = DeliveryReport {
         client: client_ctx.wire.snapshot(),
         server: server_ctx.wire.snapshot(),
+        client_plaintext: client_ctx.tls.as_ref().map(|t| t.plaintext.snapshot()),
+        server_plaintext: server_ctx.tls.as_ref().map(|t| t.plaintext.snapshot()),
         received,
         units,
         payload_len: payload_len.max(HEADER_LEN),
     };
     assert_wire_carries_payload(&report, n, counts_server_bytes::<T>());
+    setup::assert_tls_adds_bytes(&report);
     report
 }
 
@@ -260,11 +280,19 @@ fn assert_wire_carries_payload(report: &DeliveryReport, n: u64, server_counted: 
 
 /// A server with a subscriber parked on `recv` must shut down within the step timeout.
 pub async fn shuts_down_with_parked_subscriber<T: Transport>(config: T::Config) {
-    let server = start::<T>(&config, ServerContext::fresh()).await;
+    shuts_down_with_parked_subscriber_with::<T>(&Setup::plain(), config).await;
+}
+
+/// [`shuts_down_with_parked_subscriber`] with the contexts `setup` makes.
+pub async fn shuts_down_with_parked_subscriber_with<T: Transport>(
+    setup: &Setup,
+    config: T::Config,
+) {
+    let server = start::<T>(&config, setup.server()).await;
     let addr = server.local_addr().to_string();
     let mut sub = bounded(
         "subscribe",
-        T::subscriber(&config, &addr, "idle", ClientContext::fresh(0)),
+        T::subscriber(&config, &addr, "idle", setup.client(0)),
     )
     .await
     .expect("subscribe");
@@ -284,7 +312,13 @@ pub async fn shuts_down_with_parked_subscriber<T: Transport>(config: T::Config) 
 /// Garbage on a fresh connection must not take the server down: a normal client is served
 /// afterwards.
 pub async fn survives_garbage<T: Transport>(config: T::Config) {
-    let server = start::<T>(&config, ServerContext::fresh()).await;
+    survives_garbage_with::<T>(&Setup::plain(), config).await;
+}
+
+/// [`survives_garbage`] with the contexts `setup` makes: under TLS the garbage is what a
+/// plaintext peer sends a TLS server, and must cost only that peer its connection.
+pub async fn survives_garbage_with<T: Transport>(setup: &Setup, config: T::Config) {
+    let server = start::<T>(&config, setup.server()).await;
     let addr = server.local_addr().to_string();
     let garbage: [&[u8]; 3] = [
         b"\xff\xff\xff\xff\x00\x01garbage",
@@ -299,7 +333,7 @@ pub async fn survives_garbage<T: Transport>(config: T::Config) {
         let _ = bounded("shutdown write", s.shutdown()).await;
         drop(s);
     }
-    let ctx = ClientContext::fresh(0);
+    let ctx = setup.client(0);
     let mut sub = bounded(
         "subscribe",
         T::subscriber(&config, &addr, "after-garbage", ctx.clone()),
@@ -332,15 +366,25 @@ pub async fn survives_garbage<T: Transport>(config: T::Config) {
 /// For transports that resume: cutting every connection in the middle of a stream loses
 /// nothing. Returns how many duplicates the subscriber saw (allowed, but reported).
 pub async fn resumes_after_cut<T: Transport>(config: T::Config, n: u64) -> usize {
+    resumes_after_cut_with::<T>(&Setup::plain(), config, n).await
+}
+
+/// [`resumes_after_cut`] with the contexts `setup` makes (under TLS each reconnect pays a new
+/// TLS handshake).
+pub async fn resumes_after_cut_with<T: Transport>(
+    setup: &Setup,
+    config: T::Config,
+    n: u64,
+) -> usize {
     assert!(
         T::capabilities().resumes,
         "{} does not claim to resume",
         T::NAME
     );
-    let server = start::<T>(&config, ServerContext::fresh()).await;
+    let server = start::<T>(&config, setup.server()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let addr = proxy.addr().to_string();
-    let ctx = ClientContext::fresh(0);
+    let ctx = setup.client(0);
     let mut sub = bounded(
         "subscribe",
         T::subscriber(&config, &addr, "resume", ctx.clone()),
@@ -399,7 +443,15 @@ pub async fn resumes_after_cut<T: Transport>(config: T::Config, n: u64) -> usize
 /// front of the server records where each connection came from; each subscriber then receives
 /// one message, so the connections from those sources are the ones that carry the stream.
 pub async fn subscribers_connect_from_their_source<T: Transport>(config: T::Config) {
-    let server = start::<T>(&config, ServerContext::fresh()).await;
+    subscribers_connect_from_their_source_with::<T>(&Setup::plain(), config).await;
+}
+
+/// [`subscribers_connect_from_their_source`] with the contexts `setup` makes.
+pub async fn subscribers_connect_from_their_source_with<T: Transport>(
+    setup: &Setup,
+    config: T::Config,
+) {
+    let server = start::<T>(&config, setup.server()).await;
     let proxy = CutProxy::start(server.local_addr()).await;
     let addr = proxy.addr().to_string();
     let sources: Vec<IpAddr> = (2..5).map(|last| IpAddr::from([127, 0, 0, last])).collect();
@@ -407,7 +459,7 @@ pub async fn subscribers_connect_from_their_source<T: Transport>(config: T::Conf
     for (i, &source) in sources.iter().enumerate() {
         let ctx = ClientContext {
             source: Some(source),
-            ..ClientContext::fresh(i as u32)
+            ..setup.client(i as u32)
         };
         let sub = bounded("subscribe", T::subscriber(&config, &addr, "spread", ctx)).await;
         subs.push(sub.expect("subscribe from a loopback source"));
@@ -421,7 +473,7 @@ pub async fn subscribers_connect_from_their_source<T: Transport>(config: T::Conf
     }
     let mut publisher = bounded(
         "publisher",
-        T::publisher(&config, &addr, "spread", ClientContext::fresh(9)),
+        T::publisher(&config, &addr, "spread", setup.client(9)),
     )
     .await
     .expect("publisher");
@@ -438,15 +490,24 @@ pub async fn subscribers_connect_from_their_source<T: Transport>(config: T::Conf
         .expect("shutdown");
 }
 
-/// Runs every check that applies to `T`.
+/// Runs every check that applies to `T`, over plaintext.
 pub async fn run_all<T: Transport>(config: T::Config) {
-    delivers_in_order::<T>(config.clone(), 1, 200, 100).await;
-    delivers_in_order::<T>(config.clone(), 3, 50, 1024).await;
-    shuts_down_with_parked_subscriber::<T>(config.clone()).await;
-    survives_garbage::<T>(config.clone()).await;
-    subscribers_connect_from_their_source::<T>(config.clone()).await;
+    run_all_with::<T>(&Setup::plain(), config).await;
+}
+
+/// Runs every check that applies to `T` with the contexts `setup` makes; under TLS also that a
+/// plaintext client is refused while TLS clients go on being served.
+pub async fn run_all_with<T: Transport>(setup: &Setup, config: T::Config) {
+    delivers_in_order_with::<T>(setup, config.clone(), 1, 200, 100).await;
+    delivers_in_order_with::<T>(setup, config.clone(), 3, 50, 1024).await;
+    shuts_down_with_parked_subscriber_with::<T>(setup, config.clone()).await;
+    survives_garbage_with::<T>(setup, config.clone()).await;
+    subscribers_connect_from_their_source_with::<T>(setup, config.clone()).await;
+    if setup.is_tls() {
+        plaintext_client_is_refused::<T>(setup, config.clone()).await;
+    }
     if T::capabilities().resumes {
-        resumes_after_cut::<T>(config, 100).await;
+        resumes_after_cut_with::<T>(setup, config, 100).await;
     } else {
         counts_loss_after_cut::<T>(config, 50, 5).await;
     }

@@ -14,12 +14,14 @@
 //! kernel's send queues of a server's connections ([`sendq`]), socket options, the [`accept`]
 //! loop every server shares, the reconnect [`backoff`] every client uses, the server-side table
 //! of publisher [`session`]s that lets a reconnecting publisher resend exactly what never
-//! arrived, and a [`conformance`] kit each transport runs.
+//! arrived, [`tls`] set up once for every transport with the [`conn`] type that carries it, and
+//! a [`conformance`] kit each transport runs.
 
 pub mod accept;
 pub mod backoff;
 pub mod clock;
 pub mod conformance;
+pub mod conn;
 pub mod counters;
 pub mod duration;
 pub mod envelope;
@@ -31,11 +33,13 @@ pub mod sendq;
 pub mod session;
 pub mod socket;
 pub mod test_knobs;
+pub mod tls;
 pub mod transport;
 pub mod wire;
 
 pub use accept::Acceptor;
 pub use backoff::{Backoff, BackoffConfig, ReconnectPolicy};
+pub use conn::{Conn, ConnRead, ConnWrite};
 pub use counters::{Counter, Counters, Distribution, Gauge, GaugeReading};
 pub use envelope::Envelope;
 pub use error::TransportError;

@@ -25,8 +25,9 @@ use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::backoff::ReconnectPolicy;
+use crate::tls::{TlsClient, TlsServer};
 use crate::{
-    Backoff, BackoffConfig, Counters, CountingIo, ReadGate, SocketOptions, TransportError,
+    Backoff, BackoffConfig, Conn, Counters, CountingIo, ReadGate, SocketOptions, TransportError,
     WireStats,
 };
 
@@ -39,6 +40,8 @@ pub struct ServerContext {
     pub counters: Arc<Counters>,
     /// Options to apply to every accepted socket.
     pub socket: SocketOptions,
+    /// TLS over every accepted socket (`None`: plaintext).
+    pub tls: Option<TlsServer>,
 }
 
 /// Counter of TCP connection attempts by gated subscribers ([`ClientContext::connect`]).
@@ -65,6 +68,8 @@ pub struct ClientContext {
     pub gate: Option<Arc<ReadGate>>,
     /// How the client waits between reconnect attempts (the scenario's `reconnect`).
     pub reconnect: ReconnectPolicy,
+    /// TLS over every connected socket (`None`: plaintext). Applied by [`ClientContext::open`].
+    pub tls: Option<TlsClient>,
 }
 
 impl ServerContext {
@@ -74,6 +79,7 @@ impl ServerContext {
             wire: WireStats::new(),
             counters: Counters::new(),
             socket: SocketOptions::default(),
+            tls: None,
         }
     }
 }
@@ -89,6 +95,18 @@ impl ClientContext {
             source: None,
             gate: None,
             reconnect: ReconnectPolicy::default(),
+            tls: None,
+        }
+    }
+
+    /// Connects to `addr` ([`ClientContext::connect`]), counts the socket
+    /// ([`ClientContext::counted`], handshake first) and, when the run has TLS, runs its
+    /// handshake on top: the one way a transport's client opens a connection.
+    pub async fn open(&self, addr: &str) -> Result<Conn, TransportError> {
+        let io = self.counted(self.connect(addr).await?);
+        match &self.tls {
+            None => Ok(Conn::plain(io)),
+            Some(tls) => Conn::connect_tls(io, tls, addr).await,
         }
     }
 

@@ -19,6 +19,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::clock;
 use crate::gate::{Churn, ReadGate, Verdict};
 
+#[path = "wire_align.rs"]
+mod align;
+use align::Align;
+
 /// Byte totals for one side (client or server) of a run.
 #[derive(Debug, Default)]
 pub struct WireStats {
@@ -137,6 +141,12 @@ impl HandshakeFlag {
         self.0.store(false, Relaxed);
     }
 
+    /// (Re)starts the handshake: a TLS session set up under a transport that has no handshake
+    /// of its own still counts its set-up as handshake.
+    pub(crate) fn start(&self) {
+        self.0.store(true, Relaxed);
+    }
+
     /// Whether the connection is still in its handshake.
     pub fn active(&self) -> bool {
         self.0.load(Relaxed)
@@ -151,6 +161,8 @@ pub struct CountingIo<T> {
     handshake: HandshakeFlag,
     /// Set for a subscriber of a consumer class that reads slowly, pauses or goes offline.
     gate: Option<Box<Gated>>,
+    /// Set on a server socket during its TLS handshake: reads stop at record boundaries.
+    align: Option<Box<Align>>,
 }
 
 /// A consumer's read gate, and the timer a read it holds back waits on.
@@ -205,6 +217,20 @@ impl<T> CountingIo<T> {
             stats,
             handshake,
             gate: None,
+            align: None,
+        }
+    }
+
+    /// Wraps `inner`, counting into `stats` while the connection below it (whose `handshake`
+    /// flag this shares) is in its handshake as handshake: the plaintext count above TLS.
+    pub fn sharing(inner: T, stats: Arc<WireStats>, handshake: HandshakeFlag) -> Self {
+        stats.connections.fetch_add(1, Relaxed);
+        CountingIo {
+            inner,
+            stats,
+            handshake,
+            gate: None,
+            align: None,
         }
     }
 
@@ -222,6 +248,12 @@ impl<T> CountingIo<T> {
             })
         });
         self
+    }
+
+    /// Reads record by record (`true`, for the server side of a TLS handshake under a pattern
+    /// with no handshake of its own) until the client's Finished, then ends the handshake.
+    pub(crate) fn align_records(&mut self, on: bool) {
+        self.align = on.then(Box::default);
     }
 
     /// A handle that can end the handshake from elsewhere.
@@ -273,12 +305,14 @@ impl CountingIo<tokio::net::TcpStream> {
             stats: self.stats.clone(),
             handshake: self.handshake.clone(),
             gate: self.gate,
+            align: None,
         };
         let write = CountingIo {
             inner: w,
             stats: self.stats,
             handshake: self.handshake,
             gate: None,
+            align: None,
         };
         (read, write)
     }
@@ -291,6 +325,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.align.is_some() {
+            return this.poll_aligned_read(cx, buf);
+        }
         if this.gate.is_some() {
             return this.poll_gated_read(cx, buf);
         }
@@ -309,6 +346,31 @@ impl<T: AsyncRead + Unpin> CountingIo<T> {
         if let Poll::Ready(Ok(())) = res {
             self.count_read(buf.filled().len() - before);
         }
+        res
+    }
+
+    /// A read that stops at the next TLS record boundary (see `wire_align.rs`).
+    fn poll_aligned_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(mut align) = self.align.take() else {
+            return self.poll_counted_read(cx, buf);
+        };
+        let limit = align.want().min(buf.remaining());
+        let mut scratch = std::mem::take(&mut align.scratch);
+        scratch.resize(limit, 0);
+        let mut part = ReadBuf::new(&mut scratch);
+        let res = self.poll_counted_read(cx, &mut part);
+        buf.put_slice(part.filled());
+        if align.consumed(part.filled()) {
+            // The client's Finished is in: what follows is its application data.
+            self.handshake.end();
+            return res;
+        }
+        align.scratch = scratch;
+        self.align = Some(align);
         res
     }
 

@@ -9,6 +9,12 @@ async fn conformance_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_tls() {
+    conformance::run_all_with::<LongPoll>(&conformance::Setup::tls(), LongPollConfig::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_in_order_per_request_connections() {
     let config = LongPollConfig {
         connection: ConnectionMode::PerRequest,

@@ -15,11 +15,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
-use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError};
+use transport_core::{ClientContext, HandshakeFlag, TransportError};
 use transport_pull_log_broker::frame::{self, FrameError};
 
-type Io = CountingIo<TcpStream>;
+type Io = transport_core::Conn;
 
 /// The versions this client can speak, per API: (key, lowest, highest). Metadata goes up to
 /// v12, whose answers carry topic ids (v10+), so a consumer can recognise a new incarnation of
@@ -144,6 +143,12 @@ impl FrameWriter {
             .write_all(&self.buf)
             .await
             .map_err(TransportError::io("write request"))?;
+        // Under TLS a write the socket could not take whole stays in the session's buffer until
+        // a flush; over plain TCP this is a no-op.
+        self.io
+            .flush()
+            .await
+            .map_err(TransportError::io("write request"))?;
         Ok(correlation)
     }
 
@@ -208,8 +213,7 @@ impl Conn {
         client_id: String,
         max_frame: usize,
     ) -> Result<Conn, TransportError> {
-        let stream = ctx.connect(addr).await?;
-        let io = ctx.counted(stream);
+        let io = ctx.open(addr).await?;
         let handshake = io.handshake_flag();
         let (rd, wr) = tokio::io::split(io);
         let mut conn = Conn {

@@ -3,7 +3,7 @@
 use super::*;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const STEP: Duration = Duration::from_secs(5);
 

@@ -11,18 +11,18 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::{MAX_SESSIONS, SessionCount, Sessions};
-use transport_core::{Acceptor, Counter, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{Acceptor, Counter, ServerContext, ServerHandle, TransportError};
 
 use crate::RawTcpConfig;
 use crate::log::{Fanout, Frames, MAX_TOPICS, Subscription, Topic, Topics};
 use crate::proto::{self, Hello};
 
-type Conn = Framed<CountingIo<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
+type Conn = Framed<transport_core::Conn, tokio_util::codec::LengthDelimitedCodec>;
 
 /// How long shutdown waits for connection tasks after cancelling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -80,7 +80,8 @@ impl RawTcpServer {
             sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
-        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone());
+        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone())
+            .with_tls(shared.ctx.tls.clone(), &shared.ctx.counters);
         let spawner = tasks.clone();
         let stop = cancel.clone();
         tasks.spawn(async move {
@@ -123,10 +124,7 @@ impl ServerHandle for RawTcpServer {
 }
 
 /// Serves one connection: its hello says whether it publishes or subscribes, and to which topic.
-async fn serve_connection(
-    shared: &Shared,
-    io: CountingIo<TcpStream>,
-) -> Result<(), TransportError> {
+async fn serve_connection(shared: &Shared, io: transport_core::Conn) -> Result<(), TransportError> {
     // Until the hello is accepted, a peer may only send a hello-sized frame: the codec reserves
     // buffer space for whatever length a frame header declares.
     let mut conn = Framed::new(io, proto::codec(proto::MAX_HELLO_LEN));
@@ -255,7 +253,7 @@ async fn serve_subscriber(
 /// A publisher connection after its handshake: the socket, what was read but not yet
 /// relayed, and the topic it publishes to.
 struct Relay<'a> {
-    io: CountingIo<TcpStream>,
+    io: transport_core::Conn,
     buf: BytesMut,
     topic: &'a Topic,
 }
@@ -347,7 +345,7 @@ async fn relay_publisher(
             let reply = proto::sync_reply_frame(*relayed);
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                r = conn.io.write_all(&reply) => r.map_err(TransportError::io("sync reply"))?,
+                r = write_flushed(&mut conn.io, &reply) => r.map_err(TransportError::io("sync reply"))?,
             }
             continue;
         }
@@ -396,7 +394,7 @@ async fn feed_subscriber(
     for frames in &backlog {
         tokio::select! {
             _ = &mut ended => return Ok(()),
-            r = write_half.write_all(frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
+            r = write_flushed(&mut write_half, frames.bytes()) => r.map_err(TransportError::io("write backlog"))?,
         }
     }
     let mut runs = Vec::with_capacity(MAX_RUNS_PER_WRITE);
@@ -423,11 +421,23 @@ async fn feed_subscriber(
         // A subscriber that stopped reading must not hold shutdown hostage.
         tokio::select! {
             _ = &mut ended => return Ok(()),
-            r = write_half.write_all(data) => r.map_err(TransportError::io("write messages"))?,
+            r = write_flushed(&mut write_half, data) => r.map_err(TransportError::io("write messages"))?,
         }
         runs.clear();
         queue.written(count, len);
     }
+}
+
+/// Writes `data` whole, then flushes. Over plain TCP the flush is a no-op; under TLS a write
+/// the socket could not take whole leaves the rest in the session's buffer, where only a flush
+/// (or the next write) sends it: without one a subscriber could wait for data already
+/// "written".
+pub(crate) async fn write_flushed<W>(io: &mut W, data: &[u8]) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    io.write_all(data).await?;
+    io.flush().await
 }
 
 #[cfg(test)]

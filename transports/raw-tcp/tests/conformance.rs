@@ -16,6 +16,55 @@ async fn passes_the_conformance_kit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_conformance_kit_over_tls() {
+    conformance::run_all_with::<RawTcp>(&conformance::Setup::tls(), RawTcpConfig::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_tls_the_plaintext_counts_equal_the_framing_arithmetic() {
+    let (n, payload, subs) = (300u64, 100u64, 3u64);
+    let config = RawTcpConfig {
+        sync_interval: Duration::from_secs(3600),
+        ..RawTcpConfig::default()
+    };
+    let setup = conformance::Setup::tls();
+    let plain = conformance::delivers_in_order::<RawTcp>(
+        config.clone(),
+        subs as usize,
+        n,
+        payload as usize,
+    )
+    .await;
+    let tls = conformance::delivers_in_order_with::<RawTcp>(
+        &setup,
+        config,
+        subs as usize,
+        n,
+        payload as usize,
+    )
+    .await;
+    // Above TLS the pattern moves exactly the bytes it moves over plain TCP.
+    assert_eq!(tls.client_plaintext, Some(plain.client));
+    assert_eq!(tls.server_plaintext, Some(plain.server));
+    // Both ends count the same ciphertext, except the TLS close_notify alerts (24 bytes: a
+    // 5-byte record header, 2 bytes of alert, the content type and a 16-byte tag) that a side
+    // sends as it closes and the other may no longer read.
+    let conns = tls.client.connections;
+    let close_notify = 24 * conns;
+    let (sent, got) = (tls.client.total_written(), tls.server.total_read());
+    assert!(
+        got <= sent && sent - got <= close_notify,
+        "{sent} written, {got} read"
+    );
+    let (sent, got) = (tls.server.total_written(), tls.client.total_read());
+    assert!(
+        got <= sent && sent - got <= close_notify,
+        "{sent} written, {got} read"
+    );
+    assert!(tls.client.total_written() > plain.client.total_written() + 100 * conns);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wire_counts_equal_the_framing_arithmetic() {
     let (n, payload, subs) = (300u64, 100u64, 3u64);
     // Syncs by count only, so the arithmetic does not depend on how fast the test runs.

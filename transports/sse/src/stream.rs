@@ -41,7 +41,7 @@ impl EventStream {
     ) -> Result<EventStream, TransportError> {
         // `ctx.connect`, not `ctx.socket.connect`: it dials from the source the runner gave this
         // client, which is how one host exceeds one source address's ~28K ephemeral ports.
-        let io = ctx.counted(ctx.connect(addr).await?);
+        let io = ctx.open(addr).await?;
         let flag = io.handshake_flag();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await

@@ -9,6 +9,11 @@ async fn conformance_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_tls() {
+    conformance::run_all_with::<Sse>(&conformance::Setup::tls(), SseConfig::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base64_makes_payloads_a_third_larger_on_the_way_out() {
     let report = conformance::delivers_in_order::<Sse>(SseConfig::default(), 2, 200, 99).await;
     assert!(

@@ -4,16 +4,15 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig as WsConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use transport_core::{ClientContext, CountingIo, HandshakeFlag, TransportError};
+use transport_core::{ClientContext, Conn, HandshakeFlag, TransportError};
 
 /// A WebSocket over a counted TCP socket.
-pub(crate) type Ws = WebSocketStream<CountingIo<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<Conn>;
 
 /// Wire size of a control frame with a `payload`-byte body (always < 126, so a 2-byte header),
 /// plus the 4-byte mask when a client sends it.
@@ -61,11 +60,11 @@ pub(crate) async fn connect(
     bound: Duration,
 ) -> Result<(Ws, HandshakeFlag), TransportError> {
     let upgrade = async {
-        let stream = ctx.connect(addr).await?;
-        let io = ctx.counted(stream);
+        let io = ctx.open(addr).await?;
         let flag = io.handshake_flag();
+        let scheme = if io.is_tls() { "wss" } else { "ws" };
         let (ws, _) = tokio_tungstenite::client_async_with_config(
-            format!("ws://{addr}{path}"),
+            format!("{scheme}://{addr}{path}"),
             io,
             Some(config),
         )

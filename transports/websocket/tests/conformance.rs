@@ -9,6 +9,13 @@ async fn conformance_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_tls() {
+    let setup = transport_core::conformance::Setup::tls();
+    transport_core::conformance::run_all_with::<WebSocket>(&setup, WebSocketConfig::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_coalescing_and_blocking() {
     let config = WebSocketConfig {
         coalesce: true,

@@ -42,6 +42,7 @@ pub(super) struct RawScenario {
     /// Checked per transport against its own config type; kept as written for the results.
     pub transport: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     pub link: Option<Spanned<RawLink>>,
+    pub tls: Option<Spanned<RawTls>>,
     pub faults: Option<Vec<Spanned<RawFault>>>,
     pub consumers: Option<Vec<Spanned<RawConsumer>>>,
     /// How clients wait between reconnect attempts: `full-jitter`, `immediate`, or a list.
@@ -56,6 +57,16 @@ pub(super) struct RawScenario {
 pub(super) struct RawBrowser {
     pub subscribers: Option<Spanned<OneOrMany<Count>>>,
     pub transports: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[tls]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub enabled: Option<Spanned<OneOrMany<bool>>>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub ca: Option<Spanned<String>>,
 }
 
 /// `[link]`: the emulated network between clients and the server.

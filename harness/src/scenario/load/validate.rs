@@ -38,6 +38,8 @@ pub(super) fn scenario(
     let has_faults = raw.faults.as_ref().is_some_and(|f| !f.is_empty());
     let browser = super::browser::browser(raw.browser, &transports, topics, has_faults)?;
     let link = super::network::link(raw.link)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tls = super::tls::tls(raw.tls, dir, &transports, browser.is_some())?;
     let restart_fault = raw
         .faults
         .iter()
@@ -113,6 +115,7 @@ pub(super) fn scenario(
         socket,
         transport_options,
         link,
+        tls,
         faults,
         consumers,
         reconnect,

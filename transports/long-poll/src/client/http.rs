@@ -48,8 +48,7 @@ impl Conn {
         addr: &str,
         handshake: bool,
     ) -> Result<Conn, TransportError> {
-        let stream = ctx.connect(addr).await?;
-        let counted = ctx.counted(stream);
+        let counted = ctx.open(addr).await?;
         if !handshake {
             counted.end_handshake();
         }

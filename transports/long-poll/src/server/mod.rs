@@ -156,7 +156,8 @@ pub fn start_extended(
         extra,
     );
     // Long-poll has no handshake to split off: every byte counts as steady state.
-    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire);
+    let acceptor =
+        Acceptor::new(listener, ctx.socket, ctx.wire).with_tls(ctx.tls.clone(), &ctx.counters);
     let tracker = TaskTracker::new();
     let accept = tracker.spawn(accept_loop(acceptor, app, stop.clone(), tracker.clone()));
     Ok(LongPollServer {

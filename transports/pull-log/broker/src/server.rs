@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use transport_core::occupancy::RetainedGauges;
-use transport_core::{Acceptor, CountingIo, ServerContext};
+use transport_core::{Acceptor, Conn, ServerContext};
 
 use crate::BrokerError;
 use crate::api::{self, Reply};
@@ -93,7 +93,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, ctx: ServerCont
     let tracker = TaskTracker::new();
     tracker.spawn(crate::group::expiry_task(shared.clone()));
     let mut shutdown = shared.shutdown.clone();
-    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire).with_handshake();
+    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire)
+        .with_handshake()
+        .with_tls(ctx.tls, &ctx.counters);
     let conns = shared.clone();
     let serve = move |io| serve_connection(conns.clone(), io);
     acceptor
@@ -107,8 +109,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, ctx: ServerCont
 /// Metadata's API key.
 const METADATA_KEY: i16 = 3;
 
-async fn serve_connection(shared: Arc<Shared>, io: CountingIo<TcpStream>) {
-    let Ok(local) = io.get_ref().local_addr() else {
+async fn serve_connection(shared: Arc<Shared>, io: Conn) {
+    let Ok(local) = io.tcp().local_addr() else {
         return;
     };
     let conn = ConnInfo { local };

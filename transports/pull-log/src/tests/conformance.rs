@@ -13,6 +13,13 @@ async fn conformance_one_partition() {
     transport_core::conformance::run_all::<PullLog>(PullLogConfig::default()).await;
 }
 
+/// Our broker's SSL listener and our client's `security_protocol = "ssl"` path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_over_tls() {
+    let setup = transport_core::conformance::Setup::tls();
+    transport_core::conformance::run_all_with::<PullLog>(&setup, PullLogConfig::default()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_several_partitions() {
     let config = PullLogConfig {

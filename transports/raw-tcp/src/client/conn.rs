@@ -3,14 +3,13 @@
 //! both build on it.
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
-use transport_core::{Backoff, ClientContext, Counter, CountingIo, TransportError};
+use transport_core::{Backoff, ClientContext, Counter, TransportError};
 
 use crate::RawTcpConfig;
 use crate::proto::{self, Hello};
 
-pub(super) type Conn = Framed<CountingIo<TcpStream>, LengthDelimitedCodec>;
+pub(super) type Conn = Framed<transport_core::Conn, LengthDelimitedCodec>;
 
 /// How long a hello may wait for its reply.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -47,8 +46,7 @@ async fn connect(
     topic: &str,
     ctx: &ClientContext,
 ) -> Result<(Conn, Accepted), TransportError> {
-    let stream = ctx.connect(addr).await?;
-    let io = ctx.counted(stream);
+    let io = ctx.open(addr).await?;
     let flag = io.handshake_flag();
     let mut conn = Framed::new(io, proto::codec(config.max_frame_bytes));
     let exchange = async {

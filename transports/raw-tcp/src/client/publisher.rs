@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
-use transport_core::{ClientContext, Counter, CountingIo, Publisher, TransportError};
+use transport_core::{ClientContext, ConnRead, Counter, Publisher, TransportError};
 
 use super::conn::{Accepted, Conn, Redial, read_frame};
 use super::unconfirmed::Unconfirmed;
@@ -40,7 +39,7 @@ fn coarse_now() -> Duration {
 const POLL_REPLIES_EVERY: u64 = 32;
 
 /// The read half of a publisher's connection: only sync answers arrive on it.
-type Replies = FramedRead<CountingIo<OwnedReadHalf>, LengthDelimitedCodec>;
+type Replies = FramedRead<ConnRead, LengthDelimitedCodec>;
 
 /// Splits a connection after its handshake into the reader of sync answers and the writer.
 fn split(conn: Conn) -> (Replies, Writer) {

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use transport_core::CountingIo;
+use transport_core::ConnWrite;
 
 /// How long a dropped writer keeps trying to write what was queued before it gives up.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +51,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writing task on `io`.
-    pub(super) fn spawn(io: CountingIo<OwnedWriteHalf>) -> Self {
+    pub(super) fn spawn(io: ConnWrite) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
@@ -137,7 +136,7 @@ impl Drop for Writer {
 }
 
 /// The writing task: swaps the queue for an empty buffer under the lock, writes it outside.
-async fn write_queued(shared: Arc<Shared>, mut io: CountingIo<OwnedWriteHalf>) -> io::Result<()> {
+async fn write_queued(shared: Arc<Shared>, mut io: ConnWrite) -> io::Result<()> {
     let mut out = BytesMut::new();
     loop {
         let closing = {
@@ -159,7 +158,9 @@ async fn write_queued(shared: Arc<Shared>, mut io: CountingIo<OwnedWriteHalf>) -
                 .await
                 .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
         } else {
-            io.write_all(&out).await
+            // The flush is a no-op over plain TCP; under TLS it sends what the session still
+            // holds when the socket could not take the whole write.
+            crate::server::write_flushed(&mut io, &out).await
         };
         out.clear();
         if let Err(e) = written {

@@ -10,11 +10,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use transport_core::{CountingIo, TransportError};
+use transport_core::{Conn, TransportError};
 
 use crate::proto::{Route, parse_route};
 use crate::ws::Ws;
@@ -43,7 +42,7 @@ fn refusal(status: &'static str, body: impl Into<String>) -> Refusal {
 /// Reads the upgrade request from `io`, and either answers 101 and returns the WebSocket and
 /// its route, or answers with an error status and returns why.
 pub(crate) async fn accept(
-    mut io: CountingIo<TcpStream>,
+    mut io: Conn,
     config: impl FnOnce(&Route) -> WsConfig,
 ) -> Result<(Ws, Route), TransportError> {
     let mut buf = Vec::with_capacity(1024);
@@ -107,7 +106,7 @@ where
 }
 
 /// Writes the refusal and closes our side. Errors are ignored: the peer may be gone already.
-async fn refuse(io: &mut CountingIo<TcpStream>, r: &Refusal) {
+async fn refuse(io: &mut Conn, r: &Refusal) {
     let extra = r.header.map(|h| format!("{h}\r\n")).unwrap_or_default();
     let resp = format!(
         "HTTP/1.1 {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\

@@ -14,11 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use transport_core::session::Sessions;
-use transport_core::{Acceptor, CountingIo, ServerContext, ServerHandle, TransportError};
+use transport_core::{Acceptor, Conn, ServerContext, ServerHandle, TransportError};
 
 use crate::WebSocketConfig;
 use crate::proto::Route;
@@ -60,7 +60,8 @@ impl WebSocketServer {
             sessions: Sessions::default(),
             cancel: cancel.clone(),
         });
-        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone());
+        let acceptor = Acceptor::new(listener, shared.ctx.socket, shared.ctx.wire.clone())
+            .with_tls(shared.ctx.tls.clone(), &shared.ctx.counters);
         let spawner = tasks.clone();
         let stop = cancel.clone();
         tasks.spawn(async move {
@@ -117,10 +118,7 @@ fn new_epoch() -> u64 {
 }
 
 /// Upgrades one TCP connection and runs its loop until it ends.
-async fn serve_connection(
-    shared: &Shared,
-    io: CountingIo<TcpStream>,
-) -> Result<(), TransportError> {
+async fn serve_connection(shared: &Shared, io: Conn) -> Result<(), TransportError> {
     let flag = io.handshake_flag();
     // A subscriber's connection reads only control frames: a small read buffer fits them, where
     // a publisher's streams data frames and reads them in large chunks.
