@@ -1,15 +1,13 @@
-//! What a storm costs, per fault: how fast the subscribers were live again (re-convergence),
-//! and the connection work it took: attempts, failures, connections made and the most made
-//! in any one second (the accept rate the server managed, as the clients saw it), and the
-//! subscribers' handshake bytes spent.
+//! What a storm costs in connections, per fault: attempts, failures, connections made and
+//! the most made in any one second (the accept rate the server managed, as the clients saw
+//! it); and the log of the subscribers' side those figures and their handshake bytes come
+//! from. (How fast they were live again is per-fault accounting: `faults.rs`.)
 
 use std::collections::BTreeMap;
 
 use transport_core::transport::{CONNECT_ATTEMPTS, CONNECT_FAILURES};
 
-use super::faults::{Fired, SubscriberTally};
-use crate::link::FaultKind;
-use crate::results::faults::{FaultResult, Reconvergence};
+use crate::results::faults::FaultResult;
 
 /// What the subscribers' side of a run logged for its storms.
 #[derive(Debug, Clone, Default)]
@@ -19,25 +17,6 @@ pub struct StormLog {
     pub connections: Option<Vec<u64>>,
     /// The subscribers' handshake bytes (both directions) when the run's accounting ended.
     pub handshake_bytes_end: u64,
-}
-
-/// Re-convergence of fault `i` (which fired at `at`): for a churn, each cut inside its window
-/// until its subscriber was live again; otherwise each subscriber, from the fault.
-pub fn reconvergence(i: usize, f: &Fired, at: u64, tallies: &[SubscriberTally]) -> Reconvergence {
-    let times: Vec<Option<u64>> = match f.fault.kind {
-        FaultKind::Churn => {
-            let end = f.scheduled_ns + f.fault.duration.as_nanos() as u64;
-            tallies
-                .iter()
-                .flat_map(|t| t.cuts().outages(f.scheduled_ns, end).collect::<Vec<_>>())
-                .collect()
-        }
-        _ => tallies
-            .iter()
-            .map(|t| t.first_after(i).map(|first| first.saturating_sub(at)))
-            .collect(),
-    };
-    Reconvergence::of(times)
 }
 
 /// Fills the connection figures of `r` for the span from its fault (counters `from`) to the
