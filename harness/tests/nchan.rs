@@ -45,6 +45,16 @@ fn run(scenario: &Path, out: &Path, path_env: Option<&Path>) -> std::process::Ou
     cmd.output().unwrap()
 }
 
+/// Held by every test that runs nginx: each checks that no nginx it did not see before is
+/// left after its run, which another test's nginx running meanwhile would break.
+static NGINX_RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn nginx_alone() -> std::sync::MutexGuard<'static, ()> {
+    NGINX_RUNS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// nginx processes running now (by command name).
 fn nginx_pids() -> Vec<u32> {
     let mut pids = Vec::new();
@@ -122,6 +132,7 @@ fn a_run_measures_nginx_and_leaves_none_behind() {
     if !present(&NCHAN) {
         return;
     }
+    let _alone = nginx_alone();
     let before = nginx_pids();
     let dir = tempfile::tempdir().unwrap();
     let config = "[transport.nchan-websocket]\nworker_processes = 2\n";
@@ -169,6 +180,7 @@ fn a_killed_nginx_comes_back_with_its_subscribers_and_leaves_none_behind() {
     if !present(&NCHAN) {
         return;
     }
+    let _alone = nginx_alone();
     let before = nginx_pids();
     let dir = tempfile::tempdir().unwrap();
     let fault = "duration = \"4s\"\nallow_loss = true\n\
