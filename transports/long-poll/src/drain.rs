@@ -13,7 +13,7 @@ use std::time::Duration;
 use transport_core::clock;
 
 /// No data out for this long: every subscriber has fetched what the log holds.
-pub const QUIET: Duration = Duration::from_millis(150);
+pub const QUIET: Duration = Duration::from_millis(400);
 /// Longest a drain waits for quiet.
 pub const MAX_DRAIN: Duration = Duration::from_secs(5);
 
