@@ -18,7 +18,6 @@
 pub mod client;
 pub mod codec;
 pub mod config;
-pub mod drain;
 pub mod epoch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

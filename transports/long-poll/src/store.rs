@@ -220,7 +220,7 @@ pub struct Store {
     retention: usize,
     retained: RetainedGauges,
     /// Whether a graceful stop is draining, and when data last went out.
-    pub drain: crate::drain::Drain,
+    pub drain: transport_core::Drain,
 }
 
 impl Store {
@@ -236,7 +236,7 @@ impl Store {
             topics: Mutex::new(HashMap::new()),
             retention: retention.max(1),
             retained,
-            drain: crate::drain::Drain::default(),
+            drain: transport_core::Drain::default(),
         }
     }
 

@@ -72,6 +72,10 @@ impl ServerHandle for PullLogServer {
     async fn shutdown(self) -> Result<(), TransportError> {
         self.0.shutdown().await.map_err(TransportError::from)
     }
+
+    async fn drain(&self) {
+        self.0.drain().await;
+    }
 }
 
 /// Bounds `f` by `limit`, reporting a timeout at `stage`.

@@ -279,6 +279,13 @@ impl Task {
         let resp: ProduceResponse = decode_response::<ProduceRequest>(frame, correlation, version)?;
         for t in &resp.responses {
             for p in &t.partition_responses {
+                // A broker stopping gracefully hands its partitions off: reconnect (to the
+                // next broker on the address) and resend, as Kafka producers retry it.
+                if p.error_code == cluster::code::NOT_LEADER_OR_FOLLOWER {
+                    return Err(TransportError::Closed {
+                        stage: "produce (the broker no longer leads the partition)",
+                    });
+                }
                 if p.error_code != 0 {
                     return Err(cluster::refused("produce", p.error_code, "partition"));
                 }

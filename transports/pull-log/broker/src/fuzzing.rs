@@ -49,6 +49,7 @@ impl Handler {
             counters: BrokerCounters::register(&counters),
             producer_ids: ProducerIds::new(),
             shutdown,
+            drain: transport_core::Drain::default(),
         };
         Ok(Handler {
             shared: Arc::new(shared),

@@ -35,6 +35,7 @@ pub struct Broker {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl Broker {
@@ -58,18 +59,27 @@ impl Broker {
             counters: BrokerCounters::register(&ctx.counters),
             producer_ids: crate::state::ProducerIds::new(),
             shutdown,
+            drain: transport_core::Drain::default(),
         });
-        let tasks = tokio::spawn(accept_loop(listener, shared, ctx));
+        let tasks = tokio::spawn(accept_loop(listener, shared.clone(), ctx));
         Ok(Broker {
             local_addr,
             stop,
             tasks,
+            shared,
         })
     }
 
     /// The address the broker listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Before a graceful stop: refuses produces (NOT_LEADER_OR_FOLLOWER, which producers
+    /// retry elsewhere) and returns once no fetch has carried records for a quiet spell, so
+    /// consumers have taken what a memory log would lose (bounded; see [`transport_core::Drain`]).
+    pub async fn drain(&self) {
+        self.shared.drain.run().await;
     }
 
     /// Stops accepting, releases parked fetches and group joins, closes every connection, and

@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) producer_ids: ProducerIds,
     /// Becomes `true` when the broker shuts down; parked requests return at once.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// A graceful stop's state: produces refused, fetches served until quiet.
+    pub(crate) drain: transport_core::Drain,
 }
 
 /// The producer id allocator.

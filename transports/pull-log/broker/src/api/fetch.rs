@@ -103,6 +103,8 @@ pub(super) async fn fetch(shared: &Shared, req: FetchRequest) -> FetchResponse {
         if done {
             if bytes == 0 {
                 shared.counters.empty_fetches.inc();
+            } else {
+                shared.drain.delivered();
             }
             return resp;
         }

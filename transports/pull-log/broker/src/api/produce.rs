@@ -9,6 +9,8 @@ use crate::state::Shared;
 
 const CORRUPT_MESSAGE: i16 = 2;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+/// What a draining broker answers: this broker no longer leads the partition, ask again.
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const INVALID_REQUIRED_ACKS: i16 = 21;
 const KAFKA_STORAGE_ERROR: i16 = 56;
 
@@ -35,6 +37,7 @@ pub(super) fn produce(shared: &Shared, req: ProduceRequest) -> ProduceResponse {
             let log = topic.as_ref().and_then(|t| t.partition(p.index));
             match (log, p.records) {
                 _ if !acks_ok => pr.error_code = INVALID_REQUIRED_ACKS,
+                _ if shared.drain.draining() => pr.error_code = NOT_LEADER_OR_FOLLOWER,
                 (None, _) => pr.error_code = UNKNOWN_TOPIC_OR_PARTITION,
                 (Some(_), None) => pr.error_code = CORRUPT_MESSAGE,
                 (Some(mut log), Some(records)) => {

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod drain;
 mod fetch;
 mod groups;
 mod idempotence;

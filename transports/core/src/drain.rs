@@ -1,16 +1,19 @@
-//! A graceful stop that loses nothing (`SIGTERM`, a `server-restart` with `signal = "term"`).
+//! A graceful stop that loses nothing (`SIGTERM`, a `server-restart` with `signal = "term"`),
+//! for servers that keep a log subscribers read from (long-poll, sse, the pull-log broker).
 //!
 //! A memory server takes its log with it, and a restarted one begins an unrelated log, so
 //! whatever a subscriber had not fetched when the old server went is lost. Draining first
-//! closes that gap: publishes are refused with 503 (our publishers retry a 5xx, so what they
-//! had not had confirmed goes to the next server), and polls and streams keep being served
-//! until no data has gone out for a quiet spell (every subscriber has caught up with a log
-//! that no longer grows), within a bound. Only then are connections closed.
+//! closes that gap: publishes are refused with an error the publishers retry (long-poll and
+//! sse answer 503; the broker answers NOT_LEADER_OR_FOLLOWER, as a Kafka broker moving its
+//! partitions away does), so what they had not had confirmed goes to the next server; and
+//! polls, streams and fetches keep being served until no data has gone out for a quiet spell
+//! (every subscriber has caught up with a log that no longer grows), within a bound. Only then
+//! are connections closed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use transport_core::clock;
+use crate::clock;
 
 /// No data out for this long: every subscriber has fetched what the log holds.
 pub const QUIET: Duration = Duration::from_millis(400);
@@ -31,7 +34,8 @@ impl Drain {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Data went out to a subscriber now (a poll reply with messages, events on a stream).
+    /// Data went out to a subscriber now (a poll reply with messages, events on a stream, a
+    /// fetch with records).
     pub fn delivered(&self) {
         self.last_data_ns.store(clock::now_ns(), Ordering::Relaxed);
     }
