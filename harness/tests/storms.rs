@@ -56,8 +56,8 @@ fn reconvergence(run: &Value) -> (u64, u64, u64, u64, u64) {
     )
 }
 
-/// A graceful restart (`term`): long-poll and sse drain first, the pull log keeps its log in
-/// a file, raw-tcp and websocket publishers resend what was not confirmed, so with every
+/// A graceful restart (`term`): long-poll, sse and the pull-log broker (its log in memory)
+/// drain first, raw-tcp and websocket publishers resend what was not confirmed, so with every
 /// subscriber resuming nothing is lost. A kill is the nchan test's and the orphan test's; a killed in-memory server
 /// loses what it held by design (scenarios/storm.toml measures how much).
 #[test]
@@ -68,9 +68,7 @@ fn a_restarted_server_process_comes_back_on_its_port_with_every_subscriber() {
         "name = \"term\"\ndescription = \"200 subscribers, the server stopped for 1 s\"\n\
          {TRANSPORTS}\nwarmup = \"500ms\"\nduration = \"4s\"\ndrain_timeout = \"10s\"\n\
          subscribers = 200\npayload = \"100B\"\nrate_per_sec = 10\n\
-         [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"1s\"\nsignal = \"term\"\n\
-         [transport.pull-log.broker]\nstorage = \"file\"\ndata_dir = \"{}\"\n",
-        dir.path().join("log").display()
+         [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"1s\"\nsignal = \"term\"\n"
     );
     let (_, summary) = bin_support::run_ok(dir.path(), &text);
     valid(&summary);
@@ -119,15 +117,16 @@ fn a_restarted_server_process_comes_back_on_its_port_with_every_subscriber() {
     }
 }
 
+/// Subscribers and publishers both churned (`target = "all"`): 10 of each side a second.
 #[test]
 fn a_churn_cuts_exactly_what_its_schedule_asks_and_loses_nothing() {
     let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "name = \"churn\"\ndescription = \"100 subscribers, a tenth of them cut each second\"\n\
+        "name = \"churn\"\ndescription = \"100 subscribers and 4 publishers, 10 of each cut a second\"\n\
          {TRANSPORTS}\nwarmup = \"500ms\"\nduration = \"5s\"\ndrain_timeout = \"10s\"\n\
-         subscribers = 100\npayload = \"100B\"\nrate_per_sec = 20\n\
-         [[faults]]\nat = \"1s\"\nkind = \"churn\"\nshare_per_sec = 0.1\nduration = \"3s\"\n"
+         subscribers = 100\npublishers = 4\npayload = \"100B\"\nrate_per_sec = 20\n\
+         [[faults]]\nat = \"1s\"\nkind = \"churn\"\ntarget = \"all\"\nrate_per_sec = 10\nduration = \"3s\"\n"
     );
     let (_, summary) = bin_support::run_ok(dir.path(), &text);
     valid(&summary);
@@ -144,7 +143,15 @@ fn a_churn_cuts_exactly_what_its_schedule_asks_and_loses_nothing() {
         let attempts = f["connect_attempts"].as_u64().unwrap();
         let failures = f["connect_failures"].as_u64().unwrap();
         assert_eq!(attempts, connections + failures, "{name}: {f}");
-        assert_eq!(run["lost"], 0, "{name}: every subscriber resumes");
+        // The publishers' 30 cuts: each is a reconnection, and what was not confirmed is
+        // sent again.
+        let p_connections = f["publisher_connections"].as_u64().unwrap();
+        assert!(p_connections >= 30, "{name}: one per publisher cut: {f}");
+        let p_attempts = f["publisher_connect_attempts"].as_u64().unwrap();
+        let p_failures = f["publisher_connect_failures"].as_u64().unwrap();
+        assert_eq!(p_attempts, p_connections + p_failures, "{name}: {f}");
+        assert_eq!(f["target"], "all");
+        assert_eq!(run["lost"], 0, "{name}: every client resumes");
     }
 }
 
@@ -264,7 +271,12 @@ fn what_a_storm_cannot_do_is_refused_before_anything_runs() {
         (
             fault("kind = \"churn\"\nduration = \"1s\"\n"),
             "bad.toml:7:",
-            "rate_per_sec (subscribers per second) or share_per_sec",
+            "rate_per_sec (clients per second) or share_per_sec",
+        ),
+        (
+            fault("kind = \"churn\"\nrate_per_sec = 1\nduration = \"1s\"\ntarget = \"everyone\"\n"),
+            "bad.toml:10:",
+            "allowed: all, subscribers, publishers",
         ),
         (
             fault("kind = \"server-restart\"\nduration = \"1s\"\nsignal = \"hup\"\n"),

@@ -58,6 +58,16 @@ pub struct FaultResult {
     /// payload of connection set-up: HTTP upgrade, stream opening, Kafka ApiVersions…).
     #[serde(default)]
     pub handshake_bytes: Option<u64>,
+    /// Publishers' TCP connection attempts over the same span (a churn aimed at publishers
+    /// cuts them; a restart makes them reconnect); null when the run did not watch them.
+    #[serde(default)]
+    pub publisher_connect_attempts: Option<u64>,
+    /// Those attempts that failed.
+    #[serde(default)]
+    pub publisher_connect_failures: Option<u64>,
+    /// Publisher connections established over the same span.
+    #[serde(default)]
+    pub publisher_connections: Option<u64>,
 }
 
 /// When 50%, 99% and 100% of the affected subscribers (every subscriber, or each churn cut)

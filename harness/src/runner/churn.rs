@@ -1,20 +1,42 @@
-//! Churn and storms as the subscribers live them: which subscriber a `churn` fault cuts when
-//! (the plan every gate and tally of a run reads), and, per subscriber, when it was live
-//! again after each cut: the first delivery of a message sent after the cut.
+//! Churn and storms as the clients live them: which subscriber or publisher a `churn` fault
+//! cuts when (the plan every gate and tally of a run reads), and, per subscriber, when it was
+//! live again after each cut: the first delivery of a message sent after the cut.
 
 use std::time::Duration;
 
-use crate::link::{FaultKind, churn_cuts};
+use crate::link::{FaultKind, FaultTarget, churn_cuts};
 use crate::scenario::Scenario;
 
-/// By subscriber id: when its connection is cut, from the start of the measured window.
-pub fn plan(scenario: &Scenario, subscribers: u32) -> Vec<Vec<Duration>> {
-    let mut cuts = vec![Vec::new(); subscribers as usize];
+/// Which kind of client a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Subscribers, by id.
+    Subscribers,
+    /// Publishers, by id.
+    Publishers,
+}
+
+impl Side {
+    /// Whether a churn aimed at `target` cuts this side.
+    fn hit_by(self, target: FaultTarget) -> bool {
+        matches!(
+            (self, target),
+            (_, FaultTarget::All)
+                | (Side::Subscribers, FaultTarget::Subscribers)
+                | (Side::Publishers, FaultTarget::Publishers)
+        )
+    }
+}
+
+/// By client id (`count` clients of `side`): when its connection is cut, from the start of
+/// the measured window. A churn's rate or share applies to each side it targets.
+pub fn plan(scenario: &Scenario, count: u32, side: Side) -> Vec<Vec<Duration>> {
+    let mut cuts = vec![Vec::new(); count as usize];
     for f in &scenario.faults {
-        if let (FaultKind::Churn, Some(rate)) = (f.kind, f.churn) {
+        if let (FaultKind::Churn, Some(rate), true) = (f.kind, f.churn, side.hit_by(f.target)) {
             for (mine, more) in cuts
                 .iter_mut()
-                .zip(churn_cuts(rate, f.at, f.duration, subscribers))
+                .zip(churn_cuts(rate, f.at, f.duration, count))
             {
                 mine.extend(more);
             }

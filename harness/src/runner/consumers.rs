@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use transport_core::{GateBehaviour, ReadGate};
 
+use super::churn::Side;
 use super::lag::LagTrack;
 use super::recorder::SubscriberRecorder;
 use super::timeline::Timeline;
@@ -21,7 +22,7 @@ fn fault_gates(scenario: &Scenario, subscribers: u32) -> Vec<Option<Arc<ReadGate
     if scenario.faults.is_empty() {
         return Vec::new();
     }
-    super::churn::plan(scenario, subscribers)
+    super::churn::plan(scenario, subscribers, Side::Subscribers)
         .into_iter()
         .map(|cuts| Some(Arc::new(ReadGate::new(GateBehaviour::Full).with_cuts(cuts))))
         .collect()
@@ -38,6 +39,20 @@ pub struct RunClasses {
     pub assignment: Option<Assignment>,
     /// By subscriber id: its gate, if its class lags or the run has faults.
     gates: Vec<Option<Arc<ReadGate>>>,
+    /// By publisher id: its gate in a run with faults (churn cuts, connection log).
+    publisher_gates: Vec<Arc<ReadGate>>,
+}
+
+/// In a run with faults, every publisher's gate: its churn cuts, if a churn targets
+/// publishers, and its connection log; none otherwise.
+fn publisher_gates(scenario: &Scenario) -> Vec<Arc<ReadGate>> {
+    if scenario.faults.is_empty() {
+        return Vec::new();
+    }
+    super::churn::plan(scenario, scenario.publishers, Side::Publishers)
+        .into_iter()
+        .map(|cuts| Arc::new(ReadGate::publisher().with_cuts(cuts)))
+        .collect()
 }
 
 impl RunClasses {
@@ -46,11 +61,13 @@ impl RunClasses {
         if scenario.consumers.is_empty() {
             return RunClasses {
                 gates: fault_gates(scenario, spec.subscribers),
+                publisher_gates: publisher_gates(scenario),
                 ..RunClasses::default()
             };
         }
         let assignment = Assignment::new(spec.subscribers, &spec.consumer_shares);
-        let mut cuts = super::churn::plan(scenario, spec.subscribers).into_iter();
+        let mut cuts =
+            super::churn::plan(scenario, spec.subscribers, Side::Subscribers).into_iter();
         let gates = assignment
             .class_of
             .iter()
@@ -72,6 +89,7 @@ impl RunClasses {
             shares: spec.consumer_shares.clone(),
             assignment: Some(assignment),
             gates,
+            publisher_gates: publisher_gates(scenario),
         }
     }
 
@@ -89,15 +107,20 @@ impl RunClasses {
         self.gates.get(i as usize).cloned().flatten()
     }
 
+    /// Publisher `p`'s gate, in a run with faults.
+    pub fn publisher_gate(&self, p: u32) -> Option<Arc<ReadGate>> {
+        self.publisher_gates.get(p as usize).cloned()
+    }
+
+    /// Every watched publisher's connections, sorted (`None` when none was watched).
+    pub fn publisher_connections(&self) -> Option<Vec<u64>> {
+        sorted_connections(&self.publisher_gates)
+    }
+
     /// Every watched subscriber's connections, sorted (`None` when none was watched).
     pub fn connections(&self) -> Option<Vec<u64>> {
-        let gates: Vec<&Arc<ReadGate>> = self.gates.iter().flatten().collect();
-        if gates.is_empty() {
-            return None;
-        }
-        let mut all: Vec<u64> = gates.iter().flat_map(|g| g.connections()).collect();
-        all.sort_unstable();
-        Some(all)
+        let gates: Vec<Arc<ReadGate>> = self.gates.iter().flatten().cloned().collect();
+        sorted_connections(&gates)
     }
 
     /// When subscriber `i`'s connection is cut by churn, clock ns (after [`RunClasses::arm`]).
@@ -107,7 +130,7 @@ impl RunClasses {
 
     /// Starts every gate's behaviour with the measured window.
     pub fn arm(&self, timeline: &Timeline) {
-        for gate in self.gates.iter().flatten() {
+        for gate in self.gates.iter().flatten().chain(&self.publisher_gates) {
             gate.arm(timeline.measure_start_ns, timeline.measure_end_ns);
         }
     }
@@ -135,4 +158,14 @@ impl RunClasses {
         let lag = LagTrack::new(feeds, end, timeline.measure_start_ns);
         rec.classed(class.map_or(0, |c| c + 1), lag)
     }
+}
+
+/// The connection instants of every gate in `gates`, sorted (`None` without gates).
+fn sorted_connections(gates: &[Arc<ReadGate>]) -> Option<Vec<u64>> {
+    if gates.is_empty() {
+        return None;
+    }
+    let mut all: Vec<u64> = gates.iter().flat_map(|g| g.connections()).collect();
+    all.sort_unstable();
+    Some(all)
 }

@@ -258,6 +258,9 @@ pub fn results(
                 connections: None,
                 accepts_per_sec_peak: None,
                 handshake_bytes: None,
+                publisher_connect_attempts: None,
+                publisher_connect_failures: None,
+                publisher_connections: None,
             };
             if let Some(at) = f.fired_ns {
                 r.reconvergence = Some(reconvergence(i, f, at, tallies));
@@ -337,10 +340,10 @@ fn is_reconnect_counter(name: &str) -> bool {
     name.contains("reconnect") || name.contains("retries") || name == "poll_errors"
 }
 
-/// Only resets pick a side; a blackhole and a restart hit everyone.
+/// Only resets and churns pick a side; a blackhole and a restart hit everyone.
 fn effective_target(target: FaultTarget, kind: FaultKind) -> FaultTarget {
     match kind {
-        FaultKind::ResetConnections => target,
+        FaultKind::ResetConnections | FaultKind::Churn => target,
         _ => FaultTarget::All,
     }
 }

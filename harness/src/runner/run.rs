@@ -306,7 +306,10 @@ impl<'a, T: Transport> Run<'a, T> {
             let mut pubs = Vec::with_capacity(self.scenario.publishers as usize);
             for p in 0..self.scenario.publishers {
                 let side = (&self.publisher_wire, &self.publisher_tls);
-                let ctx = self.client_ctx(p, subs + p, side, &link.publishers);
+                let ctx = ClientContext {
+                    gate: self.classes.publisher_gate(p),
+                    ..self.client_ctx(p, subs + p, side, &link.publishers)
+                };
                 pubs.push(
                     T::publisher(&self.config, &link.publishers, topic(p), ctx)
                         .await
@@ -454,6 +457,7 @@ impl<'a, T: Transport> Run<'a, T> {
             &self.counters,
             &StormLog {
                 connections: self.classes.connections(),
+                publisher_connections: self.classes.publisher_connections(),
                 handshake_bytes_end: faults::handshake_bytes(&self.subscriber_wire.snapshot()),
             },
         );

@@ -103,7 +103,7 @@ const MIN_SLOW_READ: u64 = 512;
 /// Largest burst a slow reader may take after waiting.
 const MAX_SLOW_READ: u64 = 64 * 1024;
 
-/// One subscriber's gate; shared by its connections.
+/// One client's gate (a subscriber's, or a churned publisher's); shared by its connections.
 #[derive(Debug)]
 pub struct ReadGate {
     behaviour: GateBehaviour,
@@ -123,6 +123,8 @@ pub struct ReadGate {
     cuts_done: AtomicU64,
     /// When each of its connections was established, clock ns.
     connected_at: Mutex<Vec<u64>>,
+    /// Whether it gates a publisher (churned, never throttled) rather than a subscriber.
+    publisher: bool,
 }
 
 impl ReadGate {
@@ -139,7 +141,23 @@ impl ReadGate {
             cuts: Vec::new(),
             cuts_done: AtomicU64::new(0),
             connected_at: Mutex::new(Vec::new()),
+            publisher: false,
         }
+    }
+
+    /// A publisher's gate: it reads at full speed and only carries its churn cuts and
+    /// connection log (a publisher's reads are its acknowledgements and replies, so a cut
+    /// breaks the connection at its next one, as for a subscriber).
+    pub fn publisher() -> ReadGate {
+        ReadGate {
+            publisher: true,
+            ..ReadGate::new(GateBehaviour::Full)
+        }
+    }
+
+    /// Whether it gates a publisher.
+    pub fn is_publisher(&self) -> bool {
+        self.publisher
     }
 
     /// Breaks the subscriber's connection at each of `cuts` (from the start of the window).

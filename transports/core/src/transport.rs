@@ -48,6 +48,10 @@ pub struct ServerContext {
 pub const CONNECT_ATTEMPTS: &str = "subscriber_connect_attempts";
 /// Counter of those attempts that failed (refused, unreachable, timed out).
 pub const CONNECT_FAILURES: &str = "subscriber_connect_failures";
+/// Counter of TCP connection attempts by gated publishers (a run with faults).
+pub const PUBLISHER_CONNECT_ATTEMPTS: &str = "publisher_connect_attempts";
+/// Counter of those attempts that failed.
+pub const PUBLISHER_CONNECT_FAILURES: &str = "publisher_connect_failures";
 
 /// What one client (publisher or subscriber) shares with the rest of the run.
 #[derive(Debug, Clone)]
@@ -122,15 +126,20 @@ impl ClientContext {
             return self.socket.connect_from(addr, self.source).await;
         };
         gate.online().await;
-        // A gated client is a subscriber of a run that watches its connections (classes,
-        // faults): its attempts and failures are what a reconnect storm costs.
-        self.counters.counter(CONNECT_ATTEMPTS).inc();
+        // A gated client belongs to a run that watches its connections (classes, faults):
+        // its attempts and failures are what a reconnect storm costs.
+        let (attempts, failures) = if gate.is_publisher() {
+            (PUBLISHER_CONNECT_ATTEMPTS, PUBLISHER_CONNECT_FAILURES)
+        } else {
+            (CONNECT_ATTEMPTS, CONNECT_FAILURES)
+        };
+        self.counters.counter(attempts).inc();
         let connected = self
             .socket
             .connect_with(addr, self.source, gate.recv_buffer())
             .await;
         if connected.is_err() {
-            self.counters.counter(CONNECT_FAILURES).inc();
+            self.counters.counter(failures).inc();
         }
         connected
     }

@@ -17,11 +17,14 @@ use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock;
-use crate::gate::{Churn, ReadGate, Verdict};
+use crate::gate::ReadGate;
 
 #[path = "wire_align.rs"]
 mod align;
+#[path = "wire_gate.rs"]
+mod gated;
 use align::Align;
+use gated::Gated;
 
 /// Byte totals for one side (client or server) of a run.
 #[derive(Debug, Default)]
@@ -165,38 +168,6 @@ pub struct CountingIo<T> {
     align: Option<Box<Align>>,
 }
 
-/// A consumer's read gate, and the timer a read it holds back waits on.
-#[derive(Debug)]
-struct Gated {
-    gate: Arc<ReadGate>,
-    /// When this connection was made, clock ns: churn breaks connections older than a cut.
-    opened_ns: u64,
-    /// Whether churn has broken it (counted once).
-    cut: bool,
-    timer: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
-    /// Where a read limited below the caller's buffer lands first.
-    scratch: Vec<u8>,
-}
-
-impl Gated {
-    /// Registers a wake-up at `at_ns`; false if that instant has already passed.
-    fn wait(&mut self, at_ns: u64, cx: &mut Context<'_>) -> bool {
-        let deadline = tokio::time::Instant::from_std(clock::instant_at(at_ns));
-        match &mut self.timer {
-            Some((at, sleep)) if *at == at_ns => {}
-            Some((at, sleep)) => {
-                *at = at_ns;
-                sleep.as_mut().reset(deadline);
-            }
-            None => self.timer = Some((at_ns, Box::pin(tokio::time::sleep_until(deadline)))),
-        }
-        let Some((_, sleep)) = &mut self.timer else {
-            return false;
-        };
-        sleep.as_mut().poll(cx).is_pending()
-    }
-}
-
 impl<T> CountingIo<T> {
     /// Wraps `inner`, counting steady-state bytes from the first byte on.
     pub fn new(inner: T, stats: Arc<WireStats>) -> Self {
@@ -239,13 +210,7 @@ impl<T> CountingIo<T> {
         self.gate = gate.map(|gate| {
             let opened_ns = clock::now_ns();
             gate.connected(opened_ns);
-            Box::new(Gated {
-                gate,
-                opened_ns,
-                cut: false,
-                timer: None,
-                scratch: Vec::new(),
-            })
+            Box::new(Gated::new(gate, opened_ns))
         });
         self
     }
@@ -300,6 +265,13 @@ impl CountingIo<tokio::net::TcpStream> {
         CountingIo<tokio::net::tcp::OwnedWriteHalf>,
     ) {
         let (r, w) = self.inner.into_split();
+        // A publisher's cut must reach its writes too: it may write for long stretches
+        // without reading.
+        let write_gate = self
+            .gate
+            .as_ref()
+            .and_then(|g| g.for_writes())
+            .map(Box::new);
         let read = CountingIo {
             inner: r,
             stats: self.stats.clone(),
@@ -311,7 +283,7 @@ impl CountingIo<tokio::net::TcpStream> {
             inner: w,
             stats: self.stats,
             handshake: self.handshake,
-            gate: None,
+            gate: write_gate,
             align: None,
         };
         (read, write)
@@ -373,86 +345,6 @@ impl<T: AsyncRead + Unpin> CountingIo<T> {
         self.align = Some(align);
         res
     }
-
-    /// A read as the consumer's gate allows it: held back until a timer fires, limited to a
-    /// budget, or failed while the consumer is offline.
-    fn poll_gated_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            let Some(gated) = self.gate.as_mut() else {
-                return self.poll_counted_read(cx, buf);
-            };
-            let now = clock::now_ns();
-            let next_cut = match gated.gate.churn(gated.opened_ns, now) {
-                Churn::Next(next) => next,
-                Churn::Cut => {
-                    if !std::mem::replace(&mut gated.cut, true) {
-                        gated.gate.cut_done();
-                    }
-                    return Poll::Ready(Err(ReadGate::churn_error()));
-                }
-            };
-            match gated.gate.verdict(now).until_cut(next_cut) {
-                Verdict::Drop => return Poll::Ready(Err(ReadGate::offline_error())),
-                Verdict::WaitUntil(at) => {
-                    if gated.wait(at, cx) {
-                        return Poll::Pending;
-                    }
-                }
-                Verdict::Limit(n) => return self.poll_limited_read(cx, buf, n),
-                Verdict::Pass { wake_at } => {
-                    if let Some(at) = wake_at
-                        && !gated.wait(at, cx)
-                    {
-                        continue;
-                    }
-                    let gate = gated.gate.clone();
-                    let res = self.poll_counted_read(cx, buf);
-                    if res.is_ready() {
-                        return res;
-                    }
-                    // Nothing more to read: a batch reader now waits for its next tick.
-                    gate.drained(now);
-                    if let Verdict::Pass { .. } = gate.verdict(now) {
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads at most `limit` bytes, counting them against the gate's budget.
-    fn poll_limited_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-        limit: usize,
-    ) -> Poll<io::Result<()>> {
-        let Some(gated) = self.gate.as_mut() else {
-            return self.poll_counted_read(cx, buf);
-        };
-        let gate = gated.gate.clone();
-        if buf.remaining() <= limit {
-            let before = buf.filled().len();
-            let res = self.poll_counted_read(cx, buf);
-            gate.consumed(buf.filled().len() - before);
-            return res;
-        }
-        let mut scratch = std::mem::take(&mut gated.scratch);
-        scratch.resize(limit, 0);
-        let mut part = ReadBuf::new(&mut scratch);
-        let res = self.poll_counted_read(cx, &mut part);
-        let n = part.filled().len();
-        buf.put_slice(part.filled());
-        gate.consumed(n);
-        if let Some(gated) = self.gate.as_mut() {
-            gated.scratch = scratch;
-        }
-        res
-    }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
@@ -462,6 +354,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.publisher_cut() {
+            return Poll::Ready(Err(ReadGate::churn_error()));
+        }
         let res = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             this.count_written(n);
@@ -475,6 +370,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.publisher_cut() {
+            return Poll::Ready(Err(ReadGate::churn_error()));
+        }
         let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = res {
             this.count_written(n);
@@ -523,5 +421,33 @@ mod tests {
                 connections: 1
             }
         );
+    }
+
+    /// A churned publisher's cut reaches the write half of a split connection (it may
+    /// never read), and a subscriber's gate leaves writes alone.
+    #[tokio::test]
+    async fn a_publisher_cut_fails_its_writes_once_split() {
+        use crate::gate::GateBehaviour;
+        use std::time::Duration;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = &listener;
+        let write_after_cut = |gate: ReadGate| async move {
+            let gate = Arc::new(gate.with_cuts(vec![Duration::ZERO]));
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let _peer = listener.accept().await.unwrap();
+            let io = CountingIo::new(stream, WireStats::new()).gated(Some(gate.clone()));
+            // The window starts after the connection opened, so its cut at 0 breaks it.
+            let now = clock::now_ns();
+            gate.arm(now + 1, now + 10_000_000_000);
+            let (_read, mut write) = io.into_split();
+            (write.write_all(b"x").await, gate.cuts_done())
+        };
+        let (publisher, cuts) = write_after_cut(ReadGate::publisher()).await;
+        let e = publisher.expect_err("the cut fails the write");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(cuts, 1);
+        let (subscriber, _) = write_after_cut(ReadGate::new(GateBehaviour::Full)).await;
+        subscriber.expect("a subscriber's cut is its reads'");
     }
 }

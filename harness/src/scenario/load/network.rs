@@ -127,7 +127,7 @@ fn restart_and_churn(
                 return Err(at(
                     sh,
                     format!(
-                        "share_per_sec must be in (0, 1] (a share of the subscribers each second), got {v}"
+                        "share_per_sec must be in (0, 1] (a share of the targeted clients each second), got {v}"
                     ),
                 ));
             }
@@ -139,7 +139,7 @@ fn restart_and_churn(
         (None, None, FaultKind::Churn) => {
             return Err(at(
                 &f.kind,
-                "a churn needs rate_per_sec (subscribers per second) or share_per_sec (a share of them per second)",
+                "a churn needs rate_per_sec (clients per second) or share_per_sec (a share of them per second)",
             ));
         }
         (Some(r), _, _) => return Err(at(r, "rate_per_sec applies to churn only")),
@@ -206,24 +206,14 @@ pub(super) fn faults(
             ));
         }
         let target = match &f.target {
+            // A churn cuts subscribers unless told otherwise: the fleet that comes and goes.
+            None if kind == FaultKind::Churn => FaultTarget::Subscribers,
             None => FaultTarget::All,
-            Some(t) if kind == FaultKind::Churn && t.get_ref() == "subscribers" => {
-                FaultTarget::Subscribers
-            }
-            Some(t) if kind == FaultKind::Churn => {
+            Some(t) if !matches!(kind, FaultKind::ResetConnections | FaultKind::Churn) => {
                 return Err(at(
                     t,
                     format!(
-                        "a churn cuts subscribers only (publishers keep their connections); allowed: subscribers, got `{}`",
-                        t.get_ref()
-                    ),
-                ));
-            }
-            Some(t) if kind != FaultKind::ResetConnections => {
-                return Err(at(
-                    t,
-                    format!(
-                        "target applies to reset-connections only; a {} affects everyone",
+                        "target applies to reset-connections and churn only; a {} affects everyone",
                         kind.name()
                     ),
                 ));
