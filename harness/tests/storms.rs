@@ -117,19 +117,28 @@ fn a_restarted_server_process_comes_back_on_its_port_with_every_subscriber() {
     }
 }
 
-/// Subscribers and publishers both churned (`target = "all"`): 10 of each side a second.
+/// Subscribers and publishers both churned (`target = "all"`): 10 of each side a second, so
+/// each of the 10 publishers (10 messages a second each, the run's 100 shared) is cut once a
+/// second: a cut that fell while its client was still reconnecting from the last one would
+/// have nothing to cut.
 #[test]
 fn a_churn_cuts_exactly_what_its_schedule_asks_and_loses_nothing() {
     let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "name = \"churn\"\ndescription = \"100 subscribers and 4 publishers, 10 of each cut a second\"\n\
+        "name = \"churn\"\ndescription = \"100 subscribers and 10 publishers, 10 of each cut a second\"\n\
          {TRANSPORTS}\nwarmup = \"500ms\"\nduration = \"5s\"\ndrain_timeout = \"10s\"\n\
-         subscribers = 100\npublishers = 4\npayload = \"100B\"\nrate_per_sec = 20\n\
+         subscribers = 100\npublishers = 10\npayload = \"100B\"\nrate_per_sec = 100\n\
          [[faults]]\nat = \"1s\"\nkind = \"churn\"\ntarget = \"all\"\nrate_per_sec = 10\nduration = \"3s\"\n"
     );
-    let (_, summary) = bin_support::run_ok(dir.path(), &text);
+    let (out, summary) = bin_support::run_ok(dir.path(), &text);
     valid(&summary);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert_eq!(
+        report.matches("the churn cut its publishers too").count(),
+        5,
+        "the Storms section says what the publishers' cuts cost, per run"
+    );
     for run in runs(&summary) {
         let name = run["transport"].as_str().unwrap();
         let f = &run["faults"][0];

@@ -191,7 +191,8 @@ impl ChurnRate {
 }
 
 /// When each subscriber of `subscribers` is cut by a churn at `rate` from `at` for `length`
-/// (offsets from the window's start): cut `k` falls at `at + k / rate` and picks subscriber
+/// (offsets from the window's start): cut `k` falls at `at + (k + ½) / rate`, in the middle of
+/// its slot (so the first cut does not race the fault's own bookkeeping at `at`), and picks subscriber
 /// `k * stride mod subscribers`, a stride coprime with the count, so consecutive cuts spread
 /// over the fleet and every subscriber is cut once before any is cut twice. Deterministic.
 pub fn churn_cuts(
@@ -212,7 +213,7 @@ pub fn churn_cuts(
         .unwrap_or(1);
     let count = (per_sec * length.as_secs_f64()).floor() as u64;
     for k in 0..count {
-        let when = at + Duration::from_secs_f64(k as f64 / per_sec);
+        let when = at + Duration::from_secs_f64((k as f64 + 0.5) / per_sec);
         cuts[((k * stride) % n) as usize].push(when);
     }
     cuts
@@ -389,7 +390,12 @@ mod tests {
         );
         assert!(
             all.iter()
-                .all(|&c| c >= Duration::from_secs(1) && c < Duration::from_secs(21))
+                .all(|&c| c > Duration::from_secs(1) && c < Duration::from_secs(21))
+        );
+        assert_eq!(
+            all.iter().min(),
+            Some(&Duration::from_millis(1100)),
+            "mid-slot"
         );
         let again = churn_cuts(
             ChurnRate::RatePerSec(5.0),

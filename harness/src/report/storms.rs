@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::link::FaultKind;
+use crate::link::{FaultKind, FaultTarget};
 use crate::results::faults::FaultResult;
 use crate::results::summary::IntervalPoint;
 use crate::results::{RunResult, Summary};
@@ -24,9 +24,12 @@ pub fn markdown(summary: &Summary) -> String {
     }
     rows.sort_by_key(|(r, f)| {
         let t99 = f.reconvergence.as_ref().and_then(|c| c.t99_ns);
+        // Fleets of one size together: a 1,000-subscriber storm beside a 10,000 one says
+        // little.
         (
             f.kind.name(),
             (f.at_secs * 1e3) as u64,
+            r.subscribers,
             t99.unwrap_or(u64::MAX),
             f.lost,
             r.transport.name(),
@@ -74,7 +77,34 @@ pub fn markdown(summary: &Summary) -> String {
         );
     }
     out.push_str(&incarnations(summary));
+    out.push_str(&publishers(summary, &rows));
     out.push_str(&losses(&rows));
+    out
+}
+
+/// What a churn aimed at publishers cost them: their reconnections in its span.
+fn publishers(summary: &Summary, rows: &[(&RunResult, &FaultResult)]) -> String {
+    let mut out = String::new();
+    for (r, f) in rows {
+        if f.kind != FaultKind::Churn || f.target == FaultTarget::Subscribers {
+            continue;
+        }
+        let (Some(made), Some(tried), Some(failed)) = (
+            f.publisher_connections,
+            f.publisher_connect_attempts,
+            f.publisher_connect_failures,
+        ) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "- {}: the churn cut its publishers too; they made {made} connections ({tried} attempts, {failed} failed) and resent what had not been confirmed.",
+            super::conditions::label(summary, r),
+        );
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
     out
 }
 

@@ -135,10 +135,11 @@ impl Link {
         flag.end();
         let (sink, stream) = ws.split();
         let (tx, state) = watch::channel(LinkState::default());
-        let reader = tokio::spawn(read_control(stream, tx, counters));
+        let tx = Arc::new(tx);
+        let reader = tokio::spawn(read_control(stream, tx.clone(), counters));
         let (frames, queued) = mpsc::unbounded_channel();
         let write_failed = Arc::new(AtomicBool::new(false));
-        let writer = tokio::spawn(write_queued(sink, queued, write_failed.clone()));
+        let writer = tokio::spawn(write_queued(sink, queued, (write_failed.clone(), tx)));
         Ok(Link {
             frames: Some(frames),
             write_failed,
@@ -194,11 +195,13 @@ impl Drop for Link {
     }
 }
 
-/// The writer task: feeds every queued frame, flushing once per batch.
+/// The writer task: feeds every queued frame, flushing once per batch. A failed write ends
+/// the link at once: waiting for the reader to notice could take until the next ping (a cut
+/// connection's read side may stay quiet), and a mark queued behind it is never proven.
 async fn write_queued(
     mut sink: SplitSink<Ws, Message>,
     mut queued: mpsc::UnboundedReceiver<Message>,
-    failed: Arc<AtomicBool>,
+    (failed, state): (Arc<AtomicBool>, Arc<watch::Sender<LinkState>>),
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while queued.recv_many(&mut batch, WRITE_BATCH).await > 0 {
@@ -210,6 +213,9 @@ async fn write_queued(
         };
         if write.await.is_err() {
             failed.store(true, Ordering::Relaxed);
+            state.send_modify(|s| {
+                s.ended.get_or_insert(Ended::Broken);
+            });
             return;
         }
     }
@@ -263,7 +269,7 @@ fn kind(msg: &Message) -> &'static str {
 /// and its close.
 async fn read_control(
     mut stream: SplitStream<Ws>,
-    state: watch::Sender<LinkState>,
+    state: Arc<watch::Sender<LinkState>>,
     counters: ControlCounters,
 ) {
     let end = loop {
