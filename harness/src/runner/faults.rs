@@ -21,7 +21,7 @@ use transport_core::{Counters, Transport, WireStats, clock};
 
 use super::audit::Arrival;
 use super::churn::CutTally;
-use super::recorder::Observe;
+use super::observe::Observe;
 use super::server::Restartable;
 use super::storm::{self, StormLog};
 use super::topic::shares_topic;

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use transport_core::Envelope;
 
 use super::audit::Arrival;
-use super::recorder::Observe;
+use super::observe::Observe;
 
 /// The in-flight windows of a run's publishers: one per publisher in closed loop, none in open
 /// loop (where the schedule, not delivery, paces publishing).

@@ -26,6 +26,7 @@ pub(crate) mod flow;
 mod lag;
 mod limits;
 pub(crate) mod matrix;
+mod observe;
 mod output;
 pub(crate) mod program;
 mod progress;
