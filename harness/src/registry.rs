@@ -130,6 +130,17 @@ impl TransportKind {
         self.runs_by_default()
     }
 
+    /// Whether its consumers ask for their data (a held poll, a fetch, a blocking read) rather
+    /// than having the server send it unasked: the pull side of the article's argument.
+    pub fn consumers_pull(self) -> bool {
+        use TransportKind::*;
+        match self {
+            LongPoll | PullLog | NchanLongPoll | RedisStreams | NatsPull => true,
+            RawTcp | WebSocket | Sse | NchanSse | NchanWebSocket | RedisPubsub | Mqtt
+            | NatsCore | NatsPush => false,
+        }
+    }
+
     /// Looks a transport up by its registered name.
     pub fn from_name(name: &str) -> Option<TransportKind> {
         Self::ALL.iter().copied().find(|k| k.name() == name)

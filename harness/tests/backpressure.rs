@@ -93,6 +93,15 @@ fn lagging_consumers_are_measured_on_the_server_and_reported() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Consumers that fall behind"), "{report}");
     assert!(report.contains("push servers pay per-consumer memory"));
+    // Both push servers hold most of what their slow readers have not read (the check above
+    // says as much in bytes): the claim's verdict says so for each.
+    for transport in ["raw-tcp", "websocket"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(&format!("| {transport} | push |")))
+            .unwrap_or_else(|| panic!("{transport}'s claim row: {report}"));
+        assert!(row.contains("| holds:"), "{row}");
+    }
     let chart = out.join("server-memory-lagging.png");
     assert!(
         std::fs::metadata(&chart).unwrap().len() > 10_000,

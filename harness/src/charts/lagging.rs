@@ -98,6 +98,12 @@ impl Lagging<'_> {
         Some((run as f64 - control as f64) / f64::from(self.lagging().max(1)))
     }
 
+    /// The most payload bytes one lagging consumer of its class was behind (its backlog).
+    pub fn backlog_bytes(&self) -> Option<f64> {
+        let behind = self.class.max_lag_messages?;
+        Some(behind as f64 * self.run.payload_bytes as f64)
+    }
+
     /// Resident plus kernel bytes per lagging subscriber; unavailable unless both were read.
     pub fn total_per_lagging(&self) -> Option<f64> {
         Some(self.rss_per_lagging()? + self.kernel_per_lagging()?)

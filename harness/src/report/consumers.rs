@@ -13,8 +13,10 @@ use crate::registry::TransportKind;
 use crate::results::Summary;
 use crate::text;
 
-/// What a lagging consumer must cost a server before it counts as "paying per consumer".
-const SIGNIFICANT_BYTES: f64 = 64.0 * 1024.0;
+/// The share of a lagging consumer's backlog its server must hold for it before it counts as
+/// "paying per consumer": a server with per-consumer queues holds nearly all of it until a
+/// bound, one serving a shared log only what one reply or fetch carries.
+const HELD_SHARE: f64 = 0.5;
 
 /// The section (empty when no run had lagging subscribers).
 pub fn markdown(summary: &Summary) -> String {
@@ -125,45 +127,77 @@ fn signed_bytes(b: f64) -> String {
     }
 }
 
-/// The article's claim, judged per transport from the largest lagging share it ran.
+/// The article's claim, judged per transport by what its server held for a lagging consumer
+/// against how far that consumer was behind: a server that keeps per-consumer state holds
+/// most of each laggard's backlog (until a queue or socket buffer bounds it), one that serves
+/// a shared log holds at most what one reply or fetch carries. Judged on the run where the
+/// laggards fell furthest behind.
 fn claim(rows: &[Lagging<'_>]) -> String {
     let mut out = String::from(
-        "\n**Claim:** \"push servers pay per-consumer memory for slow consumers; a pull broker does not\".\n\n| transport | memory / lagging consumer (resident + kernel) | verdict |\n|---|---|---|\n",
+        "\n**Claim:** \"push servers pay per-consumer memory for slow consumers; a pull broker does not\".\n\n| transport | consumers | held / lagging consumer (resident + kernel) | its backlog | held share | verdict |\n|---|---|---|---|---|---|\n",
     );
     let mut transports: Vec<TransportKind> = rows.iter().map(|l| l.run.transport).collect();
     transports.sort();
     transports.dedup();
     for t in transports {
-        let worst = rows
-            .iter()
-            .filter(|l| l.run.transport == t)
-            .filter_map(|l| l.total_per_lagging().or_else(|| l.rss_per_lagging()))
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-        let verdict = match (t == TransportKind::PullLog, worst) {
-            (_, None) => "not measured (the server shares the load generator's process)",
-            (true, Some(b)) if b < SIGNIFICANT_BYTES => {
-                "holds: the broker keeps no per-consumer copy"
-            }
-            (true, Some(_)) => {
-                "does not hold: the pull broker's memory grew with lagging consumers"
-            }
-            (false, Some(b)) if b >= SIGNIFICANT_BYTES => {
-                "holds: this server holds data for each lagging consumer"
-            }
-            (false, Some(_)) => {
-                "does not hold here: a lagging consumer cost this server less than the threshold"
-            }
-        };
+        let furthest = rows.iter().filter(|l| l.run.transport == t).max_by(|a, b| {
+            let behind = |l: &&Lagging<'_>| l.backlog_bytes().unwrap_or(0.0);
+            behind(a).total_cmp(&behind(b))
+        });
+        let held = furthest.and_then(|l| l.total_per_lagging().or_else(|| l.rss_per_lagging()));
+        let backlog = furthest.and_then(Lagging::backlog_bytes);
+        let share = held.zip(backlog.filter(|b| *b > 0.0)).map(|(h, b)| h / b);
         let _ = writeln!(
             out,
-            "| {t} | {} | {verdict} |",
-            worst.map_or_else(|| "–".to_owned(), signed_bytes)
+            "| {t} | {} | {} | {} | {} | {} |",
+            if t.consumers_pull() { "pull" } else { "push" },
+            held.map_or_else(|| "–".to_owned(), signed_bytes),
+            backlog.map_or_else(|| "–".to_owned(), text::bytes),
+            share.map_or_else(|| "–".to_owned(), |s| format!("{:.0}%", s * 100.0)),
+            verdict(t.consumers_pull(), held, share),
         );
     }
     let _ = writeln!(
         out,
-        "\nA transport \"pays\" when a lagging consumer costs its server at least {} of memory.",
-        text::bytes(SIGNIFICANT_BYTES)
+        "\nA server \"pays per consumer\" when it held at least {:.0}% of a lagging consumer's backlog for it.",
+        HELD_SHARE * 100.0
     );
     out
+}
+
+/// The claim's verdict for one transport.
+fn verdict(pulls: bool, held: Option<f64>, share: Option<f64>) -> &'static str {
+    match (pulls, held, share) {
+        (_, None, _) => "not measured (the server shares the load generator's process)",
+        (_, Some(_), None) => "not judged: its lagging consumers never fell behind",
+        (false, _, Some(s)) if s >= HELD_SHARE => {
+            "holds: the server held each lagging consumer's backlog for it"
+        }
+        (false, _, Some(_)) => {
+            "does not hold here: the server held little of each lagging consumer's backlog"
+        }
+        (true, _, Some(s)) if s < HELD_SHARE => {
+            "holds: the server held little beyond one reply per lagging consumer"
+        }
+        (true, _, Some(_)) => {
+            "does not hold: this pull server held each lagging consumer's backlog"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_judges_the_share_of_the_backlog_held_not_a_size() {
+        let push = |held: Option<f64>, share| verdict(false, held, share);
+        let pull = |held: Option<f64>, share| verdict(true, held, share);
+        assert!(push(Some(2e6), Some(0.8)).starts_with("holds"));
+        assert!(push(Some(2e6), Some(0.2)).starts_with("does not hold here"));
+        assert!(pull(Some(5e5), Some(0.2)).starts_with("holds"));
+        assert!(pull(Some(5e6), Some(0.9)).starts_with("does not hold"));
+        assert!(push(None, None).starts_with("not measured"));
+        assert!(pull(Some(1e5), None).starts_with("not judged"));
+    }
 }
