@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use transport_test_support::peers::{MOSQUITTO, Peer, REDIS, present};
+use transport_test_support::procs::pids_named;
 
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
@@ -49,21 +50,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Processes running now whose command name is `comm`.
-fn pids_named(comm: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if name.trim() == comm {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 fn missing_program_exits_2(transport: &str, package: &str) {

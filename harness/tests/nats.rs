@@ -12,6 +12,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use transport_test_support::peers::{NATS, present};
+use transport_test_support::procs::pids_named;
 
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
@@ -74,21 +75,6 @@ fn summary(dir: &Path) -> serde_json::Value {
     summary
 }
 
-/// nats-server processes running now (by command name).
-fn nats_pids() -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "nats-server" {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 #[test]
 fn missing_nats_server_exits_2_naming_the_package() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,7 +128,7 @@ fn a_run_measures_nats_server_and_leaves_none_behind() {
         return;
     }
     let _alone = counting_alone();
-    let before = nats_pids();
+    let before = pids_named("nats-server");
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(dir.path(), r#""nats-core", "nats-push", "nats-pull""#, "");
     let out_dir = dir.path().join("out");
@@ -171,7 +157,7 @@ fn a_run_measures_nats_server_and_leaves_none_behind() {
         );
         assert!(run["wire"]["server"].is_null(), "{}", run["wire"]);
     }
-    let left: Vec<u32> = nats_pids()
+    let left: Vec<u32> = pids_named("nats-server")
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
@@ -213,7 +199,7 @@ fn an_existing_server_is_used_and_nothing_is_started() {
         assert!(Instant::now() < deadline, "nats-server did not answer");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let before = nats_pids();
+    let before = pids_named("nats-server");
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(dir.path(), r#""nats-pull""#, "");
     let out_dir = dir.path().join("out");
@@ -221,7 +207,11 @@ fn an_existing_server_is_used_and_nothing_is_started() {
     let out = run(&s, &out_dir, None, &["--server", &server]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(nats_pids(), before, "nothing started or stopped");
+    assert_eq!(
+        pids_named("nats-server"),
+        before,
+        "nothing started or stopped"
+    );
     let summary = summary(&out_dir);
     let run = &summary["runs"][0];
     assert_eq!(run["lost"], 0);

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use transport_test_support::peers::{NCHAN, present};
+use transport_test_support::procs::pids_named;
 
 const BIN: &str = env!("CARGO_BIN_EXE_transport-bench");
 
@@ -53,21 +54,6 @@ fn nginx_alone() -> std::sync::MutexGuard<'static, ()> {
     NGINX_RUNS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// nginx processes running now (by command name).
-fn nginx_pids() -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse().ok()) else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "nginx" {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 #[test]
@@ -133,7 +119,7 @@ fn a_run_measures_nginx_and_leaves_none_behind() {
         return;
     }
     let _alone = nginx_alone();
-    let before = nginx_pids();
+    let before = pids_named("nginx");
     let dir = tempfile::tempdir().unwrap();
     let config = "[transport.nchan-websocket]\nworker_processes = 2\n";
     let s = scenario(dir.path(), "nchan-websocket", config);
@@ -165,7 +151,7 @@ fn a_run_measures_nginx_and_leaves_none_behind() {
     assert!(server["rss_bytes_before"].as_u64().unwrap() > 0, "{server}");
     // nginx's sockets are not ours to count: unavailable, not zero.
     assert!(run["wire"]["server"].is_null(), "{}", run["wire"]);
-    let after = nginx_pids();
+    let after = pids_named("nginx");
     let left: Vec<u32> = after.into_iter().filter(|p| !before.contains(p)).collect();
     assert!(
         left.is_empty(),
@@ -181,7 +167,7 @@ fn a_killed_nginx_comes_back_with_its_subscribers_and_leaves_none_behind() {
         return;
     }
     let _alone = nginx_alone();
-    let before = nginx_pids();
+    let before = pids_named("nginx");
     let dir = tempfile::tempdir().unwrap();
     let fault = "duration = \"4s\"\nallow_loss = true\n\
                  [[faults]]\nat = \"1s\"\nkind = \"server-restart\"\nduration = \"500ms\"\n";
@@ -207,7 +193,7 @@ fn a_killed_nginx_comes_back_with_its_subscribers_and_leaves_none_behind() {
         .unwrap();
     assert_eq!(incarnations.len(), 2, "{incarnations:?}");
     assert_eq!(incarnations[0]["ended_by"], "kill");
-    let left: Vec<u32> = nginx_pids()
+    let left: Vec<u32> = pids_named("nginx")
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();

@@ -15,6 +15,7 @@ use transport_bench::registry::TransportKind;
 use transport_bench::server::resources::is_running;
 use transport_bench::server::{ChildError, ChildServer, ChildSpec};
 use transport_core::Transport;
+use transport_test_support::procs::eventually;
 
 const GRACE: Duration = Duration::from_secs(10);
 /// Environment variable that turns the ignored helper test into the "harness" process.
@@ -25,18 +26,6 @@ fn spec(transport: TransportKind) -> ChildSpec {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_transport-bench")),
         ..ChildSpec::new(transport).unwrap()
     }
-}
-
-/// Polls `done` until it holds or `limit` passes; returns whether it held.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 /// The child's server-side bytes equal the clients' counts exactly (what one side writes the

@@ -7,13 +7,14 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod bin_support;
 
 use bin_support::BIN;
+use transport_test_support::procs::{alive, children, eventually};
 
 const TRANSPORTS: &str = r#"transports = ["raw-tcp", "websocket", "long-poll", "sse", "pull-log"]"#;
 
@@ -162,43 +163,6 @@ fn a_churn_cuts_exactly_what_its_schedule_asks_and_loses_nothing() {
         assert_eq!(f["target"], "all");
         assert_eq!(run["lost"], 0, "{name}: every client resumes");
     }
-}
-
-/// Pids of the processes whose parent is `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // The parent pid is the second field after the parenthesised command name.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        if after.split(' ').nth(1).and_then(|p| p.parse().ok()) == Some(pid) {
-            out.push(child);
-        }
-    }
-    out
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
-        .unwrap_or(false)
-}
-
-/// Polls `done` every 20 ms until it holds or `limit` passes.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use transport_core::conformance::message;
@@ -11,8 +11,8 @@ use transport_core::{
     ClientContext, Publisher, ServerContext, ServerHandle, Subscriber, Transport, TransportError,
 };
 use transport_nats::{CoreConfig, NatsCore, NatsPull, NatsServer, PullConfig};
-use transport_program::is_running;
 use transport_test_support::peers::{NATS, present};
+use transport_test_support::procs::still_running_after;
 
 const BOUND: Duration = Duration::from_secs(10);
 /// Set in the child this file runs to be killed: it starts nats-server and prints its pid.
@@ -27,18 +27,6 @@ async fn start() -> NatsServer {
     .await
     .expect("nats-server starts in time")
     .expect("nats-server starts")
-}
-
-/// Waits (bounded) until none of `pids` runs; returns those still running at the deadline.
-fn still_running_after(pids: &[u32], bound: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + bound;
-    loop {
-        let alive: Vec<u32> = pids.iter().copied().filter(|&p| is_running(p)).collect();
-        if alive.is_empty() || Instant::now() > deadline {
-            return alive;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

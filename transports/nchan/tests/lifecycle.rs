@@ -14,8 +14,8 @@ use transport_core::{
     TransportError,
 };
 use transport_nchan::{NchanConfig, NchanLongPoll, NchanServer, NchanSse, NchanWebSocket};
-use transport_program::is_running;
 use transport_test_support::peers::{NCHAN, present};
+use transport_test_support::procs::still_running_after;
 
 const BOUND: Duration = Duration::from_secs(10);
 /// Set in the child this file runs to be killed: it starts nginx and prints its pids.
@@ -30,18 +30,6 @@ async fn start(config: &NchanConfig) -> NchanServer {
     .await
     .expect("nginx starts in time")
     .expect("nginx starts")
-}
-
-/// Waits (bounded) until none of `pids` runs; returns those still running at the deadline.
-fn still_running_after(pids: &[u32], bound: Duration) -> Vec<u32> {
-    let deadline = Instant::now() + bound;
-    loop {
-        let alive: Vec<u32> = pids.iter().copied().filter(|&p| is_running(p)).collect();
-        if alive.is_empty() || Instant::now() > deadline {
-            return alive;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

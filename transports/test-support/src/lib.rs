@@ -18,6 +18,7 @@ use tokio::process::Command;
 
 pub mod claims;
 pub mod peers;
+pub mod procs;
 pub mod traffic;
 
 /// The default bound on one awaited step of a test. Loopback steps take microseconds; 10 s
