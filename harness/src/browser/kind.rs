@@ -1,5 +1,7 @@
 //! [`WebKind`]: the web patterns a browser page can subscribe with, and the transport each one
-//! is. Scenario validation and the browser transport both ask it, so it sits apart from both.
+//! is: on our servers and on nginx + Nchan, whose endpoints the page speaks too (its channel
+//! info, message-id resume and `ws+meta.nchan` frames). Scenario validation and the browser
+//! transport both ask it, so it sits apart from both.
 
 use crate::registry::TransportKind;
 
@@ -12,11 +14,24 @@ pub enum WebKind {
     Sse,
     /// `WebSocket`.
     WebSocket,
+    /// A `fetch` loop of Nchan long polls, resumed by `If-Modified-Since`/`If-None-Match`.
+    NchanLongPoll,
+    /// `EventSource` on Nchan's subscriber location.
+    NchanSse,
+    /// `WebSocket` on Nchan's subscriber location (`ws+meta.nchan`).
+    NchanWebSocket,
 }
 
 impl WebKind {
     /// Every web pattern, in the order error messages list them.
-    pub const ALL: [WebKind; 3] = [WebKind::LongPoll, WebKind::WebSocket, WebKind::Sse];
+    pub const ALL: [WebKind; 6] = [
+        WebKind::LongPoll,
+        WebKind::WebSocket,
+        WebKind::Sse,
+        WebKind::NchanLongPoll,
+        WebKind::NchanWebSocket,
+        WebKind::NchanSse,
+    ];
 
     /// The pattern of `kind`, if a browser can subscribe to it.
     pub fn of_kind(kind: TransportKind) -> Option<WebKind> {
@@ -24,12 +39,11 @@ impl WebKind {
             TransportKind::LongPoll => Some(WebKind::LongPoll),
             TransportKind::Sse => Some(WebKind::Sse),
             TransportKind::WebSocket => Some(WebKind::WebSocket),
-            // Nchan's endpoints need pages of their own (not written yet).
+            TransportKind::NchanLongPoll => Some(WebKind::NchanLongPoll),
+            TransportKind::NchanSse => Some(WebKind::NchanSse),
+            TransportKind::NchanWebSocket => Some(WebKind::NchanWebSocket),
             TransportKind::RawTcp
             | TransportKind::PullLog
-            | TransportKind::NchanLongPoll
-            | TransportKind::NchanSse
-            | TransportKind::NchanWebSocket
             // Brokers speak RESP and MQTT over TCP, which a page cannot open.
             | TransportKind::RedisPubsub
             | TransportKind::RedisStreams
@@ -51,7 +65,16 @@ impl WebKind {
             WebKind::LongPoll => TransportKind::LongPoll,
             WebKind::Sse => TransportKind::Sse,
             WebKind::WebSocket => TransportKind::WebSocket,
+            WebKind::NchanLongPoll => TransportKind::NchanLongPoll,
+            WebKind::NchanSse => TransportKind::NchanSse,
+            WebKind::NchanWebSocket => TransportKind::NchanWebSocket,
         }
+    }
+
+    /// Whether each subscriber holds an HTTP/1.1 request open (a poll or a stream), so that
+    /// Chromium's six connections per origin cap the subscribers of one page.
+    pub fn holds_http(self) -> bool {
+        !matches!(self, WebKind::WebSocket | WebKind::NchanWebSocket)
     }
 
     /// The registered name of its transport.

@@ -5,9 +5,15 @@
 //! All subscribers of a run share one page (one origin, as in a web app with several
 //! subscriptions open), started by the first subscriber that connects and kept in the run's
 //! config; the browser dies when the run drops its config and the last subscriber.
+//!
+//! The browser's connections to the server are counted by the kernel ([`OutsideTally`]) into
+//! the subscribers' wire stats, setup as handshake: a server whose own bytes are not ours to
+//! count (nginx) still gets exact subscriber bytes. Where the server counts, the results
+//! derive the subscribers' bytes from its counts instead (`runner::aggregate`).
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -15,8 +21,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, mpsc};
 use transport_core::{
-    ClientContext, OptionDoc, ServerContext, Subscriber, Transport, TransportError,
+    Capabilities, ClientContext, OptionDoc, ServerContext, ServerKind, Subscriber, Transport,
+    TransportError, WireProbe,
 };
+use transport_program::OutsideTally;
 
 use super::figures::{self, CLOCK_UNCERTAINTY, TIMER_RESOLUTION};
 use super::kind::WebKind;
@@ -41,6 +49,30 @@ pub struct BrowserConfig<C> {
     pub inner: C,
     #[serde(skip)]
     page: Arc<OnceCell<Arc<Session>>>,
+    /// The kernel's count of the browser's connections to the server (none for a server
+    /// address that is not an IP address and port).
+    #[serde(skip)]
+    tally: Arc<OnceLock<Option<Arc<OutsideTally>>>>,
+}
+
+/// A subscription being set up: its bytes count as handshake until this is dropped.
+struct Opening(Option<Arc<OutsideTally>>);
+
+impl Opening {
+    fn new(tally: Option<Arc<OutsideTally>>) -> Opening {
+        if let Some(t) = &tally {
+            t.opening();
+        }
+        Opening(tally)
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.opened();
+        }
+    }
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for BrowserConfig<C> {
@@ -101,6 +133,19 @@ impl<T: Transport> Transport for InBrowser<T> {
         T::options()
     }
 
+    fn capabilities() -> Capabilities {
+        T::capabilities()
+    }
+
+    // The server is `T`'s, so it runs where `T`'s may (nginx: as a program the runner starts).
+    fn server_kinds() -> &'static [ServerKind] {
+        T::server_kinds()
+    }
+
+    fn preflight(config: &Self::Config) -> Result<(), TransportError> {
+        T::preflight(&config.inner)
+    }
+
     fn validate(config: &Self::Config) -> Result<(), String> {
         T::validate(&config.inner)
     }
@@ -139,6 +184,14 @@ impl<T: Transport> Transport for InBrowser<T> {
                 WebKind::names().join(", ")
             ))
         })?;
+        let tally = config
+            .tally
+            .get_or_init(|| {
+                let peer: SocketAddr = addr.parse().ok()?;
+                Some(OutsideTally::register(ctx.wire.clone(), peer))
+            })
+            .clone();
+        let opening = Opening::new(tally.clone());
         let session = config
             .page
             .get_or_try_init(|| async {
@@ -155,12 +208,15 @@ impl<T: Transport> Transport for InBrowser<T> {
             .open(sub, page_spec(kind, &options, topic, sub))
             .await
             .map_err(|e| browser_error("browser subscribe", format!("{e:#}")))?;
-        match tokio::time::timeout(LIVE_TIMEOUT, events.recv()).await {
+        let live = tokio::time::timeout(LIVE_TIMEOUT, events.recv()).await;
+        drop(opening);
+        match live {
             Ok(Some(SubEvent::Live)) => Ok(BrowserSubscriber {
                 session,
                 sub,
                 events,
                 received_at: None,
+                tally,
             }),
             Ok(Some(SubEvent::Failed(e))) => Err(browser_error("browser subscribe", e)),
             Ok(_) => Err(TransportError::Closed {
@@ -174,7 +230,7 @@ impl<T: Transport> Transport for InBrowser<T> {
 /// Why a browser subscriber may never have become live.
 fn stall(kind: WebKind, sub: u32) -> String {
     let mut why = format!("browser subscriber {sub} was not live within {LIVE_TIMEOUT:?}");
-    if kind != WebKind::WebSocket && sub >= PER_ORIGIN {
+    if kind.holds_http() && sub >= PER_ORIGIN {
         why += &format!(
             " (Chromium opens at most {PER_ORIGIN} HTTP/1.1 connections per origin, and the \
              page's other {} {} subscribers hold them)",
@@ -202,6 +258,7 @@ pub struct BrowserSubscriber {
     sub: u32,
     events: mpsc::UnboundedReceiver<SubEvent>,
     received_at: Option<u64>,
+    tally: Option<Arc<OutsideTally>>,
 }
 
 impl Subscriber for BrowserSubscriber {
@@ -230,6 +287,10 @@ impl Subscriber for BrowserSubscriber {
     }
 
     async fn close(self) -> Result<(), TransportError> {
+        // The kernel forgets a connection's counts when it closes: read them first.
+        if let Some(t) = &self.tally {
+            t.refresh();
+        }
         self.session
             .close(self.sub)
             .await
@@ -258,6 +319,8 @@ mod tests {
         assert!(stall(WebKind::LongPoll, 6).contains("6 HTTP/1.1 connections per origin"));
         assert!(!stall(WebKind::WebSocket, 6).contains("per origin"));
         assert!(!stall(WebKind::Sse, 2).contains("per origin"));
+        assert!(stall(WebKind::NchanSse, 6).contains("per origin"));
+        assert!(!stall(WebKind::NchanWebSocket, 6).contains("per origin"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The report's "Browser vs Rust client" section: for each browser run (`client=browser`), the
 //! Rust-client run of the same cell beside it, and what the browser adds as p50 and p99
 //! ratios; plus what those figures rest on (Chromium version, timer resolution, clock
-//! uncertainty, server-side wire counting) and why a browser run failed, if one did.
+//! uncertainty, where the browser's wire bytes were counted) and why a browser run failed, if one did.
 
 use std::fmt::Write as _;
 
@@ -52,13 +52,17 @@ pub fn markdown(summary: &Summary) -> String {
     let _ = writeln!(
         out,
         "Browser runs subscribe from one headless Chromium page ({}) on the server's origin: a \
-         `fetch` loop for long-poll, `EventSource` for sse, `WebSocket` for websocket. The page \
+         `fetch` loop for long-poll, `EventSource` for sse, `WebSocket` for websocket, and the \
+         same three on Nchan's subscriber location for the nchan-* transports (following \
+         Nchan's message ids, as our Rust clients do). The page \
          decodes every envelope in JavaScript and stamps each delivery unit with \
          `performance.timeOrigin + performance.now()`; the server, publishers and schedule are the \
          same as in the Rust-client run beside it, so the ratios are what the browser adds \
          (parsing, base64, its event loop and networking). Page timer resolution {}; page \
          times map onto the harness clock within {}. Browser sockets are not the harness's: \
-         their wire bytes are the server's counts minus the publishers'.\n",
+         their wire bytes are the server's counts minus the publishers', or, for a server that \
+         counts nothing (nginx), the kernel's counters of the browser's connections \
+         (`subscriber_wire_counted_at` says which).\n",
         first.chromium.as_deref().unwrap_or("version unknown"),
         first
             .timer_resolution_ns

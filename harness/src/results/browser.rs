@@ -15,7 +15,8 @@ pub struct BrowserResult {
     /// round trip of the calibration, plus the timer resolution), ns; null if no page loaded.
     pub clock_uncertainty_ns: Option<u64>,
     /// Where subscriber-side wire bytes come from: `server` (the browser's sockets are not the
-    /// harness's, so they are the server's bytes minus the publishers'), or `unavailable` (an
-    /// external server counts nothing).
+    /// harness's, so they are the server's bytes minus the publishers'), `kernel` (a server
+    /// that counts nothing, such as nginx: the kernel's counters of the browser's connections,
+    /// read by `sock_diag`), or `unavailable` (neither could be read).
     pub subscriber_wire_counted_at: String,
 }

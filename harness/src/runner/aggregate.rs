@@ -372,7 +372,9 @@ fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
 
 /// A browser run's page figures; also puts the subscribers' wire bytes, which no harness socket
 /// saw, in place from the server's: every byte the server read came from a publisher or a
-/// subscriber, and the counting wrapper counts a socket's bytes identically at both ends.
+/// subscriber, and the counting wrapper counts a socket's bytes identically at both ends. A
+/// server that counts nothing (nginx) leaves the kernel's count of the browser's connections
+/// (`browser::transport`), if the kernel's counters could be read.
 fn browser_result(out: &mut RunOutput) -> BrowserResult {
     let one = |name: &str| {
         out.distributions
@@ -383,7 +385,13 @@ fn browser_result(out: &mut RunOutput) -> BrowserResult {
     let publisher = out.publisher_wire;
     // A server whose bytes were not measured (remote without metrics) leaves them unavailable.
     let server = out.server_wire.filter(|s| s.connections > 0);
-    let counted = server.is_some();
+    let counted_at = if server.is_some() {
+        "server"
+    } else if out.subscriber_wire.connections > 0 {
+        "kernel"
+    } else {
+        "unavailable"
+    };
     if let Some(server) = server {
         out.subscriber_wire = transport_core::WireSnapshot {
             read: server.written.saturating_sub(publisher.read),
@@ -401,7 +409,7 @@ fn browser_result(out: &mut RunOutput) -> BrowserResult {
         chromium: crate::browser::version().map(str::to_owned),
         timer_resolution_ns: one(crate::browser::TIMER_RESOLUTION),
         clock_uncertainty_ns: one(crate::browser::CLOCK_UNCERTAINTY),
-        subscriber_wire_counted_at: if counted { "server" } else { "unavailable" }.to_owned(),
+        subscriber_wire_counted_at: counted_at.to_owned(),
     }
 }
 

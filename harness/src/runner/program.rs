@@ -125,3 +125,13 @@ pub fn sample<S: ServerHandle>(server: &S) -> Option<ProcessResources> {
         open_sockets: a.open_sockets + b.open_sockets,
     }))
 }
+
+/// Bytes in the kernel's send queues of the connections on a program server's `port` (read
+/// from `/proc/net/tcp` off the async workers); unavailable without a port or the table.
+pub async fn send_queue_bytes(port: Option<u16>) -> Option<u64> {
+    let port = port?;
+    tokio::task::spawn_blocking(move || transport_core::sendq::send_queue_bytes(port).ok())
+        .await
+        .ok()
+        .flatten()
+}

@@ -335,16 +335,24 @@ impl<T: Transport> RunServer<T> {
                     .ok()
             }
             Reach::Program(slot, _) => {
-                // A program we did not write: its processes' figures from /proc, no gauges.
+                // A program we did not write: its processes' figures from /proc, no gauges;
+                // the kernel's send queues of its connections by its port, as for our servers,
+                // so what waits there for a slow reader is seen for nginx too.
                 let guard = slot.current().lock().await;
                 let carried = slot.carried();
+                let process = guard
+                    .as_ref()
+                    .and_then(super::program::sample)
+                    .map(|p| carried.stitch(p));
+                let port = guard.as_ref().map(|s| s.local_addr().port());
+                drop(guard);
                 return ServerSample {
-                    process: guard
-                        .as_ref()
-                        .and_then(super::program::sample)
-                        .map(|p| carried.stitch(p)),
+                    process,
                     gauges: BTreeMap::new(),
-                    occupancy: None,
+                    occupancy: Some(Occupancy {
+                        send_queue_bytes: super::program::send_queue_bytes(port).await,
+                        ..Occupancy::default()
+                    }),
                     fresh: true,
                 };
             }

@@ -31,11 +31,13 @@
 //!
 //! [`tcp_info`] reads the kernel's byte counters of one of our own client connections, for
 //! client libraries of those products that open their sockets themselves, and [`SocketTally`]
-//! adds them to a run's wire stats as `CountingIo` would.
+//! adds them to a run's wire stats as `CountingIo` would; [`OutsideTally`] does the same for
+//! every connection another process on this host (a browser) opened to a server.
 
 mod error;
 mod handle;
 mod os;
+mod outside;
 mod procfs;
 mod ready;
 mod server;
@@ -45,6 +47,7 @@ pub mod tcp_info;
 
 pub use error::ProgramError;
 pub use handle::{ManagedProgram, Stopped};
+pub use outside::OutsideTally;
 pub use procfs::{group_members, is_running};
 pub use server::{ProgramServer, check_installed};
 pub use spec::{ProgramSpec, Ready, free_port, which};
