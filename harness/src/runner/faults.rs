@@ -22,7 +22,7 @@ use transport_core::{Counters, Transport, WireStats, clock};
 use super::audit::Arrival;
 use super::churn::CutTally;
 use super::observe::Observe;
-use super::server::Restartable;
+use super::restart::Restartable;
 use super::storm::{self, StormLog};
 use super::topic::shares_topic;
 use crate::link::{Fault, FaultKind, FaultTarget, LinkProxy, Side};

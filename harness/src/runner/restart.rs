@@ -16,10 +16,41 @@ use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use transport_core::{ServerContext, ServerHandle, SocketOptions, Transport};
 
-use crate::link::RestartSignal;
+use crate::link::{LinkProxy, RestartSignal, ServerSlot};
 use crate::results::resources::Incarnation;
 use crate::server::child::{ChildServer, ChildSpec};
 use crate::server::resources::ProcessResources;
+
+/// A server a `server-restart` fault can act on, however the run has it.
+pub enum Restartable<T: Transport> {
+    /// Ours, on the load generator's runtime: shut down and started again.
+    InProcess(Arc<ServerSlot<T>>),
+    /// A `serve` child: killed or terminated, then started again on its port.
+    Child(Arc<Incarnations<ChildServer>>, Box<ChildSpec>),
+    /// A program we did not write: every process of it signalled, then started again.
+    Program(Arc<Incarnations<T::Server>>, Arc<ProgramRestart<T>>),
+}
+
+impl<T: Transport> Restartable<T> {
+    /// Stops the server with `signal`, calls `stopped` once it is gone, waits `down`, starts
+    /// it again on the same address.
+    pub async fn restart(
+        &self,
+        (signal, down): (RestartSignal, Duration),
+        proxy: Option<&LinkProxy>,
+        stopped: impl FnOnce(),
+    ) -> Result<(), String> {
+        match self {
+            Restartable::InProcess(slot) => slot.restart(down, proxy, stopped).await,
+            Restartable::Child(slot, spec) => {
+                restart_child(slot, spec, (signal, down), stopped).await
+            }
+            Restartable::Program(slot, how) => {
+                restart_program::<T>(slot, how, (signal, down), stopped).await
+            }
+        }
+    }
+}
 
 /// How long a restarted server may take to come up, port retries included.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(20);

@@ -19,9 +19,9 @@ use transport_core::{
 };
 
 use super::ctx::Remote;
-use super::restart::{Incarnations, ProgramRestart};
+use super::restart::{Incarnations, ProgramRestart, Restartable};
 use crate::exit::BadInput;
-use crate::link::{LinkProxy, RestartSignal, ServerSlot};
+use crate::link::ServerSlot;
 use crate::registry::TransportKind;
 use crate::results::resources::Occupancy;
 use crate::results::{FailureKind, Failures};
@@ -90,37 +90,6 @@ enum Reach<T: Transport> {
     /// A program we did not write, started by the transport (nginx): its processes are read
     /// from `/proc`; its sockets are not ours to count.
     Program(Arc<Incarnations<T::Server>>, Arc<ProgramRestart<T>>),
-}
-
-/// A server a `server-restart` fault can act on, however the run has it.
-pub enum Restartable<T: Transport> {
-    /// Ours, on the load generator's runtime: shut down and started again.
-    InProcess(Arc<ServerSlot<T>>),
-    /// A `serve` child: killed or terminated, then started again on its port.
-    Child(Arc<Incarnations<ChildServer>>, Box<ChildSpec>),
-    /// A program we did not write: every process of it signalled, then started again.
-    Program(Arc<Incarnations<T::Server>>, Arc<ProgramRestart<T>>),
-}
-
-impl<T: Transport> Restartable<T> {
-    /// Stops the server with `signal`, calls `stopped` once it is gone, waits `down`, starts
-    /// it again on the same address.
-    pub async fn restart(
-        &self,
-        (signal, down): (RestartSignal, Duration),
-        proxy: Option<&LinkProxy>,
-        stopped: impl FnOnce(),
-    ) -> Result<(), String> {
-        match self {
-            Restartable::InProcess(slot) => slot.restart(down, proxy, stopped).await,
-            Restartable::Child(slot, spec) => {
-                super::restart::restart_child(slot, spec, (signal, down), stopped).await
-            }
-            Restartable::Program(slot, how) => {
-                super::restart::restart_program::<T>(slot, how, (signal, down), stopped).await
-            }
-        }
-    }
 }
 
 /// What every server socket of a run gets: its options, and TLS when the run has it.
