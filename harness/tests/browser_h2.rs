@@ -1,7 +1,7 @@
 //! Browser subscribers over HTTPS and HTTP/2: the page on the server's `https://` origin,
 //! Chromium trusting the run's throwaway server key by its SPKI hash (no blanket bypass), and
 //! seven subscribers of one page (one more than HTTP/1.1's six connections per origin) all live
-//! at once and served over one connection, as HTTP/2 multiplexes them.
+//! at once, multiplexed by HTTP/2 (the page opens at most two connections, not seven).
 //!
 //! Needs Debian's `chromium`: without it each test prints one skip line, or fails under
 //! `TRANSPORT_BENCH_REQUIRE_PEERS=1`. Each run is bounded by the runner's phase bounds plus a
@@ -62,8 +62,11 @@ subscribers = 7
     .result
 }
 
-/// Every message reached all seven subscribers, and the server saw the page's subscribers on
-/// one connection beside the publisher's.
+/// Every message reached all seven subscribers, open at once, and the server saw the page use
+/// at most two connections beside the publisher's (HTTP/1.1 would need seven, and Chromium
+/// allows it six). Chromium opens a second connection to the origin here (seen on every run:
+/// apparently a connection made at navigation besides the one its HTTP/2 session settles on),
+/// so the check is "fewer than one per subscriber", not "exactly one".
 fn assert_seven_over_one_connection(r: &transport_bench::results::RunResult) {
     assert!(r.failures.is_empty(), "{}: {:?}", r.name, r.failures);
     assert_eq!(r.delivery.lost, 0, "{}", r.name);
@@ -71,10 +74,10 @@ fn assert_seven_over_one_connection(r: &transport_bench::results::RunResult) {
     assert_eq!(r.delivery.delivered, 7 * r.delivery.published, "{}", r.name);
     let server = r.traffic.wire.server.expect("an in-process server counts");
     let publishers = r.traffic.wire.publisher.connections;
-    assert_eq!(
-        server.connections - publishers,
-        1,
-        "{}: seven subscribers, one HTTP/2 connection ({server:?}, publishers {publishers})",
+    let browser = server.connections - publishers;
+    assert!(
+        (1..=2).contains(&browser),
+        "{}: seven subscribers over HTTP/2 share a connection ({server:?}, publishers {publishers})",
         r.name
     );
 }
