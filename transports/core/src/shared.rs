@@ -18,10 +18,13 @@ use std::sync::{Arc, Weak};
 
 use tokio::sync::Mutex;
 
+/// A shared connection as the table holds it: weakly, of any type.
+type Entry = Weak<dyn Any + Send + Sync>;
+
 /// Connections shared by the clients of one run (cloning shares the table).
 #[derive(Clone, Default)]
 pub struct SharedConns {
-    table: Arc<Mutex<HashMap<String, Vec<Weak<dyn Any + Send + Sync>>>>>,
+    table: Arc<Mutex<HashMap<String, Vec<Entry>>>>,
 }
 
 impl std::fmt::Debug for SharedConns {
