@@ -312,7 +312,7 @@ impl Scenario {
                     }
                 }
             }
-            runs.extend(self.browser_runs(transport));
+            runs.extend(self.browser_runs(transport, tls));
         }
         runs
     }
@@ -370,9 +370,9 @@ impl Scenario {
         cells
     }
 
-    /// The browser cells of `transport`: the same payloads and loads, with the browser's
-    /// subscriber counts, tagged `client=browser`.
-    fn browser_runs(&self, transport: TransportKind) -> Vec<RunSpec> {
+    /// The browser cells of `transport` over TLS or not (`tls`): the same payloads and loads,
+    /// with the browser's subscriber counts, tagged `client=browser`.
+    fn browser_runs(&self, transport: TransportKind, tls: bool) -> Vec<RunSpec> {
         let Some(b) = self
             .browser
             .as_ref()
@@ -383,6 +383,11 @@ impl Scenario {
         let rust = Scenario {
             browser: None,
             transports: vec![transport],
+            // This pass of the caller's TLS sweep only; it calls once per value.
+            tls: self.tls.clone().map(|mut t| {
+                t.enabled = vec![tls];
+                t
+            }),
             subscribers: b.subscribers.clone(),
             ..self.clone()
         };
