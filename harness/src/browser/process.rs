@@ -83,8 +83,10 @@ pub struct Chromium {
 
 /// The flags every run uses. Headless as root needs `--no-sandbox`; the background-networking
 /// flags stop Chromium from flooding a closed network with update and sync requests; the
-/// throttling flags keep timers of a page nobody looks at running at full speed.
-fn flags(profile: &Path) -> Vec<String> {
+/// throttling flags keep timers of a page nobody looks at running at full speed. Over TLS,
+/// `spki` (the base64 SHA-256 of the server key's SubjectPublicKeyInfo) is the one key
+/// Chromium trusts beyond its own roots: no blanket certificate bypass.
+fn flags(profile: &Path, spki: Option<&str>) -> Vec<String> {
     let fixed = [
         "--headless=new",
         "--no-sandbox",
@@ -110,6 +112,9 @@ fn flags(profile: &Path) -> Vec<String> {
     ];
     let mut v: Vec<String> = fixed.iter().map(|s| (*s).to_owned()).collect();
     v.push(format!("--user-data-dir={}", profile.display()));
+    if let Some(pin) = spki {
+        v.push(format!("--ignore-certificate-errors-spki-list={pin}"));
+    }
     v.push("about:blank".to_owned());
     v
 }
@@ -153,8 +158,9 @@ fn remove_stale_profiles(tmp: &Path) {
 }
 
 impl Chromium {
-    /// Starts Chromium and returns once it printed its DevTools address.
-    pub async fn launch() -> Result<Chromium, LaunchError> {
+    /// Starts Chromium (trusting the server key `spki` pins, over TLS) and returns once it
+    /// printed its DevTools address.
+    pub async fn launch(spki: Option<&str>) -> Result<Chromium, LaunchError> {
         let path = locate()?;
         let fail = |reason: String, tail: String| LaunchError::Startup {
             path: path.clone(),
@@ -163,7 +169,7 @@ impl Chromium {
         };
         let profile = fresh_profile().map_err(|e| fail(format!("temp profile: {e}"), "".into()))?;
         let mut cmd = Command::new(&path);
-        cmd.args(flags(&profile))
+        cmd.args(flags(&profile, spki))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -282,9 +288,17 @@ mod tests {
 
     #[test]
     fn flags_include_the_profile_and_no_sandbox() {
-        let f = flags(Path::new("/tmp/x"));
+        let f = flags(Path::new("/tmp/x"), None);
         assert!(f.contains(&"--no-sandbox".to_owned()));
         assert!(f.contains(&"--user-data-dir=/tmp/x".to_owned()));
         assert!(f.contains(&"--remote-debugging-port=0".to_owned()));
+        assert!(!f.iter().any(|a| a.contains("certificate")));
+    }
+
+    #[test]
+    fn over_tls_only_the_pinned_key_is_trusted() {
+        let f = flags(Path::new("/tmp/x"), Some("AAAA="));
+        assert!(f.contains(&"--ignore-certificate-errors-spki-list=AAAA=".to_owned()));
+        assert!(!f.contains(&"--ignore-certificate-errors".to_owned()));
     }
 }

@@ -103,9 +103,11 @@ impl Drop for Session {
 }
 
 impl Session {
-    /// Starts Chromium and loads the page on the origin `http://{addr}`.
-    pub async fn start(addr: &str) -> anyhow::Result<Session> {
-        let browser = Chromium::launch().await?;
+    /// Starts Chromium and loads the page on the origin `http://{addr}`, or over TLS
+    /// (`spki`: the server key's pin, [`Chromium::launch`]) `https://{addr}`, where Chromium
+    /// speaks HTTP/2 when the server agrees by ALPN.
+    pub async fn start(addr: &str, spki: Option<&str>) -> anyhow::Result<Session> {
+        let browser = Chromium::launch(spki).await?;
         let (cdp, events) = Cdp::connect(&browser.devtools_url).await?;
         let cdp = Arc::new(cdp);
         let version = cdp.call("Browser.getVersion", json!({}), None).await?;
@@ -145,7 +147,11 @@ impl Session {
             version,
             _browser: browser,
         };
-        let ready = session.load(addr, ready_rx).await?;
+        let origin = match spki {
+            Some(_) => format!("https://{addr}"),
+            None => format!("http://{addr}"),
+        };
+        let ready = session.load(&origin, ready_rx).await?;
         session.figures.timer_resolution_ns = ready["res_ns"].as_u64().unwrap_or(0);
         session.calibrate().await?;
         Ok(session)
@@ -156,7 +162,7 @@ impl Session {
     }
 
     /// Intercepts the page's URL, navigates there, and waits for the page's ready report.
-    async fn load(&self, addr: &str, ready: oneshot::Receiver<Value>) -> anyhow::Result<Value> {
+    async fn load(&self, origin: &str, ready: oneshot::Receiver<Value>) -> anyhow::Result<Value> {
         let pattern = format!("*{PAGE_PATH}*");
         self.call(
             "Fetch.enable",
@@ -167,7 +173,7 @@ impl Session {
             .await?;
         self.call("Runtime.enable", json!({})).await?;
         self.call("Log.enable", json!({})).await?;
-        let url = format!("http://{addr}{PAGE_PATH}");
+        let url = format!("{origin}{PAGE_PATH}");
         self.call("Page.navigate", json!({"url": url})).await?;
         match tokio::time::timeout(READY_TIMEOUT, ready).await {
             Ok(Ok(v)) => Ok(v),

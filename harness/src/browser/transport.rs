@@ -192,10 +192,22 @@ impl<T: Transport> Transport for InBrowser<T> {
             })
             .clone();
         let opening = Opening::new(tally.clone());
+        // Over TLS the page is on `https://` and Chromium trusts the run's server key by its
+        // SPKI hash; a run that does not know the key cannot have a browser over TLS.
+        let pin = match &ctx.tls {
+            None => None,
+            Some(tls) => Some(tls.spki_pin().ok_or_else(|| {
+                TransportError::Config(
+                    "a browser over TLS needs the server's key to pin (cert and key, or a \
+                     throwaway certificate)"
+                        .to_owned(),
+                )
+            })?),
+        };
         let session = config
             .page
             .get_or_try_init(|| async {
-                let s = Session::start(addr).await?;
+                let s = Session::start(addr, pin).await?;
                 record_figures(&s, &ctx);
                 anyhow::Ok(Arc::new(s))
             })

@@ -1,5 +1,7 @@
 //! Which runs a chart shows: the run matrix split into variants (one per payload × subscriber
 //! combination), repetitions reduced to one run, and the offered rate that comparisons use.
+//! A scenario that sweeps `http` (long-poll, sse) has a variant per version, and the runs of
+//! transports that speak no HTTP appear in each, beside the HTTP runs they are compared with.
 //!
 //! Every chart and report sentence goes through here so that they all describe the same runs.
 
@@ -92,6 +94,7 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
     // Variant key → (transport, rate text) → repetitions; Vec keeps first-seen order.
     let mut order: Vec<BTreeMap<String, String>> = Vec::new();
     let mut groups: Vec<Vec<(String, Vec<&RunResult>)>> = Vec::new();
+    let http = http_versions(summary);
     for run in &summary.runs {
         let key: BTreeMap<String, String> = run
             .tags
@@ -99,18 +102,20 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
             .filter(|(k, _)| !NON_VARIANT_TAGS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let vi = match order.iter().position(|k| *k == key) {
-            Some(i) => i,
-            None => {
-                order.push(key);
-                groups.push(Vec::new());
-                groups.len() - 1
+        for key in with_http(key, &http) {
+            let vi = match order.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    order.push(key);
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                }
+            };
+            let cell_key = format!("{}\u{0}{}", run.transport, rate_text(RateKey::of(run)));
+            match groups[vi].iter_mut().find(|(k, _)| *k == cell_key) {
+                Some((_, runs)) => runs.push(run),
+                None => groups[vi].push((cell_key, vec![run])),
             }
-        };
-        let cell_key = format!("{}\u{0}{}", run.transport, rate_text(RateKey::of(run)));
-        match groups[vi].iter_mut().find(|(k, _)| *k == cell_key) {
-            Some((_, runs)) => runs.push(run),
-            None => groups[vi].push((cell_key, vec![run])),
         }
     }
     // Name variants only by the tags that differ between them (`payload=1KiB`, not also the
@@ -155,6 +160,33 @@ pub fn variants(summary: &Summary) -> Vec<Variant<'_>> {
                 transports,
                 cells,
             }
+        })
+        .collect()
+}
+
+/// The `http` versions a scenario swept (for long-poll and sse), in the order first seen.
+fn http_versions(summary: &Summary) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in summary.runs.iter().filter_map(|r| r.tags.get("http")) {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// The variant keys a run joins: its own; or, for a run that speaks no HTTP (no `http` tag)
+/// in a scenario that sweeps `http`, one per version swept, so the raw-TCP floor and the other
+/// patterns stand beside each HTTP version's runs.
+fn with_http(key: BTreeMap<String, String>, http: &[String]) -> Vec<BTreeMap<String, String>> {
+    if http.is_empty() || key.contains_key("http") {
+        return vec![key];
+    }
+    http.iter()
+        .map(|v| {
+            let mut k = key.clone();
+            k.insert("http".to_owned(), v.clone());
+            k
         })
         .collect()
 }

@@ -73,7 +73,8 @@ impl OverheadClass {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The class as the claims table words it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             OverheadClass::Low => "low",
             OverheadClass::Medium => "medium",

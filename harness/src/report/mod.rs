@@ -9,6 +9,7 @@ pub mod claims;
 pub(crate) mod conditions;
 pub(crate) mod consumers;
 pub(crate) mod findings;
+pub(crate) mod h2;
 pub(crate) mod limits;
 pub(crate) mod scale;
 pub(crate) mod servers;
@@ -81,8 +82,14 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     let mut out = header(summary, target);
     out.push_str("## Environment\n\n");
     out.push_str(&tables::environment(summary));
-    for v in &select::variants(summary) {
-        out.push_str(&variant(v, target));
+    let variants = select::variants(summary);
+    // The variant over HTTP/2 and TLS, whose claims fill the claims tables' last column.
+    let deployed = variants.iter().find(|v| {
+        let tags: Vec<&str> = v.label.split(", ").collect();
+        tags.contains(&"http=2") && tags.contains(&"tls=on")
+    });
+    for v in &variants {
+        out.push_str(&variant(v, target, deployed));
     }
     out.push_str(&conditions::markdown(summary));
     out.push_str(&storms::markdown(summary));
@@ -91,6 +98,7 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     out.push_str(&browser::markdown(summary));
     out.push_str(&servers::markdown(summary));
     out.push_str(&tls::markdown(summary));
+    out.push_str(&h2::markdown(summary));
     out.push_str(&chart_section(summary, charts));
     out.push_str(&caveats(summary));
     out
@@ -135,8 +143,13 @@ fn header(summary: &Summary, target: Option<std::time::Duration>) -> String {
     out
 }
 
-/// One variant's findings, claims and run table.
-fn variant(v: &select::Variant<'_>, target: Option<std::time::Duration>) -> String {
+/// One variant's findings, claims and run table; `deployed` (the variant over HTTP/2 and TLS,
+/// if the scenario has one) adds a column to the claims table.
+fn variant(
+    v: &select::Variant<'_>,
+    target: Option<std::time::Duration>,
+    deployed: Option<&select::Variant<'_>>,
+) -> String {
     let mut out = String::new();
     let suffix = if v.label.is_empty() {
         String::new()
@@ -160,20 +173,49 @@ fn variant(v: &select::Variant<'_>, target: Option<std::time::Duration>) -> Stri
              bytes per delivered message (low < 32 B, medium 32–200 B, high ≥ 200 B). Loopback has \
              no network round trip, which flatters every pattern that needs one.\n\n",
         );
-        out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n");
-        for r in verdicts {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                r.transport,
-                tables::cell(&r.claim),
-                tables::cell(&r.measured),
-                tables::cell(&r.verdict)
-            );
-        }
+        // The deployed variant's own table needs no column repeating itself.
+        let other = deployed.filter(|d| !std::ptr::eq(*d, v));
+        out.push_str(&claims_table(
+            verdicts,
+            other.map(|d| claims::verdicts(d, target)),
+        ));
     }
     let _ = writeln!(out, "\n## Runs{suffix}\n");
     out.push_str(&tables::runs(v));
+    out
+}
+
+/// The claims table; with `deployed` verdicts (over HTTP/2 and TLS), a column of what each
+/// claim measured there ("–" where that variant has no such row).
+fn claims_table(verdicts: Vec<claims::Verdict>, deployed: Option<Vec<claims::Verdict>>) -> String {
+    let mut out = String::new();
+    match &deployed {
+        Some(_) => out.push_str(
+            "| transport | claim | measured | verdict | over HTTP/2 + TLS |\n|---|---|---|---|---|\n",
+        ),
+        None => out.push_str("| transport | claim | measured | verdict |\n|---|---|---|---|\n"),
+    }
+    for r in verdicts {
+        let _ = write!(
+            out,
+            "| {} | {} | {} | {} |",
+            r.transport,
+            tables::cell(&r.claim),
+            tables::cell(&r.measured),
+            tables::cell(&r.verdict)
+        );
+        if let Some(d) = &deployed {
+            let there = d
+                .iter()
+                .find(|o| o.transport == r.transport && o.claim == r.claim)
+                .map_or_else(
+                    || "–".to_owned(),
+                    |o| format!("{} ({})", o.measured, o.verdict),
+                );
+            let _ = write!(out, " {} |", tables::cell(&there));
+        }
+        out.push('\n');
+    }
     out
 }
 

@@ -194,6 +194,12 @@ fn effective_options(
             options.insert(spec.transport.name().to_owned(), v);
         }
     }
+    // A swept `http` is every value swept, not the last run's.
+    for (kind, versions) in &scenario.http {
+        if let Some(serde_json::Value::Object(o)) = options.get_mut(kind.name()) {
+            o.insert("http".to_owned(), serde_json::json!(versions));
+        }
+    }
     options
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use transport_core::tls::TlsClient;
-use transport_core::{Counters, Transport, WireStats, clock};
+use transport_core::{Counters, SharedConns, Transport, WireStats, clock};
 
 use crate::results::{FailureKind, Failures};
 
@@ -49,9 +49,16 @@ async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Resul
 
 /// Parses the transport's options table (already validated when the scenario loaded).
 pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
-    Ok(match scenario.transport_options.get(&spec.transport) {
-        Some(table) => table.clone().try_into()?,
-        None => T::Config::default(),
+    let table = scenario.transport_options.get(&spec.transport);
+    Ok(match (table, &spec.http) {
+        (table, Some(http)) => {
+            // The run's one value of a swept `http`, which the table itself no longer holds.
+            let mut table = table.cloned().unwrap_or_default();
+            table.insert("http".to_owned(), toml::Value::String(http.clone()));
+            table.try_into()?
+        }
+        (Some(table), None) => table.clone().try_into()?,
+        (None, None) => T::Config::default(),
     })
 }
 
@@ -159,6 +166,8 @@ struct Run<'a, T: Transport> {
     tls: Option<RunTls>,
     publisher_tls: Option<TlsClient>,
     subscriber_tls: Option<TlsClient>,
+    /// Connections the run's subscribers may share (HTTP/2 multiplexes their streams).
+    subscriber_conns: SharedConns,
     /// Harness problems and transport errors, in the order they were found.
     failures: Failures,
     /// How long connecting every client took.
@@ -206,6 +215,7 @@ impl<'a, T: Transport> Run<'a, T> {
             counters: Counters::new(),
             publisher_wire: WireStats::new(),
             subscriber_wire: WireStats::new(),
+            subscriber_conns: SharedConns::default(),
             failures: Failures::default(),
             setup: Duration::ZERO,
             window_start: SystemTime::now(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use transport_core::tls::TlsClient;
-use transport_core::{ClientContext, Transport, WireStats};
+use transport_core::{ClientContext, SharedConns, Transport, WireStats};
 
 use super::super::topic::topic_of;
 use super::{Link, Run, SETUP_TIMEOUT, bounded};
@@ -66,6 +66,8 @@ impl<T: Transport> Run<'_, T> {
             gate: None,
             reconnect: self.spec.reconnect,
             tls: tls.clone(),
+            // Publishers keep a connection each; subscribers are given the run's table below.
+            shared: SharedConns::default(),
         }
     }
 
@@ -90,6 +92,7 @@ impl<T: Transport> Run<'_, T> {
             .map(|i| async move {
                 let ctx = ClientContext {
                     gate: self.classes.gate(i),
+                    shared: self.subscriber_conns.clone(),
                     ..self.client_ctx(
                         i,
                         i,

@@ -102,6 +102,10 @@ pub struct Scenario {
     /// TLS (`[tls]`); `None`: every run over plaintext, untagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSettings>,
+    /// HTTP versions swept per transport (`[transport.<name>] http = ["1.1", "2"]`), each run
+    /// tagged `http=…`; taken out of the transport's table, which gets one value per run.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub http: BTreeMap<TransportKind, Vec<String>>,
     /// Faults fired during the measured window (`[[faults]]`), in time order; empty by default.
     pub faults: Vec<Fault>,
     /// Consumer classes that fall behind (`[[consumers]]`), in file order; empty by default
@@ -229,6 +233,10 @@ pub struct RunSpec {
     /// Whether every socket of the run carries TLS (tagged `tls=on|off` when the scenario has
     /// `[tls]`).
     pub tls: bool,
+    /// The HTTP version of this run when the scenario sweeps its transport's `http` (tagged
+    /// `http=1.1|2`); `None`: the table's own value, or the transport's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
     /// Share of the subscribers in each of the scenario's consumer classes (same order);
     /// empty without `[[consumers]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -291,24 +299,41 @@ impl Scenario {
                             client: Client::Rust,
                             reconnect: ReconnectPolicy::default(),
                             tls,
+                            http: None,
                             consumer_shares: Vec::new(),
                             tags,
                         };
                         runs.extend(
-                            self.with_reconnect(cell)
+                            self.with_http(cell)
                                 .into_iter()
+                                .flat_map(|c| self.with_reconnect(c))
                                 .flat_map(|c| self.with_consumer_shares(c)),
                         );
                     }
                 }
             }
-            runs.extend(self.browser_runs(transport));
+            runs.extend(self.browser_runs(transport, tls));
         }
         runs
     }
 
-    /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
-    /// (just `cell` without classes).
+    /// One cell per HTTP version the scenario sweeps for the cell's transport, tagged
+    /// `http=…` (just `cell` without a sweep).
+    fn with_http(&self, cell: RunSpec) -> Vec<RunSpec> {
+        let Some(versions) = self.http.get(&cell.transport) else {
+            return vec![cell];
+        };
+        versions
+            .iter()
+            .map(|v| {
+                let mut c = cell.clone();
+                c.http = Some(v.clone());
+                c.tags.insert("http".to_owned(), v.clone());
+                c
+            })
+            .collect()
+    }
+
     /// One cell per reconnect policy, tagged `reconnect=…` when the scenario sweeps them.
     fn with_reconnect(&self, cell: RunSpec) -> Vec<RunSpec> {
         self.reconnect
@@ -325,6 +350,8 @@ impl Scenario {
             .collect()
     }
 
+    /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
+    /// (just `cell` without classes).
     fn with_consumer_shares(&self, cell: RunSpec) -> Vec<RunSpec> {
         let mut cells = vec![cell];
         for class in &self.consumers {
@@ -343,9 +370,9 @@ impl Scenario {
         cells
     }
 
-    /// The browser cells of `transport`: the same payloads and loads, with the browser's
-    /// subscriber counts, tagged `client=browser`.
-    fn browser_runs(&self, transport: TransportKind) -> Vec<RunSpec> {
+    /// The browser cells of `transport` over TLS or not (`tls`): the same payloads and loads,
+    /// with the browser's subscriber counts, tagged `client=browser`.
+    fn browser_runs(&self, transport: TransportKind, tls: bool) -> Vec<RunSpec> {
         let Some(b) = self
             .browser
             .as_ref()
@@ -356,6 +383,11 @@ impl Scenario {
         let rust = Scenario {
             browser: None,
             transports: vec![transport],
+            // This pass of the caller's TLS sweep only; it calls once per value.
+            tls: self.tls.clone().map(|mut t| {
+                t.enabled = vec![tls];
+                t
+            }),
             subscribers: b.subscribers.clone(),
             ..self.clone()
         };

@@ -43,7 +43,11 @@ impl TlsSettings {
             ca_pem: read_pem("ca", ca)?,
         };
         let server = TlsServer::new(&material.cert_pem, cert, &material.key_pem, key, &[])?;
-        let client = TlsClient::new(&material.ca_pem, ca, &[])?;
+        let mut client = TlsClient::new(&material.ca_pem, ca, &[])?;
+        // Only a browser needs the pin; a key rcgen cannot read (not PKCS#8) leaves it unknown.
+        if let Ok(pin) = material.spki_sha256() {
+            client = client.with_spki_pin(pin);
+        }
         Ok(RunTls {
             server: Some((server, material)),
             client,

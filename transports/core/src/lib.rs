@@ -15,7 +15,8 @@
 //! loop every server shares, the reconnect [`backoff`] every client uses, the server-side table
 //! of publisher [`session`]s that lets a reconnecting publisher resend exactly what never
 //! arrived, [`tls`] set up once for every transport with the [`conn`] type that carries it, and
-//! a [`conformance`] kit each transport runs.
+//! a [`conformance`] kit each transport runs, and the table of [`shared`] connections that
+//! lets the clients of a run multiplex over one (HTTP/2).
 
 pub mod accept;
 pub mod backoff;
@@ -32,6 +33,7 @@ pub mod occupancy;
 pub mod publish_queue;
 pub mod sendq;
 pub mod session;
+pub mod shared;
 pub mod socket;
 pub mod test_knobs;
 pub mod tls;
@@ -46,6 +48,7 @@ pub use drain::Drain;
 pub use envelope::Envelope;
 pub use error::TransportError;
 pub use gate::{GateBehaviour, ReadGate};
+pub use shared::SharedConns;
 pub use socket::SocketOptions;
 pub use transport::{
     Capabilities, ClientContext, OWN_SERVER_KINDS, OptionDoc, Publisher, ServerContext,

@@ -102,6 +102,17 @@ impl Material {
         })
     }
 
+    /// The base64 SHA-256 of the server key's SubjectPublicKeyInfo: what Chromium's
+    /// `--ignore-certificate-errors-spki-list` pins, trusting this one key and nothing else.
+    pub fn spki_sha256(&self) -> Result<String, TlsError> {
+        use base64::Engine;
+        use rcgen::PublicKeyData;
+        let key = rcgen::KeyPair::from_pem(&self.key_pem)
+            .map_err(|e| TlsError::Generate(format!("read the server key: {e}")))?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info());
+        Ok(base64::engine::general_purpose::STANDARD.encode(digest.as_ref()))
+    }
+
     /// Writes the certificate and key as `server.crt` and `server.key` (and the CA as `ca.crt`)
     /// in `dir`, for a child `serve --tls-cert/--tls-key`; returns their paths.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<MaterialFiles> {
@@ -245,6 +256,17 @@ impl TlsServer {
         TlsServer::new(&material.cert_pem, here, &material.key_pem, here, alpn)
     }
 
+    /// The same certificate offering `alpn` instead (an HTTP server offers `h2` and
+    /// `http/1.1`), keeping the plaintext counts.
+    pub fn with_alpn(&self, alpn: &[&[u8]]) -> TlsServer {
+        let mut config = ServerConfig::clone(self.acceptor.config());
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsServer {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            plaintext: self.plaintext.clone(),
+        }
+    }
+
     /// The same configuration with fresh plaintext counts (one per run).
     pub fn fresh(&self) -> TlsServer {
         TlsServer {
@@ -263,6 +285,8 @@ pub struct TlsClient {
     pub plaintext: Arc<WireStats>,
     /// What the first connection negotiated.
     negotiated: Arc<OnceLock<Negotiated>>,
+    /// The server key's SPKI hash ([`Material::spki_sha256`]), when the run knows its key.
+    spki_pin: Option<Arc<str>>,
 }
 
 impl TlsClient {
@@ -287,12 +311,27 @@ impl TlsClient {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             plaintext: WireStats::new(),
             negotiated: Arc::new(OnceLock::new()),
+            spki_pin: None,
         })
     }
 
-    /// Clients trusting the CA of [`Material`].
+    /// Clients trusting the CA of [`Material`], knowing its key's SPKI hash.
     pub fn from_material(material: &Material, alpn: &[&[u8]]) -> Result<TlsClient, TlsError> {
-        TlsClient::new(&material.ca_pem, Path::new("<generated>"), alpn)
+        let mut client = TlsClient::new(&material.ca_pem, Path::new("<generated>"), alpn)?;
+        // A key rcgen cannot read (not PKCS#8) only leaves the pin unknown.
+        client.spki_pin = material.spki_sha256().ok().map(Into::into);
+        Ok(client)
+    }
+
+    /// The same clients knowing the server key's SPKI hash (a browser pins it).
+    pub fn with_spki_pin(mut self, pin: String) -> TlsClient {
+        self.spki_pin = Some(pin.into());
+        self
+    }
+
+    /// The server key's SPKI hash, base64, when known.
+    pub fn spki_pin(&self) -> Option<&str> {
+        self.spki_pin.as_deref()
     }
 
     /// The same configuration with fresh plaintext counts and nothing negotiated yet.
@@ -301,6 +340,20 @@ impl TlsClient {
             connector: self.connector.clone(),
             plaintext: WireStats::new(),
             negotiated: Arc::new(OnceLock::new()),
+            spki_pin: self.spki_pin.clone(),
+        }
+    }
+
+    /// The same trust offering `alpn` instead (an HTTP/2 client offers `h2`), keeping the
+    /// plaintext counts and what was negotiated.
+    pub fn with_alpn(&self, alpn: &[&[u8]]) -> TlsClient {
+        let mut config = ClientConfig::clone(self.connector.config());
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsClient {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            plaintext: self.plaintext.clone(),
+            negotiated: self.negotiated.clone(),
+            spki_pin: self.spki_pin.clone(),
         }
     }
 

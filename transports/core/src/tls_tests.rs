@@ -147,3 +147,17 @@ fn server_names_come_from_the_address_host() {
         Some(ServerName::DnsName(_))
     ));
 }
+
+#[test]
+fn the_spki_pin_is_the_servers_key_and_survives_alpn_and_fresh_copies() {
+    let a = Material::throwaway().unwrap();
+    let b = Material::throwaway().unwrap();
+    let pin = a.spki_sha256().unwrap();
+    // Base64 of a 32-byte SHA-256.
+    assert_eq!(pin.len(), 44, "{pin}");
+    assert_ne!(pin, b.spki_sha256().unwrap(), "each key has its own pin");
+    let client = TlsClient::from_material(&a, &[]).unwrap();
+    assert_eq!(client.spki_pin(), Some(pin.as_str()));
+    assert_eq!(client.with_alpn(&[b"h2"]).spki_pin(), Some(pin.as_str()));
+    assert_eq!(client.fresh().spki_pin(), Some(pin.as_str()));
+}

@@ -27,8 +27,8 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::backoff::ReconnectPolicy;
 use crate::tls::{TlsClient, TlsServer};
 use crate::{
-    Backoff, BackoffConfig, Conn, Counters, CountingIo, ReadGate, SocketOptions, TransportError,
-    WireStats,
+    Backoff, BackoffConfig, Conn, Counters, CountingIo, ReadGate, SharedConns, SocketOptions,
+    TransportError, WireStats,
 };
 
 /// What the server side of a run shares: its wire stats, counters and socket options.
@@ -74,6 +74,9 @@ pub struct ClientContext {
     pub reconnect: ReconnectPolicy,
     /// TLS over every connected socket (`None`: plaintext). Applied by [`ClientContext::open`].
     pub tls: Option<TlsClient>,
+    /// Connections this client may share with the other clients of its run (HTTP/2 streams of
+    /// several subscribers on one connection); each client alone unless the runner shares it.
+    pub shared: SharedConns,
 }
 
 impl ServerContext {
@@ -100,6 +103,7 @@ impl ClientContext {
             gate: None,
             reconnect: ReconnectPolicy::default(),
             tls: None,
+            shared: SharedConns::default(),
         }
     }
 

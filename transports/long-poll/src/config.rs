@@ -57,6 +57,69 @@ pub enum EpochCheck {
     PerPoll,
 }
 
+/// Which HTTP the clients speak (`http = "1.1" | "2"`). Servers speak both: with TLS they offer
+/// `h2` and `http/1.1` by ALPN, without it they take HTTP/2 with prior knowledge (h2c) from a
+/// client that opens with the HTTP/2 preface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1: one request at a time per connection.
+    #[default]
+    Http11,
+    /// HTTP/2: requests of several clients multiplexed over one connection, HPACK headers.
+    Http2,
+}
+
+impl HttpVersion {
+    /// The allowed values, as a scenario writes them.
+    pub const ALLOWED: &'static str = "\"1.1\" or \"2\"";
+
+    /// As a scenario writes it (and as runs are tagged): `1.1` or `2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http11 => "1.1",
+            HttpVersion::Http2 => "2",
+        }
+    }
+
+    /// Parses `1.1` or `2`; the error names the allowed values.
+    pub fn parse(text: &str) -> Result<HttpVersion, String> {
+        match text {
+            "1.1" => Ok(HttpVersion::Http11),
+            "2" => Ok(HttpVersion::Http2),
+            other => Err(format!(
+                "http: {other:?} is not supported; allowed values: {}",
+                HttpVersion::ALLOWED
+            )),
+        }
+    }
+}
+
+impl Serialize for HttpVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HttpVersion, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HttpVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "http = {}", HttpVersion::ALLOWED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HttpVersion, E> {
+                HttpVersion::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// Most streams a server lets one HTTP/2 connection have open at once (its
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`), and so the most clients that may share one.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
 /// Options of the long-poll transport (`[transport.long-poll]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -95,6 +158,11 @@ pub struct LongPollConfig {
     pub reconnect_max_attempts: u32,
     /// When subscribers send the server's epoch back, to detect a restarted server.
     pub epoch_check: EpochCheck,
+    /// The HTTP version clients speak.
+    pub http: HttpVersion,
+    /// With `http = "2"`: how many subscribers of a run share one connection, each with its
+    /// poll as one stream (a subscriber whose reads are gated has one of its own).
+    pub streams_per_connection: u32,
 }
 
 impl Default for LongPollConfig {
@@ -114,9 +182,15 @@ impl Default for LongPollConfig {
             reconnect_cap: backoff::DEFAULT_CAP,
             reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
             epoch_check: EpochCheck::PerConnection,
+            http: HttpVersion::Http11,
+            streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
         }
     }
 }
+
+/// Subscribers per HTTP/2 connection by default: the 100 concurrent streams most servers and
+/// browsers allow one connection.
+pub const DEFAULT_STREAMS_PER_CONNECTION: u32 = 100;
 
 /// The longest hold a client may ask for (`timeout_ms`); longer is a 400.
 pub const MAX_HOLD: Duration = Duration::from_secs(3600);
@@ -151,6 +225,14 @@ impl LongPollConfig {
                 self.empty_status
             ));
         }
+        check_streams(self.streams_per_connection)?;
+        if self.http == HttpVersion::Http2 && self.connection == ConnectionMode::PerRequest {
+            return Err(
+                "connection: \"per-request\" needs http = \"1.1\" (HTTP/2 clients keep \
+                        their connection)"
+                    .into(),
+            );
+        }
         self.backoff().validate("reconnect_")
     }
 
@@ -162,6 +244,16 @@ impl LongPollConfig {
             max_attempts: self.reconnect_max_attempts,
         }
     }
+}
+
+/// Checks `streams_per_connection` (shared with the SSE options).
+pub fn check_streams(streams: u32) -> Result<(), String> {
+    if !(1..=MAX_STREAMS_PER_CONNECTION).contains(&streams) {
+        return Err(format!(
+            "streams_per_connection: must be between 1 and {MAX_STREAMS_PER_CONNECTION}"
+        ));
+    }
+    Ok(())
 }
 
 /// Documentation of every option, for `transport-bench list`.
@@ -236,6 +328,16 @@ pub const OPTIONS: &[OptionDoc] = &[
         default: "\"per-connection\"",
         help: "when a subscriber sends the server epoch back to detect a restart: \"per-connection\" (first poll on each new connection) or \"per-poll\" (every poll; for pooling HTTP proxies)",
     },
+    OptionDoc {
+        key: "http",
+        default: "\"1.1\"",
+        help: "HTTP version of the clients: \"1.1\" or \"2\" (h2 by ALPN under TLS, h2c with prior knowledge without); a list sweeps both, tagged http=1.1|2",
+    },
+    OptionDoc {
+        key: "streams_per_connection",
+        default: "100",
+        help: "with http = \"2\": subscribers sharing one connection, one stream each (1..256; a gated subscriber has its own)",
+    },
 ];
 
 #[cfg(test)]
@@ -289,5 +391,35 @@ mod tests {
             ..LongPollConfig::default()
         };
         assert!(c.validate().unwrap_err().contains("empty_status"));
+    }
+
+    #[test]
+    fn http_versions_parse_and_others_name_the_allowed_values() {
+        let c: LongPollConfig = serde_json::from_str(r#"{"http":"2"}"#).unwrap();
+        assert_eq!(c.http, HttpVersion::Http2);
+        c.validate().unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""http":"2""#), "{json}");
+        let err = serde_json::from_str::<LongPollConfig>(r#"{"http":"3"}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"http: "3" is not supported; allowed values: "1.1" or "2""#),
+            "{err}"
+        );
+        let per_request = LongPollConfig {
+            http: HttpVersion::Http2,
+            connection: ConnectionMode::PerRequest,
+            ..LongPollConfig::default()
+        };
+        assert!(per_request.validate().unwrap_err().contains("per-request"));
+        let none = LongPollConfig {
+            streams_per_connection: 0,
+            ..LongPollConfig::default()
+        };
+        assert!(
+            none.validate()
+                .unwrap_err()
+                .contains("streams_per_connection")
+        );
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! - [`server`]: axum, per-topic bounded buffers ([`store`]), parked polls woken by publishes,
 //!   publisher sessions so a retried POST is stored once ([`server::session`]).
-//! - [`client`]: hyper HTTP/1.1 with keep-alive or a connection per poll, a minimal or browser
-//!   header profile, binary or JSON bodies ([`codec`]).
+//! - [`client`]: hyper HTTP/1.1 with keep-alive or a connection per poll, or HTTP/2 with the
+//!   polls of many subscribers multiplexed over one connection; a minimal or browser header
+//!   profile, binary or JSON bodies ([`codec`]).
 //! - [`config`]: the `[transport.long-poll]` options.
 //! - [`epoch`]: the server's random incarnation id, which lets a subscriber tell a restarted
 //!   server from the one its cursor came from.
@@ -32,7 +33,9 @@ use transport_core::{
 
 pub use client::publisher::LongPollPublisher;
 pub use client::subscriber::LongPollSubscriber;
-pub use config::{ConnectionMode, Encoding, EpochCheck, HeaderProfile, LongPollConfig};
+pub use config::{
+    ConnectionMode, Encoding, EpochCheck, HeaderProfile, HttpVersion, LongPollConfig,
+};
 pub use server::LongPollServer;
 
 /// The long-poll transport, registered as `long-poll`.

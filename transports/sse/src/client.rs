@@ -1,4 +1,5 @@
-//! The SSE subscriber: a hyper HTTP/1.1 `GET` whose body is read as it streams, parsed
+//! The SSE subscriber: a hyper HTTP/1.1 `GET` (or an HTTP/2 stream on a connection shared
+//! with the run's other subscribers) whose body is read as it streams, parsed
 //! ([`crate::parser`]) into events, one message per event. It reconnects as the HTML standard's
 //! `EventSource` does: after the server's `retry:` delay, sending the last event ID as
 //! `Last-Event-ID`, so the server resumes after the last message received.
@@ -16,6 +17,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use transport_core::{ClientContext, Counter, Distribution, TransportError};
+use transport_long_poll::HttpVersion;
+use transport_long_poll::client::h2::H2Conn;
 
 use crate::config::{DataEncoding, SseConfig};
 use crate::parser::{Event, Parser};
@@ -130,7 +133,17 @@ impl SseSubscriber {
         };
         let path = format!("/topics/{}/events{query}", self.topic);
         let last = Some(self.parser.last_id.as_str()).filter(|id| !id.is_empty());
-        EventStream::open(&self.ctx, &self.addr, &path, last, "sse stream").await
+        match self.config.http {
+            HttpVersion::Http11 => {
+                EventStream::open(&self.ctx, &self.addr, &path, last, "sse stream").await
+            }
+            HttpVersion::Http2 => {
+                let streams = self.config.streams_per_connection;
+                // As over HTTP/1.1, a stream's request counts as handshake until its head.
+                let conn = H2Conn::shared(&self.ctx, &self.addr, "sse", streams, true).await?;
+                EventStream::open_h2(conn, &path, last, "sse stream").await
+            }
+        }
     }
 
     /// Reads one chunk of the body into events; `Ok(false)` when the stream ended.

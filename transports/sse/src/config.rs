@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use transport_core::OptionDoc;
 use transport_core::backoff;
-use transport_long_poll::LongPollConfig;
+use transport_long_poll::config::{DEFAULT_STREAMS_PER_CONNECTION, check_streams};
+use transport_long_poll::{HttpVersion, LongPollConfig};
 
 /// How a payload is carried in an event's `data:` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -47,6 +48,11 @@ pub struct SseConfig {
     /// doubles per failed attempt up to this, with full jitter.
     #[serde(with = "transport_core::duration")]
     pub reconnect_cap: Duration,
+    /// The HTTP version clients speak (publishers' POSTs and subscribers' streams).
+    pub http: HttpVersion,
+    /// With `http = "2"`: how many subscribers of a run share one connection, each stream one
+    /// of them (a subscriber whose reads are gated has one of its own).
+    pub streams_per_connection: u32,
 }
 
 impl Default for SseConfig {
@@ -61,6 +67,8 @@ impl Default for SseConfig {
             max_events_per_write: 256,
             reconnect_max_attempts: backoff::DEFAULT_MAX_ATTEMPTS,
             reconnect_cap: backoff::DEFAULT_CAP,
+            http: HttpVersion::Http11,
+            streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
         }
     }
 }
@@ -77,6 +85,7 @@ impl SseConfig {
         if self.retry.is_zero() || self.retry > self.reconnect_cap {
             return Err("retry: must be more than 0 and at most reconnect_cap".into());
         }
+        check_streams(self.streams_per_connection)?;
         self.long_poll().validate()
     }
 
@@ -97,6 +106,8 @@ impl SseConfig {
             max_body_bytes: self.max_body_bytes,
             publish_batch: self.publish_batch,
             reconnect_max_attempts: self.reconnect_max_attempts,
+            http: self.http,
+            streams_per_connection: self.streams_per_connection,
             ..LongPollConfig::default()
         }
     }
@@ -148,5 +159,15 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "reconnect_cap",
         default: "\"1s\"",
         help: "largest reconnect window; it starts at the retry: and doubles per failure (full jitter)",
+    },
+    OptionDoc {
+        key: "http",
+        default: "\"1.1\"",
+        help: "HTTP version of the clients: \"1.1\" or \"2\" (h2 by ALPN under TLS, h2c with prior knowledge without); a list sweeps both, tagged http=1.1|2",
+    },
+    OptionDoc {
+        key: "streams_per_connection",
+        default: "100",
+        help: "with http = \"2\": subscribers sharing one connection, one event stream each (1..256; a gated subscriber has its own)",
     },
 ];

@@ -45,6 +45,13 @@ pub const CURL: Peer = Peer {
     check: || runs("curl", &["--version"]),
 };
 
+/// curl built with HTTP/2 (nghttp2), for `--http2` and `--http2-prior-knowledge`.
+pub const CURL_HTTP2: Peer = Peer {
+    name: "curl with HTTP/2",
+    install: "apt-get install -y curl",
+    check: curl_http2_missing,
+};
+
 /// A headless-capable Chromium for browser subscribers.
 pub const CHROMIUM: Peer = Peer {
     name: "chromium",
@@ -164,6 +171,21 @@ fn runs(program: &str, args: &[&str]) -> Option<String> {
         Ok(s) => Some(format!("`{program} {}` exited with {s}", args.join(" "))),
         Err(e) => Some(format!("`{program}` cannot run: {e}")),
     }
+}
+
+fn curl_http2_missing() -> Option<String> {
+    let out = match Command::new("curl")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => return Some(format!("`curl` cannot run: {e}")),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let features = text.lines().find(|l| l.starts_with("Features:"));
+    let has = features.is_some_and(|l| l.split_whitespace().any(|f| f == "HTTP2"));
+    (!has).then(|| "this curl lists no HTTP2 feature".to_owned())
 }
 
 fn chromium_missing() -> Option<String> {

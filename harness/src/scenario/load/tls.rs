@@ -34,7 +34,15 @@ pub(super) fn tls(
         None => vec![true],
     };
     if enabled.contains(&true) {
-        check_transports(transports, browser, table.clone())?;
+        check_transports(transports, table.clone())?;
+        if browser && raw.key.is_none() && raw.ca.is_some() {
+            return Err(Located::at(
+                table,
+                "[browser] over TLS has Chromium trust the server's key by its SPKI hash, so it \
+                 needs that key: allowed: cert, key and ca together, or none of them (a \
+                 throwaway certificate per run)",
+            ));
+        }
     }
     let cert = raw.cert.as_ref().map(|c| path_of(c, dir));
     let key = raw.key.as_ref().map(|k| path_of(k, dir));
@@ -66,11 +74,9 @@ pub(super) fn tls(
     }))
 }
 
-/// Every transport must have TLS: ours do; nginx's Nchan and browser pages are not wired for
-/// it (yet).
+/// Every transport must have TLS: ours do; nginx's Nchan is not wired for it (yet).
 fn check_transports(
     transports: &[TransportKind],
-    browser: bool,
     table: std::ops::Range<usize>,
 ) -> Result<(), Located> {
     if let Some(t) = transports.iter().find(|t| !t.has_tls()) {
@@ -86,13 +92,6 @@ fn check_transports(
                 t.name(),
                 allowed.join(", ")
             ),
-        ));
-    }
-    if browser {
-        return Err(Located::at(
-            table,
-            "[tls] enabled = true cannot be combined with [browser] yet: browser pages are \
-             served over plain http; allowed: enabled = false, or no [browser]",
         ));
     }
     Ok(())

@@ -40,6 +40,62 @@ pub(super) fn take_address(
     Ok(Some(text.to_string()))
 }
 
+/// The key of a `[transport.<name>]` table whose list value the harness sweeps
+/// (`http = ["1.1", "2"]`): the runs get one value each.
+pub(super) const HTTP: &str = "http";
+
+/// Takes a list-valued `http` out of a `[transport.<name>]` table, each value checked by the
+/// transport's own config type (so `"3"` is refused at that value, naming the allowed ones).
+/// `None` when the table has no `http` or a single value, which stays for the transport.
+pub(super) fn take_http_sweep(
+    kind: TransportKind,
+    value: &mut Spanned<DeValue<'_>>,
+) -> Result<Option<Vec<String>>, Located> {
+    let DeValue::Table(table) = value.get_mut() else {
+        return Ok(None);
+    };
+    let Some(key) = table.keys().find(|k| k.get_ref() == HTTP).cloned() else {
+        return Ok(None);
+    };
+    if !matches!(
+        table.get(&key).map(Spanned::get_ref),
+        Some(DeValue::Array(_))
+    ) {
+        return Ok(None);
+    }
+    let Some(list) = table.remove(&key) else {
+        return Ok(None);
+    };
+    let span = list.span();
+    let here = |span, m: &str| Located::at(span, format!("[transport.{kind}]: http: {m}"));
+    let DeValue::Array(items) = list.into_inner() else {
+        return Ok(None);
+    };
+    if items.is_empty() {
+        return Err(here(
+            span,
+            "an empty list sweeps nothing; allowed values: \"1.1\", \"2\"",
+        ));
+    }
+    let mut versions = Vec::new();
+    for item in items {
+        let mut one = value.clone();
+        if let DeValue::Table(t) = one.get_mut() {
+            t.insert(key.clone(), item.clone());
+        }
+        kind.visit(CheckConfig { value: one })?;
+        let DeValue::String(text) = item.get_ref() else {
+            return Err(here(item.span(), "expected \"1.1\" or \"2\""));
+        };
+        let text: &str = text;
+        if versions.iter().any(|v: &String| v.as_str() == text) {
+            return Err(here(item.span(), "each version once"));
+        }
+        versions.push(text.to_owned());
+    }
+    Ok(Some(versions))
+}
+
 /// Deserializes the table as `T::Config` (unknown keys rejected by the type) and runs
 /// `T::validate`. The value keeps its spans, so errors point at the offending key or value.
 pub(super) struct CheckConfig<'i> {

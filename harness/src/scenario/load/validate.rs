@@ -13,7 +13,7 @@ use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
-use super::transport::{ADDRESS, CheckConfig, take_address};
+use super::transport::{ADDRESS, CheckConfig, HTTP, take_address, take_http_sweep};
 use crate::registry::{FLOOR, TransportKind};
 use crate::scenario::model::{Rate, Scenario, ServerMode};
 use crate::text;
@@ -84,7 +84,7 @@ pub(super) fn scenario(
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
         socket.nodelay = nodelay;
     }
-    let (transport_options, addresses) = transport_tables(raw.transport, doc)?;
+    let (transport_options, addresses, http) = transport_tables(raw.transport, doc)?;
     if let (Some((span, _)), Some((kind, addr))) = (restart_fault, addresses.iter().next()) {
         return Err(Located::at(
             span,
@@ -116,6 +116,7 @@ pub(super) fn scenario(
         transport_options,
         link,
         tls,
+        http,
         faults,
         consumers,
         reconnect,
@@ -274,11 +275,13 @@ fn shape(raw: &RawScenario) -> Result<Shape, Located> {
     })
 }
 
-/// Options per transport as written (`address` taken out), each checked by that transport's
-/// own config type, and the addresses of servers someone else runs.
+/// Options per transport as written (`address` and a swept `http` taken out), each checked by
+/// that transport's own config type; the addresses of servers someone else runs; the HTTP
+/// versions swept per transport.
 type TransportTables = (
     BTreeMap<TransportKind, toml::Table>,
     BTreeMap<TransportKind, String>,
+    BTreeMap<TransportKind, Vec<String>>,
 );
 
 fn transport_tables(
@@ -287,6 +290,7 @@ fn transport_tables(
 ) -> Result<TransportTables, Located> {
     let mut transport_options = BTreeMap::new();
     let mut addresses = BTreeMap::new();
+    let mut http = BTreeMap::new();
     for (name, table) in raw.unwrap_or_default() {
         let Some(kind) = TransportKind::from_name(name.get_ref()) else {
             return Err(at(
@@ -302,13 +306,19 @@ fn transport_tables(
             if let Some(address) = take_address(kind, &mut value)? {
                 addresses.insert(kind, address);
             }
+            if let Some(versions) = take_http_sweep(kind, &mut value)? {
+                http.insert(kind, versions);
+            }
             kind.visit(CheckConfig { value })?;
         }
         let mut table = table.into_inner();
         table.remove(ADDRESS);
+        if http.contains_key(&kind) {
+            table.remove(HTTP);
+        }
         transport_options.insert(kind, table);
     }
-    Ok((transport_options, addresses))
+    Ok((transport_options, addresses, http))
 }
 
 /// `[compare]`: each entry must be a threshold `compare` understands (checked here, so a typo

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use super::{DeliveryReport, STEP_TIMEOUT, bounded, message, receive_seqs, start};
 use crate::tls::{Material, TlsClient, TlsServer};
-use crate::{ClientContext, Publisher, ServerContext, ServerHandle, Transport};
+use crate::{ClientContext, Publisher, ServerContext, ServerHandle, SharedConns, Transport};
 
 /// The contexts a check runs with.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
     tls: Option<Arc<(TlsServer, TlsClient)>>,
+    /// One table for every client of the setup, as a run's subscribers share one.
+    shared: SharedConns,
 }
 
 impl Setup {
@@ -28,6 +30,7 @@ impl Setup {
         let client = TlsClient::from_material(&material, client_alpn).expect("client TLS config");
         Setup {
             tls: Some(Arc::new((server, client))),
+            shared: SharedConns::default(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Setup {
     pub fn client(&self, client_index: u32) -> ClientContext {
         ClientContext {
             tls: self.tls.as_ref().map(|t| t.1.fresh()),
+            shared: self.shared.clone(),
             ..ClientContext::fresh(client_index)
         }
     }

@@ -5,7 +5,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use transport_core::TransportError;
 
 use crate::codec::{BINARY_TYPE, JSON_TYPE};
-use crate::config::{ConnectionMode, Encoding, HeaderProfile, LongPollConfig};
+use crate::config::{ConnectionMode, Encoding, HeaderProfile, HttpVersion, LongPollConfig};
 
 /// What a request is for; the browser profile differs slightly between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +113,10 @@ pub(crate) fn build(
     }
     if mode == ConnectionMode::PerRequest {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if config.http == HttpVersion::Http2 {
+        // HTTP/2 names the host in `:authority` and has no connection-level headers.
+        super::h2::strip_h1_headers(&mut h);
     }
     Ok(h)
 }

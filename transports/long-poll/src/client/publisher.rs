@@ -27,7 +27,7 @@ use transport_core::publish_queue::{Inbox, Outbox, Received, publish_queue};
 use transport_core::{Backoff, ClientContext, Counter, Publisher, TransportError};
 
 use super::headers::{self, Purpose};
-use super::http::Conn;
+use super::http::{Conn, HttpChoice};
 use crate::codec;
 use crate::config::{ConnectionMode, Encoding, LongPollConfig};
 
@@ -56,6 +56,7 @@ struct Sender {
     batch: usize,
     max_body: usize,
     conn: Option<Conn>,
+    http: HttpChoice,
     backoff: Backoff,
     requests: Counter,
     retries: Counter,
@@ -74,7 +75,8 @@ pub async fn connect(
 ) -> Result<LongPollPublisher, TransportError> {
     // Publishes always reuse their connection; `connection = "per-request"` is about polls.
     let headers = headers::build(config, addr, Purpose::Publish, ConnectionMode::KeepAlive)?;
-    let conn = Conn::open(&ctx, addr, false).await?;
+    let http = HttpChoice::publisher(config);
+    let conn = http.open(&ctx, addr, false).await?;
     let c = &ctx.counters;
     let sender = Sender {
         addr: addr.to_owned(),
@@ -87,6 +89,7 @@ pub async fn connect(
         batch: config.publish_batch as usize,
         max_body: config.max_body_bytes as usize,
         conn: Some(conn),
+        http,
         backoff: ctx.backoff(config.backoff()),
         requests: c.counter("publish_requests"),
         retries: c.counter("publish_retries"),
@@ -152,7 +155,7 @@ impl Sender {
                 Some(c) if c.is_open() => Ok(c),
                 _ => {
                     self.conn_named = false;
-                    Conn::open(&self.ctx, &self.addr, false).await
+                    self.http.open(&self.ctx, &self.addr, false).await
                 }
             };
             // Only the first POST of a connection names the session.
@@ -178,8 +181,12 @@ impl Sender {
             let failure = match result {
                 Ok(ex) => {
                     self.requests.inc();
-                    self.request_header_bytes.add(ex.request_header_bytes);
-                    self.response_header_bytes.add(ex.response_header_bytes);
+                    if let (Some(req), Some(resp)) =
+                        (ex.request_header_bytes, ex.response_header_bytes)
+                    {
+                        self.request_header_bytes.add(req);
+                        self.response_header_bytes.add(resp);
+                    }
                     if ex.status == StatusCode::OK {
                         self.backoff.reset();
                         self.conn_named = true;

@@ -27,7 +27,7 @@ use http_body_util::Full;
 use transport_core::{Backoff, ClientContext, Counter, Distribution, Subscriber, TransportError};
 
 use super::headers::{self, Purpose};
-use super::http::{Conn, Exchange};
+use super::http::{Conn, Exchange, HttpChoice};
 use crate::codec;
 use crate::config::{ConnectionMode, Encoding, EpochCheck, LongPollConfig};
 
@@ -58,6 +58,8 @@ pub struct LongPollSubscriber {
     hold: Duration,
     body_limit: usize,
     headers: HeaderMap,
+    /// HTTP/1.1, or HTTP/2 on a connection shared with other subscribers.
+    http: HttpChoice,
     conn: Option<Conn>,
     /// Whether `conn` has already answered a request, so it reaches the server whose epoch
     /// this subscriber holds (a TCP connection cannot outlive a server's incarnation).
@@ -105,7 +107,8 @@ pub(crate) async fn connect(
 ) -> Result<LongPollSubscriber, TransportError> {
     let mode = config.connection;
     let headers = headers::build(config, addr, Purpose::Poll, mode)?;
-    let mut conn = Conn::open(&ctx, addr, true).await?;
+    let http = HttpChoice::subscriber(config);
+    let mut conn = http.open(&ctx, addr, true).await?;
     let ex = conn
         .exchange(
             "subscribe",
@@ -141,6 +144,7 @@ pub(crate) async fn connect(
         hold: config.hold_timeout,
         body_limit: body_limit(config),
         headers,
+        http,
         // In per-request mode the head request said `Connection: close`.
         conn: (mode == ConnectionMode::KeepAlive).then_some(conn),
         conn_checked: true,
@@ -171,7 +175,7 @@ impl LongPollSubscriber {
             Some(c) if c.is_open() => c,
             _ => {
                 self.conn_checked = false;
-                Conn::open(&self.ctx, &self.addr, false).await?
+                self.http.open(&self.ctx, &self.addr, false).await?
             }
         };
         let mut path = format!(
@@ -216,12 +220,12 @@ impl LongPollSubscriber {
         out: &mut Vec<Bytes>,
     ) -> Result<Option<usize>, TransportError> {
         self.counters.polls.inc();
-        self.counters
-            .request_header_bytes
-            .add(ex.request_header_bytes);
-        self.counters
-            .response_header_bytes
-            .add(ex.response_header_bytes);
+        if let Some(bytes) = ex.request_header_bytes {
+            self.counters.request_header_bytes.add(bytes);
+        }
+        if let Some(bytes) = ex.response_header_bytes {
+            self.counters.response_header_bytes.add(bytes);
+        }
         match ex.status {
             StatusCode::OK => self.deliver(&ex.body, out).map(Some),
             StatusCode::NO_CONTENT => {

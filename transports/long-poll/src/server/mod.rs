@@ -1,6 +1,6 @@
-//! The long-poll server: the axum router served over hyper connections that this module
-//! accepts (through the shared [`Acceptor`], which counts every byte and sets socket options)
-//! and tracks itself.
+//! The long-poll server: the axum router served over hyper connections (HTTP/1.1 and HTTP/2,
+//! one server for both) that this module accepts (through the shared [`Acceptor`], which counts
+//! every byte and sets socket options) and tracks itself.
 //!
 //! Shutdown is in two steps. First graceful: parked polls are released at once, accepting
 //! stops, idle keep-alive connections close, in-flight replies finish. Whatever is still
@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -29,9 +30,12 @@ use tower_service::Service;
 use transport_core::occupancy::RetainedGauges;
 use transport_core::{Acceptor, ServerContext, ServerHandle, TransportError};
 
-use crate::config::LongPollConfig;
+use crate::config::{LongPollConfig, MAX_STREAMS_PER_CONNECTION};
 use crate::store::Store;
 use session::ConnSession;
+
+/// What the server offers by ALPN under TLS, preferred first: it speaks both.
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// How long shutdown waits for connections to finish after parked polls were released.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -56,8 +60,10 @@ async fn accept_loop(acceptor: Acceptor, app: Router, stop: Stop, tracker: TaskT
     acceptor.run(graceful.cancelled(), &tracker, serve).await;
 }
 
-/// Serves one HTTP/1.1 connection until the peer closes it, a graceful shutdown completes,
-/// or the hard signal drops it (closing the socket, since the connection owns it).
+/// Serves one connection, HTTP/1.1 or HTTP/2 (told apart by the client's first bytes: the
+/// HTTP/2 preface, after ALPN `h2` or as h2c with prior knowledge), until the peer closes it, a
+/// graceful shutdown completes, or the hard signal drops it (closing the socket, since the
+/// connection owns it).
 async fn serve_connection<I>(io: I, app: Router, stop: Stop)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -71,8 +77,11 @@ where
         // The router is always ready (`poll_ready` is a no-op), as `TowerToHyperService` assumes.
         app.clone().call(req)
     });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     loop {
         tokio::select! {
@@ -155,9 +164,11 @@ pub fn start_extended(
         store.clone(),
         extra,
     );
-    // Long-poll has no handshake to split off: every byte counts as steady state.
-    let acceptor =
-        Acceptor::new(listener, ctx.socket, ctx.wire).with_tls(ctx.tls.clone(), &ctx.counters);
+    // Long-poll has no handshake to split off: every byte counts as steady state (under TLS,
+    // after the TLS handshake; the HTTP/2 preface and SETTINGS count as steady here, see the
+    // crate README).
+    let tls = ctx.tls.as_ref().map(|t| t.with_alpn(ALPN));
+    let acceptor = Acceptor::new(listener, ctx.socket, ctx.wire).with_tls(tls, &ctx.counters);
     let tracker = TaskTracker::new();
     let accept = tracker.spawn(accept_loop(acceptor, app, stop.clone(), tracker.clone()));
     Ok(LongPollServer {
