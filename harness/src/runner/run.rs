@@ -49,10 +49,11 @@ async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Resul
         .map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
 }
 
-/// Parses the transport's options table (already validated when the scenario loaded).
+/// Parses the run's options table (validated when the scenario loaded): the transport's table
+/// with the run's own value of each knob the scenario sweeps.
 pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
-    Ok(match scenario.transport_options.get(&spec.transport) {
-        Some(table) => table.clone().try_into()?,
+    Ok(match scenario.options_for(spec) {
+        Some(table) => table.try_into()?,
         None => T::Config::default(),
     })
 }
@@ -67,9 +68,10 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
         plan,
     } = *ctx;
     let mut run = Run::<T>::new(scenario, spec)?;
+    let options = scenario.options_for(spec);
     let server = RunServer::<T>::start(
         &run.config,
-        scenario.transport_options.get(&spec.transport),
+        options.as_ref(),
         &scenario.server,
         ServerSockets {
             socket: scenario.socket,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::consumers::ConsumerClass;
+use super::options::OptionSweep;
 use super::tls::TlsSettings;
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
@@ -94,8 +95,14 @@ pub struct Scenario {
     /// Socket options for every socket.
     pub socket: SocketOptions,
     /// Each transport's `[transport.<name>]` table as written (already validated against the
-    /// transport's config type); missing tables mean defaults.
+    /// transport's config type), without its swept knobs; missing tables mean defaults. A run's
+    /// own table is [`Scenario::options_for`].
     pub transport_options: BTreeMap<TransportKind, toml::Table>,
+    /// Knobs of `[transport.<name>]` tables written as lists, by transport: each a dimension
+    /// of that transport's runs (`options.rs`). The effective scenario shows them as lists in
+    /// `transport_options`, and each run's `transport_options` its own value.
+    #[serde(skip)]
+    pub option_sweeps: BTreeMap<TransportKind, Vec<OptionSweep>>,
     /// The emulated link between every client and the server (`[link]`); `None` connects
     /// clients directly (unless faults need the proxy, which then relays without shaping).
     pub link: Option<LinkConfig>,
@@ -233,6 +240,10 @@ pub struct RunSpec {
     /// empty without `[[consumers]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consumer_shares: Vec<f64>,
+    /// This run's value of each knob its transport's table sweeps, by tag (`batch` → 10);
+    /// empty when the table sweeps nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, toml::Value>,
     /// Tags naming the run: every swept dimension, sorted by key.
     pub tags: BTreeMap<String, String>,
 }
@@ -292,11 +303,13 @@ impl Scenario {
                             reconnect: ReconnectPolicy::default(),
                             tls,
                             consumer_shares: Vec::new(),
+                            options: BTreeMap::new(),
                             tags,
                         };
                         runs.extend(
                             self.with_reconnect(cell)
                                 .into_iter()
+                                .flat_map(|c| self.with_options(c))
                                 .flat_map(|c| self.with_consumer_shares(c)),
                         );
                     }
@@ -307,8 +320,6 @@ impl Scenario {
         runs
     }
 
-    /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
-    /// (just `cell` without classes).
     /// One cell per reconnect policy, tagged `reconnect=…` when the scenario sweeps them.
     fn with_reconnect(&self, cell: RunSpec) -> Vec<RunSpec> {
         self.reconnect
@@ -325,6 +336,8 @@ impl Scenario {
             .collect()
     }
 
+    /// `cell` once per combination of the consumer classes' shares, tagged `<behaviour>_share`
+    /// (just `cell` without classes).
     fn with_consumer_shares(&self, cell: RunSpec) -> Vec<RunSpec> {
         let mut cells = vec![cell];
         for class in &self.consumers {

@@ -13,9 +13,10 @@ use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
-use super::transport::{ADDRESS, CheckConfig, take_address};
+use super::transport::{ADDRESS, take_address};
 use crate::registry::{FLOOR, TransportKind};
 use crate::scenario::model::{Rate, Scenario, ServerMode};
+use crate::scenario::options::OptionSweep;
 use crate::text;
 
 /// Largest message a scenario may ask for.
@@ -84,8 +85,8 @@ pub(super) fn scenario(
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
         socket.nodelay = nodelay;
     }
-    let (transport_options, addresses) = transport_tables(raw.transport, doc)?;
-    if let (Some((span, _)), Some((kind, addr))) = (restart_fault, addresses.iter().next()) {
+    let tables = transport_tables(raw.transport, doc)?;
+    if let (Some((span, _)), Some((kind, addr))) = (restart_fault, tables.addresses.iter().next()) {
         return Err(Located::at(
             span,
             format!(
@@ -113,7 +114,8 @@ pub(super) fn scenario(
         p99_target: timing.p99_target,
         compare,
         socket,
-        transport_options,
+        transport_options: tables.options,
+        option_sweeps: tables.sweeps,
         link,
         tls,
         faults,
@@ -121,7 +123,7 @@ pub(super) fn scenario(
         reconnect,
         server,
         load,
-        addresses,
+        addresses: tables.addresses,
         browser,
     })
 }
@@ -274,19 +276,21 @@ fn shape(raw: &RawScenario) -> Result<Shape, Located> {
     })
 }
 
-/// Options per transport as written (`address` taken out), each checked by that transport's
-/// own config type, and the addresses of servers someone else runs.
-type TransportTables = (
-    BTreeMap<TransportKind, toml::Table>,
-    BTreeMap<TransportKind, String>,
-);
+/// Options per transport as written (`address` and swept knobs taken out), each checked by
+/// that transport's own config type (every combination of swept values), the swept knobs,
+/// and the addresses of servers someone else runs.
+#[derive(Default)]
+struct TransportTables {
+    options: BTreeMap<TransportKind, toml::Table>,
+    sweeps: BTreeMap<TransportKind, Vec<OptionSweep>>,
+    addresses: BTreeMap<TransportKind, String>,
+}
 
 fn transport_tables(
     raw: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     doc: &DeTable<'_>,
 ) -> Result<TransportTables, Located> {
-    let mut transport_options = BTreeMap::new();
-    let mut addresses = BTreeMap::new();
+    let mut out = TransportTables::default();
     for (name, table) in raw.unwrap_or_default() {
         let Some(kind) = TransportKind::from_name(name.get_ref()) else {
             return Err(at(
@@ -298,17 +302,23 @@ fn transport_tables(
                 ),
             ));
         };
-        if let Some(mut value) = transport_value(doc, name.get_ref()) {
-            if let Some(address) = take_address(kind, &mut value)? {
-                addresses.insert(kind, address);
-            }
-            kind.visit(CheckConfig { value })?;
-        }
         let mut table = table.into_inner();
         table.remove(ADDRESS);
-        transport_options.insert(kind, table);
+        if let Some(mut value) = transport_value(doc, name.get_ref()) {
+            if let Some(address) = take_address(kind, &mut value)? {
+                out.addresses.insert(kind, address);
+            }
+            let sweeps = super::sweep::sweeps(kind, &value)?;
+            for sweep in &sweeps {
+                crate::scenario::options::remove(&mut table, &sweep.path);
+            }
+            if !sweeps.is_empty() {
+                out.sweeps.insert(kind, sweeps);
+            }
+        }
+        out.options.insert(kind, table);
     }
-    Ok((transport_options, addresses))
+    Ok(out)
 }
 
 /// `[compare]`: each entry must be a threshold `compare` understands (checked here, so a typo
