@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use transport_core::tls::TlsClient;
-use transport_core::{ClientContext, Counters, Transport, WireStats, clock};
+use transport_core::{ClientContext, Counters, ServerKind, Transport, WireStats, clock};
 
 use crate::results::{FailureKind, Failures};
 
@@ -33,7 +33,7 @@ use super::timeline::Timeline;
 use super::topic::{shares_topic, topic_of};
 use crate::link::{LinkProxy, Side};
 use crate::scenario::tls::RunTls;
-use crate::scenario::{Rate, RunSpec, Scenario};
+use crate::scenario::{Client, Rate, RunSpec, Scenario};
 
 /// Bound on each set-up phase (server start, connecting subscribers, connecting publishers).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -489,6 +489,15 @@ impl<'a, T: Transport> Run<'a, T> {
         closed: Closed,
     ) -> anyhow::Result<RunOutput> {
         let intervals = shared.intervals();
+        // A product server's sockets are not ours: its side is the mirror of our clients'.
+        let mirror =
+            T::server_kinds().contains(&ServerKind::Program) && self.spec.client == Client::Rust;
+        let clients = (
+            self.publisher_wire.snapshot(),
+            self.subscriber_wire.snapshot(),
+        );
+        let (server_wire, server_wire_mirrored) =
+            crate::results::wire::counted_or_mirrored(server.wire, mirror, clients);
         Ok(RunOutput {
             spec: self.spec.clone(),
             recorders: closed.recorders,
@@ -500,8 +509,9 @@ impl<'a, T: Transport> Run<'a, T> {
             unsent: closed.unsent,
             topics: self.scenario.topics,
             measured: self.scenario.duration,
-            publisher_wire: self.publisher_wire.snapshot(),
-            subscriber_wire: self.subscriber_wire.snapshot(),
+            // The same snapshots the mirror was made of, so the two agree exactly.
+            publisher_wire: clients.0,
+            subscriber_wire: clients.1,
             plaintext_wire: self
                 .publisher_tls
                 .as_ref()
@@ -514,7 +524,8 @@ impl<'a, T: Transport> Run<'a, T> {
                 .or_else(|| self.publisher_tls.as_ref().and_then(TlsClient::negotiated)),
             generator_lag: closed.generator_lag,
             scheduled_in_window: closed.scheduled_in_window,
-            server_wire: server.wire,
+            server_wire,
+            server_wire_mirrored,
             // A child server's counters join the clients' (an in-process one counted into them).
             counters: self
                 .counters
