@@ -219,10 +219,10 @@ fn set<'i>(value: &mut Spanned<DeValue<'i>>, path: &[String], item: Spanned<DeVa
         *value = item;
         return;
     };
-    if let DeValue::Table(table) = value.get_mut() {
-        if let Some((_, v)) = table.iter_mut().find(|(k, _)| k.get_ref() == first) {
-            set(v, rest, item);
-        }
+    if let DeValue::Table(table) = value.get_mut()
+        && let Some((_, v)) = table.iter_mut().find(|(k, _)| k.get_ref() == first)
+    {
+        set(v, rest, item);
     }
 }
 
