@@ -27,6 +27,10 @@ impl Visit for Describe {
 /// Prints the transports and their `[transport.<name>]` options.
 pub fn print() {
     println!("Transports (options go in a scenario's [transport.<name>] table):\n");
+    println!(
+        "A list where an option takes one value sweeps it: `batch = [1, 10, 100]` runs the \
+         transport once per value, tagged batch=<value>.\n"
+    );
     for &k in TransportKind::ALL {
         println!("{}", k.visit(Describe));
     }

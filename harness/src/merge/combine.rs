@@ -304,6 +304,7 @@ fn wire(runs: &[&RunResult]) -> Wire {
             publisher: r.traffic.wire.publisher,
             subscriber: r.traffic.wire.subscriber,
             server: r.traffic.wire.server,
+            server_mirrored: r.traffic.wire.server_mirrored,
             payload_bytes: r.payload_bytes,
             published: r.delivery.published,
             delivered: r.delivery.delivered,

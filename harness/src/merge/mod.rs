@@ -91,7 +91,10 @@ pub fn merge_into(shards: &[ShardDir], out: &Path) -> anyhow::Result<Summary> {
             let reason = format!(
                 "every shard used the one remote server {address}, whose figures include all shards' traffic; see each shard's results"
             );
-            run.traffic.wire.server = None;
+            // A mirror of each shard's own clients adds up exactly; a count at the server does not.
+            if !run.traffic.wire.server_mirrored {
+                run.traffic.wire.server = None;
+            }
             run.cost.resources.server = ProcessFigures::unavailable(reason).into();
         }
         let name = if first.runs.iter().filter(|r| r.name == run.name).count() > 1 {

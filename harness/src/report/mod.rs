@@ -1,5 +1,7 @@
 //! `report.md` next to `summary.json`: scenario, environment, findings computed from the data,
-//! the claims check when the scenario sweeps rates, the summary table and the charts.
+//! the claims check when the scenario sweeps rates, the summary table, the sections particular
+//! scenarios call for (option sweeps, servers compared, push vs pull on one server) and the
+//! charts.
 //!
 //! [`regenerate`] rebuilds charts and report from a saved results folder, so `transport-bench
 //! report DIR` never needs to re-run anything.
@@ -11,9 +13,11 @@ pub(crate) mod consumers;
 pub(crate) mod findings;
 pub(crate) mod h2;
 pub(crate) mod limits;
+pub(crate) mod push_pull;
 pub(crate) mod scale;
 pub(crate) mod servers;
 pub(crate) mod storms;
+pub(crate) mod sweeps;
 pub(crate) mod tables;
 pub(crate) mod tls;
 
@@ -91,12 +95,14 @@ pub fn render(summary: &Summary, charts: &[PathBuf]) -> String {
     for v in &variants {
         out.push_str(&variant(v, target, deployed));
     }
+    out.push_str(&sweeps::markdown(summary));
     out.push_str(&conditions::markdown(summary));
     out.push_str(&storms::markdown(summary));
     out.push_str(&scale::markdown(summary));
     out.push_str(&consumers::markdown(summary));
     out.push_str(&browser::markdown(summary));
     out.push_str(&servers::markdown(summary));
+    out.push_str(&push_pull::markdown(summary));
     out.push_str(&tls::markdown(summary));
     out.push_str(&h2::markdown(summary));
     out.push_str(&chart_section(summary, charts));

@@ -29,7 +29,11 @@ const PAIRS: [(&str, TransportKind, TransportKind); 3] = [
 ];
 
 /// The run of `kind` in the same cell as `r` (same tags but the transport, same repetition).
-fn twin<'a>(summary: &'a Summary, r: &RunResult, kind: TransportKind) -> Option<&'a RunResult> {
+pub(super) fn twin<'a>(
+    summary: &'a Summary,
+    r: &RunResult,
+    kind: TransportKind,
+) -> Option<&'a RunResult> {
     summary.runs.iter().find(|o| {
         o.transport == kind
             && o.repetition == r.repetition
@@ -41,7 +45,7 @@ fn twin<'a>(summary: &'a Summary, r: &RunResult, kind: TransportKind) -> Option<
 }
 
 /// The cell's name without the transport tag.
-fn cell_name(r: &RunResult) -> String {
+pub(super) fn cell_name(r: &RunResult) -> String {
     let tags: Vec<String> = r
         .tags
         .iter()
@@ -51,7 +55,7 @@ fn cell_name(r: &RunResult) -> String {
     tags.join(",")
 }
 
-fn measured(r: &RunResult) -> bool {
+pub(super) fn measured(r: &RunResult) -> bool {
     r.status.is_ok() && r.latency.latency_ns.count > 0
 }
 
@@ -111,7 +115,7 @@ fn pairs_table(summary: &Summary) -> String {
 
 /// Patterns of one server in one cell, best first: by p99 at a fixed rate, by msg/s in closed
 /// loop. Runs without a measurement go last.
-fn ranked(mut runs: Vec<&RunResult>, closed_loop: bool) -> Vec<&RunResult> {
+pub(super) fn ranked(mut runs: Vec<&RunResult>, closed_loop: bool) -> Vec<&RunResult> {
     runs.sort_by(|a, b| {
         let key = |r: &RunResult| match (measured(r), closed_loop) {
             (false, _) => f64::INFINITY,
@@ -124,7 +128,7 @@ fn ranked(mut runs: Vec<&RunResult>, closed_loop: bool) -> Vec<&RunResult> {
 }
 
 /// A ranked run's name, marked when its figure cannot be trusted as a rank.
-fn label(r: &RunResult) -> String {
+pub(super) fn label(r: &RunResult) -> String {
     let name = r.transport.name();
     if !measured(r) {
         format!("{name} (nothing measured in the window)")

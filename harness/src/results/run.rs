@@ -30,6 +30,11 @@ pub struct RunResult {
     pub repetition: u32,
     /// Sorted tags naming the run.
     pub tags: BTreeMap<String, String>,
+    /// For a run of a transport whose `[transport.<name>]` table sweeps a knob: the
+    /// transport's effective options in this run, each swept knob at this run's value. Absent
+    /// otherwise (`scenario.effective.transport_options` then holds the run's options).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_options: Option<serde_json::Value>,
     /// Offered messages per second in total; null for closed-loop (`max`) runs.
     pub offered_rate: Option<f64>,
     /// Subscribers in this run.
@@ -222,6 +227,7 @@ impl RunResult {
             transport: id.transport,
             repetition: 0,
             tags: id.tags,
+            transport_options: None,
             offered_rate: id.offered_rate,
             subscribers: id.subscribers,
             payload_bytes: id.payload_bytes,

@@ -17,6 +17,8 @@ pub struct WireCounts {
     pub subscriber: WireSnapshot,
     /// Server-side bytes; `None` when they could not be read.
     pub server: Option<WireSnapshot>,
+    /// Whether `server` is the mirror of the clients' counts ([`mirror_of`]), not a count.
+    pub server_mirrored: bool,
     /// Bytes per message payload.
     pub payload_bytes: u64,
     /// Messages published.
@@ -25,6 +27,36 @@ pub struct WireCounts {
     pub delivered: u64,
     /// Under TLS, the bytes above TLS at the publishers' and the subscribers' connections.
     pub plaintext: Option<(WireSnapshot, WireSnapshot)>,
+}
+
+/// The server side of the clients' connections, seen from the clients: what the publishers
+/// and subscribers wrote the server read, what they read it wrote, one server connection per
+/// client connection. Exact on loopback and through the link proxy, which relays every byte
+/// (bytes a `blackhole` fault swallowed are counted as read, so there it is an upper bound).
+pub fn mirror_of(publisher: WireSnapshot, subscriber: WireSnapshot) -> WireSnapshot {
+    let c = plus(publisher, subscriber);
+    WireSnapshot {
+        read: c.written,
+        written: c.read,
+        handshake_read: c.handshake_written,
+        handshake_written: c.handshake_read,
+        connections: c.connections,
+    }
+}
+
+/// A run's server-side bytes: as counted at the server's sockets when they could be read;
+/// else, when `mirror` allows (a product server, our clients on every connection), the mirror
+/// of the clients' `(publisher, subscriber)` counts, and `true` to mark it as such.
+pub fn counted_or_mirrored(
+    counted: Option<WireSnapshot>,
+    mirror: bool,
+    (publisher, subscriber): (WireSnapshot, WireSnapshot),
+) -> (Option<WireSnapshot>, bool) {
+    match counted {
+        Some(c) => (Some(c), false),
+        None if mirror => (Some(mirror_of(publisher, subscriber)), true),
+        None => (None, false),
+    }
 }
 
 fn plus(a: WireSnapshot, b: WireSnapshot) -> WireSnapshot {
@@ -45,6 +77,8 @@ impl WireCounts {
             subscriber: plus(self.subscriber, o.subscriber),
             // Unmeasured anywhere is unmeasured in the sum.
             server: self.server.zip(o.server).map(|(a, b)| plus(a, b)),
+            // Partly mirrored is mirrored: the sum is no longer a count of the server's sockets.
+            server_mirrored: self.server_mirrored || o.server_mirrored,
             payload_bytes: self.payload_bytes,
             published: self.published + o.published,
             delivered: self.delivered + o.delivered,
@@ -88,6 +122,7 @@ impl WireCounts {
             },
             client: c,
             server: self.server,
+            server_mirrored: self.server.is_some() && self.server_mirrored,
             publisher: pw,
             subscriber: sw,
             plaintext: self.plaintext.map(|(p, s)| self.plaintext_wire(p, s)),
@@ -175,8 +210,14 @@ pub struct Wire {
     pub client: WireSnapshot,
     /// Raw server-side counts; null when they could not be read (a remote server without
     /// `--server-metrics`, an external broker: `resources.server.unavailable_reason` says
-    /// which), never zero.
+    /// which), never zero. For a product server (nats-server, redis-server, mosquitto, nginx)
+    /// they are the mirror of the clients' counts, and `server_mirrored` says so.
     pub server: Option<WireSnapshot>,
+    /// True when `server` is not counted at the server's sockets but mirrored from the
+    /// clients' (what every client wrote the server read, and the reverse): a server we did
+    /// not write, whose sockets we cannot wrap. Absent (false) for a counted server.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub server_mirrored: bool,
     /// Raw counts at the publishers' sockets.
     #[serde(default)]
     pub publisher: WireSnapshot,
@@ -220,6 +261,56 @@ mod tests {
     }
 
     #[test]
+    fn a_product_server_side_is_the_clients_mirror_and_says_so() {
+        let publisher = snap(30, 1_000, 50);
+        let subscriber = WireSnapshot {
+            read: 900,
+            written: 40,
+            handshake_read: 70,
+            handshake_written: 60,
+            connections: 2,
+        };
+        let (server, mirrored) = counted_or_mirrored(None, true, (publisher, subscriber));
+        let server = server.unwrap();
+        assert!(mirrored);
+        // What the clients wrote the server read, and the reverse; a connection each.
+        assert_eq!((server.read, server.written), (1_040, 930));
+        assert_eq!(
+            (server.handshake_read, server.handshake_written),
+            (110, 120)
+        );
+        assert_eq!(server.connections, 3);
+        // A count at the server wins; without one and without a mirror: unavailable.
+        let counted = snap(1, 2, 3);
+        assert_eq!(
+            counted_or_mirrored(Some(counted), true, (publisher, subscriber)),
+            (Some(counted), false)
+        );
+        assert_eq!(
+            counted_or_mirrored(None, false, (publisher, subscriber)),
+            (None, false)
+        );
+        // The mark survives into the wire block and a merge with a counted run.
+        let counts = WireCounts {
+            publisher,
+            subscriber,
+            server: Some(server),
+            server_mirrored: true,
+            payload_bytes: 100,
+            published: 1,
+            delivered: 1,
+            plaintext: None,
+        };
+        assert!(counts.wire().server_mirrored);
+        let other = WireCounts {
+            server_mirrored: false,
+            ..counts
+        };
+        assert!(other.combined(counts).wire().server_mirrored);
+        assert!(!other.wire().server_mirrored);
+    }
+
+    #[test]
     fn under_tls_the_overhead_splits_into_framing_and_what_tls_adds() {
         // 10 messages of 100 B, one subscriber. Above TLS: 4 B framing per message per hop and
         // 20 B of the pattern's handshake per direction per side. At the socket: 22 B more per
@@ -228,6 +319,7 @@ mod tests {
             publisher: snap(0, 10 * (104 + 22), 2_020),
             subscriber: snap(10 * (104 + 22), 0, 2_020),
             server: None,
+            server_mirrored: false,
             payload_bytes: 100,
             published: 10,
             delivered: 10,

@@ -358,6 +358,7 @@ fn wire(out: &RunOutput, published: u64, delivered: u64) -> (Wire, f64) {
         publisher: out.publisher_wire,
         subscriber: out.subscriber_wire,
         server: out.server_wire,
+        server_mirrored: out.server_wire_mirrored,
         payload_bytes: out.spec.payload_bytes,
         published,
         delivered,

@@ -158,6 +158,10 @@ impl Matrix<'_> {
         cell_started: SystemTime,
     ) -> RunResult {
         cell.result.repetition = repetition;
+        // A run of a swept transport says which values it ran with.
+        if !spec.options.is_empty() {
+            cell.result.transport_options = effective_options_of(self.scenario, spec).ok();
+        }
         let file_name = if self.repeat > 1 {
             format!("{},rep={repetition}", spec.name())
         } else {
@@ -183,16 +187,32 @@ impl Matrix<'_> {
 }
 
 /// Each transport's effective options, by name (a transport whose options do not parse is
-/// left out: its runs fail on their own).
+/// left out: its runs fail on their own); a swept knob holds the list of its values.
 fn effective_options(
     scenario: &Scenario,
     specs: &[RunSpec],
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut options = serde_json::Map::new();
-    for spec in specs {
-        if let Ok(v) = effective_options_of(scenario, spec) {
-            options.insert(spec.transport.name().to_owned(), v);
+    for &kind in &scenario.transports {
+        let runs: Vec<serde_json::Value> = specs
+            .iter()
+            .filter(|s| s.transport == kind)
+            .filter_map(|s| effective_options_of(scenario, s).ok())
+            .collect();
+        let Some(mut first) = runs.first().cloned() else {
+            continue;
+        };
+        for sweep in scenario.option_sweeps.get(&kind).into_iter().flatten() {
+            let values = crate::scenario::options::swept_values(&runs, sweep);
+            if let Some(at) = sweep
+                .path
+                .iter()
+                .try_fold(&mut first, |at, key| at.get_mut(key))
+            {
+                *at = serde_json::Value::Array(values);
+            }
         }
+        options.insert(kind.name().to_owned(), first);
     }
     // A swept `http` is every value swept, not the last run's.
     for (kind, versions) in &scenario.http {
@@ -203,7 +223,7 @@ fn effective_options(
     options
 }
 
-/// The effective options of a transport, as JSON, for the results' effective scenario.
+/// The effective options of a run's transport, as JSON, for the results' effective scenario.
 fn effective_options_of(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<serde_json::Value> {
     struct Opts<'a>(&'a Scenario, &'a RunSpec);
     impl Visit for Opts<'_> {

@@ -51,6 +51,9 @@ pub struct RunOutput {
     pub scheduled_in_window: Option<u64>,
     /// Server-side bytes; `None` when they could not be read.
     pub server_wire: Option<WireSnapshot>,
+    /// Whether `server_wire` is the mirror of the clients' counts (a product server, whose
+    /// sockets are not ours to count).
+    pub server_wire_mirrored: bool,
     /// Transport counters.
     pub counters: BTreeMap<String, u64>,
     /// Transport distributions.

@@ -2,8 +2,9 @@
 //! which the transport's `serve` starts as a managed process group (`transport_program`). The
 //! runner owns its lifecycle like a child `serve`: started before clients connect, sampled
 //! from `/proc` (every process of it summed: nginx's master plus workers), stopped at the end.
-//! Its sockets are not ours to count, so its server-side wire bytes are unavailable; its CPU
-//! and memory fill `resources.server` as a child's do.
+//! Its sockets are not ours to count, so its server-side wire bytes are the mirror of the
+//! clients' (`results::wire::counted_or_mirrored`); its CPU and memory fill `resources.server`
+//! as a child's do.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,17 +15,18 @@ use transport_core::{ServerContext, ServerHandle, SocketOptions, Transport, Tran
 use super::ctx::Remote;
 use crate::exit::BadInput;
 use crate::registry::{TransportKind, Visit};
-use crate::scenario::{Scenario, ServerMode, ServerPlacement};
+use crate::scenario::{RunSpec, Scenario, ServerMode, ServerPlacement};
 use crate::server::resources::ProcessResources;
 
 /// Before any run starts: every transport of `scenario` whose server is a program must be
-/// startable here (exit 2 otherwise): not asked to run in-process, and installed. Transports
-/// reached at a `remote` address start nothing and are not checked.
+/// startable here (exit 2 otherwise): not asked to run in-process, and installed, with every
+/// table its runs use (a sweep may name the program). Transports reached at a `remote`
+/// address start nothing and are not checked.
 pub fn preflight(
     scenario: &Scenario,
     remote: &BTreeMap<TransportKind, Remote>,
 ) -> anyhow::Result<()> {
-    struct Check<'a>(&'a Scenario, TransportKind);
+    struct Check<'a>(&'a Scenario, &'a RunSpec);
     impl Visit for Check<'_> {
         type Output = anyhow::Result<()>;
         fn visit<T: Transport>(self) -> anyhow::Result<()> {
@@ -32,16 +34,17 @@ pub fn preflight(
                 return Ok(());
             }
             in_process_refused::<T>(&self.0.server)?;
-            let config: T::Config = match self.0.transport_options.get(&self.1) {
-                Some(table) => table.clone().try_into()?,
-                None => T::Config::default(),
-            };
+            let config = super::run::config_for::<T>(self.0, self.1)?;
             T::preflight(&config).map_err(|e| BadInput::msg(format!("{}: {e}", T::NAME)))
         }
     }
-    for &kind in &scenario.transports {
-        if !remote.contains_key(&kind) {
-            kind.visit(Check(scenario, kind))?;
+    let specs = scenario.expand();
+    let mut checked: Vec<(TransportKind, &BTreeMap<String, toml::Value>)> = Vec::new();
+    for spec in &specs {
+        let key = (spec.transport, &spec.options);
+        if !remote.contains_key(&spec.transport) && !checked.contains(&key) {
+            checked.push(key);
+            spec.transport.visit(Check(scenario, spec))?;
         }
     }
     Ok(())

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinHandle;
 use transport_core::tls::TlsClient;
-use transport_core::{Counters, SharedConns, Transport, WireStats, clock};
+use transport_core::{Counters, ServerKind, SharedConns, Transport, WireStats, clock};
 
 use crate::results::{FailureKind, Failures};
 
@@ -33,7 +33,7 @@ use super::timeline::Timeline;
 use super::topic::shares_topic;
 use crate::link::LinkProxy;
 use crate::scenario::tls::RunTls;
-use crate::scenario::{Rate, RunSpec, Scenario};
+use crate::scenario::{Client, Rate, RunSpec, Scenario};
 
 /// Bound on each set-up phase (server start, connecting subscribers, connecting publishers).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,18 +47,19 @@ async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Resul
         .map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
 }
 
-/// Parses the transport's options table (already validated when the scenario loaded).
+/// Parses the run's options table (validated when the scenario loaded): the transport's table
+/// with the run's own value of each knob the scenario sweeps.
 pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
-    let table = scenario.transport_options.get(&spec.transport);
-    Ok(match (table, &spec.http) {
-        (table, Some(http)) => {
-            // The run's one value of a swept `http`, which the table itself no longer holds.
-            let mut table = table.cloned().unwrap_or_default();
-            table.insert("http".to_owned(), toml::Value::String(http.clone()));
-            table.try_into()?
-        }
-        (Some(table), None) => table.clone().try_into()?,
-        (None, None) => T::Config::default(),
+    let mut table = scenario.options_for(spec);
+    if let Some(http) = &spec.http {
+        // The run's one value of a swept `http`, which the table itself no longer holds.
+        table
+            .get_or_insert_with(toml::Table::new)
+            .insert("http".to_owned(), toml::Value::String(http.clone()));
+    }
+    Ok(match table {
+        Some(table) => table.try_into()?,
+        None => T::Config::default(),
     })
 }
 
@@ -72,9 +73,10 @@ pub async fn run_one<T: Transport>(ctx: &RunCtx<'_>) -> anyhow::Result<RunOutput
         plan,
     } = *ctx;
     let mut run = Run::<T>::new(scenario, spec)?;
+    let options = scenario.options_for(spec);
     let server = RunServer::<T>::start(
         &run.config,
-        scenario.transport_options.get(&spec.transport),
+        options.as_ref(),
         &scenario.server,
         ServerSockets {
             socket: scenario.socket,
@@ -393,6 +395,15 @@ impl<'a, T: Transport> Run<'a, T> {
         closed: Closed,
     ) -> anyhow::Result<RunOutput> {
         let intervals = shared.intervals();
+        // A product server's sockets are not ours: its side is the mirror of our clients'.
+        let mirror =
+            T::server_kinds().contains(&ServerKind::Program) && self.spec.client == Client::Rust;
+        let clients = (
+            self.publisher_wire.snapshot(),
+            self.subscriber_wire.snapshot(),
+        );
+        let (server_wire, server_wire_mirrored) =
+            crate::results::wire::counted_or_mirrored(server.wire, mirror, clients);
         Ok(RunOutput {
             spec: self.spec.clone(),
             recorders: closed.recorders,
@@ -404,8 +415,9 @@ impl<'a, T: Transport> Run<'a, T> {
             unsent: closed.unsent,
             topics: self.scenario.topics,
             measured: self.scenario.duration,
-            publisher_wire: self.publisher_wire.snapshot(),
-            subscriber_wire: self.subscriber_wire.snapshot(),
+            // The same snapshots the mirror was made of, so the two agree exactly.
+            publisher_wire: clients.0,
+            subscriber_wire: clients.1,
             plaintext_wire: self
                 .publisher_tls
                 .as_ref()
@@ -418,7 +430,8 @@ impl<'a, T: Transport> Run<'a, T> {
                 .or_else(|| self.publisher_tls.as_ref().and_then(TlsClient::negotiated)),
             generator_lag: closed.generator_lag,
             scheduled_in_window: closed.scheduled_in_window,
-            server_wire: server.wire,
+            server_wire,
+            server_wire_mirrored,
             // A child server's counters join the clients' (an in-process one counted into them).
             counters: self
                 .counters

@@ -427,7 +427,8 @@ impl<T: Transport> RunServer<T> {
                 }
                 Err(e) => failed(e.to_string(), failures),
             },
-            // A program's sockets are not ours: its bytes are unavailable, not zero.
+            // A program's sockets are not ours: no count here (the run puts the mirror of its
+            // clients' counts in their place); unavailable otherwise, not zero.
             Reach::Remote { metrics: None } | Reach::External | Reach::Program(..) => {
                 ServerFigures::default()
             }

@@ -12,6 +12,7 @@ mod located;
 mod network;
 mod placement;
 mod raw;
+mod sweep;
 mod tls;
 mod transport;
 mod validate;

@@ -4,6 +4,7 @@
 pub mod consumers;
 mod load;
 mod model;
+pub mod options;
 pub mod tls;
 
 pub use load::{ScenarioError, load, load_str, resolve_path};

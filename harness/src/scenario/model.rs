@@ -12,6 +12,7 @@ use serde::Serialize;
 use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::consumers::ConsumerClass;
+use super::options::OptionSweep;
 use super::tls::TlsSettings;
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
@@ -94,8 +95,14 @@ pub struct Scenario {
     /// Socket options for every socket.
     pub socket: SocketOptions,
     /// Each transport's `[transport.<name>]` table as written (already validated against the
-    /// transport's config type); missing tables mean defaults.
+    /// transport's config type), without its swept knobs; missing tables mean defaults. A run's
+    /// own table is [`Scenario::options_for`].
     pub transport_options: BTreeMap<TransportKind, toml::Table>,
+    /// Knobs of `[transport.<name>]` tables written as lists, by transport: each a dimension
+    /// of that transport's runs (`options.rs`). The effective scenario shows them as lists in
+    /// `transport_options`, and each run's `transport_options` its own value.
+    #[serde(skip)]
+    pub option_sweeps: BTreeMap<TransportKind, Vec<OptionSweep>>,
     /// The emulated link between every client and the server (`[link]`); `None` connects
     /// clients directly (unless faults need the proxy, which then relays without shaping).
     pub link: Option<LinkConfig>,
@@ -241,6 +248,10 @@ pub struct RunSpec {
     /// empty without `[[consumers]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consumer_shares: Vec<f64>,
+    /// This run's value of each knob its transport's table sweeps, by tag (`batch` → 10);
+    /// empty when the table sweeps nothing.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, toml::Value>,
     /// Tags naming the run: every swept dimension, sorted by key.
     pub tags: BTreeMap<String, String>,
 }
@@ -301,12 +312,14 @@ impl Scenario {
                             tls,
                             http: None,
                             consumer_shares: Vec::new(),
+                            options: BTreeMap::new(),
                             tags,
                         };
                         runs.extend(
                             self.with_http(cell)
                                 .into_iter()
                                 .flat_map(|c| self.with_reconnect(c))
+                                .flat_map(|c| self.with_options(c))
                                 .flat_map(|c| self.with_consumer_shares(c)),
                         );
                     }

@@ -34,3 +34,22 @@ pub fn run_ok(dir: &Path, text: &str) -> (PathBuf, serde_json::Value) {
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     (out, summary)
 }
+
+/// Checks that `run`'s server-side bytes are the mirror of its clients' counts and marked so:
+/// what a server we did not write reports (its sockets are not ours to count).
+pub fn assert_mirrored_server(run: &serde_json::Value) {
+    let wire = &run["wire"];
+    assert_eq!(wire["server_mirrored"], true, "{wire}");
+    for (server, client) in [
+        ("read", "written"),
+        ("written", "read"),
+        ("handshake_read", "handshake_written"),
+        ("handshake_written", "handshake_read"),
+        ("connections", "connections"),
+    ] {
+        assert_eq!(
+            wire["server"][server], wire["client"][client],
+            "{server}: {wire}"
+        );
+    }
+}

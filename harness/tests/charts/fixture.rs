@@ -118,6 +118,7 @@ pub fn run(transport: &str, rate: Option<f64>, repetition: u32) -> RunResult {
             publisher_s2c_bytes_per_published: 0.0,
             client: Default::default(),
             server: Default::default(),
+            server_mirrored: false,
             publisher: Default::default(),
             subscriber: Default::default(),
             plaintext: None,

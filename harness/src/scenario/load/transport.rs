@@ -132,6 +132,21 @@ impl Visit for CheckConfig<'_> {
     }
 }
 
+/// Whether the table deserializes as `T::Config` at all (no `validate`): how a sweep tells a
+/// list the knob takes as its own value from a list of values to sweep.
+pub(super) struct Parses<'i> {
+    /// The table's value as parsed from the document.
+    pub value: Spanned<DeValue<'i>>,
+}
+
+impl Visit for Parses<'_> {
+    type Output = bool;
+
+    fn visit<T: Transport>(self) -> bool {
+        T::Config::deserialize(ValueDeserializer::from(self.value)).is_ok()
+    }
+}
+
 /// Whether `word` occurs in `text` as a whole word (option names contain `_` and `-`).
 fn names_word(text: &str, word: &str) -> bool {
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';

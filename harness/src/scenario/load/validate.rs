@@ -13,9 +13,10 @@ use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::located::{Located, distinct, in_range};
 use super::raw::{Count, RateItem, RawScenario, Size};
-use super::transport::{ADDRESS, CheckConfig, HTTP, take_address, take_http_sweep};
+use super::transport::{ADDRESS, HTTP, take_address, take_http_sweep};
 use crate::registry::{FLOOR, TransportKind};
 use crate::scenario::model::{Rate, Scenario, ServerMode};
+use crate::scenario::options::OptionSweep;
 use crate::text;
 
 /// Largest message a scenario may ask for.
@@ -84,8 +85,8 @@ pub(super) fn scenario(
     if let Some(nodelay) = raw.socket.and_then(|s| s.nodelay) {
         socket.nodelay = nodelay;
     }
-    let (transport_options, addresses, http) = transport_tables(raw.transport, doc)?;
-    if let (Some((span, _)), Some((kind, addr))) = (restart_fault, addresses.iter().next()) {
+    let tables = transport_tables(raw.transport, doc)?;
+    if let (Some((span, _)), Some((kind, addr))) = (restart_fault, tables.addresses.iter().next()) {
         return Err(Located::at(
             span,
             format!(
@@ -113,16 +114,17 @@ pub(super) fn scenario(
         p99_target: timing.p99_target,
         compare,
         socket,
-        transport_options,
+        transport_options: tables.options,
+        option_sweeps: tables.sweeps,
         link,
         tls,
-        http,
+        http: tables.http,
         faults,
         consumers,
         reconnect,
         server,
         load,
-        addresses,
+        addresses: tables.addresses,
         browser,
     })
 }
@@ -275,22 +277,23 @@ fn shape(raw: &RawScenario) -> Result<Shape, Located> {
     })
 }
 
-/// Options per transport as written (`address` and a swept `http` taken out), each checked by
-/// that transport's own config type; the addresses of servers someone else runs; the HTTP
-/// versions swept per transport.
-type TransportTables = (
-    BTreeMap<TransportKind, toml::Table>,
-    BTreeMap<TransportKind, String>,
-    BTreeMap<TransportKind, Vec<String>>,
-);
+/// Options per transport as written (`address`, a swept `http` and swept knobs taken out),
+/// each checked by that transport's own config type (every combination of swept values), the
+/// swept knobs, the addresses of servers someone else runs, and the HTTP versions swept per
+/// transport.
+#[derive(Default)]
+struct TransportTables {
+    options: BTreeMap<TransportKind, toml::Table>,
+    sweeps: BTreeMap<TransportKind, Vec<OptionSweep>>,
+    addresses: BTreeMap<TransportKind, String>,
+    http: BTreeMap<TransportKind, Vec<String>>,
+}
 
 fn transport_tables(
     raw: Option<BTreeMap<Spanned<String>, Spanned<toml::Table>>>,
     doc: &DeTable<'_>,
 ) -> Result<TransportTables, Located> {
-    let mut transport_options = BTreeMap::new();
-    let mut addresses = BTreeMap::new();
-    let mut http = BTreeMap::new();
+    let mut out = TransportTables::default();
     for (name, table) in raw.unwrap_or_default() {
         let Some(kind) = TransportKind::from_name(name.get_ref()) else {
             return Err(at(
@@ -302,23 +305,29 @@ fn transport_tables(
                 ),
             ));
         };
-        if let Some(mut value) = transport_value(doc, name.get_ref()) {
-            if let Some(address) = take_address(kind, &mut value)? {
-                addresses.insert(kind, address);
-            }
-            if let Some(versions) = take_http_sweep(kind, &mut value)? {
-                http.insert(kind, versions);
-            }
-            kind.visit(CheckConfig { value })?;
-        }
         let mut table = table.into_inner();
         table.remove(ADDRESS);
-        if http.contains_key(&kind) {
-            table.remove(HTTP);
+        if let Some(mut value) = transport_value(doc, name.get_ref()) {
+            if let Some(address) = take_address(kind, &mut value)? {
+                out.addresses.insert(kind, address);
+            }
+            // `http` has its own sweep (each version checked, its own tag); taken out here,
+            // the generic knob sweep below never sees it.
+            if let Some(versions) = take_http_sweep(kind, &mut value)? {
+                table.remove(HTTP);
+                out.http.insert(kind, versions);
+            }
+            let sweeps = super::sweep::sweeps(kind, &value)?;
+            for sweep in &sweeps {
+                crate::scenario::options::remove(&mut table, &sweep.path);
+            }
+            if !sweeps.is_empty() {
+                out.sweeps.insert(kind, sweeps);
+            }
         }
-        transport_options.insert(kind, table);
+        out.options.insert(kind, table);
     }
-    Ok((transport_options, addresses, http))
+    Ok(out)
 }
 
 /// `[compare]`: each entry must be a threshold `compare` understands (checked here, so a typo
