@@ -1,9 +1,13 @@
 //! What one cell of the matrix runs with: [`RunCtx`] (so the entry points take one argument
 //! instead of threading five) and the [`HostPlan`] of this host's part in a multi-host run. The
 //! matrix builds it and the phases of a run read it, so it belongs to neither; with it the
-//! [`Remote`] servers it names, which the server and program phases both read.
+//! [`Remote`] servers it names, which the server and program phases both read, and each cell's
+//! transport options ([`config_for`]), which the run, the program server and the effective
+//! scenario all parse.
 
 use std::collections::BTreeMap;
+
+use transport_core::Transport;
 
 use super::progress::Progress;
 use crate::registry::TransportKind;
@@ -77,4 +81,20 @@ impl<'a> RunCtx<'a> {
     pub fn with_plan(self, plan: &'a HostPlan) -> RunCtx<'a> {
         RunCtx { plan, ..self }
     }
+}
+
+/// Parses the run's options table (validated when the scenario loaded): the transport's table
+/// with the run's own value of each knob the scenario sweeps.
+pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
+    let mut table = scenario.options_for(spec);
+    if let Some(http) = &spec.http {
+        // The run's one value of a swept `http`, which the table itself no longer holds.
+        table
+            .get_or_insert_with(toml::Table::new)
+            .insert("http".to_owned(), toml::Value::String(http.clone()));
+    }
+    Ok(match table {
+        Some(table) => table.try_into()?,
+        None => T::Config::default(),
+    })
 }

@@ -229,7 +229,9 @@ fn effective_options_of(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<s
     impl Visit for Opts<'_> {
         type Output = anyhow::Result<serde_json::Value>;
         fn visit<T: Transport>(self) -> Self::Output {
-            Ok(serde_json::to_value(run::config_for::<T>(self.0, self.1)?)?)
+            Ok(serde_json::to_value(super::ctx::config_for::<T>(
+                self.0, self.1,
+            )?)?)
         }
     }
     spec.transport.visit(Opts(scenario, spec))

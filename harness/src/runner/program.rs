@@ -34,7 +34,7 @@ pub fn preflight(
                 return Ok(());
             }
             in_process_refused::<T>(&self.0.server)?;
-            let config = super::run::config_for::<T>(self.0, self.1)?;
+            let config = super::ctx::config_for::<T>(self.0, self.1)?;
             T::preflight(&config).map_err(|e| BadInput::msg(format!("{}: {e}", T::NAME)))
         }
     }

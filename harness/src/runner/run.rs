@@ -20,7 +20,7 @@ use crate::results::{FailureKind, Failures};
 
 use super::clients::{CLOSE_TIMEOUT, Drain, Received, close_all, start_receiving, stop_receiving};
 use super::consumers::RunClasses;
-use super::ctx::RunCtx;
+use super::ctx::{RunCtx, config_for};
 use super::faults;
 use super::flow::FlowControl;
 use super::output::RunOutput;
@@ -45,22 +45,6 @@ async fn bounded<F: Future>(phase: &str, bound: Duration, f: F) -> anyhow::Resul
     tokio::time::timeout(bound, f)
         .await
         .map_err(|_| anyhow::anyhow!("{phase} did not finish within {bound:?}"))
-}
-
-/// Parses the run's options table (validated when the scenario loaded): the transport's table
-/// with the run's own value of each knob the scenario sweeps.
-pub fn config_for<T: Transport>(scenario: &Scenario, spec: &RunSpec) -> anyhow::Result<T::Config> {
-    let mut table = scenario.options_for(spec);
-    if let Some(http) = &spec.http {
-        // The run's one value of a swept `http`, which the table itself no longer holds.
-        table
-            .get_or_insert_with(toml::Table::new)
-            .insert("http".to_owned(), toml::Value::String(http.clone()));
-    }
-    Ok(match table {
-        Some(table) => table.try_into()?,
-        None => T::Config::default(),
-    })
 }
 
 /// Runs one cell of the matrix with transport `T`.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use transport_core::{ReconnectPolicy, SocketOptions};
 
 use super::consumers::ConsumerClass;
-use super::options::OptionSweep;
+use super::options::{OptionSweep, set, tag_text};
 use super::tls::TlsSettings;
 use crate::link::{Fault, LinkConfig};
 use crate::registry::TransportKind;
@@ -421,5 +421,47 @@ impl Scenario {
     /// Total planned time for the matrix (warm-up plus measured window per run), without drains.
     pub fn planned_time(&self) -> Duration {
         (self.duration + self.warmup) * self.expand().len() as u32
+    }
+}
+
+impl Scenario {
+    /// `cell` once per combination of the values its transport's table sweeps, each tagged
+    /// `<knob>=<value>` (just `cell` when the table sweeps nothing).
+    fn with_options(&self, cell: RunSpec) -> Vec<RunSpec> {
+        let mut cells = vec![cell];
+        let Some(sweeps) = self.option_sweeps.get(&cells[0].transport) else {
+            return cells;
+        };
+        for sweep in sweeps {
+            cells = cells
+                .into_iter()
+                .flat_map(|c| {
+                    sweep.values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.tags.insert(sweep.key(), tag_text(v));
+                        c.options.insert(sweep.key(), v.clone());
+                        c
+                    })
+                })
+                .collect();
+        }
+        cells
+    }
+
+    /// The `[transport.<name>]` table of `spec`'s run: the table as written with the run's own
+    /// value of every swept knob. `None` when the scenario has no table for the transport.
+    pub fn options_for(&self, spec: &RunSpec) -> Option<toml::Table> {
+        let base = self.transport_options.get(&spec.transport);
+        let sweeps = self.option_sweeps.get(&spec.transport);
+        let (Some(sweeps), false) = (sweeps, spec.options.is_empty()) else {
+            return base.cloned();
+        };
+        let mut table = base.cloned().unwrap_or_default();
+        for sweep in sweeps {
+            if let Some(v) = spec.options.get(&sweep.key()) {
+                set(&mut table, &sweep.path, v.clone());
+            }
+        }
+        Some(table)
     }
 }

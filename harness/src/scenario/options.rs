@@ -5,12 +5,10 @@
 //! charts and `compare` keep the runs apart; the other transports' runs are untouched.
 //!
 //! Loading (`load/sweep.rs`) takes the lists out of the table before the transport parses it,
-//! so a transport only ever sees one value per knob: [`Scenario::options_for`] puts a run's
-//! values back into its table.
+//! so a transport only ever sees one value per knob: `Scenario::options_for` (in the model)
+//! puts a run's values back into its table.
 
 use serde::Serialize;
-
-use super::model::{RunSpec, Scenario};
 
 /// Tags the matrix names runs by; a swept knob may not take one of these names (nor end in
 /// `_share`, the consumer classes' tags), or two dimensions would share a tag.
@@ -21,6 +19,7 @@ pub const RUN_TAGS: &[&str] = &[
     "deliveries",
     "subscribers",
     "tls",
+    "http",
     "reconnect",
     "client",
     "rep",
@@ -57,50 +56,8 @@ pub fn is_run_tag(key: &str) -> bool {
     RUN_TAGS.contains(&key) || key.ends_with("_share")
 }
 
-impl Scenario {
-    /// `cell` once per combination of the values its transport's table sweeps, each tagged
-    /// `<knob>=<value>` (just `cell` when the table sweeps nothing).
-    pub(super) fn with_options(&self, cell: RunSpec) -> Vec<RunSpec> {
-        let mut cells = vec![cell];
-        let Some(sweeps) = self.option_sweeps.get(&cells[0].transport) else {
-            return cells;
-        };
-        for sweep in sweeps {
-            cells = cells
-                .into_iter()
-                .flat_map(|c| {
-                    sweep.values.iter().map(move |v| {
-                        let mut c = c.clone();
-                        c.tags.insert(sweep.key(), tag_text(v));
-                        c.options.insert(sweep.key(), v.clone());
-                        c
-                    })
-                })
-                .collect();
-        }
-        cells
-    }
-
-    /// The `[transport.<name>]` table of `spec`'s run: the table as written with the run's own
-    /// value of every swept knob. `None` when the scenario has no table for the transport.
-    pub fn options_for(&self, spec: &RunSpec) -> Option<toml::Table> {
-        let base = self.transport_options.get(&spec.transport);
-        let sweeps = self.option_sweeps.get(&spec.transport);
-        let (Some(sweeps), false) = (sweeps, spec.options.is_empty()) else {
-            return base.cloned();
-        };
-        let mut table = base.cloned().unwrap_or_default();
-        for sweep in sweeps {
-            if let Some(v) = spec.options.get(&sweep.key()) {
-                set(&mut table, &sweep.path, v.clone());
-            }
-        }
-        Some(table)
-    }
-}
-
 /// Sets `path` in `table` to `value`, creating sub-tables on the way.
-fn set(table: &mut toml::Table, path: &[String], value: toml::Value) {
+pub(super) fn set(table: &mut toml::Table, path: &[String], value: toml::Value) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
